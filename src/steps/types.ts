@@ -1,0 +1,52 @@
+import type { Facts } from '../transport/facts.ts';
+import type { Transport } from '../transport/types.ts';
+
+export type Action = 'none' | 'create' | 'update' | 'delete' | 'run';
+
+/** What a step found and (when applying) did. The same value describes the dry run and
+ *  the real run, because both come out of the same `checkApply` call. */
+export interface Change {
+  action: Action;
+  /** One line a person reads, e.g. "update /etc/ramster.conf (mode 0600 -> 0644)". */
+  summary: string;
+  /** Unified diff of the change, when it is about text. */
+  diff?: string;
+  /** Content is secret: the reporter prints neither diff nor values. */
+  sensitive?: boolean;
+  /** Dry run only: the outcome depends on an earlier planned change; says which. */
+  conditional?: string;
+  /** The change only takes effect after a reboot. */
+  rebootRequired?: boolean;
+  /** Step was skipped on purpose (e.g. not possible on this transport); says why. */
+  skipped?: string;
+}
+
+export interface StepContext {
+  t: Transport;
+  facts: Facts;
+  /** false: only read state and compute the change (dry run). */
+  apply: boolean;
+  host: string;
+  vars: Record<string, unknown>;
+  /** Directory relative `src` paths of template/file steps are resolved against. */
+  baseDir: string;
+  /** Progress line for long work (shown live on a TTY). */
+  log(line: string): void;
+  /** Milliseconds after which a single remote command is abandoned. */
+  timeoutMs?: number;
+}
+
+/** A step type: its name, JSON Schema of its args, and ONE function for check and apply. */
+export interface StepType<A = Record<string, unknown>> {
+  name: string;
+  description: string;
+  /** JSON Schema (2020-12) for `args`; embedded into schemas/playbook.schema.json. */
+  argsSchema: Record<string, unknown>;
+  checkApply(args: A, ctx: StepContext): Promise<Change>;
+}
+
+export const noChange = (summary: string): Change => ({ action: 'none', summary });
+
+export function defineStep<A>(s: StepType<A>): StepType<A> {
+  return s;
+}
