@@ -1,0 +1,85 @@
+import { Command, CommanderError, Option } from 'commander';
+import { InputError, formatDiagnostic } from '../diagnostics.ts';
+import { EXIT } from '../engine/result.ts';
+import { registerRunCommands } from './run.ts';
+import { registerValidate } from './validate.ts';
+import { registerFacts } from './facts.ts';
+
+export const EXIT_CODES_HELP = `
+Exit codes:
+  0    success; for plan / apply --check: nothing to change
+  1    bad input or usage (every problem printed as file:line:col), or a dry run that
+       could not check a host (failed or unreachable)
+  2    plan / apply --check: changes pending
+  3    apply: at least one host failed (the others ran to the end)
+  4    apply: at least one host unreachable
+  5    apply: some hosts failed and some were unreachable
+  130  interrupted (SIGINT/SIGTERM): no new step started after the signal`;
+
+export function buildProgram(setCode: (c: number) => void): Command {
+  const program = new Command('ramster-provision')
+    .description(
+      'Declarative, idempotent provisioning of RAMster memory-lending clusters.\n' +
+        'Reads an Ansible-shaped inventory, plans every step of playbooks/site.yaml per host\n' +
+        '(a dry run shows each change as a diff), then applies exactly those changes.',
+    )
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ ramster-provision validate playbooks/inventory.example.yaml
+  $ ramster-provision plan  -i inventory.yaml                 # dry run of playbooks/site.yaml
+  $ ramster-provision apply -i inventory.yaml --tags conf     # one stage only
+  $ ramster-provision apply -i inventory.yaml --check --diff  # same as plan
+  $ ramster-provision facts -i inventory.yaml --limit node1
+${EXIT_CODES_HELP}
+
+Environment: NO_COLOR disables colour; RAMSTER_DEBUG=1 prints stack traces of internal errors.`,
+    );
+  registerValidate(program, setCode);
+  registerRunCommands(program, setCode);
+  registerFacts(program, setCode);
+  return program;
+}
+
+/** Shared connection / selection options of commands that talk to hosts. */
+export function hostOptions(cmd: Command): Command {
+  return cmd
+    .requiredOption('-i, --inventory <file>', 'inventory YAML (see playbooks/inventory.example.yaml)')
+    .option('-l, --limit <pattern>', "only these hosts: names or groups, ',' separated, '!x' excludes")
+    .addOption(new Option('-f, --forks <n>', 'hosts worked on in parallel').default(10).argParser(positiveInt))
+    .option('--known-hosts <file>', 'known_hosts file for SSH host keys (default: inventory var known_hosts, else ~/.ssh/known_hosts)')
+    .option('--accept-new-host-keys', 'trust and record keys of hosts not yet in known_hosts (a CHANGED key is always refused)', false)
+    .addOption(new Option('--connect-timeout <s>', 'SSH connect timeout in seconds').default(10).argParser(positiveInt))
+    .option('--json', 'print one JSON document (the run result) on stdout; logs go to stderr', false)
+    .option('--no-color', 'no ANSI colours (also: NO_COLOR=1)');
+}
+
+export function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new CommanderError(EXIT.ERROR, 'invalid', `expected a positive integer, got '${v}'`);
+  return n;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let code: number = EXIT.OK;
+  const program = buildProgram((c) => (code = c));
+  program.exitOverride();
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : EXIT.ERROR;
+    if (e instanceof InputError) {
+      process.stderr.write(e.diagnostics.map(formatDiagnostic).join('\n') + '\n');
+      process.stderr.write(`${e.diagnostics.length} error(s); nothing was run.\n`);
+      return EXIT.ERROR;
+    }
+    const msg = e instanceof Error ? e.message : String(e);
+    process.stderr.write(`error: ${msg}\n`);
+    if (process.env.RAMSTER_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+    return EXIT.ERROR;
+  }
+  return code;
+}

@@ -1,0 +1,173 @@
+import type { HostEntry, Inventory } from '../inventory/types.ts';
+import { clusterOf } from '../inventory/types.ts';
+import { inventoryTemplateVars } from '../inventory/vars.ts';
+import { evaluateCondition } from '../playbook/expr.ts';
+import type { Play, Playbook, StepSpec } from '../playbook/types.ts';
+import { stepTypes } from '../steps/registry.ts';
+import type { Change, StepContext } from '../steps/types.ts';
+import { gatherFacts, type Facts } from '../transport/facts.ts';
+import { UnreachableError, type Transport } from '../transport/types.ts';
+import type { Barriers } from './barrier.ts';
+import { interpolateArgs } from './interpolate.ts';
+import { readPending, writePending, type Pending } from './pending.ts';
+import { emptyCounts, type HostResult, type StepResult } from './result.ts';
+
+export interface EngineEvents {
+  hostStart?(host: string): void;
+  stepStart?(host: string, step: StepSpec, handler: boolean): void;
+  stepEnd?(host: string, result: StepResult): void;
+  hostEnd?(host: string, result: HostResult): void;
+  log?(host: string, line: string): void;
+}
+
+export interface HostRunContext {
+  inv: Inventory;
+  pb: Playbook;
+  apply: boolean;
+  /** Hosts of each play taking part in this run (after --limit). */
+  playHosts: string[][];
+  tags?: string[];
+  skipTags?: string[];
+  stepTimeoutMs?: number;
+  barriers: Barriers;
+  events: EngineEvents;
+  signal?: AbortSignal;
+  open(h: HostEntry): Promise<Transport>;
+}
+
+export function tagSelected(step: StepSpec, tags?: string[], skip?: string[]): boolean {
+  if (skip?.some((t) => step.tags.includes(t))) return false;
+  if (!tags?.length || step.tags.includes('always')) return true;
+  return tags.some((t) => step.tags.includes(t));
+}
+
+/** Runs every play that selects this host, step by step, then its notified handlers. */
+export async function runHost(rc: HostRunContext, name: string): Promise<HostResult> {
+  const h = rc.inv.hosts.get(name)!;
+  const started = Date.now();
+  const res: HostResult = { host: name, target: `${h.address}:${h.port}`, status: 'ok', steps: [], counts: emptyCounts(), roundTrips: 0, durationMs: 0 };
+  rc.events.hostStart?.(name);
+  let t: Transport | undefined;
+  try {
+    t = await rc.open(h);
+    res.target = t.target;
+    const facts = await gatherFacts(t);
+    res.facts = facts;
+    const pending = await readPending(t);
+    for (const [pi, play] of rc.pb.plays.entries()) {
+      if (!rc.playHosts[pi].includes(name)) continue;
+      const ok = await runPlay(rc, h, t, facts, pending, play, pi, res);
+      if (!ok) break;
+    }
+  } catch (e) {
+    if (e instanceof UnreachableError) {
+      res.status = 'unreachable';
+      res.counts.unreachable = 1;
+    } else res.status = 'failed';
+    res.error = e instanceof Error ? e.message : String(e);
+  } finally {
+    rc.barriers.leave(name);
+    res.roundTrips = t?.roundTrips ?? 0;
+    await t?.close().catch(() => undefined);
+  }
+  if (res.status === 'ok' && res.counts.changed > 0) res.status = 'changed';
+  res.durationMs = Date.now() - started;
+  rc.events.hostEnd?.(name, res);
+  return res;
+}
+
+async function runPlay(rc: HostRunContext, h: HostEntry, t: Transport, facts: Facts, pending: Pending, play: Play, pi: number, res: HostResult): Promise<boolean> {
+  const cluster = clusterOf(rc.inv, h.name);
+  const members = cluster ? rc.playHosts[pi].filter((n) => cluster.nodes.some((c) => c.host === n)) : [];
+  const vars = () => ({ ...inventoryTemplateVars(rc.inv, h.name), ...play.vars, facts });
+  const notified = new Set<string>(pending[play.name] ?? []);
+  /** Changes planned earlier in this dry run: a later failure may only be their consequence. */
+  const planned: string[] = [];
+
+  const runOne = async (spec: StepSpec, handler: boolean): Promise<'ok' | 'stop'> => {
+    if (spec.barrier === 'cluster' && cluster) await rc.barriers.arrive(`${cluster.name}/${pi}/${handler ? 'h' : 's'}${spec.index}`, h.name, members);
+    if (handler && !notified.has(spec.name)) return 'ok';
+    if (rc.signal?.aborted) throw new Interrupted();
+    rc.events.stepStart?.(h.name, spec, handler);
+    const started = Date.now();
+    const base = { play: play.name, step: spec.name, type: spec.type, handler, loc: spec.loc };
+    const finish = (r: StepResult) => {
+      res.steps.push(r);
+      res.counts[r.status]++;
+      rc.events.stepEnd?.(h.name, r);
+    };
+    try {
+      const v = vars();
+      if (spec.when !== undefined && !evaluateCondition(spec.when, v)) {
+        finish({ ...base, status: 'skipped', message: `when: ${spec.when}`, durationMs: Date.now() - started });
+        return 'ok';
+      }
+      const where = `${spec.loc.file}:${spec.loc.line}:${spec.loc.col}`;
+      const args = interpolateArgs(spec.args, v, where) as Record<string, unknown>;
+      const timeoutMs = spec.timeoutS ? spec.timeoutS * 1000 : rc.stepTimeoutMs;
+      const ctx: StepContext = {
+        t: timeoutMs ? withDefaultTimeout(t, timeoutMs) : t,
+        facts,
+        apply: rc.apply,
+        host: h.name,
+        vars: v,
+        baseDir: rc.pb.dir,
+        timeoutMs,
+        log: (line) => rc.events.log?.(h.name, line),
+      };
+      const change: Change = await stepTypes.get(spec.type)!.checkApply(args, ctx);
+      const status = change.skipped ? 'skipped' : change.action === 'none' ? 'ok' : 'changed';
+      finish({ ...base, status, change, message: change.skipped, durationMs: Date.now() - started });
+      if (status === 'changed') {
+        planned.push(change.summary);
+        if (!handler && spec.notify.length) {
+          spec.notify.forEach((n) => notified.add(n));
+          if (rc.apply) await writePending(t, { ...pending, [play.name]: [...notified] });
+        }
+      }
+      return 'ok';
+    } catch (e) {
+      if (e instanceof UnreachableError || e instanceof Interrupted) throw e;
+      const message = `${spec.loc.file}:${spec.loc.line}:${spec.loc.col}: ${e instanceof Error ? e.message : String(e)}`;
+      if (!rc.apply && planned.length) {
+        const change: Change = { action: 'run', summary: spec.name, conditional: `could not be checked before the earlier pending changes are applied (${planned[planned.length - 1]}): ${message}` };
+        finish({ ...base, status: 'changed', change, durationMs: Date.now() - started });
+        return 'ok';
+      }
+      finish({ ...base, status: 'failed', message, durationMs: Date.now() - started });
+      res.status = 'failed';
+      res.error = message;
+      return 'stop';
+    }
+  };
+
+  for (const spec of play.steps) {
+    if (!tagSelected(spec, rc.tags, rc.skipTags)) continue;
+    if ((await runOne(spec, false)) === 'stop') return false;
+  }
+  for (const spec of play.handlers) {
+    if ((await runOne(spec, true)) === 'stop') return false;
+  }
+  if (rc.apply && notified.size) {
+    delete pending[play.name];
+    await writePending(t, pending);
+  }
+  return true;
+}
+
+export class Interrupted extends Error {
+  constructor() {
+    super('interrupted');
+  }
+}
+
+/** Gives every command of a step a default timeout, keeping the transport's other methods. */
+function withDefaultTimeout(t: Transport, timeoutMs: number): Transport {
+  return new Proxy(t, {
+    get(target, prop, receiver) {
+      if (prop === 'exec') return (script: string, opts: { timeoutMs?: number } = {}) => target.exec(script, { timeoutMs, ...opts });
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}

@@ -1,0 +1,75 @@
+import pLimit from 'p-limit';
+import type { HostEntry, Inventory } from '../inventory/types.ts';
+import type { Playbook } from '../playbook/types.ts';
+import type { Transport } from '../transport/types.ts';
+import { Barriers } from './barrier.ts';
+import { openTransport, type ConnectOptions } from './connect.ts';
+import { runHost, type EngineEvents } from './hostrun.ts';
+import { matchHosts } from './patterns.ts';
+import { emptyCounts, type RunResult } from './result.ts';
+
+export interface RunOptions {
+  apply: boolean;
+  forks: number;
+  limit?: string;
+  tags?: string[];
+  skipTags?: string[];
+  stepTimeoutMs?: number;
+  connect: ConnectOptions;
+  events?: EngineEvents;
+  signal?: AbortSignal;
+  /** Replaces how transports are opened (image builds pass a chroot). */
+  open?: (h: HostEntry) => Promise<Transport>;
+}
+
+/** Hosts selected by --limit (a host pattern), or all. */
+export function limitedHosts(inv: Inventory, limit?: string): string[] {
+  return limit ? matchHosts(inv, limit) : [...inv.hosts.keys()];
+}
+
+/** Hosts each play runs on, and every host the run touches, in inventory order. */
+export function selectHosts(inv: Inventory, pb: Playbook, limit?: string): { playHosts: string[][]; hosts: string[] } {
+  const limited = new Set(limitedHosts(inv, limit));
+  const playHosts = pb.plays.map((p) => matchHosts(inv, p.hosts).filter((h) => limited.has(h)));
+  return { playHosts, hosts: [...inv.hosts.keys()].filter((h) => playHosts.some((ph) => ph.includes(h))) };
+}
+
+/** Runs a playbook on every selected host in parallel (bounded by forks); hosts wait for
+ *  each other only at cluster barriers. */
+export async function runPlaybook(inv: Inventory, pb: Playbook, opts: RunOptions): Promise<RunResult> {
+  const started = Date.now();
+  const { playHosts, hosts } = selectHosts(inv, pb, opts.limit);
+  const events = opts.events ?? {};
+  // A barrier needs every host of a cluster running at once, so forks can never be below that.
+  const largestCluster = Math.max(0, ...inv.clusters.map((c) => c.nodes.filter((n) => hosts.includes(n.host)).length));
+  const forks = Math.max(opts.forks, largestCluster);
+  if (forks > opts.forks) events.log?.('*', `forks raised from ${opts.forks} to ${forks}: cluster barriers need all ${largestCluster} nodes of a cluster at once`);
+  const limit = pLimit(forks);
+  const barriers = new Barriers();
+  const results = await Promise.all(
+    hosts.map((name) =>
+      limit(() =>
+        runHost(
+          {
+            inv,
+            pb,
+            apply: opts.apply,
+            playHosts,
+            tags: opts.tags,
+            skipTags: opts.skipTags,
+            stepTimeoutMs: opts.stepTimeoutMs,
+            barriers,
+            events,
+            signal: opts.signal,
+            open: opts.open ?? ((h) => openTransport(h, opts.connect)),
+          },
+          name,
+        ),
+      ),
+    ),
+  );
+  const totals = { ...emptyCounts(), hosts: results.length };
+  for (const r of results) for (const k of Object.keys(r.counts) as (keyof typeof r.counts)[]) totals[k] += r.counts[k];
+  return { schemaVersion: 1, mode: opts.apply ? 'apply' : 'plan', hosts: results, totals, durationMs: Date.now() - started, interrupted: opts.signal?.aborted || undefined };
+}
+

@@ -1,0 +1,159 @@
+import { mkdtempSync, readFileSync, existsSync, rmSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { exitCode } from '../../src/engine/result.ts';
+import { runPlaybook } from '../../src/engine/run.ts';
+import { loadInventoryText } from '../../src/inventory/load.ts';
+import { loadPlaybookText } from '../../src/playbook/load.ts';
+import { PENDING_PATH } from '../../src/engine/pending.ts';
+
+// Hosts here are local folders (connection: local, root: <dir>): the engine is exercised
+// for real, only the transport is a folder instead of SSH.
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'rp-engine-'));
+  for (const h of ['a', 'b']) mkdirSync(join(dir, h));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const inventory = () =>
+  loadInventoryText(
+    join(dir, 'inv.yaml'),
+    `all:
+  vars: {greeting: hello}
+  children:
+    lab:
+      ramster: {cluster: ramster, topology: one-way}
+      hosts:
+        a: {address: 127.0.0.1, connection: local, root: ${dir}/a, number: 0, hostname: system1, cluster_address: 10.0.0.1}
+        b: {address: 127.0.0.1, connection: local, root: ${dir}/b, number: 1, hostname: system2, cluster_address: 10.0.0.2}
+`,
+  );
+
+const opts = (apply: boolean, extra = {}) => ({ apply, forks: 10, connect: { acceptNewHostKeys: false, connectTimeoutMs: 1000 }, ...extra });
+
+describe('engine', () => {
+  const pbText = `
+- name: demo
+  hosts: all
+  steps:
+    - name: motd
+      file: {path: /etc/motd, content: "{{ greeting }} from {{ ramster.node.hostname }}\\n", mode: "0644"}
+      notify: [second, first]
+    - name: only on node 0
+      file: {path: /etc/zero, content: "zero\\n"}
+      when: ramster.node.number == 0
+      tags: [zero]
+  handlers:
+    - name: first
+      command: {cmd: "echo first >> $ROOT/handlers.log"}
+    - name: second
+      command: {cmd: "echo second >> $ROOT/handlers.log"}
+`;
+
+  it('plans without changing anything, applies, then converges to changed == 0', async () => {
+    const inv = inventory();
+    const pb = loadPlaybookText(join(dir, 'pb.yaml'), pbText);
+    const plan = await runPlaybook(inv, pb, opts(false));
+    expect(exitCode(plan)).toBe(2);
+    expect(existsSync(join(dir, 'a/etc/motd'))).toBe(false);
+    const planned = plan.hosts.find((h) => h.host === 'a')!.steps.map((s) => [s.step, s.status, s.change?.summary]);
+
+    const first = await runPlaybook(inv, pb, opts(true));
+    expect(exitCode(first)).toBe(0);
+    expect(first.hosts.find((h) => h.host === 'a')!.steps.filter((s) => !s.handler).map((s) => [s.step, s.status, s.change?.summary])).toEqual(planned.filter((s) => s[0] !== 'first' && s[0] !== 'second'));
+    expect(readFileSync(join(dir, 'a/etc/motd'), 'utf8')).toBe('hello from system1\n');
+    expect(readFileSync(join(dir, 'b/etc/motd'), 'utf8')).toBe('hello from system2\n');
+    expect(existsSync(join(dir, 'a/etc/zero'))).toBe(true);
+    expect(existsSync(join(dir, 'b/etc/zero'))).toBe(false);
+    // handlers once each, in definition order (not notify order)
+    expect(readFileSync(join(dir, 'a/handlers.log'), 'utf8')).toBe('first\nsecond\n');
+
+    const second = await runPlaybook(inv, pb, opts(true));
+    expect(second.totals.changed).toBe(0);
+    expect(second.hosts.every((h) => h.status === 'ok')).toBe(true);
+    expect(readFileSync(join(dir, 'a/handlers.log'), 'utf8')).toBe('first\nsecond\n');
+    expect(exitCode(await runPlaybook(inv, pb, opts(false)))).toBe(0);
+  });
+
+  it('selects steps by --tags / --skip-tags and hosts by --limit', async () => {
+    const inv = inventory();
+    const pb = loadPlaybookText(join(dir, 'pb.yaml'), pbText);
+    const r = await runPlaybook(inv, pb, opts(true, { tags: ['zero'], limit: 'a' }));
+    expect(r.hosts.map((h) => h.host)).toEqual(['a']);
+    expect(r.hosts[0].steps.map((s) => s.step)).toEqual(['only on node 0']);
+    const s = await runPlaybook(inv, pb, opts(false, { skipTags: ['zero'] }));
+    expect(s.hosts[0].steps.map((x) => x.step)).not.toContain('only on node 0');
+  });
+
+  it('a failing host stops only itself; pending handlers survive the failure and fire next run', async () => {
+    const inv = inventory();
+    const failing = `
+- hosts: all
+  steps:
+    - file: {path: /etc/motd, content: "x\\n"}
+      notify: [h]
+    - name: breaks on a
+      command: {cmd: "test ! -e $ROOT/break"}
+  handlers:
+    - name: h
+      command: {cmd: "echo ran >> $ROOT/h.log"}
+`;
+    const pb = loadPlaybookText(join(dir, 'pb.yaml'), failing);
+    mkdirSync(join(dir, 'a/break'));
+    const r = await runPlaybook(inv, pb, opts(true));
+    expect(r.hosts.find((h) => h.host === 'a')!.status).toBe('failed');
+    expect(r.hosts.find((h) => h.host === 'b')!.status).toBe('changed');
+    expect(exitCode(r)).toBe(3);
+    expect(existsSync(join(dir, 'a/h.log'))).toBe(false);
+    expect(JSON.parse(readFileSync(join(dir, 'a', PENDING_PATH), 'utf8'))).toEqual({ 'play 1': ['h'] });
+    expect(readFileSync(join(dir, 'b/h.log'), 'utf8')).toBe('ran\n');
+
+    rmSync(join(dir, 'a/break'), { recursive: true });
+    const again = await runPlaybook(inv, pb, opts(true));
+    expect(again.hosts.find((h) => h.host === 'a')!.status).toBe('changed');
+    expect(readFileSync(join(dir, 'a/h.log'), 'utf8')).toBe('ran\n');
+    expect(existsSync(join(dir, 'a', PENDING_PATH))).toBe(false);
+  });
+
+  it('a cluster barrier holds every node until all have arrived', async () => {
+    const inv = inventory();
+    const pb = loadPlaybookText(
+      join(dir, 'pb.yaml'),
+      `
+- hosts: all
+  steps:
+    - name: slow on a
+      command: {cmd: "if [ \\"$(basename $ROOT)\\" = a ]; then sleep 1.5; fi; date +%s%N > $ROOT/arrived"}
+    - name: after barrier
+      barrier: cluster
+      command: {cmd: "date +%s%N > $ROOT/passed"}
+`,
+    );
+    const r = await runPlaybook(inv, pb, opts(true));
+    expect(r.totals.failed).toBe(0);
+    const aArrived = Number(readFileSync(join(dir, 'a/arrived'), 'utf8'));
+    const bPassed = Number(readFileSync(join(dir, 'b/passed'), 'utf8'));
+    expect(bPassed).toBeGreaterThan(aArrived);
+  });
+
+  it('a dry run marks a step that fails only because of an earlier pending change as conditional', async () => {
+    const inv = inventory();
+    const pb = loadPlaybookText(
+      join(dir, 'pb.yaml'),
+      `
+- hosts: a
+  steps:
+    - file: {path: /opt/tool/config, content: "x\\n"}
+    - name: use it
+      lineinfile: {path: /opt/tool/config, line: "y"}
+`,
+    );
+    const r = await runPlaybook(inv, pb, opts(false));
+    const use = r.hosts[0].steps.find((s) => s.step === 'use it')!;
+    expect(use.status).toBe('changed');
+    expect(use.change?.conditional ?? '').toMatch(/earlier pending changes/);
+    expect(exitCode(r)).toBe(2);
+  });
+});
