@@ -31,7 +31,8 @@ export function parseYamlText(file: string, text: string): { source?: YamlSource
   const errors: Diagnostic[] = doc.errors.map((e) => {
     const pos = e.linePos?.[0] ?? lc.linePos(e.pos[0]);
     const msg = e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
-    return { file, line: pos.line, col: pos.col, message: `YAML: ${msg}`, hint: YAML_HINTS[e.code] ?? 'fix the YAML syntax at this position' };
+    const hint = /end with a [}\]]/.test(msg) ? 'a { or [ opened above is not closed: add the closing bracket' : (YAML_HINTS[e.code] ?? 'fix the YAML syntax at this position');
+    return { file, line: pos.line, col: pos.col, message: `YAML: ${msg}`, hint };
   });
   if (errors.length) return { errors };
   const pos = (offset: number) => {

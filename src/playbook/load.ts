@@ -87,7 +87,9 @@ function readStep(source: YamlSource, s: unknown, path: YamlPath, index: number,
     const real = (validate.errors ?? []).filter((e) => !(typeof e.data === 'string' && e.data.includes('{{')));
     diags.push(...ajvDiagnostics(real, source, [...path, type], st.argsSchema, `'${type}' step`));
   }
-  const whenLoc = typeof step.when === 'string' ? loc([...path, 'when']) : undefined;
+  const whenNode = source.doc.getIn([...path, 'when'], true) as { type?: string } | undefined;
+  const quoted = whenNode?.type === 'QUOTE_DOUBLE' || whenNode?.type === 'QUOTE_SINGLE' ? 1 : 0;
+  const whenLoc = typeof step.when === 'string' ? { ...loc([...path, 'when']), col: loc([...path, 'when']).col + quoted } : undefined;
   if (typeof step.when === 'string') {
     try {
       parseExpr(step.when);

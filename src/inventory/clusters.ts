@@ -1,0 +1,220 @@
+import type { Diagnostic } from '../diagnostics.ts';
+import type { YamlPath, YamlSource } from '../yamlsource.ts';
+import { isInteger, isString, setting, type MergedHost } from './hosts.ts';
+import { inventorySchema } from './schema.ts';
+import { computeTargets } from './topology.ts';
+import { descendants, type GroupNode, type InventoryTree, type Setting } from './tree.ts';
+import type { Backend, Cluster, ClusterNode, Topology } from './types.ts';
+
+const HOSTNAME = new RegExp(inventorySchema.$defs.hostVars.properties.hostname.pattern);
+const CLUSTER_NAME = new RegExp(inventorySchema.$defs.cluster.properties.cluster.pattern);
+const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+/** Keys of the `ramster:` section that only the modern backend understands. */
+const MODERN_KEYS = ['lend_mb', 'replicas', 'nvme_port', 'zswap_compressor', 'zswap_max_pool_percent'];
+const CORE_KEYS = ['cluster', 'port', 'heartbeat_dead_threshold', 'idle_timeout_ms', 'keepalive_delay_ms', 'reconnect_delay_ms', 'backend', 'topology'];
+
+const isNodeNumber = (v: unknown): v is number => isInteger(v) && v >= 0 && v <= 7;
+const isHostname = (v: unknown): v is string => typeof v === 'string' && v.length <= 64 && HOSTNAME.test(v);
+const isIPv4 = (v: unknown): v is string => typeof v === 'string' && IPV4.test(v);
+const shortName = (hostname: string) => hostname.split('.')[0];
+const list = (xs: readonly (string | number)[]) => xs.map((x) => `\`${x}\``).join(', ');
+
+interface Member {
+  host: string;
+  /** Where the host is listed inside the cluster's group: errors about the host as a whole point here. */
+  at: YamlPath;
+  settings: MergedHost['settings'];
+  number?: Setting & { value: number };
+  hostname?: Setting & { value: string };
+  clusterAddress?: { value: string; path: YamlPath; defaulted: boolean };
+}
+
+export function buildClusters(tree: InventoryTree, merged: Map<string, MergedHost>, source: YamlSource, problems: Diagnostic[]): Cluster[] {
+  const report = (path: YamlPath, message: string, hint: string, key = false) => problems.push(source.diag(path, message, hint, key));
+  const clusterOfHost = new Map<string, { name: string; group: string }>();
+  const clusters: Cluster[] = [];
+
+  const clusterGroups = [...tree.groups.values()].filter((g) => g.cluster);
+  for (const group of clusterGroups) {
+    const outer = clusterGroups.find((o) => o !== group && descendants(tree, o.name).has(group.name));
+    if (outer) {
+      report(group.cluster!.path, `group \`${group.name}\` has a \`ramster\` section but is inside group \`${outer.name}\`, which is already a cluster`, `a host can be a node of one cluster only: remove one of the two \`ramster:\` sections, or move group \`${group.name}\` out of \`${outer.name}\``, true);
+      continue;
+    }
+    clusters.push(buildCluster(group));
+  }
+
+  for (const [name, host] of merged) {
+    const target = host.settings.get('remote_target');
+    if (target && !clusterOfHost.has(name)) {
+      report(target.path, `host \`${name}\` has a \`remote_target\` but is not a node of any cluster`, 'put the host in a group that has a `ramster:` section, or remove `remote_target`', true);
+    }
+  }
+  return clusters;
+
+  function buildCluster(group: GroupNode): Cluster {
+    const { section, path: sectionPath } = group.cluster!;
+    const at = (key: string): YamlPath => (key in section ? [...sectionPath, key] : sectionPath);
+    const int = (key: string, min: number, max: number, fallback: number) => {
+      const v = section[key];
+      return isInteger(v) && v >= min && v <= max ? v : fallback;
+    };
+    const name = typeof section.cluster === 'string' && CLUSTER_NAME.test(section.cluster) ? section.cluster : group.name;
+    const label = `cluster \`${name}\``;
+    const backendValid = section.backend === undefined || section.backend === 'legacy' || section.backend === 'modern';
+    const backend: Backend = section.backend === 'modern' ? 'modern' : 'legacy';
+    const topology = ['one-way', 'symmetric', 'ram-server'].includes(section.topology as string) ? (section.topology as Topology) : undefined;
+    const idleTimeoutMs = int('idle_timeout_ms', 1, Infinity, 1_000_000);
+    const keepaliveDelayMs = int('keepalive_delay_ms', 1, Infinity, 2000);
+
+    const options: Record<string, unknown> = backend === 'modern' ? { nvme_port: 4420, replicas: 1 } : {};
+    for (const [k, v] of Object.entries(section)) if (!CORE_KEYS.includes(k)) options[k] = v;
+    const replicas: 1 | 2 = backend === 'modern' && options.replicas === 2 ? 2 : 1;
+
+    const members = collectMembers(group, name);
+    const n = members.length;
+
+    if (n === 0) report(sectionPath, `${label} (group \`${group.name}\`) has no hosts`, `list the nodes under \`hosts:\` of group \`${group.name}\` or of one of its sub-groups`, true);
+    if (n > 8) report(sectionPath, `${label} has ${n} nodes, more than RAMster's 8`, 'a cluster has at most 8 nodes (numbers 0 to 7): move some hosts to another group with its own `ramster:` section', true);
+    if (idleTimeoutMs <= keepaliveDelayMs) {
+      report(
+        'idle_timeout_ms' in section ? at('idle_timeout_ms') : at('keepalive_delay_ms'),
+        `\`idle_timeout_ms\` (${idleTimeoutMs}) of ${label} must be greater than \`keepalive_delay_ms\` (${keepaliveDelayMs})`,
+        'the kernel refuses an idle timeout that is not above the keepalive delay: raise `idle_timeout_ms` (the HOW-TO uses 1000000) or lower `keepalive_delay_ms`',
+      );
+    }
+    if (backendValid && backend === 'legacy') {
+      const how = section.backend === undefined ? 'the legacy backend (the default)' : 'the legacy backend';
+      for (const k of MODERN_KEYS.filter((k) => k in section)) {
+        report([...sectionPath, k], `\`${k}\` is a setting of the modern backend, but ${label} uses ${how}`, `add \`backend: modern\` to use it, or remove \`${k}\``, true);
+      }
+    }
+    if (replicas === 2 && n > 0 && n < 3) report(at('replicas'), `\`replicas: 2\` needs at least 3 nodes, but ${label} has ${n}`, 'each borrowing node mirrors its pages onto two other nodes: add a node, or use `replicas: 1`');
+    if (topology && n > 0 && n < 2) report(at('topology'), `topology \`${topology}\` needs at least 2 nodes, but ${label} has ${n}`, `add a node to group \`${group.name}\`, or remove \`topology\` (a single node borrows from nobody)`);
+
+    checkUnique(members, label);
+    const explicit = resolveTargets(members, label, group.name);
+    const numbered = members.filter((m) => m.number);
+    const targets = computeTargets(numbered.map((m) => m.number!.value), topology, explicit, replicas);
+    const nodes: ClusterNode[] = numbered
+      .map((m) => ({
+        host: m.host,
+        hostname: m.hostname?.value ?? m.host,
+        number: m.number!.value,
+        clusterAddress: m.clusterAddress?.value ?? '',
+        targets: targets.get(m.number!.value) ?? [],
+      }))
+      .sort((a, b) => a.number - b.number);
+
+    return {
+      name,
+      group: group.name,
+      port: int('port', 1, 65534, 7777),
+      heartbeatDeadThreshold: int('heartbeat_dead_threshold', 3, Infinity, 500),
+      idleTimeoutMs,
+      keepaliveDelayMs,
+      reconnectDelayMs: int('reconnect_delay_ms', 1, Infinity, 2000),
+      backend,
+      topology,
+      options,
+      nodes,
+    };
+  }
+
+  function collectMembers(group: GroupNode, name: string): Member[] {
+    const inside = descendants(tree, group.name);
+    const members: Member[] = [];
+    for (const [host, entry] of tree.hosts) {
+      const occurrence = entry.occurrences.find((o) => inside.has(o.group));
+      if (!occurrence) continue;
+      const previous = clusterOfHost.get(host);
+      if (previous) {
+        report(occurrence.path, `host \`${host}\` is a node of two clusters: \`${previous.name}\` (group \`${previous.group}\`) and \`${name}\` (group \`${group.name}\`)`, `a host can be a node of one RAMster cluster only: remove it from group \`${group.name}\` or from group \`${previous.group}\``, true);
+        continue;
+      }
+      clusterOfHost.set(host, { name, group: group.name });
+      const settings = merged.get(host)!.settings;
+      const member: Member = { host, at: occurrence.path, settings, number: setting(settings, 'number', isNodeNumber), hostname: setting(settings, 'hostname', isHostname) };
+      const label = `host \`${host}\` is a node of cluster \`${name}\``;
+      if (!settings.has('number')) report(occurrence.path, `${label} but has no \`number\``, 'add `number:` with a node number from 0 to 7, different for each node of the cluster', true);
+      if (!settings.has('hostname')) report(occurrence.path, `${label} but has no \`hostname\``, 'add `hostname:` with the output of `hostname` on that machine: it names the node in /etc/ramster.conf', true);
+
+      const explicitAddress = settings.get('cluster_address');
+      if (explicitAddress) {
+        if (isIPv4(explicitAddress.value)) member.clusterAddress = { value: explicitAddress.value, path: explicitAddress.path, defaulted: false };
+      } else {
+        const address = setting(settings, 'address', isString);
+        const value = address?.value ?? host;
+        const path = address?.path ?? occurrence.path;
+        if (isIPv4(value)) member.clusterAddress = { value, path, defaulted: true };
+        else if (!settings.has('address') || address) {
+          report(path, `${label} but its cluster address defaults to ${address ? '`address`' : 'its inventory name'} ${JSON.stringify(value)}, which is not an IPv4 address`, 'add `cluster_address:` with the IPv4 address the other nodes reach this one at: /etc/ramster.conf needs a dotted quad', !address);
+        }
+      }
+      members.push(member);
+    }
+    return members;
+  }
+
+  function checkUnique(members: Member[], label: string) {
+    const byNumber = new Map<number, Member>();
+    const byAddress = new Map<string, Member>();
+    const byHostname = new Map<string, Member>();
+    for (const m of members) {
+      if (m.number) {
+        const first = byNumber.get(m.number.value);
+        if (first) report(m.number.path, `node number ${m.number.value} of host \`${m.host}\` is already used by host \`${first.host}\` in ${label}`, 'every node of a cluster needs its own number from 0 to 7');
+        else byNumber.set(m.number.value, m);
+      }
+      if (m.clusterAddress) {
+        const a = m.clusterAddress;
+        const first = byAddress.get(a.value);
+        if (first) {
+          const hint = a.defaulted
+            ? 'the cluster address defaults to `address`; when nodes are reached through one address (e.g. forwarded SSH ports), give each node its own `cluster_address`'
+            : 'each node needs its own IPv4 address in /etc/ramster.conf: give each node a different `cluster_address`';
+          report(a.path, `cluster address ${a.value} of host \`${m.host}\` is already used by host \`${first.host}\` in ${label}`, hint, a.path === m.at);
+        } else byAddress.set(a.value, m);
+      }
+      if (m.hostname) {
+        const h = m.hostname.value;
+        const same = byHostname.get(h);
+        const clash = same ?? [...byHostname.values()].find((o) => shortName(o.hostname!.value) === h || o.hostname!.value === shortName(h));
+        if (same) {
+          report(m.hostname.path, `hostname \`${h}\` of host \`${m.host}\` is already used by host \`${same.host}\` in ${label}`, "each node's `hostname` is that machine's own `hostname` output, so no two nodes can share one");
+        } else if (clash) {
+          report(m.hostname.path, `hostname \`${h}\` of host \`${m.host}\` and \`${clash.hostname!.value}\` of host \`${clash.host}\` have the same short name in ${label}`, 'ramster.conf matches a node by its full or its short hostname, so these two would both match one machine: use distinct short names');
+        } else byHostname.set(h, m);
+      }
+    }
+  }
+
+  /** Explicit `remote_target`s, as node numbers. Unresolvable ones are reported and left out. */
+  function resolveTargets(members: Member[], label: string, groupName: string): Map<number, number> {
+    const explicit = new Map<number, number>();
+    for (const m of members) {
+      const others = members.filter((o) => o !== m);
+      const numbers = others.filter((o) => o.number).map((o) => o.number!.value);
+      const choices = others.length
+        ? `name another host of ${label} (${list(others.map((o) => o.host))})${numbers.length ? ` or give its node number (${list(numbers)})` : ''}`
+        : `${label} has no other node to lend to`;
+      const t = m.settings.get('remote_target');
+      if (!t || !(isInteger(t.value) || isString(t.value))) continue;
+      const v = t.value;
+      const target = isInteger(v)
+        ? members.find((o) => o.number?.value === v)
+        : (members.find((o) => o.host === v) ?? members.find((o) => o.hostname?.value === v));
+      if (target === m) {
+        report(t.path, `host \`${m.host}\` names itself as \`remote_target\``, `a node lends to another node: ${choices}${t.path.includes('vars') ? '; a `remote_target` in group vars applies to every host of the group' : ''}`);
+      } else if (!target) {
+        const shown = typeof v === 'string' ? `\`${v}\`` : `node number ${v}`;
+        const elsewhere = typeof v === 'string' && tree.hosts.has(v) ? ` (host \`${v}\` exists, but outside group \`${groupName}\`)` : '';
+        const quoted = typeof v === 'string' && /^[0-7]$/.test(v) ? `; to mean node number ${v}, write it without quotes` : '';
+        report(t.path, `\`remote_target\` of host \`${m.host}\` is ${shown}, which is not a node of ${label}${elsewhere}`, `${choices}${quoted}`);
+      } else if (m.number && target.number) {
+        explicit.set(m.number.value, target.number.value);
+      }
+    }
+    return explicit;
+  }
+}

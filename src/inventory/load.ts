@@ -1,0 +1,75 @@
+import { InputError, sortDiagnostics, type Diagnostic } from '../diagnostics.ts';
+import { loadYamlFile, parseYamlText, type YamlPath, type YamlSource } from '../yamlsource.ts';
+import { buildClusters } from './clusters.ts';
+import { buildHost, mergeHost, type MergedHost } from './hosts.ts';
+import { schemaDiagnostics } from './schema.ts';
+import { groupDepths, readTree } from './tree.ts';
+import type { HostEntry, Inventory } from './types.ts';
+
+/** Reads and checks an inventory file; throws InputError listing every problem found. */
+export async function loadInventory(file: string): Promise<Inventory> {
+  const { source, errors } = await loadYamlFile(file);
+  return fromSource(source, errors);
+}
+
+/** Same as loadInventory for text already in memory (`file` is only used in messages). */
+export function loadInventoryText(file: string, text: string): Inventory {
+  const { source, errors } = parseYamlText(file, text);
+  return fromSource(source, errors);
+}
+
+function fromSource(source: YamlSource | undefined, errors: Diagnostic[]): Inventory {
+  if (!source) throw new InputError(errors);
+  const problems = checkInventory(source);
+  if (!problems.ok) throw new InputError(problems.diagnostics);
+  return problems.inventory;
+}
+
+/** Schema and cluster checks together, so a user sees every problem in one run. */
+export function checkInventory(source: YamlSource): { ok: true; inventory: Inventory } | { ok: false; diagnostics: Diagnostic[] } {
+  const fail = (diagnostics: Diagnostic[]) => ({ ok: false as const, diagnostics: dedupe(sortDiagnostics(diagnostics)) });
+  if (source.value === null || source.value === undefined) {
+    return fail([source.diag([], 'the inventory is empty', 'start with `all:` and list hosts under it; see playbooks/inventory.example.yaml')]);
+  }
+  const loop = findAliasLoop(source.value);
+  if (loop) return fail([source.diag(loop, `\`${loop.join('.')}\` refers back to itself through a YAML alias`, 'replace the alias (`*name`) with the values it should hold: an inventory must be a finite tree', true)]);
+
+  const problems = schemaDiagnostics(source);
+  const tree = readTree(source, problems);
+  const depths = groupDepths(tree);
+  const merged = new Map<string, MergedHost>();
+  const hosts = new Map<string, HostEntry>();
+  for (const name of tree.hosts.keys()) {
+    const m = mergeHost(tree, name, depths);
+    merged.set(name, m);
+    hosts.set(name, buildHost(m, source, problems));
+  }
+  const clusters = buildClusters(tree, merged, source, problems);
+  if (problems.length) return fail(problems);
+  return { ok: true, inventory: { file: source.file, source, hosts, clusters } };
+}
+
+function dedupe(ds: Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  return ds.filter((d) => {
+    const key = `${d.line}:${d.col}:${d.message}`;
+    return !seen.has(key) && (seen.add(key), true);
+  });
+}
+
+/** YAML aliases can make a value contain itself; the schema validator would recurse forever. */
+function findAliasLoop(root: unknown): YamlPath | undefined {
+  const stack = new Set<unknown>();
+  const walk = (v: unknown, path: YamlPath): YamlPath | undefined => {
+    if (v === null || typeof v !== 'object') return undefined;
+    if (stack.has(v)) return path;
+    stack.add(v);
+    for (const [k, child] of Object.entries(v)) {
+      const found = walk(child, [...path, Array.isArray(v) ? Number(k) : k]);
+      if (found) return found;
+    }
+    stack.delete(v);
+    return undefined;
+  };
+  return walk(root, []);
+}

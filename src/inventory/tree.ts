@@ -1,0 +1,153 @@
+import type { Diagnostic } from '../diagnostics.ts';
+import type { YamlPath, YamlSource } from '../yamlsource.ts';
+
+/** A value with the place in the file it came from, so later checks can point at it. */
+export interface Setting {
+  value: unknown;
+  path: YamlPath;
+}
+export type Settings = Map<string, Setting>;
+
+export interface GroupNode {
+  name: string;
+  /** Every place the group is written (Ansible lets a group appear under several parents). */
+  paths: YamlPath[];
+  parents: Set<string>;
+  children: Set<string>;
+  /** Hosts listed directly under this group's `hosts:`. */
+  hosts: Set<string>;
+  /** The group's `vars`, merged over its occurrences in document order. */
+  vars: Settings;
+  /** The group's `ramster:` section, if any. */
+  cluster?: { section: Record<string, unknown>; path: YamlPath };
+}
+
+export interface HostOccurrence {
+  group: string;
+  path: YamlPath;
+}
+
+/** The inventory as a graph of groups and hosts, before any defaults or checks. */
+export interface InventoryTree {
+  /** In order of first appearance; `all` first. */
+  groups: Map<string, GroupNode>;
+  /** In order of first appearance. */
+  hosts: Map<string, { occurrences: HostOccurrence[]; settings: Settings }>;
+}
+
+export function isMapping(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function mergeInto(target: Settings, values: unknown, path: YamlPath): void {
+  if (!isMapping(values)) return;
+  for (const [k, value] of Object.entries(values)) target.set(k, { value, path: [...path, k] });
+}
+
+/** Reads groups and hosts from whatever parsed; wrong shapes were already reported by the schema. */
+export function readTree(source: YamlSource, problems: Diagnostic[]): InventoryTree {
+  const tree: InventoryTree = { groups: new Map(), hosts: new Map() };
+
+  const visit = (name: string, value: unknown, path: YamlPath, parent?: string) => {
+    let group = tree.groups.get(name);
+    if (!group) {
+      group = { name, paths: [], parents: new Set(), children: new Set(), hosts: new Set(), vars: new Map() };
+      tree.groups.set(name, group);
+    }
+    group.paths.push(path);
+    if (parent) group.parents.add(parent);
+    if (!isMapping(value)) return;
+
+    mergeInto(group.vars, value.vars, [...path, 'vars']);
+    if (isMapping(value.ramster)) {
+      if (group.cluster) {
+        const first = source.locate(group.cluster.path, true);
+        problems.push(
+          source.diag([...path, 'ramster'], `group \`${name}\` has a second \`ramster\` section (the first is at line ${first.line})`, 'a group is one cluster: keep a single `ramster:` section for it, or rename one of the groups', true),
+        );
+      } else group.cluster = { section: value.ramster, path: [...path, 'ramster'] };
+    }
+    if (isMapping(value.hosts)) {
+      for (const [host, settings] of Object.entries(value.hosts)) {
+        const hostPath = [...path, 'hosts', host];
+        let entry = tree.hosts.get(host);
+        if (!entry) tree.hosts.set(host, (entry = { occurrences: [], settings: new Map() }));
+        entry.occurrences.push({ group: name, path: hostPath });
+        mergeInto(entry.settings, settings, hostPath);
+        group.hosts.add(host);
+      }
+    }
+    if (isMapping(value.children)) {
+      for (const [child, childValue] of Object.entries(value.children)) {
+        group.children.add(child);
+        visit(child, childValue, [...path, 'children', child], name);
+      }
+    }
+  };
+
+  if (isMapping(source.value) && 'all' in source.value) visit('all', source.value.all, ['all']);
+  reportCycles(tree, source, problems);
+  return tree;
+}
+
+/** A group that is (through `children:`) its own sub-group would make membership infinite. */
+function reportCycles(tree: InventoryTree, source: YamlSource, problems: Diagnostic[]): void {
+  const state = new Map<string, 'open' | 'done'>();
+  const stack: string[] = [];
+  const walk = (name: string) => {
+    state.set(name, 'open');
+    stack.push(name);
+    const group = tree.groups.get(name)!;
+    for (const child of group.children) {
+      if (state.get(child) === 'open') {
+        const loop = [...stack.slice(stack.indexOf(child)), child].map((g) => `\`${g}\``).join(' → ');
+        const where = tree.groups.get(child)!.paths.find((p) => p[p.length - 2] === 'children' && String(p[p.length - 3]) === name) ?? [...group.paths[0], 'children', child];
+        problems.push(source.diag(where, `group \`${child}\` contains itself: ${loop}`, `remove \`${child}\` from the \`children\` of group \`${name}\``, true));
+        group.children.delete(child);
+      } else if (!state.has(child)) walk(child);
+    }
+    stack.pop();
+    state.set(name, 'done');
+  };
+  if (tree.groups.has('all')) walk('all');
+}
+
+/** The group and all groups below it. */
+export function descendants(tree: InventoryTree, name: string): Set<string> {
+  const out = new Set<string>();
+  const walk = (g: string) => {
+    if (out.has(g)) return;
+    out.add(g);
+    for (const c of tree.groups.get(g)?.children ?? []) walk(c);
+  };
+  walk(name);
+  return out;
+}
+
+/** Longest distance from `all`: Ansible's group depth, which orders variable precedence. */
+export function groupDepths(tree: InventoryTree): Map<string, number> {
+  const depth = new Map<string, number>();
+  const order = [...tree.groups.keys()];
+  // Cycles were cut by reportCycles, so relaxing edges |groups| times reaches the fixpoint.
+  depth.set('all', 0);
+  for (let round = 0; round < order.length; round++) {
+    for (const g of order) {
+      const d = depth.get(g);
+      if (d === undefined) continue;
+      for (const c of tree.groups.get(g)!.children) if ((depth.get(c) ?? -1) < d + 1) depth.set(c, d + 1);
+    }
+  }
+  return depth;
+}
+
+/** Every group a host belongs to, directly or through sub-groups. */
+export function groupsOfHost(tree: InventoryTree, host: string): Set<string> {
+  const out = new Set<string>();
+  const up = (g: string) => {
+    if (out.has(g)) return;
+    out.add(g);
+    for (const p of tree.groups.get(g)?.parents ?? []) up(p);
+  };
+  for (const occ of tree.hosts.get(host)?.occurrences ?? []) up(occ.group);
+  return out;
+}
