@@ -1,25 +1,7 @@
 import type { ErrorObject } from 'ajv';
 import type { Diagnostic } from './diagnostics.ts';
+import { closest } from './suggest.ts';
 import type { YamlPath, YamlSource } from './yamlsource.ts';
-
-/** Levenshtein distance, for "did you mean" hints. */
-export function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0][j] = j;
-  for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++) d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-  return d[a.length][b.length];
-}
-
-export function closest(word: string, candidates: Iterable<string>): string | undefined {
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const c of candidates) {
-    const dist = editDistance(word.toLowerCase(), c.toLowerCase());
-    if (dist < bestD) [best, bestD] = [c, dist];
-  }
-  return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
-}
 
 /** Turns ajv errors (allErrors) for the value found at `base` in `source` into located
  *  diagnostics: unknown keys point at the key, other errors at the value. */

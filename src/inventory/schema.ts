@@ -5,7 +5,7 @@ import addFormatsModule from 'ajv-formats';
 import type { Diagnostic } from '../diagnostics.ts';
 import type { YamlPath, YamlSource } from '../yamlsource.ts';
 import { describePath, describeValue, placeOf } from './describe.ts';
-import { closest } from './suggest.ts';
+import { closest } from '../suggest.ts';
 
 export const inventorySchema = JSON.parse(readFileSync(new URL('../../schemas/inventory.schema.json', import.meta.url), 'utf8'));
 

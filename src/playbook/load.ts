@@ -2,7 +2,8 @@ import { dirname, resolve } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { InputError, sortDiagnostics, type Diagnostic } from '../diagnostics.ts';
 import { stepTypes } from '../steps/registry.ts';
-import { ajvDiagnostics, closest } from '../schemaErrors.ts';
+import { ajvDiagnostics } from '../schemaErrors.ts';
+import { closest } from '../suggest.ts';
 import { loadYamlFile, parseYamlText, type YamlPath, type YamlSource } from '../yamlsource.ts';
 import { ExprError, parseExpr } from './expr.ts';
 import { COMMON_STEP_KEYS, structureSchema } from './schema.ts';
@@ -50,7 +51,7 @@ function fromSource(source: YamlSource, absFile: string): Playbook {
     for (const s of play.steps) {
       s.notify.forEach((n, ni) => {
         if (!handlerNames.has(n)) {
-          const guess = closest(n, handlerNames);
+          const guess = closest(n, [...handlerNames]);
           diags.push({ ...loc([pi, 'steps', s.index, 'notify', ni]), message: `step '${s.name}' notifies unknown handler '${n}'`, hint: guess ? `did you mean '${guess}'?` : `define it under 'handlers:' of this play` });
         }
       });

@@ -1,0 +1,344 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { constants as osConstants, homedir } from 'node:os';
+import { join } from 'node:path';
+import { NodeSSH, type Config } from 'node-ssh';
+import type { Client, ClientChannel } from 'ssh2';
+import { HostKeyPolicy } from './knownhosts.ts';
+import {
+  HostKeyError,
+  UnreachableError,
+  shq,
+  type ExecOptions,
+  type ExecResult,
+  type Reconnectable,
+  type Transport,
+} from './types.ts';
+
+export interface SshTransportOptions {
+  host: string;
+  port?: number;
+  username: string;
+  /** Private key path (`~` expanded). Without it: ssh-agent and ~/.ssh/id_{ed25519,ecdsa,rsa}. */
+  identity?: string;
+  /** Run every command through sudo (skipped when the login user is root). */
+  become?: boolean;
+  /** Sensitive: fed to `sudo -S` on stdin, never logged or put on a command line. */
+  becomePassword?: string;
+  knownHostsFile?: string;
+  /** Record the key of a host that has no known_hosts entry yet (a changed key is still refused). */
+  acceptNewHostKeys?: boolean;
+  connectTimeoutMs?: number;
+  /** Name used in messages, e.g. the inventory name. */
+  hostLabel?: string;
+}
+
+// ssh2's default host key algorithms (ed25519 first, as Node supports it).
+const HOST_KEY_ALGORITHMS = [
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'rsa-sha2-512',
+  'rsa-sha2-256',
+  'ssh-rsa',
+] as const;
+type HostKeyAlgorithm = (typeof HOST_KEY_ALGORITHMS)[number];
+
+const RECONNECT_DELAYS_MS = [1000, 2000, 5000];
+/** Grace between the remote `timeout`'s TERM and its KILL. */
+const KILL_AFTER_S = 2;
+
+export function expandHome(path: string): string {
+  return path === '~' ? homedir() : path.startsWith('~/') ? join(homedir(), path.slice(2)) : path;
+}
+
+/** One persistent SSH connection to a host; every exec is one channel on it. */
+export class SshTransport implements Transport, Reconnectable {
+  readonly kind = 'ssh' as const;
+  readonly root = '';
+  readonly target: string;
+  roundTrips = 0;
+
+  private readonly host: string;
+  private readonly port: number;
+  private readonly username: string;
+  private readonly label: string;
+  private readonly knownHostsFile: string;
+  private readonly connectTimeoutMs: number;
+  private ssh?: NodeSSH;
+  private client?: Client;
+  private connecting?: Promise<Client>;
+  /** Fails every exec in flight when the connection drops. */
+  private readonly inFlight = new Set<(err: Error) => void>();
+
+  /** Kept out of `opts` so that printing the transport cannot show it. */
+  readonly #becomePassword?: string;
+  private readonly opts: Omit<SshTransportOptions, 'becomePassword'>;
+
+  constructor({ becomePassword, ...opts }: SshTransportOptions) {
+    this.opts = opts;
+    this.#becomePassword = becomePassword;
+    this.host = opts.host;
+    this.port = opts.port ?? 22;
+    this.username = opts.username;
+    this.target = `${opts.username}@${opts.host}:${this.port}`;
+    const where = `${opts.host}:${this.port}`;
+    this.label = opts.hostLabel && opts.hostLabel !== opts.host ? `${opts.hostLabel} (${where})` : where;
+    this.knownHostsFile = expandHome(opts.knownHostsFile ?? '~/.ssh/known_hosts');
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? 10_000;
+    if (becomePassword?.includes('\n')) throw new Error(`${this.label}: the become password must not contain a newline`);
+  }
+
+  /** Opens the connection now (exec also does it on first use). */
+  async connect(): Promise<void> {
+    await this.ensureConnected();
+  }
+
+  async exec(script: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    const client = await this.ensureConnected();
+    this.roundTrips++;
+    const { command, stdinPrefix } = this.remoteCommand(script, opts.timeoutMs);
+    const data = opts.stdin === undefined ? Buffer.alloc(0) : Buffer.isBuffer(opts.stdin) ? opts.stdin : Buffer.from(opts.stdin);
+    const stdin = stdinPrefix ? Buffer.concat([stdinPrefix, data]) : data;
+    const started = Date.now();
+
+    return new Promise<ExecResult>((resolve, reject) => {
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      let channel: ClientChannel | undefined;
+      let exit: { code: number } | undefined;
+      let timer: NodeJS.Timeout | undefined;
+      let done = false;
+      const finish = (result: ExecResult | Error) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        this.inFlight.delete(onLost);
+        if (result instanceof Error) reject(result);
+        else resolve(result);
+      };
+      const text = () => ({ stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+      const withTimeoutNote = (stderr: string) =>
+        `${stderr}${stderr && !stderr.endsWith('\n') ? '\n' : ''}timed out after ${opts.timeoutMs} ms on ${this.label}`;
+      const onLost = (e: Error) => finish(e);
+      this.inFlight.add(onLost);
+
+      if (opts.timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          // The remote `timeout` wrapper kills the command's process group; closing the
+          // channel also covers a host that stopped answering.
+          try {
+            channel?.signal('KILL');
+            channel?.close();
+          } catch {
+            /* channel already gone */
+          }
+          const t = text();
+          finish({ code: 124, stdout: t.stdout, stderr: withTimeoutNote(t.stderr) });
+        }, opts.timeoutMs);
+      }
+
+      const onChannel = (openErr: Error | undefined, ch: ClientChannel) => {
+        if (openErr) {
+          finish(
+            this.client === client
+              ? new Error(`${this.label}: cannot start a command: ${openErr.message}`)
+              : this.lostError(openErr),
+          );
+          return;
+        }
+        if (done) {
+          ch.close();
+          return;
+        }
+        channel = ch;
+        ch.on('data', (b: Buffer) => out.push(b));
+        ch.stderr.on('data', (b: Buffer) => err.push(b));
+        ch.on('error', () => {}); // writes after the remote side exited: the exit status tells
+        ch.on('exit', (code: number | null, signal?: string) => {
+          // Killed by a signal: report it the way a shell does (128 + signal number).
+          const signo = signal ? osConstants.signals[(signal.startsWith('SIG') ? signal : `SIG${signal}`) as NodeJS.Signals] : undefined;
+          exit = { code: code ?? (signo ? 128 + signo : 255) };
+        });
+        ch.on('close', () => {
+          const t = text();
+          if (exit) {
+            const timeoutHit = exit.code === 124 && opts.timeoutMs !== undefined && Date.now() - started >= opts.timeoutMs - 50;
+            finish({ code: exit.code, stdout: t.stdout, stderr: timeoutHit ? withTimeoutNote(t.stderr) : t.stderr });
+          } else if (this.client !== client) {
+            finish(this.lostError());
+          } else {
+            finish({ code: 255, stdout: t.stdout, stderr: `${t.stderr}remote command on ${this.label} ended without an exit status` });
+          }
+        });
+        ch.end(stdin);
+      };
+      try {
+        client.exec(command, onChannel);
+      } catch (e) {
+        finish(this.lostError(e as Error)); // ssh2 throws when the socket is already gone
+      }
+    });
+  }
+
+  async reconnect(opts: { timeoutMs: number; connectTimeoutMs: number }): Promise<void> {
+    this.drop();
+    const deadline = Date.now() + opts.timeoutMs;
+    let attempt = 0;
+    for (;;) {
+      try {
+        this.connecting = this.open(opts.connectTimeoutMs);
+        await this.connecting;
+        return;
+      } catch (e) {
+        this.connecting = undefined;
+        if (e instanceof HostKeyError) throw e;
+        const wait = RECONNECT_DELAYS_MS[Math.min(attempt++, RECONNECT_DELAYS_MS.length - 1)];
+        const left = deadline - Date.now();
+        if (left <= 0) {
+          throw new UnreachableError(
+            `${this.label} did not accept SSH connections again within ${Math.round(opts.timeoutMs / 1000)} s (last error: ${(e as Error).message})`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, Math.min(wait, left)));
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.drop();
+  }
+
+  private drop(): void {
+    const ssh = this.ssh;
+    this.ssh = undefined;
+    this.client = undefined;
+    this.connecting = undefined;
+    for (const fail of [...this.inFlight]) fail(this.lostError());
+    ssh?.dispose();
+  }
+
+  private ensureConnected(): Promise<Client> {
+    if (this.client) return Promise.resolve(this.client);
+    if (!this.connecting) {
+      this.connecting = this.open(this.connectTimeoutMs);
+      this.connecting.catch(() => {
+        this.connecting = undefined;
+      });
+    }
+    return this.connecting;
+  }
+
+  private async open(connectTimeoutMs: number): Promise<Client> {
+    const auth = this.authConfig();
+    const policy = new HostKeyPolicy({
+      host: this.host,
+      port: this.port,
+      knownHostsFile: this.knownHostsFile,
+      acceptNewHostKeys: this.opts.acceptNewHostKeys ?? false,
+      label: this.label,
+    });
+    const ssh = new NodeSSH();
+    const config: Config = {
+      host: this.host,
+      port: this.port,
+      username: this.username,
+      readyTimeout: connectTimeoutMs,
+      keepaliveInterval: 15_000,
+      keepaliveCountMax: 4,
+      algorithms: { serverHostKey: hostKeyAlgorithms(policy.preferredKeyTypes()) },
+      hostVerifier: (key: Buffer) => policy.verify(key),
+      ...auth.config,
+    };
+    try {
+      await ssh.connect(config);
+    } catch (e) {
+      ssh.dispose();
+      if (policy.failure) throw policy.failure;
+      throw new UnreachableError(this.connectFailure(e as Error & { level?: string; code?: string }, connectTimeoutMs, auth.tried));
+    }
+    const client = ssh.connection!;
+    // node-ssh drops its error listener once connected; without ours a late socket error would crash the run.
+    client.on('error', () => {});
+    const lost = () => {
+      if (this.client !== client) return;
+      this.client = undefined;
+      this.connecting = undefined;
+      this.ssh = undefined;
+      for (const fail of [...this.inFlight]) fail(this.lostError());
+    };
+    client.on('end', lost);
+    client.on('close', lost);
+    this.ssh = ssh;
+    this.client = client;
+    return client;
+  }
+
+  private authConfig(): { config: Partial<Config>; tried: string } {
+    const agent = process.env.SSH_AUTH_SOCK;
+    const read = (path: string) => {
+      try {
+        return readFileSync(path, 'utf8');
+      } catch (e) {
+        throw new UnreachableError(`${this.label}: cannot read SSH identity ${path}: ${(e as Error).message}. Fix the host's \`identity:\` path.`);
+      }
+    };
+    if (this.opts.identity) {
+      const path = expandHome(this.opts.identity);
+      return { config: { privateKey: read(path) }, tried: `identity ${path}` };
+    }
+    const found = ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((n) => join(homedir(), '.ssh', n)).find((p) => existsSync(p));
+    if (!found && !agent) {
+      throw new UnreachableError(
+        `${this.label}: no SSH identity to log in with: set \`identity:\` for the host in the inventory, or start an ssh-agent holding the key.`,
+      );
+    }
+    const tried = [agent ? `ssh-agent (${agent})` : '', found ? `identity ${found}` : ''].filter(Boolean).join(' and ');
+    return { config: { ...(found ? { privateKey: read(found) } : {}), ...(agent ? { agent } : {}) }, tried };
+  }
+
+  private connectFailure(e: Error & { level?: string; code?: string }, timeoutMs: number, tried: string): string {
+    const where = `cannot connect to ${this.label}`;
+    if (e.code === 'ECONNREFUSED') return `${where}: connection refused (is sshd running and listening on port ${this.port}?)`;
+    if (e.level === 'client-timeout' || e.code === 'ETIMEDOUT')
+      return `${where}: timed out after ${timeoutMs} ms (host down, firewalled, or wrong address/port?)`;
+    if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') return `${where}: cannot resolve host name ${this.host}`;
+    if (e.code === 'EHOSTUNREACH' || e.code === 'ENETUNREACH') return `${where}: no route to host`;
+    if (e.level === 'client-authentication')
+      return `${where}: authentication failed for user ${this.username} with ${tried} (is the matching public key in ~${this.username}/.ssh/authorized_keys on the host?)`;
+    if (/passphrase|private key|Unsupported key format/i.test(e.message))
+      return `${where}: cannot use ${tried}: ${e.message} (for an encrypted key, load it into ssh-agent and leave \`identity:\` unset)`;
+    return `${where}: ${e.message}`;
+  }
+
+  private lostError(cause?: Error): UnreachableError {
+    return new UnreachableError(`connection to ${this.label} was lost${cause ? ` (${cause.message})` : ''}`);
+  }
+
+  /** The exec request line: `sh -c script`, under `timeout` and `sudo` when asked. */
+  private remoteCommand(script: string, timeoutMs?: number): { command: string; stdinPrefix?: Buffer } {
+    const sudo = this.opts.become && this.username !== 'root';
+    const password = sudo ? this.#becomePassword : undefined;
+    let prelude = 'LC_ALL=C; export LC_ALL\n';
+    let stdinPrefix: Buffer | undefined;
+    if (password !== undefined) {
+      // sudo -S reads the password line only when it needs one (not with NOPASSWD or a cached
+      // ticket), so a marker line follows it and the script skips up to the marker.
+      const marker = `rp-${randomBytes(12).toString('hex')}`;
+      stdinPrefix = Buffer.from(`${password}\n${marker}\n`);
+      prelude += `IFS= read -r rp_l || exit 125; [ "$rp_l" = ${marker} ] || IFS= read -r rp_l; unset rp_l\n`;
+    }
+    let argv = ['sh', '-c', prelude + script];
+    if (timeoutMs !== undefined) argv = ['timeout', '-k', String(KILL_AFTER_S), `${Math.max(timeoutMs, 1) / 1000}s`, ...argv];
+    if (sudo) argv = password !== undefined ? ['sudo', '-S', '-p', '', ...argv] : ['sudo', '-n', ...argv];
+    return { command: argv.map(shq).join(' '), stdinPrefix };
+  }
+}
+
+/** Host key algorithms to offer, those the known_hosts file has for this host first. */
+function hostKeyAlgorithms(knownTypes: string[]): HostKeyAlgorithm[] {
+  const first = knownTypes.flatMap((t) => (t === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [t]));
+  const known = HOST_KEY_ALGORITHMS.filter((a) => first.includes(a)).sort((a, b) => first.indexOf(a) - first.indexOf(b));
+  return [...known, ...HOST_KEY_ALGORITHMS.filter((a) => !known.includes(a))];
+}

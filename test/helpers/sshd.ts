@@ -1,0 +1,199 @@
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export type HostKeyType = 'ed25519' | 'ecdsa' | 'rsa';
+
+export interface StartSshdOptions {
+  /** Listen on this port (e.g. to replace another sshd with one holding a different host key). */
+  port?: number;
+  /** Host keys the server offers; the first one is written to knownHostsFile. */
+  hostKeyTypes?: HostKeyType[];
+}
+
+export interface Sshd {
+  host: string;
+  port: number;
+  user: 'root';
+  /** Private key authorized to log in as root. */
+  identity: string;
+  /** The host's (first) public key as a known_hosts line for `[127.0.0.1]:port`. */
+  hostKeyLine: string;
+  /** One known_hosts line per host key, in the order of hostKeyTypes. */
+  hostKeyLines: string[];
+  /** A known_hosts file containing only hostKeyLine. */
+  knownHostsFile: string;
+  /** Temp folder holding keys, config and pid file. */
+  dir: string;
+  /** Kills sshd and every session it forked, keeping its files (a host going down). */
+  kill(): Promise<void>;
+  /** Starts sshd again on the same port with the same keys. */
+  restart(): Promise<void>;
+  /** Kills sshd and removes its folder. */
+  stop(): Promise<void>;
+}
+
+const SSHD = '/usr/sbin/sshd';
+
+/** Starts a real OpenSSH server on 127.0.0.1 with generated host and user keys. */
+export async function startSshd(opts: StartSshdOptions = {}): Promise<Sshd> {
+  const keyTypes = opts.hostKeyTypes ?? ['ed25519'];
+  const port = opts.port ?? (await freePort());
+  const dir = mkdtempSync(join(tmpdir(), 'rp-sshd-'));
+  const hostKeys = keyTypes.map((t) => join(dir, `ssh_host_${t}_key`));
+  const identity = join(dir, 'id_ed25519');
+  keyTypes.forEach((t, i) => keygen(t, hostKeys[i]));
+  keygen('ed25519', identity);
+  writeFileSync(join(dir, 'authorized_keys'), readFileSync(`${identity}.pub`));
+  const hostKeyLines = hostKeys.map((k) => {
+    const [type, b64] = readFileSync(`${k}.pub`, 'utf8').trim().split(/\s+/);
+    return `[127.0.0.1]:${port} ${type} ${b64}`;
+  });
+  const hostKeyLine = hostKeyLines[0];
+  const knownHostsFile = join(dir, 'known_hosts');
+  writeFileSync(knownHostsFile, `${hostKeyLine}\n`, { mode: 0o600 });
+  const config = join(dir, 'sshd_config');
+  writeFileSync(
+    config,
+    [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      ...hostKeys.map((k) => `HostKey ${k}`),
+      `PidFile ${join(dir, 'sshd.pid')}`,
+      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+      'StrictModes no',
+      'UsePAM no',
+      'PermitRootLogin prohibit-password',
+      'PubkeyAuthentication yes',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'Subsystem sftp internal-sftp',
+      'LogLevel INFO',
+      '',
+    ].join('\n'),
+  );
+  // Debian's sshd refuses to start without its privilege separation directory.
+  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+
+  let proc: ChildProcess | undefined;
+  const launch = async () => {
+    proc = await spawnSshd(config, port);
+  };
+  const kill = async () => {
+    if (proc) await killTree(proc);
+    proc = undefined;
+  };
+  await launch().catch((e) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  });
+  return {
+    host: '127.0.0.1',
+    port,
+    user: 'root',
+    identity,
+    hostKeyLine,
+    hostKeyLines,
+    knownHostsFile,
+    dir,
+    kill,
+    restart: async () => {
+      await kill();
+      await launch();
+    },
+    stop: async () => {
+      await kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function keygen(type: HostKeyType, file: string): void {
+  execFileSync('ssh-keygen', ['-q', '-t', type, '-N', '', '-C', 'rp-test', '-f', file], { stdio: 'ignore' });
+}
+
+/** A TCP port that nothing listens on right now. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function spawnSshd(config: string, port: number): Promise<ChildProcess> {
+  const proc = spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  proc.stderr!.on('data', (b: Buffer) => {
+    log = (log + b.toString()).slice(-4000);
+  });
+  let exited = false;
+  proc.on('exit', () => {
+    exited = true;
+  });
+  const deadline = Date.now() + 10_000;
+  while (!(await accepts(port))) {
+    if (exited) throw new Error(`sshd exited before listening on 127.0.0.1:${port}:\n${log}`);
+    if (Date.now() > deadline) {
+      proc.kill('SIGKILL');
+      throw new Error(`sshd did not listen on 127.0.0.1:${port} within 10 s:\n${log}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return proc;
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** Per-connection sshd processes outlive the listener, so kill the whole tree, parents
+ *  first: connections drop before their commands could report an exit status, as when a
+ *  host goes down. */
+async function killTree(proc: ChildProcess): Promise<void> {
+  const pids = [proc.pid!, ...descendants(proc.pid!)];
+  const exited = proc.exitCode !== null || proc.signalCode !== null ? Promise.resolve() : new Promise((r) => proc.once('exit', r));
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+  await exited;
+}
+
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)]);
+    } catch {
+      /* process ended while listing */
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const c of children.get(p) ?? []) {
+      out.push(c);
+      walk(c);
+    }
+  };
+  walk(pid);
+  return out;
+}
