@@ -1,5 +1,3 @@
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import type { HostEntry } from '../inventory/types.ts';
 import { ChrootTransport } from '../transport/chroot.ts';
 import { LocalTransport } from '../transport/local.ts';
@@ -12,8 +10,6 @@ export interface ConnectOptions {
   connectTimeoutMs: number;
 }
 
-const expandHome = (p: string) => (p.startsWith('~/') ? join(homedir(), p.slice(2)) : p);
-
 /** Opens the transport a host asks for; for SSH this connects (one connection per run). */
 export async function openTransport(h: HostEntry, opts: ConnectOptions): Promise<Transport> {
   if (h.connection === 'local') return new LocalTransport(h.root ?? '');
@@ -23,10 +19,10 @@ export async function openTransport(h: HostEntry, opts: ConnectOptions): Promise
     host: h.address,
     port: h.port,
     username: h.user ?? 'root',
-    identity: h.identity ? expandHome(h.identity) : undefined,
+    identity: h.identity,
     become: h.become,
     becomePassword: h.becomePassword,
-    knownHostsFile: known ? expandHome(known) : undefined,
+    knownHostsFile: known,
     acceptNewHostKeys: opts.acceptNewHostKeys,
     connectTimeoutMs: opts.connectTimeoutMs,
     hostLabel: h.name,

@@ -79,7 +79,8 @@ export async function runHost(rc: HostRunContext, name: string): Promise<HostRes
 async function runPlay(rc: HostRunContext, h: HostEntry, t: Transport, facts: Facts, pending: Pending, play: Play, pi: number, res: HostResult): Promise<boolean> {
   const cluster = clusterOf(rc.inv, h.name);
   const members = cluster ? rc.playHosts[pi].filter((n) => cluster.nodes.some((c) => c.host === n)) : [];
-  const vars = () => ({ ...inventoryTemplateVars(rc.inv, h.name), ...play.vars, facts });
+  // Play vars are defaults: the inventory (all < groups < host) overrides them.
+  const vars = () => ({ ...play.vars, ...inventoryTemplateVars(rc.inv, h.name), facts });
   const notified = new Set<string>(pending[play.name] ?? []);
   /** Changes planned earlier in this dry run: a later failure may only be their consequence. */
   const planned: string[] = [];
@@ -103,7 +104,9 @@ async function runPlay(rc: HostRunContext, h: HostEntry, t: Transport, facts: Fa
         return 'ok';
       }
       const where = `${spec.loc.file}:${spec.loc.line}:${spec.loc.col}`;
-      const args = interpolateArgs(spec.args, v, where) as Record<string, unknown>;
+      const type = stepTypes.get(spec.type)!;
+      const raw = Object.fromEntries((type.rawArgs ?? []).filter((k) => k in spec.args).map((k) => [k, spec.args[k]]));
+      const args = { ...(interpolateArgs(spec.args, v, where) as Record<string, unknown>), ...raw };
       const timeoutMs = spec.timeoutS ? spec.timeoutS * 1000 : rc.stepTimeoutMs;
       const ctx: StepContext = {
         t: timeoutMs ? withDefaultTimeout(t, timeoutMs) : t,
@@ -114,8 +117,12 @@ async function runPlay(rc: HostRunContext, h: HostEntry, t: Transport, facts: Fa
         baseDir: rc.pb.dir,
         timeoutMs,
         log: (line) => rc.events.log?.(h.name, line),
+        cluster: cluster && {
+          members,
+          exchange: <T,>(key: string, value: T) => rc.barriers.exchange<T>(`${cluster.name}/${pi}/x/${handler ? 'h' : 's'}${spec.index}/${key}`, h.name, members, value),
+        },
       };
-      const change: Change = await stepTypes.get(spec.type)!.checkApply(args, ctx);
+      const change: Change = await type.checkApply(args, ctx);
       const status = change.skipped ? 'skipped' : change.action === 'none' ? 'ok' : 'changed';
       finish({ ...base, status, change, message: change.skipped, durationMs: Date.now() - started });
       if (status === 'changed') {
@@ -128,7 +135,9 @@ async function runPlay(rc: HostRunContext, h: HostEntry, t: Transport, facts: Fa
       return 'ok';
     } catch (e) {
       if (e instanceof UnreachableError || e instanceof Interrupted) throw e;
-      const message = `${spec.loc.file}:${spec.loc.line}:${spec.loc.col}: ${e instanceof Error ? e.message : String(e)}`;
+      const where = `${spec.loc.file}:${spec.loc.line}:${spec.loc.col}`;
+      const text = e instanceof Error ? e.message : String(e);
+      const message = text.startsWith(where) ? text : `${where}: ${text}`;
       if (!rc.apply && planned.length) {
         const change: Change = { action: 'run', summary: spec.name, conditional: `could not be checked before the earlier pending changes are applied (${planned[planned.length - 1]}): ${message}` };
         finish({ ...base, status: 'changed', change, durationMs: Date.now() - started });

@@ -9,7 +9,8 @@ import { ExprError, parseExpr } from './expr.ts';
 import { COMMON_STEP_KEYS, structureSchema } from './schema.ts';
 import type { Location, Play, Playbook, StepSpec } from './types.ts';
 
-const ajv = new Ajv2020({ allErrors: true, strict: false });
+// verbose: errors carry the offending value, so templated values can be told apart.
+const ajv = new Ajv2020({ allErrors: true, strict: false, verbose: true });
 
 export async function loadPlaybook(file: string): Promise<Playbook> {
   const { source, errors } = await loadYamlFile(file);

@@ -26,7 +26,7 @@ export function structureSchema(stepNames: string[]): Record<string, unknown> {
       properties: {
         name: { type: 'string', description: 'Name of the play.' },
         hosts: { type: 'string', description: "Host pattern: 'all', group or host names separated by ',' or ':', '!name' excludes." },
-        vars: { type: 'object', description: 'Variables for every step of the play.' },
+        vars: { type: 'object', description: 'Default variables for the steps of the play; the inventory (all, groups, host) overrides them.' },
         steps: { type: 'array', items: stepItem(stepNames), description: 'Ordered steps.' },
         handlers: { type: 'array', items: stepItem(stepNames), description: 'Steps run once at the end of the play, in this order, when notified.' },
       },
@@ -41,13 +41,22 @@ function stepItem(stepNames: string[]): Record<string, unknown> {
   };
 }
 
+/** String patterns also accept a `{{ variable }}` reference (checked after interpolation). */
+function allowTemplates(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(allowTemplates);
+  if (!schema || typeof schema !== 'object') return schema;
+  return Object.fromEntries(
+    Object.entries(schema).map(([k, v]) => [k, k === 'pattern' && typeof v === 'string' ? `(?:${v})|\\{\\{` : allowTemplates(v)]),
+  );
+}
+
 export function buildPlaybookSchema(stepSchemas: Record<string, Record<string, unknown>>, descriptions: Record<string, string>): Record<string, unknown> {
   const names = Object.keys(stepSchemas).sort();
   const step = {
     type: 'object',
     properties: {
       ...commonStepProps,
-      ...Object.fromEntries(names.map((n) => [n, { ...stepSchemas[n], description: descriptions[n] }])),
+      ...Object.fromEntries(names.map((n) => [n, { ...(allowTemplates(stepSchemas[n]) as object), description: descriptions[n] }])),
     },
     additionalProperties: false,
     oneOf: names.map((n) => ({ required: [n] })),

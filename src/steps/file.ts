@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { normalizeMode, readFileState, removePath, setAttributes, writeFileAtomic } from '../transport/fileops.ts';
+import { fileAttrProperties } from './fileprops.ts';
 import { unifiedDiff } from './textdiff.ts';
 import { defineStep, noChange, type Change, type StepContext } from './types.ts';
 
@@ -23,25 +24,22 @@ export const fileArgsSchema = {
   required: ['path'],
   additionalProperties: false,
   properties: {
-    path: { type: 'string', pattern: '^/' },
-    content: { type: 'string' },
-    src: { type: 'string' },
-    state: { enum: ['present', 'absent'] },
-    mode: { type: ['string', 'integer'], pattern: '^[0-7]{3,4}$' },
-    owner: { type: 'string' },
-    group: { type: 'string' },
-    backup: { type: 'boolean' },
-    validate: { type: 'string' },
-    sensitive: { type: 'boolean' },
+    path: { type: 'string', pattern: '^/', description: 'Absolute path of the file on the host.' },
+    content: { type: 'string', description: 'Exact content of the file (or give src).' },
+    src: { type: 'string', description: "File whose bytes are copied, relative to the playbook's folder (or give content)." },
+    state: { enum: ['present', 'absent'], description: 'present (default) writes the file; absent deletes it.' },
+    ...fileAttrProperties,
   },
 } as const;
 
 /** Converges one file to the given bytes, mode and owner. Shared by file, template,
- *  blockinfile and lineinfile, which only differ in how they compute the bytes. */
+ *  blockinfile, lineinfile and mount, which only differ in how they compute the bytes.
+ *  `desired` may return null: leave the file as it is (e.g. nothing to remove from a file
+ *  that does not exist). */
 export async function convergeFile(
   ctx: StepContext,
   args: Omit<FileArgs, 'content' | 'src'>,
-  desired: (current: Buffer | undefined) => Buffer | string,
+  desired: (current: Buffer | undefined) => Buffer | string | null,
 ): Promise<Change> {
   const { path } = args;
   const mode = normalizeMode(args.mode);
@@ -52,7 +50,9 @@ export async function convergeFile(
     if (ctx.apply) await removePath(ctx.t, path);
     return { action: 'delete', summary: `delete ${path}`, sensitive: args.sensitive, diff: args.sensitive ? undefined : unifiedDiff(path, st.content, '') };
   }
-  const want = Buffer.from(desired(st.content));
+  const wanted = desired(st.content);
+  if (wanted === null) return noChange(`${path} ${st.exists ? 'unchanged' : 'absent'}`);
+  const want = Buffer.from(wanted);
   const contentDiffers = !st.exists || !st.content!.equals(want);
   const attrs: string[] = [];
   if (st.exists && mode && st.mode !== mode) attrs.push(`mode ${st.mode} -> ${mode}`);

@@ -34,6 +34,16 @@ export interface StepContext {
   log(line: string): void;
   /** Milliseconds after which a single remote command is abandoned. */
   timeoutMs?: number;
+  /** The host's cluster peers in this run; absent when the host is in no cluster. */
+  cluster?: ClusterPeers;
+}
+
+export interface ClusterPeers {
+  /** Inventory names of the cluster's hosts taking part in this play. */
+  members: string[];
+  /** Waits until every live member of the cluster has called exchange with the same key,
+   *  then returns each member's value (members that failed meanwhile are missing). */
+  exchange<T>(key: string, value: T): Promise<Map<string, T>>;
 }
 
 /** A step type: its name, JSON Schema of its args, and ONE function for check and apply. */
@@ -42,6 +52,8 @@ export interface StepType<A = Record<string, unknown>> {
   description: string;
   /** JSON Schema (2020-12) for `args`; embedded into schemas/playbook.schema.json. */
   argsSchema: Record<string, unknown>;
+  /** Args the engine passes through without `{{ }}` interpolation (the step renders them). */
+  rawArgs?: string[];
   checkApply(args: A, ctx: StepContext): Promise<Change>;
 }
 

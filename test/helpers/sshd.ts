@@ -11,6 +11,10 @@ export interface StartSshdOptions {
   port?: number;
   /** Host keys the server offers; the first one is written to knownHostsFile. */
   hostKeyTypes?: HostKeyType[];
+  /** Run sshd in a private mount namespace with an overlay over /etc whose writable layer is
+   *  `<privateEtc>/upper`: sessions can edit /etc (fstab…) and mount filesystems without
+   *  touching the machine's own. */
+  privateEtc?: string;
 }
 
 export interface Sshd {
@@ -79,7 +83,7 @@ export async function startSshd(opts: StartSshdOptions = {}): Promise<Sshd> {
 
   let proc: ChildProcess | undefined;
   const launch = async () => {
-    proc = await spawnSshd(config, port);
+    proc = await spawnSshd(config, port, opts.privateEtc);
   };
   const kill = async () => {
     if (proc) await killTree(proc);
@@ -126,8 +130,17 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function spawnSshd(config: string, port: number): Promise<ChildProcess> {
-  const proc = spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+async function spawnSshd(config: string, port: number, privateEtc?: string): Promise<ChildProcess> {
+  // Always a private mount namespace with an overlay over /etc: root's login shell there is
+  // /bin/sh, so sessions do not source this machine's ~/.bashrc (pyenv's rehash lock there
+  // hangs every later session once a test kills one mid-rehash), and sessions may edit /etc.
+  const etc = privateEtc ?? `${config.replace(/\/[^/]*$/, '')}/etc`;
+  const overlay = [
+    'mkdir -p "$1/upper" "$1/work"',
+    'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1/upper,workdir=$1/work" /etc',
+    "sed -i 's#^\\(root:.*:\\)[^:]*$#\\1/bin/sh#' /etc/passwd",
+  ].join(' && ');
+  const proc = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', `${overlay} && exec ${SSHD} -D -e -f "$2"`, 'sh', etc, config], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   proc.stderr!.on('data', (b: Buffer) => {
     log = (log + b.toString()).slice(-4000);

@@ -58,7 +58,7 @@ describe('playbook loading', () => {
 `);
     expect(out).toEqual([
       "pb.yaml:3:7: error: unknown step type 'fiel'\n  hint: did you mean 'file'?",
-      "pb.yaml:4:29: error: unknown key 'contnet' in 'file' step\n  hint: did you mean 'content'?",
+      "pb.yaml:4:28: error: unknown key 'contnet' in 'file' step\n  hint: did you mean 'content'?",
       "pb.yaml:7:7: error: step has two step types ('file' and 'command')\n  hint: split it into two steps",
       "pb.yaml:9:19: error: bad 'when' expression: expression ends too early\n  hint: conditions look like: facts.os_family == 'debian' and not ramster.node.targets",
       "pb.yaml:11:16: error: step 'command true' notifies unknown handler 'missing'\n  hint: define it under 'handlers:' of this play",

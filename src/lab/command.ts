@@ -1,0 +1,40 @@
+import { execa } from 'execa';
+import { LabError } from './errors.ts';
+
+export interface CommandOptions {
+  input?: string | Buffer;
+  timeoutMs?: number;
+  /** Called with every output line (stdout and stderr) as it arrives. */
+  onLine?: (line: string) => void;
+}
+
+/** Runs a host command; on failure throws a LabError with the command's last output lines. */
+export async function runCommand(file: string, args: string[], what: string, opts: CommandOptions = {}): Promise<string> {
+  const child = execa(file, args, {
+    input: opts.input,
+    timeout: opts.timeoutMs,
+    reject: false,
+    all: true,
+    env: { LC_ALL: 'C' },
+    stdin: opts.input === undefined ? 'ignore' : 'pipe',
+  });
+  const tail: string[] = [];
+  let pending = '';
+  child.all?.on('data', (chunk: Buffer) => {
+    pending += chunk.toString();
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      tail.push(line);
+      if (tail.length > 20) tail.shift();
+      opts.onLine?.(line);
+    }
+  });
+  const r = await child;
+  if (r.timedOut) throw new LabError(`${what} timed out after ${Math.round((opts.timeoutMs ?? 0) / 1000)} s`);
+  if (r.exitCode !== 0) {
+    const detail = tail.length ? tail.slice(-10).join('\n') : String(r.all ?? '').trim().split('\n').slice(-10).join('\n');
+    throw new LabError(`${what} failed (exit ${r.exitCode ?? r.signal}):\n${detail}`);
+  }
+  return String(r.stdout ?? '');
+}

@@ -1,0 +1,154 @@
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { runCommand } from './command.ts';
+import { LabError } from './errors.ts';
+import { ensureLabKey, type KeyPair } from './keys.ts';
+import { HOST_APT_SOURCES } from './paths.ts';
+import { pidAlive } from './process.ts';
+import { timed, type Reporter } from './progress.ts';
+import { customizeScript, diskScript, IMAGE_PACKAGES, mmdebstrapArgs } from './recipe.ts';
+
+export interface LabImage {
+  /** The raw disk every guest overlay is backed by (never written after the build). */
+  path: string;
+  hash: string;
+  key: KeyPair;
+  /** True when this call built the image, false when it came from the cache. */
+  built: boolean;
+  buildMs?: number;
+}
+
+const RECIPE_FILE = fileURLToPath(new URL('./recipe.ts', import.meta.url));
+
+/** Cache key: the recipe's source text and the key baked into the image. */
+export function imageHash(publicKey: string): string {
+  return createHash('sha256').update(readFileSync(RECIPE_FILE)).update(publicKey).digest('hex').slice(0, 16);
+}
+
+export function hostSourcesFile(): string {
+  const found = HOST_APT_SOURCES.find((f) => existsSync(f));
+  if (!found) {
+    throw new LabError(
+      `no apt sources file on this machine (looked for ${HOST_APT_SOURCES.join(', ')})`,
+      'the lab builds its Debian image from the same mirror apt uses here: configure apt first',
+    );
+  }
+  return found;
+}
+
+/** Returns the cached image for the current recipe, building it first when it is missing. */
+export async function ensureImage(cacheDir: string, r: Reporter): Promise<LabImage> {
+  mkdirSync(cacheDir, { recursive: true });
+  const key = await ensureLabKey(cacheDir);
+  const hash = imageHash(key.publicKey);
+  const imageDir = join(cacheDir, 'images', hash);
+  const disk = join(imageDir, 'disk.raw');
+  if (existsSync(join(imageDir, 'complete'))) {
+    r.log(`image: using cached ${disk}`);
+    return { path: disk, hash, key, built: false };
+  }
+  const release = await acquireLock(join(cacheDir, 'build.lock'), r);
+  try {
+    if (existsSync(join(imageDir, 'complete'))) return { path: disk, hash, key, built: false };
+    const start = Date.now();
+    await build(cacheDir, imageDir, key, r);
+    const buildMs = Date.now() - start;
+    writeFileSync(
+      join(imageDir, 'recipe.json'),
+      JSON.stringify({ hash, packages: IMAGE_PACKAGES, builtAt: new Date().toISOString(), buildSeconds: buildMs / 1000 }, null, 2) + '\n',
+    );
+    writeFileSync(join(imageDir, 'complete'), '');
+    pruneOldImages(cacheDir, hash, r);
+    return { path: disk, hash, key, built: true, buildMs };
+  } finally {
+    release();
+  }
+}
+
+async function build(cacheDir: string, imageDir: string, key: KeyPair, r: Reporter): Promise<void> {
+  const work = join(cacheDir, `build.${process.pid}`);
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  const rootfs = join(work, 'rootfs');
+  const customizeFile = join(work, 'customize.sh');
+  writeFileSync(join(work, 'authorized_keys'), key.publicKey + '\n');
+  writeFileSync(customizeFile, customizeScript(join(work, 'authorized_keys')));
+  try {
+    await timed(r, 'image: mmdebstrap (Debian root filesystem)', (update) =>
+      runCommand(
+        'mmdebstrap',
+        mmdebstrapArgs({ rootfs, hostSources: hostSourcesFile(), debCache: join(cacheDir, 'debs'), customizeFile }),
+        'mmdebstrap',
+        { timeoutMs: 45 * 60_000, onLine: (line) => line.startsWith('I: ') && update(line.slice(3)) },
+      ),
+    );
+    const tmpDisk = join(work, 'disk.raw');
+    await timed(r, 'image: disk (partition, ext4 from the rootfs, GRUB)', () =>
+      runCommand('sh', ['-c', diskScript(rootfs, tmpDisk)], 'disk image', { timeoutMs: 10 * 60_000 }),
+    );
+    mkdirSync(imageDir, { recursive: true });
+    renameSync(tmpDisk, join(imageDir, 'disk.raw'));
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** One image build at a time per cache directory; a lock left by a dead process is taken over. */
+async function acquireLock(path: string, r: Reporter): Promise<() => void> {
+  let announced = false;
+  for (;;) {
+    try {
+      const fd = openSync(path, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rmSync(path, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const holder = Number(readFileSync(path, 'utf8').trim());
+    if (!holder || !pidAlive(holder)) {
+      rmSync(path, { force: true });
+      continue;
+    }
+    if (!announced) r.log(`image: waiting for another build (pid ${holder}) to finish`);
+    announced = true;
+    await new Promise((res) => setTimeout(res, 2000));
+  }
+}
+
+/** Images of older recipes are dead weight (labs recreate their overlays on a new image), except
+ *  while a running QEMU still reads one: those are kept. */
+function pruneOldImages(cacheDir: string, keep: string, r: Reporter): void {
+  const imagesDir = join(cacheDir, 'images');
+  const inUse = openFiles();
+  for (const hash of readdirSync(imagesDir)) {
+    if (hash === keep) continue;
+    const disk = join(imagesDir, hash, 'disk.raw');
+    if (inUse.has(disk)) continue;
+    rmSync(join(imagesDir, hash), { recursive: true, force: true });
+    r.log(`image: removed the image of an older recipe (${hash})`);
+  }
+}
+
+function openFiles(): Set<string> {
+  const files = new Set<string>();
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        files.add(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      } catch {
+        // closed meanwhile
+      }
+    }
+  }
+  return files;
+}

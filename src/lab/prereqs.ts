@@ -1,0 +1,61 @@
+import { execa } from 'execa';
+import { LabError } from './errors.ts';
+
+/** Commands the lab runs, and the Debian package that provides each. */
+export const LAB_TOOLS: { command: string; pkg: string }[] = [
+  { command: 'qemu-system-x86_64', pkg: 'qemu-system-x86' },
+  { command: 'qemu-img', pkg: 'qemu-utils' },
+  { command: 'mmdebstrap', pkg: 'mmdebstrap' },
+  { command: 'sfdisk', pkg: 'fdisk' },
+  { command: 'mkfs.ext4', pkg: 'e2fsprogs' },
+  { command: 'ssh', pkg: 'openssh-client' },
+  { command: 'ssh-keygen', pkg: 'openssh-client' },
+];
+
+export interface PrerequisiteReport {
+  missing: { command: string; pkg: string }[];
+  installed: string[];
+}
+
+async function has(command: string): Promise<boolean> {
+  const r = await execa('sh', ['-c', `command -v ${command}`], {
+    reject: false,
+    env: { PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin` },
+  });
+  return r.exitCode === 0;
+}
+
+async function missingTools(): Promise<{ command: string; pkg: string }[]> {
+  const out = [];
+  for (const t of LAB_TOOLS) if (!(await has(t.command))) out.push(t);
+  return out;
+}
+
+/** Checks the lab's tools; with `installDeps` (and root) installs the missing packages with
+ *  apt-get, otherwise throws a LabError naming the exact `apt-get install` line. */
+export async function checkPrerequisites(installDeps: boolean, log: (line: string) => void = () => {}): Promise<PrerequisiteReport> {
+  let missing = await missingTools();
+  const isRoot = process.getuid?.() === 0;
+  const installed: string[] = [];
+  if (missing.length && installDeps && isRoot) {
+    const pkgs = [...new Set(missing.map((m) => m.pkg))];
+    log(`installing ${pkgs.join(' ')} with apt-get …`);
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    await execa('apt-get', ['update'], { env, reject: false });
+    const r = await execa('apt-get', ['install', '-y', '--no-install-recommends', ...pkgs], { env, reject: false, all: true });
+    if (r.exitCode !== 0) throw new LabError(`apt-get install ${pkgs.join(' ')} failed:\n${String(r.all ?? '').trim().split('\n').slice(-8).join('\n')}`);
+    installed.push(...pkgs);
+    missing = await missingTools();
+  }
+  if (missing.length) {
+    const pkgs = [...new Set(missing.map((m) => m.pkg))].join(' ');
+    throw new LabError(
+      `the lab needs ${missing.map((m) => m.command).join(', ')}, which ${missing.length > 1 ? 'are' : 'is'} not installed`,
+      isRoot ? `run \`apt-get install ${pkgs}\`, or pass --install-deps` : `run \`sudo apt-get install ${pkgs}\``,
+    );
+  }
+  if (!isRoot) {
+    throw new LabError('building the lab image needs root (mmdebstrap --mode=root writes device nodes and owners)', 'run the lab as root');
+  }
+  return { missing, installed };
+}

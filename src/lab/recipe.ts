@@ -1,0 +1,163 @@
+/**
+ * The lab guest image recipe: everything that shapes the cached Debian image lives in this file,
+ * and the image cache is keyed by a hash of this file's source text (plus the lab's public key),
+ * so any edit here rebuilds the image. The builder (image.ts) only runs what this file says.
+ */
+import { shq } from '../transport/types.ts';
+
+export const SUITE = 'bookworm';
+
+/** Packages on top of `--variant=apt` (python3 lets Ansible run for the benchmark). */
+export const IMAGE_PACKAGES = [
+  'systemd-sysv',
+  'udev',
+  'dbus',
+  'openssh-server',
+  'linux-image-amd64',
+  'grub-pc',
+  'iproute2',
+  'iputils-ping',
+  'sudo',
+  'kmod',
+  'procps',
+  'nvme-cli',
+  'rsync',
+  'python3',
+];
+
+export const DISK_SIZE_MB = 3072;
+
+/** Every guest's first NIC (user-mode network, one per QEMU process) has this MAC, so the
+ *  image can match it by MAC; the private cluster NICs get per-guest MACs. */
+export const NIC0_MAC = '52:54:00:12:34:56';
+
+/** Name of the fw_cfg blob carrying the per-guest files (hostname, SSH host key, cluster net). */
+export const FW_CFG_NAME = 'opt/ramster/lab-config.tar';
+
+/** Boot-time script baked into the image: applies the per-guest files QEMU hands over through
+ *  fw_cfg once per distinct blob, so later edits by a playbook are not overwritten at reboot. */
+const GUEST_CONFIG_SCRIPT = `#!/bin/sh
+set -eu
+modprobe qemu_fw_cfg 2>/dev/null || true
+blob=/sys/firmware/qemu_fw_cfg/by_name/${FW_CFG_NAME}/raw
+stamp=/var/lib/ramster-lab/applied.sha256
+if [ -r "$blob" ]; then
+  mkdir -p /var/lib/ramster-lab
+  cat "$blob" > /run/ramster-lab-config.tar
+  sum=$(sha256sum < /run/ramster-lab-config.tar | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null || true)" != "$sum" ]; then
+    tar -x -f /run/ramster-lab-config.tar -C /
+    echo "$sum" > "$stamp"
+  fi
+  rm -f /run/ramster-lab-config.tar
+fi
+# Outside the lab (no fw_cfg blob) the guest still needs a host key for sshd to start.
+[ -s /etc/ssh/ssh_host_ed25519_key ] || ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key
+cat /etc/hostname > /proc/sys/kernel/hostname
+`;
+
+const GUEST_CONFIG_UNIT = `[Unit]
+Description=Apply ramster-provision lab guest configuration (fw_cfg)
+DefaultDependencies=no
+After=local-fs.target systemd-remount-fs.service
+Before=sysinit.target network-pre.target systemd-networkd.service ssh.service systemd-hostnamed.service
+Wants=network-pre.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/local/sbin/ramster-lab-config
+
+[Install]
+WantedBy=sysinit.target
+`;
+
+/** Customize hook, run on the host by mmdebstrap with the root directory as $1. */
+export function customizeScript(authorizedKeyFile: string): string {
+  return `set -eu
+root="$1"
+in_root() { chroot "$root" "$@"; }
+
+# Access: root logs in with the lab key; host keys come per guest at boot (none in the image).
+install -d -m 700 "$root/root/.ssh"
+install -m 600 ${shq(authorizedKeyFile)} "$root/root/.ssh/authorized_keys"
+rm -f "$root"/etc/ssh/ssh_host_*
+printf 'UseDNS no\\nHostKey /etc/ssh/ssh_host_ed25519_key\\n' > "$root/etc/ssh/sshd_config.d/ramster-lab.conf"
+echo debian-lab > "$root/etc/hostname"
+printf '127.0.0.1\\tlocalhost\\n127.0.1.1\\tdebian-lab\\n' > "$root/etc/hosts"
+: > "$root/etc/machine-id"
+rm -f "$root/var/lib/dbus/machine-id"
+printf 'LABEL=root / ext4 errors=remount-ro 0 1\\n' > "$root/etc/fstab"
+
+# Network: DHCP on the user-mode NIC; the cluster NIC's file comes per guest at boot.
+printf '[Match]\\nMACAddress=${NIC0_MAC}\\n\\n[Network]\\nDHCP=ipv4\\n' > "$root/etc/systemd/network/10-lab-nic0.network"
+in_root systemctl enable systemd-networkd.service
+# Slow or noisy at boot under TCG.
+in_root systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service systemd-networkd-wait-online.service
+
+# Per-guest configuration from QEMU fw_cfg.
+cat > "$root/usr/local/sbin/ramster-lab-config" <<'RAMSTER_LAB_EOF'
+${GUEST_CONFIG_SCRIPT}RAMSTER_LAB_EOF
+chmod 755 "$root/usr/local/sbin/ramster-lab-config"
+cat > "$root/etc/systemd/system/ramster-lab-config.service" <<'RAMSTER_LAB_EOF'
+${GUEST_CONFIG_UNIT}RAMSTER_LAB_EOF
+in_root systemctl enable ramster-lab-config.service
+
+# Small initramfs: only what a virtio guest needs to mount its root.
+printf 'virtio_pci\\nvirtio_blk\\nvirtio_net\\next4\\n' > "$root/etc/initramfs-tools/modules"
+printf 'MODULES=list\\n' > "$root/etc/initramfs-tools/conf.d/ramster-lab.conf"
+in_root update-initramfs -u -k all
+
+# GRUB on the disk, without grub-install (no loop device): core.img + modules + a bootstrap
+# grub.cfg; the disk step writes boot.img and core.img into the MBR gap. update-grub inside the
+# guest later replaces grub.cfg.
+echo 'grub-pc grub-pc/install_devices multiselect /dev/vda' | in_root debconf-set-selections
+sed -i -e 's/^GRUB_TIMEOUT=.*/GRUB_TIMEOUT=0/' \\
+  -e 's/^GRUB_CMDLINE_LINUX_DEFAULT=.*/GRUB_CMDLINE_LINUX_DEFAULT="console=ttyS0"/' "$root/etc/default/grub"
+install -d "$root/boot/grub/i386-pc"
+cp "$root"/usr/lib/grub/i386-pc/*.mod "$root"/usr/lib/grub/i386-pc/*.lst "$root/boot/grub/i386-pc/"
+cp "$root/usr/lib/grub/i386-pc/boot.img" "$root/boot/grub/i386-pc/boot.img"
+in_root grub-mkimage -O i386-pc -o /boot/grub/i386-pc/core.img -p '(hd0,msdos1)/boot/grub' biosdisk part_msdos ext2
+kver=$(ls "$root/boot" | sed -n 's/^vmlinuz-//p' | sort -V | tail -n1)
+cat > "$root/boot/grub/grub.cfg" <<EOF
+set timeout=0
+insmod part_msdos
+insmod ext2
+search --no-floppy --label --set=root root
+linux /boot/vmlinuz-$kver root=LABEL=root ro console=ttyS0
+initrd /boot/initrd.img-$kver
+boot
+EOF
+`;
+}
+
+/** Disk step, run on the host: partition table, ext4 filled from the rootfs at a 1 MiB offset,
+ *  GRUB's boot.img in the MBR and core.img from sector 1. No loop device anywhere. */
+export function diskScript(rootfs: string, out: string): string {
+  const fsKb = (DISK_SIZE_MB - 1) * 1024;
+  return `set -eu
+rm -f ${shq(out)}
+truncate -s ${DISK_SIZE_MB}M ${shq(out)}
+printf 'label: dos\\nstart=2048, type=83, bootable\\n' | sfdisk -q ${shq(out)}
+mkfs.ext4 -q -F -L root -E offset=1048576 -d ${shq(rootfs)} ${shq(out)} ${fsKb}k
+dd if=${shq(rootfs + '/boot/grub/i386-pc/boot.img')} of=${shq(out)} bs=440 count=1 conv=notrunc status=none
+dd if=${shq(rootfs + '/boot/grub/i386-pc/core.img')} of=${shq(out)} bs=512 seek=1 conv=notrunc status=none
+`;
+}
+
+/** mmdebstrap arguments; `debCache` keeps downloaded .debs warm between builds. */
+export function mmdebstrapArgs(opts: { rootfs: string; hostSources: string; debCache: string; customizeFile: string }): string[] {
+  return [
+    '--variant=apt',
+    '--mode=root',
+    '--skip=essential/unlink',
+    `--include=${IMAGE_PACKAGES.join(',')}`,
+    `--setup-hook=mkdir -p ${shq(opts.debCache)} "$1/var/cache/apt/archives/"`,
+    `--setup-hook=sync-in ${shq(opts.debCache)} /var/cache/apt/archives/`,
+    `--customize-hook=sync-out /var/cache/apt/archives ${shq(opts.debCache)}`,
+    `--customize-hook=sh ${shq(opts.customizeFile)} "$1"`,
+    SUITE,
+    opts.rootfs,
+    opts.hostSources,
+  ];
+}

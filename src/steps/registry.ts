@@ -1,0 +1,23 @@
+import { blockInFileStep } from './blockinfile.ts';
+import { commandStep } from './command.ts';
+import { fileStep } from './file.ts';
+import { lineInFileStep } from './lineinfile.ts';
+import { mountStep } from './mount.ts';
+import { packageStep } from './package.ts';
+import { rebootStep } from './reboot.ts';
+import { serviceStep } from './service.ts';
+import { sysfsStep } from './sysfs.ts';
+import { templateStep } from './template.ts';
+import type { StepType } from './types.ts';
+
+// Args are validated against each step's argsSchema before checkApply sees them, so the
+// registry can hold every step under the generic type.
+const all = [fileStep, templateStep, blockInFileStep, lineInFileStep, commandStep, packageStep, serviceStep, sysfsStep, mountStep, rebootStep] as unknown as StepType[];
+
+/** Every step type by name. A new step type is one file plus one entry here. */
+export const stepTypes: Map<string, StepType> = new Map(all.map((s) => [s.name, s]));
+
+/** `{ [step type]: JSON Schema of its args }`, for the playbook schema. */
+export function stepSchemas(): Record<string, Record<string, unknown>> {
+  return Object.fromEntries([...stepTypes].map(([name, s]) => [name, s.argsSchema]));
+}

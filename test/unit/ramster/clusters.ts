@@ -1,0 +1,36 @@
+import type { Cluster, ClusterNode, Topology } from '../../../src/inventory/types.ts';
+
+/** Targets per topology, as the inventory loader derives them (one-way: 0 borrows from 1;
+ *  symmetric: 0 <-> 1; ram-server: every node but 0 borrows from 0). */
+export function targetsFor(topology: Topology, number: number): number[] {
+  if (topology === 'one-way') return number === 0 ? [1] : [];
+  if (topology === 'symmetric') return [number === 0 ? 1 : 0];
+  return number === 0 ? [] : [0];
+}
+
+/** A cluster of `count` nodes `node0..`, addresses 10.0.0.10+, with the HOW-TO's timeouts. */
+export function makeCluster(count: number, topology: Topology = 'ram-server', name = 'ramster'): Cluster {
+  const nodes: ClusterNode[] = Array.from({ length: count }, (_, i) => ({
+    host: `host${i}`,
+    hostname: `node${i}`,
+    number: i,
+    clusterAddress: `10.0.0.${10 + i}`,
+    targets: targetsFor(topology, i),
+  }));
+  return {
+    name,
+    group: 'ramster_nodes',
+    port: 7777,
+    heartbeatDeadThreshold: 500,
+    idleTimeoutMs: 1_000_000,
+    keepaliveDelayMs: 2000,
+    reconnectDelayMs: 2000,
+    backend: 'legacy',
+    topology,
+    options: {},
+    nodes,
+  };
+}
+
+export const fixtureDir = new URL('../../fixtures/ramster-conf/', import.meta.url).pathname;
+export const ramsterCtl = new URL('../../../playbooks/files/ramster-tools/ramster-ctl', import.meta.url).pathname;
