@@ -4,6 +4,7 @@ import { EXIT } from '../engine/result.ts';
 import { registerRunCommands } from './run.ts';
 import { registerValidate } from './validate.ts';
 import { registerFacts } from './facts.ts';
+import { registerLab } from './lab.ts';
 
 export const EXIT_CODES_HELP = `
 Exit codes:
@@ -41,6 +42,7 @@ Environment: NO_COLOR disables colour; RAMSTER_DEBUG=1 prints stack traces of in
   registerValidate(program, setCode);
   registerRunCommands(program, setCode);
   registerFacts(program, setCode);
+  registerLab(program, setCode);
   return program;
 }
 

@@ -1,0 +1,59 @@
+import { Command, Option } from 'commander';
+import { defaultLabDir, describeLab, formatLabStatus, labDown, labStatus, labUp } from '../lab/index.ts';
+import { EXIT } from '../engine/result.ts';
+import { positiveInt } from './main.ts';
+
+const log = (line: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+
+export function registerLab(program: Command, setCode: (c: number) => void): void {
+  const lab = program
+    .command('lab')
+    .description('a RAMster-ready cluster of QEMU guests on this machine (Debian 12, booting through GRUB)')
+    .addHelpText(
+      'after',
+      `
+The guest image is built once (mmdebstrap with this machine's apt sources) and cached in
+/var/cache/ramster-provision/lab (RAMSTER_LAB_CACHE overrides). Guests get SSH on 127.0.0.1
+forwarded ports and a private cluster network (10.99.0.0/24) that never leaves the machine.
+'lab up' writes <dir>/inventory.yaml and <dir>/known_hosts with the guests' real host keys:
+
+  $ ramster-provision lab up --install-deps
+  $ ramster-provision plan  -i lab/inventory.yaml
+  $ ramster-provision apply -i lab/inventory.yaml
+  $ ramster-provision lab down`,
+    );
+  const dirOption = () => new Option('--dir <dir>', 'lab directory').default(defaultLabDir());
+
+  lab
+    .command('up')
+    .description('build the image if needed, boot the guests, write the inventory')
+    .addOption(new Option('-n, --nodes <n>', 'number of guests (1-8; at most 2 run well on 2 cores)').default(2).argParser(positiveInt))
+    .addOption(new Option('-m, --memory <MiB>', 'memory per guest').default(1024).argParser(positiveInt))
+    .addOption(new Option('--backend <backend>', 'RAMster backend written into the inventory').choices(['legacy', 'modern']).default('legacy'))
+    .option('--install-deps', 'apt-get install missing prerequisites (needs root)', false)
+    .option('--fresh', 'recreate guest disks and host keys even if they exist', false)
+    .addOption(dirOption())
+    .action(async (o) => {
+      const state = await labUp({ nodes: o.nodes, memoryMb: o.memory, backend: o.backend, dir: o.dir, installDeps: o.installDeps, fresh: o.fresh, log });
+      process.stdout.write(describeLab(state) + '\n');
+    });
+
+  lab
+    .command('status')
+    .description('each guest: running, SSH reachable')
+    .addOption(dirOption())
+    .action(async (o) => {
+      const st = await labStatus(o.dir);
+      process.stdout.write(formatLabStatus(st) + '\n');
+      if (st.guests.some((g) => !g.running)) setCode(EXIT.HOST_UNREACHABLE);
+    });
+
+  lab
+    .command('down')
+    .description('stop every guest this lab started (QMP quit, then its pid); leaves no process')
+    .addOption(dirOption())
+    .action(async (o) => {
+      const { stopped } = await labDown(o.dir, log);
+      process.stdout.write(stopped.length ? `stopped: ${stopped.join(', ')}\n` : 'no guest was running\n');
+    });
+}
