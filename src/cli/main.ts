@@ -5,6 +5,7 @@ import { registerRunCommands } from './run.ts';
 import { registerValidate } from './validate.ts';
 import { registerFacts } from './facts.ts';
 import { registerLab } from './lab.ts';
+import { registerVerify } from './verify.ts';
 
 export const EXIT_CODES_HELP = `
 Exit codes:
@@ -42,6 +43,7 @@ Environment: NO_COLOR disables colour; RAMSTER_DEBUG=1 prints stack traces of in
   registerValidate(program, setCode);
   registerRunCommands(program, setCode);
   registerFacts(program, setCode);
+  registerVerify(program, setCode);
   registerLab(program, setCode);
   return program;
 }
