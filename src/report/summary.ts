@@ -19,7 +19,7 @@ export function formatChanges(res: RunResult, st: Style, withDiff: boolean): str
     out.push(st.bold(`== ${h.host} (${h.target})`));
     for (const s of changed) {
       const verb = s.status === 'failed' ? st.red('! failed') : res.mode === 'plan' ? st.yellow(`~ ${s.change?.action}`) : st.yellow(`* ${s.change?.action}`);
-      out.push(`${verb} ${s.step}: ${s.status === 'failed' ? s.message : s.change?.summary}`);
+      out.push(`${verb} ${s.step}: ${s.status === 'failed' ? s.message?.replace(/\n/g, '\n  ') : s.change?.summary}`);
       if (s.change?.conditional) out.push(st.dim(`  conditional: ${s.change.conditional}`));
       if (s.change?.rebootRequired) out.push(st.dim('  takes effect after a reboot'));
       if (withDiff && s.change?.sensitive) out.push(st.dim('  (diff hidden: sensitive)'));
@@ -32,7 +32,7 @@ export function formatChanges(res: RunResult, st: Style, withDiff: boolean): str
 export function recapLine(h: HostResult, st: Style): string {
   const c = h.counts;
   const status = { ok: st.green, changed: st.yellow, failed: st.red, unreachable: st.red }[h.status](h.status.padEnd(11));
-  const why = h.error ? `\n    ${st.red(h.error)}` : '';
+  const why = h.error ? `\n    ${st.red(h.error.replace(/\n/g, '\n    '))}` : '';
   return `${h.host.padEnd(16)} ${status} ok=${c.ok} changed=${c.changed} failed=${c.failed} skipped=${c.skipped} unreachable=${c.unreachable}  ${st.dim(`(${fmtMs(h.durationMs)}, ${h.roundTrips} round trips)`)}${why}`;
 }
 
