@@ -20,6 +20,8 @@ export function registerRunCommands(program: Command, setCode: (c: number) => vo
       .option('-t, --tags <tags>', 'only steps with one of these tags (comma separated; repeatable)', list)
       .option('--skip-tags <tags>', 'skip steps with one of these tags', list)
       .option('--step-timeout <s>', 'abandon any single remote command after this many seconds', positiveInt)
+    .option('--lock-wait <s>', 'wait this long for another apply holding a host (default: fail at once)', positiveInt)
+    .option('--break-lock', "take over hosts' locks: only when the run holding them is known dead", false)
       .option('-v, --verbose', 'also list steps that were already in the desired state', false);
 
   common(program.command('plan'))
@@ -45,6 +47,8 @@ interface RunFlags {
   tags?: string[];
   skipTags?: string[];
   stepTimeout?: number;
+  lockWait?: number;
+  breakLock?: boolean;
   verbose: boolean;
   diff?: boolean;
 }
@@ -73,6 +77,8 @@ async function execute(playbookFile: string, o: RunFlags, apply: boolean): Promi
       tags: o.tags,
       skipTags: o.skipTags,
       stepTimeoutMs: o.stepTimeout ? o.stepTimeout * 1000 : undefined,
+      lockWaitMs: o.lockWait ? o.lockWait * 1000 : undefined,
+      breakLock: o.breakLock,
       connect: { knownHostsFile: o.knownHosts, acceptNewHostKeys: o.acceptNewHostKeys, connectTimeoutMs: o.connectTimeout * 1000 },
       events: progress.events,
       signal: abort.signal,

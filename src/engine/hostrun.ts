@@ -5,11 +5,12 @@ import { evaluateCondition } from '../playbook/expr.ts';
 import type { Play, Playbook, StepSpec } from '../playbook/types.ts';
 import { stepTypes } from '../steps/registry.ts';
 import type { Change, StepContext } from '../steps/types.ts';
-import { gatherFacts, type Facts } from '../transport/facts.ts';
+import type { Facts } from '../transport/facts.ts';
 import { UnreachableError, type Transport } from '../transport/types.ts';
 import type { Barriers } from './barrier.ts';
 import { interpolateArgs } from './interpolate.ts';
-import { readPending, writePending, type Pending } from './pending.ts';
+import { writePending, type Pending } from './pending.ts';
+import { openHost, releaseLock } from './preamble.ts';
 import { emptyCounts, type HostResult, type StepResult } from './result.ts';
 
 export interface EngineEvents {
@@ -29,6 +30,8 @@ export interface HostRunContext {
   tags?: string[];
   skipTags?: string[];
   stepTimeoutMs?: number;
+  lockWaitMs?: number;
+  breakLock?: boolean;
   barriers: Barriers;
   events: EngineEvents;
   signal?: AbortSignal;
@@ -48,12 +51,14 @@ export async function runHost(rc: HostRunContext, name: string): Promise<HostRes
   const res: HostResult = { host: name, target: `${h.address}:${h.port}`, status: 'ok', steps: [], counts: emptyCounts(), roundTrips: 0, durationMs: 0 };
   rc.events.hostStart?.(name);
   let t: Transport | undefined;
+  let locked = false;
   try {
     t = await rc.open(h);
     res.target = t.target;
-    const facts = await gatherFacts(t);
+    const pre = await openHost(t, { apply: rc.apply, breakLock: rc.breakLock, lockWaitMs: rc.lockWaitMs, log: (l) => rc.events.log?.(name, l) });
+    locked = pre.locked;
+    const { facts, pending } = pre;
     res.facts = facts;
-    const pending = await readPending(t);
     for (const [pi, play] of rc.pb.plays.entries()) {
       if (!rc.playHosts[pi].includes(name)) continue;
       const ok = await runPlay(rc, h, t, facts, pending, play, pi, res);
@@ -67,6 +72,7 @@ export async function runHost(rc: HostRunContext, name: string): Promise<HostRes
     res.error = e instanceof Error ? e.message : String(e);
   } finally {
     rc.barriers.leave(name);
+    if (locked && res.status !== 'unreachable') await releaseLock(t!).catch(() => undefined);
     res.roundTrips = t?.roundTrips ?? 0;
     await t?.close().catch(() => undefined);
   }

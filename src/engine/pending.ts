@@ -1,4 +1,4 @@
-import { readFileState, removePath, writeFileAtomic } from '../transport/fileops.ts';
+import { removePath, writeFileAtomic } from '../transport/fileops.ts';
 import type { Transport } from '../transport/types.ts';
 
 /** Handler notifications not yet run, kept ON THE HOST so a run that dies before its
@@ -6,17 +6,6 @@ import type { Transport } from '../transport/types.ts';
 export const PENDING_PATH = '/var/lib/ramster-provision/pending-handlers.json';
 
 export type Pending = Record<string, string[]>;
-
-export async function readPending(t: Transport): Promise<Pending> {
-  const st = await readFileState(t, PENDING_PATH);
-  if (!st.exists || !st.content) return {};
-  try {
-    const v = JSON.parse(st.content.toString());
-    return v && typeof v === 'object' ? (v as Pending) : {};
-  } catch {
-    return {}; // a corrupt file must not block runs; it is rewritten on the next notify
-  }
-}
 
 export async function writePending(t: Transport, p: Pending): Promise<void> {
   const clean = Object.fromEntries(Object.entries(p).filter(([, v]) => v.length));

@@ -15,6 +15,10 @@ export interface RunOptions {
   tags?: string[];
   skipTags?: string[];
   stepTimeoutMs?: number;
+  /** How long to wait for another run's lock on a host (default: fail at once). */
+  lockWaitMs?: number;
+  /** Take over host locks unconditionally (the user says their run is dead). */
+  breakLock?: boolean;
   connect: ConnectOptions;
   events?: EngineEvents;
   signal?: AbortSignal;
@@ -58,6 +62,8 @@ export async function runPlaybook(inv: Inventory, pb: Playbook, opts: RunOptions
             tags: opts.tags,
             skipTags: opts.skipTags,
             stepTimeoutMs: opts.stepTimeoutMs,
+            lockWaitMs: opts.lockWaitMs,
+            breakLock: opts.breakLock,
             barriers,
             events,
             signal: opts.signal,

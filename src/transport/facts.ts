@@ -17,7 +17,7 @@ export interface Facts {
 
 /** One remote command that prints every fact as key=value lines. Paths honour the
  *  transport's root, so facts of a folder (image build) describe the folder's OS. */
-const FACTS_SCRIPT = `
+export const FACTS_SCRIPT = `
 R="\${ROOT:-}"
 echo "arch=$(uname -m)"
 if [ -r "$R/etc/os-release" ]; then . "$R/etc/os-release"; fi

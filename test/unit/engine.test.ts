@@ -1,5 +1,5 @@
-import { mkdtempSync, readFileSync, existsSync, rmSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, existsSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { exitCode } from '../../src/engine/result.ts';
@@ -7,6 +7,7 @@ import { runPlaybook } from '../../src/engine/run.ts';
 import { loadInventoryText } from '../../src/inventory/load.ts';
 import { loadPlaybookText } from '../../src/playbook/load.ts';
 import { PENDING_PATH } from '../../src/engine/pending.ts';
+import { LOCK_PATH } from '../../src/engine/preamble.ts';
 
 // Hosts here are local folders (connection: local, root: <dir>): the engine is exercised
 // for real, only the transport is a folder instead of SSH.
@@ -155,5 +156,43 @@ describe('engine', () => {
     expect(use.status).toBe('changed');
     expect(use.change?.conditional ?? '').toMatch(/earlier pending changes/);
     expect(exitCode(r)).toBe(2);
+  });
+});
+
+describe('host lock', () => {
+  const pb = () => loadPlaybookText(join(dir, 'pb.yaml'), `- hosts: a\n  steps:\n    - file: {path: /etc/motd, content: "x\\n"}\n`);
+  const lockDir = () => join(dir, 'a', LOCK_PATH);
+  const bootId = () => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+
+  it('is taken for the run and released after it', async () => {
+    const r = await runPlaybook(inventory(), pb(), opts(true));
+    expect(r.hosts[0].status).toBe('changed');
+    expect(existsSync(lockDir())).toBe(false);
+  });
+
+  it('a live run elsewhere holds the host: the apply fails clearly, nothing is changed', async () => {
+    mkdirSync(lockDir(), { recursive: true });
+    writeFileSync(join(lockDir(), 'owner'), `controller=other-machine\npid=4242\nstarted=2026-01-01T00:00:00Z\nboot_id=${bootId()}\n`);
+    const r = await runPlaybook(inventory(), pb(), opts(true));
+    expect(r.hosts[0].status).toBe('failed');
+    expect(r.hosts[0].error).toMatch(/being provisioned by another run \(other-machine pid 4242.*--break-lock/);
+    expect(existsSync(join(dir, 'a/etc/motd'))).toBe(false);
+    expect(existsSync(lockDir())).toBe(true);
+    // a dry run never takes or needs the lock
+    expect(exitCode(await runPlaybook(inventory(), pb(), opts(false)))).toBe(2);
+    const forced = await runPlaybook(inventory(), pb(), opts(true, { breakLock: true }));
+    expect(forced.hosts[0].status).toBe('changed');
+  });
+
+  it('a stale lock (its run on this machine is gone, or the host rebooted since) is taken over', async () => {
+    for (const owner of [`controller=${hostname()}\npid=999999\nstarted=x\nboot_id=${bootId()}\n`, `controller=other\npid=1\nstarted=x\nboot_id=00000000-0000-0000-0000-000000000000\n`]) {
+      mkdirSync(lockDir(), { recursive: true });
+      writeFileSync(join(lockDir(), 'owner'), owner);
+      const logs: string[] = [];
+      const r = await runPlaybook(inventory(), pb(), opts(true, { events: { log: (_h: string, l: string) => logs.push(l) } }));
+      expect(r.hosts[0].status).not.toBe('failed');
+      expect(logs.join('\n')).toMatch(/taking over a stale lock/);
+      expect(existsSync(lockDir())).toBe(false);
+    }
   });
 });
