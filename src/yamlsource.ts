@@ -13,6 +13,8 @@ export interface YamlSource {
    *  deepest existing ancestor. */
   locate(path: YamlPath, key?: boolean): { line: number; col: number };
   diag(path: YamlPath, message: string, hint?: string, key?: boolean): Diagnostic;
+  /** Values tagged `!sensitive`: usable like any string, never printed (see report/redact.ts). */
+  secrets: string[];
 }
 
 const YAML_HINTS: Record<string, string> = {
@@ -27,7 +29,16 @@ const YAML_HINTS: Record<string, string> = {
 
 export function parseYamlText(file: string, text: string): { source?: YamlSource; errors: Diagnostic[] } {
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, keepSourceTokens: false, uniqueKeys: true, prettyErrors: false });
+  const secrets: string[] = [];
+  const sensitive = {
+    tag: '!sensitive',
+    identify: () => false,
+    resolve: (value: string) => {
+      if (value !== '') secrets.push(value);
+      return value;
+    },
+  };
+  const doc = parseDocument(text, { lineCounter: lc, keepSourceTokens: false, uniqueKeys: true, prettyErrors: false, customTags: [sensitive] });
   const errors: Diagnostic[] = doc.errors.map((e) => {
     const pos = e.linePos?.[0] ?? lc.linePos(e.pos[0]);
     const msg = e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
@@ -67,6 +78,7 @@ export function parseYamlText(file: string, text: string): { source?: YamlSource
       value: doc.toJS({ maxAliasCount: 100 }),
       locate,
       diag: (path, message, hint, key) => ({ file, ...locate(path, key), message, hint }),
+      secrets,
     },
   };
 }

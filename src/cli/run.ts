@@ -5,6 +5,7 @@ import { runPlaybook, selectHosts } from '../engine/run.ts';
 import { loadInventory } from '../inventory/load.ts';
 import { loadPlaybook } from '../playbook/load.ts';
 import { plainProgress, ttyProgress } from '../report/progress.ts';
+import { makeRedactor } from '../report/redact.ts';
 import { makeStyle } from '../report/style.ts';
 import { formatChanges, formatRecap } from '../report/summary.ts';
 import { hostOptions, positiveInt } from './main.ts';
@@ -59,6 +60,8 @@ async function execute(playbookFile: string, o: RunFlags, apply: boolean): Promi
   const st = makeStyle(human, !o.color);
   const { hosts } = selectHosts(inv, pb, o.limit);
   const progress = human.isTTY && !o.json ? ttyProgress(hosts) : plainProgress(human, st, o.verbose);
+  const redact = makeRedactor([...inv.secrets, ...pb.secrets]);
+  const events = Object.fromEntries(Object.entries(progress.events).map(([k, fn]) => [k, (...args: unknown[]) => (fn as (...a: unknown[]) => void)(...redact(args))]));
 
   const abort = new AbortController();
   const onSignal = (sig: string) => {
@@ -80,9 +83,9 @@ async function execute(playbookFile: string, o: RunFlags, apply: boolean): Promi
       lockWaitMs: o.lockWait ? o.lockWait * 1000 : undefined,
       breakLock: o.breakLock,
       connect: { knownHostsFile: o.knownHosts, acceptNewHostKeys: o.acceptNewHostKeys, connectTimeoutMs: o.connectTimeout * 1000 },
-      events: progress.events,
+      events,
       signal: abort.signal,
-    });
+    }).then(redact);
     await progress.finish();
     const changes = formatChanges(res, st, !apply || Boolean(o.diff));
     if (changes) human.write(`\n${changes}\n`);

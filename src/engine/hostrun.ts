@@ -99,6 +99,7 @@ async function runPlay(rc: HostRunContext, h: HostEntry, t: Transport, facts: Fa
     const started = Date.now();
     const base = { play: play.name, step: spec.name, type: spec.type, handler, loc: spec.loc };
     const finish = (r: StepResult) => {
+      if (r.change?.sensitive) delete r.change.diff;
       res.steps.push(r);
       res.counts[r.status]++;
       rc.events.stepEnd?.(h.name, r);

@@ -46,7 +46,8 @@ export function checkInventory(source: YamlSource): { ok: true; inventory: Inven
   }
   const clusters = buildClusters(tree, merged, source, problems);
   if (problems.length) return fail(problems);
-  return { ok: true, inventory: { file: source.file, source, hosts, clusters } };
+  const secrets = [...source.secrets, ...[...hosts.values()].flatMap((h) => (h.becomePassword ? [h.becomePassword] : []))];
+  return { ok: true, inventory: { file: source.file, source, hosts, clusters, secrets } };
 }
 
 function dedupe(ds: Diagnostic[]): Diagnostic[] {

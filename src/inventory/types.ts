@@ -60,6 +60,8 @@ export interface Inventory {
   source: YamlSource;
   hosts: Map<string, HostEntry>;
   clusters: Cluster[];
+  /** Values never to print: `!sensitive` values and become passwords. */
+  secrets: string[];
 }
 
 export function clusterOf(inv: Inventory, host: string): Cluster | undefined {

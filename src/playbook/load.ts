@@ -60,7 +60,7 @@ function fromSource(source: YamlSource, absFile: string): Playbook {
     plays.push(play);
   });
   if (diags.length) throw new InputError(sortDiagnostics(diags));
-  return { file: source.file, dir: dirname(absFile), plays };
+  return { file: source.file, dir: dirname(absFile), plays, secrets: source.secrets };
 }
 
 function readStep(source: YamlSource, s: unknown, path: YamlPath, index: number, diags: Diagnostic[], loc: (p: YamlPath, key?: boolean) => Location): StepSpec | undefined {

@@ -38,6 +38,8 @@ export interface Playbook {
   /** Directory that `src:` paths of steps are relative to. */
   dir: string;
   plays: Play[];
+  /** Values tagged `!sensitive` in the playbook (e.g. in play vars). */
+  secrets: string[];
 }
 
 export function at(loc: Location, message: string, hint?: string): Diagnostic {
