@@ -1,0 +1,110 @@
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSshd, type Sshd } from '../helpers/sshd.ts';
+
+// Faults against a real sshd. After each: the recap says what happened, no half-written
+// file and no lock are left behind, and the next apply converges.
+const CLI = join(process.cwd(), 'bin/ramster-provision.js');
+let sshd: Sshd;
+let dir: string;
+
+const inventory = (port = sshd.port) => {
+  const f = join(dir, `inv-${port}.yaml`);
+  writeFileSync(f, `all:\n  vars: {known_hosts: ${sshd.knownHostsFile}, out: ${dir}/out}\n  hosts:\n    node1: {address: 127.0.0.1, port: ${port}, identity: ${sshd.identity}}\n`);
+  return f;
+};
+const playbook = (name: string, steps: string) => {
+  const f = join(dir, `${name}.yaml`);
+  writeFileSync(f, `- hosts: all\n  steps:\n${steps}`);
+  return f;
+};
+const cli = (...args: string[]) => execa('node', [CLI, ...args, '--json'], { reject: false, env: { NO_COLOR: '1' } });
+// /var is not overlaid: the host's lock lives in this machine's /var/lib.
+const lockLeft = () => existsSync('/var/lib/ramster-provision/lock');
+
+async function waitFor(path: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!existsSync(path)) {
+    if (Date.now() > deadline) throw new Error(`${path} never appeared`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'rp-faults-'));
+  sshd = await startSshd({ privateEtc: join(dir, 'etc') });
+});
+afterAll(async () => {
+  await sshd?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('faults', () => {
+  it('a host unreachable from the start is reported unreachable (exit 4)', async () => {
+    const r = await cli('apply', '-i', inventory(1), playbook('one', `    - file: {path: "{{ out }}/a", content: "a"}\n`), '--connect-timeout', '2');
+    expect(r.exitCode).toBe(4);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.hosts[0]).toMatchObject({ status: 'unreachable' });
+    expect(doc.hosts[0].error).toMatch(/127\.0\.0\.1:1.*refused/i);
+  });
+
+  it('a hanging command is stopped by the step timeout; the host fails, the lock is released', async () => {
+    const pb = playbook('hang', `    - name: hangs\n      command: {cmd: "sleep 600"}\n    - file: {path: "{{ out }}/after-hang", content: "x"}\n`);
+    const started = Date.now();
+    const r = await cli('apply', '-i', inventory(), pb, '--step-timeout', '2');
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(r.exitCode).toBe(3);
+    const host = JSON.parse(r.stdout).hosts[0];
+    expect(host.status).toBe('failed');
+    expect(host.error).toMatch(/timed out after 2000 ms/);
+    expect(existsSync(join(dir, 'out/after-hang'))).toBe(false);
+    expect(lockLeft()).toBe(false);
+  });
+
+  it('disk full while writing a file: the old file is intact, no temp file is left', async () => {
+    // a 64 KiB tmpfs inside sshd's private mount namespace
+    const small = join(dir, 'small');
+    const setup = playbook('setup-small', `    - command: {cmd: "mkdir -p ${small} && mount -t tmpfs -o size=64k tmpfs ${small} && printf old > ${small}/f", creates: ${small}/f}\n`);
+    expect((await cli('apply', '-i', inventory(), setup)).exitCode).toBe(0);
+    const big = 'x'.repeat(200 * 1024);
+    const pb = playbook('full', `    - file: {path: ${small}/f, content: "${big}"}\n`);
+    const r = await cli('apply', '-i', inventory(), pb);
+    expect(r.exitCode).toBe(3);
+    expect(JSON.parse(r.stdout).hosts[0].error).toMatch(/No space left on device/);
+    const check = playbook('check-small', `    - command: {cmd: "test \\"$(cat ${small}/f)\\" = old && test $(ls -A ${small} | wc -l) = 1"}\n`);
+    const c = await cli('apply', '-i', inventory(), check);
+    expect(c.exitCode, c.stdout).toBe(0);
+  });
+
+  it('the connection cut in the middle of a step: unreachable; the next apply converges', async () => {
+    const pb = playbook('cut', `    - name: slow\n      command: {cmd: "mkdir -p {{ out }}; touch {{ out }}/cut-started; sleep 3; touch {{ out }}/slow-done", creates: "{{ out }}/slow-done"}\n    - file: {path: "{{ out }}/b", content: "b"}\n`);
+    const run = cli('apply', '-i', inventory(), pb);
+    await waitFor(join(dir, 'out/cut-started'));
+    await sshd.kill();
+    const r = await run;
+    expect(r.exitCode).toBe(4);
+    expect(JSON.parse(r.stdout).hosts[0].status).toBe('unreachable');
+    await sshd.restart();
+    const again = await cli('apply', '-i', inventory(), pb);
+    expect(again.exitCode, again.stdout + again.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'out/b'), 'utf8')).toBe('b');
+    expect((JSON.parse((await cli('apply', '-i', inventory(), pb)).stdout)).totals.changed).toBe(0);
+  });
+
+  it('SIGINT during apply: the step in progress finishes, no new one starts, exit 130, lock released', async () => {
+    const pb = playbook('int', `    - name: slow\n      command: {cmd: "mkdir -p {{ out }}; touch {{ out }}/int-started; sleep 3; echo done > {{ out }}/int-slow"}\n    - file: {path: "{{ out }}/int-after", content: "x"}\n`);
+    const run = execa('node', [CLI, 'apply', '-i', inventory(), pb], { reject: false, env: { NO_COLOR: '1' } });
+    await waitFor(join(dir, 'out/int-started'));
+    run.kill('SIGINT');
+    const r = await run;
+    expect(r.exitCode, r.stdout + r.stderr).toBe(130);
+    expect(r.stdout).toMatch(/interrupted/);
+    expect(readFileSync(join(dir, 'out/int-slow'), 'utf8')).toBe('done\n');
+    expect(existsSync(join(dir, 'out/int-after'))).toBe(false);
+    expect(lockLeft()).toBe(false);
+    for (const f of readdirSync(join(dir, 'out'))) expect(f).not.toMatch(/rp-tmp/);
+  });
+});
