@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { exitCode } from '../engine/result.ts';
+import { checkReferences } from '../engine/references.ts';
 import { runPlaybook, selectHosts } from '../engine/run.ts';
 import { loadInventory } from '../inventory/load.ts';
 import { loadPlaybook } from '../playbook/load.ts';
@@ -58,7 +59,8 @@ async function execute(playbookFile: string, o: RunFlags, apply: boolean): Promi
   const [inv, pb] = await Promise.all([loadInventory(o.inventory), loadPlaybook(playbookFile)]);
   const human = o.json ? process.stderr : process.stdout;
   const st = makeStyle(human, !o.color);
-  const { hosts } = selectHosts(inv, pb, o.limit);
+  const { hosts, playHosts } = selectHosts(inv, pb, o.limit);
+  checkReferences(inv, pb, playHosts);
   const progress = human.isTTY && !o.json ? ttyProgress(hosts) : plainProgress(human, st, o.verbose);
   const redact = makeRedactor([...inv.secrets, ...pb.secrets]);
   const events = Object.fromEntries(Object.entries(progress.events).map(([k, fn]) => [k, (...args: unknown[]) => (fn as (...a: unknown[]) => void)(...redact(args))]));

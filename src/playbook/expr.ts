@@ -144,17 +144,29 @@ export function parseExpr(src: string): Node {
   return tree;
 }
 
-/** Names an expression reads (excluding those only tested with defined()). */
+/** Names an expression reads, except those it guards with defined(). */
 export function exprNames(node: Node): { name: string; col: number }[] {
+  const guarded = new Set<string>();
+  const collect = (n: Node): void => {
+    if (n.t === 'defined') guarded.add(n.name);
+    else if (n.t === 'list') n.items.forEach(collect);
+    else if (n.t === 'not') collect(n.e);
+    else if (n.t === 'bin') (collect(n.l), collect(n.r));
+  };
+  collect(node);
+  return readNames(node).filter((n) => !guarded.has(n.name));
+}
+
+function readNames(node: Node): { name: string; col: number }[] {
   switch (node.t) {
     case 'var':
       return [{ name: node.name, col: node.col }];
     case 'list':
-      return node.items.flatMap(exprNames);
+      return node.items.flatMap(readNames);
     case 'not':
-      return exprNames(node.e);
+      return readNames(node.e);
     case 'bin':
-      return [...exprNames(node.l), ...exprNames(node.r)];
+      return [...readNames(node.l), ...readNames(node.r)];
     default:
       return [];
   }

@@ -65,3 +65,25 @@ describe('cli', () => {
     expect(r.stdout).not.toMatch(/\x1b\[/);
   });
 });
+
+describe('unknown variables', () => {
+  it('are all reported before anything runs, with the step location and a suggestion', async () => {
+    const pb = join(dir, 'vars.yaml');
+    writeFileSync(
+      pb,
+      `- hosts: all
+  vars: {greeting: hi}
+  steps:
+    - file: {path: /etc/a, content: "{{ greting }}"}
+    - file: {path: /etc/b, content: "{{ facts.os_famly }}"}
+      when: "nope == 1"
+`,
+    );
+    const r = await cli('apply', '-i', join(dir, 'inv.yaml'), pb);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain(`${pb}:4:7: error: step 'file /etc/a' uses unknown variable 'greting' (in file.content) for host h1\n  hint: did you mean 'greeting'?`);
+    expect(r.stderr).toContain(`${pb}:5:7: error: step 'file /etc/b' uses unknown variable 'facts.os_famly' (in file.content)`);
+    expect(r.stderr).toContain(`${pb}:6:14: error: step 'file /etc/b' uses unknown variable 'nope' (in when)`);
+    expect(r.stderr).toContain('nothing was run');
+  });
+});
