@@ -34,8 +34,8 @@ export function ttyProgress(hosts: string[]): Progress {
   const setters = new Map<string, { title: (s: string) => void; output: (s: string) => void }>();
   for (const h of hosts) {
     let resolve!: (r: HostResult) => void;
-    waiters.set(h, { resolve, promise: new Promise<HostResult>((r) => (resolve = r)) });
-    waiters.get(h)!.resolve = resolve;
+    const promise = new Promise<HostResult>((r) => (resolve = r));
+    waiters.set(h, { resolve, promise });
   }
   const list = new Listr(
     hosts.map((h) => ({
