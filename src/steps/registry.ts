@@ -5,6 +5,15 @@ import { lineInFileStep } from './lineinfile.ts';
 import { mountStep } from './mount.ts';
 import { packageStep } from './package.ts';
 import { rebootStep } from './reboot.ts';
+import { bringupStep } from './ramster/bringup.ts';
+import { ramsterConfStep } from './ramster/conf.ts';
+import { ramsterDefaultsStep } from './ramster/defaults.ts';
+import { grubCmdlineStep } from './ramster/grub.ts';
+import { kconfigStep } from './ramster/kconfig.ts';
+import { kernelBuildStep } from './ramster/kernel-build.ts';
+import { preflightStep } from './ramster/preflight.ts';
+import { rclocalStep } from './ramster/rclocal.ts';
+import { verifyStep } from './ramster/verify.ts';
 import { serviceStep } from './service.ts';
 import { sysfsStep } from './sysfs.ts';
 import { templateStep } from './template.ts';
@@ -12,7 +21,10 @@ import type { StepType } from './types.ts';
 
 // Args are validated against each step's argsSchema before checkApply sees them, so the
 // registry can hold every step under the generic type.
-const all = [fileStep, templateStep, blockInFileStep, lineInFileStep, commandStep, packageStep, serviceStep, sysfsStep, mountStep, rebootStep] as unknown as StepType[];
+const generic = [fileStep, templateStep, blockInFileStep, lineInFileStep, commandStep, packageStep, serviceStep, sysfsStep, mountStep, rebootStep];
+// The legacy RAMster HOW-TO steps that the generic ones cannot express (playbooks/site.yaml).
+const ramster = [preflightStep, kconfigStep, kernelBuildStep, grubCmdlineStep, ramsterConfStep, ramsterDefaultsStep, rclocalStep, bringupStep, verifyStep];
+const all = [...generic, ...ramster] as unknown as StepType[];
 
 /** Every step type by name. A new step type is one file plus one entry here. */
 export const stepTypes: Map<string, StepType> = new Map(all.map((s) => [s.name, s]));

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -223,6 +223,13 @@ describe('ramster-ctl start / stop', () => {
     const r = ctl(['start', '--boot']);
     expect(r).toMatchObject({ code: 0, trace: [] });
     expect(r.stdout).toMatch(/not starting/);
+  });
+
+  it('start --boot on a kernel without RAMster succeeds without touching configfs (SysV boots must not fail)', () => {
+    rmSync(sysfs, { recursive: true, force: true });
+    const r = ctl(['start', '--boot']);
+    expect(r).toMatchObject({ code: 0, trace: [] });
+    expect(r.stdout).toMatch(/this kernel has no RAMster/);
   });
 
   it('rejects settings the kernel would refuse', () => {

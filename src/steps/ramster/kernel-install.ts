@@ -1,0 +1,115 @@
+import { shq, type Transport } from '../../transport/types.ts';
+import { isImageTarget } from './cluster.ts';
+import { grubDefaultCheck, unquoteShellValue, type GrubDefaultState } from './kernel-boot.ts';
+import { KEY_FILE, parseKeyFile, type InstalledKernel, type PackageFormat } from './kernel-plan.ts';
+
+/**
+ * A node's side of kernel_build: what it has installed (the key file, checked against the
+ * package database), its boot loader's default entry, installing the package and making its
+ * kernel the default. Commands for a folder target run through `chroot <root>`.
+ */
+export type BootLoader = 'grubby' | 'grub' | 'none';
+
+export interface NodeReading {
+  installed?: InstalledKernel;
+  loader: BootLoader;
+  grubbyDefault?: string;
+  grub?: GrubDefaultState;
+}
+
+const prelude = (t: Transport) => `R=${shq(t.root)}
+in_root() { if [ -n "$R" ]; then chroot "$R" "$@"; else "$@"; fi; }`;
+
+const BOOT_STATE = `
+if [ -x "$R/usr/sbin/grubby" ] || [ -x "$R/sbin/grubby" ]; then
+  echo loader=grubby; echo "grubby_default=$(in_root grubby --default-kernel 2>/dev/null || true)"
+elif [ -f "$R/boot/grub/grub.cfg" ] && { [ -x "$R/usr/bin/grub-editenv" ] || [ -x "$R/usr/sbin/grub-editenv" ]; }; then
+  echo loader=grub
+  echo "grub_default=$(sed -n 's/^GRUB_DEFAULT=//p' "$R/etc/default/grub" 2>/dev/null | tail -n 1)"
+  echo "saved_entry=$(sed -n 's/^saved_entry=//p' "$R/boot/grub/grubenv" 2>/dev/null | tail -n 1)"
+  echo @@cfg; grep -E '^[[:space:]]*(submenu|menuentry)[[:space:]]' "$R/boot/grub/grub.cfg" || true; echo @@endcfg
+else echo loader=none; fi`;
+
+async function sh(t: Transport, script: string, what: string, timeoutMs = 600_000): Promise<string> {
+  const r = await t.exec(script, { timeoutMs });
+  if (r.code !== 0) throw new Error(`${what} failed on ${t.target} (exit ${r.code}): ${(r.stderr.trim() || r.stdout.trim()).split('\n').slice(-10).join('\n')}`);
+  return r.stdout;
+}
+
+export function parseNodeReading(out: string): NodeReading {
+  const section = (name: string) => {
+    const a = out.indexOf(`@@${name}\n`);
+    const b = out.indexOf(`@@end${name}`);
+    return a >= 0 && b > a ? out.slice(a + name.length + 3, b) : undefined;
+  };
+  const kv = (k: string) => new RegExp(`^${k}=(.*)$`, 'm').exec(out)?.[1] ?? '';
+  const keyText = section('key');
+  const installed = keyText && /^owned=1$/m.test(out) ? parseKeyFile(keyText) : undefined;
+  const loader = (kv('loader') || 'none') as BootLoader;
+  return {
+    installed,
+    loader,
+    grubbyDefault: loader === 'grubby' ? kv('grubby_default') : undefined,
+    grub: loader === 'grub' ? { grubDefault: unquoteShellValue(kv('grub_default')), savedEntry: kv('saved_entry'), cfg: section('cfg') ?? '' } : undefined,
+  };
+}
+
+/** One command: the key file, whether its kernel is still installed, the boot loader state. */
+export async function readNode(t: Transport, timeoutMs?: number): Promise<NodeReading> {
+  const script = `${prelude(t)}
+kf="$R${KEY_FILE}"
+if [ -f "$kf" ]; then
+  echo @@key; cat "$kf"; echo @@endkey
+  rel=$(sed -n 's/^release=//p' "$kf")
+  if [ -n "$rel" ] && [ -f "$R/boot/vmlinuz-$rel" ] && { in_root dpkg-query -S "/boot/vmlinuz-$rel" >/dev/null 2>&1 || in_root rpm -qf "/boot/vmlinuz-$rel" >/dev/null 2>&1; }; then echo owned=1; fi
+fi
+${BOOT_STATE}`;
+  return parseNodeReading(await sh(t, script, 'reading the installed kernel', timeoutMs));
+}
+
+export type DefaultCheck = { ok: true } | { ok: false; was: string } | { na: string };
+
+/** Whether `release` is the default boot entry; `na` when this host's boot entry is not ours to set. */
+export function checkDefault(t: Transport, r: NodeReading, release: string): DefaultCheck {
+  if (isImageTarget(t)) return { na: `${t.target} is an image: its boot loader picks the newest kernel when it is installed` };
+  if (r.loader === 'none') return { na: 'no GRUB or grubby found: the default boot entry is not set' };
+  if (r.loader === 'grubby') return r.grubbyDefault === `/boot/vmlinuz-${release}` ? { ok: true } : { ok: false, was: r.grubbyDefault || 'none' };
+  const c = grubDefaultCheck(r.grub!, release);
+  return c.ok ? { ok: true } : { ok: false, was: c.was };
+}
+
+export async function installPackage(t: Transport, path: string, format: PackageFormat, timeoutMs = 1_800_000): Promise<void> {
+  const cmd = format === 'deb' ? `in_root env DEBIAN_FRONTEND=noninteractive dpkg -i ${shq(path)}` : `in_root rpm -i --replacepkgs ${shq(path)}`;
+  await sh(t, `${prelude(t)}\n${cmd}`, `installing ${path}`, timeoutMs);
+}
+
+const REGEN = `if in_root sh -c 'command -v update-grub' >/dev/null 2>&1; then in_root update-grub; else in_root grub-mkconfig -o /boot/grub/grub.cfg; fi`;
+
+/** Makes `release` the default boot entry and reads it back. */
+export async function makeDefault(t: Transport, release: string, log: (l: string) => void, timeoutMs = 600_000): Promise<void> {
+  let r = await readNode(t, timeoutMs);
+  if (r.loader === 'grubby') {
+    await sh(t, `${prelude(t)}\nin_root grubby --set-default=${shq(`/boot/vmlinuz-${release}`)}`, 'grubby --set-default', timeoutMs);
+  } else if (r.loader === 'grub') {
+    let c = grubDefaultCheck(r.grub!, release);
+    if (!c.entry) {
+      log(`no GRUB entry for ${release} yet: regenerating grub.cfg`);
+      await sh(t, `${prelude(t)}\n${REGEN}`, 'update-grub', timeoutMs);
+      r = await readNode(t, timeoutMs);
+      c = grubDefaultCheck(r.grub!, release);
+      if (!c.entry) throw new Error(`no GRUB menu entry for Linux ${release} in /boot/grub/grub.cfg after update-grub: is /boot/vmlinuz-${release} there?`);
+    }
+    if (r.grub!.grubDefault !== 'saved') {
+      const file = '"$R/etc/default/grub"';
+      await sh(
+        t,
+        `${prelude(t)}\nset -e\nif grep -q '^GRUB_DEFAULT=' ${file}; then sed -i 's/^GRUB_DEFAULT=.*/GRUB_DEFAULT=saved/' ${file}; else echo GRUB_DEFAULT=saved >> ${file}; fi\n${REGEN}`,
+        'setting GRUB_DEFAULT=saved',
+        timeoutMs,
+      );
+    }
+    await sh(t, `${prelude(t)}\nin_root grub-editenv /boot/grub/grubenv set saved_entry=${shq(c.entry)}`, 'grub-editenv set saved_entry', timeoutMs);
+  } else return;
+  const after = checkDefault(t, await readNode(t, timeoutMs), release);
+  if ('ok' in after && !after.ok) throw new Error(`Linux ${release} is still not the default boot entry on ${t.target} after setting it (found ${after.was})`);
+}

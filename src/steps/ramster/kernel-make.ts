@@ -1,0 +1,190 @@
+import { writeFileAtomic } from '../../transport/fileops.ts';
+import { hostPath, shq, type Transport } from '../../transport/types.ts';
+import { parseManifest, type Manifest, type PackageFormat } from './kernel-plan.ts';
+
+/**
+ * The build on the build host, in `<cache_dir>/<key>/`: a copy of the source tree (so the
+ * user's tree and the unpacked git/tarball trees are never built in or patched), the
+ * patches applied once to that copy, the merged .config, `make -j bindeb-pkg|binrpm-pkg`,
+ * then the packages, a manifest and a `complete` marker; the copy is removed after success.
+ *
+ * The build runs detached (setsid, output in build.log, exit code in build.status), so a
+ * dropped SSH connection does not kill a 40-minute build, and the step polls it, logging
+ * progress (objects compiled, the last make line, elapsed time). A second run while a build
+ * of the same key is still going attaches to it (and the build script itself holds a flock).
+ */
+export interface BuildJob {
+  t: Transport;
+  /** Build host, for messages. */
+  label: string;
+  /** `<cache_dir>/<key>` on the build host (host path). */
+  dir: string;
+  key: string;
+  tree: string;
+  config: string;
+  format: PackageFormat;
+  patches: { name: string; content: Buffer }[];
+  jobs?: number;
+  timeoutMs: number;
+  progressMs: number;
+  pollMs?: number;
+  log(line: string): void;
+}
+
+export class KernelBuildError extends Error {
+  constructor(
+    message: string,
+    readonly logPath: string,
+  ) {
+    super(message);
+    this.name = 'KernelBuildError';
+  }
+}
+
+export function formatDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+}
+
+async function sh(t: Transport, script: string, what: string, timeoutMs = 120_000): Promise<string> {
+  const r = await t.exec(script, { timeoutMs });
+  if (r.code !== 0) throw new Error(`${what} failed on ${t.target} (exit ${r.code}): ${(r.stderr.trim() || r.stdout.trim()).split('\n').slice(-8).join('\n')}`);
+  return r.stdout;
+}
+
+/** The manifest of a finished build of this key, if the build host has one. */
+export async function readCachedManifest(t: Transport, dir: string): Promise<Manifest | undefined> {
+  const d = shq(hostPath(t, dir));
+  const out = await sh(t, `if [ -f ${d}/complete ] && [ -f ${d}/manifest ]; then cat ${d}/manifest; fi`, `reading the kernel cache ${dir}`);
+  return out.trim() ? parseManifest(out) : undefined;
+}
+
+const REQUIRED_TOOLS: Record<PackageFormat, string[]> = {
+  deb: ['make', 'gcc', 'bc', 'flex', 'bison', 'perl', 'tar', 'patch', 'flock', 'setsid', 'dpkg-deb', 'dpkg-buildpackage'],
+  rpm: ['make', 'gcc', 'bc', 'flex', 'bison', 'perl', 'tar', 'patch', 'flock', 'setsid', 'rpmbuild'],
+};
+const INSTALL_HINT: Record<PackageFormat, string> = {
+  deb: 'apt-get install build-essential bc bison flex libelf-dev libssl-dev dpkg-dev fakeroot cpio kmod rsync patch',
+  rpm: 'dnf install gcc make bc bison flex elfutils-libelf-devel openssl-devel rpm-build perl patch',
+};
+
+function buildScript(job: BuildJob): string {
+  const h = (p: string) => shq(hostPath(job.t, p));
+  const pkgVersion = `-rp.${job.key.slice(0, 12)}`;
+  return `#!/bin/sh
+# Written by ramster-provision kernel_build: build ${job.key}.
+set -eu
+dir=${h(job.dir)}; src=${h(job.tree)}; cfg=${h(job.config)}; fmt=${job.format}; jobs=${job.jobs ?? ''}
+say() { echo "ramster-provision: $*"; }
+exec 9>"$dir.lock"
+flock 9
+if [ -f "$dir/complete" ]; then say "already built by another run"; exit 0; fi
+rm -rf "$dir/tree" "$dir/rpmbuild" "$dir/manifest"
+find "$dir" -maxdepth 1 -type f \\( -name '*.deb' -o -name '*.rpm' -o -name '*.buildinfo' -o -name '*.changes' \\) -exec rm -f {} +
+mkdir "$dir/tree"
+say "copying the source tree $src"
+(cd "$src" && tar --exclude=./.git -cf - .) | tar -C "$dir/tree" -xf -
+cp "$cfg" "$dir/tree/.config"
+cd "$dir/tree"
+for p in "$dir"/patches/*.patch; do
+  [ -f "$p" ] || continue
+  say "applying $(basename "$p")"
+  if ! patch -p1 --forward --batch --fuzz=0 --dry-run < "$p" > "$dir/patch.out" 2>&1; then
+    cat "$dir/patch.out"; say "patch $(basename "$p") does not apply to $src"; exit 65
+  fi
+  patch -p1 --forward --batch --fuzz=0 < "$p"
+done
+if grep -q olddefconfig scripts/kconfig/Makefile; then make olddefconfig; else make oldnoconfig; fi
+[ -n "$jobs" ] || jobs=$(nproc)
+kv=$(make -s kernelversion)
+say "building Linux $kv with make -j$jobs bin$fmt-pkg"
+if [ "$fmt" = deb ]; then
+  make -j"$jobs" KDEB_PKGVERSION="$kv${pkgVersion}" bindeb-pkg
+else
+  HOME="$dir" make -j"$jobs" RPMOPTS="--define '_topdir $dir/rpmbuild'" binrpm-pkg
+fi
+release=$(make -s kernelrelease)
+cd "$dir"
+if [ "$fmt" = rpm ]; then
+  find "$dir/rpmbuild/RPMS" -name '*.rpm' -exec mv {} "$dir/" \\;
+  image=$(ls kernel-[0-9]*.rpm 2>/dev/null | head -n 1 || true)
+else
+  image=$(ls linux-image-*.deb 2>/dev/null | grep -v -- '-dbg_' | head -n 1 || true)
+fi
+[ -n "$image" ] || { say "the build made no kernel image package"; exit 66; }
+{ echo "release $release"; echo "format $fmt"; echo "image $image"
+  for f in *."$fmt"; do echo "file $(sha256sum "$f" | cut -d' ' -f1) $(stat -c %s "$f") $f"; done; } > manifest.partial
+mv manifest.partial manifest
+rm -rf "$dir/tree" "$dir/rpmbuild" "$dir"/*.buildinfo "$dir"/*.changes "$dir/patch.out"
+touch complete
+say "built $release: $(ls *."$fmt" | tr '\\n' ' ')"
+`;
+}
+
+/** Builds (or attaches to the running build of) `job.key`; returns its manifest. */
+export async function runBuild(job: BuildJob): Promise<Manifest> {
+  const { t } = job;
+  const d = shq(hostPath(t, job.dir));
+  const logPath = `${job.dir}/build.log`;
+  const missing = (await sh(t, REQUIRED_TOOLS[job.format].map((x) => `command -v ${x} >/dev/null 2>&1 || echo ${x}`).join('\n'), 'checking the build tools')).trim();
+  if (missing) throw new Error(`cannot build the kernel on ${job.label}: ${missing.split('\n').join(', ')} not installed (${INSTALL_HINT[job.format]})`);
+
+  const attached = await sh(t, `d=${d}; if [ -f "$d/build.pid" ] && [ ! -f "$d/build.status" ] && kill -0 "$(cat "$d/build.pid")" 2>/dev/null; then echo attached; fi`, 'looking for a running build');
+  if (attached.trim() === 'attached') job.log(`a build of ${job.key} is already running on ${job.label}: waiting for it`);
+  else {
+    await sh(t, `rm -rf ${d}/patches && mkdir -p ${d}/patches`, `preparing ${job.dir}`);
+    for (const [i, p] of job.patches.entries()) {
+      await writeFileAtomic(t, `${job.dir}/patches/${String(i + 1).padStart(2, '0')}-${p.name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/\.patch$/, '')}.patch`, p.content);
+    }
+    await writeFileAtomic(t, `${job.dir}/build.sh`, buildScript(job), { mode: '0755' });
+    await sh(
+      t,
+      `cd ${d} && rm -f build.status build.pid && setsid sh -c 'echo $$ > build.pid; sh ./build.sh > build.log 2>&1; echo $? > build.status.tmp; mv build.status.tmp build.status' </dev/null >/dev/null 2>&1 &`,
+      'starting the kernel build',
+    );
+  }
+
+  const started = Date.now();
+  let lastLog = 0;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, job.pollMs ?? 2000));
+    const out = await sh(
+      t,
+      `d=${d}
+if [ -f "$d/build.status" ]; then echo "status=$(cat "$d/build.status")"; fi
+if [ -f "$d/build.pid" ] && kill -0 "$(cat "$d/build.pid")" 2>/dev/null; then echo alive=1; fi
+echo "objects=$(grep -cE '^  (CC|AS) ' "$d/build.log" 2>/dev/null || true)"
+echo "last=$(grep -E '^ {2}[A-Z][A-Z0-9_]* |^ramster-provision: ' "$d/build.log" 2>/dev/null | tail -n 1 | tr -s ' ')"`,
+      'watching the kernel build',
+    );
+    const kv = Object.fromEntries(out.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    const elapsed = Date.now() - started;
+    if (kv.status !== undefined) {
+      const code = Number(kv.status);
+      if (code === 0) break;
+      throw await buildFailure(job, logPath, `the kernel build on ${job.label} failed (exit ${code}) after ${formatDuration(elapsed)}`);
+    }
+    if (!kv.alive) throw await buildFailure(job, logPath, `the kernel build on ${job.label} stopped without an exit status after ${formatDuration(elapsed)} (killed, or the host rebooted)`);
+    if (elapsed > job.timeoutMs) {
+      await t.exec(`kill -TERM -- -"$(cat ${d}/build.pid)" 2>/dev/null || true`, { timeoutMs: 30_000 });
+      throw await buildFailure(job, logPath, `the kernel build on ${job.label} took longer than ${formatDuration(job.timeoutMs)} and was stopped (raise build_timeout_s)`);
+    }
+    if (Date.now() - lastLog >= job.progressMs) {
+      lastLog = Date.now();
+      job.log(`building kernel ${job.key} on ${job.label}: ${formatDuration(elapsed)} elapsed, ${kv.objects || 0} objects compiled${kv.last ? `, ${kv.last.trim()}` : ''}`);
+    }
+  }
+  const manifest = await readCachedManifest(t, job.dir);
+  if (!manifest) throw await buildFailure(job, logPath, `the kernel build on ${job.label} ended without a package manifest in ${job.dir}`);
+  job.log(`built kernel ${manifest.release} (${job.key}) on ${job.label} in ${formatDuration(Date.now() - started)}`);
+  return manifest;
+}
+
+async function buildFailure(job: BuildJob, logPath: string, what: string): Promise<KernelBuildError> {
+  const r = await job.t.exec(`tail -n 30 ${shq(hostPath(job.t, logPath))} 2>/dev/null`, { timeoutMs: 30_000 });
+  const tail = r.stdout.trimEnd();
+  return new KernelBuildError(
+    `${what}; no node was changed. Full log on ${job.label}: ${logPath}${tail ? `\nlast lines:\n${tail.split('\n').map((l) => `  ${l}`).join('\n')}` : ''}`,
+    logPath,
+  );
+}
