@@ -5,6 +5,7 @@ import { registerRunCommands } from './run.ts';
 import { registerValidate } from './validate.ts';
 import { registerFacts } from './facts.ts';
 import { registerLab } from './lab.ts';
+import { registerImage } from './image.ts';
 import { registerVerify } from './verify.ts';
 
 export const EXIT_CODES_HELP = `
@@ -45,6 +46,7 @@ Environment: NO_COLOR disables colour; RAMSTER_DEBUG=1 prints stack traces of in
   registerFacts(program, setCode);
   registerVerify(program, setCode);
   registerLab(program, setCode);
+  registerImage(program, setCode);
   return program;
 }
 

@@ -96,7 +96,7 @@ async function build(cacheDir: string, imageDir: string, key: KeyPair, r: Report
 }
 
 /** One image build at a time per cache directory; a lock left by a dead process is taken over. */
-async function acquireLock(path: string, r: Reporter): Promise<() => void> {
+export async function acquireLock(path: string, r: Reporter): Promise<() => void> {
   let announced = false;
   for (;;) {
     try {

@@ -1,0 +1,112 @@
+import { Command, Option } from 'commander';
+import { EXIT } from '../engine/result.ts';
+import { buildImage, formatDeferred, SITE_PLAYBOOK } from '../image/index.ts';
+import { labCacheDir } from '../lab/paths.ts';
+import { DISK_SIZE_MB } from '../lab/recipe.ts';
+import { plainProgress } from '../report/progress.ts';
+import { makeStyle } from '../report/style.ts';
+import { formatChanges, formatRecap } from '../report/summary.ts';
+import { positiveInt } from './main.ts';
+
+export function registerImage(program: Command, setCode: (c: number) => void): void {
+  const image = program.command('image').description('CI image builds: bake one inventory host into a bootable disk image');
+
+  image
+    .command('build')
+    .description('apply the playbook to a fresh Debian 12 root filesystem for one host (chroot), then write a bootable disk image')
+    .argument('[playbook]', 'playbook YAML', SITE_PLAYBOOK)
+    .requiredOption('-i, --inventory <file>', 'inventory YAML; the host keeps its cluster, node number, hostname and variables')
+    .requiredOption('--host <name>', 'inventory name of the host the image is for')
+    .requiredOption('-o, --output <file>', 'disk image to write: *.qcow2, or *.raw / *.img for a raw disk')
+    .option('--authorized-key <file>', "root's authorized_keys in the image (default: the lab key's .pub)")
+    .option('--host-key <file>', 'ed25519 private key to use as the SSH host key (default: a new one)')
+    .addOption(new Option('--cluster-prefix <bits>', 'prefix length of the cluster address on the second NIC').default(24).argParser(positiveInt))
+    .option('--cluster-mac <mac>', 'MAC of the cluster NIC (default: every Ethernet NIC but the first)')
+    .addOption(new Option('--size <MiB>', 'disk size').default(DISK_SIZE_MB).argParser(positiveInt))
+    .option('--cache <dir>', 'lab cache: base root filesystem, .deb cache, lab key (default: RAMSTER_LAB_CACHE or /var/cache/ramster-provision/lab)')
+    .option('--fresh-base', 'run mmdebstrap again instead of using the cached base root filesystem', false)
+    .option('--step-timeout <s>', 'abandon any single command in the chroot after this many seconds', positiveInt)
+    .option('-D, --diff', 'print the diff of every change made in the image', false)
+    .option('-v, --verbose', 'also list steps that were already in the desired state', false)
+    .option('--json', 'print one JSON document (the run result plus an `image` section) on stdout; logs go to stderr', false)
+    .option('--no-color', 'no ANSI colours (also: NO_COLOR=1)')
+    .addHelpText(
+      'after',
+      `
+Next to the image it writes <name>.known_hosts with the new SSH host key under the inventory
+address (and hostname), so the first connection is verified:
+
+  $ ramster-provision image build -i inventory.yaml --host node1 -o node1.qcow2
+  $ ramster-provision apply -i inventory.yaml --limit node1 --known-hosts node1.known_hosts
+
+Steps that need a running kernel (live bring-up, verification, the cluster reboot) are
+deferred to the first apply on the booted host and listed at the end; the boot parameters
+the grub step writes are baked into the image's grub.cfg. Needs root. The image and its
+known_hosts file appear only when complete.
+
+Exit codes: 0 image written; 1 bad input or a build error; 3 the playbook failed (no image);
+130 interrupted (no image).`,
+    )
+    .action(async (playbook: string, o) => {
+      const human = o.json ? process.stderr : process.stdout;
+      const st = makeStyle(human, !o.color);
+      const log = (line: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+      const progress = plainProgress(human, st, o.verbose);
+      const abort = new AbortController();
+      const onSignal = (sig: string) => {
+        if (abort.signal.aborted) process.exit(EXIT.INTERRUPTED);
+        log(`${sig}: stopping after the current part; the image will not be written (repeat to quit at once)`);
+        abort.abort();
+      };
+      const onInt = () => onSignal('SIGINT');
+      const onTerm = () => onSignal('SIGTERM');
+      process.on('SIGINT', onInt).on('SIGTERM', onTerm);
+      try {
+        const res = await buildImage({
+          inventory: o.inventory,
+          host: o.host,
+          output: o.output,
+          playbook,
+          authorizedKeyFile: o.authorizedKey,
+          hostKeyFile: o.hostKey,
+          clusterPrefix: o.clusterPrefix,
+          clusterMac: o.clusterMac,
+          sizeMb: o.size,
+          cacheDir: o.cache ?? labCacheDir(),
+          freshBase: o.freshBase,
+          stepTimeoutMs: o.stepTimeout ? o.stepTimeout * 1000 : undefined,
+          log,
+          events: progress.events,
+          signal: abort.signal,
+        });
+        await progress.finish();
+        const changes = formatChanges(res.run, st, Boolean(o.diff));
+        if (changes) human.write(`\n${changes}\n`);
+        human.write(`\n${formatRecap(res.run, st)}\n`);
+        if (res.image) {
+          const img = res.image;
+          const deferred = formatDeferred(img.deferred);
+          if (deferred) human.write(`\n${deferred}\n`);
+          human.write(
+            `\n${st.bold('IMAGE')} ${img.output} (${img.format}, ${(img.allocatedBytes / 2 ** 20).toFixed(0)} MiB on disk) for ${img.host} (${img.hostname}` +
+              `${img.clusterAddress ? `, cluster address ${img.clusterAddress}` : ''}), built in ${img.timings.total.toFixed(1)} s\n` +
+              `kernel command line: ${img.kernelCmdline.join(' ') || '(none)'}\n` +
+              `known_hosts: ${img.knownHosts}\n  ${img.knownHostsLine}\n`,
+          );
+        } else {
+          human.write(`\n${st.red(`no image written: ${res.error}`)}\n`);
+        }
+        if (o.json) process.stdout.write(JSON.stringify({ ...res.run, image: res.image, error: res.error }, null, 2) + '\n');
+        setCode(res.image ? EXIT.OK : res.run.interrupted || abort.signal.aborted ? EXIT.INTERRUPTED : EXIT.HOST_FAILED);
+      } catch (e) {
+        if (abort.signal.aborted) {
+          process.stderr.write(`error: ${(e as Error).message}\n`);
+          setCode(EXIT.INTERRUPTED);
+          return;
+        }
+        throw e;
+      } finally {
+        process.off('SIGINT', onInt).off('SIGTERM', onTerm);
+      }
+    });
+}

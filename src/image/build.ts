@@ -1,0 +1,264 @@
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { checkReferences } from '../engine/references.ts';
+import type { EngineEvents } from '../engine/hostrun.ts';
+import type { RunResult } from '../engine/result.ts';
+import { runPlaybook, selectHosts } from '../engine/run.ts';
+import { loadInventory } from '../inventory/load.ts';
+import type { Inventory } from '../inventory/types.ts';
+import { LabError } from '../lab/errors.ts';
+import { ensureLabKey } from '../lab/keys.ts';
+import { labCacheDir } from '../lab/paths.ts';
+import { pidAlive } from '../lab/process.ts';
+import { seconds, timed, type Reporter } from '../lab/progress.ts';
+import { loadPlaybook } from '../playbook/load.ts';
+import { makeRedactor } from '../report/redact.ts';
+import { copyBaseRootfs } from './base.ts';
+import { ImageChrootTransport } from './chroot.ts';
+import { mountsUnder, removeTree, removeTreeOrWarn } from './cleanup.ts';
+import { deferredSteps, type DeferredStep } from './deferred.ts';
+import { checkFits, convertToQcow2, formatOf, newDiskLayout, writeRawDisk, type DiskFormat } from './disk.ts';
+import { regenerateGrubCfg } from './grub.ts';
+import { hostIdentity, hostKey, knownHostsLine, readAuthorizedKeys, writeIdentity } from './identity.ts';
+
+export interface ImageBuildOptions {
+  inventory: string;
+  /** Inventory name of the host the image is for. */
+  host: string;
+  /** Disk image to write: *.qcow2, or *.raw / *.img. */
+  output: string;
+  /** Default: playbooks/site.yaml. */
+  playbook?: string;
+  /** root's authorized_keys; default: the lab's public key. */
+  authorizedKeyFile?: string;
+  /** Reuse this ed25519 private key as the SSH host key; default: a new one. */
+  hostKeyFile?: string;
+  clusterPrefix?: number;
+  clusterMac?: string;
+  sizeMb?: number;
+  /** Lab cache (base root filesystem, .deb cache, lab key); default labCacheDir(). */
+  cacheDir?: string;
+  /** Run mmdebstrap again instead of using the cached base. */
+  freshBase?: boolean;
+  stepTimeoutMs?: number;
+  log: (line: string) => void;
+  /** Step-by-step progress of the playbook run. */
+  events?: EngineEvents;
+  signal?: AbortSignal;
+}
+
+export interface ImageInfo {
+  host: string;
+  hostname: string;
+  output: string;
+  format: DiskFormat;
+  sizeBytes: number;
+  /** Bytes the file really takes (a raw disk is sparse). */
+  allocatedBytes: number;
+  knownHosts: string;
+  knownHostsLine: string;
+  hostPublicKey: string;
+  clusterAddress?: string;
+  fsUuid: string;
+  /** GRUB_CMDLINE_LINUX the generated grub.cfg boots with. */
+  kernelCmdline: string[];
+  baseBuilt: boolean;
+  deferred: DeferredStep[];
+  /** Seconds per part of the build. */
+  timings: Record<string, number>;
+}
+
+/** The playbook's run result for the host, plus the image when it was written. */
+export interface ImageBuildResult {
+  run: RunResult;
+  image?: ImageInfo;
+  /** Why no image was written (the run failed, or a later part did). */
+  error?: string;
+}
+
+export const SITE_PLAYBOOK = fileURLToPath(new URL('../../playbooks/site.yaml', import.meta.url));
+
+const TOOLS: { command: string; pkg: string; only?: DiskFormat }[] = [
+  { command: 'mmdebstrap', pkg: 'mmdebstrap' },
+  { command: 'unshare', pkg: 'util-linux' },
+  { command: 'chroot', pkg: 'coreutils' },
+  { command: 'sfdisk', pkg: 'fdisk' },
+  { command: 'mkfs.ext4', pkg: 'e2fsprogs' },
+  { command: 'ssh-keygen', pkg: 'openssh-client' },
+  { command: 'qemu-img', pkg: 'qemu-utils', only: 'qcow2' },
+];
+
+async function checkTools(format: DiskFormat): Promise<void> {
+  if (process.getuid?.() !== 0) throw new LabError('image build needs root (mmdebstrap --mode=root, chroot, mounts)', 'run it as root, e.g. with sudo');
+  const missing: typeof TOOLS = [];
+  for (const t of TOOLS.filter((x) => !x.only || x.only === format)) {
+    const r = await execa('sh', ['-c', `command -v ${t.command}`], { reject: false, env: { PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin` } });
+    if (r.exitCode !== 0) missing.push(t);
+  }
+  if (missing.length) {
+    throw new LabError(`image build needs ${missing.map((m) => m.command).join(', ')}`, `apt-get install ${[...new Set(missing.map((m) => m.pkg))].join(' ')}`);
+  }
+}
+
+/** `node1.qcow2` -> `node1.known_hosts`, next to the image. */
+export function knownHostsPathFor(output: string): string {
+  return join(dirname(output), `${basename(output).replace(/\.(qcow2|raw|img)$/i, '')}.known_hosts`);
+}
+
+/** The inventory reduced to the one host, with the variables an image build needs. */
+function imageInventory(inv: Inventory, host: string): Inventory {
+  const h = inv.hosts.get(host);
+  if (!h) throw new LabError(`host ${host} is not in ${inv.file}`, `hosts there: ${[...inv.hosts.keys()].join(', ')}`);
+  // An image cannot reboot: the cluster reboot handler is skipped (site.yaml honours it).
+  return { ...inv, hosts: new Map([[host, { ...h, vars: { ...h.vars, ramster_reboot: false } }]]) };
+}
+
+/** Removes work directories of image builds whose process is gone. */
+function removeStaleWork(root: string, log: (l: string) => void): void {
+  if (!existsSync(root)) return;
+  for (const entry of readdirSync(root)) {
+    if (/^\d+$/.test(entry) && !pidAlive(Number(entry))) removeTreeOrWarn(join(root, entry), log);
+  }
+}
+
+/**
+ * Bakes one inventory host into a bootable disk image: the lab's Debian root filesystem, the
+ * host's identity, the playbook applied through the chroot transport (steps that need a
+ * running kernel are deferred and listed), grub.cfg generated for the disk with the baked
+ * boot parameters, then the disk. The image and its known_hosts file appear only complete,
+ * renamed into place at the very end.
+ */
+export async function buildImage(opts: ImageBuildOptions): Promise<ImageBuildResult> {
+  const started = Date.now();
+  const r: Reporter = { log: opts.log };
+  const output = resolve(opts.output);
+  const format = formatOf(output);
+  if (!existsSync(dirname(output)) || !statSync(dirname(output)).isDirectory()) throw new LabError(`the directory of ${output} does not exist`, 'create it first');
+  const knownHostsFile = knownHostsPathFor(output);
+  const cacheDir = resolve(opts.cacheDir ?? labCacheDir());
+
+  const [fullInv, pb] = await Promise.all([loadInventory(opts.inventory), loadPlaybook(opts.playbook ?? SITE_PLAYBOOK)]);
+  const inv = imageInventory(fullInv, opts.host);
+  const { playHosts, hosts } = selectHosts(inv, pb);
+  if (!hosts.includes(opts.host)) throw new LabError(`no play of ${pb.file} runs on host ${opts.host}`, "check the plays' `hosts:` patterns");
+  checkReferences(inv, pb, playHosts);
+  await checkTools(format);
+
+  const authorizedKeys = opts.authorizedKeyFile ? readAuthorizedKeys(opts.authorizedKeyFile) : `${(await ensureLabKey(cacheDir)).publicKey}\n`;
+  const id = hostIdentity(fullInv, opts.host, { authorizedKeys, clusterPrefix: opts.clusterPrefix, clusterMac: opts.clusterMac });
+  const layout = newDiskLayout(opts.sizeMb);
+
+  const workRoot = join(cacheDir, 'image-builds');
+  removeStaleWork(workRoot, r.log);
+  const work = join(workRoot, String(process.pid));
+  const rootfs = join(work, 'rootfs');
+  const tmpImage = join(dirname(output), `.${basename(output)}.tmp-${process.pid}`);
+  const tmpKnown = join(dirname(knownHostsFile), `.${basename(knownHostsFile)}.tmp-${process.pid}`);
+  const timings: Record<string, number> = {};
+  const part = async <T>(key: string, title: string, fn: (update: (m: string) => void) => Promise<T>): Promise<T> => {
+    if (opts.signal?.aborted) throw new LabError('interrupted: the image was not written');
+    const t0 = Date.now();
+    try {
+      return await timed(r, `image: ${title}`, fn);
+    } finally {
+      timings[key] = (Date.now() - t0) / 1000;
+    }
+  };
+
+  r.log(`image: ${opts.host} (${id.hostname}) from ${pb.file} -> ${output}`);
+  if (removeTree(work).length) throw new LabError(`${work} has mounts below it`, `unmount them (umount -R ${work}) first`);
+  mkdirSync(work, { recursive: true });
+  try {
+    const key = await hostKey(work, id, opts.hostKeyFile);
+    const baseStart = Date.now();
+    const base = await copyBaseRootfs(cacheDir, rootfs, r, { fresh: opts.freshBase });
+    timings.base = (Date.now() - baseStart) / 1000;
+
+    await part('identity', `identity of ${id.hostname} (hostname, SSH host key, cluster address, authorized_keys)`, () => writeIdentity(rootfs, id, key));
+
+    const transport = new ImageChrootTransport(rootfs);
+    const ignored = new Map<number, string[]>();
+    let stepIndex = 0;
+    const events: EngineEvents = {
+      ...opts.events,
+      stepEnd: (host, res) => {
+        const verbs = transport.takeIgnored();
+        if (verbs.length) ignored.set(stepIndex, verbs);
+        stepIndex++;
+        opts.events?.stepEnd?.(host, res);
+      },
+    };
+    const redact = makeRedactor([...fullInv.secrets, ...pb.secrets]);
+    const run = await part('playbook', `apply ${basename(pb.file)} in the chroot`, () =>
+      runPlaybook(inv, pb, {
+        apply: true,
+        forks: 1,
+        stepTimeoutMs: opts.stepTimeoutMs,
+        connect: { acceptNewHostKeys: false, connectTimeoutMs: 10_000 },
+        events,
+        signal: opts.signal,
+        open: async () => transport,
+      }),
+    ).then(redact);
+    const hostRes = run.hosts[0];
+    if (run.interrupted) return { run, error: 'interrupted: the image was not written' };
+    if (hostRes.status === 'failed' || hostRes.status === 'unreachable') {
+      return { run, error: `the playbook failed in the image, so no image was written: ${hostRes.error ?? 'see the failed step'}` };
+    }
+    const deferred = deferredSteps(hostRes, ignored);
+
+    const grub = await part('grub', `grub.cfg for the disk (update-grub in the chroot, root=UUID=${layout.fsUuid})`, () => regenerateGrubCfg(rootfs, work, layout));
+    r.log(`image: grub.cfg boots ${grub.entries[0].join(' ')}`);
+
+    await checkFits(rootfs, layout);
+    const raw = format === 'raw' ? tmpImage : join(work, 'disk.raw');
+    await part('disk', `raw disk (${layout.sizeMb} MiB: partition, ext4 from the rootfs, GRUB)`, () => writeRawDisk(rootfs, raw, layout));
+    // The rootfs is not needed any more: delete it while qemu-img converts.
+    const dropRootfs = mountsUnder(rootfs).length ? Promise.resolve() : rm(rootfs, { recursive: true, force: true });
+    try {
+      if (format === 'qcow2') await part('convert', 'qcow2 (qemu-img convert)', () => convertToQcow2(raw, tmpImage));
+    } finally {
+      await dropRootfs.catch(() => undefined);
+    }
+
+    const line = knownHostsLine(id, key);
+    writeFileSync(tmpKnown, line, { mode: 0o644 });
+    if (opts.signal?.aborted) throw new LabError('interrupted: the image was not written');
+    renameSync(tmpKnown, knownHostsFile);
+    try {
+      renameSync(tmpImage, output);
+    } catch (e) {
+      rmSync(knownHostsFile, { force: true });
+      throw e;
+    }
+    timings.total = (Date.now() - started) / 1000;
+    r.log(`image: ${output} written in ${seconds(Date.now() - started)}`);
+    return {
+      run,
+      image: {
+        host: opts.host,
+        hostname: id.hostname,
+        output,
+        format,
+        sizeBytes: statSync(output).size,
+        allocatedBytes: statSync(output).blocks * 512,
+        knownHosts: knownHostsFile,
+        knownHostsLine: line.trim(),
+        hostPublicKey: key.publicKey,
+        clusterAddress: id.clusterAddress,
+        fsUuid: layout.fsUuid,
+        kernelCmdline: grub.cmdline,
+        baseBuilt: base.built,
+        deferred,
+        timings,
+      },
+    };
+  } finally {
+    rmSync(tmpImage, { force: true });
+    rmSync(tmpKnown, { force: true });
+    removeTreeOrWarn(work, r.log);
+  }
+}
