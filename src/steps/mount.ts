@@ -1,5 +1,5 @@
 import { run } from '../transport/fileops.ts';
-import { shq } from '../transport/types.ts';
+import { shq, isImageTarget } from '../transport/types.ts';
 import { convergeFile } from './file.ts';
 import { decodeText, splitLines } from './lines.ts';
 import { defineStep, noChange, type Change, type StepContext } from './types.ts';
@@ -37,6 +37,7 @@ export const mountStep = defineStep<MountArgs>({
       },
     },
   },
+  reads: (args) => (args.state === 'unmounted' ? [] : [FSTAB]),
   async checkApply(args, ctx) {
     const state = args.state ?? 'mounted';
     const wantEntry = state === 'mounted' || state === 'present';
@@ -57,8 +58,8 @@ export const mountStep = defineStep<MountArgs>({
     let mountAction = '';
     let skipped: string | undefined;
     if (state !== 'present') {
-      if (ctx.t.root) {
-        skipped = `mount state not managed: ${ctx.t.root} is a folder, not a live host`;
+      if (isImageTarget(ctx.t)) {
+        skipped = `mount state not managed: ${ctx.t.target} is an image, not a live host`;
       } else {
         const mounted = await isMounted(ctx, path);
         if (state === 'mounted') mountAction = !mounted ? 'mount' : fstab.action !== 'none' ? 'remount' : '';

@@ -1,5 +1,5 @@
 import { run } from '../transport/fileops.ts';
-import { shq } from '../transport/types.ts';
+import { shq, isImageTarget } from '../transport/types.ts';
 import { defineStep, noChange, type Change, type StepContext } from './types.ts';
 
 export interface ServiceArgs {
@@ -55,8 +55,8 @@ export const serviceStep = defineStep<ServiceArgs>({
 
     let skipped: string | undefined;
     if (args.state !== undefined) {
-      if (ctx.t.root) {
-        skipped = `state ${args.state} not managed: ${ctx.t.root} is a folder, not a live host (no running init)`;
+      if (isImageTarget(ctx.t)) {
+        skipped = `state ${args.state} not managed: ${ctx.t.target} is an image, not a live host (no running init)`;
       } else {
         const running = cur.running;
         if (args.state === 'started' && !running) todo.push('start');

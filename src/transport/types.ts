@@ -64,3 +64,8 @@ export interface Reconnectable {
 export function isReconnectable(t: Transport): t is Transport & Reconnectable {
   return typeof (t as Partial<Reconnectable>).reconnect === 'function';
 }
+
+/** A folder or chroot (an image being built), not a running host: no live kernel, init or mounts. */
+export function isImageTarget(t: Pick<Transport, 'root' | 'kind'>): boolean {
+  return t.root !== '' || t.kind === 'chroot';
+}

@@ -41,9 +41,7 @@ export function hostCluster(ctx: Pick<StepContext, 'vars' | 'host'>): { cluster:
 
 /** A folder or chroot target is an image being built, not a running system: nothing
  *  about the running kernel, its mounts or its boot loader can be changed there. */
-export function isImageTarget(t: Pick<Transport, 'root' | 'kind'>): boolean {
-  return t.root !== '' || t.kind === 'chroot';
-}
+export { isImageTarget } from '../../transport/types.ts';
 
 /** `/etc/default/...` (Debian) or `/etc/sysconfig/...` (Red Hat) style location for this host. */
 export function osFamily(ctx: Pick<StepContext, 'facts' | 'host'>): 'debian' | 'redhat' {

@@ -14,7 +14,7 @@ let t: LocalTransport;
 const ctx = (apply: boolean) => makeCtx(t, apply);
 const fstab = () => readFile(join(root, 'etc/fstab'), 'utf8');
 const ORIGINAL = '# /etc/fstab: static file system information.\nUUID=abc  /      ext4   errors=remount-ro 0  1\n/dev/sr0   /media/cdrom0 udf,iso9660 user,noauto 0 0\n';
-const note = () => `mount state not managed: ${root} is a folder, not a live host`;
+const note = () => `mount state not managed: local:${root} is an image, not a live host`;
 const configfs = { path: '/sys/kernel/config', src: 'configfs', fstype: 'configfs' };
 
 beforeEach(async () => {

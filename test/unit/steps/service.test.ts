@@ -12,7 +12,7 @@ let cleanup: () => Promise<void>;
 let t: LocalTransport;
 const ctx = (apply: boolean) => makeCtx(t, apply);
 const wants = () => join(root, 'etc/systemd/system/multi-user.target.wants/ramster-demo.service');
-const FOLDER_NOTE = () => `state started not managed: ${root} is a folder, not a live host (no running init)`;
+const FOLDER_NOTE = () => `state started not managed: local:${root} is an image, not a live host (no running init)`;
 
 beforeEach(async () => {
   ({ dir: root, cleanup } = await tempRoot());
