@@ -1,7 +1,7 @@
 import { InputError, sortDiagnostics, type Diagnostic } from '../diagnostics.ts';
 import type { Inventory } from '../inventory/types.ts';
 import { inventoryTemplateVars } from '../inventory/vars.ts';
-import { exprNames, hasVar, parseExpr } from '../playbook/expr.ts';
+import { exprNames, guardedNames, hasVar, parseExpr } from '../playbook/expr.ts';
 import type { Playbook, StepSpec } from '../playbook/types.ts';
 import { stepTypes } from '../steps/registry.ts';
 import { parseFacts } from '../transport/facts.ts';
@@ -55,5 +55,7 @@ function referencedNames(spec: StepSpec): { name: string; where: string }[] {
   };
   for (const [k, v] of Object.entries(spec.args)) if (!raw.has(k)) walk(v, `${spec.type}.${k}`);
   if (spec.when) for (const n of exprNames(parseExpr(spec.when))) out.push({ name: n.name, where: 'when' });
-  return out;
+  // A step whose `when` tests defined(x) only reads x where it is defined.
+  const guarded = spec.when ? guardedNames(parseExpr(spec.when)) : new Set<string>();
+  return out.filter((n) => ![...guarded].some((g) => n.name === g || n.name.startsWith(`${g}.`)));
 }

@@ -144,8 +144,8 @@ export function parseExpr(src: string): Node {
   return tree;
 }
 
-/** Names an expression reads, except those it guards with defined(). */
-export function exprNames(node: Node): { name: string; col: number }[] {
+/** Names an expression tests with defined(). */
+export function guardedNames(node: Node): Set<string> {
   const guarded = new Set<string>();
   const collect = (n: Node): void => {
     if (n.t === 'defined') guarded.add(n.name);
@@ -154,6 +154,12 @@ export function exprNames(node: Node): { name: string; col: number }[] {
     else if (n.t === 'bin') (collect(n.l), collect(n.r));
   };
   collect(node);
+  return guarded;
+}
+
+/** Names an expression reads, except those it guards with defined(). */
+export function exprNames(node: Node): { name: string; col: number }[] {
+  const guarded = guardedNames(node);
   return readNames(node).filter((n) => !guarded.has(n.name));
 }
 

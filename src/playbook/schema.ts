@@ -41,13 +41,24 @@ function stepItem(stepNames: string[]): Record<string, unknown> {
   };
 }
 
-/** String patterns also accept a `{{ variable }}` reference (checked after interpolation). */
+const TEMPLATE = { type: 'string', pattern: '^\\{\\{[^}]*\\}\\}$' };
+
+/** Any value may also be a `{{ variable }}` reference (checked after interpolation): string
+ *  patterns accept one, and non-string types accept one as an alternative. */
 function allowTemplates(schema: unknown): unknown {
   if (Array.isArray(schema)) return schema.map(allowTemplates);
   if (!schema || typeof schema !== 'object') return schema;
-  return Object.fromEntries(
-    Object.entries(schema).map(([k, v]) => [k, k === 'pattern' && typeof v === 'string' ? `(?:${v})|\\{\\{` : allowTemplates(v)]),
+  const out = Object.fromEntries(
+    Object.entries(schema).map(([k, v]) => [k, k === 'pattern' && typeof v === 'string' ? `(?:${v})|\\{\\{` : k === 'properties' && v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([p, x]) => [p, orTemplate(allowTemplates(x))])) : allowTemplates(v)]),
   );
+  return out;
+}
+
+function orTemplate(schema: unknown): unknown {
+  const s = schema as { type?: string | string[]; description?: string };
+  const types = s && typeof s === 'object' && s.type !== undefined ? [s.type].flat() : undefined;
+  if (!types || types.includes('string')) return schema;
+  return { description: s.description, anyOf: [schema, TEMPLATE] };
 }
 
 export function buildPlaybookSchema(stepSchemas: Record<string, Record<string, unknown>>, descriptions: Record<string, string>): Record<string, unknown> {

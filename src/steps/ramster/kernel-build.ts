@@ -245,8 +245,13 @@ async function convergeNode(
 
   const what = p.cached ? `kernel ${p.cached.release} (build ${p.key})` : `kernel build ${p.key}`;
   const from = ctx.host === role.buildHost ? '' : ` from ${built}`;
-  const summary = `${fetched}${buildPart ? `${buildPart}; ` : ''}install ${what}${from} and make it the default boot entry${me.installed ? ` (replaces ${me.installed.release}, build ${me.installed.key})` : ''}`;
-  const change: Change = { action: me.installed ? 'update' : 'create', summary, rebootRequired: true };
+  const was = me.installed
+    ? ` (replaces ${me.installed.release}, build ${me.installed.key})`
+    : me.recorded
+      ? ` (${KEY_FILE} names build ${me.recorded.key}, but /boot/vmlinuz-${me.recorded.release} is not installed any more)`
+      : '';
+  const summary = `${fetched}${buildPart ? `${buildPart}; ` : ''}install ${what}${from} and make it the default boot entry${was}`;
+  const change: Change = { action: me.recorded ? 'update' : 'create', summary, rebootRequired: true };
   if (!ctx.apply || 'planned' in q) return change;
   if ('nothing' in q) throw new Error(`internal: no package for kernel build ${p.key} although ${ctx.host} needs it`);
 

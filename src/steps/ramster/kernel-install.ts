@@ -11,7 +11,10 @@ import { KEY_FILE, parseKeyFile, type InstalledKernel, type PackageFormat } from
 export type BootLoader = 'grubby' | 'grub' | 'none';
 
 export interface NodeReading {
+  /** The key file's build, only while its kernel is still installed. */
   installed?: InstalledKernel;
+  /** The key file's build, installed or not. */
+  recorded?: InstalledKernel;
   loader: BootLoader;
   grubbyDefault?: string;
   grub?: GrubDefaultState;
@@ -44,10 +47,12 @@ export function parseNodeReading(out: string): NodeReading {
   };
   const kv = (k: string) => new RegExp(`^${k}=(.*)$`, 'm').exec(out)?.[1] ?? '';
   const keyText = section('key');
-  const installed = keyText && /^owned=1$/m.test(out) ? parseKeyFile(keyText) : undefined;
+  const recorded = keyText ? parseKeyFile(keyText) : undefined;
+  const installed = /^owned=1$/m.test(out) ? recorded : undefined;
   const loader = (kv('loader') || 'none') as BootLoader;
   return {
     installed,
+    recorded,
     loader,
     grubbyDefault: loader === 'grubby' ? kv('grubby_default') : undefined,
     grub: loader === 'grub' ? { grubDefault: unquoteShellValue(kv('grub_default')), savedEntry: kv('saved_entry'), cfg: section('cfg') ?? '' } : undefined,
