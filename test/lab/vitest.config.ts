@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/lab/**/*.test.ts'],
+    globalSetup: ['test/lab/global-setup.ts'],
     testTimeout: 900_000,
     hookTimeout: 1_800_000,
     fileParallelism: false,
