@@ -49,7 +49,7 @@ export async function openHost(t: Transport, opts: { apply: boolean; breakLock?:
             `mkdir -p "$(dirname ${lock})"`,
             force ? `rm -rf ${lock}` : ':',
             `if mkdir ${lock} 2>/dev/null; then`,
-            `  { printf %s ${shq(owner)}; echo "boot_id=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"; } > ${lock}/owner; echo "==lock==acquired"`,
+            `  { printf %s ${shq(owner)}; echo "boot_id=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"; } > ${lock}/owner; sync ${lock}/owner 2>/dev/null; echo "==lock==acquired"`,
             `else echo "==lock==held $(base64 -w0 ${lock}/owner 2>/dev/null)"; fi`,
           ].join('\n')
         : ':',
@@ -86,6 +86,9 @@ function parseOwner(text: string): LockOwner {
 
 /** A lock is stale when the host rebooted since, or its run was on this machine and is gone. */
 export function staleReason(o: LockOwner, bootId: string): string | undefined {
+  // The owner record is written by the command that creates the lock: no record means that
+  // command died (or the host lost power before the record reached the disk).
+  if (!o.boot_id && o.pid === 0) return 'it has no owner record: the run that took it died while taking it';
   if (o.boot_id && bootId && o.boot_id !== bootId) return `taken by ${o.controller} pid ${o.pid} before the host last rebooted`;
   if (o.controller === hostname() && o.pid > 0 && !alive(o.pid)) return `its run (pid ${o.pid} on this machine) is no longer running`;
   return undefined;

@@ -184,8 +184,8 @@ describe('host lock', () => {
     expect(forced.hosts[0].status).toBe('changed');
   });
 
-  it('a stale lock (its run on this machine is gone, or the host rebooted since) is taken over', async () => {
-    for (const owner of [`controller=${hostname()}\npid=999999\nstarted=x\nboot_id=${bootId()}\n`, `controller=other\npid=1\nstarted=x\nboot_id=00000000-0000-0000-0000-000000000000\n`]) {
+  it('a stale lock (its run on this machine is gone, the host rebooted since, or no owner record) is taken over', async () => {
+    for (const owner of [`controller=${hostname()}\npid=999999\nstarted=x\nboot_id=${bootId()}\n`, `controller=other\npid=1\nstarted=x\nboot_id=00000000-0000-0000-0000-000000000000\n`, '']) {
       mkdirSync(lockDir(), { recursive: true });
       writeFileSync(join(lockDir(), 'owner'), owner);
       const logs: string[] = [];
