@@ -50,6 +50,18 @@ Environment: NO_COLOR disables colour; RAMSTER_DEBUG=1 prints stack traces of in
   return program;
 }
 
+/** What hostOptions() parses. */
+export interface HostFlags {
+  inventory: string;
+  limit?: string;
+  forks: number;
+  knownHosts?: string;
+  acceptNewHostKeys: boolean;
+  connectTimeout: number;
+  json: boolean;
+  color: boolean;
+}
+
 /** Shared connection / selection options of commands that talk to hosts. */
 export function hostOptions(cmd: Command): Command {
   return cmd

@@ -9,7 +9,7 @@ import { plainProgress, ttyProgress } from '../report/progress.ts';
 import { makeRedactor } from '../report/redact.ts';
 import { makeStyle } from '../report/style.ts';
 import { formatChanges, formatRecap } from '../report/summary.ts';
-import { hostOptions, positiveInt } from './main.ts';
+import { hostOptions, positiveInt, type HostFlags } from './main.ts';
 
 export const DEFAULT_PLAYBOOK = fileURLToPath(new URL('../../playbooks/site.yaml', import.meta.url));
 
@@ -37,15 +37,7 @@ export function registerRunCommands(program: Command, setCode: (c: number) => vo
     .action(async (playbook: string, o) => setCode(await execute(playbook, o, !o.check)));
 }
 
-interface RunFlags {
-  inventory: string;
-  limit?: string;
-  forks: number;
-  knownHosts?: string;
-  acceptNewHostKeys: boolean;
-  connectTimeout: number;
-  json: boolean;
-  color: boolean;
+interface RunFlags extends HostFlags {
   tags?: string[];
   skipTags?: string[];
   stepTimeout?: number;

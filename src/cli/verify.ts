@@ -10,17 +10,9 @@ import { classifyDmesg } from '../ramster/dmesg.ts';
 import { PROBE_SCRIPT, parseProbe, type Probe } from '../ramster/probe.ts';
 import { NEEDS_KERNEL_NOTE, verifyNode, type Check } from '../ramster/verify.ts';
 import { makeStyle } from '../report/style.ts';
-import { hostOptions } from './main.ts';
+import { hostOptions, type HostFlags } from './main.ts';
 
-interface Flags {
-  inventory: string;
-  limit?: string;
-  forks: number;
-  knownHosts?: string;
-  acceptNewHostKeys: boolean;
-  connectTimeout: number;
-  json: boolean;
-  color: boolean;
+interface Flags extends HostFlags {
   strict?: boolean;
 }
 
