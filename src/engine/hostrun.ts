@@ -6,10 +6,11 @@ import type { Play, Playbook, StepSpec } from '../playbook/types.ts';
 import { stepTypes } from '../steps/registry.ts';
 import type { Change, StepContext } from '../steps/types.ts';
 import type { Facts } from '../transport/facts.ts';
+import { withSnapshot } from '../transport/fileops.ts';
 import { UnreachableError, type Transport } from '../transport/types.ts';
 import type { Barriers } from './barrier.ts';
-import { interpolateArgs } from './interpolate.ts';
 import { writePending, type Pending } from './pending.ts';
+import { prefetchPaths, stepArgs } from './prefetch.ts';
 import { openHost, releaseLock } from './preamble.ts';
 import { emptyCounts, type HostResult, type StepResult } from './result.ts';
 
@@ -55,8 +56,10 @@ export async function runHost(rc: HostRunContext, name: string): Promise<HostRes
   try {
     t = await rc.open(h);
     res.target = t.target;
-    const pre = await openHost(t, { apply: rc.apply, breakLock: rc.breakLock, lockWaitMs: rc.lockWaitMs, log: (l) => rc.events.log?.(name, l) });
+    const prefetch = prefetchPaths(rc.inv, rc.pb, rc.playHosts, h, (s) => tagSelected(s, rc.tags, rc.skipTags));
+    const pre = await openHost(t, { apply: rc.apply, breakLock: rc.breakLock, lockWaitMs: rc.lockWaitMs, log: (l) => rc.events.log?.(name, l), prefetch });
     locked = pre.locked;
+    if (pre.snapshot) t = withSnapshot(t, pre.snapshot);
     const { facts, pending } = pre;
     res.facts = facts;
     for (const [pi, play] of rc.pb.plays.entries()) {
@@ -110,10 +113,8 @@ async function runPlay(rc: HostRunContext, h: HostEntry, t: Transport, facts: Fa
         finish({ ...base, status: 'skipped', message: `when: ${spec.when}`, durationMs: Date.now() - started });
         return 'ok';
       }
-      const where = `${spec.loc.file}:${spec.loc.line}:${spec.loc.col}`;
       const type = stepTypes.get(spec.type)!;
-      const raw = Object.fromEntries((type.rawArgs ?? []).filter((k) => k in spec.args).map((k) => [k, spec.args[k]]));
-      const args = { ...(interpolateArgs(spec.args, v, where) as Record<string, unknown>), ...raw };
+      const args = stepArgs(type, spec, v);
       const timeoutMs = spec.timeoutS ? spec.timeoutS * 1000 : rc.stepTimeoutMs;
       const ctx: StepContext = {
         t: timeoutMs ? withDefaultTimeout(t, timeoutMs) : t,

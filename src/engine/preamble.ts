@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { FACTS_SCRIPT, parseFacts, type Facts } from '../transport/facts.ts';
-import { run } from '../transport/fileops.ts';
+import { parseSnapshot, run, snapshotScript, type FileStateSnapshot } from '../transport/fileops.ts';
 import { shq, type Transport } from '../transport/types.ts';
 import { PENDING_PATH, type Pending } from './pending.ts';
 
@@ -31,10 +31,19 @@ export interface Preamble {
   locked: boolean;
   /** Why an old lock was taken over. */
   brokeLock?: string;
+  /** State of the `prefetch` files, read after the lock was taken. */
+  snapshot?: FileStateSnapshot;
 }
 
-/** Facts, pending handler notifications and (for an apply) the host lock in ONE round trip. */
-export async function openHost(t: Transport, opts: { apply: boolean; breakLock?: boolean; lockWaitMs?: number; log?: (l: string) => void }): Promise<Preamble> {
+const SNAPSHOT_MARK = '==snapshot==';
+
+/** Facts, pending handler notifications, (for an apply) the host lock, and the state of the
+ *  `prefetch` files the steps will read, in ONE round trip. */
+export async function openHost(
+  t: Transport,
+  opts: { apply: boolean; breakLock?: boolean; lockWaitMs?: number; log?: (l: string) => void; prefetch?: string[] },
+): Promise<Preamble> {
+  const prefetch = opts.prefetch ?? [];
   const deadline = Date.now() + (opts.lockWaitMs ?? 0);
   let force = opts.breakLock ?? false;
   let broke: string | undefined = force ? 'asked with --break-lock' : undefined;
@@ -53,8 +62,11 @@ export async function openHost(t: Transport, opts: { apply: boolean; breakLock?:
             `else echo "==lock==held $(base64 -w0 ${lock}/owner 2>/dev/null)"; fi`,
           ].join('\n')
         : ':',
+      prefetch.length ? `echo ${SNAPSHOT_MARK}\n${snapshotScript(t, prefetch)}` : ':',
     ].join('\n');
-    const out = await run(t, script, 'gather facts');
+    const all = await run(t, script, 'gather facts');
+    const [out, snapOut] = splitOnce(all, `${SNAPSHOT_MARK}\n`);
+    const snapshot = snapOut === undefined ? undefined : parseSnapshot(snapOut, t, prefetch);
     const [factsOut, rest = ''] = out.split('==pending==\n');
     const facts = parseFacts(factsOut);
     const pendingB64 = rest.split('\n')[0].trim();
@@ -65,7 +77,7 @@ export async function openHost(t: Transport, opts: { apply: boolean; breakLock?:
       pending = {}; // a corrupt file must not block runs; it is rewritten on the next notify
     }
     const lockLine = /==lock==(.*)$/m.exec(rest)?.[1] ?? '';
-    if (!opts.apply || lockLine === 'acquired') return { facts, pending, locked: opts.apply, brokeLock: broke };
+    if (!opts.apply || lockLine === 'acquired') return { facts, pending, locked: opts.apply, brokeLock: broke, snapshot };
     const holder = parseOwner(Buffer.from(lockLine.replace(/^held ?/, ''), 'base64').toString());
     const stale = staleReason(holder, facts.boot_id);
     if (stale) {
@@ -77,6 +89,11 @@ export async function openHost(t: Transport, opts: { apply: boolean; breakLock?:
     if (Date.now() >= deadline) throw new HostLockedError(holder);
     await new Promise((r) => setTimeout(r, 2000));
   }
+}
+
+function splitOnce(text: string, sep: string): [string, string | undefined] {
+  const i = text.indexOf(sep);
+  return i < 0 ? [text, undefined] : [text.slice(0, i), text.slice(i + sep.length)];
 }
 
 function parseOwner(text: string): LockOwner {

@@ -32,6 +32,7 @@ export const blockInFileStep = defineStep<BlockInFileArgs>({
       ...fileAttrProperties,
     },
   },
+  reads: (args) => [args.path],
   async checkApply(args, ctx) {
     const comment = args.comment ?? '#';
     const marker = args.marker ?? DEFAULT_MARKER;

@@ -85,6 +85,7 @@ export const fileStep = defineStep<FileArgs>({
   name: 'file',
   description: 'A file with exact content, mode and owner (atomic write, optional backup and validate).',
   argsSchema: fileArgsSchema,
+  reads: (args) => [args.path],
   async checkApply(args, ctx) {
     if (args.content !== undefined && args.src !== undefined) throw new Error('give either content or src, not both');
     const content = args.src !== undefined ? await readSource(ctx, args.src) : (args.content ?? '');

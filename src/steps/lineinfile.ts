@@ -32,6 +32,7 @@ export const lineInFileStep = defineStep<LineInFileArgs>({
       ...fileAttrProperties,
     },
   },
+  reads: (args) => [args.path],
   async checkApply(args, ctx) {
     const absent = args.state === 'absent';
     if (!absent && args.line === undefined) throw new Error('lineinfile: line is required for state present');

@@ -37,6 +37,7 @@ export const mountStep = defineStep<MountArgs>({
       },
     },
   },
+  reads: (args) => (args.state === 'unmounted' ? [] : [FSTAB]),
   async checkApply(args, ctx) {
     const state = args.state ?? 'mounted';
     const wantEntry = state === 'mounted' || state === 'present';

@@ -25,6 +25,7 @@ export const templateStep = defineStep<TemplateArgs>({
       ...fileAttrProperties,
     },
   },
+  reads: (args) => [args.path],
   async checkApply(args, ctx) {
     if ((args.src === undefined) === (args.content === undefined)) throw new Error('template: give exactly one of src or content');
     let text: string;

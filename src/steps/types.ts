@@ -46,6 +46,9 @@ export interface ClusterPeers {
   exchange<T>(key: string, value: T): Promise<Map<string, T>>;
 }
 
+/** What `reads` gets: the host and its variables, before any fact is known. */
+export type ReadsContext = Pick<StepContext, 'host' | 'vars' | 'baseDir'>;
+
 /** A step type: its name, JSON Schema of its args, and ONE function for check and apply. */
 export interface StepType<A = Record<string, unknown>> {
   name: string;
@@ -55,6 +58,15 @@ export interface StepType<A = Record<string, unknown>> {
   /** Args the engine passes through without `{{ }}` interpolation (the step renders them). */
   rawArgs?: string[];
   checkApply(args: A, ctx: StepContext): Promise<Change>;
+  /**
+   * Optional: absolute paths checkApply will read with readFileState. The engine reads them all
+   * in the host's first round trip (with the facts and the lock), and readFileState answers from
+   * that snapshot until a command may have changed them: a converged host then costs no round
+   * trip per step. Called before facts are gathered (`facts` is not in ctx.vars, args using it
+   * make the engine skip the call): return every path the step might read — an extra path costs
+   * a few bytes, a missing one is simply read when the step asks.
+   */
+  reads?(args: A, ctx: ReadsContext): string[];
 }
 
 export const noChange = (summary: string): Change => ({ action: 'none', summary });

@@ -1,4 +1,5 @@
-import { hostPath, shq, type Transport } from './types.ts';
+import { createHash } from 'node:crypto';
+import { hostPath, shq, type ExecOptions, type Transport } from './types.ts';
 
 /** State of one file on a host, read in a single command. */
 export interface FileState {
@@ -23,7 +24,16 @@ export class HostCommandError extends Error {
 
 /** Runs a script and throws with its stderr when it exits non-zero. */
 export async function run(t: Transport, script: string, what: string, stdin?: string | Buffer, timeoutMs?: number): Promise<string> {
-  const r = await t.exec(script, { stdin, timeoutMs });
+  return runScript(t, script, what, { stdin, timeoutMs });
+}
+
+/** Like `run` for a command that only reads: the host's file-state snapshot stays valid. */
+export async function probe(t: Transport, script: string, what: string, timeoutMs?: number): Promise<string> {
+  return runScript(t, script, what, { timeoutMs, touches: [] });
+}
+
+async function runScript(t: Transport, script: string, what: string, opts: SnapshotExecOptions): Promise<string> {
+  const r = await t.exec(script, opts);
   if (r.code !== 0) {
     const detail = (r.stderr || r.stdout).trim().split('\n').slice(-5).join('\n');
     throw new HostCommandError(`${what} failed (exit ${r.code})${detail ? `: ${detail}` : ''}`, r.code, r.stderr);
@@ -33,11 +43,13 @@ export async function run(t: Transport, script: string, what: string, stdin?: st
 
 /** Reads existence, mode, owner and (for regular files) content of `path` in one round trip. */
 export async function readFileState(t: Transport, path: string, withContent = true): Promise<FileState> {
+  const known = snapshotOf(t)?.get(path, withContent);
+  if (known) return known;
   const p = shq(hostPath(t, path));
   const script = `if [ -d ${p} ]; then echo dir; stat -c '%a %U %G' ${p}; elif [ -e ${p} ]; then echo file; stat -c '%a %U %G' ${p};${
     withContent ? ` base64 -w0 ${p};` : ''
   } else echo absent; fi`;
-  const out = await run(t, script, `read ${path}`);
+  const out = await probe(t, script, `read ${path}`);
   return parseFileState(out);
 }
 
@@ -88,7 +100,7 @@ export async function writeFileAtomic(t: Transport, path: string, content: Buffe
   if (opts.backup) lines.push(`if [ -e ${shq(target)} ]; then cp -p ${shq(target)} ${shq(target)}.$(date +%Y%m%d%H%M%S)~; fi`);
   lines.push(`mv -f "$tmp" ${shq(target)}`, 'trap - EXIT');
   const data = Buffer.isBuffer(content) ? content : Buffer.from(content);
-  await run(t, lines.join('\n'), `write ${path}`, data.toString('base64'));
+  await runScript(t, lines.join('\n'), `write ${path}`, { stdin: data.toString('base64'), touches: [path] });
 }
 
 /** Changes mode/owner of an existing path without touching its content. */
@@ -97,11 +109,11 @@ export async function setAttributes(t: Transport, path: string, opts: Pick<Write
   const cmds: string[] = [];
   if (opts.mode) cmds.push(`chmod ${shq(opts.mode)} ${p}`);
   if (opts.owner || opts.group) cmds.push(`chown ${shq(`${opts.owner ?? ''}${opts.group ? `:${opts.group}` : ''}`)} ${p}`);
-  if (cmds.length) await run(t, cmds.join(' && '), `set attributes of ${path}`);
+  if (cmds.length) await runScript(t, cmds.join(' && '), `set attributes of ${path}`, { touches: [path] });
 }
 
 export async function removePath(t: Transport, path: string): Promise<void> {
-  await run(t, `rm -f ${shq(hostPath(t, path))}`, `remove ${path}`);
+  await runScript(t, `rm -f ${shq(hostPath(t, path))}`, `remove ${path}`, { touches: [path] });
 }
 
 /** Normalizes "644" / "0644" / "u=rw..." style modes to four octal digits (octal only). */
@@ -110,4 +122,170 @@ export function normalizeMode(mode: string | number | undefined): string | undef
   const s = String(mode); // a YAML number 644 means the digits the user typed
   if (!/^[0-7]{3,4}$/.test(s)) throw new Error(`mode must be octal digits like "0644", got "${s}"`);
   return s.padStart(4, '0');
+}
+
+// ---------------------------------------------------------------------------------------------
+// File-state snapshot: the state of every file a host's steps will read, taken in one remote
+// command (the engine runs it with the facts), so a converged host costs no round trip per step.
+
+/** Files larger than this are left out of a snapshot (read live when a step asks). */
+export const SNAPSHOT_MAX_BYTES = 256 * 1024;
+
+const SNAPSHOT = Symbol('file-state snapshot');
+
+/** Exec options a snapshot-holding transport understands: the paths the command changes
+ *  (`[]`: it only reads). A command without `touches` may have changed anything. */
+export interface SnapshotExecOptions extends ExecOptions {
+  touches?: string[];
+}
+
+/**
+ * File states read at one moment, served to readFileState until a command may have changed
+ * them. Only paths without a symlink anywhere in them, that are directories, absent, or regular
+ * files with one link and at most SNAPSHOT_MAX_BYTES are kept: for those, a write to the path
+ * changes no other path's state except its folders (`mkdir -p`) and its backup copies.
+ */
+export class FileStateSnapshot {
+  private readonly states = new Map<string, FileState>();
+  /** Paths known to be symlink-free: a write there cannot change another snapshot path. */
+  private readonly plain = new Set<string>();
+
+  add(path: string, state: FileState): void {
+    this.states.set(path, state);
+    this.plain.add(path);
+  }
+
+  get size(): number {
+    return this.states.size;
+  }
+
+  get(path: string, withContent: boolean): FileState | undefined {
+    const st = this.states.get(path);
+    if (!st) return undefined;
+    return withContent || !st.content ? { ...st } : { ...st, content: undefined };
+  }
+
+  /** Forgets what a command may have changed: `touches` paths (with their folders and backup
+   *  copies), or everything when the command did not say or touches a path not known plain. */
+  changed(touches: string[] | undefined): void {
+    if (!touches || touches.some((p) => !this.plain.has(p))) {
+      this.states.clear();
+      return;
+    }
+    for (const p of touches) {
+      for (const k of [...this.states.keys()]) {
+        const backup = k.startsWith(`${p}.`) && /^\.\d{14}~$/.test(k.slice(p.length));
+        if (k === p || backup || k.startsWith(`${p}/`) || p.startsWith(`${k}/`)) this.states.delete(k);
+      }
+    }
+  }
+}
+
+export function snapshotOf(t: Transport): FileStateSnapshot | undefined {
+  return (t as Transport & { [SNAPSHOT]?: FileStateSnapshot })[SNAPSHOT];
+}
+
+/** The transport with `snap` attached: readFileState answers from it, and every exec first
+ *  forgets what the command may change. Other properties are the transport's own. */
+export function withSnapshot(t: Transport, snap: FileStateSnapshot): Transport {
+  return new Proxy(t, {
+    get(target, prop) {
+      if (prop === SNAPSHOT) return snap;
+      if (prop === 'exec') {
+        return (script: string, opts: SnapshotExecOptions = {}) => {
+          snap.changed(opts.touches);
+          return target.exec(script, opts);
+        };
+      }
+      const v = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
+
+// Forks a fixed handful of processes however many paths there are (a fork costs more than the
+// bytes): existence by the shell's own test, one readlink, two stat, one md5sum, one cat.
+const SNAPSHOT_FN = `rp_snap() {
+  echo ==rp-exists==
+  for p; do if [ -e "$p" ] || [ -L "$p" ]; then echo 1; else echo 0; fi; done
+  echo ==rp-canonical==
+  readlink -m -- "$@" 2>/dev/null || for p; do readlink -f -- "$p" 2>/dev/null || echo; done
+  echo ==rp-stat==
+  stat -c '%F|%a|%U|%G|%h|%s|%n' -- "$@" 2>/dev/null
+  stat -c '%F|%h|%s|%n' -- "$@" 2>/dev/null | {
+    set --
+    while IFS='|' read -r t h s n; do
+      case $t in 'regular file'|'regular empty file') [ "$h" = 1 ] && [ "$s" -le ${SNAPSHOT_MAX_BYTES} ] && set -- "$@" "$n";; esac
+    done
+    echo ==rp-md5==
+    [ $# -eq 0 ] || md5sum -- "$@" 2>/dev/null
+    echo ==rp-content==
+    [ $# -eq 0 ] || cat -- "$@" 2>/dev/null | base64 -w0
+    echo
+  }
+}`;
+
+/** Shell text printing the state of every path (see parseSnapshot). */
+export function snapshotScript(t: Transport, paths: string[]): string {
+  return `${SNAPSHOT_FN}\nrp_snap ${paths.map((p) => shq(hostPath(t, p))).join(' ')}`;
+}
+
+interface StatLine {
+  type: string;
+  mode: string;
+  owner: string;
+  group: string;
+  links: number;
+  size: number;
+}
+
+/**
+ * Reads snapshotScript's output for the same transport and `paths`. A path is kept only when
+ * everything about it is certain: symlink-free, and absent, a directory, or a regular file
+ * whose bytes match md5sum's checksum (a file changed while being read is left out).
+ */
+export function parseSnapshot(out: string, t: Transport, paths: string[]): FileStateSnapshot {
+  const snap = new FileStateSnapshot();
+  const sections = new Map<string, string[]>();
+  let current: string[] | undefined;
+  for (const line of out.split('\n')) {
+    const mark = /^==rp-([a-z0-9]+)==$/.exec(line);
+    if (mark) sections.set(mark[1], (current = []));
+    else current?.push(line);
+  }
+  const exists = sections.get('exists')?.filter((l) => l !== '') ?? [];
+  const canonical = sections.get('canonical') ?? [];
+  if (exists.length !== paths.length || canonical.length !== paths.length || !sections.has('content')) return snap;
+
+  const stats = new Map<string, StatLine>();
+  for (const line of sections.get('stat') ?? []) {
+    const f = line.split('|');
+    if (f.length < 7) continue;
+    stats.set(f.slice(6).join('|'), { type: f[0], mode: f[1].padStart(4, '0'), owner: f[2], group: f[3], links: Number(f[4]), size: Number(f[5]) });
+  }
+  const contents = new Map<string, Buffer>();
+  const all = Buffer.from((sections.get('content') ?? []).join(''), 'base64');
+  let at = 0;
+  for (const line of sections.get('md5') ?? []) {
+    const m = /^([0-9a-f]{32}) [ *](.*)$/.exec(line);
+    if (!m) continue;
+    const size = stats.get(m[2])?.size;
+    if (size === undefined || at + size > all.length) break;
+    const bytes = all.subarray(at, at + size);
+    if (createHash('md5').update(bytes).digest('hex') !== m[1]) break; // offsets after it are unreliable
+    contents.set(m[2], bytes);
+    at += size;
+  }
+
+  paths.forEach((path, i) => {
+    const hp = hostPath(t, path);
+    if (path.includes('\n') || canonical[i] !== hp) return;
+    if (exists[i] === '0') return snap.add(path, { exists: false });
+    const st = stats.get(hp);
+    if (!st) return;
+    const attrs = { exists: true, mode: st.mode, owner: st.owner, group: st.group };
+    if (st.type === 'directory') snap.add(path, { ...attrs, isDir: true, content: undefined });
+    else if (contents.has(hp) && st.links === 1) snap.add(path, { ...attrs, isDir: false, content: contents.get(hp) });
+  });
+  return snap;
 }

@@ -29,6 +29,7 @@ export const ramsterConfStep = defineStep<RamsterConfArgs>({
       },
     },
   },
+  reads: (args) => [args.path ?? RAMSTER_CONF_PATH],
   async checkApply(args, ctx) {
     const path = args.path ?? RAMSTER_CONF_PATH;
     const { cluster, node } = hostCluster(ctx);

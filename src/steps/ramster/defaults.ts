@@ -10,6 +10,7 @@ export const ramsterDefaultsStep = defineStep<RamsterDefaultsArgs>({
   description:
     "The ramster service settings (the HOW-TO's `service ramster configure` answers: load on boot, cluster, timeouts, this node's remote target) in /etc/default/ramster (Debian) or /etc/sysconfig/ramster (Red Hat), 0644 root:root.",
   argsSchema: { type: 'object', additionalProperties: false, properties: {} },
+  reads: () => Object.values(DEFAULTS_PATH),
   async checkApply(_args, ctx) {
     const { cluster, node } = hostCluster(ctx);
     const path = DEFAULTS_PATH[osFamily(ctx)];

@@ -51,6 +51,7 @@ export const rclocalStep = defineStep<RclocalArgs>({
       marker: { type: 'string', description: `Text after BEGIN/END on the marker lines (default "${RCLOCAL_MARKER}").` },
     },
   },
+  reads: () => Object.values(RCLOCAL_PATH),
   async checkApply(args, ctx) {
     const { cluster, node } = hostCluster(ctx);
     const path = RCLOCAL_PATH[osFamily(ctx)];

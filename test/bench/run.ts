@@ -1,0 +1,134 @@
+/**
+ * `npm run bench`: ramster-provision against Ansible on a fleet of real SSH hosts (Debian
+ * containers), first converge and no-op re-run, 8 and 64 hosts, medians over several runs.
+ *
+ *   npm run bench                               # 8 hosts × 5 runs, 64 hosts × 3 runs
+ *   npm run bench -- --hosts 8 --runs 3         # quicker
+ *   npm run bench -- --no-readme                # do not touch README.md
+ *
+ * Writes test/bench/results.json and the README's "## Speed" section.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { FleetError } from './fleet/docker.ts';
+import { startFleet, type Fleet } from './fleet/fleet.ts';
+import { median, readmeSection, textTable, updateReadme, type BenchResults, type PhaseResult, type SizeResult } from './report.ts';
+import { breakdown, ensureAnsible, MANAGED_PATHS, REPO, runAnsible, runOurs, ToolError, type ToolRun } from './tools.ts';
+
+const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
+const ints = (s: string) => s.split(',').map((x) => Number.parseInt(x, 10));
+
+function check(tool: string, phase: 'converge' | 'noop', run: ToolRun, fleet: Fleet): void {
+  const bad = [...run.failed.map((h) => `${h} failed`), ...run.unreachable.map((h) => `${h} unreachable`)];
+  for (const h of fleet.hosts) {
+    const changed = run.changed.get(h.name);
+    if (changed === undefined) bad.push(`${h.name} missing from the recap`);
+    else if (phase === 'converge' && changed === 0) bad.push(`${h.name} changed nothing on a reset host`);
+    else if (phase === 'noop' && changed > 0) bad.push(`${h.name} changed ${changed} on the re-run`);
+  }
+  if (bad.length) throw new ToolError(`${tool} ${phase}: ${bad.slice(0, 5).join('; ')}${bad.length > 5 ? ` (+${bad.length - 5} more)` : ''}`);
+}
+
+function roundTrips(run: ToolRun): number {
+  return median([...run.roundTrips!.values()]);
+}
+
+/** The fleet in use, for ^C: its containers (and a dockerd the bench started) are removed. */
+let active: Fleet | undefined;
+process.once('SIGINT', () => {
+  log('interrupted: removing the fleet');
+  void (active?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+});
+
+async function measureSize(hosts: number, runs: number, forks: number): Promise<SizeResult> {
+  const fleet = (active = await startFleet({ hosts, log }));
+  const emptyPhase = (): PhaseResult => ({ ours: [], ansible: [], oursEngine: [], roundTripsPerHost: 0 });
+  const res: SizeResult = { hosts, runs, forks, converge: emptyPhase(), noop: emptyPhase(), load: [] };
+  try {
+    for (let i = 0; i < runs; i++) {
+      // Alternate which tool goes first, so a drifting background load hits both alike.
+      const order = i % 2 === 0 ? (['ours', 'ansible'] as const) : (['ansible', 'ours'] as const);
+      for (const tool of order) {
+        await fleet.reset(MANAGED_PATHS);
+        for (const phase of ['converge', 'noop'] as const) {
+          res.load.push(loadavg()[0]);
+          const run = tool === 'ours' ? await runOurs(fleet, forks) : await runAnsible(fleet, forks);
+          check(tool === 'ours' ? 'ramster-provision' : 'Ansible', phase, run, fleet);
+          const p = res[phase];
+          if (tool === 'ours') {
+            p.ours.push(run.seconds);
+            p.oursEngine.push(run.engineSeconds!);
+            p.roundTripsPerHost = roundTrips(run);
+          } else p.ansible.push(run.seconds);
+          log(`${hosts} hosts, run ${i + 1}/${runs}, ${tool === 'ours' ? 'ramster-provision' : 'Ansible'} ${phase}: ${run.seconds.toFixed(2)} s (load ${loadavg()[0].toFixed(1)})`);
+        }
+        if (tool === 'ansible' && i === 0) {
+          // Same configuration both ways: after Ansible, ramster-provision has nothing to do.
+          const plan = await runOurs(fleet, forks, 'plan');
+          const differ = [...plan.changed].filter(([, n]) => n > 0).map(([h]) => h);
+          if (plan.exitCode !== 0 || differ.length) {
+            throw new ToolError(`after Ansible's converge ramster-provision plan wants changes on ${differ.join(', ') || '(exit ' + plan.exitCode + ')'}: the two playbooks do not configure the same thing`);
+          }
+          log(`${hosts} hosts: after Ansible's converge ramster-provision plan finds nothing to change (same files)`);
+        }
+      }
+    }
+    // The hosts are converged now: one in-process no-op with the transport timed.
+    res.breakdown = await breakdown(fleet, forks);
+    log(`${hosts} hosts, where a no-op's time goes: ${JSON.stringify(res.breakdown)}`);
+  } finally {
+    active = undefined;
+    await fleet.stop();
+  }
+  return res;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      hosts: { type: 'string', default: '8,64' },
+      runs: { type: 'string', default: '5,3' },
+      forks: { type: 'string' },
+      'no-readme': { type: 'boolean', default: false },
+    },
+  });
+  const sizes = ints(values.hosts!);
+  const runsList = ints(values.runs!);
+  const ansible = await ensureAnsible(log);
+  const results: BenchResults = {
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+    date: new Date().toISOString(),
+    machine: { cpus: cpus().length, model: cpus()[0]?.model.trim() ?? 'unknown' },
+    versions: { node: process.versions.node, ansible },
+    sizes: [],
+  };
+  for (const [i, hosts] of sizes.entries()) {
+    const runs = runsList[Math.min(i, runsList.length - 1)];
+    // Every host at once for both tools (ramster-provision raises forks to a cluster's size anyway).
+    const forks = values.forks ? Number(values.forks) : hosts;
+    log(`${hosts} hosts, ${runs} runs, forks ${forks}`);
+    results.sizes.push(await measureSize(hosts, runs, forks));
+  }
+  const table = textTable(results);
+  process.stdout.write(`\n${table}\n`);
+  writeFileSync(join(REPO, 'test/bench/results.json'), JSON.stringify(results, null, 2) + '\n');
+  log('wrote test/bench/results.json');
+  if (!values['no-readme']) {
+    const beforeFile = join(REPO, 'test/bench/results-before-snapshot.json');
+    const before = existsSync(beforeFile) ? (JSON.parse(readFileSync(beforeFile, 'utf8')) as BenchResults) : undefined;
+    updateReadme(join(REPO, 'README.md'), readmeSection(results, before));
+    log('updated the "## Speed" section of README.md');
+  }
+  return 0;
+}
+
+main().then(
+  (code) => (process.exitCode = code),
+  (e) => {
+    if (e instanceof FleetError || e instanceof ToolError) process.stderr.write(`bench: ${e.message}\n`);
+    else process.stderr.write(`bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,148 @@
+import { linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runPlaybook } from '../../src/engine/run.ts';
+import { loadInventoryText } from '../../src/inventory/load.ts';
+import { loadPlaybookText } from '../../src/playbook/load.ts';
+import {
+  parseSnapshot,
+  readFileState,
+  run,
+  SNAPSHOT_MAX_BYTES,
+  snapshotScript,
+  withSnapshot,
+  writeFileAtomic,
+} from '../../src/transport/fileops.ts';
+import { LocalTransport } from '../../src/transport/local.ts';
+
+// The file-state snapshot against a real folder (LocalTransport): what it keeps, what a write
+// forgets, and the round trips it saves the engine.
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'rp-prefetch-'));
+  mkdirSync(join(dir, 'etc/sub'), { recursive: true });
+  writeFileSync(join(dir, 'etc/a.conf'), 'alpha\n');
+  writeFileSync(join(dir, 'etc/b.conf'), 'beta\n');
+  writeFileSync(join(dir, 'etc/empty'), '');
+  symlinkSync('a.conf', join(dir, 'etc/link.conf'));
+  symlinkSync('sub', join(dir, 'etc/subdir'));
+  writeFileSync(join(dir, 'etc/sub/inner'), 'inner\n');
+  linkSync(join(dir, 'etc/b.conf'), join(dir, 'etc/hard.conf'));
+  writeFileSync(join(dir, 'etc/big'), Buffer.alloc(SNAPSHOT_MAX_BYTES + 1, 'x'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+async function snapshotOf(t: LocalTransport, paths: string[]) {
+  const out = await run(t, snapshotScript(t, paths), 'snapshot');
+  return parseSnapshot(out, t, paths);
+}
+
+describe('file-state snapshot', () => {
+  it('keeps plain files, folders and absent paths; leaves out symlinks, hard links and big files', async () => {
+    const t = new LocalTransport(dir);
+    await writeFileAtomic(t, '/etc/a.conf', 'alpha\n', { mode: '0640' });
+    const paths = ['/etc/a.conf', '/etc/empty', '/etc/sub', '/etc/missing', '/nodir/missing', '/etc/link.conf', '/etc/subdir/inner', '/etc/hard.conf', '/etc/big'];
+    const snap = await snapshotOf(t, paths);
+    expect(snap.get('/etc/a.conf', true)).toEqual({ exists: true, isDir: false, mode: '0640', owner: 'root', group: 'root', content: Buffer.from('alpha\n') });
+    expect(snap.get('/etc/a.conf', false)?.content).toBeUndefined();
+    expect(snap.get('/etc/empty', true)?.content).toEqual(Buffer.alloc(0));
+    expect(snap.get('/etc/sub', true)).toMatchObject({ exists: true, isDir: true });
+    expect(snap.get('/etc/missing', true)).toEqual({ exists: false });
+    expect(snap.get('/nodir/missing', true)).toEqual({ exists: false });
+    for (const p of ['/etc/link.conf', '/etc/subdir/inner', '/etc/hard.conf', '/etc/big']) expect(snap.get(p, true), p).toBeUndefined();
+    expect(snap.size).toBe(5);
+  });
+
+  it('leaves out a file whose bytes do not match their checksum (changed while read), and the files after it', async () => {
+    const t = new LocalTransport(dir);
+    const paths = ['/etc/empty', '/etc/a.conf', '/etc/sub/inner'];
+    const out = await run(t, snapshotScript(t, paths), 'snapshot');
+    expect(parseSnapshot(out, t, paths).size).toBe(3);
+    const tampered = out.replace(/==rp-content==\n(.*)\n/, (_, b64: string) => `==rp-content==\n${Buffer.from(Buffer.from(b64, 'base64').toString().replace('alpha', 'ALPHA')).toString('base64')}\n`);
+    const snap = parseSnapshot(tampered, t, paths);
+    expect(snap.get('/etc/empty', true)?.content).toEqual(Buffer.alloc(0));
+    expect(snap.get('/etc/a.conf', true)).toBeUndefined();
+    expect(snap.get('/etc/sub/inner', true)).toBeUndefined();
+    // output that does not have one line per path is not trusted at all
+    expect(parseSnapshot(out.replace('==rp-canonical==\n', '==rp-canonical==\n/x\n'), t, paths).size).toBe(0);
+  });
+
+  it('answers readFileState without a round trip, the same as a live read', async () => {
+    const t = new LocalTransport(dir);
+    const live = await readFileState(t, '/etc/a.conf');
+    const snapped = withSnapshot(t, await snapshotOf(t, ['/etc/a.conf', '/etc/missing']));
+    const before = t.roundTrips;
+    expect(await readFileState(snapped, '/etc/a.conf')).toEqual(live);
+    expect(await readFileState(snapped, '/etc/missing')).toEqual({ exists: false });
+    expect(t.roundTrips).toBe(before);
+    // not in the snapshot: read live
+    expect((await readFileState(snapped, '/etc/sub/inner')).content?.toString()).toBe('inner\n');
+    expect(t.roundTrips).toBe(before + 1);
+  });
+
+  it('forgets a written path and its folders but keeps the others; a command that does not say what it changes clears it', async () => {
+    const t = new LocalTransport(dir);
+    const snapped = withSnapshot(t, await snapshotOf(t, ['/etc/a.conf', '/etc/b.conf', '/etc/new/x', '/etc/new']));
+    await writeFileAtomic(snapped, '/etc/new/x', 'x\n');
+    expect((await readFileState(snapped, '/etc/new')).isDir).toBe(true); // folder made by mkdir -p: re-read
+    expect((await readFileState(snapped, '/etc/new/x')).content?.toString()).toBe('x\n');
+    writeFileSync(join(dir, 'etc/a.conf'), 'changed behind our back\n');
+    expect((await readFileState(snapped, '/etc/a.conf')).content?.toString()).toBe('alpha\n'); // still the snapshot
+    await snapped.exec('true');
+    expect((await readFileState(snapped, '/etc/a.conf')).content?.toString()).toBe('changed behind our back\n');
+  });
+
+  it('a write forgets its backup copies but not a sibling that only shares the name prefix', async () => {
+    const t = new LocalTransport(dir);
+    const snapped = withSnapshot(t, await snapshotOf(t, ['/etc/a.conf', '/etc/a.conf.d/x', '/etc/a.conf.20250101000000~']));
+    await writeFileAtomic(snapped, '/etc/a.conf', 'new\n', { backup: true });
+    const before = t.roundTrips;
+    expect(await readFileState(snapped, '/etc/a.conf.d/x')).toEqual({ exists: false });
+    expect(t.roundTrips).toBe(before);
+    // the backup name is the write's own timestamp, so any backup-shaped path is re-read
+    expect((await readFileState(snapped, '/etc/a.conf.20250101000000~')).exists).toBe(false);
+    expect(t.roundTrips).toBe(before + 1);
+  });
+
+  it('forgets everything after a write to a path it does not know to be free of symlinks', async () => {
+    const t = new LocalTransport(dir);
+    const snapped = withSnapshot(t, await snapshotOf(t, ['/etc/sub/inner']));
+    await writeFileAtomic(snapped, '/etc/subdir/inner', 'through the symlink\n');
+    expect(readFileSync(join(dir, 'etc/sub/inner'), 'utf8')).toBe('through the symlink\n');
+    expect((await readFileState(snapped, '/etc/sub/inner')).content?.toString()).toBe('through the symlink\n');
+  });
+});
+
+describe('engine round trips with the snapshot', () => {
+  const pbText = `
+- name: files
+  hosts: all
+  steps:
+    - {name: one, file: {path: /etc/one, content: "1\\n", mode: "0644"}}
+    - {name: two, file: {path: /etc/deep/two, content: "2\\nextra\\n"}}
+    - {name: line, lineinfile: {path: /etc/deep/two, line: "extra"}}
+    - {name: block, blockinfile: {path: /etc/three, block: "b", create: true}}
+    - {name: fstab, mount: {path: /mnt/x, src: tmpfs, fstype: tmpfs, state: present}}
+    - {name: by fact, file: {path: "/etc/{{ facts.os_family }}.txt", content: "f\\n"}}
+`;
+  it('a no-op apply is 2 round trips per host (facts+lock+reads, unlock), a plan 1; a converge one more per write', async () => {
+    const inv = loadInventoryText(join(dir, 'inv.yaml'), `all:\n  hosts:\n    h: {connection: local, root: ${dir}}\n`);
+    const pb = loadPlaybookText(join(dir, 'pb.yaml'), pbText);
+    const opts = (apply: boolean) => ({ apply, forks: 1, connect: { acceptNewHostKeys: false, connectTimeoutMs: 1000 } });
+    const first = await runPlaybook(inv, pb, opts(true));
+    expect(first.hosts[0].status).toBe('changed');
+    // preamble + 5 writes (the fact-dependent path is read live: +1) + unlock; `line` reads
+    // /etc/deep/two live after `two` wrote it (+1) and finds its line there.
+    expect(first.hosts[0].roundTrips).toBe(1 + 5 + 1 + 1 + 1);
+    expect(first.hosts[0].steps.map((s) => s.status)).toEqual(['changed', 'changed', 'ok', 'changed', 'changed', 'changed']);
+
+    const again = await runPlaybook(inv, pb, opts(true));
+    expect(again.totals.changed).toBe(0);
+    expect(again.hosts[0].roundTrips).toBe(2 + 1); // + the live read of the fact-dependent path
+
+    const plan = await runPlaybook(inv, pb, opts(false));
+    expect(plan.totals.changed).toBe(0);
+    expect(plan.hosts[0].roundTrips).toBe(1 + 1);
+  });
+});
