@@ -1,22 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { normalizeMode, readFileState, removePath, setAttributes, writeFileAtomic } from '../transport/fileops.ts';
-import { fileAttrProperties } from './fileprops.ts';
+import { fileAttrProperties, type FileAttrArgs } from './fileprops.ts';
 import { unifiedDiff } from './textdiff.ts';
 import { defineStep, noChange, type Change, type StepContext } from './types.ts';
 
-export interface FileArgs {
+export interface FileArgs extends FileAttrArgs {
   path: string;
   /** Literal content; or `src`, a file next to the playbook. */
   content?: string;
   src?: string;
   state?: 'present' | 'absent';
-  mode?: string;
-  owner?: string;
-  group?: string;
-  backup?: boolean;
-  validate?: string;
-  sensitive?: boolean;
 }
 
 export const fileArgsSchema = {
