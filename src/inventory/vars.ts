@@ -7,6 +7,8 @@ export interface TemplateClusterNode {
   /** The node's cluster address (ramster.conf `ip_address`), not its SSH endpoint. */
   address: string;
   targets: number[];
+  /** Numbers of the nodes whose targets include this one (it lends them RAM). */
+  borrowers: number[];
 }
 
 /** What a playbook sees as `ramster`: the host's cluster, as plain data. */
@@ -35,7 +37,8 @@ export function inventoryTemplateVars(inv: Inventory, hostName: string): Record<
   const cluster = clusterOf(inv, hostName);
   let ramster: TemplateCluster | undefined;
   if (cluster) {
-    const nodes = cluster.nodes.map((n) => ({ host: n.host, hostname: n.hostname, number: n.number, address: n.clusterAddress, targets: [...n.targets] }));
+    const borrowersOf = (num: number) => cluster.nodes.filter((b) => b.targets.includes(num)).map((b) => b.number);
+    const nodes = cluster.nodes.map((n) => ({ host: n.host, hostname: n.hostname, number: n.number, address: n.clusterAddress, targets: [...n.targets], borrowers: borrowersOf(n.number) }));
     ramster = {
       name: cluster.name,
       group: cluster.group,

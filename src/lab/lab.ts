@@ -35,6 +35,8 @@ export interface LabUpOptions {
   sshTimeoutMs?: number;
   /** How the cluster NICs are joined; default: a UDP pair for 2 guests, multicast otherwise. */
   network?: LabState['network']['kind'];
+  /** Per guest (in order), MiB that replace `memoryMb`, e.g. a small borrower next to its lender. */
+  guestMemoryMb?: (number | undefined)[];
 }
 
 const MAX_NODES = 8;
@@ -85,7 +87,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
     guests: [],
   };
   for (let i = 1; i <= opts.nodes; i++) {
-    state.guests.push(await prepareGuest(state, i, sshPorts[i - 1], !!opts.fresh));
+    state.guests.push(await prepareGuest(state, i, sshPorts[i - 1], !!opts.fresh, opts.guestMemoryMb?.[i - 1]));
   }
   for (const g of state.guests) writeGuestConfig(state, g);
   writeKnownHosts(state);
@@ -121,7 +123,7 @@ async function waitAllSsh(state: LabState, r: { log: LabLog; progress?: LabProgr
 }
 
 /** Creates (or reuses) a guest's overlay disk and host key, and lays out its files. */
-async function prepareGuest(state: LabState, i: number, sshPort: number, fresh: boolean): Promise<GuestState> {
+async function prepareGuest(state: LabState, i: number, sshPort: number, fresh: boolean, memoryMb?: number): Promise<GuestState> {
   const name = `node${i}`;
   const gdir = join(state.dir, name);
   const disk = join(gdir, 'disk.qcow2');
@@ -149,6 +151,7 @@ async function prepareGuest(state: LabState, i: number, sshPort: number, fresh: 
     consoleLog: join(gdir, 'console.log'),
     hostPublicKey: hostKey.publicKey.split(' ').slice(0, 2).join(' '),
     qemuArgs: [],
+    ...(memoryMb ? { memoryMb } : {}),
   };
   g.qemuArgs = qemuArgs(state, g, i);
   return g;
@@ -177,7 +180,7 @@ function qemuArgs(state: LabState, g: GuestState, i: number): string[] {
   return [
     '-name', g.hostname,
     '-accel', state.accel,
-    '-m', String(state.memoryMb),
+    '-m', String(g.memoryMb ?? state.memoryMb),
     '-smp', '1',
     '-display', 'none',
     '-monitor', 'none',

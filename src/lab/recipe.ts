@@ -7,7 +7,8 @@ import { shq } from '../transport/types.ts';
 
 export const SUITE = 'bookworm';
 
-/** Packages on top of `--variant=apt` (python3 lets Ansible run for the benchmark). */
+/** Packages on top of `--variant=apt`: python3 lets Ansible run for the benchmark; mdadm is what
+ *  the modern backend's mirrored swap (replicas: 2) installs, and lab guests have no network. */
 export const IMAGE_PACKAGES = [
   'systemd-sysv',
   'udev',
@@ -21,6 +22,7 @@ export const IMAGE_PACKAGES = [
   'kmod',
   'procps',
   'nvme-cli',
+  'mdadm',
   'rsync',
   'python3',
 ];

@@ -46,7 +46,7 @@ export async function sshRun(t: SshTarget, script: string, opts: { timeoutMs?: n
 }
 
 /** Like sshRun, but throws unless the script exits 0; returns stdout. */
-export async function sshCheck(t: SshTarget, script: string, opts: { timeoutMs?: number } = {}): Promise<string> {
+export async function sshCheck(t: SshTarget, script: string, opts: { timeoutMs?: number; input?: string } = {}): Promise<string> {
   const r = await sshRun(t, script, opts);
   if (r.code !== 0) throw new LabError(`${t.name}: \`${script}\` failed (exit ${r.code}): ${(r.stderr || r.stdout).trim()}`);
   return r.stdout;

@@ -27,6 +27,8 @@ export interface GuestState {
   consoleLog: string;
   /** `ssh-ed25519 AAAA…` of the guest's host key. */
   hostPublicKey: string;
+  /** This guest's memory when it differs from the lab's `memoryMb`. */
+  memoryMb?: number;
   /** Full QEMU argument list; restarts (and `-loadvm`) need exactly the same devices. */
   qemuArgs: string[];
 }

@@ -2,6 +2,10 @@ import { blockInFileStep } from './blockinfile.ts';
 import { commandStep } from './command.ts';
 import { fileStep } from './file.ts';
 import { lineInFileStep } from './lineinfile.ts';
+import { modernBorrowStep } from './modern/borrow.ts';
+import { modernConfStep } from './modern/conf.ts';
+import { modernLendStep } from './modern/lend.ts';
+import { modernVerifyStep } from './modern/verify.ts';
 import { mountStep } from './mount.ts';
 import { packageStep } from './package.ts';
 import { rebootStep } from './reboot.ts';
@@ -24,7 +28,9 @@ import type { StepType } from './types.ts';
 const generic = [fileStep, templateStep, blockInFileStep, lineInFileStep, commandStep, packageStep, serviceStep, sysfsStep, mountStep, rebootStep];
 // The legacy RAMster HOW-TO steps that the generic ones cannot express (playbooks/site.yaml).
 const ramster = [preflightStep, kconfigStep, kernelBuildStep, grubCmdlineStep, ramsterConfStep, ramsterDefaultsStep, rclocalStep, bringupStep, verifyStep];
-const all = [...generic, ...ramster] as unknown as StepType[];
+// The modern backend: zswap + swap on another node's RAM over NVMe/TCP (playbooks/site.yaml).
+const modern = [modernConfStep, modernLendStep, modernBorrowStep, modernVerifyStep];
+const all = [...generic, ...ramster, ...modern] as unknown as StepType[];
 
 /** Every step type by name. A new step type is one file plus one entry here. */
 export const stepTypes: Map<string, StepType> = new Map(all.map((s) => [s.name, s]));

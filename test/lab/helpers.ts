@@ -56,8 +56,8 @@ export async function downTestLab(dir: string, opts: { remove?: boolean } = {}):
 }
 
 /** Runs a script on a guest as root over SSH (host key checked); throws on failure. */
-export function onGuest(state: LabState, name: string, script: string, timeoutMs = 120_000): Promise<string> {
-  return sshCheck(sshTarget(state, guestOf(state, name)), script, { timeoutMs });
+export function onGuest(state: LabState, name: string, script: string, timeoutMs = 120_000, input?: string): Promise<string> {
+  return sshCheck(sshTarget(state, guestOf(state, name)), script, { timeoutMs, input });
 }
 
 /** Pids of live processes whose command line mentions the lab directory (QEMU, supervisors). */

@@ -32,8 +32,8 @@ export interface ShutdownEvents {
   networkDown?: JournalEntry;
 }
 
-const SHUTDOWN = /System is (rebooting|powering down)|Stopped target multi-user\.target/;
-const NETWORK_DOWN = /^(Stopped target network\.target|Stopping systemd-networkd\.service|Stopping networking\.service)/;
+export const SHUTDOWN = /System is (rebooting|powering down)|Stopped target multi-user\.target/;
+export const NETWORK_DOWN = /^(Stopped target network\.target|Stopping systemd-networkd\.service|Stopping networking\.service)/;
 
 export function shutdownEvents(entries: JournalEntry[], swapFile: string): ShutdownEvents {
   const unit = swapFile.replace(/^\//, '').replace(/\//g, '-') + '.swap';

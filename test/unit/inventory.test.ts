@@ -238,8 +238,8 @@ all:
   it('gives merged vars, inventory_hostname and the host cluster as plain data', () => {
     const vars = inventoryTemplateVars(inv, 'a');
     const nodes = [
-      { host: 'a', hostname: 'sysa', number: 0, address: '10.0.0.1', targets: [1] },
-      { host: 'b', hostname: 'sysb', number: 1, address: '10.0.0.2', targets: [] },
+      { host: 'a', hostname: 'sysa', number: 0, address: '10.0.0.1', targets: [1], borrowers: [] },
+      { host: 'b', hostname: 'sysb', number: 1, address: '10.0.0.2', targets: [], borrowers: [0] },
     ];
     expect(vars).toEqual({
       greeting: 'hello',

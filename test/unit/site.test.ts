@@ -29,9 +29,27 @@ const STAGES: [string, string[]][] = [
   ['shutdown', ['file', 'file', 'service']],
   ['verify', ['ramster_verify']],
 ];
+/** The modern backend's play (the third), likewise. */
+const MODERN_STAGES: [string, string[]][] = [
+  ['kmod', ['file', 'file', 'file']],
+  ['tools', ['package', 'file', 'file', 'file']],
+  ['conf', ['modern_conf']],
+  ['lend', ['modern_lend', 'service']],
+  ['borrow', ['modern_borrow', 'service']],
+  ['verify', ['modern_verify']],
+];
 
 /** Steps in the order a run reaches them: each play's steps, then its handlers. */
 const runOrder = (pb: Playbook): StepSpec[] => pb.plays.flatMap((p) => [...p.steps, ...p.handlers]);
+const legacyPlays = (pb: Playbook): Playbook => ({ ...pb, plays: pb.plays.slice(0, 2) });
+const modernPlays = (pb: Playbook): Playbook => ({ ...pb, plays: pb.plays.slice(2) });
+
+function expectStages(steps: StepSpec[], want: [string, string[]][]) {
+  for (const s of steps) expect(s.tags, s.name).toHaveLength(1);
+  const stages = steps.map((s) => s.tags[0]).filter((t, i, all) => t !== all[i - 1]);
+  expect(stages).toEqual(want.map(([t]) => t));
+  for (const [tag, types] of want) expect(steps.filter((s) => s.tags[0] === tag).map((s) => s.type), tag).toEqual(types);
+}
 
 describe('playbooks/site.yaml', () => {
   let pb: Playbook;
@@ -40,11 +58,9 @@ describe('playbooks/site.yaml', () => {
   });
 
   it('has every stage as a tag, in the HOW-TO order, each stage contiguous with its steps in order', () => {
-    const steps = runOrder(pb);
-    for (const s of steps) expect(s.tags, s.name).toHaveLength(1);
-    const stages = steps.map((s) => s.tags[0]).filter((t, i, all) => t !== all[i - 1]);
-    expect(stages).toEqual(STAGES.map(([t]) => t));
-    for (const [tag, types] of STAGES) expect(steps.filter((s) => s.tags[0] === tag).map((s) => s.type), tag).toEqual(types);
+    expect(pb.plays).toHaveLength(3);
+    expectStages(runOrder(legacyPlays(pb)), STAGES);
+    expectStages(runOrder(modernPlays(pb)), MODERN_STAGES);
   });
 
   it('is valid against the published playbook schema (editor completion)', () => {
@@ -52,8 +68,11 @@ describe('playbooks/site.yaml', () => {
     expect(validate(parse(readFileSync(SITE, 'utf8'))), JSON.stringify(validate.errors)).toBe(true);
   });
 
-  it('runs every step only on legacy-backend nodes; grub notifies the cluster reboot, which waits at a cluster barrier', () => {
-    for (const s of runOrder(pb)) expect(s.when, s.name).toMatch(/^defined\(ramster\.backend\) and ramster\.backend == 'legacy'/);
+  it('runs every step only on nodes of its backend; grub notifies the cluster reboot, which waits at a cluster barrier', () => {
+    for (const s of runOrder(legacyPlays(pb))) expect(s.when, s.name).toMatch(/^defined\(ramster\.backend\) and ramster\.backend == 'legacy'/);
+    for (const s of runOrder(modernPlays(pb))) expect(s.when, s.name).toMatch(/^defined\(ramster\.backend\) and ramster\.backend == 'modern'/);
+    // Lenders export before any borrower connects.
+    expect(pb.plays[2].steps.find((s) => s.type === 'modern_borrow')?.barrier).toBe('cluster');
     const grub = pb.plays[0].steps.find((s) => s.type === 'grub_cmdline')!;
     expect(grub.notify).toEqual(['reboot the cluster together']);
     expect(pb.plays[0].handlers).toMatchObject([{ name: 'reboot the cluster together', type: 'reboot', barrier: 'cluster' }]);
@@ -158,6 +177,65 @@ describe('site.yaml on two folder nodes and a host of no cluster', () => {
 
   it('--tags conf runs only the conf stage', async () => {
     const r = await runPlaybook(inventory(), pb, opts(false, { tags: ['conf'] }));
-    expect(host(r, 'a').steps.map((s) => s.type)).toEqual(['ramster_conf', 'ramster_defaults']);
+    expect(host(r, 'a').steps.filter((s) => s.status !== 'skipped').map((s) => s.type)).toEqual(['ramster_conf', 'ramster_defaults']);
+    expect(host(r, 'a').steps.map((s) => s.type)).toEqual(['ramster_conf', 'ramster_defaults', 'modern_conf']);
+  });
+});
+
+describe('site.yaml on two folder nodes of a modern cluster (what an image build gets)', () => {
+  let dir: string;
+  let pb: Playbook;
+  const inventory = () =>
+    loadInventoryText(
+      join(dir, 'inv.yaml'),
+      `all:
+  children:
+    lab:
+      ramster: {cluster: ramster, topology: one-way, backend: modern, lend_mb: 512, zswap_compressor: lz4}
+      hosts:
+        a: {connection: local, root: ${dir}/a, number: 0, hostname: system1, cluster_address: 10.0.0.1}
+        b: {connection: local, root: ${dir}/b, number: 1, hostname: system2, cluster_address: 10.0.0.2}
+`,
+    );
+  const opts = (apply: boolean) => ({ apply, forks: 4, connect: { acceptNewHostKeys: false, connectTimeoutMs: 1000 } });
+  const host = (r: { hosts: HostResult[] }, name: string) => r.hosts.find((h) => h.host === name)!;
+  const read = (p: string) => readFileSync(join(dir, p), 'utf8');
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'rp-site-modern-'));
+    seedDebianRoot(join(dir, 'a'), 'system1');
+    seedDebianRoot(join(dir, 'b'), 'system2');
+    pb = await loadPlaybook(SITE);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('installs the borrower and lender files by role, defers the live steps to first boot, and converges', async () => {
+    const plan = await runPlaybook(inventory(), pb, opts(false));
+    expect(exitCode(plan)).toBe(2);
+    const applied = await runPlaybook(inventory(), pb, opts(true));
+    expect(exitCode(applied), JSON.stringify(applied.hosts.map((h) => h.error))).toBe(0);
+    const a = host(applied, 'a');
+    const b = host(applied, 'b');
+    const status = (h: HostResult, type: string) => h.steps.filter((s) => s.type === type).map((s) => s.status);
+    // Every legacy step is skipped on a modern node.
+    for (const s of a.steps.filter((x) => !x.type.startsWith('modern_') && x.status !== 'skipped')) expect(s.step).toMatch(/ramster-modern|ramster-lend|ramster-borrow|module|nvme|mdadm/i);
+    expect(status(a, 'modern_conf')).toEqual(['changed']);
+    for (const type of ['modern_lend', 'modern_borrow', 'modern_verify']) {
+      expect(status(a, type), type).toEqual(['skipped']);
+      expect(a.steps.find((s) => s.type === type)?.message, type).toMatch(/when the image boots|once booted/);
+    }
+    // Roles: a borrows (nvme-tcp at boot, the borrow unit enabled), b lends (nvmet at boot, the lend unit enabled).
+    expect(read('a/etc/modules-load.d/ramster-borrower.conf')).toMatch(/^nvme-tcp$/m);
+    expect(() => read('a/etc/modules-load.d/ramster-lender.conf')).toThrow();
+    expect(read('b/etc/modules-load.d/ramster-lender.conf')).toMatch(/^nvmet-tcp$/m);
+    expect(readlinkSync(join(dir, 'a/etc/systemd/system/multi-user.target.wants/ramster-borrow.service'))).toBe('/etc/systemd/system/ramster-borrow.service');
+    expect(readlinkSync(join(dir, 'b/etc/systemd/system/multi-user.target.wants/ramster-lend.service'))).toBe('/etc/systemd/system/ramster-lend.service');
+    expect(read('a/etc/ramster/modern.conf')).toMatch(/^borrow 1 \S+:lend:node1-to-node0 \S+:node0 10\.0\.0\.2 4420 -1 -$/m);
+    expect(read('b/etc/ramster/modern.conf')).toMatch(/^lend 0 \S+:lend:node1-to-node0 \S+:node0 \/run\/ramster-lend\/node0\.img 512$/m);
+    expect(statSync(join(dir, 'a/usr/sbin/ramster-modern')).mode & 0o777).toBe(0o755);
+
+    const again = await runPlaybook(inventory(), pb, opts(true));
+    expect(again.totals.changed).toBe(0);
+    expect(b.status).toBe('changed');
   });
 });

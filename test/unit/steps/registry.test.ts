@@ -4,7 +4,7 @@ import { stepSchemas, stepTypes } from '../../../src/steps/registry.ts';
 
 describe('step registry', () => {
   it('holds every generic step type', () => {
-    expect([...stepTypes.keys()].sort()).toEqual(['blockinfile', 'command', 'file', 'grub_cmdline', 'kconfig', 'kernel_build', 'lineinfile', 'mount', 'package', 'preflight', 'ramster_bringup', 'ramster_conf', 'ramster_defaults', 'ramster_rclocal', 'ramster_verify', 'reboot', 'service', 'sysfs', 'template']);
+    expect([...stepTypes.keys()].sort()).toEqual(['blockinfile', 'command', 'file', 'grub_cmdline', 'kconfig', 'kernel_build', 'lineinfile', 'modern_borrow', 'modern_conf', 'modern_lend', 'modern_verify', 'mount', 'package', 'preflight', 'ramster_bringup', 'ramster_conf', 'ramster_defaults', 'ramster_rclocal', 'ramster_verify', 'reboot', 'service', 'sysfs', 'template']);
   });
 
   it('gives each step a strict, described args schema that compiles', () => {

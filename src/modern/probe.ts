@@ -1,0 +1,137 @@
+/**
+ * Everything the modern backend's steps, `verify`, `status` and `doctor` read from a node, in
+ * ONE read-only shell command: nvmet's configfs tree (our subsystems only), the lend files'
+ * allocated size, NVMe host controllers and namespaces with their I/O counters, md, swap,
+ * zswap parameters and counters, our units, the conf file and the kernel's recent messages.
+ */
+import { LEND_DIR, NQN_PREFIX } from './plan.ts';
+
+export const MODERN_PROBE_SCRIPT = `
+v() { cat "$1" 2>/dev/null | tr '\\n' ' ' | sed 's/ *$//'; }
+N=/sys/kernel/config/nvmet
+echo "@modules"; for m in nvmet nvmet_tcp nvme_tcp nvme_fabrics md_mod raid1; do [ -d /sys/module/$m ] && echo $m; done
+echo "@nvmet"
+if [ -d $N ]; then
+  for p in $N/ports/*; do [ -d "$p" ] || continue
+    echo "port \${p##*/} $(v $p/addr_trtype) $(v $p/addr_adrfam) $(v $p/addr_traddr) $(v $p/addr_trsvcid)"
+    for l in $p/subsystems/*; do [ -L "$l" ] && echo "link \${p##*/} \${l##*/}"; done
+  done
+  for s in $N/subsystems/${NQN_PREFIX}*; do [ -d "$s" ] || continue
+    echo "subsystem \${s##*/} $(v $s/attr_allow_any_host)"
+    for h in $s/allowed_hosts/*; do [ -L "$h" ] && echo "allowed \${s##*/} \${h##*/}"; done
+    for n in $s/namespaces/*; do [ -d "$n" ] && echo "namespace \${s##*/} \${n##*/} $(v $n/enable) $(v $n/buffered_io) $(v $n/device_path)"; done
+  done
+fi
+echo "@files"; for f in ${LEND_DIR}/*; do [ -f "$f" ] && echo "$f $(stat -c '%s %b %B' "$f")"; done
+echo "@controllers"
+for c in /sys/class/nvme/nvme*; do [ -d "$c" ] || continue
+  echo "\${c##*/} $(v $c/transport) $(v $c/state) $(v $c/subsysnqn) $(v $c/address)"
+done
+echo "@namespaces"
+for d in /sys/block/nvme*; do [ -d "$d" ] || continue
+  echo "\${d##*/} $(v $d/size) $(v $d/device/subsysnqn) $(v $d/stat)"
+done
+echo "@mdstat"; cat /proc/mdstat 2>/dev/null
+echo "@mdlinks"; for l in /dev/md/*; do [ -L "$l" ] && echo "$l $(readlink -f "$l")"; done
+echo "@swaps"; tail -n +2 /proc/swaps
+echo "@swaplabels"; for d in $(tail -n +2 /proc/swaps | cut -d' ' -f1); do echo "$d $(blkid -o value -s LABEL "$d" 2>/dev/null)"; done
+echo "@zswap"; for f in /sys/module/zswap/parameters/*; do [ -f "$f" ] && echo "\${f##*/} $(v $f)"; done
+echo "@zswapstats"; for f in /sys/kernel/debug/zswap/*; do [ -f "$f" ] && echo "\${f##*/} $(v $f)"; done
+echo "@units"; for u in ramster-lend.service ramster-borrow.service; do echo "$u $(systemctl is-enabled $u 2>/dev/null || true) $(systemctl is-active $u 2>/dev/null || true)"; done
+echo "@meminfo"; grep -E '^(MemTotal|MemAvailable|SwapTotal|SwapFree):' /proc/meminfo
+echo "@dmesg"; dmesg 2>/dev/null | grep -E 'nvme|nvmet|md/raid1|md[0-9]|zswap|swap' | tail -n 60
+echo "@end"
+`;
+
+export interface Controller {
+  name: string;
+  transport: string;
+  state: string;
+  subsystem: string;
+  address: string;
+}
+
+export interface BlockDevice {
+  name: string;
+  sectors: number;
+  subsystem: string;
+  /** /sys/block/<dev>/stat fields. */
+  stat: number[];
+}
+
+export interface ModernProbe {
+  modules: string[];
+  ports: { id: string; trtype: string; adrfam: string; traddr: string; trsvcid: string }[];
+  links: { port: string; subsystem: string }[];
+  subsystems: { name: string; allowAnyHost: string }[];
+  allowed: { subsystem: string; host: string }[];
+  namespaces: { subsystem: string; nsid: string; enable: string; bufferedIo: string; path: string }[];
+  /** Lend files: apparent size and bytes really allocated (RAM held for the borrower). */
+  files: { path: string; size: number; allocated: number }[];
+  controllers: Controller[];
+  blockDevices: BlockDevice[];
+  mdstat: string;
+  /** /dev/md/<name> -> /dev/mdN */
+  mdLinks: Map<string, string>;
+  swaps: { device: string; type: string; sizeKb: number; usedKb: number; priority: number; label: string }[];
+  zswap: Record<string, string>;
+  zswapStats: Record<string, number>;
+  units: Record<string, { enabled: string; active: string }>;
+  meminfoKb: Record<string, number>;
+  dmesg: string[];
+}
+
+export function parseModernProbe(out: string): ModernProbe {
+  const sections = new Map<string, string[]>();
+  let current = '';
+  for (const line of out.split('\n')) {
+    if (line.startsWith('@')) sections.set((current = line.slice(1).trim()), []);
+    else if (current && line.trim()) sections.get(current)!.push(line);
+  }
+  const get = (name: string) => sections.get(name) ?? [];
+  const words = (l: string) => l.trim().split(/\s+/);
+  const p: ModernProbe = {
+    modules: get('modules').map((l) => l.trim()),
+    ports: [],
+    links: [],
+    subsystems: [],
+    allowed: [],
+    namespaces: [],
+    files: get('files').map((l) => {
+      const [path, size, blocks, blockSize] = words(l);
+      return { path, size: Number(size), allocated: Number(blocks) * Number(blockSize) };
+    }),
+    controllers: get('controllers').map((l) => {
+      const [name, transport, state, subsystem, ...address] = words(l);
+      return { name, transport, state, subsystem, address: address.join(' ') };
+    }),
+    blockDevices: get('namespaces').map((l) => {
+      const [name, sectors, ...rest] = words(l);
+      // a path device (nvme0c0n1) has no subsystem nqn of its own: its stat follows directly
+      const subsystem = rest[0] && !/^\d+$/.test(rest[0]) ? rest.shift()! : '';
+      return { name, sectors: Number(sectors), subsystem, stat: rest.map(Number) };
+    }),
+    mdstat: get('mdstat').join('\n'),
+    mdLinks: new Map(get('mdlinks').map((l) => words(l) as [string, string])),
+    swaps: [],
+    zswap: Object.fromEntries(get('zswap').map((l) => [words(l)[0], words(l).slice(1).join(' ')])),
+    zswapStats: Object.fromEntries(get('zswapstats').map((l) => [words(l)[0], Number(words(l)[1])])),
+    units: Object.fromEntries(get('units').map((l) => [words(l)[0], { enabled: words(l)[1] ?? 'unknown', active: words(l)[2] ?? 'unknown' }])),
+    meminfoKb: Object.fromEntries(get('meminfo').map((l) => [l.split(':')[0], Number(words(l.split(':')[1] ?? '')[0])])),
+    dmesg: get('dmesg'),
+  };
+  for (const l of get('nvmet')) {
+    const [kind, a, b, c, d, e] = words(l);
+    if (kind === 'port') p.ports.push({ id: a, trtype: b ?? '', adrfam: c ?? '', traddr: d ?? '', trsvcid: e ?? '' });
+    if (kind === 'link') p.links.push({ port: a, subsystem: b });
+    if (kind === 'subsystem') p.subsystems.push({ name: a, allowAnyHost: b ?? '' });
+    if (kind === 'allowed') p.allowed.push({ subsystem: a, host: b });
+    if (kind === 'namespace') p.namespaces.push({ subsystem: a, nsid: b, enable: c ?? '', bufferedIo: d ?? '', path: e ?? '' });
+  }
+  const labels = new Map(get('swaplabels').map((l) => [words(l)[0], words(l)[1] ?? '']));
+  for (const l of get('swaps')) {
+    const [device, type, size, used, priority] = words(l);
+    p.swaps.push({ device, type, sizeKb: Number(size), usedKb: Number(used), priority: Number(priority), label: labels.get(device) ?? '' });
+  }
+  return p;
+}

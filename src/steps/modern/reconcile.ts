@@ -1,0 +1,41 @@
+import type { ModernPlan } from '../../modern/plan.ts';
+import { MODERN_PROBE_SCRIPT, parseModernProbe, type ModernProbe } from '../../modern/probe.ts';
+import { probe, run } from '../../transport/fileops.ts';
+import { isImageTarget } from '../../transport/types.ts';
+import { unifiedDiff } from '../textdiff.ts';
+import { noChange, type Change, type StepContext } from '../types.ts';
+
+export interface LiveSide {
+  /** e.g. "exports" — used in summaries and errors. */
+  what: string;
+  /** A name for the diff header, e.g. "nvmet (lend)". */
+  diffName: string;
+  desired(plan: ModernPlan): string[];
+  actual(p: ModernProbe, plan: ModernPlan): string[];
+  /** The `ramster-modern` command that converges this side (the same one the boot unit runs). */
+  command: string;
+}
+
+const text = (lines: string[]) => (lines.length ? lines.join('\n') + '\n' : '');
+
+/**
+ * Reads the live state in one probe, diffs it against the plan, and when applying runs the
+ * same `ramster-modern` command the boot unit runs, then reads back: the step fails with the
+ * remaining diff when the kernel did not end up where the plan says.
+ */
+export async function reconcileLive(ctx: StepContext, plan: ModernPlan, side: LiveSide): Promise<Change> {
+  if (isImageTarget(ctx.t)) return { ...noChange(`${side.what}: set up at first boot`), skipped: 'an image has no running kernel: the enabled unit sets this up when the image boots' };
+  const want = side.desired(plan);
+  const read = async () => side.actual(parseModernProbe(await probe(ctx.t, MODERN_PROBE_SCRIPT, 'read the modern backend state', ctx.timeoutMs)), plan);
+  const have = await read();
+  const diff = unifiedDiff(side.diffName, text(have), text(want));
+  if (!diff) return noChange(want.length ? `${side.what}: ${want.length} facts as planned` : `${side.what}: nothing to do on this node`);
+  const summary = `${side.what}: ${want.length ? (have.length ? 'update' : 'create') : 'remove'} (${side.command})`;
+  if (!ctx.apply) return { action: have.length ? 'update' : 'create', summary, diff };
+  ctx.log(`${side.command}`);
+  await run(ctx.t, `/usr/sbin/${side.command}`, side.command, undefined, ctx.timeoutMs);
+  const after = await read();
+  const left = unifiedDiff(side.diffName, text(after), text(want));
+  if (left) throw new Error(`${side.command} ran, but the ${side.what} still differ from the plan (- found, + planned):\n${left}`);
+  return { action: have.length ? 'update' : 'create', summary, diff };
+}
