@@ -23,7 +23,8 @@ export function labInventory(state: LabState): Record<string, unknown> {
       vars: { user: 'root', identity: state.identity, known_hosts: state.knownHosts },
       children: {
         lab: {
-          ramster: { ...rest, backend: state.backend, topology },
+          // A single node borrows from nobody: a topology needs at least two nodes.
+          ramster: { ...rest, backend: state.backend, ...(state.guests.length > 1 ? { topology } : {}) },
           hosts,
         },
       },

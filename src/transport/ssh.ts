@@ -49,6 +49,15 @@ const RECONNECT_DELAYS_MS = [1000, 2000, 5000];
 /** Grace between the remote `timeout`'s TERM and its KILL. */
 const KILL_AFTER_S = 2;
 
+/** sudo refused to run commands for `become` (wrong or missing password, no sudoers entry):
+ *  the host fails with what to fix; never retried. */
+export class BecomeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BecomeError';
+  }
+}
+
 export function expandHome(path: string): string {
   return path === '~' ? homedir() : path.startsWith('~/') ? join(homedir(), path.slice(2)) : path;
 }
@@ -164,6 +173,8 @@ export class SshTransport implements Transport, Reconnectable {
         ch.on('close', () => {
           const t = text();
           if (exit) {
+            const refused = exit.code === 1 ? this.sudoRefusal(t.stderr) : undefined;
+            if (refused) return finish(refused);
             const timeoutHit = exit.code === 124 && opts.timeoutMs !== undefined && Date.now() - started >= opts.timeoutMs - 50;
             finish({ code: exit.code, stdout: t.stdout, stderr: timeoutHit ? withTimeoutNote(t.stderr) : t.stderr });
           } else if (this.client !== client) {
@@ -310,6 +321,23 @@ export class SshTransport implements Transport, Reconnectable {
     if (/passphrase|private key|Unsupported key format/i.test(e.message))
       return `${where}: cannot use ${tried}: ${e.message} (for an encrypted key, load it into ssh-agent and leave \`identity:\` unset)`;
     return `${where}: ${e.message}`;
+  }
+
+  /** sudo's own refusal (wrong password, none given, no sudoers entry) before the command
+   *  ran, as an error saying which inventory setting to fix. sudo exits 1 and its messages
+   *  are its last stderr lines; the password is never part of them. */
+  private sudoRefusal(stderr: string): BecomeError | undefined {
+    if (!this.opts.become || this.username === 'root') return undefined;
+    const lines = stderr.trim().split('\n');
+    const last = lines[lines.length - 1] ?? '';
+    const who = `sudo on ${this.label} refused user ${this.username}`;
+    if (/^sudo: (\d+ incorrect password attempts?|no password was provided)$/.test(last) && this.#becomePassword !== undefined)
+      return new BecomeError(`${who}: the become password is wrong (${last}). Fix \`become_password\` for this host in the inventory.`);
+    if (/^sudo: a (terminal is required to read the )?password( is required)?/.test(last))
+      return new BecomeError(`${who}: sudo asks for a password and the inventory gives none (${last}). Set \`become_password: !sensitive ...\` for this host, or give the user NOPASSWD in sudoers.`);
+    if (/is not in the sudoers file|is not allowed to execute|may not run sudo/.test(last))
+      return new BecomeError(`${who}: the user may not run commands as root (${last.replace(/^sudo: /, '').replace(/\.$/, '')}). Add a sudoers entry for ${this.username}, or log in as root.`);
+    return undefined;
   }
 
   private lostError(cause?: Error): UnreachableError {

@@ -1,5 +1,5 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,18 @@ export interface StartSshdOptions {
    *  `<privateEtc>/upper`: sessions can edit /etc (fstab…) and mount filesystems without
    *  touching the machine's own. */
   privateEtc?: string;
+  /** Extra login users, added to the overlay's /etc only (the machine's own is untouched).
+   *  Each logs in with `identity`, like root, and has its own home under `dir`. */
+  users?: SshdUser[];
+}
+
+export interface SshdUser {
+  name: string;
+  /** Login password, hashed into the overlay's /etc/shadow: what sudo asks for. */
+  password: string;
+  /** A sudoers.d entry: 'password' (`ALL=(ALL:ALL) ALL`, sudo asks for the password) or
+   *  'nopasswd'; none when unset. */
+  sudo?: 'password' | 'nopasswd';
 }
 
 export interface Sshd {
@@ -50,7 +62,10 @@ export async function startSshd(opts: StartSshdOptions = {}): Promise<Sshd> {
   const identity = join(dir, 'id_ed25519');
   keyTypes.forEach((t, i) => keygen(t, hostKeys[i]));
   keygen('ed25519', identity);
-  writeFileSync(join(dir, 'authorized_keys'), readFileSync(`${identity}.pub`));
+  writeFileSync(join(dir, 'authorized_keys'), readFileSync(`${identity}.pub`), { mode: 0o644 });
+  const users = opts.users ?? [];
+  // sshd reads authorized_keys as the logging-in user: other users must be able to reach it.
+  if (users.length) chmodSync(dir, 0o711);
   const hostKeyLines = hostKeys.map((k) => {
     const [type, b64] = readFileSync(`${k}.pub`, 'utf8').trim().split(/\s+/);
     return `[127.0.0.1]:${port} ${type} ${b64}`;
@@ -83,7 +98,7 @@ export async function startSshd(opts: StartSshdOptions = {}): Promise<Sshd> {
 
   let proc: ChildProcess | undefined;
   const launch = async () => {
-    proc = await spawnSshd(config, port, opts.privateEtc);
+    proc = await spawnSshd(config, port, opts.privateEtc, usersScript(users, dir));
   };
   const kill = async () => {
     if (proc) await killTree(proc);
@@ -130,7 +145,38 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function spawnSshd(config: string, port: number, privateEtc?: string): Promise<ChildProcess> {
+const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** Shell lines, run in the namespace after the overlay is mounted, adding each user to its
+ *  /etc (passwd, shadow, group, sudoers.d); idempotent, as a restart runs them again. */
+function usersScript(users: SshdUser[], dir: string): string {
+  if (!users.length) return '';
+  const taken = new Set(readFileSync('/etc/passwd', 'utf8').split('\n').map((l) => l.split(':')[2]));
+  let uid = 64000;
+  return users
+    .map((u) => {
+      if (!/^[a-z_][a-z0-9_-]*$/.test(u.name)) throw new Error(`sshd test user: bad name ${u.name}`);
+      while (taken.has(String(uid))) uid++;
+      taken.add(String(uid));
+      const home = join(dir, `home-${u.name}`);
+      const hash = execFileSync('openssl', ['passwd', '-6', '-stdin'], { input: `${u.password}\n`, encoding: 'utf8' }).trim();
+      const sudoers = `/etc/sudoers.d/rp-test-${u.name}`;
+      return [
+        `if ! grep -q ${q(`^${u.name}:`)} /etc/passwd; then`,
+        `  echo ${q(`${u.name}:x:${uid}:${uid}::${home}:/bin/sh`)} >> /etc/passwd`,
+        `  echo ${q(`${u.name}:${hash}:19000:0:99999:7:::`)} >> /etc/shadow`,
+        `  echo ${q(`${u.name}:x:${uid}:`)} >> /etc/group`,
+        'fi',
+        `mkdir -p ${q(home)} && chown ${uid}:${uid} ${q(home)} && chmod 0700 ${q(home)}`,
+        u.sudo
+          ? `echo ${q(`${u.name} ALL=(ALL:ALL) ${u.sudo === 'nopasswd' ? 'NOPASSWD: ' : ''}ALL`)} > ${sudoers} && chmod 0440 ${sudoers}`
+          : `rm -f ${sudoers}`,
+      ].join('\n');
+    })
+    .join('\n');
+}
+
+async function spawnSshd(config: string, port: number, privateEtc?: string, setup = ''): Promise<ChildProcess> {
   // Always a private mount namespace with an overlay over /etc: root's login shell there is
   // /bin/sh, so sessions do not source this machine's ~/.bashrc (pyenv's rehash lock there
   // hangs every later session once a test kills one mid-rehash), and sessions may edit /etc.
@@ -140,7 +186,8 @@ async function spawnSshd(config: string, port: number, privateEtc?: string): Pro
     'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1/upper,workdir=$1/work" /etc',
     "sed -i 's#^\\(root:.*:\\)[^:]*$#\\1/bin/sh#' /etc/passwd",
   ].join(' && ');
-  const proc = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', `${overlay} && exec ${SSHD} -D -e -f "$2"`, 'sh', etc, config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const script = `${overlay}${setup ? ` && (set -e\n${setup}\n)` : ''} && exec ${SSHD} -D -e -f "$2"`;
+  const proc = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', etc, config], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   proc.stderr!.on('data', (b: Buffer) => {
     log = (log + b.toString()).slice(-4000);

@@ -94,17 +94,21 @@ describe('faults', () => {
     expect((JSON.parse((await cli('apply', '-i', inventory(), pb)).stdout)).totals.changed).toBe(0);
   });
 
-  it('SIGINT during apply: the step in progress finishes, no new one starts, exit 130, lock released', async () => {
-    const pb = playbook('int', `    - name: slow\n      command: {cmd: "mkdir -p {{ out }}; touch {{ out }}/int-started; sleep 3; echo done > {{ out }}/int-slow"}\n    - file: {path: "{{ out }}/int-after", content: "x"}\n`);
+  it.each(['SIGINT', 'SIGTERM'] as const)('%s during apply: the step in progress finishes, no new one starts, exit 130, lock released; the next apply converges', async (signal) => {
+    const n = signal.toLowerCase();
+    const pb = playbook(n, `    - name: slow\n      command: {cmd: "mkdir -p {{ out }}; touch {{ out }}/${n}-started; sleep 3; echo done > {{ out }}/${n}-slow", creates: "{{ out }}/${n}-slow"}\n    - file: {path: "{{ out }}/${n}-after", content: "x"}\n`);
     const run = execa('node', [CLI, 'apply', '-i', inventory(), pb], { reject: false, env: { NO_COLOR: '1' } });
-    await waitFor(join(dir, 'out/int-started'));
-    run.kill('SIGINT');
+    await waitFor(join(dir, `out/${n}-started`));
+    run.kill(signal);
     const r = await run;
     expect(r.exitCode, r.stdout + r.stderr).toBe(130);
     expect(r.stdout).toMatch(/interrupted/);
-    expect(readFileSync(join(dir, 'out/int-slow'), 'utf8')).toBe('done\n');
-    expect(existsSync(join(dir, 'out/int-after'))).toBe(false);
+    expect(readFileSync(join(dir, `out/${n}-slow`), 'utf8')).toBe('done\n');
+    expect(existsSync(join(dir, `out/${n}-after`))).toBe(false);
     expect(lockLeft()).toBe(false);
     for (const f of readdirSync(join(dir, 'out'))) expect(f).not.toMatch(/rp-tmp/);
+    const again = await cli('apply', '-i', inventory(), pb);
+    expect(again.exitCode, again.stdout + again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout).hosts[0].steps.map((s: { status: string }) => s.status)).toEqual(['ok', 'changed']);
   });
 });
