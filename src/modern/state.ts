@@ -50,7 +50,7 @@ export function desiredBorrowLines(plan: ModernPlan): string[] {
   return [
     `zswap enabled${z.compressor ? `, compressor ${z.compressor}` : ''}${z.maxPoolPercent !== undefined ? `, max_pool_percent ${z.maxPoolPercent}` : ''}`,
     ...plan.borrows.map((b) => `connected to ${b.subsystem} at ${b.address}:${b.port} (live)`),
-    ...(plan.mirrored ? [`mirror ${MD_DEVICE} active (raid1)`] : []),
+    ...(plan.mirrored ? [`mirror ${MD_DEVICE} active (raid1 over ${plan.borrows.length} namespaces)`] : []),
     `swap on ${device}, label ${SWAP_LABEL}, priority ${SWAP_PRIORITY}`,
   ];
 }
@@ -70,8 +70,10 @@ export function actualBorrowLines(p: ModernProbe, plan: ModernPlan): string[] {
     lines.push(`connected to ${c.subsystem} at ${addr ? `${addr[1]}:${addr[2]}` : c.address} (${c.state})`);
   }
   const mdNode = p.mdLinks.get(MD_DEVICE);
-  const mdActive = mdNode && new RegExp(`^${mdNode.replace('/dev/', '')} : active raid1`, 'm').test(p.mdstat);
-  if (mdActive) lines.push(`mirror ${MD_DEVICE} active (raid1)`);
+  const mdLine = mdNode ? p.mdstat.split('\n').find((l) => l.startsWith(`${mdNode.replace('/dev/', '')} : active raid1 `)) : undefined;
+  // members that have not failed, whether in sync or still resyncing
+  const members = mdLine?.split(' ').slice(4).filter((m) => m && !m.endsWith('(F)')).length;
+  if (mdLine) lines.push(`mirror ${MD_DEVICE} active (raid1 over ${members} namespaces)`);
   for (const s of p.swaps.filter((x) => x.label === SWAP_LABEL)) {
     const dev = s.device.replace('/dev/', '');
     const ns = p.blockDevices.find((b) => b.name === dev);

@@ -79,7 +79,8 @@ export function mirrorHealth(p: ModernProbe): { inSync: boolean; evidence: strin
   const block = p.mdstat.split(/\n(?=\S)/).find((b) => b.startsWith(`${node} :`)) ?? '';
   const state = block.match(/\[(\d+)\/(\d+)\] \[([U_]+)\]/);
   if (!state) return { inSync: false, evidence: `${node} not active: ${block.split('\n')[0] || 'absent from /proc/mdstat'}` };
-  return { inSync: state[1] === state[2], evidence: `${node} ${state[0]}` };
+  const recovery = block.match(/(recovery|resync) = *([\d.]+%)/);
+  return { inSync: state[1] === state[2] && !recovery, evidence: `${node} ${state[0]}${recovery ? `, ${recovery[1]} ${recovery[2]}` : ''}` };
 }
 
 function connectionFix(lender: string, address: string, port: number, state?: string): string {
@@ -143,7 +144,8 @@ export interface ModernFinding {
 const DMESG_RULES: { re: RegExp; class: ModernFinding['class']; what: string; fix?: string }[] = [
   { re: /nvme nvme\d+: failed to connect socket|nvme nvme\d+: Failed reconnect attempt/, class: 'config-mismatch', what: 'this node cannot reach a lender: swap I/O to it waits while the kernel reconnects', fix: "check the lender is up, its ramster-lend.service active, and the cluster network (ping its cluster address)" },
   { re: /nvme nvme\d+: (starting error recovery|Reconnecting in)/, class: 'harmless', what: 'a connection to a lender dropped and is being re-established; swap I/O waits, nothing is lost' },
-  { re: /nvme nvme\d+: Removing ctrl|nvme nvme\d+: .*ctrl_loss_tmo/, class: 'unrecoverable', what: 'a lender stayed away longer than ctrl_loss_tmo and its controller was removed: pages on it are gone (with replicas: 2 the mirror still holds them)', fix: 'bring the lender back, then ramster-provision apply' },
+  // (not "Removing ctrl: NQN …", which is an orderly disconnect, e.g. at shutdown)
+  { re: /nvme nvme\d+: Removing controller\.\.\./, class: 'unrecoverable', what: 'a lender stayed away longer than ctrl_loss_tmo and its controller was removed: pages on it are gone (with replicas: 2 the mirror still holds them)', fix: 'bring the lender back, then ramster-provision apply' },
   { re: /md\/raid1:\S+: Disk failure on (\S+)/, class: 'config-mismatch', what: 'the RAID1 mirror lost one lender: every page is still on the other one, but there is no second copy now', fix: `once the lender is back: ramster-provision apply, or mdadm ${MD_DEVICE} --re-add` },
   { re: /nvmet: adding nsid|nvmet_tcp: enabling port|nvmet: creating nvm controller/, class: 'harmless', what: 'lending side set up or a borrower connected' },
   { re: /nvmet: failed to open file|nvmet_file: failed to open/, class: 'unrecoverable', what: 'nvmet could not open the tmpfs file behind a namespace (tmpfs refuses O_DIRECT: buffered_io must be 1 before enable)', fix: 'ramster-provision apply --tags lend' },

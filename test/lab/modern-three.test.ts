@@ -1,0 +1,107 @@
+/**
+ * `backend: modern` on three real QEMU guests (multicast cluster link): the RAM-server topology
+ * (node1 lends to node2 and node3), then `replicas: 2`, where each borrower mirrors its swap over
+ * two lenders (md RAID1 of two NVMe/TCP namespaces). A lender is stopped while a workload has
+ * pages on it: the workload's data still reads back intact; verify and doctor say the mirror
+ * lost a leg; once the lender is back an apply re-adds it and the mirror resyncs.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { guestOf, startGuest, stopGuest, waitForSsh, sshTarget } from '../../src/lab/index.ts';
+import { changedSteps, cli, cliJson, explain } from './cli.ts';
+import { downTestLab, upTestLab, type TestLab } from './helpers.ts';
+import { modernInventory, modernStatusOf, startWorkload, waitWorkload } from './modern-helpers.ts';
+import { CaseTimings } from './timing.ts';
+
+const SETTINGS = { topology: 'ram-server', lend_mb: 384 };
+
+describe('modern backend on a three-node lab: RAM server, then two copies of every page', () => {
+  let lab: TestLab;
+  const timings = new CaseTimings('modern-three');
+
+  beforeAll(async () => {
+    lab = await upTestLab('modern-three', { nodes: 3, backend: 'modern', memoryMb: 768 });
+    timings.set('labUp', lab.upMs);
+  });
+
+  let failed = false;
+  afterEach(({ task }) => {
+    if (task.result?.state === 'fail') failed = true;
+  });
+  afterAll(async () => {
+    if (lab) await downTestLab(lab.dir, { remove: !failed });
+    timings.record();
+  });
+
+  const noChange = async (inventory: string) => {
+    const again = await cliJson(['apply', '-i', inventory], 900_000);
+    expect(again.code, explain(again)).toBe(0);
+    for (const h of again.result.hosts) expect(changedSteps(h).map((s) => s.step), h.host).toEqual([]);
+  };
+
+  it(
+    'ram-server: node1 lends to node2 and node3; converges, verify passes, a second apply changes nothing',
+    timings.timed('ramServer', async () => {
+      const inventory = modernInventory(lab, 'ram-server', SETTINGS);
+      const apply = await cliJson(['apply', '-i', inventory], 1_200_000);
+      expect(apply.code, explain(apply)).toBe(0);
+      const verify = await cli(['verify', '-i', inventory]);
+      expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+      const status = await modernStatusOf(inventory);
+      expect(status.node1.role).toBe('lends to node2+node3');
+      expect(status.node2.role).toBe('borrows from node1');
+      expect(status.node3.role).toBe('borrows from node1');
+      await noChange(inventory);
+    }),
+    2_400_000,
+  );
+
+  it(
+    'replicas 2: each borrower moves its swap onto a RAID1 of two lenders; verify passes with both legs in sync',
+    timings.timed('replicas', async () => {
+      const inventory = modernInventory(lab, 'replicas', { ...SETTINGS, replicas: 2 });
+      const apply = await cliJson(['apply', '-i', inventory], 1_200_000);
+      expect(apply.code, explain(apply)).toBe(0);
+      const verify = await cli(['verify', '-i', inventory]);
+      expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+      expect(verify.stdout).toMatch(/PASS {2}every page on two lenders \(\/dev\/md\/ramster-swap\) {2}\[md\d+ \[2\/2\] \[UU\]\]/);
+      const status = await modernStatusOf(inventory);
+      expect(status.node2.role).toBe('borrows from node1+node3');
+      expect(status.node3.role).toBe('borrows from node1+node2, lends to node2');
+      await noChange(inventory);
+    }),
+    2_400_000,
+  );
+
+  it(
+    'a lender stopped while a workload has pages on it: the data still reads back intact; verify and doctor name the lost leg; back and applied, the mirror resyncs',
+    timings.timed('lenderLost', async () => {
+      const inventory = modernInventory(lab, 'replicas', { ...SETTINGS, replicas: 2 });
+      const w = await startWorkload(lab, 'node2', { mib: 320, holdS: 60, memoryMaxMb: 128 });
+      await waitWorkload(lab, 'node2', w, /^written/m, 900_000);
+      expect((await modernStatusOf(inventory)).node3.foreign_pages).toBeGreaterThan(0);
+
+      const node3 = guestOf(lab.state, 'node3');
+      await stopGuest(node3);
+      const out = await waitWorkload(lab, 'node2', w, /^(ok|BAD)/m, 1_200_000);
+      expect(out).toMatch(/^ok /m);
+
+      const verify = await cli(['verify', '-i', inventory, '--limit', 'node2']);
+      expect(verify.code).not.toBe(0);
+      expect(verify.stdout).toMatch(/FAIL {2}every page on two lenders .*\[2\/1\]/);
+      const doctor = await cli(['doctor', '-i', inventory, '--limit', 'node2']);
+      expect(doctor.stdout).toMatch(/mirror lost one lender|every page on two lenders/);
+
+      await startGuest(lab.state, node3);
+      await waitForSsh(sshTarget(lab.state, node3), { timeoutMs: 600_000 });
+      const apply = await cliJson(['apply', '-i', inventory], 1_200_000);
+      expect(apply.code, explain(apply)).toBe(0);
+      let inSync = false;
+      for (let i = 0; i < 60 && !inSync; i++) {
+        inSync = (await cli(['verify', '-i', inventory])).code === 0;
+        if (!inSync) await new Promise((r) => setTimeout(r, 10_000));
+      }
+      expect(inSync, 'the mirror did not resync within 10 minutes').toBe(true);
+    }),
+    3_600_000,
+  );
+});

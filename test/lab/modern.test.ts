@@ -1,0 +1,145 @@
+/**
+ * `backend: modern` end to end on two real QEMU guests (Debian 12, kernel 6.1): node1 (node 0,
+ * 512 MiB RAM) swaps onto node2's RAM over NVMe/TCP on the private cluster link. Plan, apply,
+ * verify, a no-op second apply; a workload well beyond node1's RAM with its data checked while
+ * node2 holds the pages; discard giving node2's memory back; a reboot of node1 while its pages
+ * are remote (bounded, swap off then disconnect before the network goes down, converged after);
+ * then the symmetric topology.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { rebootGuest, guestOf } from '../../src/lab/index.ts';
+import { changedSteps, cli, cliJson, explain, hostOf } from './cli.ts';
+import { downTestLab, onGuest, upTestLab, type TestLab } from './helpers.ts';
+import { NETWORK_DOWN, ensurePersistentJournal, previousBootJournal } from './journal.ts';
+import { modernInventory, modernStatusOf, startWorkload, waitWorkload } from './modern-helpers.ts';
+import { CaseTimings } from './timing.ts';
+
+const BORROWER = 'node1';
+const LENDER = 'node2';
+const SETTINGS = { topology: 'one-way', lend_mb: 768, zswap_compressor: 'lz4', zswap_max_pool_percent: 20 };
+/** MiB the workload writes: well beyond the borrower's 512 MiB of RAM. */
+const WORKLOAD_MIB = 640;
+
+describe('modern backend on a two-node lab', () => {
+  let lab: TestLab;
+  let inventory: string;
+  const timings = new CaseTimings('modern');
+
+  beforeAll(async () => {
+    lab = await upTestLab('modern', { backend: 'modern', guestMemoryMb: [512, 1024] });
+    timings.set('labUp', lab.upMs);
+    inventory = modernInventory(lab, 'one-way', SETTINGS);
+  });
+
+  let failed = false;
+  afterEach(({ task }) => {
+    if (task.result?.state === 'fail') failed = true;
+  });
+  afterAll(async () => {
+    if (lab) await downTestLab(lab.dir, { remove: !failed });
+    timings.record();
+  });
+
+  it(
+    'plan on fresh guests: exit 2, the live steps show the exports and the swap they will create',
+    timings.timed('plan', async () => {
+      const plan = await cliJson(['plan', '-i', inventory]);
+      expect(plan.code, explain(plan)).toBe(2);
+      const lend = hostOf(plan.result, LENDER).steps.find((s) => s.type === 'modern_lend')!;
+      expect(lend.change?.diff).toContain('+port 4420 listens on 10.99.0.12:4420 (tcp, ipv4)');
+      expect(lend.change?.diff).toMatch(/\+export \S+:lend:node1-to-node0 to \S+:node0 only/);
+      const borrow = hostOf(plan.result, BORROWER).steps.find((s) => s.type === 'modern_borrow')!;
+      expect(borrow.change?.diff).toMatch(/\+connected to \S+:lend:node1-to-node0 at 10\.99\.0\.12:4420 \(live\)/);
+      expect(borrow.change?.diff).toContain('+swap on namespace');
+      // A plan changes nothing on the guests.
+      expect(await onGuest(lab.state, LENDER, 'ls /sys/kernel/config/nvmet 2>/dev/null | wc -l; ls /etc/ramster 2>/dev/null | wc -l')).trim()).toBe('0\n0');
+    }),
+    300_000,
+  );
+
+  it(
+    'apply converges, verify passes every check, a second apply changes nothing',
+    timings.timed('apply', async () => {
+      const apply = await cliJson(['apply', '-i', inventory], 900_000);
+      expect(apply.code, explain(apply)).toBe(0);
+      const verify = await cli(['verify', '-i', inventory]);
+      expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+      expect(verify.stdout).toMatch(/PASS {2}connected to node2 \(node 1, 10\.99\.0\.12:4420\)/);
+      expect(verify.stdout).toMatch(/PASS {2}swap on remote RAM, before any local swap {2}\[\/dev\/nvme\dn1 priority 32767/);
+      const again = await cliJson(['apply', '-i', inventory], 600_000);
+      expect(again.code, explain(again)).toBe(0);
+      for (const h of again.result.hosts) expect(changedSteps(h).map((s) => s.step), h.host).toEqual([]);
+    }),
+    1_200_000,
+  );
+
+  it(
+    `a ${WORKLOAD_MIB} MiB workload on the 512 MiB node: its pages sit on node2, status shows both sides, the data reads back intact, and discard gives node2's RAM back`,
+    timings.timed('workload', async () => {
+      const w = await startWorkload(lab, BORROWER, { mib: WORKLOAD_MIB, holdS: 45, memoryMaxMb: 192 });
+      await waitWorkload(lab, BORROWER, w, /^written/m, 900_000);
+      const during = await modernStatusOf(inventory);
+      expect(during[BORROWER].remote_pages, JSON.stringify(during)).toBeGreaterThan(0);
+      expect(during[LENDER].foreign_pages, JSON.stringify(during)).toBeGreaterThan(0);
+      expect(during[BORROWER].connections).toBe('node2 live');
+      const table = await cli(['status', '-i', inventory]);
+      expect(table.stdout).toMatch(new RegExp(`^node1 +modern +borrows from node2 +${during[BORROWER].remote_pages} `, 'm'));
+      expect(table.stdout).toMatch(/^node2 +modern +lends to node1 +0 +[1-9]\d* /m);
+
+      const out = await waitWorkload(lab, BORROWER, w, /^(ok|BAD)/m, 1_200_000);
+      expect(out).toMatch(/^ok /m);
+      const peak = during[LENDER].foreign_pages;
+      let held = peak;
+      for (let i = 0; i < 40 && held > peak / 4; i++) {
+        await new Promise((r) => setTimeout(r, 3000));
+        held = (await modernStatusOf(inventory))[LENDER].foreign_pages;
+      }
+      expect(held, `node2 still holds ${held} of ${peak} pages after the workload ended`).toBeLessThanOrEqual(peak / 4);
+    }),
+    2_400_000,
+  );
+
+  it(
+    'reboot node1 while its pages are remote: it comes back in bounded time; swap off, then disconnect, before the network went down; then changed == 0',
+    timings.timed('reboot', async () => {
+      await ensurePersistentJournal(lab.state, BORROWER);
+      const w = await startWorkload(lab, BORROWER, { mib: 400, holdS: 3600, memoryMaxMb: 160 });
+      await waitWorkload(lab, BORROWER, w, /^written/m, 900_000);
+      expect((await modernStatusOf(inventory))[BORROWER].remote_pages).toBeGreaterThan(0);
+      const r = await rebootGuest(lab.state, guestOf(lab.state, BORROWER), { timeoutMs: 600_000 });
+      expect(r.bootIdAfter).not.toBe(r.bootIdBefore);
+      timings.set('rebootWithRemotePages', r.ms);
+
+      const journal = await previousBootJournal(lab.state, BORROWER);
+      const at = (re: RegExp) => journal.find((e) => re.test(e.message))?.index ?? -1;
+      const swapOff = at(/^ramster-modern: swap off/);
+      const disconnect = at(/^ramster-modern: disconnected nvme\d+ from node 1/);
+      const networkDown = at(NETWORK_DOWN);
+      expect([swapOff, disconnect, networkDown].every((i) => i >= 0), JSON.stringify({ swapOff, disconnect, networkDown })).toBe(true);
+      expect(swapOff).toBeLessThan(disconnect);
+      expect(disconnect).toBeLessThan(networkDown);
+
+      const apply = await cliJson(['apply', '-i', inventory], 900_000);
+      expect(apply.code, explain(apply)).toBe(0);
+      for (const h of apply.result.hosts) expect(changedSteps(h).map((s) => s.step), h.host).toEqual([]);
+    }),
+    1_800_000,
+  );
+
+  it(
+    'symmetric: each node lends to and borrows from the other; converges, verify passes, a second apply changes nothing',
+    timings.timed('symmetric', async () => {
+      const sym = modernInventory(lab, 'symmetric', { ...SETTINGS, topology: 'symmetric' });
+      const apply = await cliJson(['apply', '-i', sym], 900_000);
+      expect(apply.code, explain(apply)).toBe(0);
+      const verify = await cli(['verify', '-i', sym]);
+      expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+      const status = await modernStatusOf(sym);
+      expect(status[BORROWER].role).toBe('borrows from node2, lends to node2');
+      expect(status[LENDER].role).toBe('borrows from node1, lends to node1');
+      const again = await cliJson(['apply', '-i', sym], 600_000);
+      for (const h of again.result.hosts) expect(changedSteps(h).map((s) => s.step), h.host).toEqual([]);
+    }),
+    1_200_000,
+  );
+});
