@@ -80,6 +80,10 @@ export async function runHost(rc: HostRunContext, name: string): Promise<HostRes
     await t?.close().catch(() => undefined);
   }
   if (res.status === 'ok' && res.counts.changed > 0) res.status = 'changed';
+  // A host that failed outside any step (before its first one: become refused, facts, the
+  // lock held elsewhere; or between steps) counts one failure, as an unreachable host counts
+  // unreachable=1, so the recap line and the totals never say failed=0 for a failed host.
+  if (res.status === 'failed' && res.counts.failed === 0) res.counts.failed = 1;
   res.durationMs = Date.now() - started;
   rc.events.hostEnd?.(name, res);
   return res;

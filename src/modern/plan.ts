@@ -95,3 +95,9 @@ export function modernPlan(cluster: Cluster, node: ClusterNode): ModernPlan {
 
 /** The swap device a borrowing node uses, once its namespaces are connected. */
 export const swapDeviceOf = (plan: ModernPlan, namespaces: string[]): string | undefined => (plan.mirrored ? MD_DEVICE : namespaces[0]);
+
+/** Kernel modules a node's plan needs (built-in ones are found by modinfo too). */
+export function modulesNeeded(plan: ModernPlan, side: 'lend' | 'borrow'): string[] {
+  if (side === 'lend') return plan.lends.length ? ['nvmet', 'nvmet-tcp'] : [];
+  return plan.borrows.length ? ['nvme-tcp', ...(plan.mirrored ? ['raid1'] : [])] : [];
+}

@@ -10,6 +10,7 @@ export const MODERN_PROBE_SCRIPT = `
 v() { cat "$1" 2>/dev/null | tr '\\n' ' ' | sed 's/ *$//'; }
 N=/sys/kernel/config/nvmet
 echo "@modules"; for m in nvmet nvmet_tcp nvme_tcp nvme_fabrics md_mod raid1; do [ -d /sys/module/$m ] && echo $m; done
+echo "@available"; for m in nvmet nvmet-tcp nvme-tcp raid1; do modinfo -n $m >/dev/null 2>&1 && echo $m; done; echo "kernel $(uname -r)"
 echo "@nvmet"
 if [ -d $N ]; then
   for p in $N/ports/*; do [ -d "$p" ] || continue
@@ -61,6 +62,9 @@ export interface BlockDevice {
 
 export interface ModernProbe {
   modules: string[];
+  /** Modules this kernel can load (modinfo finds them), and its release. */
+  available: string[];
+  kernel: string;
   ports: { id: string; trtype: string; adrfam: string; traddr: string; trsvcid: string }[];
   links: { port: string; subsystem: string }[];
   subsystems: { name: string; allowAnyHost: string }[];
@@ -92,6 +96,8 @@ export function parseModernProbe(out: string): ModernProbe {
   const words = (l: string) => l.trim().split(/\s+/);
   const p: ModernProbe = {
     modules: get('modules').map((l) => l.trim()),
+    available: get('available').filter((l) => !l.startsWith('kernel ')).map((l) => l.trim()),
+    kernel: get('available').find((l) => l.startsWith('kernel '))?.slice(7).trim() ?? '',
     ports: [],
     links: [],
     subsystems: [],

@@ -32,6 +32,11 @@ export async function probe(t: Transport, script: string, what: string, timeoutM
   return runScript(t, script, what, { timeoutMs, touches: [] });
 }
 
+/** Exec options for a command that only reads, when its exit code is needed (probe throws). */
+export function readOnly(opts: ExecOptions = {}): SnapshotExecOptions {
+  return { ...opts, touches: [] };
+}
+
 async function runScript(t: Transport, script: string, what: string, opts: SnapshotExecOptions): Promise<string> {
   const r = await t.exec(script, opts);
   if (r.code !== 0) {
@@ -82,12 +87,17 @@ export interface WriteOptions {
 export async function writeFileAtomic(t: Transport, path: string, content: Buffer | string, opts: WriteOptions = {}): Promise<void> {
   const target = hostPath(t, path);
   const dir = target.replace(/\/[^/]*$/, '') || '/';
-  const tmp = `${dir}/.${target.split('/').pop()}.rp-tmp.$$`;
+  const tmpPrefix = `${dir}/.${target.split('/').pop()}.rp-tmp.`;
   const lines = [
     'set -e',
     `mkdir -p ${shq(dir)}`,
-    `tmp=${tmp}`,
+    // A write killed outright (step timeout's SIGKILL) could not clean up: the host lock
+    // means no other write of ours is in flight, so leftovers of earlier runs go now.
+    `rm -f ${shq(tmpPrefix)}*`,
+    `tmp=${shq(tmpPrefix)}$$`,
     `trap 'rm -f "$tmp"' EXIT`,
+    // dash skips the EXIT trap when a signal ends it (the step timeout sends TERM)
+    `trap 'exit 143' TERM HUP INT`,
     `base64 -d > "$tmp"`,
   ];
   if (opts.mode) lines.push(`chmod ${shq(opts.mode)} "$tmp"`);

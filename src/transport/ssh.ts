@@ -135,8 +135,8 @@ export class SshTransport implements Transport, Reconnectable {
 
       if (opts.timeoutMs !== undefined) {
         timer = setTimeout(() => {
-          // The remote `timeout` wrapper kills the command's process group; closing the
-          // channel also covers a host that stopped answering.
+          // The remote `timeout` wrapper stops the command's process group first (TERM, so
+          // scripts can clean up, then KILL); this only covers a host that stopped answering.
           try {
             channel?.signal('KILL');
             channel?.close();
@@ -145,7 +145,7 @@ export class SshTransport implements Transport, Reconnectable {
           }
           const t = text();
           finish({ code: 124, stdout: t.stdout, stderr: withTimeoutNote(t.stderr) });
-        }, opts.timeoutMs);
+        }, opts.timeoutMs + (KILL_AFTER_S + 1) * 1000);
       }
 
       const onChannel = (openErr: Error | undefined, ch: ClientChannel) => {

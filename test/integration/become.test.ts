@@ -89,9 +89,15 @@ describe('become with a sudo password (real sshd, real sudo)', () => {
     for (const [name, settings, message] of cases) {
       const r = await cli('apply', '-i', inventory(`inv-${name}`, settings), pb(), '--json');
       expect(r.exitCode, `${name}: ${r.stderr}`).toBe(3);
-      const host = JSON.parse(r.stdout).hosts[0];
+      const doc = JSON.parse(r.stdout);
+      const host = doc.hosts[0];
       expect(host.status).toBe('failed');
       expect(host.error, name).toMatch(message);
+      // refused before any step ran: still one failure in the host's counts and the totals
+      expect(host.steps, name).toEqual([]);
+      expect(host.counts, name).toEqual({ ok: 0, changed: 0, failed: 1, skipped: 0, unreachable: 0 });
+      expect(doc.totals, name).toMatchObject({ hosts: 1, failed: 1, unreachable: 0 });
+      expect(r.stderr, name).toMatch(/^TOTAL +hosts=1 ok=0 changed=0 failed=1 skipped=0 unreachable=0 /m);
       expect(r.stderr, name).toMatch(message); // the human recap on stderr with --json
       for (const text of [r.stdout, r.stderr]) {
         expect(text).not.toContain(PASSWORD);

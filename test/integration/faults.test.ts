@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -33,6 +33,20 @@ async function waitFor(path: string): Promise<void> {
   }
 }
 
+/** Atomic-write temp files (`.<name>.rp-tmp.<pid>`) in a folder. */
+const tempFilesIn = (d: string) => readdirSync(d).filter((f) => f.includes('.rp-tmp.'));
+
+/** The step timeout kills the command on the host, not only the controller's wait for it. */
+async function noProcess(cmdline: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const r = await execa('pgrep', ['-f', `^${cmdline}$`], { reject: false });
+    if (r.exitCode === 1) return;
+    if (Date.now() > deadline) throw new Error(`still running on the host after the step timeout: ${cmdline} (pid ${r.stdout.trim()})`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'rp-faults-'));
   sshd = await startSshd({ privateEtc: join(dir, 'etc') });
@@ -51,8 +65,17 @@ describe('faults', () => {
     expect(doc.hosts[0].error).toMatch(/127\.0\.0\.1:1.*refused/i);
   });
 
-  it('a hanging command is stopped by the step timeout; the host fails, the lock is released', async () => {
-    const pb = playbook('hang', `    - name: hangs\n      command: {cmd: "sleep 600"}\n    - file: {path: "{{ out }}/after-hang", content: "x"}\n`);
+  it('a hanging command is stopped by the step timeout; the host fails, the lock is released; the next apply converges', async () => {
+    // The command hangs until its gate file exists (the operator fixing the cause).
+    const out = join(dir, 'out');
+    mkdirSync(out, { recursive: true });
+    const pb = playbook(
+      'hang',
+      `    - name: hangs
+      command: {cmd: "test -e ${out}/gate-cmd || sleep 611; touch ${out}/hang-done", creates: ${out}/hang-done}
+    - file: {path: ${out}/after-hang, content: "x"}
+`,
+    );
     const started = Date.now();
     const r = await cli('apply', '-i', inventory(), pb, '--step-timeout', '2');
     expect(Date.now() - started).toBeLessThan(30_000);
@@ -60,13 +83,48 @@ describe('faults', () => {
     const host = JSON.parse(r.stdout).hosts[0];
     expect(host.status).toBe('failed');
     expect(host.error).toMatch(/timed out after 2000 ms/);
-    expect(existsSync(join(dir, 'out/after-hang'))).toBe(false);
+    expect(existsSync(join(out, 'after-hang'))).toBe(false);
     expect(lockLeft()).toBe(false);
+    await noProcess('sleep 611');
+
+    writeFileSync(join(out, 'gate-cmd'), '');
+    const again = await cli('apply', '-i', inventory(), pb, '--step-timeout', '2');
+    expect(again.exitCode, again.stdout + again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout).hosts[0].steps.map((s: { status: string }) => s.status)).toEqual(['changed', 'changed']);
+    expect(readFileSync(join(out, 'after-hang'), 'utf8')).toBe('x');
+    expect(tempFilesIn(out)).toEqual([]);
+    expect(JSON.parse((await cli('apply', '-i', inventory(), pb, '--step-timeout', '2')).stdout).totals.changed).toBe(0);
   });
 
-  it('disk full while writing a file: the old file is intact, no temp file is left', async () => {
-    // a 64 KiB tmpfs inside sshd's private mount namespace
+  // The timeout ends writeFileAtomic's `sh` with SIGTERM, which in dash skips the EXIT trap
+  // unless a TERM trap exits: this is what keeps the temp file from staying behind.
+  it('a file write whose validate command hangs: stopped by the step timeout, the old file intact, no temp file left; the next apply converges', async () => {
+    const out = join(dir, 'out-validate');
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, 'validated'), 'old\n');
+    const pb = playbook('hang-validate', `    - file: {path: ${out}/validated, content: "new\\n", validate: "test -e ${out}/gate || sleep 612; test -s %s"}\n`);
+    const r = await cli('apply', '-i', inventory(), pb, '--step-timeout', '2');
+    expect(r.exitCode, r.stdout).toBe(3);
+    expect(JSON.parse(r.stdout).hosts[0].error).toMatch(/timed out after 2000 ms/);
+    expect(readFileSync(join(out, 'validated'), 'utf8')).toBe('old\n');
+    expect(lockLeft()).toBe(false);
+    await noProcess('sleep 612');
+    expect(tempFilesIn(out)).toEqual([]);
+
+    writeFileSync(join(out, 'gate'), '');
+    const again = await cli('apply', '-i', inventory(), pb, '--step-timeout', '2');
+    expect(again.exitCode, again.stdout + again.stderr).toBe(0);
+    expect(readFileSync(join(out, 'validated'), 'utf8')).toBe('new\n');
+    expect(tempFilesIn(out)).toEqual([]);
+    expect(JSON.parse((await cli('apply', '-i', inventory(), pb, '--step-timeout', '2')).stdout).totals.changed).toBe(0);
+  });
+
+  it('disk full while writing a file: the old file is intact, no temp file is left; with space freed the next apply converges', async () => {
+    // a 64 KiB tmpfs inside sshd's private mount namespace: only commands over SSH see it
     const small = join(dir, 'small');
+    const onHost = (name: string, cmd: string) => cli('apply', '-i', inventory(), playbook(name, `    - command: {cmd: ${JSON.stringify(cmd)}}\n`));
+    // the folder holds exactly the target (no `.f.rp-tmp.<pid>`) with this many bytes
+    const onlyTarget = (bytes: number) => `test "$(ls -A ${small})" = f || { ls -A ${small} >&2; exit 1; }; test "$(wc -c < ${small}/f)" = ${bytes}`;
     const setup = playbook('setup-small', `    - command: {cmd: "mkdir -p ${small} && mount -t tmpfs -o size=64k tmpfs ${small} && printf old > ${small}/f", creates: ${small}/f}\n`);
     expect((await cli('apply', '-i', inventory(), setup)).exitCode).toBe(0);
     const big = 'x'.repeat(200 * 1024);
@@ -74,9 +132,16 @@ describe('faults', () => {
     const r = await cli('apply', '-i', inventory(), pb);
     expect(r.exitCode).toBe(3);
     expect(JSON.parse(r.stdout).hosts[0].error).toMatch(/No space left on device/);
-    const check = playbook('check-small', `    - command: {cmd: "test \\"$(cat ${small}/f)\\" = old && test $(ls -A ${small} | wc -l) = 1"}\n`);
-    const c = await cli('apply', '-i', inventory(), check);
+    expect(lockLeft()).toBe(false);
+    // checked, then the operator frees space: the same playbook now converges
+    const c = await onHost('check-small', `test "$(cat ${small}/f)" = old && ${onlyTarget(3)} && mount -o remount,size=1m ${small}`);
     expect(c.exitCode, c.stdout).toBe(0);
+    const again = await cli('apply', '-i', inventory(), pb);
+    expect(again.exitCode, again.stdout.slice(-2000) + again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout).hosts[0].steps.map((s: { status: string }) => s.status)).toEqual(['changed']);
+    const c2 = await onHost('check-small-2', onlyTarget(big.length));
+    expect(c2.exitCode, c2.stdout).toBe(0);
+    expect(JSON.parse((await cli('apply', '-i', inventory(), pb)).stdout).totals.changed).toBe(0);
   });
 
   it('the connection cut in the middle of a step: unreachable; the next apply converges', async () => {

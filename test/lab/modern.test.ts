@@ -52,7 +52,7 @@ describe('modern backend on a two-node lab', () => {
       expect(borrow.change?.diff).toMatch(/\+connected to \S+:lend:node1-to-node0 at 10\.99\.0\.12:4420 \(live\)/);
       expect(borrow.change?.diff).toContain('+swap on namespace');
       // A plan changes nothing on the guests.
-      expect(await onGuest(lab.state, LENDER, 'ls /sys/kernel/config/nvmet 2>/dev/null | wc -l; ls /etc/ramster 2>/dev/null | wc -l')).trim()).toBe('0\n0');
+      expect((await onGuest(lab.state, LENDER, 'ls /sys/kernel/config/nvmet 2>/dev/null | wc -l; ls /etc/ramster 2>/dev/null | wc -l')).trim()).toBe('0\n0');
     }),
     300_000,
   );

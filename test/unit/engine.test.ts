@@ -8,6 +8,8 @@ import { loadInventoryText } from '../../src/inventory/load.ts';
 import { loadPlaybookText } from '../../src/playbook/load.ts';
 import { PENDING_PATH } from '../../src/engine/pending.ts';
 import { LOCK_PATH } from '../../src/engine/preamble.ts';
+import { makeStyle } from '../../src/report/style.ts';
+import { formatRecap } from '../../src/report/summary.ts';
 
 // Hosts here are local folders (connection: local, root: <dir>): the engine is exercised
 // for real, only the transport is a folder instead of SSH.
@@ -107,6 +109,9 @@ describe('engine', () => {
     expect(r.hosts.find((h) => h.host === 'a')!.status).toBe('failed');
     expect(r.hosts.find((h) => h.host === 'b')!.status).toBe('changed');
     expect(exitCode(r)).toBe(3);
+    // the failed step is the host's one failure: not counted again for the host
+    expect(r.hosts.find((h) => h.host === 'a')!.counts).toMatchObject({ changed: 1, failed: 1 });
+    expect(r.totals).toMatchObject({ hosts: 2, failed: 1, unreachable: 0 });
     expect(existsSync(join(dir, 'a/h.log'))).toBe(false);
     expect(JSON.parse(readFileSync(join(dir, 'a', PENDING_PATH), 'utf8'))).toEqual({ 'play 1': ['h'] });
     expect(readFileSync(join(dir, 'b/h.log'), 'utf8')).toBe('ran\n');
@@ -178,6 +183,9 @@ describe('host lock', () => {
     expect(r.hosts[0].error).toMatch(/being provisioned by another run \(other-machine pid 4242.*--break-lock/);
     expect(existsSync(join(dir, 'a/etc/motd'))).toBe(false);
     expect(existsSync(lockDir())).toBe(true);
+    expect(exitCode(r)).toBe(3);
+    expect(r.hosts[0].counts).toEqual({ ok: 0, changed: 0, failed: 1, skipped: 0, unreachable: 0 });
+    expect(r.totals).toMatchObject({ hosts: 1, failed: 1 });
     // a dry run never takes or needs the lock
     expect(exitCode(await runPlaybook(inventory(), pb(), opts(false)))).toBe(2);
     const forced = await runPlaybook(inventory(), pb(), opts(true, { breakLock: true }));
@@ -194,5 +202,44 @@ describe('host lock', () => {
       expect(logs.join('\n')).toMatch(/taking over a stale lock/);
       expect(existsSync(lockDir())).toBe(false);
     }
+  });
+
+  it('a host failing before any step (lock held, facts failing) counts failed=1 in its recap line and the totals, as an unreachable one counts unreachable=1', async () => {
+    mkdirSync(lockDir(), { recursive: true });
+    writeFileSync(join(lockDir(), 'owner'), `controller=other-machine\npid=4242\nstarted=2026-01-01T00:00:00Z\nboot_id=${bootId()}\n`);
+    const inv = loadInventoryText(
+      join(dir, 'inv4.yaml'),
+      `all:
+  hosts:
+    a: {address: 127.0.0.1, connection: local, root: ${dir}/a}
+    nofacts: {address: 127.0.0.1, connection: local, root: ${dir}/missing}
+    b: {address: 127.0.0.1, connection: local, root: ${dir}/b}
+    down: {address: 127.0.0.1, port: 1}
+`,
+    );
+    const all = loadPlaybookText(join(dir, 'pb4.yaml'), `- hosts: all\n  steps:\n    - file: {path: /etc/motd, content: "x\\n"}\n`);
+    const r = await runPlaybook(inv, all, opts(true));
+    const by = Object.fromEntries(r.hosts.map((h) => [h.host, h]));
+    expect(by.a.error).toMatch(/being provisioned by another run/);
+    expect(by.nofacts.error).toMatch(/gather facts/);
+    for (const h of ['a', 'nofacts']) {
+      expect(by[h].status, h).toBe('failed');
+      expect(by[h].steps, h).toEqual([]);
+      expect(by[h].counts, h).toEqual({ ok: 0, changed: 0, failed: 1, skipped: 0, unreachable: 0 });
+    }
+    expect(by.b.counts).toEqual({ ok: 0, changed: 1, failed: 0, skipped: 0, unreachable: 0 });
+    expect(by.down.status).toBe('unreachable');
+    expect(by.down.counts).toEqual({ ok: 0, changed: 0, failed: 0, skipped: 0, unreachable: 1 });
+    expect(r.totals).toEqual({ hosts: 4, ok: 0, changed: 1, failed: 2, skipped: 0, unreachable: 1 });
+    expect(exitCode(r)).toBe(5); // failed and unreachable, as documented
+    const recap = formatRecap(r, makeStyle(process.stdout, true));
+    expect(recap).toMatch(/^a +failed +ok=0 changed=0 failed=1 skipped=0 unreachable=0 /m);
+    expect(recap).toMatch(/^nofacts +failed +ok=0 changed=0 failed=1 skipped=0 unreachable=0 /m);
+    expect(recap).toMatch(/^down +unreachable +ok=0 changed=0 failed=0 skipped=0 unreachable=1 /m);
+    expect(recap).toMatch(/^TOTAL +hosts=4 ok=0 changed=1 failed=2 skipped=0 unreachable=1 /m);
+    // a dry run that cannot check a host: same counts, exit 1
+    const plan = await runPlaybook(inv, all, opts(false, { limit: 'nofacts' }));
+    expect(plan.totals).toMatchObject({ hosts: 1, failed: 1 });
+    expect(exitCode(plan)).toBe(1);
   });
 });

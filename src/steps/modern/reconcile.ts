@@ -1,4 +1,4 @@
-import type { ModernPlan } from '../../modern/plan.ts';
+import { modulesNeeded, type ModernPlan } from '../../modern/plan.ts';
 import { MODERN_PROBE_SCRIPT, parseModernProbe, type ModernProbe } from '../../modern/probe.ts';
 import { probe, run } from '../../transport/fileops.ts';
 import { isImageTarget } from '../../transport/types.ts';
@@ -6,6 +6,7 @@ import { unifiedDiff } from '../textdiff.ts';
 import { noChange, type Change, type StepContext } from '../types.ts';
 
 export interface LiveSide {
+  side: 'lend' | 'borrow';
   /** e.g. "exports" — used in summaries and errors. */
   what: string;
   /** A name for the diff header, e.g. "nvmet (lend)". */
@@ -26,8 +27,15 @@ const text = (lines: string[]) => (lines.length ? lines.join('\n') + '\n' : '');
 export async function reconcileLive(ctx: StepContext, plan: ModernPlan, side: LiveSide): Promise<Change> {
   if (isImageTarget(ctx.t)) return { ...noChange(`${side.what}: set up at first boot`), skipped: 'an image has no running kernel: the enabled unit sets this up when the image boots' };
   const want = side.desired(plan);
-  const read = async () => side.actual(parseModernProbe(await probe(ctx.t, MODERN_PROBE_SCRIPT, 'read the modern backend state', ctx.timeoutMs)), plan);
-  const have = await read();
+  const readProbe = async () => parseModernProbe(await probe(ctx.t, MODERN_PROBE_SCRIPT, 'read the modern backend state', ctx.timeoutMs));
+  const first = await readProbe();
+  const missing = modulesNeeded(plan, side.side).filter((m) => !first.available.includes(m));
+  if (missing.length)
+    throw new Error(
+      `kernel ${first.kernel || '(unknown)'} on ${ctx.host} has no ${missing.join(', ')} module: the modern backend needs NVMe over TCP (CONFIG_NVME_TCP, CONFIG_NVME_TARGET_TCP)${missing.includes('raid1') ? ' and md RAID1 (CONFIG_MD_RAID1) for replicas: 2' : ''}; install the distribution kernel's modules package (Debian: linux-image-amd64) or build them`,
+    );
+  const read = async () => side.actual(await readProbe(), plan);
+  const have = side.actual(first, plan);
   const diff = unifiedDiff(side.diffName, text(have), text(want));
   if (!diff) return noChange(want.length ? `${side.what}: ${want.length} facts as planned` : `${side.what}: nothing to do on this node`);
   const summary = `${side.what}: ${want.length ? (have.length ? 'update' : 'create') : 'remove'} (${side.command})`;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Cluster } from '../../../src/inventory/types.ts';
 import { computeTargets } from '../../../src/inventory/topology.ts';
 import { renderModernConf } from '../../../src/modern/conf.ts';
-import { hostNqn, lendFile, modernPlan, subsystemNqn } from '../../../src/modern/plan.ts';
+import { hostNqn, lendFile, modernPlan, modulesNeeded, subsystemNqn } from '../../../src/modern/plan.ts';
 
 function cluster(n: number, topology: Cluster['topology'], options: Record<string, unknown> = {}): Cluster {
   const numbers = [...Array(n).keys()];
@@ -51,6 +51,9 @@ describe('modern plan', () => {
       [2, true, true],
     ]);
     expect(planOf(c, 2).lends.map((l) => l.borrower)).toEqual([1]);
+    expect(modulesNeeded(p1, 'borrow')).toEqual(['nvme-tcp', 'raid1']);
+    expect(modulesNeeded(planOf(c, 0), 'lend')).toEqual(['nvmet', 'nvmet-tcp']);
+    expect(modulesNeeded(planOf(c, 0), 'borrow')).toEqual([]);
   });
 
   it('renders the conf ramster-modern reads, one record per line', () => {
