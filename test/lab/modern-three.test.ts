@@ -65,7 +65,7 @@ describe('modern backend on a three-node lab: RAM server, then two copies of eve
       expect(verify.code, verify.stdout + verify.stderr).toBe(0);
       expect(verify.stdout).toMatch(/PASS {2}every page on two lenders \(\/dev\/md\/ramster-swap\) {2}\[md\d+ \[2\/2\] \[UU\]\]/);
       const status = await modernStatusOf(inventory);
-      expect(status.node2.role).toBe('borrows from node1+node3');
+      expect(status.node2.role).toBe('borrows from node1+node3, lends to node3');
       expect(status.node3.role).toBe('borrows from node1+node2, lends to node2');
       await noChange(inventory);
     }),
