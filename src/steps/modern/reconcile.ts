@@ -38,12 +38,13 @@ export async function reconcileLive(ctx: StepContext, plan: ModernPlan, side: Li
   const have = side.actual(first, plan);
   const diff = unifiedDiff(side.diffName, text(have), text(want));
   if (!diff) return noChange(want.length ? `${side.what}: ${want.length} facts as planned` : `${side.what}: nothing to do on this node`);
-  const summary = `${side.what}: ${want.length ? (have.length ? 'update' : 'create') : 'remove'} (${side.command})`;
-  if (!ctx.apply) return { action: have.length ? 'update' : 'create', summary, diff };
+  const action = !want.length ? 'delete' : have.length ? 'update' : 'create';
+  const summary = `${side.what}: ${action} (${side.command})`;
+  if (!ctx.apply) return { action, summary, diff };
   ctx.log(`${side.command}`);
   await run(ctx.t, `/usr/sbin/${side.command}`, side.command, undefined, ctx.timeoutMs);
   const after = await read();
   const left = unifiedDiff(side.diffName, text(after), text(want));
   if (left) throw new Error(`${side.command} ran, but the ${side.what} still differ from the plan (- found, + planned):\n${left}`);
-  return { action: have.length ? 'update' : 'create', summary, diff };
+  return { action, summary, diff };
 }
