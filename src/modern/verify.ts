@@ -63,8 +63,8 @@ export function verifyModernNode(plan: ModernPlan, p: ModernProbe): Check[] {
     if (plan.mirrored) {
       const m = mirrorHealth(p);
       checks.push(
-        m.inSync
-          ? pass('mirror', `every page on two lenders (${MD_DEVICE})`, m.evidence)
+        m.inSync || m.rebuilding
+          ? pass('mirror', `every page on two lenders (${MD_DEVICE})`, m.rebuilding ? `${m.evidence}: one full copy, the second being rebuilt` : m.evidence)
           : fail('mirror', `every page on two lenders (${MD_DEVICE})`, m.evidence, `a lender is gone: pages are safe on the other; once it is back, mdadm ${MD_DEVICE} --re-add (or reboot this node) restores the second copy`),
       );
     }
@@ -73,14 +73,15 @@ export function verifyModernNode(plan: ModernPlan, p: ModernProbe): Check[] {
   return checks;
 }
 
-export function mirrorHealth(p: ModernProbe): { inSync: boolean; evidence: string } {
+/** In sync, or rebuilding the second copy (a lender came back), or degraded. */
+export function mirrorHealth(p: ModernProbe): { inSync: boolean; rebuilding?: boolean; evidence: string } {
   const node = p.mdLinks.get(MD_DEVICE)?.replace('/dev/', '');
   if (!node) return { inSync: false, evidence: `${MD_DEVICE} does not exist` };
   const block = p.mdstat.split(/\n(?=\S)/).find((b) => b.startsWith(`${node} :`)) ?? '';
   const state = block.match(/\[(\d+)\/(\d+)\] \[([U_]+)\]/);
   if (!state) return { inSync: false, evidence: `${node} not active: ${block.split('\n')[0] || 'absent from /proc/mdstat'}` };
   const recovery = block.match(/(recovery|resync) = *([\d.]+%)/);
-  return { inSync: state[1] === state[2] && !recovery, evidence: `${node} ${state[0]}${recovery ? `, ${recovery[1]} ${recovery[2]}` : ''}` };
+  return { inSync: state[1] === state[2] && !recovery, rebuilding: !!recovery, evidence: `${node} ${state[0]}${recovery ? `, ${recovery[1]} ${recovery[2]}` : ''}` };
 }
 
 function connectionFix(lender: string, address: string, port: number, state?: string): string {

@@ -95,12 +95,16 @@ describe('modern backend on a three-node lab: RAM server, then two copies of eve
       await waitForSsh(sshTarget(lab.state, node3), { timeoutMs: 600_000 });
       const apply = await cliJson(['apply', '-i', inventory], 1_200_000);
       expect(apply.code, explain(apply)).toBe(0);
-      let inSync = false;
-      for (let i = 0; i < 60 && !inSync; i++) {
-        inSync = (await cli(['verify', '-i', inventory])).code === 0;
-        if (!inSync) await new Promise((r) => setTimeout(r, 10_000));
+      // verify passes while md rebuilds the second copy (one full copy is there); then in sync
+      let mirror = '';
+      const bothInSync = () => (mirror.match(/\[2\/2\] \[UU\]\]/g) ?? []).length === 2;
+      for (let i = 0; i < 60 && !bothInSync(); i++) {
+        const v = await cli(['verify', '-i', inventory]);
+        expect(v.code, v.stdout).toBe(0);
+        mirror = v.stdout.split('\n').filter((l) => l.includes('every page on two lenders')).join('\n');
+        await new Promise((r) => setTimeout(r, 10_000));
       }
-      expect(inSync, 'the mirror did not resync within 10 minutes').toBe(true);
+      expect(bothInSync(), `both mirrors back in sync within 10 minutes:\n${mirror}`).toBe(true);
     }),
     3_600_000,
   );

@@ -80,7 +80,9 @@ describe('modern state from a converged lab pair', () => {
     const md = (stat: string) => ({ ...base, mdLinks: new Map([['/dev/md/ramster-swap', '/dev/md127']]), mdstat: stat });
     expect(mirrorHealth(md('Personalities : [raid1]\nmd127 : active raid1 nvme1n1[1] nvme0n1[0]\n      786368 blocks super 1.2 [2/2] [UU]\n')).inSync).toBe(true);
     const degraded = mirrorHealth(md('Personalities : [raid1]\nmd127 : active raid1 nvme1n1[1](F) nvme0n1[0]\n      786368 blocks super 1.2 [2/1] [U_]\n'));
-    expect(degraded).toEqual({ inSync: false, evidence: 'md127 [2/1] [U_]' });
+    expect(degraded).toEqual({ inSync: false, rebuilding: false, evidence: 'md127 [2/1] [U_]' });
+    const rebuilding = mirrorHealth(md('Personalities : [raid1]\nmd127 : active raid1 nvme2n1[2] nvme0n1[0]\n      786368 blocks super 1.2 [2/1] [U_]\n      [==========>..........]  recovery = 50.9% (400768/786368) finish=0.2min speed=26717K/sec\n'));
+    expect(rebuilding).toEqual({ inSync: false, rebuilding: true, evidence: 'md127 [2/1] [U_], recovery 50.9%' });
     expect(classifyModernDmesg(['md/raid1:md127: Disk failure on nvme1n1, disabling device.'])[0].class).toBe('config-mismatch');
   });
 });
