@@ -95,7 +95,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
   writeState(state);
 
   try {
-    await timed(r, `start ${opts.nodes} QEMU guest${opts.nodes > 1 ? 's' : ''} (${accel}, ${opts.memoryMb} MiB each)`, async () => {
+    await timed(r, `start ${opts.nodes} QEMU guest${opts.nodes > 1 ? 's' : ''} (${accel}, ${state.guests.map((g) => g.memoryMb ?? opts.memoryMb).every((m) => m === opts.memoryMb) ? `${opts.memoryMb} MiB each` : `${state.guests.map((g) => g.memoryMb ?? opts.memoryMb).join('/')} MiB`})`, async () => {
       for (const g of state.guests) await startGuest(state, g);
     });
     await waitAllSsh(state, r, opts.sshTimeoutMs);
