@@ -1,41 +1,11 @@
 import type { Command } from 'commander';
-import pLimit from 'p-limit';
-import { openTransport } from '../engine/connect.ts';
-import { EXIT } from '../engine/result.ts';
-import { limitedHosts } from '../engine/run.ts';
-import { loadInventory } from '../inventory/load.ts';
-import { gatherFacts } from '../transport/facts.ts';
 import { hostOptions } from './main.ts';
+
+// Loaded when the command runs (--help reads every command's definition).
+const printFacts: typeof import('./actions/facts.ts').printFacts = async (...a) => (await import('./actions/facts.ts')).printFacts(...a);
 
 export function registerFacts(program: Command, setCode: (c: number) => void): void {
   hostOptions(program.command('facts'))
     .description('gather and print each host\'s facts (one remote command per host); JSON with --json')
-    .action(async (o) => {
-      const inv = await loadInventory(o.inventory);
-      const limit = pLimit(o.forks);
-      const out: Record<string, unknown> = {};
-      await Promise.all(
-        limitedHosts(inv, o.limit).map((name) =>
-          limit(async () => {
-            try {
-              const t = await openTransport(inv.hosts.get(name)!, { knownHostsFile: o.knownHosts, acceptNewHostKeys: o.acceptNewHostKeys, connectTimeoutMs: o.connectTimeout * 1000 });
-              try {
-                out[name] = await gatherFacts(t);
-              } finally {
-                await t.close();
-              }
-            } catch (e) {
-              out[name] = { unreachable: e instanceof Error ? e.message : String(e) };
-              setCode(EXIT.HOST_UNREACHABLE);
-            }
-          }),
-        ),
-      );
-      if (o.json) process.stdout.write(JSON.stringify(out, null, 2) + '\n');
-      else
-        for (const [h, f] of Object.entries(out)) {
-          process.stdout.write(`${h}:\n`);
-          for (const [k, v] of Object.entries(f as object)) process.stdout.write(`  ${k}: ${v}\n`);
-        }
-    });
+    .action((o) => printFacts(o, setCode));
 }

@@ -1,12 +1,10 @@
 import { Command, Option } from 'commander';
-import { EXIT } from '../engine/result.ts';
-import { buildImage, formatDeferred, SITE_PLAYBOOK } from '../image/index.ts';
-import { labCacheDir } from '../lab/paths.ts';
 import { DISK_SIZE_MB } from '../lab/recipe.ts';
-import { plainProgress } from '../report/progress.ts';
-import { makeStyle } from '../report/style.ts';
-import { formatChanges, formatRecap } from '../report/summary.ts';
 import { positiveInt } from './main.ts';
+import { DEFAULT_PLAYBOOK } from './run.ts';
+
+// Loaded when the command runs (--help reads every command's definition).
+const buildImageCommand: typeof import('./actions/image.ts').buildImageCommand = async (...a) => (await import('./actions/image.ts')).buildImageCommand(...a);
 
 export function registerImage(program: Command, setCode: (c: number) => void): void {
   const image = program.command('image').description('CI image builds: bake one inventory host into a bootable disk image');
@@ -14,7 +12,7 @@ export function registerImage(program: Command, setCode: (c: number) => void): v
   image
     .command('build')
     .description('apply the playbook to a fresh Debian 12 root filesystem for one host (chroot), then write a bootable disk image')
-    .argument('[playbook]', 'playbook YAML', SITE_PLAYBOOK)
+    .argument('[playbook]', 'playbook YAML', DEFAULT_PLAYBOOK)
     .requiredOption('-i, --inventory <file>', 'inventory YAML; the host keeps its cluster, node number, hostname and variables')
     .requiredOption('--host <name>', 'inventory name of the host the image is for')
     .requiredOption('-o, --output <file>', 'disk image to write: *.qcow2, or *.raw / *.img for a raw disk')
@@ -47,66 +45,5 @@ known_hosts file appear only when complete.
 Exit codes: 0 image written; 1 bad input or a build error; 3 the playbook failed (no image);
 130 interrupted (no image).`,
     )
-    .action(async (playbook: string, o) => {
-      const human = o.json ? process.stderr : process.stdout;
-      const st = makeStyle(human, !o.color);
-      const log = (line: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
-      const progress = plainProgress(human, st, o.verbose);
-      const abort = new AbortController();
-      const onSignal = (sig: string) => {
-        if (abort.signal.aborted) process.exit(EXIT.INTERRUPTED);
-        log(`${sig}: stopping after the current part; the image will not be written (repeat to quit at once)`);
-        abort.abort();
-      };
-      const onInt = () => onSignal('SIGINT');
-      const onTerm = () => onSignal('SIGTERM');
-      process.on('SIGINT', onInt).on('SIGTERM', onTerm);
-      try {
-        const res = await buildImage({
-          inventory: o.inventory,
-          host: o.host,
-          output: o.output,
-          playbook,
-          authorizedKeyFile: o.authorizedKey,
-          hostKeyFile: o.hostKey,
-          clusterPrefix: o.clusterPrefix,
-          clusterMac: o.clusterMac,
-          sizeMb: o.size,
-          cacheDir: o.cache ?? labCacheDir(),
-          freshBase: o.freshBase,
-          stepTimeoutMs: o.stepTimeout ? o.stepTimeout * 1000 : undefined,
-          log,
-          events: progress.events,
-          signal: abort.signal,
-        });
-        await progress.finish();
-        const changes = formatChanges(res.run, st, Boolean(o.diff));
-        if (changes) human.write(`\n${changes}\n`);
-        human.write(`\n${formatRecap(res.run, st)}\n`);
-        if (res.image) {
-          const img = res.image;
-          const deferred = formatDeferred(img.deferred);
-          if (deferred) human.write(`\n${deferred}\n`);
-          human.write(
-            `\n${st.bold('IMAGE')} ${img.output} (${img.format}, ${(img.allocatedBytes / 2 ** 20).toFixed(0)} MiB on disk) for ${img.host} (${img.hostname}` +
-              `${img.clusterAddress ? `, cluster address ${img.clusterAddress}` : ''}), built in ${img.timings.total.toFixed(1)} s\n` +
-              `kernel command line: ${img.kernelCmdline.join(' ') || '(none)'}\n` +
-              `known_hosts: ${img.knownHosts}\n  ${img.knownHostsLine}\n`,
-          );
-        } else {
-          human.write(`\n${st.red(`no image written: ${res.error}`)}\n`);
-        }
-        if (o.json) process.stdout.write(JSON.stringify({ ...res.run, image: res.image, error: res.error }, null, 2) + '\n');
-        setCode(res.image ? EXIT.OK : res.run.interrupted || abort.signal.aborted ? EXIT.INTERRUPTED : EXIT.HOST_FAILED);
-      } catch (e) {
-        if (abort.signal.aborted) {
-          process.stderr.write(`error: ${(e as Error).message}\n`);
-          setCode(EXIT.INTERRUPTED);
-          return;
-        }
-        throw e;
-      } finally {
-        process.off('SIGINT', onInt).off('SIGTERM', onTerm);
-      }
-    });
+    .action((playbook: string, o) => buildImageCommand(playbook, o, setCode));
 }

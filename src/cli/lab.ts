@@ -1,7 +1,10 @@
 import { Command, Option } from 'commander';
-import { defaultLabDir, describeLab, formatLabStatus, labDown, labStatus, labUp } from '../lab/index.ts';
 import { EXIT } from '../engine/result.ts';
+import { defaultLabDir } from '../lab/paths.ts';
 import { positiveInt } from './main.ts';
+
+// Loaded when a lab command runs (--help reads every command's definition).
+const labModule = () => import('../lab/index.ts');
 
 const log = (line: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 
@@ -34,6 +37,7 @@ forwarded ports and a private cluster network (10.99.0.0/24) that never leaves t
     .option('--fresh', 'recreate guest disks and host keys even if they exist', false)
     .addOption(dirOption())
     .action(async (o) => {
+      const { labUp, describeLab } = await labModule();
       const state = await labUp({ nodes: o.nodes, memoryMb: o.memory, backend: o.backend, dir: o.dir, installDeps: o.installDeps, fresh: o.fresh, log });
       process.stdout.write(describeLab(state) + '\n');
     });
@@ -43,6 +47,7 @@ forwarded ports and a private cluster network (10.99.0.0/24) that never leaves t
     .description('each guest: running, SSH reachable')
     .addOption(dirOption())
     .action(async (o) => {
+      const { labStatus, formatLabStatus } = await labModule();
       const st = await labStatus(o.dir);
       process.stdout.write(formatLabStatus(st) + '\n');
       if (st.guests.some((g) => !g.running)) setCode(EXIT.HOST_UNREACHABLE);
@@ -53,7 +58,7 @@ forwarded ports and a private cluster network (10.99.0.0/24) that never leaves t
     .description('stop every guest this lab started (QMP quit, then its pid); leaves no process')
     .addOption(dirOption())
     .action(async (o) => {
-      const { stopped } = await labDown(o.dir, log);
+      const { stopped } = await (await labModule()).labDown(o.dir, log);
       process.stdout.write(stopped.length ? `stopped: ${stopped.join(', ')}\n` : 'no guest was running\n');
     });
 }

@@ -1,5 +1,5 @@
 import { hostPath, shq } from '../transport/types.ts';
-import { run } from '../transport/fileops.ts';
+import { probe, run } from '../transport/fileops.ts';
 import { defineStep, noChange, type StepContext } from './types.ts';
 
 export interface CommandArgs {
@@ -55,7 +55,10 @@ async function skipReason(args: CommandArgs, ctx: StepContext): Promise<string> 
   if (args.unless) checks.push(`if sh -c ${shq(args.unless)} </dev/null >/dev/null 2>&1; then echo 'unless command exited 0'; exit 0; fi`);
   if (args.onlyif) checks.push(`if ! sh -c ${shq(args.onlyif)} </dev/null >/dev/null 2>&1; then echo 'onlyif command failed'; exit 0; fi`);
   if (!checks.length) return '';
-  return (await run(ctx.t, checks.join('\n'), 'command conditions', undefined, ctx.timeoutMs)).trim();
+  const script = checks.join('\n');
+  // unless/onlyif are the user's commands: read-only by contract, but nothing enforces it.
+  if (args.unless || args.onlyif) return (await run(ctx.t, script, 'command conditions', undefined, ctx.timeoutMs)).trim();
+  return (await probe(ctx.t, script, 'command conditions', ctx.timeoutMs)).trim();
 }
 
 async function runCommand(args: CommandArgs, ctx: StepContext): Promise<void> {

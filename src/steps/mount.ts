@@ -1,4 +1,4 @@
-import { run } from '../transport/fileops.ts';
+import { probe, run } from '../transport/fileops.ts';
 import { shq, isImageTarget } from '../transport/types.ts';
 import { convergeFile } from './file.ts';
 import { decodeText, splitLines } from './lines.ts';
@@ -126,7 +126,7 @@ export function editFstab(text: string, mountPoint: string, entry: string[] | un
 }
 
 async function isMounted(ctx: StepContext, path: string): Promise<boolean> {
-  const mounts = await run(ctx.t, 'cat /proc/self/mounts', 'read /proc/self/mounts', undefined, ctx.timeoutMs);
+  const mounts = await probe(ctx.t, 'cat /proc/self/mounts', 'read /proc/self/mounts', ctx.timeoutMs);
   return mounts.split('\n').some((l) => {
     const f = l.split(' ');
     return f.length > 1 && unescapeField(f[1]) === path;

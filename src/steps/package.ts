@@ -1,4 +1,4 @@
-import { run } from '../transport/fileops.ts';
+import { probe, run } from '../transport/fileops.ts';
 import { shq } from '../transport/types.ts';
 import { defineStep, noChange, type StepContext } from './types.ts';
 
@@ -70,7 +70,7 @@ async function queryInstalled(ctx: StepContext, pm: Manager, names: string[]): P
         `dpkg-query ${root ? `--admindir=${shq(`${root}/var/lib/dpkg`)} ` : ''}-W -f '\${Package}\\t\${Status}\\n' ${list} 2>/dev/null; true`
       : `command -v rpm >/dev/null || { echo 'rpm not found' >&2; exit 127; }\n` +
         `rpm -q ${root ? `--root ${shq(root)} ` : ''}--qf '%{NAME}\\tinstalled\\t%{ARCH}\\n' ${list}; true`;
-  const out = await run(ctx.t, script, 'query installed packages', undefined, ctx.timeoutMs);
+  const out = await probe(ctx.t, script, 'query installed packages', ctx.timeoutMs);
   const installed = new Set<string>();
   for (const line of out.split('\n')) {
     const [name, status, arch] = line.split('\t');

@@ -1,4 +1,4 @@
-import { run } from '../transport/fileops.ts';
+import { probe } from '../transport/fileops.ts';
 import { HostKeyError, isReconnectable, type Transport } from '../transport/types.ts';
 import { defineStep } from './types.ts';
 
@@ -30,7 +30,7 @@ export const rebootStep = defineStep<RebootArgs>({
   },
   async checkApply(args, ctx) {
     refuseLocal(ctx.t);
-    const oldId = (await run(ctx.t, BOOT_ID, 'read boot_id', undefined, ctx.timeoutMs)).trim();
+    const oldId = (await probe(ctx.t, BOOT_ID, 'read boot_id', ctx.timeoutMs)).trim();
     if (!oldId) throw new Error(`${ctx.t.target} returned an empty boot_id; cannot tell when the reboot has happened`);
     const change = { action: 'run' as const, summary: `reboot (boot_id ${oldId})` };
     if (!ctx.apply) return change;

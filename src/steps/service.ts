@@ -1,4 +1,4 @@
-import { run } from '../transport/fileops.ts';
+import { probe, run } from '../transport/fileops.ts';
 import { shq, isImageTarget } from '../transport/types.ts';
 import { defineStep, noChange, type Change, type StepContext } from './types.ts';
 
@@ -104,7 +104,7 @@ function systemd(ctx: StepContext, args: ServiceArgs): Backend {
   return {
     async read() {
       const probeActive = root ? '' : `; echo "active=$(systemctl is-active ${unit} 2>/dev/null)"`;
-      const out = await run(ctx.t, `echo "enabled=$(${sc} is-enabled ${unit} 2>/dev/null | head -n1)"${probeActive}`, `read state of ${args.name}`, undefined, ctx.timeoutMs);
+      const out = await probe(ctx.t, `echo "enabled=$(${sc} is-enabled ${unit} 2>/dev/null | head -n1)"${probeActive}`, `read state of ${args.name}`, ctx.timeoutMs);
       const kv = Object.fromEntries(out.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1).trim()]));
       const e = kv.enabled ?? '';
       return {
@@ -134,7 +134,7 @@ function sysv(ctx: StepContext, args: ServiceArgs): Backend {
         `if [ ! -e "$R/etc/init.d/$n" ] && [ ! -e "$R/etc/rc.d/init.d/$n" ]; then echo enabled=missing; else echo "enabled=$on"; fi`,
         root ? '' : `if service "$n" status >/dev/null 2>&1; then echo active=yes; else echo active=no; fi`,
       ].join('\n');
-      const out = await run(ctx.t, script, `read state of ${name}`, undefined, ctx.timeoutMs);
+      const out = await probe(ctx.t, script, `read state of ${name}`, ctx.timeoutMs);
       const enabled = /enabled=(\w+)/.exec(out)?.[1] as Current['enabled'];
       return { enabled, running: out.includes('active=yes') };
     },

@@ -1,3 +1,4 @@
+import { readOnly } from '../transport/fileops.ts';
 import { hostPath, shq } from '../transport/types.ts';
 import { defineStep, noChange, type Change } from './types.ts';
 
@@ -37,7 +38,7 @@ export const sysfsStep = defineStep<SysfsArgs>({
     const p = shq(hostPath(ctx.t, path));
     const satisfied = (current: string) => (args.match === 'contains' ? value.split(/\s+/).every((w) => current.split(/\s+/).includes(w)) : current === value);
 
-    const read = await ctx.t.exec(`if [ -e ${p} ]; then cat ${p}; else exit 3; fi`, { timeoutMs: ctx.timeoutMs });
+    const read = await ctx.t.exec(`if [ -e ${p} ]; then cat ${p}; else exit 3; fi`, readOnly({ timeoutMs: ctx.timeoutMs }));
     if (read.code === 3) {
       const missing = `${path} does not exist (is the kernel module loaded, or the kernel booted with the feature enabled?)`;
       if (ctx.apply) throw new Error(missing);

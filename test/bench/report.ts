@@ -28,6 +28,8 @@ export interface BenchResults {
   machine: { cpus: number; model: string };
   versions: { node: string; ansible: string };
   sizes: SizeResult[];
+  /** Wall seconds per run of `--help` and `validate playbooks/inventory.example.yaml`. */
+  startup?: { help: number[]; validate: number[] };
 }
 
 export const median = (xs: number[]): number => {
@@ -140,23 +142,32 @@ ${md}
   lock, pending handlers and the state of every file the steps will read in one command (steps
   declare their files with \`reads\`; readFileState answers from that snapshot until a command may
   have changed them), then the unlock. A plan is 1. A converge adds one write per changed file.
+  A step's read-only check (a service's state, whether a path is mounted, a command's
+  \`creates\`) is a round trip of its own but keeps the snapshot; only a command that may change
+  files drops it.
 ${before ? `
 Before that snapshot each step read its file in a command of its own (the same bench on the
 tree before the change, ${before.date.slice(0, 10)}; load ${loadSummary(before)}):
 
 ${beforeAfter(before, r)}
 ` : ''}
-Where the time still goes: starting the CLI (Node, tsx, loading every command's modules) is
-${f(Math.min(...startup), 1)}–${f(Math.max(...startup), 1)} s of each run, most of a no-op at ${small.hosts} hosts.${
-    b
-      ? ` In the engine's ${f(b.engineS)} s no-op at ${big.hosts}
-hosts, connecting takes ${ms(b.connectS)} per host (median; all ${big.hosts} at once, mostly sshd starting a
-process per connection in each container — the controller's share is a few ms) and each of the
-${f(b.commandsPerHost, 0)} remote commands ${ms(b.commandS)}.`
+Where the time still goes: starting the CLI (Node, tsx, then only the modules of the command
+that runs) is ${f(Math.min(...startup), 1)}–${f(Math.max(...startup), 1)} s of each run, most of a no-op at ${small.hosts} hosts.${
+    r.startup
+      ? `
+Alone, \`--help\` takes ${f(median(r.startup.help))} s and \`validate\` of the example inventory ${f(median(r.startup.validate))} s
+(medians of ${r.startup.help.length}, \`node bin/ramster-provision.js\`; \`npx\` adds its own start-up).`
       : ''
-  } Ansible's time is per task and host (a forked worker, a
-Python module sent and started on the host, checksums compared): its ${big.hosts}-host no-op is
-${big.hosts * tasks} task runs in ${f(median(big.noop.ansible), 0)} s, ${f(median(big.noop.ansible) / (big.hosts * tasks), 2)} s each on ${r.machine.cpus} cores.
+  }${
+    b
+      ? `
+In the engine's ${f(b.engineS)} s no-op at ${big.hosts} hosts, connecting takes ${ms(b.connectS)} per host (median;
+all ${big.hosts} at once, mostly sshd starting a process per connection in each container — the
+controller's share is a few ms) and each of the ${f(b.commandsPerHost, 0)} remote commands ${ms(b.commandS)}.`
+      : ''
+  }
+Ansible's time is per task and host (a forked worker, a Python module sent and started on the
+host, checksums compared): its ${big.hosts}-host no-op is ${big.hosts * tasks} task runs in ${f(median(big.noop.ansible), 0)} s, ${f(median(big.noop.ansible) / (big.hosts * tasks), 2)} s each on ${r.machine.cpus} cores.
 `;
 }
 

@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { FleetError } from './fleet/docker.ts';
 import { startFleet, type Fleet } from './fleet/fleet.ts';
 import { median, readmeSection, textTable, updateReadme, type BenchResults, type PhaseResult, type SizeResult } from './report.ts';
-import { breakdown, ensureAnsible, MANAGED_PATHS, REPO, runAnsible, runOurs, ToolError, type ToolRun } from './tools.ts';
+import { breakdown, cliStartup, ensureAnsible, MANAGED_PATHS, REPO, runAnsible, runOurs, ToolError, type ToolRun } from './tools.ts';
 
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 const ints = (s: string) => s.split(',').map((x) => Number.parseInt(x, 10));
@@ -104,6 +104,8 @@ async function main(): Promise<number> {
     versions: { node: process.versions.node, ansible },
     sizes: [],
   };
+  results.startup = await cliStartup(5);
+  log(`CLI start-up: --help ${median(results.startup.help).toFixed(2)} s, validate ${median(results.startup.validate).toFixed(2)} s (medians of 5)`);
   for (const [i, hosts] of sizes.entries()) {
     const runs = runsList[Math.min(i, runsList.length - 1)];
     // Every host at once for both tools (ramster-provision raises forks to a cluster's size anyway).

@@ -56,6 +56,23 @@ export async function runOurs(fleet: Fleet, forks: number, mode: 'apply' | 'plan
   };
 }
 
+/** Wall seconds of `--help` and of `validate` on the example inventory (no host involved):
+ *  what starting the CLI costs before any work. */
+export async function cliStartup(runs: number): Promise<{ help: number[]; validate: number[] }> {
+  const time = async (...args: string[]) => {
+    const started = performance.now();
+    const r = await execa('node', [CLI, ...args], { reject: false, cwd: REPO });
+    if (r.exitCode !== 0) throw new ToolError(`ramster-provision ${args.join(' ')} failed (exit ${r.exitCode}):\n${r.stderr}`);
+    return (performance.now() - started) / 1000;
+  };
+  const out = { help: [] as number[], validate: [] as number[] };
+  for (let i = 0; i < runs; i++) {
+    out.help.push(await time('--help'));
+    out.validate.push(await time('validate', 'playbooks/inventory.example.yaml'));
+  }
+  return out;
+}
+
 /** `ansible-playbook` on the same fleet; its recap comes from the json callback. Each run opens
  *  its own ControlMaster connections and closes them afterwards, as ramster-provision does. */
 export async function runAnsible(fleet: Fleet, forks: number): Promise<ToolRun> {

@@ -5,16 +5,29 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runPlaybook } from '../../src/engine/run.ts';
 import { loadInventoryText } from '../../src/inventory/load.ts';
 import { loadPlaybookText } from '../../src/playbook/load.ts';
+import { commandStep } from '../../src/steps/command.ts';
+import { mountStep } from '../../src/steps/mount.ts';
+import { packageStep } from '../../src/steps/package.ts';
+import { preflightStep } from '../../src/steps/ramster/preflight.ts';
+import { serviceStep } from '../../src/steps/service.ts';
+import { sysfsStep } from '../../src/steps/sysfs.ts';
+import type { Change } from '../../src/steps/types.ts';
 import {
   parseSnapshot,
+  probe,
   readFileState,
+  readOnly,
   run,
   SNAPSHOT_MAX_BYTES,
+  snapshotOf as heldSnapshot,
   snapshotScript,
   withSnapshot,
   writeFileAtomic,
 } from '../../src/transport/fileops.ts';
 import { LocalTransport } from '../../src/transport/local.ts';
+import type { Transport } from '../../src/transport/types.ts';
+import { makeCtx } from './steps/helpers.ts';
+import { clusterVars, ramsterCtx } from './steps/ramster/fixtures.ts';
 
 // The file-state snapshot against a real folder (LocalTransport): what it keeps, what a write
 // forgets, and the round trips it saves the engine.
@@ -114,6 +127,41 @@ describe('file-state snapshot', () => {
   });
 });
 
+describe('read-only commands keep the snapshot', () => {
+  it('probe and readOnly exec keep it; run and a plain exec clear it', async () => {
+    const t = new LocalTransport(dir);
+    const snapped = withSnapshot(t, await snapshotOf(t, ['/etc/a.conf', '/etc/missing']));
+    await probe(snapped, 'cat etc/b.conf', 'read');
+    await snapped.exec('cat etc/b.conf', readOnly());
+    expect(heldSnapshot(snapped)!.size).toBe(2);
+    await run(snapped, 'cat etc/b.conf', 'read');
+    expect(heldSnapshot(snapped)!.size).toBe(0);
+  });
+
+  // Each step's state read on a host where it finds nothing to do: it only reads, so the files
+  // later steps read are still served without a round trip. `live`: the step checks the running
+  // system, which a folder target has not.
+  const vars = clusterVars(2).get('host0')!;
+  const cases: { name: string; live?: boolean; check: (t: Transport) => Promise<Change> }[] = [
+    { name: 'service state', check: (t) => serviceStep.checkApply({ name: 'rp-not-there', enabled: false }, makeCtx(t, false)) },
+    { name: 'mount: is it mounted', live: true, check: (t) => mountStep.checkApply({ path: '/rp-never-mounted', state: 'unmounted' }, makeCtx(t, false)) },
+    { name: 'preflight hostname', check: (t) => preflightStep.checkApply({}, ramsterCtx(t, false, 'host0', vars)) },
+    { name: 'command creates', check: (t) => commandStep.checkApply({ cmd: 'false', creates: '/etc/a.conf' }, makeCtx(t, false)) },
+    { name: 'package query', live: true, check: (t) => packageStep.checkApply({ name: 'rp-no-such-package', state: 'absent' }, makeCtx(t, false)) },
+    { name: 'sysfs read', live: true, check: (t) => sysfsStep.checkApply({ path: '/proc/sys/kernel/ostype', value: 'Linux' }, makeCtx(t, false)) },
+  ];
+  it.each(cases)('$name', async ({ live, check }) => {
+    writeFileSync(join(dir, 'etc/hostname'), 'node0\n');
+    const t = live ? new LocalTransport() : new LocalTransport(dir);
+    const kept = live ? join(dir, 'etc/a.conf') : '/etc/a.conf';
+    const snapped = withSnapshot(t, await snapshotOf(t, [kept]));
+    expect((await check(snapped)).action).toBe('none');
+    const before = t.roundTrips;
+    expect((await readFileState(snapped, kept)).content?.toString()).toBe('alpha\n');
+    expect(t.roundTrips).toBe(before);
+  });
+});
+
 describe('engine round trips with the snapshot', () => {
   const pbText = `
 - name: files
@@ -144,5 +192,25 @@ describe('engine round trips with the snapshot', () => {
     const plan = await runPlaybook(inv, pb, opts(false));
     expect(plan.totals.changed).toBe(0);
     expect(plan.hosts[0].roundTrips).toBe(1 + 1);
+  });
+
+  it('a read-only check between file steps costs its own round trip only', async () => {
+    const inv = loadInventoryText(join(dir, 'inv.yaml'), `all:\n  hosts:\n    h: {connection: local, root: ${dir}}\n`);
+    const pb = loadPlaybookText(
+      join(dir, 'pb.yaml'),
+      `
+- name: files
+  hosts: all
+  steps:
+    - {name: one, file: {path: /etc/one, content: "1\\n"}}
+    - {name: once, command: {cmd: "touch /nowhere", creates: /etc/one}}
+    - {name: two, file: {path: /etc/two, content: "2\\n"}}
+`,
+    );
+    const opts = { apply: true, forks: 1, connect: { acceptNewHostKeys: false, connectTimeoutMs: 1000 } };
+    await runPlaybook(inv, pb, opts);
+    const again = await runPlaybook(inv, pb, opts);
+    expect(again.totals.changed).toBe(0);
+    expect(again.hosts[0].roundTrips).toBe(2 + 1);
   });
 });

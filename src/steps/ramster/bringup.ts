@@ -1,7 +1,7 @@
 import type { Cluster, ClusterNode } from '../../inventory/types.ts';
 import { DEFAULTS_PATH } from '../../ramster/defaults.ts';
 import { RAMSTER_CTL, RAMSTER_SYSFS, remoteTarget } from '../../ramster/heartbeat.ts';
-import { run } from '../../transport/fileops.ts';
+import { probe, run } from '../../transport/fileops.ts';
 import { hostPath, shq } from '../../transport/types.ts';
 import { defineStep, noChange, type Change, type StepContext } from '../types.ts';
 import { hostCluster } from './cluster.ts';
@@ -83,7 +83,7 @@ if [ -x ${shq(hostPath(ctx.t, RAMSTER_CTL))} ]; then
 fi
 echo '==> dmesg <=='; { ${dmesgCommand}; } 2>/dev/null | grep -E '\\(num [0-9]+\\)|No connection established with node' | tail -n 400
 true`;
-  const out = await run(ctx.t, script, 'read RAMster state', undefined, ctx.timeoutMs);
+  const out = await probe(ctx.t, script, 'read RAMster state', ctx.timeoutMs);
   const sec = new Map<string, string>();
   let cur = '';
   for (const line of out.split('\n')) {
@@ -97,7 +97,7 @@ true`;
 }
 
 async function readDmesg(ctx: StepContext, dmesgCommand: string): Promise<string> {
-  return run(ctx.t, `{ ${dmesgCommand}; } 2>/dev/null | grep -E '\\(num [0-9]+\\)|No connection established with node' | tail -n 400; true`, 'read the kernel log', undefined, ctx.timeoutMs);
+  return probe(ctx.t, `{ ${dmesgCommand}; } 2>/dev/null | grep -E '\\(num [0-9]+\\)|No connection established with node' | tail -n 400; true`, 'read the kernel log', ctx.timeoutMs);
 }
 
 function planFor(ctx: StepContext, cluster: Cluster, node: ClusterNode, sec: Map<string, string>): Plan {

@@ -1,4 +1,4 @@
-import { run } from '../../transport/fileops.ts';
+import { probe, run } from '../../transport/fileops.ts';
 import { hostPath, shq } from '../../transport/types.ts';
 import { convergeFile } from '../file.ts';
 import { bare, decodeText, splitLines } from '../lines.ts';
@@ -171,9 +171,9 @@ export const grubCmdlineStep = defineStep<GrubCmdlineArgs>({
     }
 
     // grub.cfg may be stale even when the file is right (an earlier run stopped in between).
-    const probe = await run(ctx.t, `${CFG_SCRIPT[family]}\necho "cfg=$cfg"\nif [ -r "$cfg" ]; then cat "$cfg"; else echo '#missing'; fi`, 'read grub.cfg', undefined, ctx.timeoutMs);
-    const cfg = /^cfg=(.*)$/m.exec(probe)?.[1] ?? '';
-    const cfgText = probe.slice(probe.indexOf('\n') + 1);
+    const probed = await probe(ctx.t, `${CFG_SCRIPT[family]}\necho "cfg=$cfg"\nif [ -r "$cfg" ]; then cat "$cfg"; else echo '#missing'; fi`, 'read grub.cfg', ctx.timeoutMs);
+    const cfg = /^cfg=(.*)$/m.exec(probed)?.[1] ?? '';
+    const cfgText = probed.slice(probed.indexOf('\n') + 1);
     const missing = cfgText.startsWith('#missing');
     const stale = missing ? [] : grubCfgKernelArgs(cfgText).flatMap((a) => staleTokens(a, ensure, absent));
     if (file.action === 'none' && !missing && !stale.length) return noChange(`kernel command line ${what} (${DEFAULT_GRUB} and ${cfg})`);

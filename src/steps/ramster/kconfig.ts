@@ -3,7 +3,7 @@ import { basename, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { explainDrop, findDependsOn, formatMissing, missingSymbols, parseConfig, parseKernelVersion, selectFragment, type ConfigValues } from '../../ramster/kconfig.ts';
 import { kconfigTextFor, type RunScript } from '../../ramster/kconfigMerge.ts';
-import { writeFileAtomic } from '../../transport/fileops.ts';
+import { readOnly, writeFileAtomic } from '../../transport/fileops.ts';
 import { hostPath, shq, type Transport } from '../../transport/types.ts';
 import { unifiedDiff } from '../textdiff.ts';
 import { defineStep, type Change, type StepContext } from '../types.ts';
@@ -98,7 +98,7 @@ interface MergeResult {
  *  only when the result differs. */
 export async function convergeKernelConfig(t: Transport, args: KconfigArgs & { tree: string }, ctx: Pick<StepContext, 'apply' | 'baseDir' | 'timeoutMs' | 'log'>): Promise<Change> {
   const tree = args.tree.replace(/\/+$/, '');
-  const probe = await t.exec(`sed -n '1,40p' ${shq(hostPath(t, `${tree}/Makefile`))}`, { timeoutMs: ctx.timeoutMs });
+  const probe = await t.exec(`sed -n '1,40p' ${shq(hostPath(t, `${tree}/Makefile`))}`, readOnly({ timeoutMs: ctx.timeoutMs }));
   if (probe.code !== 0) throw new Error(`no kernel tree at ${tree} on ${t.target}: cannot read ${tree}/Makefile`);
   const version = parseKernelVersion(probe.stdout);
   if (!version) throw new Error(`${tree}/Makefile has no VERSION/PATCHLEVEL lines: is ${tree} a Linux source tree?`);

@@ -1,5 +1,5 @@
 import { shortHostname } from '../../ramster/confparse.ts';
-import { run } from '../../transport/fileops.ts';
+import { probe, run } from '../../transport/fileops.ts';
 import { shq } from '../../transport/types.ts';
 import { convergeFile } from '../file.ts';
 import { decodeText, splitLines } from '../lines.ts';
@@ -30,7 +30,7 @@ if [ -f "$R/etc/sysconfig/network" ]; then echo "sysconfig=$(sed -n 's/^HOSTNAME
 
 async function readHostname(ctx: StepContext): Promise<HostnameState> {
   // A folder's paths are under its root; a chroot or a real host sees its own paths.
-  const out = await run(ctx.t, `ROOT=${shq(ctx.t.root)}\n${READ}`, 'read hostname', undefined, ctx.timeoutMs);
+  const out = await probe(ctx.t, `ROOT=${shq(ctx.t.root)}\n${READ}`, 'read hostname', ctx.timeoutMs);
   const kv = new Map(out.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1).trim()]));
   const runtime = isImageTarget(ctx.t) ? undefined : kv.get('runtime');
   // EL6 keeps the name in /etc/sysconfig/network; everything newer (and Debian) in /etc/hostname.

@@ -1,5 +1,5 @@
 import { heartbeatBlock } from '../../ramster/heartbeat.ts';
-import { run } from '../../transport/fileops.ts';
+import { probe } from '../../transport/fileops.ts';
 import { shq } from '../../transport/types.ts';
 import { convergeFile } from '../file.ts';
 import { bare, decodeText, splitLines } from '../lines.ts';
@@ -59,7 +59,7 @@ export const rclocalStep = defineStep<RclocalArgs>({
 
     let note = '';
     if (ctx.facts.init_system === 'systemd') {
-      const found = await run(ctx.t, `ROOT=${shq(ctx.t.root)}\n${GENERATOR_PROBE}`, 'look for systemd-rc-local-generator', undefined, ctx.timeoutMs);
+      const found = await probe(ctx.t, `ROOT=${shq(ctx.t.root)}\n${GENERATOR_PROBE}`, 'look for systemd-rc-local-generator', ctx.timeoutMs);
       if (!found.includes('generator')) {
         throw new Error(
           `${ctx.host} runs systemd without systemd-rc-local-generator, so ${path} would not run at boot${found.includes('unit') ? ' (rc-local.service exists but nothing pulls it in)' : ''}; ` +

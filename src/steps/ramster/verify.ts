@@ -1,6 +1,6 @@
 import { PROBE_SCRIPT, parseProbe } from '../../ramster/probe.ts';
 import { NEEDS_KERNEL_NOTE, verifyNode } from '../../ramster/verify.ts';
-import { run } from '../../transport/fileops.ts';
+import { probe } from '../../transport/fileops.ts';
 import { defineStep, noChange } from '../types.ts';
 import { hostCluster, isImageTarget } from './cluster.ts';
 
@@ -15,8 +15,8 @@ export const verifyStep = defineStep<RamsterVerifyArgs>({
   async checkApply(_args, ctx) {
     if (isImageTarget(ctx.t)) return { ...noChange('verify skipped'), skipped: 'an image is verified once booted: run `ramster-provision verify` against the host' };
     const { cluster, node } = hostCluster(ctx);
-    const probe = parseProbe(await run(ctx.t, PROBE_SCRIPT, 'probe RAMster state', undefined, ctx.timeoutMs));
-    const checks = verifyNode(cluster, node, probe);
+    const state = parseProbe(await probe(ctx.t, PROBE_SCRIPT, 'probe RAMster state', ctx.timeoutMs));
+    const checks = verifyNode(cluster, node, state);
     const failed = checks.filter((c) => c.status === 'fail');
     if (failed.length)
       throw new Error(`node ${node.number} (${ctx.host}) fails ${failed.length} check(s):\n${failed.map((c) => `  - ${c.title}: ${c.evidence}${c.fix ? ` (fix: ${c.fix})` : ''}`).join('\n')}`);

@@ -1,0 +1,65 @@
+import { exitCode } from '../../engine/result.ts';
+import { checkReferences } from '../../engine/references.ts';
+import { runPlaybook, selectHosts } from '../../engine/run.ts';
+import { loadInventory } from '../../inventory/load.ts';
+import { loadPlaybook } from '../../playbook/load.ts';
+import { plainProgress } from '../../report/progress.ts';
+import { makeRedactor } from '../../report/redact.ts';
+import { makeStyle } from '../../report/style.ts';
+import { formatChanges, formatRecap } from '../../report/summary.ts';
+import type { HostFlags } from '../main.ts';
+
+export interface RunFlags extends HostFlags {
+  tags?: string[];
+  skipTags?: string[];
+  stepTimeout?: number;
+  lockWait?: number;
+  breakLock?: boolean;
+  verbose: boolean;
+  diff?: boolean;
+}
+
+export async function execute(playbookFile: string, o: RunFlags, apply: boolean): Promise<number> {
+  const [inv, pb] = await Promise.all([loadInventory(o.inventory), loadPlaybook(playbookFile)]);
+  const human = o.json ? process.stderr : process.stdout;
+  const st = makeStyle(human, !o.color);
+  const { hosts, playHosts } = selectHosts(inv, pb, o.limit);
+  checkReferences(inv, pb, playHosts);
+  // listr2 is loaded only for a terminal: pipes and CI get plain lines.
+  const progress = human.isTTY && !o.json ? (await import('../../report/ttyProgress.ts')).ttyProgress(hosts) : plainProgress(human, st, o.verbose);
+  const redact = makeRedactor([...inv.secrets, ...pb.secrets]);
+  const events = Object.fromEntries(Object.entries(progress.events).map(([k, fn]) => [k, (...args: unknown[]) => (fn as (...a: unknown[]) => void)(...redact(args))]));
+
+  const abort = new AbortController();
+  const onSignal = (sig: string) => {
+    if (abort.signal.aborted) process.exit(130);
+    human.write(`\n${sig}: finishing the steps in progress, starting no new one (repeat to quit at once)\n`);
+    abort.abort();
+  };
+  const onInt = () => onSignal('SIGINT');
+  const onTerm = () => onSignal('SIGTERM');
+  process.on('SIGINT', onInt).on('SIGTERM', onTerm);
+  try {
+    const res = await runPlaybook(inv, pb, {
+      apply,
+      forks: o.forks,
+      limit: o.limit,
+      tags: o.tags,
+      skipTags: o.skipTags,
+      stepTimeoutMs: o.stepTimeout ? o.stepTimeout * 1000 : undefined,
+      lockWaitMs: o.lockWait ? o.lockWait * 1000 : undefined,
+      breakLock: o.breakLock,
+      connect: { knownHostsFile: o.knownHosts, acceptNewHostKeys: o.acceptNewHostKeys, connectTimeoutMs: o.connectTimeout * 1000 },
+      events,
+      signal: abort.signal,
+    }).then(redact);
+    await progress.finish();
+    const changes = formatChanges(res, st, !apply || Boolean(o.diff));
+    if (changes) human.write(`\n${changes}\n`);
+    human.write(`\n${formatRecap(res, st)}\n`);
+    if (o.json) process.stdout.write(JSON.stringify(res, null, 2) + '\n');
+    return exitCode(res);
+  } finally {
+    process.off('SIGINT', onInt).off('SIGTERM', onTerm);
+  }
+}

@@ -1,0 +1,182 @@
+import pLimit from 'p-limit';
+import { openTransport } from '../../engine/connect.ts';
+import { EXIT } from '../../engine/result.ts';
+import { limitedHosts } from '../../engine/run.ts';
+import { loadInventory } from '../../inventory/load.ts';
+import { clusterOf, type Cluster, type Inventory } from '../../inventory/types.ts';
+import { modernPlan, type ModernPlan } from '../../modern/plan.ts';
+import { MODERN_PROBE_SCRIPT, parseModernProbe, type ModernProbe } from '../../modern/probe.ts';
+import { classifyModernDmesg, modernStatus, verifyModernNode } from '../../modern/verify.ts';
+import { parseCounters, remoteActivity } from '../../ramster/counters.ts';
+import { classifyDmesg } from '../../ramster/dmesg.ts';
+import { PROBE_SCRIPT, parseProbe, type Probe } from '../../ramster/probe.ts';
+import { NEEDS_KERNEL_NOTE, verifyNode, type Check } from '../../ramster/verify.ts';
+import { makeStyle } from '../../report/style.ts';
+import type { HostFlags } from '../main.ts';
+
+export interface Flags extends HostFlags {
+  strict?: boolean;
+}
+
+/** A node's probe: the legacy RAMster one, or the modern backend's with the node's plan. */
+type NodeProbe = { legacy: Probe } | { modern: ModernProbe; plan: ModernPlan };
+
+const modernPlanOf = (c: Cluster, host: string) => modernPlan(c, c.nodes.find((n) => n.host === host)!);
+
+/** Runs the read-only probe on every cluster host: one remote command each. */
+async function probeHosts(inv: Inventory, o: Flags): Promise<Map<string, NodeProbe | Error>> {
+  const hosts = limitedHosts(inv, o.limit).filter((h) => clusterOf(inv, h));
+  if (!hosts.length) throw new Error(`no cluster host selected in ${inv.file}${o.limit ? ` by --limit ${o.limit}` : ''}: hosts need a group with a 'ramster:' section`);
+  const limit = pLimit(o.forks);
+  const out = new Map<string, NodeProbe | Error>();
+  await Promise.all(
+    hosts.map((h) =>
+      limit(async () => {
+        try {
+          const t = await openTransport(inv.hosts.get(h)!, { knownHostsFile: o.knownHosts, acceptNewHostKeys: o.acceptNewHostKeys, connectTimeoutMs: o.connectTimeout * 1000 });
+          try {
+            const c = clusterOf(inv, h)!;
+            if (c.backend === 'modern') out.set(h, { modern: parseModernProbe((await t.exec(MODERN_PROBE_SCRIPT)).stdout), plan: modernPlanOf(c, h) });
+            else out.set(h, { legacy: parseProbe((await t.exec(PROBE_SCRIPT)).stdout) });
+          } finally {
+            await t.close();
+          }
+        } catch (e) {
+          out.set(h, e instanceof Error ? e : new Error(String(e)));
+        }
+      }),
+    ),
+  );
+  return new Map(hosts.map((h) => [h, out.get(h)!]));
+}
+
+export async function verifyHosts(o: Flags, setCode: (c: number) => void): Promise<void> {
+  const inv = await loadInventory(o.inventory);
+  const probes = await probeHosts(inv, o);
+  const st = makeStyle(process.stdout, !o.color);
+  const report: Record<string, { unreachable?: string; checks?: Check[] }> = {};
+  for (const [h, p] of probes) {
+    if (p instanceof Error) {
+      report[h] = { unreachable: p.message };
+      continue;
+    }
+    const c = clusterOf(inv, h)!;
+    report[h] = { checks: 'modern' in p ? verifyModernNode(p.plan, p.modern) : verifyNode(c, c.nodes.find((n) => n.host === h)!, p.legacy) };
+  }
+  const all = Object.values(report).flatMap((r) => r.checks ?? []);
+  const failed = all.some((c) => c.status === 'fail' || (o.strict && c.status === 'needs-ramster-kernel'));
+  const unreachable = Object.values(report).some((r) => r.unreachable);
+  if (o.json) process.stdout.write(JSON.stringify({ hosts: report }, null, 2) + '\n');
+  else {
+    for (const [h, r] of Object.entries(report)) {
+      process.stdout.write(st.bold(`== ${h}`) + '\n');
+      if (r.unreachable) process.stdout.write(`${st.red('UNREACHABLE')} ${r.unreachable}\n`);
+      for (const c of r.checks ?? []) {
+        const mark = c.status === 'pass' ? st.green('PASS') : c.status === 'fail' ? st.red('FAIL') : st.yellow('NEEDS RAMSTER KERNEL');
+        process.stdout.write(`${mark}  ${c.title}${st.dim(`  [${c.evidence}]`)}\n`);
+        if (c.status === 'fail' && c.fix) process.stdout.write(`      fix: ${c.fix}\n`);
+      }
+    }
+    const n = (s: string) => all.filter((c) => c.status === s).length;
+    process.stdout.write(`\n${n('pass')} passed, ${n('fail')} failed, ${n('needs-ramster-kernel')} need a RAMster kernel${n('needs-ramster-kernel') ? ` (${NEEDS_KERNEL_NOTE})` : ''}\n`);
+  }
+  setCode(failed && unreachable ? EXIT.FAILED_AND_UNREACHABLE : failed ? EXIT.HOST_FAILED : unreachable ? EXIT.HOST_UNREACHABLE : EXIT.OK);
+}
+
+export async function statusHosts(o: Flags, setCode: (c: number) => void): Promise<void> {
+  const inv = await loadInventory(o.inventory);
+  const probes = await probeHosts(inv, o);
+  const rows: Record<string, Record<string, string | number>> = {};
+  for (const [h, p] of probes) {
+    if (p instanceof Error) {
+      rows[h] = { state: 'unreachable' };
+      continue;
+    }
+    if ('modern' in p) {
+      const m = modernStatus(p.plan, p.modern);
+      rows[h] = {
+        backend: 'modern',
+        role: m.role,
+        remote_pages: m.remote_pages,
+        foreign_pages: m.foreign_pages,
+        remote_reads: m.remote_pages_read,
+        remote_writes: m.remote_pages_written,
+        zswap_stored: m.zswap_stored_pages,
+        zswap_written_back: m.zswap_written_back_pages,
+        connections: Object.entries(m.connections).map(([n, s]) => `${n} ${s}`).join(', ') || '-',
+      };
+      continue;
+    }
+    const { counters } = parseCounters(p.legacy.counters);
+    const a = remoteActivity(counters);
+    const z = counters.zcache ?? {};
+    const sum = (suffix: string) => Object.entries(z).filter(([k]) => k.endsWith(suffix)).reduce((s, [, v]) => s + (typeof v === 'number' ? v : 0), 0);
+    rows[h] = {
+      backend: 'legacy',
+      cluster: /Online/.test(p.legacy.ctl_status) ? 'Online' : p.legacy.dirs.includes('/sys/kernel/mm/ramster') ? 'Offline' : 'no RAMster kernel',
+      remote_pers_pages: Number(p.legacy.sysfs.match(/remote_pers_pages:(\d+)/)?.[1] ?? 0),
+      foreign_pages: a.foreignPages,
+      pages_remoted: a.pagesRemoted,
+      remote_succ_get: a.remoteGets,
+      remote_failures: a.failures,
+      zcache_pageframes: sum('pageframes'),
+      zcache_zpages: sum('zpages'),
+      zcache_zbytes: sum('zbytes'),
+    };
+  }
+  if (o.json) process.stdout.write(JSON.stringify({ hosts: rows }, null, 2) + '\n');
+  else process.stdout.write(table(rows) + '\n');
+  if (Object.values(rows).some((r) => r.state === 'unreachable')) setCode(EXIT.HOST_UNREACHABLE);
+}
+
+export async function doctorHosts(o: Flags, setCode: (c: number) => void): Promise<void> {
+  const inv = await loadInventory(o.inventory);
+  const probes = await probeHosts(inv, o);
+  const st = makeStyle(process.stdout, !o.color);
+  const out: Record<string, unknown> = {};
+  let serious = false;
+  for (const [h, p] of probes) {
+    if (p instanceof Error) {
+      out[h] = { unreachable: p.message };
+      continue;
+    }
+    if ('modern' in p) {
+      const findings = [...modernConnectionFindings(p), ...classifyModernDmesg(p.modern.dmesg)];
+      serious ||= findings.some((f) => f.class !== 'harmless');
+      out[h] = { backend: 'modern', findings };
+      continue;
+    }
+    const findings = classifyDmesg(p.legacy.dmesg.split('\n')).filter((f) => f.class !== 'info');
+    serious ||= findings.some((f) => f.class !== 'harmless');
+    out[h] = { ramsterKernel: p.legacy.dirs.includes('/sys/kernel/mm/ramster'), findings };
+  }
+  if (o.json) process.stdout.write(JSON.stringify({ hosts: out }, null, 2) + '\n');
+  else
+    for (const [h, r] of Object.entries(out) as [string, { unreachable?: string; backend?: string; ramsterKernel?: boolean; findings?: { class: string; line: string; what: string; fix?: string }[] }][]) {
+      const healthy = r.backend === 'modern' || r.ramsterKernel;
+      process.stdout.write(st.bold(`== ${h}`) + '\n');
+      if (r.unreachable) process.stdout.write(`${st.red('UNREACHABLE')} ${r.unreachable}\n`);
+      else if (!healthy) process.stdout.write(`${st.yellow('no RAMster kernel')}: ${NEEDS_KERNEL_NOTE}\n`);
+      if (r.findings && !r.findings.some((f) => f.class !== 'harmless') && healthy) process.stdout.write(st.green('no problem found') + '\n');
+      for (const f of r.findings ?? []) {
+        const tag = f.class === 'harmless' ? st.dim('harmless') : f.class === 'config-mismatch' ? st.yellow('config mismatch') : st.red('unrecoverable');
+        process.stdout.write(`${tag}  ${f.line.trim()}\n      ${f.what}${f.fix ? `\n      fix: ${f.fix}` : ''}\n`);
+      }
+    }
+  if (serious) setCode(EXIT.HOST_FAILED);
+}
+
+function table(rows: Record<string, Record<string, string | number>>): string {
+  const cols = [...new Set(Object.values(rows).flatMap((r) => Object.keys(r)))];
+  const head = ['node', ...cols];
+  const body = Object.entries(rows).map(([h, r]) => [h, ...cols.map((c) => String(r[c] ?? ''))]);
+  const widths = head.map((_, i) => Math.max(...[head, ...body].map((row) => row[i].length)));
+  return [head, ...body].map((row) => row.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+}
+
+/** A connection or unit that is not right explains itself before any kernel message does. */
+function modernConnectionFindings(p: { modern: ModernProbe; plan: ModernPlan }) {
+  return verifyModernNode(p.plan, p.modern)
+    .filter((c) => c.status === 'fail')
+    .map((c) => ({ class: 'config-mismatch' as const, line: `${c.title}: ${c.evidence}`, what: c.title, fix: c.fix }));
+}
