@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadInventory } from '../../src/inventory/load.ts';
 import { guestOf, readBootId, sshRun, sshTarget, startGuest, stopGuest, waitForSsh, supervisorRunning } from '../../src/lab/index.ts';
 import { LOCK_PATH } from '../../src/engine/preamble.ts';
@@ -14,31 +14,21 @@ import { renderRamsterConf } from '../../src/ramster/conf.ts';
 import { renderDefaults } from '../../src/ramster/defaults.ts';
 import { changedSteps, cliJson, explain, hostOf, parseRun, startCli } from './cli.ts';
 import { activateSwapFile, describeEvents, ensurePersistentJournal, previousBootJournal, shutdownEvents } from './journal.ts';
-import { downTestLab, onGuest, upTestLab, type TestLab } from './helpers.ts';
-import { CaseTimings } from './timing.ts';
+import { onGuest, type TestLab } from './helpers.ts';
+import { labSuite } from './suite.ts';
 
 const NODES = ['node1', 'node2'] as const;
 const FIXTURES = join(REPO_ROOT, 'test', 'lab', 'fixtures');
 
 describe('lab guests end to end: configfs, service + reboot, faults', () => {
+  const suite = labSuite('e2e-guests');
+  const timings = suite.timings;
   let lab: TestLab;
-  const timings = new CaseTimings('e2e-guests');
 
-  beforeAll(async () => {
-    lab = await upTestLab('e2e-guests');
-    timings.set('imageBuildCold', lab.imageBuildMs);
-    timings.set('labUp', lab.upMs);
+  beforeAll(() => {
+    lab = suite.lab();
   });
 
-  let failed = false;
-  afterEach(({ task }) => {
-    if (task.result?.state === 'fail') failed = true;
-  });
-
-  afterAll(async () => {
-    if (lab) await downTestLab(lab.dir, { remove: !failed });
-    timings.record();
-  });
 
   const put = async (node: string, path: string, text: string, mode: string) => {
     const r = await sshRun(sshTarget(lab.state, guestOf(lab.state, node)), `umask 022; mkdir -p "$(dirname ${path})"; cat > ${path}.new && chmod ${mode} ${path}.new && mv ${path}.new ${path}`, {

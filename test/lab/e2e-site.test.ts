@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { HostResult, RunResult } from '../../src/engine/result.ts';
 import { guestOf, rebootGuest } from '../../src/lab/index.ts';
 import { REPO_ROOT } from '../../src/lab/paths.ts';
@@ -17,8 +17,8 @@ import { loadInventory } from '../../src/inventory/load.ts';
 import { renderRamsterConf } from '../../src/ramster/conf.ts';
 import { changedSteps, cli, cliJson, explain, hostOf } from './cli.ts';
 import { activateSwapFile, describeEvents, ensurePersistentJournal, previousBootJournal, shutdownEvents } from './journal.ts';
-import { downTestLab, onGuest, upTestLab, type TestLab } from './helpers.ts';
-import { CaseTimings } from './timing.ts';
+import { onGuest, type TestLab } from './helpers.ts';
+import { labSuite } from './suite.ts';
 
 const SITE = join(REPO_ROOT, 'playbooks', 'site.yaml');
 const NODES = ['node1', 'node2'] as const;
@@ -31,27 +31,17 @@ const diffLines = (diff = '') => diff.split('\n').filter((l) => /^[+-]/.test(l) 
 const bootId = (node: string, lab: TestLab) => onGuest(lab.state, node, 'cat /proc/sys/kernel/random/boot_id').then((s) => s.trim());
 
 describe('playbooks/site.yaml on a two-node lab', () => {
+  const suite = labSuite('e2e-site');
+  const timings = suite.timings;
   let lab: TestLab;
-  const timings = new CaseTimings('e2e-site');
   /** boot_ids of the fresh guests, before the apply's cluster reboot. */
   const freshBoot: Record<string, string> = {};
   let changedInventory = '';
 
-  beforeAll(async () => {
-    lab = await upTestLab('e2e-site');
-    timings.set('imageBuildCold', lab.imageBuildMs);
-    timings.set('labUp', lab.upMs);
+  beforeAll(() => {
+    lab = suite.lab();
   });
 
-  let failed = false;
-  afterEach(({ task }) => {
-    if (task.result?.state === 'fail') failed = true;
-  });
-
-  afterAll(async () => {
-    if (lab) await downTestLab(lab.dir, { remove: !failed });
-    timings.record();
-  });
 
   it(
     'plan on fresh guests: exit 2, every site step listed for every host, file changes with their diffs, nothing changed',

@@ -5,35 +5,26 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { LOCK_PATH } from '../../src/engine/preamble.ts';
 import { PENDING_PATH } from '../../src/engine/pending.ts';
 import { guestOf, qemuRunning, readBootId, sshTarget, startGuest, supervisorRunning, waitForSsh } from '../../src/lab/index.ts';
 import { waitFor } from '../../src/lab/process.ts';
 import { cliJson, explain, hostOf, parseRun, startCli } from './cli.ts';
-import { downTestLab, onGuest, upTestLab, type TestLab } from './helpers.ts';
-import { CaseTimings } from './timing.ts';
+import { onGuest, type TestLab } from './helpers.ts';
+import { labSuite } from './suite.ts';
 
 const TIMEOUT_S = 60;
 
 describe('lab faults: a reboot that never comes back', () => {
+  const suite = labSuite('faults', { nodes: 1 });
+  const timings = suite.timings;
   let lab: TestLab;
-  const timings = new CaseTimings('faults');
 
-  beforeAll(async () => {
-    lab = await upTestLab('faults', { nodes: 1 });
-    timings.set('imageBuildCold', lab.imageBuildMs);
-    timings.set('labUp', lab.upMs);
+  beforeAll(() => {
+    lab = suite.lab();
   });
 
-  let failed = false;
-  afterEach(({ task }) => {
-    if (task.result?.state === 'fail') failed = true;
-  });
-  afterAll(async () => {
-    if (lab) await downTestLab(lab.dir, { remove: !failed });
-    timings.record();
-  });
 
   it(
     'the reboot handler times out naming the timeout, the host fails (exit 3), nothing hangs; once the host is back the pending reboot fires and the run converges',

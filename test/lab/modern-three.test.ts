@@ -5,32 +5,24 @@
  * pages on it: the workload's data still reads back intact; verify and doctor say the mirror
  * lost a leg; once the lender is back an apply re-adds it and the mirror resyncs.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { guestOf, startGuest, stopGuest, waitForSsh, sshTarget } from '../../src/lab/index.ts';
 import { changedSteps, cli, cliJson, explain } from './cli.ts';
-import { downTestLab, upTestLab, type TestLab } from './helpers.ts';
+import type { TestLab } from './helpers.ts';
 import { modernInventory, modernStatusOf, startWorkload, waitWorkload } from './modern-helpers.ts';
-import { CaseTimings } from './timing.ts';
+import { labSuite } from './suite.ts';
 
 const SETTINGS = { topology: 'ram-server', lend_mb: 384 };
 
 describe('modern backend on a three-node lab: RAM server, then two copies of every page', () => {
+  const suite = labSuite('modern-three', { nodes: 3, backend: 'modern', memoryMb: 768 });
+  const timings = suite.timings;
   let lab: TestLab;
-  const timings = new CaseTimings('modern-three');
 
-  beforeAll(async () => {
-    lab = await upTestLab('modern-three', { nodes: 3, backend: 'modern', memoryMb: 768 });
-    timings.set('labUp', lab.upMs);
+  beforeAll(() => {
+    lab = suite.lab();
   });
 
-  let failed = false;
-  afterEach(({ task }) => {
-    if (task.result?.state === 'fail') failed = true;
-  });
-  afterAll(async () => {
-    if (lab) await downTestLab(lab.dir, { remove: !failed });
-    timings.record();
-  });
 
   const noChange = async (inventory: string) => {
     const again = await cliJson(['apply', '-i', inventory], 900_000);

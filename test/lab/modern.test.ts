@@ -6,13 +6,13 @@
  * are remote (bounded, swap off then disconnect before the network goes down, converged after);
  * then the symmetric topology.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { rebootGuest, guestOf } from '../../src/lab/index.ts';
 import { changedSteps, cli, cliJson, explain, hostOf } from './cli.ts';
-import { downTestLab, onGuest, upTestLab, type TestLab } from './helpers.ts';
+import { onGuest, type TestLab } from './helpers.ts';
 import { NETWORK_DOWN, ensurePersistentJournal, previousBootJournal } from './journal.ts';
 import { modernInventory, modernStatusOf, startWorkload, waitWorkload } from './modern-helpers.ts';
-import { CaseTimings } from './timing.ts';
+import { labSuite } from './suite.ts';
 
 const BORROWER = 'node1';
 const LENDER = 'node2';
@@ -21,24 +21,16 @@ const SETTINGS = { topology: 'one-way', lend_mb: 768, zswap_compressor: 'lz4', z
 const WORKLOAD_MIB = 640;
 
 describe('modern backend on a two-node lab', () => {
+  const suite = labSuite('modern', { backend: 'modern', guestMemoryMb: [512, 1024] });
+  const timings = suite.timings;
   let lab: TestLab;
   let inventory: string;
-  const timings = new CaseTimings('modern');
 
-  beforeAll(async () => {
-    lab = await upTestLab('modern', { backend: 'modern', guestMemoryMb: [512, 1024] });
-    timings.set('labUp', lab.upMs);
+  beforeAll(() => {
+    lab = suite.lab();
     inventory = modernInventory(lab, 'one-way', SETTINGS);
   });
 
-  let failed = false;
-  afterEach(({ task }) => {
-    if (task.result?.state === 'fail') failed = true;
-  });
-  afterAll(async () => {
-    if (lab) await downTestLab(lab.dir, { remove: !failed });
-    timings.record();
-  });
 
   it(
     'plan on fresh guests: exit 2, the live steps show the exports and the swap they will create',
