@@ -79,6 +79,8 @@ export const serviceStep = defineStep<ServiceArgs>({
       summary: `service ${args.name}: ${todo.join(', ')}${skipped ? ` (${skipped})` : ''}`,
     };
     if (conditional) change.conditional = conditional;
+    // An image's unit is started by its init at boot: that part of the change happens then.
+    if (skipped && args.state === 'started') change.rebootRequired = true;
     return change;
   },
 });

@@ -41,9 +41,9 @@ describe('service step (systemd, folder target)', () => {
     await expect(lstat(wants())).rejects.toThrow(/ENOENT/);
   });
 
-  it('reports the running state as skipped with a note, enabling anyway', async () => {
+  it('reports the running state as skipped with a note, enabling anyway; the start happens when the image boots', async () => {
     const first = await serviceStep.checkApply({ name: 'ramster-demo', enabled: true, state: 'started' }, ctx(true));
-    expect(first).toEqual({ action: 'update', summary: `service ramster-demo: enable (${FOLDER_NOTE()})` });
+    expect(first).toEqual({ action: 'update', summary: `service ramster-demo: enable (${FOLDER_NOTE()})`, rebootRequired: true });
     const second = await serviceStep.checkApply({ name: 'ramster-demo', enabled: true, state: 'started' }, ctx(true));
     expect(second).toEqual({ action: 'none', summary: `service ramster-demo enabled (${FOLDER_NOTE()})`, skipped: FOLDER_NOTE() });
   });
