@@ -2,7 +2,6 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, write
 import { rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execa } from 'execa';
 import { checkReferences } from '../engine/references.ts';
 import type { EngineEvents } from '../engine/hostrun.ts';
 import type { RunResult } from '../engine/result.ts';
@@ -13,6 +12,7 @@ import { LabError } from '../lab/errors.ts';
 import { ensureLabKey } from '../lab/keys.ts';
 import { labCacheDir } from '../lab/paths.ts';
 import { pidAlive } from '../lab/process.ts';
+import { missingCommands } from '../lab/prereqs.ts';
 import { seconds, timed, type Reporter } from '../lab/progress.ts';
 import { loadPlaybook } from '../playbook/load.ts';
 import { makeRedactor } from '../report/redact.ts';
@@ -93,11 +93,7 @@ const TOOLS: { command: string; pkg: string; only?: DiskFormat }[] = [
 
 async function checkTools(format: DiskFormat): Promise<void> {
   if (process.getuid?.() !== 0) throw new LabError('image build needs root (mmdebstrap --mode=root, chroot, mounts)', 'run it as root, e.g. with sudo');
-  const missing: typeof TOOLS = [];
-  for (const t of TOOLS.filter((x) => !x.only || x.only === format)) {
-    const r = await execa('sh', ['-c', `command -v ${t.command}`], { reject: false, env: { PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin` } });
-    if (r.exitCode !== 0) missing.push(t);
-  }
+  const missing = await missingCommands(TOOLS.filter((x) => !x.only || x.only === format));
   if (missing.length) {
     throw new LabError(`image build needs ${missing.map((m) => m.command).join(', ')}`, `apt-get install ${[...new Set(missing.map((m) => m.pkg))].join(' ')}`);
   }

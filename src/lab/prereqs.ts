@@ -25,11 +25,14 @@ async function has(command: string): Promise<boolean> {
   return r.exitCode === 0;
 }
 
-async function missingTools(): Promise<{ command: string; pkg: string }[]> {
-  const out = [];
-  for (const t of LAB_TOOLS) if (!(await has(t.command))) out.push(t);
+/** The tools whose command is not on PATH (sbin included), in order. */
+export async function missingCommands<T extends { command: string }>(tools: readonly T[]): Promise<T[]> {
+  const out: T[] = [];
+  for (const t of tools) if (!(await has(t.command))) out.push(t);
   return out;
 }
+
+const missingTools = () => missingCommands(LAB_TOOLS);
 
 /** Checks the lab's tools; with `installDeps` (and root) installs the missing packages with
  *  apt-get, otherwise throws a LabError naming the exact `apt-get install` line. */
