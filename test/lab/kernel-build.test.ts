@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { changedSteps, cliJson, explain, hostOf } from './cli.ts';
 import { downTestLab, onGuest, recordTimings, upTestLab, type TestLab } from './helpers.ts';
 import { Barriers } from '../../src/engine/barrier.ts';
-import { ensureKernelTree, type RunScript } from '../../src/ramster/kconfigMerge.ts';
+import { ensureKernelTree } from '../../src/ramster/kconfigMerge.ts';
 import { kconfigStep } from '../../src/steps/ramster/kconfig.ts';
 import { kernelBuildStep, type KernelBuildArgs } from '../../src/steps/ramster/kernel-build.ts';
 import { parseManifest } from '../../src/steps/ramster/kernel-plan.ts';
@@ -15,6 +14,7 @@ import { ChrootTransport } from '../../src/transport/chroot.ts';
 import { gatherFacts, type Facts } from '../../src/transport/facts.ts';
 import { LocalTransport } from '../../src/transport/local.ts';
 import type { Transport } from '../../src/transport/types.ts';
+import { KERNEL_CACHE, KERNEL_TARBALL, runLocal } from '../helpers/kernel-tree.ts';
 
 // A REAL kernel build: Debian's linux-source-6.1 configured by the kconfig step (allnoconfig
 // + CONFIG_64BIT=y), built with `make bindeb-pkg` on this machine, installed with dpkg into
@@ -28,21 +28,11 @@ import type { Transport } from '../../src/transport/types.ts';
 //   node1: ChrootTransport(root1) — gets the package through the control machine's cache.
 // Neither root has a boot loader, so the default-entry part is reported as not applicable;
 // GRUB is exercised by the parser tests and the QEMU lab.
-const TARBALL = '/usr/src/linux-source-6.1.tar.xz';
-const CACHE = process.env.RAMSTER_KERNEL_CACHE ?? '/var/cache/ramster-provision/linux-source-6.1';
 const ROOTFS_TAR = process.env.RAMSTER_TEST_ROOTFS ?? '/var/cache/ramster-provision/test-rootfs/bookworm-essential.tar';
 const KERNELS = '/var/cache/ramster-provision/kernels';
 
-const sh: RunScript = async (script) => {
-  try {
-    return { code: 0, stdout: execFileSync('sh', ['-c', script], { encoding: 'utf8', maxBuffer: 1 << 26 }), stderr: '' };
-  } catch (e) {
-    const err = e as { status?: number; stdout?: string; stderr?: string };
-    return { code: err.status ?? 1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
-  }
-};
 const must = async (script: string) => {
-  const r = await sh(script);
+  const r = await runLocal(script);
   if (r.code !== 0) throw new Error(`${script}: ${r.stderr}`);
   return r.stdout;
 };
@@ -121,7 +111,7 @@ describe('kernel_build: a real bindeb-pkg build, installed on two Debian roots',
 
   beforeAll(async () => {
     let t = Date.now();
-    const { tree: cached } = await ensureKernelTree(sh, { tarball: TARBALL, cacheDir: CACHE });
+    const { tree: cached } = await ensureKernelTree(runLocal, { tarball: KERNEL_TARBALL, cacheDir: KERNEL_CACHE });
     await must(`set -e; mkdir -p "$(dirname ${ROOTFS_TAR})"; exec 9>${ROOTFS_TAR}.lock; flock 9
 [ -f ${ROOTFS_TAR} ] || { mmdebstrap --quiet --variant=essential bookworm ${ROOTFS_TAR}.partial.tar && mv ${ROOTFS_TAR}.partial.tar ${ROOTFS_TAR}; }`);
     timings.setupRootfsMs = Date.now() - t;

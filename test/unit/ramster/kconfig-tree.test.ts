@@ -1,22 +1,14 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseKernelVersion, selectFragment } from '../../../src/ramster/kconfig.ts';
-import { type FragmentCheck, type RunScript, checkFragments, ensureKernelTree } from '../../../src/ramster/kconfigMerge.ts';
+import { type FragmentCheck, checkFragments, ensureKernelTree } from '../../../src/ramster/kconfigMerge.ts';
+import { KERNEL_CACHE, KERNEL_TARBALL, runLocal } from '../../helpers/kernel-tree.ts';
 
-// Against the real Debian linux-source-6.1 tree: unpacked once into the cache below (a minute
-// or two the first time), then reused. Needs make, gcc, flex, bison and bc.
-const TARBALL = '/usr/src/linux-source-6.1.tar.xz';
-const CACHE = process.env.RAMSTER_KERNEL_CACHE ?? '/var/cache/ramster-provision/linux-source-6.1';
+// Against the real Debian linux-source-6.1 tree (test/helpers/kernel-tree.ts: unpacked once, a minute
+// or two the first time, then reused). Needs make, gcc, flex, bison and bc.
 
-const run: RunScript = (script) =>
-  new Promise((resolve) => {
-    execFile('sh', ['-c', script], { maxBuffer: 1 << 28 }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
-    );
-  });
 
 describe('kconfig merge on the linux-source-6.1 tree', () => {
   let tree: string;
@@ -24,7 +16,7 @@ describe('kconfig merge on the linux-source-6.1 tree', () => {
   const work = mkdtempSync(join(tmpdir(), 'ramster-kconfig-'));
 
   beforeAll(async () => {
-    ({ tree } = await ensureKernelTree(run, { tarball: TARBALL, cacheDir: CACHE }));
+    ({ tree } = await ensureKernelTree(runLocal, { tarball: KERNEL_TARBALL, cacheDir: KERNEL_CACHE }));
     // Symbols that exist in 6.1 and must survive, plus three that cannot: OCFS2_FS_O2CB needs
     // OCFS2_FS (off in defconfig), RTS5208 sits inside `if STAGING`, CLEANCACHE was removed in 5.17.
     const fragment = join(work, 'test.config');
@@ -33,20 +25,20 @@ describe('kconfig merge on the linux-source-6.1 tree', () => {
       'CONFIG_ZSWAP=y\nCONFIG_FRONTSWAP=y\nCONFIG_CONFIGFS_FS=y\nCONFIG_NVME_TCP=m\n' +
         'CONFIG_OCFS2_FS_O2CB=m\nCONFIG_RTS5208=m\nCONFIG_CLEANCACHE=y\n',
     );
-    result = await checkFragments(run, { tree, outDir: join(work, 'out'), base: 'defconfig', fragments: [fragment] });
+    result = await checkFragments(runLocal, { tree, outDir: join(work, 'out'), base: 'defconfig', fragments: [fragment] });
   }, 900_000);
 
   it('unpacks a tarball once into the cache (a tiny stand-in tree), then reuses it', async () => {
     const src = join(work, 'linux-tiny');
-    await run(`mkdir -p ${src} && printf 'VERSION = 3\\nPATCHLEVEL = 10\\n' > ${src}/Makefile && tar -cJf ${work}/tiny.tar.xz -C ${work} linux-tiny`);
+    await runLocal(`mkdir -p ${src} && printf 'VERSION = 3\\nPATCHLEVEL = 10\\n' > ${src}/Makefile && tar -cJf ${work}/tiny.tar.xz -C ${work} linux-tiny`);
     const cache = join(work, 'cache/linux-tiny');
-    expect(await ensureKernelTree(run, { tarball: join(work, 'tiny.tar.xz'), cacheDir: cache })).toEqual({ tree: cache, extracted: true });
-    expect(await ensureKernelTree(run, { tarball: join(work, 'tiny.tar.xz'), cacheDir: cache })).toEqual({ tree: cache, extracted: false });
+    expect(await ensureKernelTree(runLocal, { tarball: join(work, 'tiny.tar.xz'), cacheDir: cache })).toEqual({ tree: cache, extracted: true });
+    expect(await ensureKernelTree(runLocal, { tarball: join(work, 'tiny.tar.xz'), cacheDir: cache })).toEqual({ tree: cache, extracted: false });
     expect(selectFragment(parseKernelVersion(readFileSync(join(cache, 'Makefile'), 'utf8'))!)).toMatchObject({ fragment: 'ramster-3.10.config' });
   });
 
   it('reuses the unpacked tree on the next call', async () => {
-    expect(await ensureKernelTree(run, { tarball: TARBALL, cacheDir: CACHE })).toEqual({ tree: CACHE, extracted: false });
+    expect(await ensureKernelTree(runLocal, { tarball: KERNEL_TARBALL, cacheDir: KERNEL_CACHE })).toEqual({ tree: KERNEL_CACHE, extracted: false });
   });
 
   it('keeps the symbols whose dependencies are met', () => {

@@ -5,27 +5,18 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Barriers } from '../../../../src/engine/barrier.ts';
 import { parseConfig } from '../../../../src/ramster/kconfig.ts';
-import { ensureKernelTree, type RunScript } from '../../../../src/ramster/kconfigMerge.ts';
+import { ensureKernelTree } from '../../../../src/ramster/kconfigMerge.ts';
 import { kconfigStep } from '../../../../src/steps/ramster/kconfig.ts';
 import type { StepContext } from '../../../../src/steps/types.ts';
 import { LocalTransport } from '../../../../src/transport/local.ts';
 import { makeCtx } from '../helpers.ts';
+import { KERNEL_CACHE, KERNEL_TARBALL, runLocal } from '../../../helpers/kernel-tree.ts';
 
 // Against the real Debian linux-source-6.1 tree (unpacked once into the cache by
 // ensureKernelTree, shared with test/unit/ramster/kconfig-tree.test.ts). Each run works on a
 // hard-linked copy: the step writes .config by rename and make only creates new files, so
 // the shared tree stays clean for the O= builds of the other suite.
-const TARBALL = '/usr/src/linux-source-6.1.tar.xz';
-const CACHE = process.env.RAMSTER_KERNEL_CACHE ?? '/var/cache/ramster-provision/linux-source-6.1';
 
-const sh: RunScript = async (script) => {
-  try {
-    return { code: 0, stdout: execFileSync('sh', ['-c', script], { encoding: 'utf8', maxBuffer: 1 << 26 }), stderr: '' };
-  } catch (e) {
-    const err = e as { status?: number; stdout?: string; stderr?: string };
-    return { code: err.status ?? 1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
-  }
-};
 
 describe('kconfig step on the linux-source-6.1 tree', () => {
   const work = mkdtempSync(join(tmpdir(), 'rp-kconfig-step-'));
@@ -34,7 +25,7 @@ describe('kconfig step on the linux-source-6.1 tree', () => {
   const ctx = (apply: boolean): StepContext => makeCtx(new LocalTransport(), apply, { baseDir: play });
 
   beforeAll(async () => {
-    const { tree: cached } = await ensureKernelTree(sh, { tarball: TARBALL, cacheDir: CACHE });
+    const { tree: cached } = await ensureKernelTree(runLocal, { tarball: KERNEL_TARBALL, cacheDir: KERNEL_CACHE });
     execFileSync('cp', ['-al', cached, tree]);
     execFileSync('mkdir', ['-p', play]);
     // Symbols that exist in 6.1 and whose dependencies defconfig meets.
