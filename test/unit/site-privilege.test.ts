@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunResult } from '../../src/engine/result.ts';
-import { seedDebianRoot } from './steps/ramster/seed.ts';
+import { seedDebianRoot, twoFolderNodes } from './steps/ramster/seed.ts';
 
 // Privilege across the whole legacy site playbook, through the real CLI on two folder nodes:
 // every installed file gets the mode and owner its step says; a file someone chmod/chowned
@@ -43,15 +43,7 @@ beforeAll(() => {
   inv = join(dir, 'inv.yaml');
   writeFileSync(
     inv,
-    `all:
-  vars: {ramster_reboot: false}   # folders cannot reboot
-  children:
-    lab:
-      ramster: {cluster: ramster, topology: one-way, backend: legacy}
-      hosts:
-        a: {connection: local, root: ${dir}/a, number: 0, hostname: system1, cluster_address: 10.0.0.1}
-        b: {connection: local, root: ${dir}/b, number: 1, hostname: system2, cluster_address: 10.0.0.2}
-`,
+    twoFolderNodes(dir, '{cluster: ramster, topology: one-way, backend: legacy}', { vars: '{ramster_reboot: false}' }), // folders cannot reboot
   );
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

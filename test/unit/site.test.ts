@@ -12,7 +12,7 @@ import { loadPlaybook } from '../../src/playbook/load.ts';
 import { playbookSchemaText } from '../../src/playbook/schema-text.ts';
 import type { Playbook, StepSpec } from '../../src/playbook/types.ts';
 import { snapshot } from './steps/helpers.ts';
-import { seedDebianRoot } from './steps/ramster/seed.ts';
+import { seedDebianRoot, twoFolderNodes } from './steps/ramster/seed.ts';
 
 const SITE = 'playbooks/site.yaml';
 
@@ -87,17 +87,8 @@ describe('site.yaml on two folder nodes and a host of no cluster', () => {
   const inventory = () =>
     loadInventoryText(
       join(dir, 'inv.yaml'),
-      `all:
-  vars: {ramster_reboot: false}   # folders cannot reboot
-  children:
-    lab:
-      ramster: {cluster: ramster, topology: one-way, backend: legacy}
-      hosts:
-        a: {connection: local, root: ${dir}/a, number: 0, hostname: system1, cluster_address: 10.0.0.1}
-        b: {connection: local, root: ${dir}/b, number: 1, hostname: system2, cluster_address: 10.0.0.2}
-  hosts:
-    web: {connection: local, root: ${dir}/web}
-`,
+      // folders cannot reboot
+      twoFolderNodes(dir, '{cluster: ramster, topology: one-way, backend: legacy}', { vars: '{ramster_reboot: false}', hosts: `    web: {connection: local, root: ${dir}/web}\n` }),
     );
   const opts = (apply: boolean, extra = {}) => ({ apply, forks: 4, connect: { acceptNewHostKeys: false, connectTimeoutMs: 1000 }, ...extra });
   const host = (r: { hosts: HostResult[] }, name: string) => r.hosts.find((h) => h.host === name)!;
@@ -188,14 +179,7 @@ describe('site.yaml on two folder nodes of a modern cluster (what an image build
   const inventory = () =>
     loadInventoryText(
       join(dir, 'inv.yaml'),
-      `all:
-  children:
-    lab:
-      ramster: {cluster: ramster, topology: one-way, backend: modern, lend_mb: 512, zswap_compressor: lz4}
-      hosts:
-        a: {connection: local, root: ${dir}/a, number: 0, hostname: system1, cluster_address: 10.0.0.1}
-        b: {connection: local, root: ${dir}/b, number: 1, hostname: system2, cluster_address: 10.0.0.2}
-`,
+      twoFolderNodes(dir, '{cluster: ramster, topology: one-way, backend: modern, lend_mb: 512, zswap_compressor: lz4}'),
     );
   const opts = (apply: boolean) => ({ apply, forks: 4, connect: { acceptNewHostKeys: false, connectTimeoutMs: 1000 } });
   const host = (r: { hosts: HostResult[] }, name: string) => r.hosts.find((h) => h.host === name)!;

@@ -50,3 +50,17 @@ export function seedDebianRoot(root: string, hostname: string): void {
   put('/lib/systemd/system-generators/systemd-rc-local-generator', '', 0o755);
   mkdirSync(join(root, 'etc/systemd/system'), { recursive: true });
 }
+
+/** Inventory text: two folder nodes `a` (node 0, system1) and `b` (node 1, system2) rooted in
+ *  `dir`/a and `dir`/b, in one cluster with this `ramster:` section (YAML flow mapping);
+ *  `vars` for all hosts and `hosts` (more top-level hosts) as YAML flow/indented text. */
+export function twoFolderNodes(dir: string, ramster: string, opts: { vars?: string; hosts?: string } = {}): string {
+  return `all:
+${opts.vars ? `  vars: ${opts.vars}\n` : ''}  children:
+    lab:
+      ramster: ${ramster}
+      hosts:
+        a: {connection: local, root: ${dir}/a, number: 0, hostname: system1, cluster_address: 10.0.0.1}
+        b: {connection: local, root: ${dir}/b, number: 1, hostname: system2, cluster_address: 10.0.0.2}
+${opts.hosts ? `  hosts:\n${opts.hosts}` : ''}`;
+}
