@@ -162,3 +162,10 @@ export function classifyModernDmesg(lines: string[]): ModernFinding[] {
   }
   return out;
 }
+
+/** What `doctor` says about a node: a check that fails (a connection not live, a unit down)
+ *  explains itself first, then the kernel's nvme/nvmet/md/zswap lines, classified. */
+export function modernFindings(plan: ModernPlan, p: ModernProbe): ModernFinding[] {
+  const failing = verifyModernNode(plan, p).filter((c) => c.status === 'fail');
+  return [...failing.map((c) => ({ class: 'config-mismatch' as const, line: `${c.title}: ${c.evidence}`, what: c.title, fix: c.fix })), ...classifyModernDmesg(p.dmesg)];
+}

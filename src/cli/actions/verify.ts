@@ -6,7 +6,7 @@ import { loadInventory } from '../../inventory/load.ts';
 import { clusterOf, type Cluster, type Inventory } from '../../inventory/types.ts';
 import { modernPlan, type ModernPlan } from '../../modern/plan.ts';
 import { MODERN_PROBE_SCRIPT, parseModernProbe, type ModernProbe } from '../../modern/probe.ts';
-import { classifyModernDmesg, modernStatus, verifyModernNode } from '../../modern/verify.ts';
+import { modernFindings, modernStatus, verifyModernNode } from '../../modern/verify.ts';
 import { parseCounters, remoteActivity } from '../../ramster/counters.ts';
 import { classifyDmesg } from '../../ramster/dmesg.ts';
 import { PROBE_SCRIPT, parseProbe, type Probe } from '../../ramster/probe.ts';
@@ -141,7 +141,7 @@ export async function doctorHosts(o: Flags, setCode: (c: number) => void): Promi
       continue;
     }
     if ('modern' in p) {
-      const findings = [...modernConnectionFindings(p), ...classifyModernDmesg(p.modern.dmesg)];
+      const findings = modernFindings(p.plan, p.modern);
       serious ||= findings.some((f) => f.class !== 'harmless');
       out[h] = { backend: 'modern', findings };
       continue;
@@ -172,11 +172,4 @@ function table(rows: Record<string, Record<string, string | number>>): string {
   const body = Object.entries(rows).map(([h, r]) => [h, ...cols.map((c) => String(r[c] ?? ''))]);
   const widths = head.map((_, i) => Math.max(...[head, ...body].map((row) => row[i].length)));
   return [head, ...body].map((row) => row.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
-}
-
-/** A connection or unit that is not right explains itself before any kernel message does. */
-function modernConnectionFindings(p: { modern: ModernProbe; plan: ModernPlan }) {
-  return verifyModernNode(p.plan, p.modern)
-    .filter((c) => c.status === 'fail')
-    .map((c) => ({ class: 'config-mismatch' as const, line: `${c.title}: ${c.evidence}`, what: c.title, fix: c.fix }));
 }

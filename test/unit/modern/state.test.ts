@@ -11,7 +11,7 @@ import type { Cluster } from '../../../src/inventory/types.ts';
 import { modernPlan } from '../../../src/modern/plan.ts';
 import { parseModernProbe } from '../../../src/modern/probe.ts';
 import { actualBorrowLines, actualLendLines, desiredBorrowLines, desiredLendLines } from '../../../src/modern/state.ts';
-import { classifyModernDmesg, mirrorHealth, modernStatus, verifyModernNode } from '../../../src/modern/verify.ts';
+import { classifyModernDmesg, mirrorHealth, modernFindings, modernStatus, verifyModernNode } from '../../../src/modern/verify.ts';
 
 const fixture = (name: string) => readFileSync(join(import.meta.dirname, '..', '..', 'fixtures', 'modern', name), 'utf8');
 const cluster: Cluster = {
@@ -66,6 +66,8 @@ describe('modern state from a converged lab pair', () => {
     expect(c.status).toBe('fail');
     expect(c.fix).toMatch(/reconnects every 2 s.*node2 is up.*ramster-lend\.service.*ping 10\.99\.0\.12/);
     expect(classifyModernDmesg(['[  99.1] nvme nvme0: failed to connect socket: -111'])[0].class).toBe('config-mismatch');
+    // doctor: the failing check first, then the kernel line
+    expect(modernFindings(borrower, p).filter((f) => f.class !== 'harmless').map((f) => f.what)).toEqual(['connected to node2 (node 1, 10.99.0.12:4420)', classifyModernDmesg(['nvme nvme0: failed to connect socket'])[0].what]);
   });
 
   it('an export open to any host fails the privacy check', () => {
