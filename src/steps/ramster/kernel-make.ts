@@ -1,6 +1,7 @@
 import { writeFileAtomic } from '../../transport/fileops.ts';
 import { hostPath, shq, type Transport } from '../../transport/types.ts';
 import { parseManifest, type Manifest, type PackageFormat } from './kernel-plan.ts';
+import { NATIVE_BUILD_ENV } from '../../ramster/kconfigMerge.ts';
 
 /**
  * The build on the build host, in `<cache_dir>/<key>/`: a copy of the source tree (so the
@@ -86,6 +87,7 @@ say "copying the source tree $src"
 (cd "$src" && tar --exclude=./.git -cf - .) | tar -C "$dir/tree" -xf -
 cp "$cfg" "$dir/tree/.config"
 cd "$dir/tree"
+${NATIVE_BUILD_ENV}
 for p in "$dir"/patches/*.patch; do
   [ -f "$p" ] || continue
   say "applying $(basename "$p")"
