@@ -13,7 +13,7 @@ import { writeKnownHosts, writeLabInventory } from './inventory.ts';
 import { ensureKeyPair } from './keys.ts';
 import { labCacheDir } from './paths.ts';
 import { freePorts } from './ports.ts';
-import { checkPrerequisites } from './prereqs.ts';
+import { checkPrerequisites, KERNEL_BUILD_TOOLS, LAB_TOOLS } from './prereqs.ts';
 import { seconds, timed, type LabLog, type LabProgress } from './progress.ts';
 import { FW_CFG_NAME, NIC0_MAC } from './recipe.ts';
 import { readBootId, waitForSsh } from './ssh.ts';
@@ -71,7 +71,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
     throw new LabError(`a lab with a different shape is running in ${dir}`, 'stop it first with `ramster-provision lab down`');
   }
 
-  await checkPrerequisites(opts.installDeps, r.log);
+  await checkPrerequisites(opts.installDeps, r.log, kernel === 'ramster' ? [...LAB_TOOLS, ...KERNEL_BUILD_TOOLS] : LAB_TOOLS);
   const kernelVars = kernel === 'ramster' ? ramsterKernelVars(await findRamsterKernelKit()) : undefined;
   const image = await ensureImage(opts.cacheDir ?? labCacheDir(), r, kernel === 'ramster' ? 'sysvinit' : 'systemd');
   mkdirSync(dir, { recursive: true });

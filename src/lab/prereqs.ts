@@ -12,6 +12,18 @@ export const LAB_TOOLS: { command: string; pkg: string }[] = [
   { command: 'ssh-keygen', pkg: 'openssh-client' },
 ];
 
+/** What `lab up --kernel ramster` adds: the lab inventory builds the kernel on this machine. */
+export const KERNEL_BUILD_TOOLS: { command: string; pkg: string }[] = [
+  { command: 'make', pkg: 'make' },
+  { command: 'gcc', pkg: 'gcc' },
+  { command: 'flex', pkg: 'flex' },
+  { command: 'bison', pkg: 'bison' },
+  { command: 'bc', pkg: 'bc' },
+  { command: 'patch', pkg: 'patch' },
+  { command: 'xz', pkg: 'xz-utils' },
+  { command: 'dpkg-buildpackage', pkg: 'dpkg-dev' },
+];
+
 export interface PrerequisiteReport {
   missing: { command: string; pkg: string }[];
   installed: string[];
@@ -32,11 +44,10 @@ export async function missingCommands<T extends { command: string }>(tools: read
   return out;
 }
 
-const missingTools = () => missingCommands(LAB_TOOLS);
-
 /** Checks the lab's tools; with `installDeps` (and root) installs the missing packages with
  *  apt-get, otherwise throws a LabError naming the exact `apt-get install` line. */
-export async function checkPrerequisites(installDeps: boolean, log: (line: string) => void = () => {}): Promise<PrerequisiteReport> {
+export async function checkPrerequisites(installDeps: boolean, log: (line: string) => void = () => {}, tools = LAB_TOOLS): Promise<PrerequisiteReport> {
+  const missingTools = () => missingCommands(tools);
   let missing = await missingTools();
   const isRoot = process.getuid?.() === 0;
   const installed: string[] = [];

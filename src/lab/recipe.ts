@@ -19,7 +19,8 @@ export type ImageFlavour = 'systemd' | 'sysvinit';
 
 const INIT_PACKAGES: Record<ImageFlavour, string[]> = {
   systemd: ['systemd-sysv', 'dbus'],
-  sysvinit: ['sysvinit-core', 'ifupdown'],
+  // e2fsprogs: sysvinit's checkroot runs fsck.ext4 for the root's fstab pass 1 (systemd skips it).
+  sysvinit: ['sysvinit-core', 'ifupdown', 'e2fsprogs'],
 };
 
 /** Packages on top of `--variant=apt`: python3 lets Ansible run for the benchmark; mdadm is what
