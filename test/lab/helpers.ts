@@ -43,7 +43,7 @@ export interface TestLab {
 export async function upTestLab(name: string, opts: Partial<LabUpOptions> = {}): Promise<TestLab> {
   const dir = labTestDir(name);
   const log = labLog(name);
-  const image = await ensureImage(labCacheDir(), { log });
+  const image = await ensureImage(labCacheDir(), { log }, opts.kernel === 'ramster' ? 'sysvinit' : 'systemd');
   const start = Date.now();
   const state = await labUp({ nodes: 2, memoryMb: 1024, backend: 'legacy', dir, installDeps: false, log, fresh: true, ...opts });
   return { state, dir, imageBuildMs: image.built ? image.buildMs : undefined, upMs: Date.now() - start };

@@ -101,7 +101,9 @@ if grep -q olddefconfig scripts/kconfig/Makefile; then make olddefconfig; else m
 kv=$(make -s kernelversion)
 say "building Linux $kv with make -j$jobs bin$fmt-pkg"
 if [ "$fmt" = deb ]; then
-  make -j"$jobs" KDEB_PKGVERSION="$kv${pkgVersion}" bindeb-pkg
+  # Older trees (3.x) have no bindeb-pkg: their deb-pkg builds only the binary packages.
+  if grep -q '^bindeb-pkg' scripts/package/Makefile; then target=bindeb-pkg; else target=deb-pkg; fi
+  make -j"$jobs" KDEB_PKGVERSION="$kv${pkgVersion}" "$target"
 else
   HOME="$dir" make -j"$jobs" RPMOPTS="--define '_topdir $dir/rpmbuild'" binrpm-pkg
 fi
