@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { startFleet, type Fleet } from '../bench/fleet/fleet.ts';
 import { MANAGED_PATHS, OUR_PLAYBOOK, REPO, runOurs } from '../bench/tools.ts';
+import { machineLimit } from '../helpers/machine.ts';
 
 // Scale, not speed (nothing here is timed): the benchmark's playbook on 64 real SSH hosts —
 // Debian containers with their own sshd and host key (test/bench/fleet), 8 RAMster clusters
@@ -15,10 +16,10 @@ let fleet: Fleet;
 
 beforeAll(async () => {
   fleet = await startFleet({ hosts: HOSTS, log: (l) => process.stderr.write(`fleet: ${l}\n`) });
-}, 600_000);
+}, machineLimit(120_000)); // 64 containers: ~2 min idle
 afterAll(async () => {
   await fleet?.stop();
-}, 120_000);
+}, machineLimit(30_000));
 
 describe(`${HOSTS} hosts`, () => {
   it('converge, then a second apply changes nothing on any host', async () => {
@@ -36,7 +37,7 @@ describe(`${HOSTS} hosts`, () => {
     expect([...second.changed].filter(([, n]) => n !== 0)).toEqual([]);
     expect(second.failed).toEqual([]);
     expect(second.unreachable).toEqual([]);
-  }, 300_000);
+  }, machineLimit(60_000)); // two applies on 64 hosts: ~25 s idle
 
   it('a host killed mid-run is reported unreachable while the other 63 converge', async () => {
     await fleet.reset(MANAGED_PATHS);
@@ -54,7 +55,7 @@ describe(`${HOSTS} hosts`, () => {
     writeFileSync(playbook, stringify(plays));
 
     const apply = execa('node', [join(REPO, 'bin/ramster-provision.js'), 'apply', '-i', fleet.inventory, playbook, '--json', '--forks', String(HOSTS)], { reject: false, env: { NO_COLOR: '1' } });
-    const deadline = Date.now() + 120_000;
+    const deadline = Date.now() + machineLimit(10_000);
     while ((await fleet.execIn(victim, 'test -e /run/rp-hold')).exitCode !== 0) {
       expect(Date.now() < deadline, 'the victim never reached its hold step').toBe(true);
       await new Promise((r) => setTimeout(r, 200));
@@ -72,5 +73,5 @@ describe(`${HOSTS} hosts`, () => {
     // The victim's peers compared ramster.conf among the 7 nodes still there.
     const peer = others.find((h) => h.host === 'c3n0')!;
     expect(peer.steps.find((s) => s.step.includes('ramster.conf'))?.change?.summary).toMatch(/identical on 7 nodes/);
-  }, 300_000);
+  }, machineLimit(60_000));
 });
