@@ -68,7 +68,7 @@ export async function aptGet(args: string[], o: AptOptions): Promise<string> {
     slice = Math.max(1, Math.min(slice, Math.ceil((boundMs - (Date.now() - start)) / 1000)));
     const t0 = Date.now();
     const r = await execa('apt-get', ['-o', `DPkg::Lock::Timeout=${slice}`, ...args], {
-      env: { ...(o.env ?? process.env), DEBIAN_FRONTEND: 'noninteractive' },
+      env: { ...(o.env ?? process.env), DEBIAN_FRONTEND: 'noninteractive', LC_ALL: 'C' }, // C: its messages are parsed
       reject: false,
       all: true,
       stdin: 'ignore',
