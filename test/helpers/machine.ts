@@ -27,3 +27,12 @@ export function testChain() {
     },
   };
 }
+
+/** The lab tier (QEMU guests under TCG, test/lab) sets its limits for a quiet machine with a few
+ *  times headroom; they are stretched by LAB_SLOWDOWN (8; RAMSTER_LAB_SLOWDOWN sets another) for
+ *  a loaded one: at load 10 the main job's apply took 6x its quiet time (508 s against 85 s). */
+export const LAB_SLOWDOWN = Number(process.env.RAMSTER_LAB_SLOWDOWN) || 8;
+
+export function labLimit(quietLimitMs: number): number {
+  return quietLimitMs * LAB_SLOWDOWN;
+}
