@@ -35,7 +35,7 @@ export function describeHolder(output: string, lock: string): string {
   } catch {
     // gone meanwhile
   }
-  return `${pid ? `pid ${pid}, ` : ''}a process that is gone now`;
+  return pid ? `pid ${pid} (gone now)` : 'a process that has let it go since';
 }
 
 function openerOf(path: string): string | undefined {
