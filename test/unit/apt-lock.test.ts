@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -9,10 +9,10 @@ import { REPO_ROOT } from '../../src/lab/paths.ts';
 
 // The real apt-get and a real lock holder (fcntl, as apt and dpkg lock), on a sandboxed apt:
 // APT_CONFIG points every apt directory (the dpkg lock's directory, the lists, the cache, the
-// state) into a temp folder with no sources and a copy of dpkg's status, so the machine's own
-// locks are never touched and nothing gets installed. `install fdisk` then takes the dpkg
-// frontend lock and finds fdisk already installed; dpkg-query (DPKG_ADMINDIR) sees a status
-// without fdisk, so .ci/install-deps decides to install it.
+// state) into a temp folder with no sources, so the machine's own locks are never touched and
+// nothing gets installed. Its dpkg status lists the packages .ci/install-deps wants, all
+// installed; the one dpkg-query reads (DPKG_ADMINDIR) lacks fdisk, so .ci/install-deps decides
+// to install it, and `apt-get install fdisk` takes the dpkg frontend lock and finds it installed.
 //
 // No wall-clock limit on the waits: the holder releases when the waiting line has been seen.
 // The tests' own limit (5 min) only catches a hang; apt-get here takes well under a second idle.
@@ -21,7 +21,10 @@ const LIMIT_MS = 300_000;
 const box = mkdtempSync(join(tmpdir(), 'rp-apt-lock-'));
 const dirs = ['state/lists/partial', 'cache/archives/partial', 'parts', 'sources.d', 'log', 'query'];
 for (const d of dirs) mkdirSync(join(box, d), { recursive: true });
-copyFileSync('/var/lib/dpkg/status', join(box, 'status'));
+const wanted = /^PKGS="([^"]+)"$/m.exec(readFileSync(join(REPO_ROOT, '.ci/install-deps'), 'utf8'))![1].split(' ');
+const stanza = (pkg: string) => `Package: ${pkg}\nStatus: install ok installed\nVersion: 1.0\nArchitecture: all\nMaintainer: tests <t@example.org>\nDescription: stand-in\n`;
+writeFileSync(join(box, 'status'), wanted.map(stanza).join('\n'));
+writeFileSync(join(box, 'query/status'), wanted.filter((p) => p !== 'fdisk').map(stanza).join('\n'));
 writeFileSync(join(box, 'sources.list'), '');
 writeFileSync(
   join(box, 'apt.conf'),
@@ -35,8 +38,6 @@ writeFileSync(
     `Dir::Log "${box}/log";`,
   ].join('\n') + '\n',
 );
-const withoutFdisk = readFileSync(join(box, 'status'), 'utf8').split('\n\n').filter((p) => !p.startsWith('Package: fdisk\n'));
-writeFileSync(join(box, 'query/status'), withoutFdisk.join('\n\n'));
 const FRONTEND_LOCK = join(box, 'lock-frontend');
 const LISTS_LOCK = join(box, 'state/lists/lock');
 const env = { ...process.env, APT_CONFIG: join(box, 'apt.conf'), DPKG_ADMINDIR: join(box, 'query') };
