@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { runCommand } from './command.ts';
 import { LabError } from './errors.ts';
 import { ensureLabKey, type KeyPair } from './keys.ts';
+import { describeMmdebstrap, mmdebstrapLine, newMmdebstrapProgress } from './mmdebstrap-progress.ts';
 import { HOST_APT_SOURCES } from './paths.ts';
 import { pidAlive } from './process.ts';
 import { timed, type Reporter } from './progress.ts';
@@ -55,6 +56,7 @@ export async function ensureImage(cacheDir: string, r: Reporter, flavour: ImageF
   try {
     if (existsSync(join(imageDir, 'complete'))) return { path: disk, hash, key, built: false };
     const start = Date.now();
+    r.log(coldBuildNotice(cacheDir, imageDir));
     await build(cacheDir, imageDir, key, r, flavour);
     const buildMs = Date.now() - start;
     writeFileSync(
@@ -78,23 +80,57 @@ async function build(cacheDir: string, imageDir: string, key: KeyPair, r: Report
   writeFileSync(join(work, 'authorized_keys'), key.publicKey + '\n');
   writeFileSync(customizeFile, customizeScript(join(work, 'authorized_keys'), flavour));
   try {
+    const mm = newMmdebstrapProgress();
+    // --verbose: apt's and dpkg's lines, counted into the progress (the image does not change).
+    // The time limits only catch a hang: 21 min of mmdebstrap were seen at load 10.
     await timed(r, `image: mmdebstrap (Debian root filesystem, ${flavour})`, (update) =>
       runCommand(
         'mmdebstrap',
-        mmdebstrapArgs({ rootfs, hostSources: hostSourcesFile(), debCache: join(cacheDir, 'debs'), customizeFile, flavour }),
+        ['--verbose', ...mmdebstrapArgs({ rootfs, hostSources: hostSourcesFile(), debCache: join(cacheDir, 'debs'), customizeFile, flavour })],
         'mmdebstrap',
-        { timeoutMs: 45 * 60_000, onLine: (line) => line.startsWith('I: ') && update(line.slice(3)) },
+        {
+          timeoutMs: 4 * 3600_000,
+          onLine: (line) => {
+            if (line.startsWith('I: ')) r.log(`image: mmdebstrap: ${line.slice(3)}`);
+            if (mmdebstrapLine(mm, line)) update(describeMmdebstrap(mm));
+          },
+        },
       ),
     );
     const tmpDisk = join(work, 'disk.raw');
     await timed(r, 'image: disk (partition, ext4 from the rootfs, GRUB)', () =>
-      runCommand('sh', ['-c', diskScript(rootfs, tmpDisk)], 'disk image', { timeoutMs: 10 * 60_000 }),
+      runCommand('sh', ['-c', diskScript(rootfs, tmpDisk)], 'disk image', { timeoutMs: 3600_000 }),
     );
     mkdirSync(imageDir, { recursive: true });
     renameSync(tmpDisk, join(imageDir, 'disk.raw'));
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** Said before a cold build: how long it takes and that it is done once. */
+function coldBuildNotice(cacheDir: string, imageDir: string): string {
+  const last = lastBuildSeconds(cacheDir);
+  return (
+    'image: building the guest image (once: cold, 3-5 min on an idle 2-core machine, 20-30 min under heavy load' +
+    `${last ? `; the last build here took ${Math.round(last / 60)} min` : ''}). ` +
+    `It is cached in ${imageDir} and reused until the recipe (src/lab/recipe.ts) changes; downloaded packages stay in ${join(cacheDir, 'debs')}`
+  );
+}
+
+/** Build time of an earlier recipe's image still in the cache, if any. */
+function lastBuildSeconds(cacheDir: string): number | undefined {
+  const images = join(cacheDir, 'images');
+  if (!existsSync(images)) return undefined;
+  for (const hash of readdirSync(images)) {
+    try {
+      const seconds = (JSON.parse(readFileSync(join(images, hash, 'recipe.json'), 'utf8')) as { buildSeconds?: number }).buildSeconds;
+      if (seconds) return seconds;
+    } catch {
+      // no finished build there
+    }
+  }
+  return undefined;
 }
 
 /** One image build at a time per cache directory; a lock left by a dead process is taken over. */

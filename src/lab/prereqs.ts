@@ -1,4 +1,5 @@
 import { execa } from 'execa';
+import { APT_LOCK_WAIT_S, aptGet } from './apt.ts';
 import { LabError } from './errors.ts';
 
 /** Commands the lab runs, and the Debian package that provides each. */
@@ -54,10 +55,10 @@ export async function checkPrerequisites(installDeps: boolean, log: (line: strin
   if (missing.length && installDeps && isRoot) {
     const pkgs = [...new Set(missing.map((m) => m.pkg))];
     log(`installing ${pkgs.join(' ')} with apt-get …`);
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    await execa('apt-get', ['update'], { env, reject: false });
-    const r = await execa('apt-get', ['install', '-y', '--no-install-recommends', ...pkgs], { env, reject: false, all: true });
-    if (r.exitCode !== 0) throw new LabError(`apt-get install ${pkgs.join(' ')} failed:\n${String(r.all ?? '').trim().split('\n').slice(-8).join('\n')}`);
+    // A new machine's own apt run holds apt's locks for its first minutes: wait (bounded) for it.
+    const apt = { waitS: Number(process.env.APT_LOCK_WAIT) || APT_LOCK_WAIT_S, log };
+    await aptGet(['update', '-qq'], apt);
+    await aptGet(['install', '-y', '-qq', '--no-install-recommends', ...pkgs], apt);
     installed.push(...pkgs);
     missing = await missingTools();
   }

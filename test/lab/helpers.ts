@@ -14,6 +14,7 @@ import {
   type LabUpOptions,
 } from '../../src/lab/index.ts';
 import { REPO_ROOT } from '../../src/lab/paths.ts';
+import { labLimit } from '../helpers/machine.ts';
 
 export const TMP = join(REPO_ROOT, 'test', '.tmp');
 
@@ -56,7 +57,7 @@ export async function downTestLab(dir: string, opts: { remove?: boolean } = {}):
 }
 
 /** Runs a script on a guest as root over SSH (host key checked); throws on failure. */
-export function onGuest(state: LabState, name: string, script: string, timeoutMs = 120_000, input?: string): Promise<string> {
+export function onGuest(state: LabState, name: string, script: string, timeoutMs = labLimit(120_000), input?: string): Promise<string> {
   return sshCheck(sshTarget(state, guestOf(state, name)), script, { timeoutMs, input });
 }
 
