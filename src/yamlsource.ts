@@ -1,8 +1,13 @@
-import { readFile } from 'node:fs/promises';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { Composer, LineCounter, Parser, type Document } from 'yaml';
 import type { Diagnostic } from './diagnostics.ts';
+import { readInputFile } from './inputfile.ts';
+import { tooDeepAt, indentationCulprit } from './yamlshape.ts';
+import { plainValue, type Origin } from './yamlvalue.ts';
 
 export type YamlPath = (string | number)[];
+
+/** Deepest nesting of mappings and lists accepted (an inventory needs about 20 levels). */
+export const MAX_NESTING = 100;
 
 /** A YAML file parsed with positions kept, so any value can be reported as file:line:col. */
 export interface YamlSource {
@@ -10,7 +15,8 @@ export interface YamlSource {
   doc: Document.Parsed;
   value: unknown;
   /** Position of the value at `path` (or of its key when `key` is true); falls back to the
-   *  deepest existing ancestor. */
+   *  deepest existing ancestor. Paths go through aliases and `<<` merge keys to where the
+   *  value is written. */
   locate(path: YamlPath, key?: boolean): { line: number; col: number };
   diag(path: YamlPath, message: string, hint?: string, key?: boolean): Diagnostic;
   /** Values tagged `!sensitive`: usable like any string, never printed (see report/redact.ts). */
@@ -29,6 +35,17 @@ const YAML_HINTS: Record<string, string> = {
 
 export function parseYamlText(file: string, text: string): { source?: YamlSource; errors: Diagnostic[] } {
   const lc = new LineCounter();
+  const at = (offset: number, message: string, hint: string): Diagnostic => ({ file, ...lc.linePos(offset), message, hint });
+  const tokens = Array.from(new Parser(lc.addNewLine).parse(text));
+  const deep = tooDeepAt(tokens, MAX_NESTING);
+  if (deep !== undefined) {
+    return { errors: [at(deep, `mappings and lists are nested more than ${MAX_NESTING} levels deep here`, 'an inventory or playbook needs far fewer levels: look for runaway indentation or brackets that are never closed')] };
+  }
+  const documents = tokens.filter((t) => t.type === 'document');
+  const errors: Diagnostic[] = [];
+  if (documents.length > 1) {
+    errors.push(at(documents[1].offset, 'the file holds a second YAML document here', 'an inventory or playbook is one document: remove this `---` line and what follows it, or move that part to a file of its own'));
+  }
   const secrets: string[] = [];
   const sensitive = {
     tag: '!sensitive',
@@ -38,44 +55,33 @@ export function parseYamlText(file: string, text: string): { source?: YamlSource
       return value;
     },
   };
-  const doc = parseDocument(text, { lineCounter: lc, keepSourceTokens: false, uniqueKeys: true, prettyErrors: false, customTags: [sensitive] });
-  const errors: Diagnostic[] = doc.errors.map((e) => {
-    const pos = e.linePos?.[0] ?? lc.linePos(e.pos[0]);
+  const composer = new Composer({ uniqueKeys: true, customTags: [sensitive] });
+  const doc = composer.compose(tokens.slice(0, documents.length > 1 ? tokens.indexOf(documents[1]) : tokens.length), true, text.length).next().value as Document.Parsed;
+  const lastErrorLine = Math.max(0, ...doc.errors.map((e) => lc.linePos(e.pos[0]).line));
+  const culprit = indentationCulprit(text, doc.errors.map((e) => e.code));
+  // Trusted only above the errors it explains: yaml notices a bad indentation after it.
+  const indentation = culprit && culprit.line <= lastErrorLine ? culprit : undefined;
+  for (const e of doc.errors) {
     const msg = e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
     const hint = /end with a [}\]]/.test(msg) ? 'a { or [ opened above is not closed: add the closing bracket' : (YAML_HINTS[e.code] ?? 'fix the YAML syntax at this position');
-    return { file, line: pos.line, col: pos.col, message: `YAML: ${msg}`, hint };
-  });
-  if (errors.length) return { errors };
-  const pos = (offset: number) => {
+    if (indentation && INDENT_CODES.includes(e.code)) continue;
+    errors.push(at(e.pos[0], `YAML: ${msg}`, hint));
+  }
+  if (indentation) errors.push({ file, line: indentation.line, col: indentation.col, message: indentation.message, hint: indentation.hint });
+  if (errors.length) return { errors: sortByPosition(errors) };
+
+  const plain = plainValue(doc, { maxDepth: MAX_NESTING, maxExpandedValues: 1_000_000 + text.length });
+  if (plain.problems.length) return { errors: plain.problems.map((p) => at(p.offset, p.message, p.hint)) };
+  const locate = locator(doc, plain.value, plain.origins, (offset) => {
     const p = lc.linePos(offset);
     return { line: p.line, col: p.col };
-  };
-  const locate = (path: YamlPath, key = false) => {
-    let node: unknown = doc.contents;
-    let best = node as Node | null;
-    let keyNode: Node | null = null;
-    for (const seg of path) {
-      keyNode = null;
-      if (isMap(node)) {
-        const pair = node.items.find((it) => isPair(it) && isScalar(it.key) && String(it.key.value) === String(seg));
-        if (!pair) break;
-        keyNode = pair.key as Node;
-        node = pair.value;
-      } else if (isSeq(node) && typeof seg === 'number') {
-        node = node.items[seg];
-      } else break;
-      if (node && (node as Node).range) best = node as Node;
-      else if (keyNode) best = keyNode;
-    }
-    const target = key && keyNode ? keyNode : best;
-    return target?.range ? pos(target.range[0]) : { line: 1, col: 1 };
-  };
+  });
   return {
     errors,
     source: {
       file,
       doc,
-      value: doc.toJS({ maxAliasCount: 100 }),
+      value: plain.value,
       locate,
       diag: (path, message, hint, key) => ({ file, ...locate(path, key), message, hint }),
       secrets,
@@ -83,13 +89,33 @@ export function parseYamlText(file: string, text: string): { source?: YamlSource
   };
 }
 
+const INDENT_CODES = ['BAD_INDENT', 'BLOCK_AS_IMPLICIT_KEY', 'MULTILINE_IMPLICIT_KEY'];
+
+function sortByPosition(ds: Diagnostic[]): Diagnostic[] {
+  return [...ds].sort((a, b) => a.line - b.line || a.col - b.col);
+}
+
+function locator(doc: Document.Parsed, root: unknown, origins: WeakMap<object, Map<string, Origin>>, pos: (offset: number) => { line: number; col: number }) {
+  return (path: YamlPath, key = false) => {
+    let value = root;
+    let best = doc.contents as Origin['value'];
+    let keyNode: Origin['key'] = null;
+    for (const seg of path) {
+      keyNode = null;
+      const origin = value !== null && typeof value === 'object' ? origins.get(value)?.get(String(seg)) : undefined;
+      if (!origin) break;
+      keyNode = origin.key;
+      value = (value as Record<string, unknown>)[seg];
+      if (origin.value?.range) best = origin.value;
+      else if (keyNode) best = keyNode;
+    }
+    const target = key && keyNode ? keyNode : best;
+    return target?.range ? pos(target.range[0]) : { line: 1, col: 1 };
+  };
+}
+
 export async function loadYamlFile(file: string): Promise<{ source?: YamlSource; errors: Diagnostic[] }> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return { errors: [{ file, line: 1, col: 1, message: code === 'ENOENT' ? 'file not found' : `cannot read file (${code})`, hint: 'check the path given on the command line' }] };
-  }
-  return parseYamlText(file, text);
+  const read = await readInputFile(file);
+  if ('error' in read) return { errors: [read.error] };
+  return parseYamlText(file, read.text);
 }
