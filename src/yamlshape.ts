@@ -49,17 +49,12 @@ export function indentationCulprit(text: string, codes: string[]): IndentationPr
     if (opens && (indent > top || (indent === top && dashes > 0))) {
       if (indent > top) levels.push(indent);
     } else {
-      while (levels.length > 1 && levels[levels.length - 1] > indent) levels.pop();
+      let popped: number | undefined;
+      while (levels.length > 1 && levels[levels.length - 1] > indent) popped = levels.pop();
       const level = levels[levels.length - 1];
       if (level !== indent) {
         if (!key) return undefined; // a continued scalar or flow collection: not ours to judge
-        const name = key[3].trim();
-        return {
-          line: i + 1,
-          col: indent + 1,
-          message: `\`${name}:\` is indented ${indent} spaces, but the keys it sits among are indented ${level}`,
-          hint: `indent \`${name}:\` exactly like the other keys of its mapping (${level} spaces), or end the line above with \`:\` to nest it there`,
-        };
+        return misindented(key[3].trim(), i + 1, indent, level, popped);
       }
     }
     if (dashes > 0) levels.push(indent + dashes);
@@ -67,4 +62,20 @@ export function indentationCulprit(text: string, codes: string[]): IndentationPr
     if (/[:-]\s+[|>][-+0-9]*$/.test(content)) blockScalarIndent = indent;
   }
   return undefined;
+}
+
+function misindented(name: string, line: number, indent: number, level: number, above: number | undefined): IndentationProblem {
+  const at = { line, col: indent + 1 };
+  if (above === undefined) {
+    return {
+      ...at,
+      message: `\`${name}:\` is indented ${indent} spaces, deeper than the keys beside it (${level}), but the line above already has its value`,
+      hint: `indent \`${name}:\` like the keys beside it (${level} spaces), or end the line above with \`:\` to nest it there`,
+    };
+  }
+  return {
+    ...at,
+    message: `\`${name}:\` is indented ${indent} spaces, between the keys above it (${above}) and the level they belong to (${level})`,
+    hint: `indent \`${name}:\` by ${above} spaces to keep it with the keys above, or by ${level} to put it one level up`,
+  };
 }

@@ -1,4 +1,4 @@
-import { Composer, LineCounter, Parser, type Document } from 'yaml';
+import { Composer, isScalar, LineCounter, Parser, type Document } from 'yaml';
 import type { Diagnostic } from './diagnostics.ts';
 import { readInputFile } from './inputfile.ts';
 import { tooDeepAt, indentationCulprit } from './yamlshape.ts';
@@ -18,6 +18,8 @@ export interface YamlSource {
    *  deepest existing ancestor. Paths go through aliases and `<<` merge keys to where the
    *  value is written. */
   locate(path: YamlPath, key?: boolean): { line: number; col: number };
+  /** How a scalar is written in the file (e.g. `99999999999999999999999999`, not 1e+26). */
+  written(path: YamlPath): string | undefined;
   diag(path: YamlPath, message: string, hint?: string, key?: boolean): Diagnostic;
   /** Values tagged `!sensitive`: usable like any string, never printed (see report/redact.ts). */
   secrets: string[];
@@ -57,10 +59,9 @@ export function parseYamlText(file: string, text: string): { source?: YamlSource
   };
   const composer = new Composer({ uniqueKeys: true, customTags: [sensitive] });
   const doc = composer.compose(tokens.slice(0, documents.length > 1 ? tokens.indexOf(documents[1]) : tokens.length), true, text.length).next().value as Document.Parsed;
-  const lastErrorLine = Math.max(0, ...doc.errors.map((e) => lc.linePos(e.pos[0]).line));
   const culprit = indentationCulprit(text, doc.errors.map((e) => e.code));
-  // Trusted only above the errors it explains: yaml notices a bad indentation after it.
-  const indentation = culprit && culprit.line <= lastErrorLine ? culprit : undefined;
+  // Trusted only next to the errors it explains: yaml notices a bad indentation a line or two off.
+  const indentation = culprit && doc.errors.some((e) => Math.abs(lc.linePos(e.pos[0]).line - culprit.line) <= 3) ? culprit : undefined;
   for (const e of doc.errors) {
     const msg = e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
     const hint = /end with a [}\]]/.test(msg) ? 'a { or [ opened above is not closed: add the closing bracket' : (YAML_HINTS[e.code] ?? 'fix the YAML syntax at this position');
@@ -70,12 +71,20 @@ export function parseYamlText(file: string, text: string): { source?: YamlSource
   if (indentation) errors.push({ file, line: indentation.line, col: indentation.col, message: indentation.message, hint: indentation.hint });
   if (errors.length) return { errors: sortByPosition(errors) };
 
-  const plain = plainValue(doc, { maxDepth: MAX_NESTING, maxExpandedValues: 1_000_000 + text.length });
+  const plain = plainValue(doc, { maxDepth: MAX_NESTING, maxExpandedValues: 1_000_000 + 2 * text.length });
   if (plain.problems.length) return { errors: plain.problems.map((p) => at(p.offset, p.message, p.hint)) };
-  const locate = locator(doc, plain.value, plain.origins, (offset) => {
-    const p = lc.linePos(offset);
+  const walk = walker(doc, plain.value, plain.origins);
+  const locate = (path: YamlPath, key = false) => {
+    const { best, keyNode } = walk(path);
+    const target = key && keyNode ? keyNode : best;
+    if (!target?.range) return { line: 1, col: 1 };
+    const p = lc.linePos(target.range[0]);
     return { line: p.line, col: p.col };
-  });
+  };
+  const written = (path: YamlPath) => {
+    const { best, found } = walk(path);
+    return found && isScalar(best) && typeof best.source === 'string' ? best.source : undefined;
+  };
   return {
     errors,
     source: {
@@ -83,6 +92,7 @@ export function parseYamlText(file: string, text: string): { source?: YamlSource
       doc,
       value: plain.value,
       locate,
+      written,
       diag: (path, message, hint, key) => ({ file, ...locate(path, key), message, hint }),
       secrets,
     },
@@ -95,22 +105,28 @@ function sortByPosition(ds: Diagnostic[]): Diagnostic[] {
   return [...ds].sort((a, b) => a.line - b.line || a.col - b.col);
 }
 
-function locator(doc: Document.Parsed, root: unknown, origins: WeakMap<object, Map<string, Origin>>, pos: (offset: number) => { line: number; col: number }) {
-  return (path: YamlPath, key = false) => {
+/** Walks a path through the plain value and the nodes it came from. `best` is the deepest
+ *  node found (the value, or its key when the value has no position); `keyNode` the key of
+ *  the last segment when the whole path exists. */
+function walker(doc: Document.Parsed, root: unknown, origins: WeakMap<object, Map<string, Origin>>) {
+  return (path: YamlPath) => {
     let value = root;
     let best = doc.contents as Origin['value'];
     let keyNode: Origin['key'] = null;
+    let found = true;
     for (const seg of path) {
       keyNode = null;
       const origin = value !== null && typeof value === 'object' ? origins.get(value)?.get(String(seg)) : undefined;
-      if (!origin) break;
+      if (!origin) {
+        found = false;
+        break;
+      }
       keyNode = origin.key;
       value = (value as Record<string, unknown>)[seg];
       if (origin.value?.range) best = origin.value;
       else if (keyNode) best = keyNode;
     }
-    const target = key && keyNode ? keyNode : best;
-    return target?.range ? pos(target.range[0]) : { line: 1, col: 1 };
+    return { best, keyNode, found };
   };
 }
 

@@ -29,6 +29,8 @@ interface Converted {
 }
 
 const NOTHING: Converted = { value: null, size: 1, depth: 0 };
+/** What a reported node stands for, so no second message follows from the first. */
+const FAILED: Converted = { value: null, size: 1, depth: 0 };
 
 /**
  * The document as plain JS values, like yaml's toJS, but in one linear pass that keeps the
@@ -47,7 +49,7 @@ export function plainValue(doc: Document.Parsed, limits: { maxDepth: number; max
 
   const problem = (node: Node, message: string, hint: string): Converted => {
     problems.push({ offset: node.range?.[0] ?? 0, message, hint });
-    return NOTHING;
+    return FAILED;
   };
 
   const convert = (node: unknown, level: number): Converted => {
@@ -74,9 +76,9 @@ export function plainValue(doc: Document.Parsed, limits: { maxDepth: number; max
     if (level + found.depth > limits.maxDepth) return problem(node, `the alias \`*${name}\` nests values deeper than ${limits.maxDepth} levels`, 'write the values out, or use fewer aliases inside each other');
     expanded += found.size;
     if (expanded > limits.maxExpandedValues) {
-      if (bombReported) return NOTHING;
+      if (bombReported) return FAILED;
       bombReported = true;
-      return problem(node, `aliases expand this file to more than ${limits.maxExpandedValues} values (an "alias bomb")`, `write the values out, or stop nesting aliases of aliases such as \`*${name}\``);
+      return problem(node, `aliases make this file stand for more than ${limits.maxExpandedValues.toLocaleString('en-US')} values (an "alias bomb")`, `write the values out, or stop nesting aliases of aliases such as \`*${name}\``);
     }
     return found;
   };
@@ -113,6 +115,7 @@ export function plainValue(doc: Document.Parsed, limits: { maxDepth: number; max
       size += c.size;
       depth = Math.max(depth, c.depth);
       if (isMergeKey(pair.key)) {
+        if (c === FAILED) continue;
         for (const source of mergeSources(pair.value, c.value)) {
           if (!source) {
             problem((pair.value as Node) ?? (pair.key as Node), '`<<` merges mappings, but its value is not a mapping (or a list of mappings)', 'write `<<: *name` where `&name` is on a mapping, e.g. `defaults: &defaults {user: root}`');
