@@ -1,5 +1,6 @@
-import { Composer, isScalar, LineCounter, Parser, type Document } from 'yaml';
+import { Composer, isScalar, LineCounter, parseDocument, Parser, type Document } from 'yaml';
 import type { Diagnostic } from './diagnostics.ts';
+import { fastParse } from './yamlfast.ts';
 import { readInputFile } from './inputfile.ts';
 import { tooDeepAt, indentationCulprit } from './yamlshape.ts';
 import { plainValue, type Origin } from './yamlvalue.ts';
@@ -35,7 +36,39 @@ const YAML_HINTS: Record<string, string> = {
   UNEXPECTED_TOKEN: 'check the line for a stray character or a missing space after ":"',
 };
 
+/**
+ * Parses with js-yaml first (fast, little memory); positions are worked out with the `yaml`
+ * package only when a message needs one. Any input js-yaml refuses, or that holds an alias
+ * loop or bomb, goes the located way at once, so every error comes with its line and column.
+ */
 export function parseYamlText(file: string, text: string): { source?: YamlSource; errors: Diagnostic[] } {
+  const fast = fastParse(text, maxExpandedValues(text));
+  if (!fast) return locatedParse(file, text);
+  let located: YamlSource | undefined;
+  const slow = () => (located ??= locatedParse(file, text).source);
+  const locate = (path: YamlPath, key?: boolean) => slow()?.locate(path, key) ?? { line: 1, col: 1 };
+  return {
+    errors: [],
+    source: {
+      file,
+      // Where js-yaml is more lenient than the `yaml` package (rare), positions are 1:1.
+      get doc() {
+        return slow()?.doc ?? (parseDocument('') as Document.Parsed);
+      },
+      value: fast.value,
+      locate,
+      written: (path) => slow()?.written(path),
+      diag: (path, message, hint, key) => ({ file, ...locate(path, key), message, hint }),
+      secrets: fast.secrets,
+    },
+  };
+}
+
+const maxExpandedValues = (text: string) => 1_000_000 + 2 * text.length;
+
+/** The same parse with every node's position kept (the `yaml` package): slower, and the
+ *  source of every YAML-level error message. */
+function locatedParse(file: string, text: string): { source?: YamlSource; errors: Diagnostic[] } {
   const lc = new LineCounter();
   const at = (offset: number, message: string, hint: string): Diagnostic => ({ file, ...lc.linePos(offset), message, hint });
   const tokens = Array.from(new Parser(lc.addNewLine).parse(text));
@@ -71,7 +104,7 @@ export function parseYamlText(file: string, text: string): { source?: YamlSource
   if (indentation) errors.push({ file, line: indentation.line, col: indentation.col, message: indentation.message, hint: indentation.hint });
   if (errors.length) return { errors: sortByPosition(errors) };
 
-  const plain = plainValue(doc, { maxDepth: MAX_NESTING, maxExpandedValues: 1_000_000 + 2 * text.length });
+  const plain = plainValue(doc, { maxDepth: MAX_NESTING, maxExpandedValues: maxExpandedValues(text) });
   if (plain.problems.length) return { errors: plain.problems.map((p) => at(p.offset, p.message, p.hint)) };
   const walk = walker(doc, plain.value, plain.origins);
   const locate = (path: YamlPath, key = false) => {

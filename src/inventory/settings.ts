@@ -42,8 +42,16 @@ export function readSettings(values: unknown, path: YamlPath, report: Report): [
   return out;
 }
 
+const misspellings = new Map<string, string | undefined>();
+
 /** The setting a free variable's name most likely misspells, if any. */
 export function misspeltSetting(key: string): string | undefined {
+  // Big inventories repeat the same few variable names on every host.
+  if (!misspellings.has(key)) misspellings.set(key, closestSetting(key));
+  return misspellings.get(key);
+}
+
+function closestSetting(key: string): string | undefined {
   if (HOST_KEYS.includes(key)) return undefined;
   const word = key.toLowerCase();
   let best: { known: string; distance: number } | undefined;
