@@ -90,7 +90,7 @@ function locatedParse(file: string, text: string): { source?: YamlSource; errors
       return value;
     },
   };
-  const composer = new Composer({ uniqueKeys: true, customTags: [sensitive] });
+  const composer = new Composer({ uniqueKeys: false, customTags: [sensitive] });
   const doc = composer.compose(tokens.slice(0, documents.length > 1 ? tokens.indexOf(documents[1]) : tokens.length), true, text.length).next().value as Document.Parsed;
   const culprit = indentationCulprit(text, doc.errors.map((e) => e.code));
   // Trusted only next to the errors it explains: yaml notices a bad indentation a line or two off.

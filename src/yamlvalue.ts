@@ -35,7 +35,8 @@ const FAILED: Converted = { value: null, size: 1, depth: 0 };
 /**
  * The document as plain JS values, like yaml's toJS, but in one linear pass that keeps the
  * origin of every key, merges `<<` keys (YAML 1.1, as Ansible users write them), and reports
- * undefined aliases, aliases inside their own anchor, and alias bombs at the alias.
+ * undefined aliases, aliases inside their own anchor, and alias bombs at the alias. Repeated
+ * keys are found here too, with a set: the `yaml` package's own check is quadratic.
  * An alias yields the very object of its anchor, so `size` counts what it stands for.
  */
 export function plainValue(doc: Document.Parsed, limits: { maxDepth: number; maxExpandedValues: number }): PlainValue {
@@ -105,6 +106,7 @@ export function plainValue(doc: Document.Parsed, limits: { maxDepth: number; max
     let size = 1;
     let depth = 0;
     const own = new Set(node.items.filter((p) => !isMergeKey(p.key)).map((p) => keyText(p.key)));
+    const seen = new Set<string>();
     const set = (k: string, v: unknown, origin: Origin) => {
       if (k === '__proto__') Object.defineProperty(value, k, { value: v, enumerable: true, writable: true, configurable: true });
       else value[k] = v;
@@ -130,7 +132,13 @@ export function plainValue(doc: Document.Parsed, limits: { maxDepth: number; max
         problem(pair.key as Node, 'a key must be a name, not a list or a mapping', 'write the key as plain text, e.g. `address:`');
         continue;
       }
-      set(keyText(pair.key), c.value, { key: (pair.key as Node) ?? null, value: (pair.value as Node) ?? null });
+      const k = keyText(pair.key);
+      if (seen.has(k)) {
+        problem(pair.key as Node, 'YAML: Map keys must be unique', 'each key may appear once in a mapping: remove or rename the repeated key');
+        continue;
+      }
+      seen.add(k);
+      set(k, c.value, { key: (pair.key as Node) ?? null, value: (pair.value as Node) ?? null });
     }
     origins.set(value, where);
     return { value, size, depth: depth + 1 };
