@@ -5,7 +5,7 @@ import yaml from 'js-yaml';
  * undefined when js-yaml refuses it or it is not a finite tree of reasonable size once its
  * aliases are expanded: the caller then parses it the located way, which says where and why.
  */
-export function fastParse(text: string, maxExpandedValues: number): { value: unknown; secrets: string[] } | undefined {
+export function fastParse(text: string, limits: { maxDepth: number; maxExpandedValues: number }): { value: unknown; secrets: string[] } | undefined {
   const secrets: string[] = [];
   const sensitive = new yaml.Type('!sensitive', {
     kind: 'scalar',
@@ -19,24 +19,25 @@ export function fastParse(text: string, maxExpandedValues: number): { value: unk
   const schema = yaml.CORE_SCHEMA.extend({ implicit: [merge], explicit: [sensitive] });
   let value: unknown;
   try {
-    value = yaml.load(text, { schema, maxDepth: MAX_DEPTH, maxTotalMergeKeys: -1 } as yaml.LoadOptions);
+    value = yaml.load(text, { schema, maxDepth: limits.maxDepth, maxTotalMergeKeys: -1 } as yaml.LoadOptions);
   } catch {
     return undefined;
   }
-  return expandedSize(value, maxExpandedValues) === undefined ? undefined : { value, secrets };
+  // js-yaml may construct a tagged scalar more than once.
+  return expandedSize(value, limits) === undefined ? undefined : { value, secrets: [...new Set(secrets)] };
 }
 
 /** How many values a walk over `root` visits (aliases yield shared objects, each counted every
- *  time it is reached); undefined for a cycle, more than `max` values, or nesting deeper than
- *  MAX_DEPTH once aliases are expanded. Linear in the number of distinct objects. */
-function expandedSize(root: unknown, max: number): number | undefined {
+ *  time it is reached); undefined for a cycle, too many values, or nesting too deep once
+ *  aliases are expanded. Linear in the number of distinct objects. */
+function expandedSize(root: unknown, { maxDepth, maxExpandedValues: max }: { maxDepth: number; maxExpandedValues: number }): number | undefined {
   const seen = new Map<object, { size: number; height: number }>();
   const open = new Set<object>();
   const visit = (v: unknown, depth: number): { size: number; height: number } => {
     if (v === null || typeof v !== 'object') return { size: 1, height: 0 };
     const known = seen.get(v);
-    if (known) return depth + known.height > MAX_DEPTH ? TOO_BIG : known;
-    if (open.has(v) || depth >= MAX_DEPTH) return TOO_BIG;
+    if (known) return depth + known.height > maxDepth ? TOO_BIG : known;
+    if (open.has(v) || depth >= maxDepth) return TOO_BIG;
     open.add(v);
     let size = 1;
     let height = 0;
@@ -55,5 +56,4 @@ function expandedSize(root: unknown, max: number): number | undefined {
   return size > max ? undefined : size;
 }
 
-const MAX_DEPTH = 100;
 const TOO_BIG = { size: Infinity, height: Infinity };

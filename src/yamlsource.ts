@@ -42,7 +42,7 @@ const YAML_HINTS: Record<string, string> = {
  * loop or bomb, goes the located way at once, so every error comes with its line and column.
  */
 export function parseYamlText(file: string, text: string): { source?: YamlSource; errors: Diagnostic[] } {
-  const fast = fastParse(text, maxExpandedValues(text));
+  const fast = fastParse(text, { maxDepth: MAX_NESTING, maxExpandedValues: maxExpandedValues(text) });
   if (!fast) return locatedParse(file, text);
   let located: YamlSource | undefined;
   const slow = () => (located ??= locatedParse(file, text).source);
