@@ -77,10 +77,6 @@ function locatedParse(file: string, text: string): { source?: YamlSource; errors
     return { errors: [at(deep, `mappings and lists are nested more than ${MAX_NESTING} levels deep here`, 'an inventory or playbook needs far fewer levels: look for runaway indentation or brackets that are never closed')] };
   }
   const documents = tokens.filter((t) => t.type === 'document');
-  const errors: Diagnostic[] = [];
-  if (documents.length > 1) {
-    errors.push(at(documents[1].offset, 'the file holds a second YAML document here', 'an inventory or playbook is one document: remove this `---` line and what follows it, or move that part to a file of its own'));
-  }
   const secrets: string[] = [];
   const sensitive = {
     tag: '!sensitive',
@@ -90,18 +86,13 @@ function locatedParse(file: string, text: string): { source?: YamlSource; errors
       return value;
     },
   };
+  // Repeated keys are found by plainValue: the composer's own check is quadratic.
   const composer = new Composer({ uniqueKeys: false, customTags: [sensitive] });
   const doc = composer.compose(tokens.slice(0, documents.length > 1 ? tokens.indexOf(documents[1]) : tokens.length), true, text.length).next().value as Document.Parsed;
-  const culprit = indentationCulprit(text, doc.errors.map((e) => e.code));
-  // Trusted only next to the errors it explains: yaml notices a bad indentation a line or two off.
-  const indentation = culprit && doc.errors.some((e) => Math.abs(lc.linePos(e.pos[0]).line - culprit.line) <= 3) ? culprit : undefined;
-  for (const e of doc.errors) {
-    const msg = e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
-    const hint = /end with a [}\]]/.test(msg) ? 'a { or [ opened above is not closed: add the closing bracket' : (YAML_HINTS[e.code] ?? 'fix the YAML syntax at this position');
-    if (indentation && INDENT_CODES.includes(e.code)) continue;
-    errors.push(at(e.pos[0], `YAML: ${msg}`, hint));
+  const errors = syntaxErrors(doc, text, lc, at);
+  if (documents.length > 1) {
+    errors.push(at(documents[1].offset, 'the file holds a second YAML document here', 'an inventory or playbook is one document: remove this `---` line and what follows it, or move that part to a file of its own'));
   }
-  if (indentation) errors.push({ file, line: indentation.line, col: indentation.col, message: indentation.message, hint: indentation.hint });
   if (errors.length) return { errors: sortByPosition(errors) };
 
   const plain = plainValue(doc, { maxDepth: MAX_NESTING, maxExpandedValues: maxExpandedValues(text) });
@@ -110,26 +101,30 @@ function locatedParse(file: string, text: string): { source?: YamlSource; errors
   const locate = (path: YamlPath, key = false) => {
     const { best, keyNode } = walk(path);
     const target = key && keyNode ? keyNode : best;
-    if (!target?.range) return { line: 1, col: 1 };
-    const p = lc.linePos(target.range[0]);
-    return { line: p.line, col: p.col };
+    return target?.range ? lc.linePos(target.range[0]) : { line: 1, col: 1 };
   };
   const written = (path: YamlPath) => {
     const { best, found } = walk(path);
     return found && isScalar(best) && typeof best.source === 'string' ? best.source : undefined;
   };
-  return {
-    errors,
-    source: {
-      file,
-      doc,
-      value: plain.value,
-      locate,
-      written,
-      diag: (path, message, hint, key) => ({ file, ...locate(path, key), message, hint }),
-      secrets,
-    },
-  };
+  const diag = (path: YamlPath, message: string, hint?: string, key?: boolean) => ({ file, ...locate(path, key), message, hint });
+  return { errors: [], source: { file, doc, value: plain.value, locate, written, diag, secrets } };
+}
+
+/** The `yaml` package's errors in the user's words; a mis-indented line is named itself. */
+function syntaxErrors(doc: Document.Parsed, text: string, lc: LineCounter, at: (offset: number, message: string, hint: string) => Diagnostic): Diagnostic[] {
+  const culprit = indentationCulprit(text, doc.errors.map((e) => e.code));
+  // Trusted only next to the errors it explains: yaml notices a bad indentation a line or two off.
+  const indentation = culprit && doc.errors.some((e) => Math.abs(lc.linePos(e.pos[0]).line - culprit.line) <= 3) ? culprit : undefined;
+  const errors: Diagnostic[] = [];
+  for (const e of doc.errors) {
+    if (indentation && INDENT_CODES.includes(e.code)) continue;
+    const msg = e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+    const hint = /end with a [}\]]/.test(msg) ? 'a { or [ opened above is not closed: add the closing bracket' : (YAML_HINTS[e.code] ?? 'fix the YAML syntax at this position');
+    errors.push(at(e.pos[0], `YAML: ${msg}`, hint));
+  }
+  if (indentation) errors.push({ ...at(0, indentation.message, indentation.hint), line: indentation.line, col: indentation.col });
+  return errors;
 }
 
 const INDENT_CODES = ['BAD_INDENT', 'BLOCK_AS_IMPLICIT_KEY', 'MULTILINE_IMPLICIT_KEY'];
