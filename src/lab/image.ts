@@ -99,7 +99,7 @@ async function build(cacheDir: string, imageDir: string, key: KeyPair, r: Report
     );
     const tmpDisk = join(work, 'disk.raw');
     await timed(r, 'image: disk (partition, ext4 from the rootfs, GRUB)', () =>
-      runCommand('sh', ['-c', diskScript(rootfs, tmpDisk)], 'disk image', { timeoutMs: 3600_000 }),
+      runCommand('sh', ['-c', diskScript(rootfs, tmpDisk, flavour)], 'disk image', { timeoutMs: 3600_000 }),
     );
     mkdirSync(imageDir, { recursive: true });
     renameSync(tmpDisk, join(imageDir, 'disk.raw'));

@@ -198,13 +198,16 @@ EOF
 
 /** Disk step, run on the host: partition table, ext4 filled from the rootfs at a 1 MiB offset,
  *  GRUB's boot.img in the MBR and core.img from sector 1. No loop device anywhere. */
-export function diskScript(rootfs: string, out: string): string {
+export function diskScript(rootfs: string, out: string, flavour: ImageFlavour = 'systemd'): string {
   const fsKb = (DISK_SIZE_MB - 1) * 1024;
+  // Linux 3.10 cannot load a journal with checksum v3, which metadata_csum (e2fsprogs 1.47's
+  // default) brings: "EXT4-fs (vda1): error loading journal", then no root file system.
+  const features = flavour === 'sysvinit' ? ' -O ^metadata_csum' : '';
   return `set -eu
 rm -f ${shq(out)}
 truncate -s ${DISK_SIZE_MB}M ${shq(out)}
 printf 'label: dos\\nstart=2048, type=83, bootable\\n' | sfdisk -q ${shq(out)}
-mkfs.ext4 -q -F -L root -E offset=1048576 -d ${shq(rootfs)} ${shq(out)} ${fsKb}k
+mkfs.ext4 -q -F -L root${features} -E offset=1048576 -d ${shq(rootfs)} ${shq(out)} ${fsKb}k
 dd if=${shq(rootfs + '/boot/grub/i386-pc/boot.img')} of=${shq(out)} bs=440 count=1 conv=notrunc status=none
 dd if=${shq(rootfs + '/boot/grub/i386-pc/core.img')} of=${shq(out)} bs=512 seek=1 conv=notrunc status=none
 `;
