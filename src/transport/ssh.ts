@@ -8,6 +8,7 @@ import { HostKeyPolicy } from './knownhosts.ts';
 import {
   HostKeyError,
   UnreachableError,
+  interruptedResult,
   shq,
   type ExecOptions,
   type ExecResult,
@@ -80,6 +81,9 @@ export class SshTransport implements Transport, Reconnectable {
   private connecting?: Promise<Client>;
   /** Fails every exec in flight when the connection drops. */
   private readonly inFlight = new Set<(err: Error) => void>();
+  /** Channels of the commands in flight, for interrupt(). */
+  private readonly channels = new Set<ClientChannel>();
+  private interrupted = false;
 
   /** Kept out of `opts` so that printing the transport cannot show it. */
   readonly #becomePassword?: string;
@@ -105,6 +109,7 @@ export class SshTransport implements Transport, Reconnectable {
   }
 
   async exec(script: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    if (this.interrupted && !opts.afterInterrupt) return interruptedResult(this.target);
     const client = await this.ensureConnected();
     this.roundTrips++;
     const { command, stdinPrefix } = this.remoteCommand(script, opts.timeoutMs);
@@ -124,6 +129,7 @@ export class SshTransport implements Transport, Reconnectable {
         done = true;
         clearTimeout(timer);
         this.inFlight.delete(onLost);
+        if (channel) this.channels.delete(channel);
         if (result instanceof Error) reject(result);
         else resolve(result);
       };
@@ -162,6 +168,7 @@ export class SshTransport implements Transport, Reconnectable {
           return;
         }
         channel = ch;
+        this.channels.add(ch);
         ch.on('data', (b: Buffer) => out.push(b));
         ch.stderr.on('data', (b: Buffer) => err.push(b));
         ch.on('error', () => {}); // writes after the remote side exited: the exit status tells
@@ -191,6 +198,27 @@ export class SshTransport implements Transport, Reconnectable {
         finish(this.lostError(e as Error)); // ssh2 throws when the socket is already gone
       }
     });
+  }
+
+  /** Every remote command runs under `timeout` (see remoteCommand), which passes a TERM on to
+   *  the command's whole process group: signalling the channel stops all of it. */
+  interrupt(): void {
+    this.interrupted = true;
+    for (const ch of this.channels) {
+      try {
+        ch.signal('TERM');
+      } catch {
+        /* channel already gone */
+      }
+      setTimeout(() => {
+        try {
+          ch.signal('KILL');
+          ch.close();
+        } catch {
+          /* gone */
+        }
+      }, (KILL_AFTER_S + 3) * 1000).unref();
+    }
   }
 
   async reconnect(opts: { timeoutMs: number; connectTimeoutMs: number }): Promise<void> {
@@ -358,7 +386,9 @@ export class SshTransport implements Transport, Reconnectable {
       prelude += `IFS= read -r rp_l || exit 125; [ "$rp_l" = ${marker} ] || IFS= read -r rp_l; unset rp_l\n`;
     }
     let argv = ['sh', '-c', prelude + script];
-    if (timeoutMs !== undefined) argv = ['timeout', '-k', String(KILL_AFTER_S), `${Math.max(timeoutMs, 1) / 1000}s`, ...argv];
+    // Always under `timeout` (0: no limit): it leads its own process group and passes a TERM
+    // it gets (interrupt()) on to the whole group.
+    argv = ['timeout', '-k', String(KILL_AFTER_S), timeoutMs === undefined ? '0' : `${Math.max(timeoutMs, 1) / 1000}s`, ...argv];
     if (sudo) argv = password !== undefined ? ['sudo', '-S', '-p', '', ...argv] : ['sudo', '-n', ...argv];
     return { command: argv.map(shq).join(' '), stdinPrefix };
   }
