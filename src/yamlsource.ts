@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type YAMLMap, type YAMLSeq } from 'yaml';
 import type { Diagnostic } from './diagnostics.ts';
 
 export type YamlPath = (string | number)[];
@@ -38,7 +38,23 @@ export function parseYamlText(file: string, text: string): { source?: YamlSource
       return value;
     },
   };
-  const doc = parseDocument(text, { lineCounter: lc, keepSourceTokens: false, uniqueKeys: true, prettyErrors: false, customTags: [sensitive] });
+  // On a mapping or a list, every leaf value (at any depth) is a secret; the node stays as it is.
+  const leaves = (node: unknown): void => {
+    if (isScalar(node)) {
+      if (node.value !== null && String(node.value) !== '') secrets.push(String(node.value));
+    } else if (isMap(node)) node.items.forEach((pair) => leaves(pair.value));
+    else if (isSeq(node)) node.items.forEach(leaves);
+  };
+  const sensitiveCollection = (collection: 'map' | 'seq') => ({
+    tag: '!sensitive',
+    collection,
+    resolve: (node: YAMLMap.Parsed | YAMLSeq.Parsed) => {
+      leaves(node);
+      return node;
+    },
+  });
+  const customTags = [sensitive, sensitiveCollection('map'), sensitiveCollection('seq')];
+  const doc = parseDocument(text, { lineCounter: lc, keepSourceTokens: false, uniqueKeys: true, prettyErrors: false, customTags });
   const errors: Diagnostic[] = doc.errors.map((e) => {
     const pos = e.linePos?.[0] ?? lc.linePos(e.pos[0]);
     const msg = e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');

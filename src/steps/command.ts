@@ -1,3 +1,4 @@
+import { cut } from '../report/redact.ts';
 import { hostPath, shq } from '../transport/types.ts';
 import { probe, run } from '../transport/fileops.ts';
 import { defineStep, noChange, type StepContext } from './types.ts';
@@ -88,8 +89,10 @@ async function runCommand(args: CommandArgs, ctx: StepContext): Promise<void> {
   throw new Error(`${what} failed with exit code ${r.code}${tail ? `:\n${tail}` : ' (no output)'}`);
 }
 
+/** The first line, at most 100 characters (cut() marks the cut, where the redactor hides a
+ *  secret's beginning). */
 function oneLine(cmd: string): string {
   const first = cmd.trim().split('\n')[0];
-  const s = first.length > 100 ? `${first.slice(0, 97)}...` : first;
-  return cmd.trim().includes('\n') ? `${s} ...` : s;
+  const s = cut(first, 100);
+  return cmd.trim().includes('\n') ? `${s} …` : s;
 }

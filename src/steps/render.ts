@@ -1,4 +1,4 @@
-import { shq } from '../transport/types.ts';
+import { shq } from '../shell.ts';
 
 /** `{{ name }}` / `{{ a.b.c }}` substitution from variables. Deliberately not a language: no
  *  expressions or eval, so a template can never run code. One filter, `{{ x | quote }}`: the

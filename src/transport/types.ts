@@ -114,10 +114,8 @@ function resolveInRoot(root: string, path: string): string {
   return `${base}/${done.join('/')}`;
 }
 
-/** Single-quotes a value for POSIX sh. */
-export function shq(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
+/** Single-quotes a value for POSIX sh (the one quoter lives in src/shell.ts). */
+export { shq } from '../shell.ts';
 
 /** Optional capability of transports that can drop and re-establish their connection
  *  (the reboot step uses it). */
