@@ -111,7 +111,10 @@ export async function openHost(
       continue;
     }
     // Read after the lock was taken: no other run changes it from here on.
-    const pending = await readPending(t, rest.split('\n')[0].trim(), opts.apply);
+    const pending = await readPending(t, rest.split('\n')[0].trim(), opts.apply).catch(async (e: unknown) => {
+      if (opts.apply) await releaseLock(t).catch(() => undefined); // the host fails before runHost knows it holds the lock
+      throw e;
+    });
     const snapshot = snapOut === undefined ? undefined : parseSnapshot(snapOut, t, prefetch);
     return { facts, pending, locked: opts.apply, brokeLock: broke, snapshot };
   }
