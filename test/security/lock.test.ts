@@ -2,14 +2,15 @@ import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from '
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LOCK_PATH } from '../../src/engine/preamble.ts';
-import { startSshd, type Sshd } from '../helpers/sshd.ts';
 import { CLI, errorOf, makeLab, runOn, writeFiles, type Lab } from './helpers.ts';
 
 // Class: RACES ON THE HOST LOCK. One apply per host, really: taking a stale lock is atomic
 // (flock-guarded compare of the owner record), a lock being created is not stale, and a double
-// interrupt still releases the lock and stops the remote command group.
+// interrupt still releases the lock and stops the command group. (The same over SSH, where the
+// host's lock is this machine's /var/lib, is in test/integration/faults.test.ts with the other
+// tests that hold that lock, so they never overlap.)
 let lab: Lab;
 beforeEach(() => (lab = makeLab()));
 afterEach(() => lab.cleanup());
@@ -96,32 +97,5 @@ describe('races on the host lock', () => {
     expect(existsSync(lockFile())).toBe(false);
     await until(`sleep ${pid} to be killed`, () => !alive(pid));
     expect(existsSync(join(lab.root, 'finished'))).toBe(false);
-  });
-});
-
-describe('races on the host lock over SSH', () => {
-  let sshd: Sshd;
-  beforeAll(async () => {
-    sshd = await startSshd();
-  });
-  afterAll(async () => {
-    await sshd?.stop();
-  });
-
-  it('a double Ctrl-C: the remote command group is killed (not left as an orphan) and the lock released', async () => {
-    const out = join(lab.dir, 'remote');
-    mkdirSync(out);
-    writeFileSync(join(lab.dir, 'inv.yaml'), `all:\n  vars: {known_hosts: ${sshd.knownHostsFile}}\n  hosts:\n    node1: {address: 127.0.0.1, port: ${sshd.port}, identity: ${sshd.identity}}\n`);
-    writeFileSync(join(lab.dir, 'pb.yaml'), `- hosts: all\n  steps:\n    - command: {cmd: 'sleep 600 & echo $! > ${out}/sleep.pid; wait; touch ${out}/finished'}\n`);
-    const run = execa('node', [CLI, 'apply', '-i', join(lab.dir, 'inv.yaml'), join(lab.dir, 'pb.yaml')], { reject: false, env: { NO_COLOR: '1' } });
-    const pidFile = join(out, 'sleep.pid');
-    await until('the remote command to start', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '');
-    const pid = Number(readFileSync(pidFile, 'utf8'));
-    await interruptTwice(run);
-    const r = await run;
-    expect(r.exitCode, r.stdout + r.stderr).toBe(130);
-    await until(`remote sleep ${pid} to be killed`, () => !alive(pid));
-    expect(existsSync(join(out, 'finished'))).toBe(false);
-    expect(existsSync(LOCK_PATH)).toBe(false); // sshd runs on this machine: the host's lock is ours
   });
 });
