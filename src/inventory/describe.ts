@@ -1,4 +1,3 @@
-import { cut } from '../report/redact.ts';
 import type { YamlPath } from '../yamlsource.ts';
 
 /** Where a path points in the inventory tree, as words for a message. */
@@ -69,6 +68,6 @@ export function describeValue(v: unknown): string {
   if (v === null || v === undefined) return 'nothing';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
-  if (typeof v === 'string') return JSON.stringify(cut(v, 40));
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 37)}...` : v);
   return String(v);
 }
