@@ -31,7 +31,8 @@ export class LocalProcesses {
     this.interrupted = true;
     for (const pid of this.running) {
       killGroup(pid, 'SIGTERM');
-      setTimeout(() => killGroup(pid, 'SIGKILL'), KILL_AFTER_MS).unref();
+      // only while its leader still runs: a finished pid may be reused by then
+      setTimeout(() => this.running.has(pid) && killGroup(pid, 'SIGKILL'), KILL_AFTER_MS).unref();
     }
   }
 }
