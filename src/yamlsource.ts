@@ -1,8 +1,14 @@
-import { readFile } from 'node:fs/promises';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type YAMLMap, type YAMLSeq } from 'yaml';
+import { Composer, isMap, isScalar, isSeq, LineCounter, parseDocument, Parser, type Document, type YAMLMap, type YAMLSeq } from 'yaml';
 import type { Diagnostic } from './diagnostics.ts';
+import { fastParse } from './yamlfast.ts';
+import { readInputFile } from './inputfile.ts';
+import { tooDeepAt, indentationCulprit } from './yamlshape.ts';
+import { plainValue, type Origin } from './yamlvalue.ts';
 
 export type YamlPath = (string | number)[];
+
+/** Deepest nesting of mappings and lists accepted (an inventory needs about 20 levels). */
+export const MAX_NESTING = 100;
 
 /** A YAML file parsed with positions kept, so any value can be reported as file:line:col. */
 export interface YamlSource {
@@ -10,8 +16,11 @@ export interface YamlSource {
   doc: Document.Parsed;
   value: unknown;
   /** Position of the value at `path` (or of its key when `key` is true); falls back to the
-   *  deepest existing ancestor. */
+   *  deepest existing ancestor. Paths go through aliases and `<<` merge keys to where the
+   *  value is written. */
   locate(path: YamlPath, key?: boolean): { line: number; col: number };
+  /** How a scalar is written in the file (e.g. `99999999999999999999999999`, not 1e+26). */
+  written(path: YamlPath): string | undefined;
   diag(path: YamlPath, message: string, hint?: string, key?: boolean): Diagnostic;
   /** Values tagged `!sensitive`: usable like any string, never printed (see report/redact.ts). */
   secrets: string[];
@@ -27,8 +36,47 @@ const YAML_HINTS: Record<string, string> = {
   UNEXPECTED_TOKEN: 'check the line for a stray character or a missing space after ":"',
 };
 
+/**
+ * Parses with js-yaml first (fast, little memory); positions are worked out with the `yaml`
+ * package only when a message needs one. Any input js-yaml refuses, or that holds an alias
+ * loop or bomb, goes the located way at once, so every error comes with its line and column.
+ */
 export function parseYamlText(file: string, text: string): { source?: YamlSource; errors: Diagnostic[] } {
+  const fast = fastParse(text, { maxDepth: MAX_NESTING, maxExpandedValues: maxExpandedValues(text) });
+  if (!fast) return locatedParse(file, text);
+  let located: YamlSource | undefined;
+  const slow = () => (located ??= locatedParse(file, text).source);
+  const locate = (path: YamlPath, key?: boolean) => slow()?.locate(path, key) ?? { line: 1, col: 1 };
+  return {
+    errors: [],
+    source: {
+      file,
+      // Where js-yaml is more lenient than the `yaml` package (rare), positions are 1:1.
+      get doc() {
+        return slow()?.doc ?? (parseDocument('') as Document.Parsed);
+      },
+      value: fast.value,
+      locate,
+      written: (path) => slow()?.written(path),
+      diag: (path, message, hint, key) => ({ file, ...locate(path, key), message, hint }),
+      secrets: fast.secrets,
+    },
+  };
+}
+
+const maxExpandedValues = (text: string) => 1_000_000 + 2 * text.length;
+
+/** The same parse with every node's position kept (the `yaml` package): slower, and the
+ *  source of every YAML-level error message. */
+function locatedParse(file: string, text: string): { source?: YamlSource; errors: Diagnostic[] } {
   const lc = new LineCounter();
+  const at = (offset: number, message: string, hint: string): Diagnostic => ({ file, ...lc.linePos(offset), message, hint });
+  const tokens = Array.from(new Parser(lc.addNewLine).parse(text));
+  const deep = tooDeepAt(tokens, MAX_NESTING);
+  if (deep !== undefined) {
+    return { errors: [at(deep, `mappings and lists are nested more than ${MAX_NESTING} levels deep here`, 'an inventory or playbook needs far fewer levels: look for runaway indentation or brackets that are never closed')] };
+  }
+  const documents = tokens.filter((t) => t.type === 'document');
   const secrets: string[] = [];
   const sensitive = {
     tag: '!sensitive',
@@ -54,58 +102,80 @@ export function parseYamlText(file: string, text: string): { source?: YamlSource
     },
   });
   const customTags = [sensitive, sensitiveCollection('map'), sensitiveCollection('seq')];
-  const doc = parseDocument(text, { lineCounter: lc, keepSourceTokens: false, uniqueKeys: true, prettyErrors: false, customTags });
-  const errors: Diagnostic[] = doc.errors.map((e) => {
-    const pos = e.linePos?.[0] ?? lc.linePos(e.pos[0]);
+  // Repeated keys are found by plainValue: the composer's own check is quadratic.
+  const composer = new Composer({ uniqueKeys: false, customTags });
+  const doc = composer.compose(tokens.slice(0, documents.length > 1 ? tokens.indexOf(documents[1]) : tokens.length), true, text.length).next().value as Document.Parsed;
+  const errors = syntaxErrors(doc, text, lc, at);
+  if (documents.length > 1) {
+    errors.push(at(documents[1].offset, 'the file holds a second YAML document here', 'an inventory or playbook is one document: remove this `---` line and what follows it, or move that part to a file of its own'));
+  }
+  if (errors.length) return { errors: sortByPosition(errors) };
+
+  const plain = plainValue(doc, { maxDepth: MAX_NESTING, maxExpandedValues: maxExpandedValues(text) });
+  if (plain.problems.length) return { errors: plain.problems.map((p) => at(p.offset, p.message, p.hint)) };
+  const walk = walker(doc, plain.value, plain.origins);
+  const locate = (path: YamlPath, key = false) => {
+    const { best, keyNode } = walk(path);
+    const target = key && keyNode ? keyNode : best;
+    return target?.range ? lc.linePos(target.range[0]) : { line: 1, col: 1 };
+  };
+  const written = (path: YamlPath) => {
+    const { best, found } = walk(path);
+    return found && isScalar(best) && typeof best.source === 'string' ? best.source : undefined;
+  };
+  const diag = (path: YamlPath, message: string, hint?: string, key?: boolean) => ({ file, ...locate(path, key), message, hint });
+  return { errors: [], source: { file, doc, value: plain.value, locate, written, diag, secrets } };
+}
+
+/** The `yaml` package's errors in the user's words; a mis-indented line is named itself. */
+function syntaxErrors(doc: Document.Parsed, text: string, lc: LineCounter, at: (offset: number, message: string, hint: string) => Diagnostic): Diagnostic[] {
+  const culprit = indentationCulprit(text, doc.errors.map((e) => e.code));
+  // Trusted only next to the errors it explains: yaml notices a bad indentation a line or two off.
+  const indentation = culprit && doc.errors.some((e) => Math.abs(lc.linePos(e.pos[0]).line - culprit.line) <= 3) ? culprit : undefined;
+  const errors: Diagnostic[] = [];
+  for (const e of doc.errors) {
+    if (indentation && INDENT_CODES.includes(e.code)) continue;
     const msg = e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
     const hint = /end with a [}\]]/.test(msg) ? 'a { or [ opened above is not closed: add the closing bracket' : (YAML_HINTS[e.code] ?? 'fix the YAML syntax at this position');
-    return { file, line: pos.line, col: pos.col, message: `YAML: ${msg}`, hint };
-  });
-  if (errors.length) return { errors };
-  const pos = (offset: number) => {
-    const p = lc.linePos(offset);
-    return { line: p.line, col: p.col };
-  };
-  const locate = (path: YamlPath, key = false) => {
-    let node: unknown = doc.contents;
-    let best = node as Node | null;
-    let keyNode: Node | null = null;
+    errors.push(at(e.pos[0], `YAML: ${msg}`, hint));
+  }
+  if (indentation) errors.push({ ...at(0, indentation.message, indentation.hint), line: indentation.line, col: indentation.col });
+  return errors;
+}
+
+const INDENT_CODES = ['BAD_INDENT', 'BLOCK_AS_IMPLICIT_KEY', 'MULTILINE_IMPLICIT_KEY'];
+
+function sortByPosition(ds: Diagnostic[]): Diagnostic[] {
+  return [...ds].sort((a, b) => a.line - b.line || a.col - b.col);
+}
+
+/** Walks a path through the plain value and the nodes it came from. `best` is the deepest
+ *  node found (the value, or its key when the value has no position); `keyNode` the key of
+ *  the last segment when the whole path exists. */
+function walker(doc: Document.Parsed, root: unknown, origins: WeakMap<object, Map<string, Origin>>) {
+  return (path: YamlPath) => {
+    let value = root;
+    let best = doc.contents as Origin['value'];
+    let keyNode: Origin['key'] = null;
+    let found = true;
     for (const seg of path) {
       keyNode = null;
-      if (isMap(node)) {
-        const pair = node.items.find((it) => isPair(it) && isScalar(it.key) && String(it.key.value) === String(seg));
-        if (!pair) break;
-        keyNode = pair.key as Node;
-        node = pair.value;
-      } else if (isSeq(node) && typeof seg === 'number') {
-        node = node.items[seg];
-      } else break;
-      if (node && (node as Node).range) best = node as Node;
+      const origin = value !== null && typeof value === 'object' ? origins.get(value)?.get(String(seg)) : undefined;
+      if (!origin) {
+        found = false;
+        break;
+      }
+      keyNode = origin.key;
+      value = (value as Record<string, unknown>)[seg];
+      if (origin.value?.range) best = origin.value;
       else if (keyNode) best = keyNode;
     }
-    const target = key && keyNode ? keyNode : best;
-    return target?.range ? pos(target.range[0]) : { line: 1, col: 1 };
-  };
-  return {
-    errors,
-    source: {
-      file,
-      doc,
-      value: doc.toJS({ maxAliasCount: 100 }),
-      locate,
-      diag: (path, message, hint, key) => ({ file, ...locate(path, key), message, hint }),
-      secrets,
-    },
+    return { best, keyNode, found };
   };
 }
 
 export async function loadYamlFile(file: string): Promise<{ source?: YamlSource; errors: Diagnostic[] }> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return { errors: [{ file, line: 1, col: 1, message: code === 'ENOENT' ? 'file not found' : `cannot read file (${code})`, hint: 'check the path given on the command line' }] };
-  }
-  return parseYamlText(file, text);
+  const read = await readInputFile(file);
+  if ('error' in read) return { errors: [read.error] };
+  return parseYamlText(file, read.text);
 }

@@ -33,12 +33,17 @@ forwarded ports and a private cluster network (10.99.0.0/24) that never leaves t
     .addOption(new Option('-n, --nodes <n>', 'number of guests (1-8; at most 2 run well on 2 cores)').default(2).argParser(positiveInt))
     .addOption(new Option('-m, --memory <MiB>', 'memory per guest').default(1024).argParser(positiveInt))
     .addOption(new Option('--backend <backend>', 'RAMster backend written into the inventory').choices(['legacy', 'modern']).default('legacy'))
+    .addOption(
+      new Option('--kernel <kernel>', "guests' kernel: debian (Debian 12's, systemd) or ramster (sysvinit image; the inventory builds staging RAMster, Linux 3.10, on this machine and installs it)")
+        .choices(['debian', 'ramster'])
+        .default('debian'),
+    )
     .option('--install-deps', 'apt-get install missing prerequisites (needs root)', false)
     .option('--fresh', 'recreate guest disks and host keys even if they exist', false)
     .addOption(dirOption())
     .action(async (o) => {
       const { labUp, describeLab } = await labModule();
-      const state = await labUp({ nodes: o.nodes, memoryMb: o.memory, backend: o.backend, dir: o.dir, installDeps: o.installDeps, fresh: o.fresh, log });
+      const state = await labUp({ nodes: o.nodes, memoryMb: o.memory, backend: o.backend, kernel: o.kernel, dir: o.dir, installDeps: o.installDeps, fresh: o.fresh, log });
       process.stdout.write(describeLab(state) + '\n');
     });
 

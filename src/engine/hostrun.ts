@@ -18,6 +18,8 @@ import { emptyCounts, type HostResult, type StepResult } from './result.ts';
 export interface EngineEvents {
   hostStart?(host: string): void;
   stepStart?(host: string, step: StepSpec, handler: boolean): void;
+  /** The host waits at the cluster barrier in front of `step` until every member arrives. */
+  barrierWait?(host: string, step: StepSpec): void;
   stepEnd?(host: string, result: StepResult): void;
   hostEnd?(host: string, result: HostResult): void;
   log?(host: string, line: string): void;
@@ -100,7 +102,10 @@ async function runPlay(rc: HostRunContext, h: HostEntry, t: Transport, facts: Fa
   const planned: string[] = [];
 
   const runOne = async (spec: StepSpec, handler: boolean): Promise<'ok' | 'stop'> => {
-    if (spec.barrier === 'cluster' && cluster) await rc.barriers.arrive(`${cluster.name}/${pi}/${handler ? 'h' : 's'}${spec.index}`, h.name, members);
+    if (spec.barrier === 'cluster' && cluster) {
+      rc.events.barrierWait?.(h.name, spec);
+      await rc.barriers.arrive(`${cluster.name}/${pi}/${handler ? 'h' : 's'}${spec.index}`, h.name, members);
+    }
     if (handler && !notified.has(spec.name)) return 'ok';
     if (rc.signal?.aborted) throw new Interrupted();
     rc.events.stepStart?.(h.name, spec, handler);

@@ -3,7 +3,8 @@ import type { YamlPath, YamlSource } from '../yamlsource.ts';
 import { isInteger, isString, setting, type MergedHost } from './hosts.ts';
 import { inventorySchema } from './schema.ts';
 import { computeTargets } from './topology.ts';
-import { descendants, type GroupNode, type InventoryTree, type Setting } from './tree.ts';
+import { unusableClusterAddress } from './addresses.ts';
+import { ancestors, descendants, type GroupNode, type InventoryTree, type Setting } from './tree.ts';
 import type { Backend, Cluster, ClusterNode, Topology } from './types.ts';
 
 const HOSTNAME = new RegExp(inventorySchema.$defs.hostVars.properties.hostname.pattern);
@@ -12,11 +13,14 @@ const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1
 /** Keys of the `ramster:` section that only the modern backend understands. */
 const MODERN_KEYS = ['lend_mb', 'replicas', 'nvme_port', 'zswap_compressor', 'zswap_max_pool_percent'];
 const CORE_KEYS = ['cluster', 'port', 'heartbeat_dead_threshold', 'idle_timeout_ms', 'keepalive_delay_ms', 'reconnect_delay_ms', 'backend', 'topology'];
+const CLUSTER_PROPERTIES: Record<string, { minimum: number; maximum?: number; default: number }> = inventorySchema.$defs.cluster.properties;
 
 const isNodeNumber = (v: unknown): v is number => isInteger(v) && v >= 0 && v <= 7;
 const isHostname = (v: unknown): v is string => typeof v === 'string' && v.length <= 64 && HOSTNAME.test(v);
 const isIPv4 = (v: unknown): v is string => typeof v === 'string' && IPV4.test(v);
-const shortName = (hostname: string) => hostname.split('.')[0];
+/** Hostnames compare without case, like DNS names. */
+const hostKey = (hostname: string) => hostname.toLowerCase();
+const shortName = (hostname: string) => hostKey(hostname.split('.')[0]);
 const list = (xs: readonly (string | number)[]) => xs.map((x) => `\`${x}\``).join(', ');
 
 interface Member {
@@ -35,8 +39,11 @@ export function buildClusters(tree: InventoryTree, merged: Map<string, MergedHos
   const clusters: Cluster[] = [];
 
   const clusterGroups = [...tree.groups.values()].filter((g) => g.cluster);
+  const clusterOrder = new Map(clusterGroups.map((g, i) => [g.name, i]));
+  const hostOrder = new Map([...tree.hosts.keys()].map((h, i) => [h, i]));
   for (const group of clusterGroups) {
-    const outer = clusterGroups.find((o) => o !== group && descendants(tree, o.name).has(group.name));
+    const outerName = [...ancestors(tree, group.name)].filter((a) => clusterOrder.has(a)).sort((a, b) => clusterOrder.get(a)! - clusterOrder.get(b)!)[0];
+    const outer = outerName === undefined ? undefined : tree.groups.get(outerName);
     if (outer) {
       report(group.cluster!.path, `group \`${group.name}\` has a \`ramster\` section but is inside group \`${outer.name}\`, which is already a cluster`, `a host can be a node of one cluster only: remove one of the two \`ramster:\` sections, or move group \`${group.name}\` out of \`${outer.name}\``, true);
       continue;
@@ -55,17 +62,19 @@ export function buildClusters(tree: InventoryTree, merged: Map<string, MergedHos
   function buildCluster(group: GroupNode): Cluster {
     const { section, path: sectionPath } = group.cluster!;
     const at = (key: string): YamlPath => (key in section ? [...sectionPath, key] : sectionPath);
-    const int = (key: string, min: number, max: number, fallback: number) => {
+    /** The section's value when the schema accepts it (else that was reported), or the default. */
+    const int = (key: string) => {
+      const { minimum, maximum = Infinity, default: fallback } = CLUSTER_PROPERTIES[key];
       const v = section[key];
-      return isInteger(v) && v >= min && v <= max ? v : fallback;
+      return isInteger(v) && v >= minimum && v <= maximum ? v : fallback;
     };
     const name = typeof section.cluster === 'string' && CLUSTER_NAME.test(section.cluster) ? section.cluster : group.name;
     const label = `cluster \`${name}\``;
     const backendValid = section.backend === undefined || section.backend === 'legacy' || section.backend === 'modern';
     const backend: Backend = section.backend === 'modern' ? 'modern' : 'legacy';
     const topology = ['one-way', 'symmetric', 'ram-server'].includes(section.topology as string) ? (section.topology as Topology) : undefined;
-    const idleTimeoutMs = int('idle_timeout_ms', 1, Infinity, 1_000_000);
-    const keepaliveDelayMs = int('keepalive_delay_ms', 1, Infinity, 2000);
+    const idleTimeoutMs = int('idle_timeout_ms');
+    const keepaliveDelayMs = int('keepalive_delay_ms');
 
     const options: Record<string, unknown> = backend === 'modern' ? { nvme_port: 4420, replicas: 1 } : {};
     for (const [k, v] of Object.entries(section)) if (!CORE_KEYS.includes(k)) options[k] = v;
@@ -109,11 +118,11 @@ export function buildClusters(tree: InventoryTree, merged: Map<string, MergedHos
     return {
       name,
       group: group.name,
-      port: int('port', 1, 65534, 7777),
-      heartbeatDeadThreshold: int('heartbeat_dead_threshold', 3, Infinity, 500),
+      port: int('port'),
+      heartbeatDeadThreshold: int('heartbeat_dead_threshold'),
       idleTimeoutMs,
       keepaliveDelayMs,
-      reconnectDelayMs: int('reconnect_delay_ms', 1, Infinity, 2000),
+      reconnectDelayMs: int('reconnect_delay_ms'),
       backend,
       topology,
       options,
@@ -123,10 +132,11 @@ export function buildClusters(tree: InventoryTree, merged: Map<string, MergedHos
 
   function collectMembers(group: GroupNode, name: string): Member[] {
     const inside = descendants(tree, group.name);
+    const hosts = new Set([...inside].flatMap((g) => [...(tree.groups.get(g)?.hosts ?? [])]));
     const members: Member[] = [];
-    for (const [host, entry] of tree.hosts) {
-      const occurrence = entry.occurrences.find((o) => inside.has(o.group));
-      if (!occurrence) continue;
+    for (const host of [...hosts].sort((a, b) => hostOrder.get(a)! - hostOrder.get(b)!)) {
+      const entry = tree.hosts.get(host)!;
+      const occurrence = entry.occurrences.find((o) => inside.has(o.group))!;
       const previous = clusterOfHost.get(host);
       if (previous) {
         report(occurrence.path, `host \`${host}\` is a node of two clusters: \`${previous.name}\` (group \`${previous.group}\`) and \`${name}\` (group \`${group.name}\`)`, `a host can be a node of one RAMster cluster only: remove it from group \`${group.name}\` or from group \`${previous.group}\``, true);
@@ -160,57 +170,81 @@ export function buildClusters(tree: InventoryTree, merged: Map<string, MergedHos
     const byNumber = new Map<number, Member>();
     const byAddress = new Map<string, Member>();
     const byHostname = new Map<string, Member>();
+    const byShortName = new Map<string, Member>();
     for (const m of members) {
       if (m.number) {
         const first = byNumber.get(m.number.value);
         if (first) report(m.number.path, `node number ${m.number.value} of host \`${m.host}\` is already used by host \`${first.host}\` in ${label}`, 'every node of a cluster needs its own number from 0 to 7');
         else byNumber.set(m.number.value, m);
       }
-      if (m.clusterAddress) {
-        const a = m.clusterAddress;
-        const first = byAddress.get(a.value);
-        if (first) {
-          const hint = a.defaulted
-            ? 'the cluster address defaults to `address`; when nodes are reached through one address (e.g. forwarded SSH ports), give each node its own `cluster_address`'
-            : 'each node needs its own IPv4 address in /etc/ramster.conf: give each node a different `cluster_address`';
-          report(a.path, `cluster address ${a.value} of host \`${m.host}\` is already used by host \`${first.host}\` in ${label}`, hint, a.path === m.at);
-        } else byAddress.set(a.value, m);
-      }
+      if (m.clusterAddress) checkAddress(m, members.length, label, byAddress);
       if (m.hostname) {
         const h = m.hostname.value;
-        const same = byHostname.get(h);
-        const clash = same ?? [...byHostname.values()].find((o) => shortName(o.hostname!.value) === h || o.hostname!.value === shortName(h));
-        if (same) {
+        const same = byHostname.get(hostKey(h));
+        const clash = byHostname.get(shortName(h)) ?? byShortName.get(hostKey(h));
+        if (same && same.hostname!.value !== h) {
+          report(m.hostname.path, `hostname \`${h}\` of host \`${m.host}\` differs only in case from \`${same.hostname!.value}\` of host \`${same.host}\` in ${label}`, 'hostnames do not depend on case, so both would name one machine: give each node its own `hostname` output');
+        } else if (same) {
           report(m.hostname.path, `hostname \`${h}\` of host \`${m.host}\` is already used by host \`${same.host}\` in ${label}`, "each node's `hostname` is that machine's own `hostname` output, so no two nodes can share one");
         } else if (clash) {
           report(m.hostname.path, `hostname \`${h}\` of host \`${m.host}\` and \`${clash.hostname!.value}\` of host \`${clash.host}\` have the same short name in ${label}`, 'ramster.conf matches a node by its full or its short hostname, so these two would both match one machine: use distinct short names');
-        } else byHostname.set(h, m);
+        } else {
+          byHostname.set(hostKey(h), m);
+          if (!byShortName.has(shortName(h))) byShortName.set(shortName(h), m);
+        }
       }
     }
+  }
+
+  /** A cluster address other nodes can reach, and no other node's. */
+  function checkAddress(m: Member, clusterSize: number, label: string, byAddress: Map<string, Member>) {
+    const a = m.clusterAddress!;
+    const from = a.defaulted ? ` (taken from ${a.path === m.at ? 'its inventory name' : '`address`'})` : '';
+    const unusable = unusableClusterAddress(a.value, clusterSize);
+    if (unusable) {
+      const fix = a.defaulted ? 'add `cluster_address:` with' : 'set `cluster_address` to';
+      report(a.path, `cluster address ${a.value} of host \`${m.host}\`${from} is ${unusable}`, `${fix} the IPv4 address the other nodes of ${label} reach this node at, e.g. \`cluster_address: 10.0.0.1\``, a.path === m.at);
+      return;
+    }
+    const first = byAddress.get(a.value);
+    if (first) {
+      const hint = a.defaulted
+        ? 'the cluster address defaults to `address`; when nodes are reached through one address (e.g. forwarded SSH ports), give each node its own `cluster_address`'
+        : 'each node needs its own IPv4 address in /etc/ramster.conf: give each node a different `cluster_address`';
+      report(a.path, `cluster address ${a.value} of host \`${m.host}\` is already used by host \`${first.host}\` in ${label}`, hint, a.path === m.at);
+    } else byAddress.set(a.value, m);
   }
 
   /** Explicit `remote_target`s, as node numbers. Unresolvable ones are reported and left out. */
   function resolveTargets(members: Member[], label: string, groupName: string): Map<number, number> {
     const explicit = new Map<number, number>();
-    for (const m of members) {
+    const byHost = new Map(members.map((m) => [m.host, m]));
+    const byNumber = new Map<number, Member>();
+    const byHostname = new Map<string, Member>();
+    for (const m of [...members].reverse()) {
+      if (m.number) byNumber.set(m.number.value, m);
+      if (m.hostname) byHostname.set(m.hostname.value, m);
+    }
+    // Built only for a message: listing the other nodes is linear in the cluster's size.
+    const choices = (m: Member) => {
       const others = members.filter((o) => o !== m);
       const numbers = others.filter((o) => o.number).map((o) => o.number!.value);
-      const choices = others.length
+      return others.length
         ? `name another host of ${label} (${list(others.map((o) => o.host))})${numbers.length ? ` or give its node number (${list(numbers)})` : ''}`
         : `${label} has no other node to lend to`;
+    };
+    for (const m of members) {
       const t = m.settings.get('remote_target');
       if (!t || !(isInteger(t.value) || isString(t.value))) continue;
       const v = t.value;
-      const target = isInteger(v)
-        ? members.find((o) => o.number?.value === v)
-        : (members.find((o) => o.host === v) ?? members.find((o) => o.hostname?.value === v));
+      const target = isInteger(v) ? byNumber.get(v) : (byHost.get(v) ?? byHostname.get(v));
       if (target === m) {
-        report(t.path, `host \`${m.host}\` names itself as \`remote_target\``, `a node lends to another node: ${choices}${t.path.includes('vars') ? '; a `remote_target` in group vars applies to every host of the group' : ''}`);
+        report(t.path, `host \`${m.host}\` names itself as \`remote_target\``, `a node lends to another node: ${choices(m)}${t.path.includes('vars') ? '; a `remote_target` in group vars applies to every host of the group' : ''}`);
       } else if (!target) {
         const shown = typeof v === 'string' ? `\`${v}\`` : `node number ${v}`;
         const elsewhere = typeof v === 'string' && tree.hosts.has(v) ? ` (host \`${v}\` exists, but outside group \`${groupName}\`)` : '';
         const quoted = typeof v === 'string' && /^[0-7]$/.test(v) ? `; to mean node number ${v}, write it without quotes` : '';
-        report(t.path, `\`remote_target\` of host \`${m.host}\` is ${shown}, which is not a node of ${label}${elsewhere}`, `${choices}${quoted}`);
+        report(t.path, `\`remote_target\` of host \`${m.host}\` is ${shown}, which is not a node of ${label}${elsewhere}`, `${choices(m)}${quoted}`);
       } else if (m.number && target.number) {
         explicit.set(m.number.value, target.number.value);
       }

@@ -1,5 +1,5 @@
 import { InputError, sortDiagnostics, type Diagnostic } from '../diagnostics.ts';
-import { loadYamlFile, parseYamlText, type YamlPath, type YamlSource } from '../yamlsource.ts';
+import { loadYamlFile, parseYamlText, type YamlSource } from '../yamlsource.ts';
 import { buildClusters } from './clusters.ts';
 import { buildHost, mergeHost, type MergedHost } from './hosts.ts';
 import { schemaDiagnostics } from './schema.ts';
@@ -31,8 +31,6 @@ export function checkInventory(source: YamlSource): { ok: true; inventory: Inven
   if (source.value === null || source.value === undefined) {
     return fail([source.diag([], 'the inventory is empty', 'start with `all:` and list hosts under it; see playbooks/inventory.example.yaml')]);
   }
-  const loop = findAliasLoop(source.value);
-  if (loop) return fail([source.diag(loop, `\`${loop.join('.')}\` refers back to itself through a YAML alias`, 'replace the alias (`*name`) with the values it should hold: an inventory must be a finite tree', true)]);
 
   const problems = schemaDiagnostics(source);
   const tree = readTree(source, problems);
@@ -56,21 +54,4 @@ function dedupe(ds: Diagnostic[]): Diagnostic[] {
     const key = `${d.line}:${d.col}:${d.message}`;
     return !seen.has(key) && (seen.add(key), true);
   });
-}
-
-/** YAML aliases can make a value contain itself; the schema validator would recurse forever. */
-function findAliasLoop(root: unknown): YamlPath | undefined {
-  const stack = new Set<unknown>();
-  const walk = (v: unknown, path: YamlPath): YamlPath | undefined => {
-    if (v === null || typeof v !== 'object') return undefined;
-    if (stack.has(v)) return path;
-    stack.add(v);
-    for (const [k, child] of Object.entries(v)) {
-      const found = walk(child, [...path, Array.isArray(v) ? Number(k) : k]);
-      if (found) return found;
-    }
-    stack.delete(v);
-    return undefined;
-  };
-  return walk(root, []);
 }

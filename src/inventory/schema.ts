@@ -71,11 +71,15 @@ function toDiagnostic(source: YamlSource, e: ErrorObject): Diagnostic {
   if (original === 'required') return source.diag(path, `${where} ${message}`, hint, true);
   const scalar = value !== null && value !== undefined && typeof value !== 'object';
   // Scalars are reported where the value is; mappings, lists and empty values at their key.
-  return source.diag(path, `${where} ${message} (got ${describeValue(value)})`, hint, !scalar);
+  const shown = typeof value === 'number' ? (source.written(path) ?? describeValue(value)) : describeValue(value);
+  return source.diag(path, `${where} ${message} (got ${shown})`, hint, !scalar);
 }
 
 /** Every schema violation in the parsed inventory, with positions. */
 export function schemaDiagnostics(source: YamlSource): Diagnostic[] {
+  if (Array.isArray(source.value)) {
+    return [source.diag([], 'this file is a YAML list, so it is not an inventory: an inventory is a mapping that starts with `all:`', 'a list of plays is a playbook: give it as the playbook, not with `-i`; for the shape of an inventory see playbooks/inventory.example.yaml')];
+  }
   if (validate(source.value)) return [];
   const errors = validate.errors ?? [];
   // An unknown top-level key is usually a misspelt or missing `all:`; saying both is noise.

@@ -1,5 +1,6 @@
 import type { Diagnostic } from '../diagnostics.ts';
 import type { YamlPath, YamlSource } from '../yamlsource.ts';
+import { readSettings, type Report } from './settings.ts';
 
 /** A value with the place in the file it came from, so later checks can point at it. */
 export interface Setting {
@@ -39,14 +40,14 @@ export function isMapping(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
-function mergeInto(target: Settings, values: unknown, path: YamlPath): void {
-  if (!isMapping(values)) return;
-  for (const [k, value] of Object.entries(values)) target.set(k, { value, path: [...path, k] });
-}
 
 /** Reads groups and hosts from whatever parsed; wrong shapes were already reported by the schema. */
 export function readTree(source: YamlSource, problems: Diagnostic[]): InventoryTree {
   const tree: InventoryTree = { groups: new Map(), hosts: new Map() };
+  const report: Report = (path, message, hint) => problems.push(source.diag(path, message, hint, true));
+  const mergeInto = (target: Settings, values: unknown, path: YamlPath) => {
+    for (const [k, s] of readSettings(values, path, report)) target.set(k, s);
+  };
 
   const visit = (name: string, value: unknown, path: YamlPath, parent?: string) => {
     let group = tree.groups.get(name);
@@ -124,17 +125,36 @@ export function descendants(tree: InventoryTree, name: string): Set<string> {
   return out;
 }
 
+/** The groups above `name` (through `parents`), not counting itself unless in a cycle. */
+export function ancestors(tree: InventoryTree, name: string): Set<string> {
+  const out = new Set<string>();
+  const stack = [...(tree.groups.get(name)?.parents ?? [])];
+  while (stack.length) {
+    const g = stack.pop()!;
+    if (out.has(g)) continue;
+    out.add(g);
+    stack.push(...(tree.groups.get(g)?.parents ?? []));
+  }
+  return out;
+}
+
 /** Longest distance from `all`: Ansible's group depth, which orders variable precedence. */
 export function groupDepths(tree: InventoryTree): Map<string, number> {
   const depth = new Map<string, number>();
   const order = [...tree.groups.keys()];
   // Cycles were cut by reportCycles, so relaxing edges |groups| times reaches the fixpoint.
   depth.set('all', 0);
-  for (let round = 0; round < order.length; round++) {
+  for (let round = 0, changed = true; changed && round < order.length; round++) {
+    changed = false;
     for (const g of order) {
       const d = depth.get(g);
       if (d === undefined) continue;
-      for (const c of tree.groups.get(g)!.children) if ((depth.get(c) ?? -1) < d + 1) depth.set(c, d + 1);
+      for (const c of tree.groups.get(g)!.children) {
+        if ((depth.get(c) ?? -1) < d + 1) {
+          depth.set(c, d + 1);
+          changed = true;
+        }
+      }
     }
   }
   return depth;

@@ -27,7 +27,9 @@ while :; do
   set --
   if [ -e stop ]; then break; fi
   if [ "$code" -ne 0 ]; then echo "$(date -Is) QEMU exited with status $code" >> supervisor.log; break; fi
-  if tail -c 8000 console.log | grep -a 'reboot: ' | tail -n 1 | grep -q 'Power down'; then
+  # The kernel's last word: 'reboot: Power down' / 'reboot: Restarting system' (3.12+), or
+  # 'Power down.' / 'Restarting system.' (3.10).
+  if tail -c 8000 console.log | grep -a -E 'Power down|Restarting system' | tail -n 1 | grep -q 'Power down'; then
     echo "$(date -Is) guest powered off" >> supervisor.log; break
   fi
   echo "$(date -Is) guest rebooted: starting QEMU again" >> supervisor.log
@@ -105,6 +107,11 @@ export interface RebootResult {
   ms: number;
 }
 
+/** Returns before the connection drops: systemd's PID 1 reboots a second later; on sysvinit a
+ *  detached shell does. */
+const REBOOT_LATER =
+  'if [ -d /run/systemd/system ]; then systemd-run --on-active=1 systemctl reboot; else nohup setsid sh -c "sleep 1; reboot" >/dev/null 2>&1 </dev/null & fi';
+
 /** Reboots the guest from inside (so shutdown ordering and the journal are real); the
  *  supervisor turns it into a cold restart of QEMU. Waits until SSH answers with a new boot_id. */
 export async function rebootGuest(state: LabState, g: GuestState, opts: { timeoutMs?: number } = {}): Promise<RebootResult> {
@@ -112,7 +119,7 @@ export async function rebootGuest(state: LabState, g: GuestState, opts: { timeou
   const start = Date.now();
   const before = await readBootId(t);
   if (!before) throw new LabError(`${g.name}: not reachable over SSH, cannot reboot it`);
-  const r = await sshRun(t, 'systemd-run --on-active=1 systemctl reboot', { timeoutMs: 30_000 });
+  const r = await sshRun(t, REBOOT_LATER, { timeoutMs: 30_000 });
   if (r.code !== 0) throw new LabError(`${g.name}: reboot request failed: ${r.stderr.trim()}`);
   const after = await waitForSsh(t, { timeoutMs: opts.timeoutMs ?? 600_000, notBootId: before, isAlive: () => supervisorRunning(g) });
   return { bootIdBefore: before, bootIdAfter: after, ms: Date.now() - start };

@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import { runCommand } from './command.ts';
 import { LabError } from './errors.ts';
 import { ensureLabKey, type KeyPair } from './keys.ts';
+import { describeMmdebstrap, mmdebstrapLine, newMmdebstrapProgress } from './mmdebstrap-progress.ts';
 import { HOST_APT_SOURCES } from './paths.ts';
 import { pidAlive } from './process.ts';
 import { timed, type Reporter } from './progress.ts';
-import { customizeScript, diskScript, IMAGE_PACKAGES, mmdebstrapArgs } from './recipe.ts';
+import { customizeScript, diskScript, imagePackages, mmdebstrapArgs, type ImageFlavour } from './recipe.ts';
 
 export interface LabImage {
   /** The raw disk every guest overlay is backed by (never written after the build). */
@@ -22,9 +23,11 @@ export interface LabImage {
 
 const RECIPE_FILE = fileURLToPath(new URL('./recipe.ts', import.meta.url));
 
-/** Cache key: the recipe's source text and the key baked into the image. */
-export function imageHash(publicKey: string): string {
-  return createHash('sha256').update(readFileSync(RECIPE_FILE)).update(publicKey).digest('hex').slice(0, 16);
+/** Cache key: the recipe's source text, the flavour and the key baked into the image. */
+export function imageHash(publicKey: string, flavour: ImageFlavour = 'systemd'): string {
+  const h = createHash('sha256').update(readFileSync(RECIPE_FILE)).update(publicKey);
+  if (flavour !== 'systemd') h.update(`flavour ${flavour}`);
+  return h.digest('hex').slice(0, 16);
 }
 
 export function hostSourcesFile(): string {
@@ -39,10 +42,10 @@ export function hostSourcesFile(): string {
 }
 
 /** Returns the cached image for the current recipe, building it first when it is missing. */
-export async function ensureImage(cacheDir: string, r: Reporter): Promise<LabImage> {
+export async function ensureImage(cacheDir: string, r: Reporter, flavour: ImageFlavour = 'systemd'): Promise<LabImage> {
   mkdirSync(cacheDir, { recursive: true });
   const key = await ensureLabKey(cacheDir);
-  const hash = imageHash(key.publicKey);
+  const hash = imageHash(key.publicKey, flavour);
   const imageDir = join(cacheDir, 'images', hash);
   const disk = join(imageDir, 'disk.raw');
   if (existsSync(join(imageDir, 'complete'))) {
@@ -53,46 +56,81 @@ export async function ensureImage(cacheDir: string, r: Reporter): Promise<LabIma
   try {
     if (existsSync(join(imageDir, 'complete'))) return { path: disk, hash, key, built: false };
     const start = Date.now();
-    await build(cacheDir, imageDir, key, r);
+    r.log(coldBuildNotice(cacheDir, imageDir));
+    await build(cacheDir, imageDir, key, r, flavour);
     const buildMs = Date.now() - start;
     writeFileSync(
       join(imageDir, 'recipe.json'),
-      JSON.stringify({ hash, packages: IMAGE_PACKAGES, builtAt: new Date().toISOString(), buildSeconds: buildMs / 1000 }, null, 2) + '\n',
+      JSON.stringify({ hash, flavour, packages: imagePackages(flavour), builtAt: new Date().toISOString(), buildSeconds: buildMs / 1000 }, null, 2) + '\n',
     );
     writeFileSync(join(imageDir, 'complete'), '');
-    pruneOldImages(cacheDir, hash, r);
+    pruneOldImages(cacheDir, hash, flavour, r);
     return { path: disk, hash, key, built: true, buildMs };
   } finally {
     release();
   }
 }
 
-async function build(cacheDir: string, imageDir: string, key: KeyPair, r: Reporter): Promise<void> {
+async function build(cacheDir: string, imageDir: string, key: KeyPair, r: Reporter, flavour: ImageFlavour): Promise<void> {
   const work = join(cacheDir, `build.${process.pid}`);
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   const rootfs = join(work, 'rootfs');
   const customizeFile = join(work, 'customize.sh');
   writeFileSync(join(work, 'authorized_keys'), key.publicKey + '\n');
-  writeFileSync(customizeFile, customizeScript(join(work, 'authorized_keys')));
+  writeFileSync(customizeFile, customizeScript(join(work, 'authorized_keys'), flavour));
   try {
-    await timed(r, 'image: mmdebstrap (Debian root filesystem)', (update) =>
+    const mm = newMmdebstrapProgress();
+    // --verbose: apt's and dpkg's lines, counted into the progress (the image does not change).
+    // The time limits only catch a hang: 21 min of mmdebstrap were seen at load 10.
+    await timed(r, `image: mmdebstrap (Debian root filesystem, ${flavour})`, (update) =>
       runCommand(
         'mmdebstrap',
-        mmdebstrapArgs({ rootfs, hostSources: hostSourcesFile(), debCache: join(cacheDir, 'debs'), customizeFile }),
+        ['--verbose', ...mmdebstrapArgs({ rootfs, hostSources: hostSourcesFile(), debCache: join(cacheDir, 'debs'), customizeFile, flavour })],
         'mmdebstrap',
-        { timeoutMs: 45 * 60_000, onLine: (line) => line.startsWith('I: ') && update(line.slice(3)) },
+        {
+          timeoutMs: 4 * 3600_000,
+          onLine: (line) => {
+            if (line.startsWith('I: ')) r.log(`image: mmdebstrap: ${line.slice(3)}`);
+            if (mmdebstrapLine(mm, line)) update(describeMmdebstrap(mm));
+          },
+        },
       ),
     );
     const tmpDisk = join(work, 'disk.raw');
     await timed(r, 'image: disk (partition, ext4 from the rootfs, GRUB)', () =>
-      runCommand('sh', ['-c', diskScript(rootfs, tmpDisk)], 'disk image', { timeoutMs: 10 * 60_000 }),
+      runCommand('sh', ['-c', diskScript(rootfs, tmpDisk)], 'disk image', { timeoutMs: 3600_000 }),
     );
     mkdirSync(imageDir, { recursive: true });
     renameSync(tmpDisk, join(imageDir, 'disk.raw'));
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** Said before a cold build: how long it takes and that it is done once. */
+function coldBuildNotice(cacheDir: string, imageDir: string): string {
+  const last = lastBuildSeconds(cacheDir);
+  return (
+    'image: building the guest image (once: cold, 3-5 min on an idle 2-core machine, 20-30 min under heavy load' +
+    `${last ? `; the last build here took ${Math.round(last / 60)} min` : ''}). ` +
+    `It is cached in ${imageDir} and reused until the recipe (src/lab/recipe.ts) changes; downloaded packages stay in ${join(cacheDir, 'debs')}`
+  );
+}
+
+/** Build time of an earlier recipe's image still in the cache, if any. */
+function lastBuildSeconds(cacheDir: string): number | undefined {
+  const images = join(cacheDir, 'images');
+  if (!existsSync(images)) return undefined;
+  for (const hash of readdirSync(images)) {
+    try {
+      const seconds = (JSON.parse(readFileSync(join(images, hash, 'recipe.json'), 'utf8')) as { buildSeconds?: number }).buildSeconds;
+      if (seconds) return seconds;
+    } catch {
+      // no finished build there
+    }
+  }
+  return undefined;
 }
 
 /** One image build at a time per cache directory; a lock left by a dead process is taken over. */
@@ -118,17 +156,25 @@ export async function acquireLock(path: string, r: Reporter): Promise<() => void
   }
 }
 
-/** Images of older recipes are dead weight (labs recreate their overlays on a new image), except
- *  while a running QEMU still reads one: those are kept. */
-function pruneOldImages(cacheDir: string, keep: string, r: Reporter): void {
+/** Images of older recipes of the same flavour are dead weight (labs recreate their overlays on a
+ *  new image), except while a running QEMU still reads one: those are kept. */
+function pruneOldImages(cacheDir: string, keep: string, flavour: ImageFlavour, r: Reporter): void {
   const imagesDir = join(cacheDir, 'images');
   const inUse = openFiles();
   for (const hash of readdirSync(imagesDir)) {
-    if (hash === keep) continue;
+    if (hash === keep || imageFlavour(join(imagesDir, hash)) !== flavour) continue;
     const disk = join(imagesDir, hash, 'disk.raw');
     if (inUse.has(disk)) continue;
     rmSync(join(imagesDir, hash), { recursive: true, force: true });
     r.log(`image: removed the image of an older recipe (${hash})`);
+  }
+}
+
+function imageFlavour(imageDir: string): ImageFlavour {
+  try {
+    return (JSON.parse(readFileSync(join(imageDir, 'recipe.json'), 'utf8')) as { flavour?: ImageFlavour }).flavour ?? 'systemd';
+  } catch {
+    return 'systemd';
   }
 }
 

@@ -20,7 +20,7 @@ export function labInventory(state: LabState): Record<string, unknown> {
   const { topology, ...rest } = LAB_CLUSTER;
   return {
     all: {
-      vars: { user: 'root', identity: state.identity, known_hosts: state.knownHosts },
+      vars: { user: 'root', identity: state.identity, known_hosts: state.knownHosts, ...(state.kernelVars ?? {}) },
       children: {
         lab: {
           // A single node borrows from nobody: a topology needs at least two nodes.

@@ -8,11 +8,12 @@ import { runCommand } from './command.ts';
 import { LabError } from './errors.ts';
 import { qemuRunning, startGuest, stopGuest, supervisorRunning } from './guest.ts';
 import { ensureImage } from './image.ts';
+import { findRamsterKernelKit, ramsterKernelVars, type LabKernel } from './kernel.ts';
 import { writeKnownHosts, writeLabInventory } from './inventory.ts';
 import { ensureKeyPair } from './keys.ts';
 import { labCacheDir } from './paths.ts';
 import { freePorts } from './ports.ts';
-import { checkPrerequisites } from './prereqs.ts';
+import { checkPrerequisites, KERNEL_BUILD_TOOLS, LAB_TOOLS } from './prereqs.ts';
 import { seconds, timed, type LabLog, type LabProgress } from './progress.ts';
 import { FW_CFG_NAME, NIC0_MAC } from './recipe.ts';
 import { readBootId, waitForSsh } from './ssh.ts';
@@ -22,6 +23,8 @@ export interface LabUpOptions {
   nodes: number;
   memoryMb: number;
   backend: Backend;
+  /** `ramster`: a sysvinit image whose inventory builds and boots the RAMster kernel (3.10). */
+  kernel?: LabKernel;
   /** Lab directory (guest overlays, inventory.yaml, known_hosts, state.json). */
   dir: string;
   installDeps: boolean;
@@ -53,10 +56,14 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
   if (!Number.isInteger(opts.memoryMb) || opts.memoryMb < 256) throw new LabError(`--memory must be at least 256 (MiB), got ${opts.memoryMb}`);
   const dir = resolve(opts.dir);
   const accel = opts.accel ?? (process.env.RAMSTER_LAB_ACCEL === 'kvm' ? 'kvm' : 'tcg');
+  const kernel = opts.kernel ?? 'debian';
+  if (kernel === 'ramster' && opts.backend !== 'legacy') throw new LabError('--kernel ramster is for the legacy backend', 'drop --backend modern, or --kernel');
 
   const running = runningLab(dir);
   if (running) {
-    if (running.guests.length === opts.nodes && running.memoryMb === opts.memoryMb && running.backend === opts.backend && !opts.fresh) {
+    const sameShape =
+      running.guests.length === opts.nodes && running.memoryMb === opts.memoryMb && running.backend === opts.backend && (running.kernel ?? 'debian') === kernel;
+    if (sameShape && !opts.fresh) {
       r.log(`lab in ${dir} is already running`);
       await waitAllSsh(running, r, opts.sshTimeoutMs);
       return running;
@@ -64,8 +71,9 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
     throw new LabError(`a lab with a different shape is running in ${dir}`, 'stop it first with `ramster-provision lab down`');
   }
 
-  await checkPrerequisites(opts.installDeps, r.log);
-  const image = await ensureImage(opts.cacheDir ?? labCacheDir(), r);
+  await checkPrerequisites(opts.installDeps, r.log, kernel === 'ramster' ? [...LAB_TOOLS, ...KERNEL_BUILD_TOOLS] : LAB_TOOLS);
+  const kernelVars = kernel === 'ramster' ? ramsterKernelVars(await findRamsterKernelKit()) : undefined;
+  const image = await ensureImage(opts.cacheDir ?? labCacheDir(), r, kernel === 'ramster' ? 'sysvinit' : 'systemd');
   mkdirSync(dir, { recursive: true });
 
   const sshPorts = await freePorts(opts.nodes, 'tcp');
@@ -81,6 +89,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
     knownHosts: join(dir, 'known_hosts'),
     inventory: join(dir, 'inventory.yaml'),
     backend: opts.backend,
+    ...(kernel === 'ramster' ? { kernel, kernelVars } : {}),
     memoryMb: opts.memoryMb,
     accel,
     network,
@@ -212,10 +221,7 @@ function writeGuestConfig(state: LabState, g: GuestState): void {
     },
     'etc/ssh/ssh_host_ed25519_key': { text: readFileSync(join(g.dir, 'ssh_host_ed25519_key'), 'utf8'), mode: 0o600 },
     'etc/ssh/ssh_host_ed25519_key.pub': { text: readFileSync(join(g.dir, 'ssh_host_ed25519_key.pub'), 'utf8'), mode: 0o644 },
-    'etc/systemd/network/20-lab-cluster.network': {
-      text: `[Match]\nMACAddress=${g.clusterMac}\n\n[Network]\nAddress=${g.clusterAddress}/24\nLinkLocalAddressing=no\n`,
-      mode: 0o644,
-    },
+    ...clusterNicFile(state, g),
   };
   for (const [rel, f] of Object.entries(files)) {
     const p = join(stage, rel);
@@ -229,6 +235,20 @@ function writeGuestConfig(state: LabState, g: GuestState): void {
   ]);
   if (tar) throw new LabError(`building ${g.name}'s configuration archive failed: ${tar}`);
   rmSync(stage, { recursive: true, force: true });
+}
+
+/** The cluster NIC's address: systemd-networkd matches its MAC; ifupdown (sysvinit image, where
+ *  3.10 runs without udev) names it eth1, the second virtio NIC. */
+function clusterNicFile(state: LabState, g: GuestState): Record<string, { text: string; mode: number }> {
+  if (state.kernel === 'ramster') {
+    return { 'etc/network/interfaces.d/lab-cluster': { text: `auto eth1\niface eth1 inet static\n    address ${g.clusterAddress}/24\n`, mode: 0o644 } };
+  }
+  return {
+    'etc/systemd/network/20-lab-cluster.network': {
+      text: `[Match]\nMACAddress=${g.clusterMac}\n\n[Network]\nAddress=${g.clusterAddress}/24\nLinkLocalAddressing=no\n`,
+      mode: 0o644,
+    },
+  };
 }
 
 function spawnSyncChecked(cmd: string, args: string[]): string | undefined {

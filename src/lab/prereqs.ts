@@ -1,4 +1,5 @@
 import { execa } from 'execa';
+import { APT_LOCK_WAIT_S, aptGet } from './apt.ts';
 import { LabError } from './errors.ts';
 
 /** Commands the lab runs, and the Debian package that provides each. */
@@ -10,6 +11,18 @@ export const LAB_TOOLS: { command: string; pkg: string }[] = [
   { command: 'mkfs.ext4', pkg: 'e2fsprogs' },
   { command: 'ssh', pkg: 'openssh-client' },
   { command: 'ssh-keygen', pkg: 'openssh-client' },
+];
+
+/** What `lab up --kernel ramster` adds: the lab inventory builds the kernel on this machine. */
+export const KERNEL_BUILD_TOOLS: { command: string; pkg: string }[] = [
+  { command: 'make', pkg: 'make' },
+  { command: 'gcc', pkg: 'gcc' },
+  { command: 'flex', pkg: 'flex' },
+  { command: 'bison', pkg: 'bison' },
+  { command: 'bc', pkg: 'bc' },
+  { command: 'patch', pkg: 'patch' },
+  { command: 'xz', pkg: 'xz-utils' },
+  { command: 'dpkg-buildpackage', pkg: 'dpkg-dev' },
 ];
 
 export interface PrerequisiteReport {
@@ -32,21 +45,20 @@ export async function missingCommands<T extends { command: string }>(tools: read
   return out;
 }
 
-const missingTools = () => missingCommands(LAB_TOOLS);
-
 /** Checks the lab's tools; with `installDeps` (and root) installs the missing packages with
  *  apt-get, otherwise throws a LabError naming the exact `apt-get install` line. */
-export async function checkPrerequisites(installDeps: boolean, log: (line: string) => void = () => {}): Promise<PrerequisiteReport> {
+export async function checkPrerequisites(installDeps: boolean, log: (line: string) => void = () => {}, tools = LAB_TOOLS): Promise<PrerequisiteReport> {
+  const missingTools = () => missingCommands(tools);
   let missing = await missingTools();
   const isRoot = process.getuid?.() === 0;
   const installed: string[] = [];
   if (missing.length && installDeps && isRoot) {
     const pkgs = [...new Set(missing.map((m) => m.pkg))];
     log(`installing ${pkgs.join(' ')} with apt-get …`);
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    await execa('apt-get', ['update'], { env, reject: false });
-    const r = await execa('apt-get', ['install', '-y', '--no-install-recommends', ...pkgs], { env, reject: false, all: true });
-    if (r.exitCode !== 0) throw new LabError(`apt-get install ${pkgs.join(' ')} failed:\n${String(r.all ?? '').trim().split('\n').slice(-8).join('\n')}`);
+    // A new machine's own apt run holds apt's locks for its first minutes: wait (bounded) for it.
+    const apt = { waitS: Number(process.env.APT_LOCK_WAIT) || APT_LOCK_WAIT_S, log };
+    await aptGet(['update', '-qq'], apt);
+    await aptGet(['install', '-y', '-qq', '--no-install-recommends', ...pkgs], apt);
     installed.push(...pkgs);
     missing = await missingTools();
   }

@@ -7,12 +7,30 @@ import { shq } from '../transport/types.ts';
 
 export const SUITE = 'bookworm';
 
+/**
+ * Two flavours of the same Debian 12 image:
+ * - `systemd`: the default lab (Debian's 6.1 kernel and systemd 252);
+ * - `sysvinit`: for the RAMster kernel (Linux 3.10): systemd 252 needs Linux >= 3.15, while
+ *   glibc 2.36 and sysvinit run on 3.2+. It boots Debian's 6.1 kernel first, so the tool's kernel
+ *   stage installs 3.10 the HOW-TO's way; networking is ifupdown with kernel NIC names (no udev
+ *   renames, no MAC matching, which 3.10 without udev could not do).
+ */
+export type ImageFlavour = 'systemd' | 'sysvinit';
+
+const INIT_PACKAGES: Record<ImageFlavour, string[]> = {
+  systemd: ['systemd-sysv', 'dbus'],
+  // e2fsprogs: sysvinit's checkroot runs fsck.ext4 for the root's fstab pass 1 (systemd skips it).
+  sysvinit: ['sysvinit-core', 'ifupdown', 'e2fsprogs'],
+};
+
 /** Packages on top of `--variant=apt`: python3 lets Ansible run for the benchmark; mdadm is what
  *  the modern backend's mirrored swap (replicas: 2) installs, and lab guests have no network. */
-export const IMAGE_PACKAGES = [
-  'systemd-sysv',
+export function imagePackages(flavour: ImageFlavour): string[] {
+  return [...INIT_PACKAGES[flavour], ...COMMON_PACKAGES];
+}
+
+const COMMON_PACKAGES = [
   'udev',
-  'dbus',
   'openssh-server',
   'linux-image-amd64',
   'grub-pc',
@@ -35,6 +53,18 @@ export const NIC0_MAC = '52:54:00:12:34:56';
 
 /** Name of the fw_cfg blob carrying the per-guest files (hostname, SSH host key, cluster net). */
 export const FW_CFG_NAME = 'opt/ramster/lab-config.tar';
+
+/** The user-mode NIC's address is always QEMU's default; the sysvinit flavour sets it statically. */
+const SYSV_INTERFACES = `source /etc/network/interfaces.d/*
+
+auto lo
+iface lo inet loopback
+
+auto eth0
+iface eth0 inet static
+    address 10.0.2.15/24
+    gateway 10.0.2.2
+`;
 
 /** Boot-time script baked into the image: applies the per-guest files QEMU hands over through
  *  fw_cfg once per distinct blob, so later edits by a playbook are not overwritten at reboot. */
@@ -74,8 +104,49 @@ ExecStart=/usr/local/sbin/ramster-lab-config
 WantedBy=sysinit.target
 `;
 
+const GUEST_CONFIG_INIT = `#!/bin/sh
+### BEGIN INIT INFO
+# Provides:          ramster-lab-config
+# Required-Start:    mountkernfs $local_fs
+# Required-Stop:
+# X-Start-Before:    networking ssh
+# Default-Start:     S
+# Default-Stop:
+# Short-Description: Apply ramster-provision lab guest configuration (fw_cfg)
+### END INIT INFO
+[ "\${1:-}" = start ] || exit 0
+exec /usr/local/sbin/ramster-lab-config
+`;
+
+/** The part of the customize hook that differs per init system. */
+function initCustomize(flavour: ImageFlavour): string {
+  if (flavour === 'systemd') {
+    return `# Network: DHCP on the user-mode NIC; the cluster NIC's file comes per guest at boot.
+printf '[Match]\\nMACAddress=${NIC0_MAC}\\n\\n[Network]\\nDHCP=ipv4\\n' > "$root/etc/systemd/network/10-lab-nic0.network"
+in_root systemctl enable systemd-networkd.service
+# Slow or noisy at boot under TCG.
+in_root systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service systemd-networkd-wait-online.service
+cat > "$root/etc/systemd/system/ramster-lab-config.service" <<'RAMSTER_LAB_EOF'
+${GUEST_CONFIG_UNIT}RAMSTER_LAB_EOF
+in_root systemctl enable ramster-lab-config.service`;
+  }
+  return `# Network: ifupdown, static on the user-mode NIC; the cluster NIC's stanza comes per guest at boot.
+cat > "$root/etc/network/interfaces" <<'RAMSTER_LAB_EOF'
+${SYSV_INTERFACES}RAMSTER_LAB_EOF
+install -d "$root/etc/network/interfaces.d"
+cat > "$root/etc/init.d/ramster-lab-config" <<'RAMSTER_LAB_EOF'
+${GUEST_CONFIG_INIT}RAMSTER_LAB_EOF
+chmod 755 "$root/etc/init.d/ramster-lab-config"
+in_root update-rc.d ramster-lab-config defaults`;
+}
+
+/** Kernel parameters of every boot: the serial console; kernel NIC names on sysvinit. */
+function bootParams(flavour: ImageFlavour): string {
+  return flavour === 'systemd' ? 'console=ttyS0' : 'console=ttyS0 net.ifnames=0';
+}
+
 /** Customize hook, run on the host by mmdebstrap with the root directory as $1. */
-export function customizeScript(authorizedKeyFile: string): string {
+export function customizeScript(authorizedKeyFile: string, flavour: ImageFlavour = 'systemd'): string {
   return `set -eu
 root="$1"
 in_root() { chroot "$root" "$@"; }
@@ -91,19 +162,11 @@ printf '127.0.0.1\\tlocalhost\\n127.0.1.1\\tdebian-lab\\n' > "$root/etc/hosts"
 rm -f "$root/var/lib/dbus/machine-id"
 printf 'LABEL=root / ext4 errors=remount-ro 0 1\\n' > "$root/etc/fstab"
 
-# Network: DHCP on the user-mode NIC; the cluster NIC's file comes per guest at boot.
-printf '[Match]\\nMACAddress=${NIC0_MAC}\\n\\n[Network]\\nDHCP=ipv4\\n' > "$root/etc/systemd/network/10-lab-nic0.network"
-in_root systemctl enable systemd-networkd.service
-# Slow or noisy at boot under TCG.
-in_root systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service systemd-networkd-wait-online.service
-
 # Per-guest configuration from QEMU fw_cfg.
 cat > "$root/usr/local/sbin/ramster-lab-config" <<'RAMSTER_LAB_EOF'
 ${GUEST_CONFIG_SCRIPT}RAMSTER_LAB_EOF
 chmod 755 "$root/usr/local/sbin/ramster-lab-config"
-cat > "$root/etc/systemd/system/ramster-lab-config.service" <<'RAMSTER_LAB_EOF'
-${GUEST_CONFIG_UNIT}RAMSTER_LAB_EOF
-in_root systemctl enable ramster-lab-config.service
+${initCustomize(flavour)}
 
 # Small initramfs: only what a virtio guest needs to mount its root.
 printf 'virtio_pci\\nvirtio_blk\\nvirtio_net\\next4\\n' > "$root/etc/initramfs-tools/modules"
@@ -115,7 +178,7 @@ in_root update-initramfs -u -k all
 # guest later replaces grub.cfg.
 echo 'grub-pc grub-pc/install_devices multiselect /dev/vda' | in_root debconf-set-selections
 sed -i -e 's/^GRUB_TIMEOUT=.*/GRUB_TIMEOUT=0/' \\
-  -e 's/^GRUB_CMDLINE_LINUX_DEFAULT=.*/GRUB_CMDLINE_LINUX_DEFAULT="console=ttyS0"/' "$root/etc/default/grub"
+  -e 's/^GRUB_CMDLINE_LINUX_DEFAULT=.*/GRUB_CMDLINE_LINUX_DEFAULT="${bootParams(flavour)}"/' "$root/etc/default/grub"
 install -d "$root/boot/grub/i386-pc"
 cp "$root"/usr/lib/grub/i386-pc/*.mod "$root"/usr/lib/grub/i386-pc/*.lst "$root/boot/grub/i386-pc/"
 cp "$root/usr/lib/grub/i386-pc/boot.img" "$root/boot/grub/i386-pc/boot.img"
@@ -126,7 +189,7 @@ set timeout=0
 insmod part_msdos
 insmod ext2
 search --no-floppy --label --set=root root
-linux /boot/vmlinuz-$kver root=LABEL=root ro console=ttyS0
+linux /boot/vmlinuz-$kver root=LABEL=root ro ${bootParams(flavour)}
 initrd /boot/initrd.img-$kver
 boot
 EOF
@@ -148,12 +211,12 @@ dd if=${shq(rootfs + '/boot/grub/i386-pc/core.img')} of=${shq(out)} bs=512 seek=
 }
 
 /** mmdebstrap arguments; `debCache` keeps downloaded .debs warm between builds. */
-export function mmdebstrapArgs(opts: { rootfs: string; hostSources: string; debCache: string; customizeFile: string }): string[] {
+export function mmdebstrapArgs(opts: { rootfs: string; hostSources: string; debCache: string; customizeFile: string; flavour?: ImageFlavour }): string[] {
   return [
     '--variant=apt',
     '--mode=root',
     '--skip=essential/unlink',
-    `--include=${IMAGE_PACKAGES.join(',')}`,
+    `--include=${imagePackages(opts.flavour ?? 'systemd').join(',')}`,
     `--setup-hook=mkdir -p ${shq(opts.debCache)} "$1/var/cache/apt/archives/"`,
     `--setup-hook=sync-in ${shq(opts.debCache)} /var/cache/apt/archives/`,
     `--customize-hook=sync-out /var/cache/apt/archives ${shq(opts.debCache)}`,

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend } from '../inventory/types.ts';
+import type { LabKernel } from './kernel.ts';
 import { LabError } from './errors.ts';
 import type { SshTarget } from './ssh.ts';
 
@@ -41,6 +42,10 @@ export interface LabState {
   knownHosts: string;
   inventory: string;
   backend: Backend;
+  /** Absent in labs written before the RAMster kernel variant: Debian's kernel. */
+  kernel?: LabKernel;
+  /** The kernel stage's variables written into the inventory (the RAMster kernel kit). */
+  kernelVars?: Record<string, unknown>;
   memoryMb: number;
   accel: Accel;
   /** How the guests' second NICs are joined: a UDP pair (2 guests) or loopback multicast. */

@@ -24,6 +24,11 @@ export function loadPlaybookText(file: string, text: string): Playbook {
   return fromSource(source, resolve(file));
 }
 
+/** The playbook of a file already parsed (validate reads each file once). */
+export function playbookFromSource(source: YamlSource): Playbook {
+  return fromSource(source, resolve(source.file));
+}
+
 function fromSource(source: YamlSource, absFile: string): Playbook {
   const names = [...stepTypes.keys()];
   const schema = structureSchema(names);

@@ -135,8 +135,12 @@ const RULES: Rule[] = [
     classify: (m) => ({ class: 'info', what: `node ${m[1]} is the remote target`, node: Number(m[1]) }),
   },
   {
-    re: /zcache: using \S+ compressor|ramster: (cleancache|frontswap) enabled|ramster: r2net handlers registered|Initializing frontswap selfshrink driver/,
+    re: /zcache: using \S+ compressor|ramster: (cleancache|frontswap) enabled|ramster: (cleancache: ignorenonactive|frontswap: excl gets) = \d+|ramster: r2net handlers registered|Initializing frontswap selfshrink driver/,
     classify: (m) => ({ class: 'info', what: `startup: ${m[0]}` }),
+  },
+  {
+    re: /(Kernel command line|Command line): (.*)/,
+    classify: (m) => ({ class: 'info', what: `boot parameters: ${m[2].trim()}` }),
   },
 ];
 

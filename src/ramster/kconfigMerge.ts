@@ -62,11 +62,20 @@ export interface MergeOptions {
   arch?: string;
 }
 
+/** Shell lines that make every later `make` build for the build host itself: ARCH as the kernel's
+ *  own SUBARCH rule derives it from `uname -m`, and no CROSS_COMPILE prefix. Needed because a
+ *  vendor tree's Makefile may default to cross compiling (the 3.10 RAMster tree defaults to
+ *  ARCH=arm64 and aarch64-linux-android-gcc); upstream Makefiles derive the same values. */
+export const NATIVE_BUILD_ENV = `ARCH=$(uname -m | sed -e 's/i.86/x86/' -e 's/x86_64/x86/' -e 's/aarch64.*/arm64/' -e 's/arm.*/arm/' -e 's/ppc.*/powerpc/' -e 's/s390x/s390/' -e 's/riscv.*/riscv/' -e 's/mips.*/mips/')
+CROSS_COMPILE=
+export ARCH CROSS_COMPILE`;
+
 /** Base config + fragments with merge_config.sh -m, then `make olddefconfig`; returns the final .config. */
 export async function mergeKconfig(run: RunScript, opts: MergeOptions): Promise<string> {
   const make = `make -s -C ${shq(opts.tree)} O=${shq(opts.outDir)}${opts.arch ? ` ARCH=${shq(opts.arch)}` : ''}`;
   const base = opts.base === 'defconfig' ? `${make} defconfig` : `cp ${shq(opts.base.file)} ${shq(opts.outDir)}/.config`;
   const script = `set -e
+${opts.arch ? '' : NATIVE_BUILD_ENV}
 mkdir -p ${shq(opts.outDir)}
 ${base}
 cd ${shq(opts.tree)}

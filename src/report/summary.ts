@@ -1,7 +1,7 @@
 import type { HostResult, RunResult, StepResult } from '../engine/result.ts';
 import { colorDiff, type Style } from './style.ts';
 
-const fmtMs = (ms: number) => (ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`);
+export const fmtMs = (ms: number) => (ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`);
 
 export function stepLine(host: string, r: StepResult, st: Style): string {
   const mark = { ok: st.green('ok     '), changed: st.yellow('changed'), failed: st.red('failed '), skipped: st.dim('skipped') }[r.status];

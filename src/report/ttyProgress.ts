@@ -33,6 +33,7 @@ export function ttyProgress(hosts: string[]): Progress {
         counts.set(host, (counts.get(host) ?? 0) + 1);
         setters.get(host)?.title(`${host}: [${counts.get(host)}] ${step.name}`);
       },
+      barrierWait: (host, step) => setters.get(host)?.title(`${host}: waiting for the cluster before '${step.name}'`),
       log: (host, line) => setters.get(host)?.output(line),
       hostEnd: (host, r) => waiters.get(host)?.resolve(r),
     },

@@ -35,9 +35,9 @@ export interface ToolRun {
 export class ToolError extends Error {}
 
 /** `ramster-provision apply|plan --json` on the fleet. */
-export async function runOurs(fleet: Fleet, forks: number, mode: 'apply' | 'plan' = 'apply', playbook = OUR_PLAYBOOK): Promise<ToolRun & { exitCode: number }> {
+export async function runOurs(fleet: Fleet, forks: number, mode: 'apply' | 'plan' = 'apply', playbook = OUR_PLAYBOOK, extra: string[] = []): Promise<ToolRun & { exitCode: number }> {
   const started = performance.now();
-  const r = await execa('node', [CLI, mode, '-i', fleet.inventory, playbook, '--json', '--forks', String(forks)], { reject: false, env: { NO_COLOR: '1' } });
+  const r = await execa('node', [CLI, mode, '-i', fleet.inventory, playbook, '--json', '--forks', String(forks), ...extra], { reject: false, env: { NO_COLOR: '1' } });
   const seconds = (performance.now() - started) / 1000;
   let doc: { durationMs: number; hosts: { host: string; status: string; roundTrips: number; counts: { changed: number } }[] };
   try {

@@ -3,6 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, w
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { machineLimit } from './machine.ts';
 
 export type HostKeyType = 'ed25519' | 'ecdsa' | 'rsa';
 
@@ -196,12 +197,12 @@ async function spawnSshd(config: string, port: number, privateEtc?: string, setu
   proc.on('exit', () => {
     exited = true;
   });
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + machineLimit(250);
   while (!(await accepts(port))) {
     if (exited) throw new Error(`sshd exited before listening on 127.0.0.1:${port}:\n${log}`);
     if (Date.now() > deadline) {
       proc.kill('SIGKILL');
-      throw new Error(`sshd did not listen on 127.0.0.1:${port} within 10 s:\n${log}`);
+      throw new Error(`sshd did not listen on 127.0.0.1:${port} within ${machineLimit(250) / 1000} s:\n${log}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import type { HostResult, RunResult, StepResult } from '../../src/engine/result.ts';
 import { REPO_ROOT } from '../../src/lab/paths.ts';
+import { labLimit } from '../helpers/machine.ts';
 
 export const CLI = join(REPO_ROOT, 'bin', 'ramster-provision.js');
 
@@ -20,7 +21,7 @@ export interface JsonRun extends CliRun {
 const env = { NO_COLOR: '1', FORCE_COLOR: '0' };
 
 /** Starts the CLI without waiting (for runs a test disturbs while they go on). */
-export function startCli(args: string[], timeoutMs = 1_200_000): ResultPromise<{ reject: false; cwd: string; env: typeof env; timeout: number }> {
+export function startCli(args: string[], timeoutMs = labLimit(1_200_000)): ResultPromise<{ reject: false; cwd: string; env: typeof env; timeout: number }> {
   return execa('node', [CLI, ...args], { reject: false, cwd: REPO_ROOT, env, timeout: timeoutMs });
 }
 

@@ -16,6 +16,7 @@ import { changedSteps, cliJson, explain, hostOf, parseRun, startCli } from './cl
 import { activateSwapFile, describeEvents, ensurePersistentJournal, previousBootJournal, shutdownEvents } from './journal.ts';
 import { onGuest, type TestLab } from './helpers.ts';
 import { labSuite } from './suite.ts';
+import { labLimit } from '../helpers/machine.ts';
 
 const NODES = ['node1', 'node2'] as const;
 const FIXTURES = join(REPO_ROOT, 'test', 'lab', 'fixtures');
@@ -33,7 +34,7 @@ describe('lab guests end to end: configfs, service + reboot, faults', () => {
   const put = async (node: string, path: string, text: string, mode: string) => {
     const r = await sshRun(sshTarget(lab.state, guestOf(lab.state, node)), `umask 022; mkdir -p "$(dirname ${path})"; cat > ${path}.new && chmod ${mode} ${path}.new && mv ${path}.new ${path}`, {
       input: text,
-      timeoutMs: 60_000,
+      timeoutMs: labLimit(60_000),
     });
     expect(r.code, `${node}: writing ${path}: ${r.stderr}`).toBe(0);
   };
@@ -78,7 +79,7 @@ describe('lab guests end to end: configfs, service + reboot, faults', () => {
       // mounts and every write are the kernel's own.
       const PROC_VIEW = `mkdir -p /run/rp-proc && for f in mounts filesystems swaps; do ln -sfn /proc/$f /run/rp-proc/$f; done
         grep -v '^ocfs2_nodemanager ' /proc/modules > /run/rp-proc/modules; export RAMSTER_PROC=/run/rp-proc`;
-      const ctlRun = (node: string, args: string) => sshRun(sshTarget(lab.state, guestOf(lab.state, node)), `${PROC_VIEW}\nramster-ctl ${args}`, { timeoutMs: 60_000 });
+      const ctlRun = (node: string, args: string) => sshRun(sshTarget(lab.state, guestOf(lab.state, node)), `${PROC_VIEW}\nramster-ctl ${args}`, { timeoutMs: labLimit(60_000) });
 
       const started = await Promise.all(NODES.map((n) => ctlRun(n, '-v start')));
       for (const [i, r] of started.entries()) {
@@ -202,9 +203,9 @@ describe('lab guests end to end: configfs, service + reboot, faults', () => {
       const run = startCli(['apply', '-i', lab.state.inventory, playbook, '--json']);
 
       // Stop node2 while it is inside the slow step.
-      const deadline = Date.now() + 120_000;
+      const deadline = Date.now() + labLimit(120_000);
       for (;;) {
-        const r = await sshRun(sshTarget(lab.state, g2), 'pgrep -x sleep >/dev/null && test -f /var/lib/rp-lab-fault/first', { timeoutMs: 20_000 });
+        const r = await sshRun(sshTarget(lab.state, g2), 'pgrep -x sleep >/dev/null && test -f /var/lib/rp-lab-fault/first', { timeoutMs: labLimit(20_000) });
         if (r.code === 0) break;
         if (Date.now() > deadline || run.exitCode !== null) throw new Error('node2 never reached the slow step');
         await new Promise((res) => setTimeout(res, 500));
@@ -236,7 +237,7 @@ describe('lab guests end to end: configfs, service + reboot, faults', () => {
       // Power node2 on again (a cold boot after the hard stop), then re-run.
       const bootStart = Date.now();
       await startGuest(lab.state, g2);
-      await waitForSsh(sshTarget(lab.state, g2), { timeoutMs: 600_000, isAlive: () => supervisorRunning(g2) });
+      await waitForSsh(sshTarget(lab.state, g2), { timeoutMs: labLimit(600_000), isAlive: () => supervisorRunning(g2) });
       timings.set('faults.restartGuest', Date.now() - bootStart);
       expect(await readBootId(sshTarget(lab.state, g2))).toMatch(/^[0-9a-f-]{36}$/);
 

@@ -14,6 +14,7 @@ import {
   type LabUpOptions,
 } from '../../src/lab/index.ts';
 import { REPO_ROOT } from '../../src/lab/paths.ts';
+import { labLimit } from '../helpers/machine.ts';
 
 export const TMP = join(REPO_ROOT, 'test', '.tmp');
 
@@ -43,7 +44,7 @@ export interface TestLab {
 export async function upTestLab(name: string, opts: Partial<LabUpOptions> = {}): Promise<TestLab> {
   const dir = labTestDir(name);
   const log = labLog(name);
-  const image = await ensureImage(labCacheDir(), { log });
+  const image = await ensureImage(labCacheDir(), { log }, opts.kernel === 'ramster' ? 'sysvinit' : 'systemd');
   const start = Date.now();
   const state = await labUp({ nodes: 2, memoryMb: 1024, backend: 'legacy', dir, installDeps: false, log, fresh: true, ...opts });
   return { state, dir, imageBuildMs: image.built ? image.buildMs : undefined, upMs: Date.now() - start };
@@ -56,7 +57,7 @@ export async function downTestLab(dir: string, opts: { remove?: boolean } = {}):
 }
 
 /** Runs a script on a guest as root over SSH (host key checked); throws on failure. */
-export function onGuest(state: LabState, name: string, script: string, timeoutMs = 120_000, input?: string): Promise<string> {
+export function onGuest(state: LabState, name: string, script: string, timeoutMs = labLimit(120_000), input?: string): Promise<string> {
   return sshCheck(sshTarget(state, guestOf(state, name)), script, { timeoutMs, input });
 }
 

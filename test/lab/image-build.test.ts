@@ -20,6 +20,7 @@ import { NIC0_MAC } from '../../src/lab/recipe.ts';
 import { cli, explain, hostOf, parseRun, type CliRun } from './cli.ts';
 import { labTestDir } from './helpers.ts';
 import { CaseTimings } from './timing.ts';
+import { labLimit } from '../helpers/machine.ts';
 
 type BuildJson = RunResult & { image?: ImageInfo; error?: string };
 
@@ -90,7 +91,7 @@ describe('image build: node1 of a two-node inventory as a bootable qcow2', () =>
     'builds the image: exit 0, qcow2 and known_hosts written, site steps applied in the chroot, kernel steps deferred and listed',
     timings.timed('build', async () => {
       const before = workDirs(cache);
-      const r = await cli(['image', 'build', '-i', inventory, '--host', 'node1', '-o', output, '--json'], 1_800_000);
+      const r = await cli(['image', 'build', '-i', inventory, '--host', 'node1', '-o', output, '--json'], labLimit(1_800_000));
       build = parseBuild(r);
       console.log(`[image-build] build parts (s): ${JSON.stringify(build.image?.timings)}; base ${build.image?.baseBuilt ? 'built by mmdebstrap' : 'from the cache'}`);
       timings.set('build.cli', r.ms);
@@ -180,13 +181,13 @@ describe('image build: node1 of a two-node inventory as a bootable qcow2', () =>
       await startGuest(state, g);
       guest = g;
       target = { name: 'node1', port: sshPort, identity, knownHosts };
-      await waitForSsh(target, { timeoutMs: 600_000, isAlive: () => supervisorRunning(g) });
+      await waitForSsh(target, { timeoutMs: labLimit(600_000), isAlive: () => supervisorRunning(g) });
       timings.set('boot.toSsh', Date.now() - start);
 
       // Host key checking is really on: an empty known_hosts is refused.
       const emptyKnown = join(dir, 'empty_known_hosts');
       writeFileSync(emptyKnown, '');
-      const refused = await sshRun({ ...target, knownHosts: emptyKnown }, 'true', { timeoutMs: 30_000 });
+      const refused = await sshRun({ ...target, knownHosts: emptyKnown }, 'true', { timeoutMs: labLimit(30_000) });
       expect(refused.code).toBe(255);
       expect(refused.stderr).toMatch(/Host key verification failed/);
 
@@ -274,7 +275,7 @@ describe('image build: node1 of a two-node inventory as a bootable qcow2', () =>
       );
       const before = workDirs(cache);
       const out = join(dir, 'fails.qcow2');
-      const r = await cli(['image', 'build', '-i', inventory, '--host', 'node1', '-o', out, playbook, '--json'], 1_800_000);
+      const r = await cli(['image', 'build', '-i', inventory, '--host', 'node1', '-o', out, playbook, '--json'], labLimit(1_800_000));
       const res = parseBuild(r);
       expect(r.code, explain({ ...r, result: res })).toBe(3);
       expect(res.image).toBeUndefined();

@@ -1,6 +1,7 @@
 /** The previous boot's journal of a guest, and the shutdown events the lab suites compare. */
 import type { LabState } from '../../src/lab/index.ts';
 import { onGuest } from './helpers.ts';
+import { labLimit } from '../helpers/machine.ts';
 
 export interface JournalEntry {
   /** Position in the journal of that boot (entries are in journal order). */
@@ -11,7 +12,7 @@ export interface JournalEntry {
 
 /** `journalctl -b -1` (the boot before the current one), one entry per line. */
 export async function previousBootJournal(state: LabState, node: string): Promise<JournalEntry[]> {
-  const out = await onGuest(state, node, 'journalctl -b -1 --no-pager -o json --output-fields=MESSAGE', 120_000);
+  const out = await onGuest(state, node, 'journalctl -b -1 --no-pager -o json --output-fields=MESSAGE', labLimit(120_000));
   return out
     .split('\n')
     .filter((l) => l.trim())

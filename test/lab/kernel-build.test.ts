@@ -15,6 +15,7 @@ import { gatherFacts, type Facts } from '../../src/transport/facts.ts';
 import { LocalTransport } from '../../src/transport/local.ts';
 import type { Transport } from '../../src/transport/types.ts';
 import { KERNEL_CACHE, KERNEL_TARBALL, runLocal } from '../helpers/kernel-tree.ts';
+import { labLimit } from '../helpers/machine.ts';
 
 // A REAL kernel build: Debian's linux-source-6.1 configured by the kconfig step (allnoconfig
 // + CONFIG_64BIT=y), built with `make bindeb-pkg` on this machine, installed with dpkg into
@@ -70,7 +71,7 @@ let key = '';
 afterAll(async () => {
   recordTimings('kernel-build', timings);
   await must(`rm -rf ${work}`); // a failed build keeps its 1.5 GB source copy: minutes under load
-}, 900_000);
+}, labLimit(900_000));
 
 describe('kernel_build: a real bindeb-pkg build, installed on two Debian roots', () => {
   const control = join(work, 'control-cache');
@@ -137,7 +138,7 @@ describe('kernel_build: a real bindeb-pkg build, installed on two Debian roots',
       log: () => {},
     });
     expect(c.action).toBe('create');
-  }, 1_200_000);
+  }, labLimit(1_200_000));
   it('dry run: plans the build on node0 and both installs, changes nothing', async () => {
     expect(facts.node0.os_family).toBe('debian');
     const r = await runCluster(args, false);
@@ -181,7 +182,7 @@ describe('kernel_build: a real bindeb-pkg build, installed on two Debian roots',
     expect(await must(`sha256sum < ${join(root1, KERNELS, key, manifest.image.name)} | cut -d' ' -f1`)).toBe(`${manifest.image.sha256}\n`);
     expect(logs.some((l) => /^node0: building kernel [0-9a-f]{16} on node0: \d+(m\d\d)?s elapsed, \d+ objects compiled/.test(l))).toBe(true);
     timings.buildMs = statSync(join(dir, 'complete')).mtimeMs - statSync(join(dir, 'build.sh')).mtimeMs;
-  }, 1_200_000);
+  }, labLimit(1_200_000));
 
   it('second apply: no rebuild, no reinstall', async () => {
     const dir = join(root0, KERNELS, key);
@@ -196,7 +197,7 @@ describe('kernel_build: a real bindeb-pkg build, installed on two Debian roots',
     expect(stamps()).toEqual(before);
     expect([root0, root1].map((r) => statSync(join(r, 'var/lib/ramster-provision/kernel.key')).mtimeMs)).toEqual(keyFiles);
     expect(timings.secondApplyMs).toBeLessThan(30_000);
-  }, 120_000);
+  }, labLimit(120_000));
 
   it('a patch that does not apply fails the build with its log; no node is changed', async () => {
     const r = await runCluster({ ...args, patches: ['stale.patch'] }, true);
@@ -211,7 +212,7 @@ describe('kernel_build: a real bindeb-pkg build, installed on two Debian roots',
       expect(readFileSync(join(root, 'var/lib/ramster-provision/kernel.key'), 'utf8')).toContain(`key=${key}\n`);
       expect(await dpkgStatus(root)).toMatch(/^install ok installed/);
     }
-  }, 300_000);
+  }, labLimit(300_000));
 
   it('a compile error fails the build, keeps the log and names it with its last lines', async () => {
     const started = Date.now();
@@ -225,7 +226,7 @@ describe('kernel_build: a real bindeb-pkg build, installed on two Debian roots',
     expect(existsSync(join(root0, logPath.replace(/build\.log$/, 'complete')))).toBe(false);
     expect(r.node1).toBeInstanceOf(Error);
     expect(readFileSync(join(root1, 'var/lib/ramster-provision/kernel.key'), 'utf8')).toContain(`key=${key}\n`);
-  }, 600_000);
+  }, labLimit(600_000));
 });
 
 describe('kernel_build on two QEMU guests through the CLI: the cached build from the control machine, GRUB default entry', () => {
@@ -251,13 +252,13 @@ describe('kernel_build on two QEMU guests through the CLI: the cached build from
         cache_dir: ${root0}${KERNELS}
 `,
     );
-  }, 1_800_000);
+  }, labLimit(1_800_000));
   afterEach(({ task }) => {
     if (task.result?.state === 'fail') failed = true;
   });
   afterAll(async () => {
     if (lab) await downTestLab(lab.dir, { remove: !failed });
-  }, 300_000);
+  }, labLimit(300_000));
 
   it('plan, apply (dpkg -i over SSH, GRUB_DEFAULT=saved + saved_entry), then a second apply that changes nothing', async () => {
     expect(key).toMatch(/^[0-9a-f]{16}$/);
@@ -292,5 +293,5 @@ describe('kernel_build on two QEMU guests through the CLI: the cached build from
     timings.guestsSecondApplyMs = Date.now() - started;
     expect(again.code, explain(again)).toBe(0);
     expect(again.result.totals.changed, explain(again)).toBe(0);
-  }, 1_800_000);
+  }, labLimit(1_800_000));
 });

@@ -6,10 +6,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadInventory } from '../../src/inventory/load.ts';
 import { guestOf, labDown, labStatus, labUp, qemuRunning, rebootGuest, sshRun, sshTarget } from '../../src/lab/index.ts';
 import { downTestLab, labLog, labProcesses, onGuest, recordTimings, upTestLab, type TestLab } from './helpers.ts';
+import { labLimit } from '../helpers/machine.ts';
 
 /** The key the guest's sshd really presents (read over the network, not from our files). */
 async function scannedHostKey(port: number): Promise<string> {
-  const r = await execa('ssh-keyscan', ['-t', 'ed25519', '-p', String(port), '127.0.0.1'], { reject: false, timeout: 30_000 });
+  const r = await execa('ssh-keyscan', ['-t', 'ed25519', '-p', String(port), '127.0.0.1'], { reject: false, timeout: labLimit(30_000) });
   const line = String(r.stdout).split('\n').find((l) => l.includes('ssh-ed25519'));
   expect(line, `ssh-keyscan on port ${port}: ${r.stderr}`).toBeTruthy();
   return line!.split(' ').slice(1, 3).join(' ');
@@ -66,7 +67,7 @@ describe('ramster-provision lab with two guests', () => {
     expect((await onGuest(lab.state, 'node2', 'hostname')).trim()).toBe('system2');
     // The same guest behind a known_hosts without its key is refused: checking is really on.
     const g = guestOf(lab.state, 'node1');
-    const stranger = await sshRun({ ...sshTarget(lab.state, g), knownHosts: '/dev/null' }, 'true', { timeoutMs: 30_000 });
+    const stranger = await sshRun({ ...sshTarget(lab.state, g), knownHosts: '/dev/null' }, 'true', { timeoutMs: labLimit(30_000) });
     expect(stranger.code).toBe(255);
     expect(stranger.stderr).toMatch(/Host key verification failed/);
   });

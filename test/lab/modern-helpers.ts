@@ -7,6 +7,7 @@ import type { ModernStatus } from '../../src/modern/verify.ts';
 import { REPO_ROOT } from '../../src/lab/paths.ts';
 import { cli } from './cli.ts';
 import { onGuest, type TestLab } from './helpers.ts';
+import { labLimit } from '../helpers/machine.ts';
 
 export const WORKLOAD = readFileSync(join(REPO_ROOT, 'test', 'lab', 'fixtures', 'memory-workload.py'), 'utf8');
 
@@ -30,7 +31,7 @@ export interface Workload {
 export async function startWorkload(lab: TestLab, node: string, opts: { mib: number; holdS: number; memoryMaxMb: number; unit?: string }): Promise<Workload> {
   const unit = opts.unit ?? 'ramster-workload';
   const out = `/root/${unit}.out`;
-  await onGuest(lab.state, node, `cat > /root/memory-workload.py && rm -f ${out} && systemctl reset-failed ${unit} 2>/dev/null; true`, 30_000, WORKLOAD);
+  await onGuest(lab.state, node, `cat > /root/memory-workload.py && rm -f ${out} && systemctl reset-failed ${unit} 2>/dev/null; true`, labLimit(30_000), WORKLOAD);
   await onGuest(
     lab.state,
     node,
@@ -43,7 +44,7 @@ export async function startWorkload(lab: TestLab, node: string, opts: { mib: num
 export async function waitWorkload(lab: TestLab, node: string, w: Workload, pattern: RegExp, timeoutMs: number): Promise<string> {
   const end = Date.now() + timeoutMs;
   for (;;) {
-    const text = await onGuest(lab.state, node, `cat ${w.out} 2>/dev/null; echo "@state $(systemctl is-active ${w.unit} 2>/dev/null)"`, 60_000).catch((e: Error) => `@error ${e.message}`);
+    const text = await onGuest(lab.state, node, `cat ${w.out} 2>/dev/null; echo "@state $(systemctl is-active ${w.unit} 2>/dev/null)"`, labLimit(60_000)).catch((e: Error) => `@error ${e.message}`);
     if (pattern.test(text)) return text;
     if (/@state (inactive|failed)/.test(text) && !/@state .*activ/.test(text.replace(/@state (inactive|failed)/, ''))) {
       if (!pattern.test(text)) throw new Error(`workload ${w.unit} on ${node} ended without ${pattern}:\n${text}`);

@@ -11,6 +11,7 @@ import { changedSteps, cli, cliJson, explain } from './cli.ts';
 import type { TestLab } from './helpers.ts';
 import { modernInventory, modernStatusOf, startWorkload, waitWorkload } from './modern-helpers.ts';
 import { labSuite } from './suite.ts';
+import { labLimit } from '../helpers/machine.ts';
 
 const SETTINGS = { topology: 'ram-server', lend_mb: 384 };
 
@@ -25,7 +26,7 @@ describe('modern backend on a three-node lab: RAM server, then two copies of eve
 
 
   const noChange = async (inventory: string) => {
-    const again = await cliJson(['apply', '-i', inventory], 900_000);
+    const again = await cliJson(['apply', '-i', inventory], labLimit(900_000));
     expect(again.code, explain(again)).toBe(0);
     for (const h of again.result.hosts) expect(changedSteps(h).map((s) => s.step), h.host).toEqual([]);
   };
@@ -34,7 +35,7 @@ describe('modern backend on a three-node lab: RAM server, then two copies of eve
     'ram-server: node1 lends to node2 and node3; converges, verify passes, a second apply changes nothing',
     timings.timed('ramServer', async () => {
       const inventory = modernInventory(lab, 'ram-server', SETTINGS);
-      const apply = await cliJson(['apply', '-i', inventory], 1_200_000);
+      const apply = await cliJson(['apply', '-i', inventory], labLimit(1_200_000));
       expect(apply.code, explain(apply)).toBe(0);
       const verify = await cli(['verify', '-i', inventory]);
       expect(verify.code, verify.stdout + verify.stderr).toBe(0);
@@ -44,14 +45,14 @@ describe('modern backend on a three-node lab: RAM server, then two copies of eve
       expect(status.node3.role).toBe('borrows from node1');
       await noChange(inventory);
     }),
-    2_400_000,
+    labLimit(2_400_000),
   );
 
   it(
     'replicas 2: each borrower moves its swap onto a RAID1 of two lenders; verify passes with both legs in sync',
     timings.timed('replicas', async () => {
       const inventory = modernInventory(lab, 'replicas', { ...SETTINGS, replicas: 2 });
-      const apply = await cliJson(['apply', '-i', inventory], 1_200_000);
+      const apply = await cliJson(['apply', '-i', inventory], labLimit(1_200_000));
       expect(apply.code, explain(apply)).toBe(0);
       const verify = await cli(['verify', '-i', inventory]);
       expect(verify.code, verify.stdout + verify.stderr).toBe(0);
@@ -61,7 +62,7 @@ describe('modern backend on a three-node lab: RAM server, then two copies of eve
       expect(status.node3.role).toBe('borrows from node1+node2, lends to node2');
       await noChange(inventory);
     }),
-    2_400_000,
+    labLimit(2_400_000),
   );
 
   it(
@@ -69,12 +70,12 @@ describe('modern backend on a three-node lab: RAM server, then two copies of eve
     timings.timed('lenderLost', async () => {
       const inventory = modernInventory(lab, 'replicas', { ...SETTINGS, replicas: 2 });
       const w = await startWorkload(lab, 'node2', { mib: 320, holdS: 60, memoryMaxMb: 128 });
-      await waitWorkload(lab, 'node2', w, /^written/m, 900_000);
+      await waitWorkload(lab, 'node2', w, /^written/m, labLimit(900_000));
       expect((await modernStatusOf(inventory)).node3.foreign_pages).toBeGreaterThan(0);
 
       const node3 = guestOf(lab.state, 'node3');
       await stopGuest(node3);
-      const out = await waitWorkload(lab, 'node2', w, /^(ok|BAD)/m, 1_200_000);
+      const out = await waitWorkload(lab, 'node2', w, /^(ok|BAD)/m, labLimit(1_200_000));
       expect(out).toMatch(/^ok /m);
 
       const verify = await cli(['verify', '-i', inventory, '--limit', 'node2']);
@@ -84,8 +85,8 @@ describe('modern backend on a three-node lab: RAM server, then two copies of eve
       expect(doctor.stdout).toMatch(/mirror lost one lender|every page on two lenders/);
 
       await startGuest(lab.state, node3);
-      await waitForSsh(sshTarget(lab.state, node3), { timeoutMs: 600_000 });
-      const apply = await cliJson(['apply', '-i', inventory], 1_200_000);
+      await waitForSsh(sshTarget(lab.state, node3), { timeoutMs: labLimit(600_000) });
+      const apply = await cliJson(['apply', '-i', inventory], labLimit(1_200_000));
       expect(apply.code, explain(apply)).toBe(0);
       // verify passes while md rebuilds the second copy (one full copy is there); then in sync
       let mirror = '';
@@ -98,6 +99,6 @@ describe('modern backend on a three-node lab: RAM server, then two copies of eve
       }
       expect(bothInSync(), `both mirrors back in sync within 10 minutes:\n${mirror}`).toBe(true);
     }),
-    3_600_000,
+    labLimit(3_600_000),
   );
 });

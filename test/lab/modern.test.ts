@@ -13,6 +13,7 @@ import { onGuest, type TestLab } from './helpers.ts';
 import { NETWORK_DOWN, ensurePersistentJournal, previousBootJournal } from './journal.ts';
 import { modernInventory, modernStatusOf, startWorkload, waitWorkload } from './modern-helpers.ts';
 import { labSuite } from './suite.ts';
+import { labLimit } from '../helpers/machine.ts';
 
 const BORROWER = 'node1';
 const LENDER = 'node2';
@@ -46,30 +47,30 @@ describe('modern backend on a two-node lab', () => {
       // A plan changes nothing on the guests.
       expect((await onGuest(lab.state, LENDER, 'ls /sys/kernel/config/nvmet 2>/dev/null | wc -l; ls /etc/ramster 2>/dev/null | wc -l')).trim()).toBe('0\n0');
     }),
-    300_000,
+    labLimit(300_000),
   );
 
   it(
     'apply converges, verify passes every check, a second apply changes nothing',
     timings.timed('apply', async () => {
-      const apply = await cliJson(['apply', '-i', inventory], 900_000);
+      const apply = await cliJson(['apply', '-i', inventory], labLimit(900_000));
       expect(apply.code, explain(apply)).toBe(0);
       const verify = await cli(['verify', '-i', inventory]);
       expect(verify.code, verify.stdout + verify.stderr).toBe(0);
       expect(verify.stdout).toMatch(/PASS {2}connected to node2 \(node 1, 10\.99\.0\.12:4420\)/);
       expect(verify.stdout).toMatch(/PASS {2}swap on remote RAM, before any local swap {2}\[\/dev\/nvme\dn1 priority 32767/);
-      const again = await cliJson(['apply', '-i', inventory], 600_000);
+      const again = await cliJson(['apply', '-i', inventory], labLimit(600_000));
       expect(again.code, explain(again)).toBe(0);
       for (const h of again.result.hosts) expect(changedSteps(h).map((s) => s.step), h.host).toEqual([]);
     }),
-    1_200_000,
+    labLimit(1_200_000),
   );
 
   it(
     `a ${WORKLOAD_MIB} MiB workload on the 512 MiB node: its pages sit on node2, status shows both sides, the data reads back intact, and discard gives node2's RAM back`,
     timings.timed('workload', async () => {
       const w = await startWorkload(lab, BORROWER, { mib: WORKLOAD_MIB, holdS: 45, memoryMaxMb: 192 });
-      await waitWorkload(lab, BORROWER, w, /^written/m, 900_000);
+      await waitWorkload(lab, BORROWER, w, /^written/m, labLimit(900_000));
       const during = await modernStatusOf(inventory);
       expect(during[BORROWER].remote_pages, JSON.stringify(during)).toBeGreaterThan(0);
       expect(during[LENDER].foreign_pages, JSON.stringify(during)).toBeGreaterThan(0);
@@ -78,7 +79,7 @@ describe('modern backend on a two-node lab', () => {
       expect(table.stdout).toMatch(new RegExp(`^node1 +modern +borrows from node2 +${during[BORROWER].remote_pages} `, 'm'));
       expect(table.stdout).toMatch(/^node2 +modern +lends to node1 +0 +[1-9]\d* /m);
 
-      const out = await waitWorkload(lab, BORROWER, w, /^(ok|BAD)/m, 1_200_000);
+      const out = await waitWorkload(lab, BORROWER, w, /^(ok|BAD)/m, labLimit(1_200_000));
       expect(out).toMatch(/^ok /m);
       const peak = during[LENDER].foreign_pages;
       let held = peak;
@@ -88,7 +89,7 @@ describe('modern backend on a two-node lab', () => {
       }
       expect(held, `node2 still holds ${held} of ${peak} pages after the workload ended`).toBeLessThanOrEqual(peak / 4);
     }),
-    2_400_000,
+    labLimit(2_400_000),
   );
 
   it(
@@ -96,9 +97,9 @@ describe('modern backend on a two-node lab', () => {
     timings.timed('reboot', async () => {
       await ensurePersistentJournal(lab.state, BORROWER);
       const w = await startWorkload(lab, BORROWER, { mib: 400, holdS: 3600, memoryMaxMb: 160 });
-      await waitWorkload(lab, BORROWER, w, /^written/m, 900_000);
+      await waitWorkload(lab, BORROWER, w, /^written/m, labLimit(900_000));
       expect((await modernStatusOf(inventory))[BORROWER].remote_pages).toBeGreaterThan(0);
-      const r = await rebootGuest(lab.state, guestOf(lab.state, BORROWER), { timeoutMs: 600_000 });
+      const r = await rebootGuest(lab.state, guestOf(lab.state, BORROWER), { timeoutMs: labLimit(600_000) });
       expect(r.bootIdAfter).not.toBe(r.bootIdBefore);
       timings.set('rebootWithRemotePages', r.ms);
 
@@ -111,27 +112,27 @@ describe('modern backend on a two-node lab', () => {
       expect(swapOff).toBeLessThan(disconnect);
       expect(disconnect).toBeLessThan(networkDown);
 
-      const apply = await cliJson(['apply', '-i', inventory], 900_000);
+      const apply = await cliJson(['apply', '-i', inventory], labLimit(900_000));
       expect(apply.code, explain(apply)).toBe(0);
       for (const h of apply.result.hosts) expect(changedSteps(h).map((s) => s.step), h.host).toEqual([]);
     }),
-    1_800_000,
+    labLimit(1_800_000),
   );
 
   it(
     'symmetric: each node lends to and borrows from the other; converges, verify passes, a second apply changes nothing',
     timings.timed('symmetric', async () => {
       const sym = modernInventory(lab, 'symmetric', { ...SETTINGS, topology: 'symmetric' });
-      const apply = await cliJson(['apply', '-i', sym], 900_000);
+      const apply = await cliJson(['apply', '-i', sym], labLimit(900_000));
       expect(apply.code, explain(apply)).toBe(0);
       const verify = await cli(['verify', '-i', sym]);
       expect(verify.code, verify.stdout + verify.stderr).toBe(0);
       const status = await modernStatusOf(sym);
       expect(status[BORROWER].role).toBe('borrows from node2, lends to node2');
       expect(status[LENDER].role).toBe('borrows from node1, lends to node1');
-      const again = await cliJson(['apply', '-i', sym], 600_000);
+      const again = await cliJson(['apply', '-i', sym], labLimit(600_000));
       for (const h of again.result.hosts) expect(changedSteps(h).map((s) => s.step), h.host).toEqual([]);
     }),
-    1_200_000,
+    labLimit(1_200_000),
   );
 });

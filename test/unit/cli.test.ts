@@ -31,6 +31,20 @@ describe('cli', () => {
     expect(r.stdout).toBe('playbooks/inventory.example.yaml: ok\nplaybooks/example.yaml: ok');
   });
 
+  it('validate refuses a device, a FIFO and a list that is not a playbook, each with a location, exit 1', async () => {
+    const fifo = join(dir, 'fifo');
+    await execa('mkfifo', [fifo]);
+    const hosts = join(dir, 'hosts.yaml');
+    writeFileSync(hosts, '- node1\n- node2\n');
+    const r = await cli('validate', '/dev/zero', fifo, hosts, 'playbooks/example.yaml');
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toBe('playbooks/example.yaml: ok');
+    expect(r.stderr).toContain('/dev/zero:1:1: error: this is a character device, not a regular file');
+    expect(r.stderr).toContain(`${fifo}:1:1: error: this is a named pipe (FIFO), not a regular file`);
+    expect(r.stderr).toContain(`${hosts}:1:1: error: this file is a YAML list, so it is not an inventory`);
+    expect(r.stderr).toMatch(/\n3 error\(s\)$/);
+  });
+
   it('bad input: every error with file:line:col, exit 1, never a stack trace', async () => {
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, `all:\n  hosts:\n    h1: {port: 70000}\n  childs: {}\n`);

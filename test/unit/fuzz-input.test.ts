@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { InputError } from '../../src/diagnostics.ts';
+import { InputError, type Diagnostic } from '../../src/diagnostics.ts';
 import { loadInventoryText } from '../../src/inventory/load.ts';
+import { HOST_KEYS, inventorySchema } from '../../src/inventory/schema.ts';
 import { loadPlaybookText } from '../../src/playbook/load.ts';
 
 // Property: whatever a user's file looks like, loading either succeeds or throws an
@@ -65,6 +66,56 @@ describe('malformed input never escapes as anything but located diagnostics', ()
     fc.assert(
       fc.property(mutations(base), (text) => check((t) => loadPlaybookText('pb.yaml', t), text, text.split('\n').length)),
       { numRuns: 400, seed: 2 },
+    );
+  });
+});
+
+// Property: a known key misspelt by one edit is never taken silently. Whether it sits at the
+// top, in a group, in a `ramster:` section, in group vars or in a host, loading reports a
+// diagnostic on the line of the misspelt key.
+describe('a known key one edit away is always reported', () => {
+  const base = readFileSync('playbooks/inventory.example.yaml', 'utf8');
+  const lines = base.split('\n');
+  const KNOWN = new Set(['all', 'vars', 'hosts', 'children', 'ramster', ...Object.keys(inventorySchema.$defs.cluster.properties), ...HOST_KEYS]);
+  // Lines whose key is a known key (not a group or host name), and that key's position.
+  const keyed = lines.flatMap((l, i) => {
+    const m = /^(\s*)([a-z_]+):/.exec(l);
+    return m && KNOWN.has(m[2]) ? [{ line: i, indent: m[1].length, key: m[2] }] : [];
+  });
+  const letters = 'abcdefghijklmnopqrstuvwxyz_'.split('');
+  const edit = fc.oneof(
+    fc.record({ op: fc.constant('delete' as const), at: fc.nat(), ch: fc.constant('') }),
+    fc.record({ op: fc.constant('insert' as const), at: fc.nat(), ch: fc.constantFrom(...letters) }),
+    fc.record({ op: fc.constant('replace' as const), at: fc.nat(), ch: fc.constantFrom(...letters) }),
+    fc.record({ op: fc.constant('swap' as const), at: fc.nat(), ch: fc.constant('') }),
+  );
+  const apply = (key: string, e: { op: string; at: number; ch: string }) => {
+    const i = e.at % (key.length + (e.op === 'insert' ? 1 : 0));
+    if (e.op === 'delete') return key.slice(0, i) + key.slice(i + 1);
+    if (e.op === 'insert') return key.slice(0, i) + e.ch + key.slice(i);
+    if (e.op === 'replace') return key.slice(0, i) + e.ch + key.slice(i + 1);
+    const j = Math.min(i + 1, key.length - 1);
+    return key.slice(0, i) + key[j] + key[i] + key.slice(j + 1);
+  };
+
+  it('inventories', () => {
+    expect(keyed.length).toBeGreaterThan(15);
+    fc.assert(
+      fc.property(fc.constantFrom(...keyed), edit, (target, e) => {
+        const typo = apply(target.key, e);
+        fc.pre(typo.length > 0 && !KNOWN.has(typo));
+        const mutated = [...lines];
+        mutated[target.line] = mutated[target.line].replace(`${target.key}:`, `${typo}:`);
+        let diagnostics: Diagnostic[] = [];
+        try {
+          loadInventoryText('inv.yaml', mutated.join('\n'));
+        } catch (err) {
+          if (!(err instanceof InputError)) throw err;
+          diagnostics = err.diagnostics;
+        }
+        expect(diagnostics.map((d) => d.line), `\`${target.key}\` misspelt \`${typo}\` on line ${target.line + 1}`).toContain(target.line + 1);
+      }),
+      { numRuns: 500, seed: 3 },
     );
   });
 });

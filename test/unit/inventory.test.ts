@@ -284,3 +284,40 @@ describe('loadInventory errors', () => {
     expect(err.message.split('\n')[0]).toBe(`${file}:4:13: error: \`become\` in the vars of group \`all\` must be true or false (got "yes please")`);
   });
 });
+
+describe('free variables and misspelt settings', () => {
+  const problems = (text: string) => {
+    try {
+      load(text);
+    } catch (e) {
+      if (e instanceof InputError) return e.diagnostics.map((d) => `${d.line}:${d.col} ${d.message} | ${d.hint}`);
+      throw e;
+    }
+    return [];
+  };
+
+  it('takes a name one edit from a setting for a typo, with "did you mean"', () => {
+    expect(problems('all:\n  hosts:\n    h1:\n      adress: 192.0.2.1\n')).toEqual([
+      expect.stringMatching(/^4:7 `adress` of host `h1` is not a setting, but its name is close to the setting `address` \| did you mean `address`\?/),
+    ]);
+    expect(problems('all:\n  vars:\n    become_pasword: x\n  hosts:\n    h1:\n')).toEqual([expect.stringMatching(/^3:5 .*`become_password`/)]);
+  });
+
+  it('keeps names declared under `vars:` as they are, at the precedence of the map they are in', () => {
+    const inv = load(`
+all:
+  vars:
+    vars: {adress: outer, becom: 1}
+  hosts:
+    h1:
+      vars: {adress: mine}
+      colour: red
+`);
+    expect(inv.hosts.get('h1')).toMatchObject({ address: 'h1', become: false, vars: { adress: 'mine', becom: 1, colour: 'red' } });
+  });
+
+  it('leaves names that are not close to a setting alone', () => {
+    const inv = load('all:\n  hosts:\n    h1: {size: 1, note: hi, ansible_user: x, kernel_source: /usr/src/linux, roles: [a]}\n');
+    expect(Object.keys(inv.hosts.get('h1')!.vars)).toEqual(['size', 'note', 'ansible_user', 'kernel_source', 'roles']);
+  });
+});

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { explainDrop, findDependsOn, formatMissing, missingSymbols, parseConfig, parseKernelVersion, selectFragment, type ConfigValues } from '../../ramster/kconfig.ts';
-import { kconfigTextFor, type RunScript } from '../../ramster/kconfigMerge.ts';
+import { kconfigTextFor, NATIVE_BUILD_ENV, type RunScript } from '../../ramster/kconfigMerge.ts';
 import { readOnly, writeFileAtomic } from '../../transport/fileops.ts';
 import { hostPath, shq, type Transport } from '../../transport/types.ts';
 import { unifiedDiff } from '../textdiff.ts';
@@ -183,6 +183,7 @@ async function mergeInScratch(t: Transport, tree: string, base: string, fragment
   }
   const writes = fragments.map((f, i) => `printf '%s' ${shq(Buffer.from(f.text).toString('base64'))} | base64 -d > "$s/fragment-${i}.config"`);
   const script = `set -e
+${NATIVE_BUILD_ENV}
 tree=${T}
 s=$(mktemp -d "\${TMPDIR:-/tmp}/ramster-kconfig.XXXXXX")
 trap 'rm -rf "$s"' EXIT

@@ -88,8 +88,17 @@ export function checkDefault(t: Transport, r: NodeReading, release: string): Def
   return c.ok ? { ok: true } : { ok: false, was: c.was };
 }
 
+/** A kernel built without initramfs support (CONFIG_BLK_DEV_INITRD unset, like the all-built-in
+ *  RAMster guest kernel) must not get one: Debian's initramfs hook skips it when INITRD=No,
+ *  which newer kernels' bindeb-pkg exports itself and 3.10's does not. Then update-grub, seeing
+ *  no initrd, boots it with root=<device> instead of root=UUID= (which needs an initramfs). */
+const DEB_INSTALL = `cfg=$(in_root sh -c 'dpkg-deb --fsys-tarfile "$1" | tar -xOf - --wildcards "./boot/config-*"' sh "$pkg" 2>/dev/null || true)
+initrd=Yes
+if [ -n "$cfg" ] && ! printf '%s\\n' "$cfg" | grep -q '^CONFIG_BLK_DEV_INITRD=y'; then initrd=No; fi
+in_root env DEBIAN_FRONTEND=noninteractive INITRD="$initrd" dpkg -i "$pkg"`;
+
 export async function installPackage(t: Transport, path: string, format: PackageFormat, timeoutMs = 1_800_000): Promise<void> {
-  const cmd = format === 'deb' ? `in_root env DEBIAN_FRONTEND=noninteractive dpkg -i ${shq(path)}` : `in_root rpm -i --replacepkgs ${shq(path)}`;
+  const cmd = format === 'deb' ? `pkg=${shq(path)}\n${DEB_INSTALL}` : `in_root rpm -i --replacepkgs ${shq(path)}`;
   await sh(t, `${prelude(t)}\n${cmd}`, `installing ${path}`, timeoutMs);
 }
 

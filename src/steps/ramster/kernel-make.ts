@@ -1,6 +1,7 @@
 import { writeFileAtomic } from '../../transport/fileops.ts';
 import { hostPath, shq, type Transport } from '../../transport/types.ts';
 import { parseManifest, type Manifest, type PackageFormat } from './kernel-plan.ts';
+import { NATIVE_BUILD_ENV } from '../../ramster/kconfigMerge.ts';
 
 /**
  * The build on the build host, in `<cache_dir>/<key>/`: a copy of the source tree (so the
@@ -86,6 +87,7 @@ say "copying the source tree $src"
 (cd "$src" && tar --exclude=./.git -cf - .) | tar -C "$dir/tree" -xf -
 cp "$cfg" "$dir/tree/.config"
 cd "$dir/tree"
+${NATIVE_BUILD_ENV}
 for p in "$dir"/patches/*.patch; do
   [ -f "$p" ] || continue
   say "applying $(basename "$p")"
@@ -99,7 +101,9 @@ if grep -q olddefconfig scripts/kconfig/Makefile; then make olddefconfig; else m
 kv=$(make -s kernelversion)
 say "building Linux $kv with make -j$jobs bin$fmt-pkg"
 if [ "$fmt" = deb ]; then
-  make -j"$jobs" KDEB_PKGVERSION="$kv${pkgVersion}" bindeb-pkg
+  # Older trees (3.x) have no bindeb-pkg: their deb-pkg builds only the binary packages.
+  if grep -q '^bindeb-pkg' scripts/package/Makefile; then target=bindeb-pkg; else target=deb-pkg; fi
+  make -j"$jobs" KDEB_PKGVERSION="$kv${pkgVersion}" "$target"
 else
   HOME="$dir" make -j"$jobs" RPMOPTS="--define '_topdir $dir/rpmbuild'" binrpm-pkg
 fi

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { APT_LOCK_WAIT_S, aptGet } from '../../../src/lab/apt.ts';
 
 /** Where the fleet keeps its root filesystem tarball, .deb cache and dockerd log. */
 export const BENCH_CACHE = process.env.RAMSTER_BENCH_CACHE || '/var/cache/ramster-provision/bench';
@@ -36,8 +37,11 @@ export async function ensureDocker(log: (line: string) => void): Promise<DockerD
   if (!(await have('dockerd')) || !(await have('docker'))) {
     if (!isRoot()) throw new FleetError('Docker is not installed', 'run as root (the bench installs docker.io itself) or `apt-get install docker.io`');
     log('installing docker.io (apt-get)');
-    const r = await execa('apt-get', ['install', '-y', '--no-install-recommends', 'docker.io'], { reject: false, env: { DEBIAN_FRONTEND: 'noninteractive' }, all: true });
-    if (r.exitCode !== 0) throw new FleetError(`apt-get install docker.io failed:\n${r.all?.split('\n').slice(-5).join('\n')}`, 'run `apt-get update` and try again');
+    // Waits (bounded) for apt's locks, which a new machine's own apt run holds at first.
+    const apt = { waitS: Number(process.env.APT_LOCK_WAIT) || APT_LOCK_WAIT_S, log };
+    await aptGet(['install', '-y', '--no-install-recommends', 'docker.io'], apt).catch((e: Error) => {
+      throw new FleetError(e.message, 'run `apt-get update` and try again');
+    });
   }
   if (await daemonAnswers()) return { started: false, stop: async () => undefined };
   if (!isRoot()) throw new FleetError('no Docker daemon answers on /var/run/docker.sock', 'start dockerd (as root), or run the bench as root so it starts one');

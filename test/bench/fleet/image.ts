@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { APT_LOCK_WAIT_S, aptGet } from '../../../src/lab/apt.ts';
 import { hostSourcesFile } from '../../../src/lab/image.ts';
 import { BENCH_CACHE, FleetError } from './docker.ts';
 
@@ -81,7 +82,7 @@ export async function ensureFleetImage(log: (line: string) => void): Promise<str
     if (process.getuid?.() !== 0) throw new FleetError('building the fleet image needs root (mmdebstrap --mode=root)', 'run the bench as root once; the image is cached');
     if ((await execa('sh', ['-c', 'command -v mmdebstrap'], { reject: false })).exitCode !== 0) {
       log('installing mmdebstrap (apt-get)');
-      await execa('apt-get', ['install', '-y', 'mmdebstrap'], { env: { DEBIAN_FRONTEND: 'noninteractive' } });
+      await aptGet(['install', '-y', 'mmdebstrap'], { waitS: Number(process.env.APT_LOCK_WAIT) || APT_LOCK_WAIT_S, log });
     }
     const debs = join(BENCH_CACHE, 'debs');
     const hook = join(BENCH_CACHE, 'customize.sh');

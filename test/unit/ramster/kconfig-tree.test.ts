@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parseKernelVersion, selectFragment } from '../../../src/ramster/kconfig.ts';
 import { type FragmentCheck, checkFragments, ensureKernelTree } from '../../../src/ramster/kconfigMerge.ts';
 import { KERNEL_CACHE, KERNEL_TARBALL, runLocal } from '../../helpers/kernel-tree.ts';
+import { machineLimit } from '../../helpers/machine.ts';
 
 // Against the real Debian linux-source-6.1 tree (test/helpers/kernel-tree.ts: unpacked once, a minute
 // or two the first time, then reused). Needs make, gcc, flex, bison and bc.
@@ -26,7 +27,7 @@ describe('kconfig merge on the linux-source-6.1 tree', () => {
         'CONFIG_OCFS2_FS_O2CB=m\nCONFIG_RTS5208=m\nCONFIG_CLEANCACHE=y\n',
     );
     result = await checkFragments(runLocal, { tree, outDir: join(work, 'out'), base: 'defconfig', fragments: [fragment] });
-  }, 900_000);
+  }, machineLimit(150_000)); // unpacking the tree the first time, then make defconfig: ~2.5 min idle
 
   it('unpacks a tarball once into the cache (a tiny stand-in tree), then reuses it', async () => {
     const src = join(work, 'linux-tiny');

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { machineLimit } from '../../helpers/machine.ts';
 
 const toolsDir = new URL('../../../playbooks/files/ramster-tools/', import.meta.url).pathname;
 const sh = (file: string) => join(toolsDir, file);
@@ -67,7 +68,7 @@ describe('build-packages.sh', () => {
   beforeAll(() => {
     out = mkdtempSync(join(tmpdir(), 'ramster-pkg-'));
     execFileSync('sh', [sh('build-packages.sh'), out, '1.2.3'], { encoding: 'utf8' });
-  }, 120_000);
+  }, machineLimit(15_000)); // dpkg-deb and rpmbuild: ~15 s idle
 
   it('builds one .deb and one .rpm', () => {
     expect(readdirSync(out).sort()).toEqual(['ramster-tools-1.2.3-1.noarch.rpm', 'ramster-tools_1.2.3_all.deb']);

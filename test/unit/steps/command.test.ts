@@ -80,7 +80,7 @@ describe('command step', () => {
     await expect(commandStep.checkApply({ cmd: 'sleep 37.123 & sleep 30; touch late', timeout_s: 1 }, ctx(true))).rejects.toThrow(
       'command "sleep 37.123 & sleep 30; touch late" timed out after 1 s and was killed',
     );
-    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(Date.now() - started).toBeLessThan(30_000); // killed: not the 30 s the command runs
     expect(await exists('late')).toBe(false);
     // The background child is gone too (its unusual duration identifies it).
     const left = await new LocalTransport().exec('ps -eo args | grep -c "^sleep 37.123" || true');

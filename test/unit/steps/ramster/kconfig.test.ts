@@ -11,11 +11,15 @@ import type { StepContext } from '../../../../src/steps/types.ts';
 import { LocalTransport } from '../../../../src/transport/local.ts';
 import { makeCtx } from '../helpers.ts';
 import { KERNEL_CACHE, KERNEL_TARBALL, runLocal } from '../../../helpers/kernel-tree.ts';
+import { machineLimit, testChain } from '../../../helpers/machine.ts';
 
 // Against the real Debian linux-source-6.1 tree (unpacked once into the cache by
 // ensureKernelTree, shared with test/unit/ramster/kconfig-tree.test.ts). Each run works on a
 // hard-linked copy: the step writes .config by rename and make only creates new files, so
 // the shared tree stays clean for the O= builds of the other suite.
+// Each test runs `make defconfig`/`olddefconfig` on the tree (~30 s together on an idle
+// 2-core machine): limits from machineLimit, so a loaded machine only makes them slower.
+const MAKE_LIMIT = machineLimit(30_000);
 
 
 describe('kconfig step on the linux-source-6.1 tree', () => {
@@ -23,6 +27,8 @@ describe('kconfig step on the linux-source-6.1 tree', () => {
   const tree = join(work, 'linux');
   const play = join(work, 'playbook');
   const ctx = (apply: boolean): StepContext => makeCtx(new LocalTransport(), apply, { baseDir: play });
+  const chain = testChain();
+  const CONFIG = "the tree's .config (written by 'merges a fragment whose symbols exist')";
 
   beforeAll(async () => {
     const { tree: cached } = await ensureKernelTree(runLocal, { tarball: KERNEL_TARBALL, cacheDir: KERNEL_CACHE });
@@ -33,7 +39,7 @@ describe('kconfig step on the linux-source-6.1 tree', () => {
     // OCFS2_FS_O2CB depends on OCFS2_FS, which defconfig leaves off.
     writeFileSync(join(play, 'o2cb.config'), 'CONFIG_OCFS2_FS_O2CB=m\n');
     writeFileSync(join(play, 'nfsd.config'), 'CONFIG_NFSD=m\n');
-  }, 900_000);
+  }, machineLimit(120_000)); // unpacking linux-source the first time: a minute or two idle
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   it('without fragments the RAMster default is refused on 6.1, pointing to the modern backend', async () => {
@@ -63,9 +69,11 @@ describe('kconfig step on the linux-source-6.1 tree', () => {
     // base auto = the tree's own .config through olddefconfig: also a fixed point
     expect((await kconfigStep.checkApply({ tree, fragments: ['swap.config'] }, ctx(true))).action).toBe('none');
     expect(statSync(join(tree, '.config')).mtimeMs).toBe(mtime);
-  });
+    chain.made(CONFIG);
+  }, MAKE_LIMIT);
 
   it('shows the .config diff of a further fragment in the dry run and leaves the tree alone until apply', async () => {
+    chain.needs(CONFIG);
     const before = readFileSync(join(tree, '.config'), 'utf8');
     const args = { tree, fragments: ['swap.config'], extra: ['nfsd.config'] };
     const dry = await kconfigStep.checkApply(args, ctx(false));
@@ -77,9 +85,10 @@ describe('kconfig step on the linux-source-6.1 tree', () => {
     expect(await kconfigStep.checkApply(args, ctx(true))).toEqual(dry);
     expect(parseConfig(readFileSync(join(tree, '.config'), 'utf8')).get('NFSD')).toBe('m');
     expect((await kconfigStep.checkApply(args, ctx(false))).action).toBe('none');
-  });
+  }, MAKE_LIMIT);
 
   it('fails naming the dropped symbol and the dependency that dropped it, leaving .config unchanged', async () => {
+    chain.needs(CONFIG);
     const before = readFileSync(join(tree, '.config'), 'utf8');
     for (const apply of [false, true]) {
       const err = await kconfigStep.checkApply({ tree, base: 'defconfig', fragments: ['swap.config', 'o2cb.config'] }, ctx(apply)).catch((e: Error) => e.message);
@@ -90,14 +99,14 @@ describe('kconfig step on the linux-source-6.1 tree', () => {
       expect(err).toMatch(/hint: enable the dependencies named above/);
     }
     expect(readFileSync(join(tree, '.config'), 'utf8')).toBe(before);
-  });
+  }, MAKE_LIMIT);
 
   it('reports a base config file that does not exist, and a fragment that cannot be read', async () => {
     await expect(kconfigStep.checkApply({ tree, base: '/nonexistent/config-6.1', fragments: ['swap.config'] }, ctx(false))).rejects.toThrow(
       /cannot read the base config \/nonexistent\/config-6\.1 on local/,
     );
     await expect(kconfigStep.checkApply({ tree, fragments: ['missing.config'] }, ctx(false))).rejects.toThrow(`cannot read the kernel config fragment ${join(play, 'missing.config')}`);
-  });
+  }, MAKE_LIMIT);
 });
 
 describe('kconfig step in a cluster', () => {

@@ -9,6 +9,7 @@ import type { Change, StepContext } from '../../../../src/steps/types.ts';
 import { ChrootTransport } from '../../../../src/transport/chroot.ts';
 import { gatherFacts, type Facts } from '../../../../src/transport/facts.ts';
 import type { Transport } from '../../../../src/transport/types.ts';
+import { machineLimit, testChain } from '../../../helpers/machine.ts';
 
 // kernel_build's cluster path without the compile (the real build is test/lab/kernel-build.test.ts):
 // build_host `control` (this machine) with a tiny source tree, whose build cache is seeded with
@@ -31,6 +32,9 @@ describe('kernel_build: package from the build cache to every node, installed on
   const vars = { ramster: { nodes: [{ host: 'node0', number: 0 }, { host: 'node1', number: 1 }] } };
   const CONTROL = 'control (this machine)';
   let key = '';
+  const chain = testChain();
+  const KEY = "the build key (from 'dry run, nothing cached')";
+  const INSTALLED = "the kernel installed on both nodes (by 'with the package cached')";
 
   async function runCluster(a: KernelBuildArgs, apply: boolean): Promise<Record<string, Change | Error>> {
     const barriers = new Barriers();
@@ -86,8 +90,8 @@ describe('kernel_build: package from the build cache to every node, installed on
     writeFileSync(join(tree, 'Makefile'), 'VERSION = 9\nPATCHLEVEL = 9\nSUBLEVEL = 9\nEXTRAVERSION = -rptest\n');
     writeFileSync(join(tree, '.config'), 'CONFIG_64BIT=y\n');
     for (const h of ['node0', 'node1']) facts[h] = await gatherFacts(t[h]);
-  }, 300_000);
-  afterAll(() => sh(`rm -rf ${work}`), 120_000);
+  }, machineLimit(120_000)); // mmdebstrap of a minimal rootfs the first time: ~2 min idle
+  afterAll(() => sh(`rm -rf ${work}`), machineLimit(10_000));
 
   it('dry run, nothing cached: node0 (first node) plans the build on control, both nodes the install', async () => {
     const r = await runCluster(args, false);
@@ -99,9 +103,11 @@ describe('kernel_build: package from the build cache to every node, installed on
     });
     expect(r.node1).toEqual({ action: 'create', summary: `install kernel build ${key} from ${CONTROL} and make it the default boot entry`, rebootRequired: true });
     expect(existsSync(cache)).toBe(false);
+    chain.made(KEY);
   });
 
   it('with the package cached: no build; apply installs on both nodes exactly what the dry run said', async () => {
+    chain.needs(KEY);
     const image = seedBuild(key);
     const dry = await runCluster(args, false);
     const want = { action: 'create', summary: `install kernel 9.9.9-rptest (build ${key}) from ${CONTROL} and make it the default boot entry`, rebootRequired: true };
@@ -113,9 +119,11 @@ describe('kernel_build: package from the build cache to every node, installed on
       expect(readFileSync(join(root, cache, key, image))).toEqual(readFileSync(join(cache, key, image)));
       expect(readFileSync(join(root, 'var/lib/ramster-provision/kernel.key'), 'utf8')).toContain(`key=${key}\nrelease=9.9.9-rptest\npackage=${image}\nsource=${tree}\n`);
     }
+    chain.made(INSTALLED);
   });
 
   it('second apply: nothing to do on either node', async () => {
+    chain.needs(INSTALLED);
     const stamp = statSync(join(roots.node1, 'var/lib/ramster-provision/kernel.key')).mtimeMs;
     const r = await runCluster(args, true);
     expect(r.node0).toEqual({ action: 'none', summary: `kernel 9.9.9-rptest (build ${key}) installed (chroot:${roots.node0} is an image: its boot loader picks the newest kernel when it is installed)` });
@@ -124,6 +132,7 @@ describe('kernel_build: package from the build cache to every node, installed on
   });
 
   it('a node whose kernel package was removed by hand gets it again; the other is left alone', async () => {
+    chain.needs(INSTALLED);
     sh(`chroot ${roots.node1} dpkg --purge linux-image-9.9.9-rptest >/dev/null`);
     const r = await runCluster(args, true);
     expect((r.node0 as Change).action).toBe('none');
@@ -132,6 +141,7 @@ describe('kernel_build: package from the build cache to every node, installed on
   });
 
   it('a changed .config is a new key: the dry run plans a new build and reinstall everywhere', async () => {
+    chain.needs(KEY, INSTALLED);
     writeFileSync(join(tree, '.config'), 'CONFIG_64BIT=y\nCONFIG_SWAP=y\n');
     const r = await runCluster(args, false);
     const newKey = /build kernel ([0-9a-f]{16}) /.exec((r.node0 as Change).summary)?.[1];
