@@ -15,8 +15,22 @@ export function fastParse(text: string, limits: { maxDepth: number; maxExpandedV
       return value;
     },
   });
+  // On a mapping or a list, every leaf value (at any depth) is a secret.
+  const leaves = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(leaves);
+    else if (v && typeof v === 'object') Object.values(v).forEach(leaves);
+    else if (v !== null && v !== undefined && String(v) !== '') secrets.push(String(v));
+  };
+  const sensitiveCollection = (kind: 'mapping' | 'sequence') =>
+    new yaml.Type('!sensitive', {
+      kind,
+      construct: (data: unknown) => {
+        leaves(data);
+        return data ?? (kind === 'mapping' ? {} : []);
+      },
+    });
   const { merge } = (yaml as unknown as { types: { merge: yaml.Type } }).types;
-  const schema = yaml.CORE_SCHEMA.extend({ implicit: [merge], explicit: [sensitive] });
+  const schema = yaml.CORE_SCHEMA.extend({ implicit: [merge], explicit: [sensitive, sensitiveCollection('mapping'), sensitiveCollection('sequence')] });
   let value: unknown;
   try {
     value = yaml.load(text, { schema, maxDepth: limits.maxDepth, maxTotalMergeKeys: -1 } as yaml.LoadOptions);

@@ -1,4 +1,4 @@
-import { Composer, isScalar, LineCounter, parseDocument, Parser, type Document } from 'yaml';
+import { Composer, isMap, isScalar, isSeq, LineCounter, parseDocument, Parser, type Document, type YAMLMap, type YAMLSeq } from 'yaml';
 import type { Diagnostic } from './diagnostics.ts';
 import { fastParse } from './yamlfast.ts';
 import { readInputFile } from './inputfile.ts';
@@ -86,8 +86,24 @@ function locatedParse(file: string, text: string): { source?: YamlSource; errors
       return value;
     },
   };
+  // On a mapping or a list, every leaf value (at any depth) is a secret; the node stays as it is.
+  const leaves = (node: unknown): void => {
+    if (isScalar(node)) {
+      if (node.value !== null && String(node.value) !== '') secrets.push(String(node.value));
+    } else if (isMap(node)) node.items.forEach((pair) => leaves(pair.value));
+    else if (isSeq(node)) node.items.forEach(leaves);
+  };
+  const sensitiveCollection = (collection: 'map' | 'seq') => ({
+    tag: '!sensitive',
+    collection,
+    resolve: (node: YAMLMap.Parsed | YAMLSeq.Parsed) => {
+      leaves(node);
+      return node;
+    },
+  });
+  const customTags = [sensitive, sensitiveCollection('map'), sensitiveCollection('seq')];
   // Repeated keys are found by plainValue: the composer's own check is quadratic.
-  const composer = new Composer({ uniqueKeys: false, customTags: [sensitive] });
+  const composer = new Composer({ uniqueKeys: false, customTags });
   const doc = composer.compose(tokens.slice(0, documents.length > 1 ? tokens.indexOf(documents[1]) : tokens.length), true, text.length).next().value as Document.Parsed;
   const errors = syntaxErrors(doc, text, lc, at);
   if (documents.length > 1) {

@@ -1,3 +1,4 @@
+import { InputError } from '../diagnostics.ts';
 import type { HostEntry, Inventory } from '../inventory/types.ts';
 import { clusterOf } from '../inventory/types.ts';
 import { inventoryTemplateVars } from '../inventory/vars.ts';
@@ -154,7 +155,7 @@ async function runPlay(rc: HostRunContext, h: HostEntry, t: Transport, facts: Fa
       if (e instanceof UnreachableError || e instanceof Interrupted) throw e;
       const where = `${spec.loc.file}:${spec.loc.line}:${spec.loc.col}`;
       const text = e instanceof Error ? e.message : String(e);
-      const message = text.startsWith(where) ? text : `${where}: ${text}`;
+      const message = text.startsWith(where) || e instanceof InputError ? text : `${where}: ${text}`;
       if (!rc.apply && planned.length) {
         const change: Change = { action: 'run', summary: spec.name, conditional: `could not be checked before the earlier pending changes are applied (${planned[planned.length - 1]}): ${message}` };
         finish({ ...base, status: 'changed', change, durationMs: Date.now() - started });

@@ -1,16 +1,20 @@
 import type { HostEntry, Inventory } from '../inventory/types.ts';
 import { inventoryTemplateVars } from '../inventory/vars.ts';
+import { checkInterpolatedArgs } from '../playbook/load.ts';
 import type { Playbook, StepSpec } from '../playbook/types.ts';
 import { stepTypes } from '../steps/registry.ts';
 import type { StepType } from '../steps/types.ts';
 import { interpolateArgs } from './interpolate.ts';
 import { PENDING_PATH } from './pending.ts';
 
-/** A step's args as checkApply gets them: interpolated, except the step's raw args. */
+/** A step's args as checkApply gets them: interpolated (except the step's raw args), then
+ *  checked against the step's schema again. */
 export function stepArgs(type: StepType, spec: StepSpec, vars: Record<string, unknown>): Record<string, unknown> {
   const where = `${spec.loc.file}:${spec.loc.line}:${spec.loc.col}`;
   const raw = Object.fromEntries((type.rawArgs ?? []).filter((k) => k in spec.args).map((k) => [k, spec.args[k]]));
-  return { ...(interpolateArgs(spec.args, vars, where) as Record<string, unknown>), ...raw };
+  const args = { ...(interpolateArgs(spec.args, vars, where, type.shellArgs) as Record<string, unknown>), ...raw };
+  checkInterpolatedArgs(spec, args);
+  return args;
 }
 
 /**
@@ -29,7 +33,7 @@ export function prefetchPaths(inv: Inventory, pb: Playbook, playHosts: string[][
       const type = stepTypes.get(spec.type);
       if (!type?.reads) continue;
       try {
-        for (const p of type.reads(stepArgs(type, spec, vars), { host: h.name, vars, baseDir: pb.dir })) if (p.startsWith('/')) paths.add(p);
+        for (const p of type.reads(stepArgs(type, spec, vars), { host: h.name, vars, baseDir: pb.dir })) if (p.startsWith('/') && !p.split('/').includes('..')) paths.add(p); // the step refuses the others itself
       } catch {
         // args that need facts (or are wrong: the step itself reports that when it runs)
       }

@@ -7,7 +7,7 @@ import { stepTypes } from '../steps/registry.ts';
 import { parseFacts } from '../transport/facts.ts';
 import { closest } from '../suggest.ts';
 
-const TAG = /\{\{\s*([A-Za-z_][\w-]*(?:\.[\w-]+)*)\s*\}\}/g;
+const TAG = /\{\{\s*([A-Za-z_][\w-]*(?:\.[\w-]+)*)\s*(?:\|\s*quote\s*)?\}\}/g;
 
 /** Every `{{ name }}` and `when:` name a step uses must exist for every host it runs on;
  *  checked before anything runs, so all such mistakes are reported at once. Facts exist

@@ -22,6 +22,8 @@ export interface RunOptions {
   connect: ConnectOptions;
   events?: EngineEvents;
   signal?: AbortSignal;
+  /** Second interrupt: stop the commands in flight on every host (their locks are still released). */
+  hardSignal?: AbortSignal;
   /** Replaces how transports are opened (image builds pass a chroot). */
   open?: (h: HostEntry) => Promise<Transport>;
 }
@@ -50,6 +52,16 @@ export async function runPlaybook(inv: Inventory, pb: Playbook, opts: RunOptions
   if (forks > opts.forks) events.log?.('*', `forks raised from ${opts.forks} to ${forks}: cluster barriers need all ${largestCluster} nodes of a cluster at once`);
   const limit = pLimit(forks);
   const barriers = new Barriers();
+  const open = opts.open ?? ((h: HostEntry) => openTransport(h, opts.connect));
+  const opened = new Set<Transport>();
+  const interruptAll = () => opened.forEach((t) => t.interrupt?.());
+  opts.hardSignal?.addEventListener('abort', interruptAll, { once: true });
+  const track = async (h: HostEntry) => {
+    const t = await open(h);
+    opened.add(t);
+    if (opts.hardSignal?.aborted) t.interrupt?.();
+    return t;
+  };
   const results = await Promise.all(
     hosts.map((name) =>
       limit(() =>
@@ -67,13 +79,14 @@ export async function runPlaybook(inv: Inventory, pb: Playbook, opts: RunOptions
             barriers,
             events,
             signal: opts.signal,
-            open: opts.open ?? ((h) => openTransport(h, opts.connect)),
+            open: track,
           },
           name,
         ),
       ),
     ),
   );
+  opts.hardSignal?.removeEventListener('abort', interruptAll);
   const totals = { ...emptyCounts(), hosts: results.length };
   for (const r of results) for (const k of Object.keys(r.counts) as (keyof typeof r.counts)[]) totals[k] += r.counts[k];
   return { schemaVersion: 1, mode: opts.apply ? 'apply' : 'plan', hosts: results, totals, durationMs: Date.now() - started, interrupted: opts.signal?.aborted || undefined };

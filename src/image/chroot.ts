@@ -1,5 +1,6 @@
 import { execa } from 'execa';
 import { ChrootTransport } from '../transport/chroot.ts';
+import { LocalProcesses } from '../transport/processes.ts';
 import type { ExecOptions, ExecResult } from '../transport/types.ts';
 
 /**
@@ -43,18 +44,19 @@ export interface ImageExecOptions extends ExecOptions {
 
 /** Runs `sh -c script` chrooted into `rootfs`, with the mounts above in a private namespace.
  *  A failed mount ends the command with the mount's message, before the script runs. */
-export async function execInImage(rootfs: string, script: string, opts: ImageExecOptions = {}): Promise<ExecResult> {
+export async function execInImage(rootfs: string, script: string, opts: ImageExecOptions = {}, procs = new LocalProcesses()): Promise<ExecResult> {
   const setup = `${MOUNTS}${opts.extraSetup ?? ''}\ntrap - EXIT\nset +eu\nexec chroot "$r" /bin/sh -c "$2"`;
-  const r = await execa('unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', setup, 'ramster-image', rootfs, script], {
-    input: opts.stdin,
-    timeout: opts.timeoutMs,
-    reject: false,
-    stripFinalNewline: false,
-    env: { LC_ALL: 'C', PATH, SYSTEMD_OFFLINE: '1' },
-    extendEnv: false,
-  });
-  if (r.timedOut) return { code: 124, stdout: String(r.stdout ?? ''), stderr: `timed out after ${opts.timeoutMs} ms` };
-  return { code: r.exitCode ?? 1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
+  return procs.run(`chroot:${rootfs}`, opts, (detached) =>
+    execa('unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', setup, 'ramster-image', rootfs, script], {
+      ...detached,
+      input: opts.stdin,
+      timeout: opts.timeoutMs,
+      reject: false,
+      stripFinalNewline: false,
+      env: { LC_ALL: 'C', PATH, SYSTEMD_OFFLINE: '1' },
+      extendEnv: false,
+    }),
+  );
 }
 
 /** systemctl's own words when it skips a verb in a chroot, e.g. "ignoring command 'start'". */
@@ -73,7 +75,7 @@ export class ImageChrootTransport extends ChrootTransport {
 
   override async exec(script: string, opts: ExecOptions = {}): Promise<ExecResult> {
     this.roundTrips++;
-    const r = await execInImage(this.dir, script, opts);
+    const r = await execInImage(this.dir, script, opts, this.procs);
     for (const m of r.stderr.matchAll(IGNORED)) {
       const verb = m[1] ?? 'request';
       if (!READ_ONLY.has(verb)) this.ignored.push(`systemctl ${verb}`);

@@ -1,5 +1,5 @@
 import { dirname, resolve } from 'node:path';
-import { Ajv2020 } from 'ajv/dist/2020.js';
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { InputError, sortDiagnostics, type Diagnostic } from '../diagnostics.ts';
 import { stepTypes } from '../steps/registry.ts';
 import { ajvDiagnostics } from '../schemaErrors.ts';
@@ -117,7 +117,36 @@ function readStep(source: YamlSource, s: unknown, path: YamlPath, index: number,
     barrier: step.barrier === 'cluster' ? 'cluster' : undefined,
     timeoutS: typeof step.timeout_s === 'number' ? step.timeout_s : undefined,
     loc: loc(path),
+    argLocs: args && typeof args === 'object' ? Object.fromEntries(Object.keys(args).map((k) => [k, loc([...path, type, k])])) : undefined,
   };
+}
+
+const argValidators = new Map<string, ValidateFunction>();
+
+/**
+ * The re-check promised above: a step's args after `{{ }}` interpolation, against the same
+ * schema, so a templated value (an inventory var) meets the same patterns as a literal one —
+ * e.g. a kconfig base that is a make target, never `--eval=...`. Throws every problem as
+ * file:line:col of the arg; the value itself is not shown (it may be a secret).
+ */
+export function checkInterpolatedArgs(spec: StepSpec, args: Record<string, unknown>): void {
+  const st = stepTypes.get(spec.type);
+  if (!st || !JSON.stringify(spec.args).includes('{{')) return; // literal args were checked at load
+  let validate = argValidators.get(spec.type);
+  if (!validate) argValidators.set(spec.type, (validate = ajv.compile(st.argsSchema)));
+  if (validate(args)) return;
+  const hint = "the value comes from a {{ variable }}: fix it where it is defined (inventory or play vars); the step's schema in schemas/playbook.schema.json says what is allowed";
+  const diags = new Map<string, Diagnostic>();
+  for (const e of validate.errors ?? []) {
+    if (e.keyword === 'oneOf' || e.keyword === 'anyOf' || e.keyword === 'if') continue;
+    const key = e.instancePath.split('/')[1] ?? '';
+    const l = (key && spec.argLocs?.[key]) || spec.loc;
+    const detail = e.keyword === 'additionalProperties' ? `has no key '${(e.params as { additionalProperty: string }).additionalProperty}'` : e.message;
+    const message = `step '${spec.name}': ${spec.type}${e.instancePath.replace(/\//g, '.')} ${detail} (after interpolation)`;
+    diags.set(message, { ...l, message, hint });
+  }
+  if (!diags.size) diags.set('', { ...spec.loc, message: `step '${spec.name}': its ${spec.type} args do not match the step's schema after interpolation`, hint });
+  throw new InputError(sortDiagnostics([...diags.values()]));
 }
 
 function summarizeArgs(args: Record<string, unknown>): string {

@@ -21,6 +21,8 @@ export interface StepSpec {
   loc: Location;
   /** Location of the `when:` value, for expression errors. */
   whenLoc?: Location;
+  /** Location of each top-level arg's value, for errors found after interpolation. */
+  argLocs?: Record<string, Location>;
 }
 
 export interface Play {

@@ -1,3 +1,4 @@
+import { shq } from '../shell.ts';
 import {
   type ConfigValues,
   type DropExplanation,
@@ -16,7 +17,6 @@ import {
  */
 export type RunScript = (script: string) => Promise<{ code: number; stdout: string; stderr: string }>;
 
-const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 async function must(run: RunScript, script: string, what: string): Promise<string> {
   const r = await run(script);
@@ -35,14 +35,14 @@ async function must(run: RunScript, script: string, what: string): Promise<strin
 export async function ensureKernelTree(run: RunScript, opts: { tarball: string; cacheDir: string }): Promise<{ tree: string; extracted: boolean }> {
   const dir = opts.cacheDir.replace(/\/+$/, '');
   const script = `set -e
-dir=${q(dir)}
+dir=${shq(dir)}
 mkdir -p "$(dirname "$dir")"
 exec 9>"$dir.lock"
 flock 9
 if [ -f "$dir/Makefile" ]; then echo reused; exit 0; fi
 rm -rf "$dir.partial"
 mkdir "$dir.partial"
-tar -xf ${q(opts.tarball)} -C "$dir.partial" --strip-components=1
+tar -xf ${shq(opts.tarball)} -C "$dir.partial" --strip-components=1
 mv "$dir.partial" "$dir"
 echo extracted`;
   const out = await must(run, script, `unpacking ${opts.tarball}`);
@@ -72,16 +72,16 @@ export ARCH CROSS_COMPILE`;
 
 /** Base config + fragments with merge_config.sh -m, then `make olddefconfig`; returns the final .config. */
 export async function mergeKconfig(run: RunScript, opts: MergeOptions): Promise<string> {
-  const make = `make -s -C ${q(opts.tree)} O=${q(opts.outDir)}${opts.arch ? ` ARCH=${q(opts.arch)}` : ''}`;
-  const base = opts.base === 'defconfig' ? `${make} defconfig` : `cp ${q(opts.base.file)} ${q(opts.outDir)}/.config`;
+  const make = `make -s -C ${shq(opts.tree)} O=${shq(opts.outDir)}${opts.arch ? ` ARCH=${shq(opts.arch)}` : ''}`;
+  const base = opts.base === 'defconfig' ? `${make} defconfig` : `cp ${shq(opts.base.file)} ${shq(opts.outDir)}/.config`;
   const script = `set -e
 ${opts.arch ? '' : NATIVE_BUILD_ENV}
-mkdir -p ${q(opts.outDir)}
+mkdir -p ${shq(opts.outDir)}
 ${base}
-cd ${q(opts.tree)}
-scripts/kconfig/merge_config.sh -m -O ${q(opts.outDir)} ${q(opts.outDir)}/.config ${opts.fragments.map(q).join(' ')} >/dev/null
+cd ${shq(opts.tree)}
+scripts/kconfig/merge_config.sh -m -O ${shq(opts.outDir)} ${shq(opts.outDir)}/.config ${opts.fragments.map(shq).join(' ')} >/dev/null
 ${make} olddefconfig
-cat ${q(opts.outDir)}/.config`;
+cat ${shq(opts.outDir)}/.config`;
   return must(run, script, 'merging the kernel config');
 }
 
@@ -91,7 +91,7 @@ cat ${q(opts.outDir)}/.config`;
  */
 export async function kconfigTextFor(run: RunScript, tree: string, symbol: string): Promise<string> {
   if (!/^[A-Za-z0-9_]+$/.test(symbol)) throw new Error(`not a Kconfig symbol: ${symbol}`);
-  const script = `cd ${q(tree)} || exit 1
+  const script = `cd ${shq(tree)} || exit 1
 todo=$(grep -rlE --include='Kconfig*' '^[[:space:]]*(menu)?config[[:space:]]+${symbol}[[:space:]]*$' . | sed 's|^\\./||')
 seen=' '
 while [ -n "$todo" ]; do
@@ -129,7 +129,7 @@ export async function checkFragments(run: RunScript, opts: MergeOptions): Promis
   const values = parseConfig(config);
   const wanted: ConfigValues = new Map();
   for (const f of opts.fragments) {
-    const text = await must(run, `cat ${q(f)}`, `reading ${f}`);
+    const text = await must(run, `cat ${shq(f)}`, `reading ${f}`);
     for (const [k, v] of parseConfig(text)) wanted.set(k, v);
   }
   const missing = [];

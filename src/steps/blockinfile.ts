@@ -1,5 +1,5 @@
 import { convergeFile } from './file.ts';
-import { fileAttrProperties, type FileAttrArgs } from './fileprops.ts';
+import { FILE_SHELL_ARGS, fileAttrProperties, type FileAttrArgs } from './fileprops.ts';
 import { bare, decodeText, insertionIndex, insertLines, insertAtProperties, splitLines, type InsertAt } from './lines.ts';
 import { defineStep } from './types.ts';
 
@@ -16,6 +16,7 @@ export const DEFAULT_MARKER = 'ramster-provision MANAGED BLOCK';
 
 export const blockInFileStep = defineStep<BlockInFileArgs>({
   name: 'blockinfile',
+  shellArgs: FILE_SHELL_ARGS,
   description: 'A block of lines between "# BEGIN <marker>" and "# END <marker>" lines; the rest of the file is kept byte for byte.',
   argsSchema: {
     type: 'object',

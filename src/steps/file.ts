@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { normalizeMode, readFileState, removePath, setAttributes, writeFileAtomic } from '../transport/fileops.ts';
-import { fileAttrProperties, type FileAttrArgs } from './fileprops.ts';
+import { FILE_SHELL_ARGS, fileAttrProperties, type FileAttrArgs } from './fileprops.ts';
 import { unifiedDiff } from './textdiff.ts';
 import { defineStep, noChange, type Change, type StepContext } from './types.ts';
 
@@ -77,6 +77,7 @@ export async function readSource(ctx: StepContext, src: string): Promise<string>
 
 export const fileStep = defineStep<FileArgs>({
   name: 'file',
+  shellArgs: FILE_SHELL_ARGS,
   description: 'A file with exact content, mode and owner (atomic write, optional backup and validate).',
   argsSchema: fileArgsSchema,
   reads: (args) => [args.path],

@@ -9,6 +9,9 @@ export interface FileAttrArgs {
   sensitive?: boolean;
 }
 
+/** `validate` is a shell command (see StepType.shellArgs). */
+export const FILE_SHELL_ARGS = ['validate'];
+
 export const fileAttrProperties = {
   mode: {
     type: ['string', 'integer'],
@@ -20,7 +23,8 @@ export const fileAttrProperties = {
   backup: { type: 'boolean', description: 'Keep the previous version as <path>.<timestamp>~ before replacing it.' },
   validate: {
     type: 'string',
-    description: 'Command that must accept the new content before it replaces the old file; %s is the temporary file (appended when absent), e.g. "visudo -cf %s".',
+    description:
+      'Shell command that must accept the new content before it replaces the old file; %s is the temporary file (appended when absent), e.g. "visudo -cf %s". A {{ value }} in it must be a plain word or written {{ value | quote }}.',
   },
   sensitive: { type: 'boolean', description: 'The content is secret: no diff and no values in logs, reports or JSON.' },
 } as const;

@@ -1,5 +1,5 @@
 import { convergeFile } from './file.ts';
-import { fileAttrProperties, type FileAttrArgs } from './fileprops.ts';
+import { FILE_SHELL_ARGS, fileAttrProperties, type FileAttrArgs } from './fileprops.ts';
 import { bare, decodeText, insertionIndex, insertLines, insertAtProperties, splitLines, userRegex, type InsertAt } from './lines.ts';
 import { defineStep } from './types.ts';
 
@@ -13,6 +13,7 @@ export interface LineInFileArgs extends FileAttrArgs, InsertAt {
 
 export const lineInFileStep = defineStep<LineInFileArgs>({
   name: 'lineinfile',
+  shellArgs: FILE_SHELL_ARGS,
   description: 'One line in a file: replaced where a regexp matches, else inserted; or removed. Other lines are kept byte for byte.',
   argsSchema: {
     type: 'object',

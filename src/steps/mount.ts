@@ -15,6 +15,8 @@ export interface MountArgs {
 }
 
 const FSTAB = '/etc/fstab';
+/** One fstab field: a blank or newline would add fields or a whole line of its own. */
+const FIELD = '^[^\\s#]+$';
 
 export const mountStep = defineStep<MountArgs>({
   name: 'mount',
@@ -26,8 +28,8 @@ export const mountStep = defineStep<MountArgs>({
     properties: {
       path: { type: 'string', pattern: '^/', description: 'Mount point (absolute path).' },
       src: { type: 'string', description: 'Device, UUID=..., LABEL=..., or remote path. Required for mounted and present.' },
-      fstype: { type: 'string', description: 'File system type, e.g. ext4, xfs, tmpfs, configfs. Required for mounted and present.' },
-      opts: { type: 'string', description: 'Mount options (default "defaults").' },
+      fstype: { type: 'string', pattern: FIELD, description: 'File system type, e.g. ext4, xfs, tmpfs, configfs. Required for mounted and present.' },
+      opts: { type: 'string', pattern: FIELD, description: 'Mount options, comma separated, no blanks (default "defaults").' },
       dump: { type: 'integer', minimum: 0, description: 'fstab dump field (default 0).' },
       passno: { type: 'integer', minimum: 0, description: 'fstab fsck pass number (default 0).' },
       state: {
@@ -42,6 +44,9 @@ export const mountStep = defineStep<MountArgs>({
     const state = args.state ?? 'mounted';
     const wantEntry = state === 'mounted' || state === 'present';
     if (wantEntry && (!args.src || !args.fstype)) throw new Error(`mount ${args.path}: src and fstype are required for state ${state}`);
+    for (const k of ['fstype', 'opts'] as const) {
+      if (args[k] !== undefined && !new RegExp(FIELD).test(args[k]!)) throw new Error(`mount ${args.path}: ${k} must be one fstab field, without blanks, newlines or '#'`);
+    }
     const path = args.path.length > 1 ? args.path.replace(/\/+$/, '') : args.path;
     const entry = [escapeField(args.src ?? ''), escapeField(path), args.fstype ?? '', args.opts ?? 'defaults', String(args.dump ?? 0), String(args.passno ?? 0)];
 

@@ -1,5 +1,5 @@
 import { probe, run } from '../transport/fileops.ts';
-import { shq, isImageTarget } from '../transport/types.ts';
+import { hostPath, shq, isImageTarget } from '../transport/types.ts';
 import { defineStep, noChange, type Change, type StepContext } from './types.ts';
 
 export interface ServiceArgs {
@@ -128,12 +128,14 @@ function sysv(ctx: StepContext, args: ServiceArgs): Backend {
   const q = shq(name);
   const debian = ctx.facts.os_family === 'debian';
   const inRoot = (cmd: string) => (root ? `chroot ${r} ${cmd}` : cmd);
+  const p = (path: string) => shq(hostPath(ctx.t, path));
+  const rcDirs = [2, 3, 4, 5].flatMap((l) => [`/etc/rc${l}.d`, `/etc/rc.d/rc${l}.d`]);
   return {
     async read() {
       const script = [
-        `R=${r || "''"}; n=${q}`,
-        'on=no; for f in "$R"/etc/rc[2345].d/S[0-9][0-9]"$n" "$R"/etc/rc.d/rc[2345].d/S[0-9][0-9]"$n"; do [ -e "$f" ] && on=yes; done',
-        `if [ ! -e "$R/etc/init.d/$n" ] && [ ! -e "$R/etc/rc.d/init.d/$n" ]; then echo enabled=missing; else echo "enabled=$on"; fi`,
+        `n=${q}`,
+        `on=no; for d in ${rcDirs.map(p).join(' ')}; do for f in "$d"/S[0-9][0-9]"$n"; do [ -e "$f" ] && on=yes; done; done`,
+        `if [ ! -e ${p(`/etc/init.d/${name}`)} ] && [ ! -e ${p(`/etc/rc.d/init.d/${name}`)} ]; then echo enabled=missing; else echo "enabled=$on"; fi`,
         root ? '' : `if service "$n" status >/dev/null 2>&1; then echo active=yes; else echo active=no; fi`,
       ].join('\n');
       const out = await probe(ctx.t, script, `read state of ${name}`, ctx.timeoutMs);

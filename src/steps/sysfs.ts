@@ -20,7 +20,7 @@ export const sysfsStep = defineStep<SysfsArgs>({
     required: ['path', 'value'],
     additionalProperties: false,
     properties: {
-      path: { type: 'string', pattern: '^/(sys|proc/sys)/', description: 'Absolute path under /sys or /proc/sys.' },
+      path: { type: 'string', pattern: '^/(sys|proc/sys)/(?!(.*/)?\\.\\.?(/|$))', description: 'Absolute path under /sys or /proc/sys (no . or .. in it).' },
       value: { type: ['string', 'integer'], description: 'Value to write; compared with the file content with surrounding whitespace trimmed.' },
       match: {
         enum: ['exact', 'contains'],
@@ -32,7 +32,9 @@ export const sysfsStep = defineStep<SysfsArgs>({
   },
   async checkApply(args, ctx) {
     const { path } = args;
-    if (!/^\/(sys|proc\/sys)\//.test(path)) throw new Error(`sysfs: path must be under /sys or /proc/sys, got ${path}`);
+    if (!/^\/(sys|proc\/sys)\//.test(path) || path.split('/').some((c) => c === '..' || c === '.')) {
+      throw new Error(`sysfs: path must be under /sys or /proc/sys, without '.' or '..', got ${JSON.stringify(path)}`);
+    }
     const value = String(args.value).trim();
     const show = (v: string) => (args.sensitive ? '(sensitive)' : JSON.stringify(v));
     const p = shq(hostPath(ctx.t, path));

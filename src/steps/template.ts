@@ -1,6 +1,6 @@
 import { isAbsolute, join } from 'node:path';
 import { convergeFile, readSource } from './file.ts';
-import { fileAttrProperties, type FileAttrArgs } from './fileprops.ts';
+import { FILE_SHELL_ARGS, fileAttrProperties, type FileAttrArgs } from './fileprops.ts';
 import { renderTemplate } from './render.ts';
 import { defineStep } from './types.ts';
 
@@ -13,6 +13,7 @@ export interface TemplateArgs extends FileAttrArgs {
 export const templateStep = defineStep<TemplateArgs>({
   name: 'template',
   rawArgs: ['content'],
+  shellArgs: FILE_SHELL_ARGS,
   description: 'A file rendered from a template with {{ name }} / {{ a.b.c }} taken from the host variables (no expressions, no code).',
   argsSchema: {
     type: 'object',

@@ -57,6 +57,9 @@ export interface StepType<A = Record<string, unknown>> {
   argsSchema: Record<string, unknown>;
   /** Args the engine passes through without `{{ }}` interpolation (the step renders them). */
   rawArgs?: string[];
+  /** Args that are shell command text: a value interpolated into them unquoted must be a
+   *  plain word, else the author writes `{{ x | quote }}` (see render.ts). */
+  shellArgs?: string[];
   checkApply(args: A, ctx: StepContext): Promise<Change>;
   /**
    * Optional: absolute paths checkApply will read with readFileState. The engine reads them all

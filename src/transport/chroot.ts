@@ -1,4 +1,5 @@
 import { execa } from 'execa';
+import { LocalProcesses } from './processes.ts';
 import type { ExecOptions, ExecResult, Transport } from './types.ts';
 
 /** Runs every command inside `chroot DIR`: paths are the image's own paths, so steps see
@@ -8,6 +9,7 @@ export class ChrootTransport implements Transport {
   readonly root = '';
   readonly target: string;
   roundTrips = 0;
+  protected readonly procs = new LocalProcesses();
 
   constructor(readonly dir: string) {
     this.target = `chroot:${dir}`;
@@ -15,16 +17,21 @@ export class ChrootTransport implements Transport {
 
   async exec(script: string, opts: ExecOptions = {}): Promise<ExecResult> {
     this.roundTrips++;
-    const r = await execa('chroot', [this.dir, '/bin/sh', '-c', script], {
-      input: opts.stdin,
-      timeout: opts.timeoutMs,
-      reject: false,
-      stripFinalNewline: false,
-      env: { LC_ALL: 'C', PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' },
-      extendEnv: false,
-    });
-    if (r.timedOut) return { code: 124, stdout: String(r.stdout ?? ''), stderr: `timed out after ${opts.timeoutMs} ms` };
-    return { code: r.exitCode ?? 1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
+    return this.procs.run(this.target, opts, (detached) =>
+      execa('chroot', [this.dir, '/bin/sh', '-c', script], {
+        ...detached,
+        input: opts.stdin,
+        timeout: opts.timeoutMs,
+        reject: false,
+        stripFinalNewline: false,
+        env: { LC_ALL: 'C', PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' },
+        extendEnv: false,
+      }),
+    );
+  }
+
+  interrupt(): void {
+    this.procs.interrupt();
   }
 
   async close(): Promise<void> {}

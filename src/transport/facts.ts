@@ -1,4 +1,4 @@
-import type { Transport } from './types.ts';
+import { hostPath, shq, type Transport } from './types.ts';
 import { run } from './fileops.ts';
 
 export interface Facts {
@@ -15,37 +15,45 @@ export interface Facts {
   user: string;
 }
 
-/** One remote command that prints every fact as key=value lines. Paths honour the
- *  transport's root, so facts of a folder (image build) describe the folder's OS. */
-export const FACTS_SCRIPT = `
-R="\${ROOT:-}"
+/** One remote command that prints every fact as key=value lines. Paths go through hostPath,
+ *  so facts of a folder (image build) describe the folder's OS and never read outside it.
+ *  os-release is PARSED (three keys, one line each), never sourced: it is the target's data. */
+export function factsScript(t: Pick<Transport, 'root'>): string {
+  const p = (path: string) => shq(hostPath(t, path));
+  const folder = t.root !== '';
+  return `
 echo "arch=$(uname -m)"
-if [ -r "$R/etc/os-release" ]; then . "$R/etc/os-release"; fi
-echo "id=\${ID:-}"; echo "id_like=\${ID_LIKE:-}"; echo "version_id=\${VERSION_ID:-}"
-[ -r "$R/etc/redhat-release" ] && echo "redhat_release=1"
+if [ -r ${p('/etc/os-release')} ]; then
+  while IFS= read -r l || [ -n "$l" ]; do case $l in ID=*) printf 'id=%s\\n' "\${l#ID=}";; ID_LIKE=*) printf 'id_like=%s\\n' "\${l#ID_LIKE=}";; VERSION_ID=*) printf 'version_id=%s\\n' "\${l#VERSION_ID=}";; esac; done < ${p('/etc/os-release')}
+fi
+[ -r ${p('/etc/redhat-release')} ] && echo "redhat_release=1"
 echo "kernel=$(uname -r)"
-if [ -z "$R" ] && [ -d /run/systemd/system ]; then echo init=systemd
-elif [ -n "$R" ] && [ -e "$R/lib/systemd/systemd" -o -e "$R/usr/lib/systemd/systemd" ]; then echo init=systemd
-elif [ -e "$R/sbin/init" ] || [ -e "$R/etc/inittab" ]; then echo init=sysvinit; else echo init=unknown; fi
-if [ -e "$R/usr/sbin/grubby" ] && [ -e "$R/boot/grub/grub.conf" ]; then echo boot=grub-legacy
-elif [ -e "$R/usr/sbin/update-grub" ] || [ -e "$R/usr/sbin/grub2-mkconfig" ] || [ -e "$R/usr/sbin/grub-mkconfig" ] || [ -d "$R/boot/grub2" ]; then echo boot=grub2
-elif [ -e "$R/boot/grub/grub.conf" ]; then echo boot=grub-legacy
+${folder ? `if [ -e ${p('/lib/systemd/systemd')} ] || [ -e ${p('/usr/lib/systemd/systemd')} ]; then echo init=systemd` : 'if [ -d /run/systemd/system ]; then echo init=systemd'}
+elif [ -e ${p('/sbin/init')} ] || [ -e ${p('/etc/inittab')} ]; then echo init=sysvinit; else echo init=unknown; fi
+if [ -e ${p('/usr/sbin/grubby')} ] && [ -e ${p('/boot/grub/grub.conf')} ]; then echo boot=grub-legacy
+elif [ -e ${p('/usr/sbin/update-grub')} ] || [ -e ${p('/usr/sbin/grub2-mkconfig')} ] || [ -e ${p('/usr/sbin/grub-mkconfig')} ] || [ -d ${p('/boot/grub2')} ]; then echo boot=grub2
+elif [ -e ${p('/boot/grub/grub.conf')} ]; then echo boot=grub-legacy
 else echo boot=none; fi
-for pm in apt-get dnf yum; do if [ -x "$R/usr/bin/$pm" ]; then echo "pm=$pm"; break; fi; done
-if [ -n "$R" ]; then echo "hostname=$(cat "$R/etc/hostname" 2>/dev/null)"; else echo "hostname=$(hostname 2>/dev/null || cat /proc/sys/kernel/hostname)"; fi
+${['apt-get', 'dnf', 'yum'].map((pm) => `if [ -x ${p(`/usr/bin/${pm}`)} ]; then echo pm=${pm}; fi`).join('\n')}
+${folder ? `echo "hostname=$(head -n 1 ${p('/etc/hostname')} 2>/dev/null)"` : 'echo "hostname=$(hostname 2>/dev/null || cat /proc/sys/kernel/hostname)"'}
 echo "boot_id=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"
 echo "user=$(id -un)"
 `;
+}
 
 export async function gatherFacts(t: Transport): Promise<Facts> {
-  return parseFacts(await run(t, FACTS_SCRIPT, 'gather facts'));
+  return parseFacts(await run(t, factsScript(t), 'gather facts'));
 }
+
+const OS_RELEASE_KEYS = new Set(['id', 'id_like', 'version_id']);
 
 export function parseFacts(out: string): Facts {
   const kv = new Map<string, string>();
   for (const line of out.split('\n')) {
     const i = line.indexOf('=');
-    if (i > 0) kv.set(line.slice(0, i), line.slice(i + 1).trim());
+    if (i <= 0) continue;
+    const key = line.slice(0, i);
+    kv.set(key, OS_RELEASE_KEYS.has(key) ? osReleaseValue(line.slice(i + 1)) : line.slice(i + 1).trim());
   }
   const id = kv.get('id') ?? '';
   const like = `${id} ${kv.get('id_like') ?? ''}`;
@@ -70,4 +78,14 @@ export function parseFacts(out: string): Facts {
     boot_id: kv.get('boot_id') ?? '',
     user: kv.get('user') ?? '',
   };
+}
+
+/** A value of os-release (a shell-style assignment), read as data: quotes removed, `\\x`
+ *  escapes resolved inside double quotes, nothing expanded. */
+export function osReleaseValue(raw: string): string {
+  const v = raw.trim();
+  const dq = /^"((?:[^"\\]|\\.)*)"$/.exec(v);
+  if (dq) return dq[1].replace(/\\(.)/g, '$1');
+  const sq = /^'([^']*)'$/.exec(v);
+  return sq ? sq[1] : v;
 }

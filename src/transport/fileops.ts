@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { hostPath, shq, type ExecOptions, type Transport } from './types.ts';
+import { hostPath, lexicalHostPath, shq, type ExecOptions, type Transport } from './types.ts';
 
 /** State of one file on a host, read in a single command. */
 export interface FileState {
@@ -289,7 +289,8 @@ export function parseSnapshot(out: string, t: Transport, paths: string[]): FileS
 
   paths.forEach((path, i) => {
     const hp = hostPath(t, path);
-    if (path.includes('\n') || canonical[i] !== hp) return;
+    // a path through a symlink shares its state with another path: read it live
+    if (path.includes('\n') || canonical[i] !== hp || hp !== lexicalHostPath(t, path)) return;
     if (exists[i] === '0') return snap.add(path, { exists: false });
     const st = stats.get(hp);
     if (!st) return;

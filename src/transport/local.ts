@@ -1,4 +1,5 @@
 import { execa } from 'execa';
+import { LocalProcesses } from './processes.ts';
 import type { ExecOptions, ExecResult, Transport } from './types.ts';
 
 /** Runs commands on this machine; `root` redirects every step path into a folder
@@ -7,6 +8,7 @@ export class LocalTransport implements Transport {
   readonly kind = 'local' as const;
   readonly target: string;
   roundTrips = 0;
+  private readonly procs = new LocalProcesses();
 
   constructor(readonly root = '') {
     this.target = root ? `local:${root}` : 'local';
@@ -14,16 +16,21 @@ export class LocalTransport implements Transport {
 
   async exec(script: string, opts: ExecOptions = {}): Promise<ExecResult> {
     this.roundTrips++;
-    const r = await execa('sh', ['-c', script], {
-      input: opts.stdin,
-      timeout: opts.timeoutMs,
-      reject: false,
-      stripFinalNewline: false,
-      cwd: this.root || undefined,
-      env: { ROOT: this.root, LC_ALL: 'C' },
-    });
-    if (r.timedOut) return { code: 124, stdout: String(r.stdout ?? ''), stderr: `timed out after ${opts.timeoutMs} ms` };
-    return { code: r.exitCode ?? 1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
+    return this.procs.run(this.target, opts, (detached) =>
+      execa('sh', ['-c', script], {
+        ...detached,
+        input: opts.stdin,
+        timeout: opts.timeoutMs,
+        reject: false,
+        stripFinalNewline: false,
+        cwd: this.root || undefined,
+        env: { ROOT: this.root, LC_ALL: 'C' },
+      }),
+    );
+  }
+
+  interrupt(): void {
+    this.procs.interrupt();
   }
 
   async close(): Promise<void> {}

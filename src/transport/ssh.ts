@@ -8,6 +8,7 @@ import { HostKeyPolicy } from './knownhosts.ts';
 import {
   HostKeyError,
   UnreachableError,
+  interruptedResult,
   shq,
   type ExecOptions,
   type ExecResult,
@@ -48,6 +49,7 @@ type HostKeyAlgorithm = (typeof HOST_KEY_ALGORITHMS)[number];
 const RECONNECT_DELAYS_MS = [1000, 2000, 5000];
 /** Grace between the remote `timeout`'s TERM and its KILL. */
 const KILL_AFTER_S = 2;
+const PGID_LINE = /^rp-pgid (\d+)\n/;
 
 /** sudo refused to run commands for `become` (wrong or missing password, no sudoers entry):
  *  the host fails with what to fix; never retried. */
@@ -80,6 +82,9 @@ export class SshTransport implements Transport, Reconnectable {
   private connecting?: Promise<Client>;
   /** Fails every exec in flight when the connection drops. */
   private readonly inFlight = new Set<(err: Error) => void>();
+  /** Stops each command in flight, for interrupt(). */
+  private readonly stoppers = new Set<() => void>();
+  private interrupted = false;
 
   /** Kept out of `opts` so that printing the transport cannot show it. */
   readonly #becomePassword?: string;
@@ -105,6 +110,7 @@ export class SshTransport implements Transport, Reconnectable {
   }
 
   async exec(script: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    if (this.interrupted && !opts.afterInterrupt) return interruptedResult(this.target);
     const client = await this.ensureConnected();
     this.roundTrips++;
     const { command, stdinPrefix } = this.remoteCommand(script, opts.timeoutMs);
@@ -124,14 +130,34 @@ export class SshTransport implements Transport, Reconnectable {
         done = true;
         clearTimeout(timer);
         this.inFlight.delete(onLost);
+        this.stoppers.delete(stop);
         if (result instanceof Error) reject(result);
         else resolve(result);
       };
-      const text = () => ({ stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+      const text = () => ({ stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8').replace(PGID_LINE, '') });
       const withTimeoutNote = (stderr: string) =>
         `${stderr}${stderr && !stderr.endsWith('\n') ? '\n' : ''}timed out after ${opts.timeoutMs} ms on ${this.label}`;
       const onLost = (e: Error) => finish(e);
       this.inFlight.add(onLost);
+      // TERM reaches the remote `timeout`, which passes it to the command's whole process
+      // group; a command still there after the grace is KILLed and given up on.
+      // The command's process group (its `timeout`), as the command's first stderr line says.
+      let pgid: number | undefined;
+      const stop = () => {
+        if (pgid) {
+          const kill = `kill -TERM -${pgid} 2>/dev/null; sleep ${KILL_AFTER_S}; kill -KILL -${pgid} 2>/dev/null; true`;
+          void this.exec(kill, { afterInterrupt: true, timeoutMs: 30_000 }).catch(() => undefined);
+        }
+        setTimeout(() => {
+          try {
+            channel?.close();
+          } catch {
+            /* gone */
+          }
+          finish(interruptedResult(this.target));
+        }, (KILL_AFTER_S + 10) * 1000).unref();
+      };
+      if (!opts.afterInterrupt) this.stoppers.add(stop);
 
       if (opts.timeoutMs !== undefined) {
         timer = setTimeout(() => {
@@ -162,8 +188,12 @@ export class SshTransport implements Transport, Reconnectable {
           return;
         }
         channel = ch;
+        if (this.interrupted && !opts.afterInterrupt) stop();
         ch.on('data', (b: Buffer) => out.push(b));
-        ch.stderr.on('data', (b: Buffer) => err.push(b));
+        ch.stderr.on('data', (b: Buffer) => {
+          err.push(b);
+          if (pgid === undefined) pgid = Number(PGID_LINE.exec(Buffer.concat(err).toString('latin1'))?.[1]) || undefined;
+        });
         ch.on('error', () => {}); // writes after the remote side exited: the exit status tells
         ch.on('exit', (code: number | null, signal?: string) => {
           // Killed by a signal: report it the way a shell does (128 + signal number).
@@ -172,6 +202,7 @@ export class SshTransport implements Transport, Reconnectable {
         });
         ch.on('close', () => {
           const t = text();
+          if (this.interrupted && !opts.afterInterrupt && exit?.code !== 0) return finish(interruptedResult(this.target));
           if (exit) {
             const refused = exit.code === 1 ? this.sudoRefusal(t.stderr) : undefined;
             if (refused) return finish(refused);
@@ -191,6 +222,13 @@ export class SshTransport implements Transport, Reconnectable {
         finish(this.lostError(e as Error)); // ssh2 throws when the socket is already gone
       }
     });
+  }
+
+  /** Stops every command in flight: its whole process group on the host is killed (TERM,
+   *  then KILL) by a command of its own; the lock release runs after it (afterInterrupt). */
+  interrupt(): void {
+    this.interrupted = true;
+    for (const stop of [...this.stoppers]) stop();
   }
 
   async reconnect(opts: { timeoutMs: number; connectTimeoutMs: number }): Promise<void> {
@@ -348,7 +386,9 @@ export class SshTransport implements Transport, Reconnectable {
   private remoteCommand(script: string, timeoutMs?: number): { command: string; stdinPrefix?: Buffer } {
     const sudo = this.opts.become && this.username !== 'root';
     const password = sudo ? this.#becomePassword : undefined;
-    let prelude = 'LC_ALL=C; export LC_ALL\n';
+    // The first stderr line names the command's process group (`timeout` leads it), so
+    // interrupt() can stop everything the command started.
+    let prelude = 'echo "rp-pgid $PPID" >&2; LC_ALL=C; export LC_ALL\n';
     let stdinPrefix: Buffer | undefined;
     if (password !== undefined) {
       // sudo -S reads the password line only when it needs one (not with NOPASSWD or a cached
@@ -358,7 +398,9 @@ export class SshTransport implements Transport, Reconnectable {
       prelude += `IFS= read -r rp_l || exit 125; [ "$rp_l" = ${marker} ] || IFS= read -r rp_l; unset rp_l\n`;
     }
     let argv = ['sh', '-c', prelude + script];
-    if (timeoutMs !== undefined) argv = ['timeout', '-k', String(KILL_AFTER_S), `${Math.max(timeoutMs, 1) / 1000}s`, ...argv];
+    // Always under `timeout` (0: no limit): it leads a process group of its own, which
+    // interrupt() kills.
+    argv = ['timeout', '-k', String(KILL_AFTER_S), timeoutMs === undefined ? '0' : `${Math.max(timeoutMs, 1) / 1000}s`, ...argv];
     if (sudo) argv = password !== undefined ? ['sudo', '-S', '-p', '', ...argv] : ['sudo', '-n', ...argv];
     return { command: argv.map(shq).join(' '), stdinPrefix };
   }

@@ -1,3 +1,4 @@
+import { lstatSync, readlinkSync, type Stats } from 'node:fs';
 /** How steps reach a host. Every host operation is a POSIX shell command, so the local,
  *  chroot and SSH transports share one implementation of file primitives (see fileops.ts). */
 export interface ExecOptions {
@@ -5,6 +6,8 @@ export interface ExecOptions {
   stdin?: string | Buffer;
   /** Kill the command after this many milliseconds (the step then fails with a timeout). */
   timeoutMs?: number;
+  /** Runs even after interrupt() (releasing the host lock on the way out). */
+  afterInterrupt?: boolean;
 }
 
 export interface ExecResult {
@@ -25,8 +28,16 @@ export interface Transport {
   exec(script: string, opts?: ExecOptions): Promise<ExecResult>;
   /** Number of remote commands issued so far (round trips, for the benchmark). */
   readonly roundTrips: number;
+  /** Second Ctrl-C: kills the process group of every command in flight (they fail), and
+   *  refuses new commands except those marked afterInterrupt. */
+  interrupt?(): void;
   close(): Promise<void>;
 }
+
+export const INTERRUPTED_EXIT = 130;
+
+/** Result of a command refused or killed by Transport.interrupt(). */
+export const interruptedResult = (target: string): ExecResult => ({ code: INTERRUPTED_EXIT, stdout: '', stderr: `interrupted: the command on ${target} was stopped` });
 
 /** Thrown when the host cannot be reached at all: the engine marks it `unreachable`. */
 export class UnreachableError extends Error {
@@ -44,16 +55,67 @@ export class HostKeyError extends UnreachableError {
   }
 }
 
-/** Prefixes an absolute host path with the transport's root directory. */
+/** A step path that is not absolute, or names a `..` (which could leave a folder target). */
+export class PathError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PathError';
+  }
+}
+
+const MAX_SYMLINKS = 40;
+
+/**
+ * An absolute host path as the transport's commands must name it. On a real host (or a
+ * chroot, where the kernel resolves paths) that is the path itself; on a folder target it is
+ * the path resolved INSIDE the folder, as the booted image would resolve it: every symlink
+ * (absolute or relative) is followed with the folder as `/`, and `..` in a link target stops at
+ * the folder. `..` in the path itself is refused on every transport.
+ */
 export function hostPath(t: Pick<Transport, 'root'>, path: string): string {
-  if (!path.startsWith('/')) throw new Error(`path must be absolute: ${path}`);
+  if (!path.startsWith('/')) throw new PathError(`path must be absolute: ${JSON.stringify(path)}`);
+  if (path.split('/').includes('..')) throw new PathError(`path ${JSON.stringify(path)} contains '..': give the absolute path without it`);
+  return t.root ? resolveInRoot(t.root, path) : path;
+}
+
+/** `root` + `path` with no symlink followed: what hostPath gives when nothing is a link. */
+export function lexicalHostPath(t: Pick<Transport, 'root'>, path: string): string {
   return t.root ? t.root.replace(/\/+$/, '') + path : path;
 }
 
-/** Single-quotes a value for POSIX sh. */
-export function shq(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
+function resolveInRoot(root: string, path: string): string {
+  const base = root.replace(/\/+$/, '');
+  const done: string[] = [];
+  const todo = path.split('/');
+  let links = 0;
+  while (todo.length) {
+    const part = todo.shift()!;
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      done.pop(); // only from a link target: at the folder's top it stays there
+      continue;
+    }
+    const here = `${base}/${[...done, part].join('/')}`;
+    let st: Stats | undefined;
+    try {
+      st = lstatSync(here);
+    } catch {
+      st = undefined; // not there (yet): the rest is taken as written
+    }
+    if (st?.isSymbolicLink()) {
+      if (++links > MAX_SYMLINKS) throw new PathError(`${path} in ${root}: too many levels of symbolic links`);
+      const target = readlinkSync(here);
+      if (target.startsWith('/')) done.length = 0;
+      todo.unshift(...target.split('/'));
+      continue;
+    }
+    done.push(part);
+  }
+  return `${base}/${done.join('/')}`;
 }
+
+/** Single-quotes a value for POSIX sh (the one quoter lives in src/shell.ts). */
+export { shq } from '../shell.ts';
 
 /** Optional capability of transports that can drop and re-establish their connection
  *  (the reboot step uses it). */

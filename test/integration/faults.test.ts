@@ -177,4 +177,24 @@ describe('faults', () => {
     expect(again.exitCode, again.stdout + again.stderr).toBe(0);
     expect(JSON.parse(again.stdout).hosts[0].steps.map((s: { status: string }) => s.status)).toEqual(['ok', 'changed']);
   });
+
+  it('a double Ctrl-C: the remote command and everything it started are killed (no orphan on the host), the lock released, exit 130', async () => {
+    const out = join(dir, 'out');
+    mkdirSync(out, { recursive: true });
+    const pb = playbook('double-int', `    - command: {cmd: 'sleep 612 & echo $! > ${out}/sleep.pid; wait; touch ${out}/double-finished'}\n`);
+    const run = execa('node', [CLI, 'apply', '-i', inventory(), pb], { reject: false, env: { NO_COLOR: '1' } });
+    let seen = '';
+    run.stdout?.on('data', (b: Buffer) => (seen += b.toString()));
+    await waitFor(join(out, 'sleep.pid'));
+    run.kill('SIGINT');
+    const deadline = Date.now() + 60_000;
+    while (!seen.includes('SIGINT: finishing the steps in progress') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    run.kill('SIGINT'); // only once the first was seen: two pending signals would merge into one
+    const r = await run;
+    expect(r.exitCode, r.stdout + r.stderr).toBe(130);
+    expect(r.stdout).toMatch(/SIGINT again: stopping the commands in progress, releasing the host locks/);
+    await noProcess('sleep 612');
+    expect(existsSync(join(out, 'double-finished'))).toBe(false);
+    expect(lockLeft()).toBe(false);
+  });
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, existsSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync, rmSync, mkdirSync, writeFileSync, utimesSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -196,6 +196,7 @@ describe('host lock', () => {
     for (const owner of [`controller=${hostname()}\npid=999999\nstarted=x\nboot_id=${bootId()}\n`, `controller=other\npid=1\nstarted=x\nboot_id=00000000-0000-0000-0000-000000000000\n`, '']) {
       mkdirSync(lockDir(), { recursive: true });
       writeFileSync(join(lockDir(), 'owner'), owner);
+      if (!owner) utimesSync(lockDir(), new Date(Date.now() - 120_000), new Date(Date.now() - 120_000)); // no record: stale once old
       const logs: string[] = [];
       const r = await runPlaybook(inventory(), pb(), opts(true, { events: { log: (_h: string, l: string) => logs.push(l) } }));
       expect(r.hosts[0].status).not.toBe('failed');

@@ -31,9 +31,15 @@ export async function execute(playbookFile: string, o: RunFlags, apply: boolean)
   const events = Object.fromEntries(Object.entries(progress.events).map(([k, fn]) => [k, (...args: unknown[]) => (fn as (...a: unknown[]) => void)(...redact(args))]));
 
   const abort = new AbortController();
+  const hard = new AbortController();
   const onSignal = (sig: string) => {
-    if (abort.signal.aborted) process.exit(130);
-    human.write(`\n${sig}: finishing the steps in progress, starting no new one (repeat to quit at once)\n`);
+    if (hard.signal.aborted) process.exit(130); // third: leave at once, locks and all
+    if (abort.signal.aborted) {
+      human.write(`\n${sig} again: stopping the commands in progress, releasing the host locks (a third one quits at once, leaving them)\n`);
+      hard.abort();
+      return;
+    }
+    human.write(`\n${sig}: finishing the steps in progress, starting no new one (repeat to stop them)\n`);
     abort.abort();
   };
   const onInt = () => onSignal('SIGINT');
@@ -52,6 +58,7 @@ export async function execute(playbookFile: string, o: RunFlags, apply: boolean)
       connect: { knownHostsFile: o.knownHosts, acceptNewHostKeys: o.acceptNewHostKeys, connectTimeoutMs: o.connectTimeout * 1000 },
       events,
       signal: abort.signal,
+      hardSignal: hard.signal,
     }).then(redact);
     await progress.finish();
     const changes = formatChanges(res, st, !apply || Boolean(o.diff));

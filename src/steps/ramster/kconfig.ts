@@ -170,12 +170,14 @@ async function mergeInScratch(t: Transport, tree: string, base: string, fragment
   let baseLabel: string;
   if (base === 'auto' || base === 'olddefconfig') {
     baseLabel = 'the tree\'s .config';
-    const none = base === 'auto' ? `KCONFIG_CONFIG="$s/base.config" make -s -C "$tree" defconfig >"$s/log" 2>&1 ${fail('make defconfig failed')}; echo defconfig > "$s/base.label"` : `echo "${tree} has no .config to start from (base: olddefconfig); use base: defconfig or a config file" >&2; exit 3`;
+    const none = base === 'auto' ? `KCONFIG_CONFIG="$s/base.config" make -s -C "$tree" defconfig >"$s/log" 2>&1 ${fail('make defconfig failed')}; echo defconfig > "$s/base.label"` : `echo ${shq(`${tree} has no .config to start from (base: olddefconfig); use base: defconfig or a config file`)} >&2; exit 3`;
     baseCmd = `if [ -f "$tree/.config" ]; then cp "$tree/.config" "$s/base.config"; else ${none}; fi`;
   } else if (base.startsWith('/')) {
     baseLabel = base;
     baseCmd = `cp ${shq(hostPath(t, base))} "$s/base.config" 2>/dev/null || { echo ${shq(`cannot read the base config ${base} on ${t.target}`)} >&2; exit 3; }`;
   } else {
+    // A make target: never an option (`--eval=...` runs code), whatever the schema saw.
+    if (!new RegExp(BASE_PATTERN).test(base)) throw new Error(`kconfig base ${JSON.stringify(base)} is not 'auto', 'olddefconfig', a *config make target or an absolute path`);
     baseLabel = base;
     baseCmd = `KCONFIG_CONFIG="$s/base.config" make -s -C "$tree" ${shq(base)} >"$s/log" 2>&1 ${fail(`make ${base} failed`)}`;
   }

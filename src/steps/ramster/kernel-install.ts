@@ -1,4 +1,4 @@
-import { shq, type Transport } from '../../transport/types.ts';
+import { hostPath, shq, type Transport } from '../../transport/types.ts';
 import { isImageTarget } from './cluster.ts';
 import { grubDefaultCheck, unquoteShellValue, type GrubDefaultState } from './kernel-boot.ts';
 import { KEY_FILE, parseKeyFile, type InstalledKernel, type PackageFormat } from './kernel-plan.ts';
@@ -23,15 +23,19 @@ export interface NodeReading {
 const prelude = (t: Transport) => `R=${shq(t.root)}
 in_root() { if [ -n "$R" ]; then chroot "$R" "$@"; else "$@"; fi; }`;
 
-const BOOT_STATE = `
-if [ -x "$R/usr/sbin/grubby" ] || [ -x "$R/sbin/grubby" ]; then
+/** Paths through hostPath: on a folder target, inside the folder only. */
+const bootState = (t: Transport) => {
+  const p = (path: string) => shq(hostPath(t, path));
+  return `
+if [ -x ${p('/usr/sbin/grubby')} ] || [ -x ${p('/sbin/grubby')} ]; then
   echo loader=grubby; echo "grubby_default=$(in_root grubby --default-kernel 2>/dev/null || true)"
-elif [ -f "$R/boot/grub/grub.cfg" ] && { [ -x "$R/usr/bin/grub-editenv" ] || [ -x "$R/usr/sbin/grub-editenv" ]; }; then
+elif [ -f ${p('/boot/grub/grub.cfg')} ] && { [ -x ${p('/usr/bin/grub-editenv')} ] || [ -x ${p('/usr/sbin/grub-editenv')} ]; }; then
   echo loader=grub
-  echo "grub_default=$(sed -n 's/^GRUB_DEFAULT=//p' "$R/etc/default/grub" 2>/dev/null | tail -n 1)"
-  echo "saved_entry=$(sed -n 's/^saved_entry=//p' "$R/boot/grub/grubenv" 2>/dev/null | tail -n 1)"
-  echo @@cfg; grep -E '^[[:space:]]*(submenu|menuentry)[[:space:]]' "$R/boot/grub/grub.cfg" || true; echo @@endcfg
+  echo "grub_default=$(sed -n 's/^GRUB_DEFAULT=//p' ${p('/etc/default/grub')} 2>/dev/null | tail -n 1)"
+  echo "saved_entry=$(sed -n 's/^saved_entry=//p' ${p('/boot/grub/grubenv')} 2>/dev/null | tail -n 1)"
+  echo @@cfg; grep -E '^[[:space:]]*(submenu|menuentry)[[:space:]]' ${p('/boot/grub/grub.cfg')} || true; echo @@endcfg
 else echo loader=none; fi`;
+};
 
 async function sh(t: Transport, script: string, what: string, timeoutMs = 600_000): Promise<string> {
   const r = await t.exec(script, { timeoutMs });
@@ -62,13 +66,14 @@ export function parseNodeReading(out: string): NodeReading {
 /** One command: the key file, whether its kernel is still installed, the boot loader state. */
 export async function readNode(t: Transport, timeoutMs?: number): Promise<NodeReading> {
   const script = `${prelude(t)}
-kf="$R${KEY_FILE}"
+kf=${shq(hostPath(t, KEY_FILE))}
 if [ -f "$kf" ]; then
   echo @@key; cat "$kf"; echo @@endkey
   rel=$(sed -n 's/^release=//p' "$kf")
-  if [ -n "$rel" ] && [ -f "$R/boot/vmlinuz-$rel" ] && { in_root dpkg-query -S "/boot/vmlinuz-$rel" >/dev/null 2>&1 || in_root rpm -qf "/boot/vmlinuz-$rel" >/dev/null 2>&1; }; then echo owned=1; fi
+  case $rel in */*|..*|-*) rel=;; esac
+  if [ -n "$rel" ] && [ -f ${shq(hostPath(t, '/boot'))}/"vmlinuz-$rel" ] && { in_root dpkg-query -S "/boot/vmlinuz-$rel" >/dev/null 2>&1 || in_root rpm -qf "/boot/vmlinuz-$rel" >/dev/null 2>&1; }; then echo owned=1; fi
 fi
-${BOOT_STATE}`;
+${bootState(t)}`;
   return parseNodeReading(await sh(t, script, 'reading the installed kernel', timeoutMs));
 }
 
@@ -114,7 +119,7 @@ export async function makeDefault(t: Transport, release: string, log: (l: string
       if (!c.entry) throw new Error(`no GRUB menu entry for Linux ${release} in /boot/grub/grub.cfg after update-grub: is /boot/vmlinuz-${release} there?`);
     }
     if (r.grub!.grubDefault !== 'saved') {
-      const file = '"$R/etc/default/grub"';
+      const file = shq(hostPath(t, '/etc/default/grub'));
       await sh(
         t,
         `${prelude(t)}\nset -e\nif grep -q '^GRUB_DEFAULT=' ${file}; then sed -i 's/^GRUB_DEFAULT=.*/GRUB_DEFAULT=saved/' ${file}; else echo GRUB_DEFAULT=saved >> ${file}; fi\n${REGEN}`,

@@ -48,6 +48,19 @@ export interface Manifest {
   files: PackageFile[];
 }
 
+/** A package file or kernel release name from the build host: one plain path component. The
+ *  build host is not trusted: its names become paths on the controller and every node. */
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+~-]*$/;
+
+export class ManifestError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ManifestError';
+  }
+}
+
+/** Parses a build's manifest; undefined when it is incomplete, a ManifestError when it names
+ *  a file or release that is not a plain name (`../x`, `/etc/x`, `-x`). */
 export function parseManifest(text: string): Manifest | undefined {
   let release = '';
   let format = '';
@@ -59,6 +72,11 @@ export function parseManifest(text: string): Manifest | undefined {
     else if (word === 'format') format = rest[0] ?? '';
     else if (word === 'image') image = rest[0] ?? '';
     else if (word === 'file' && rest.length === 3 && /^[0-9a-f]{64}$/.test(rest[0])) files.push({ sha256: rest[0], size: Number(rest[1]), name: rest[2] });
+  }
+  for (const [what, name] of [['release', release], ['image', image], ...files.map((f) => ['file', f.name])]) {
+    if (name && !SAFE_NAME.test(name)) {
+      throw new ManifestError(`the kernel build manifest names ${what} ${JSON.stringify(name)}, which is not a plain file name: refusing it (a build host must not choose paths on the controller or the nodes); remove the build's cache folder on the build host and build again`);
+    }
   }
   const img = files.find((f) => f.name === image);
   if (!release || (format !== 'deb' && format !== 'rpm') || !img) return undefined;

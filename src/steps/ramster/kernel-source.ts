@@ -13,6 +13,12 @@ export type KernelSource = { kind: 'path'; path: string } | { kind: 'git'; url: 
 
 export type KernelSourceArg = string | { path?: string; git?: string; ref?: string; tarball?: string };
 
+/** Git URLs of the transports git itself calls safe, never an option (`--upload-pack=...`) and
+ *  never a host starting with `-` (ssh would read it as an option); no `ext::` or `fd::`. */
+const GIT_URL = /^(?:(?:https?|git|ssh|git\+ssh):\/\/(?:[^@/\s]+@)?[A-Za-z0-9_[\]:.][^\s]*|[A-Za-z0-9_][A-Za-z0-9_.-]*@[A-Za-z0-9_][A-Za-z0-9_.-]*:[^\s]+|\/[^\s]*)$/;
+/** A tag, branch or commit name: no option, no space, no `..`. */
+const GIT_REF = /^(?!-)(?!.*\.\.)[A-Za-z0-9_./+@-]+$/;
+
 export const kernelSourceSchema = {
   description:
     'Kernel source on the build host: a path (string, or {path}), {git: URL, ref: tag|branch|commit}, or {tarball: path or http(s) URL}. Git and tarball sources are unpacked once under <cache_dir>/src/.',
@@ -29,8 +35,8 @@ export const kernelSourceSchema = {
       required: ['git', 'ref'],
       additionalProperties: false,
       properties: {
-        git: { type: 'string', minLength: 1, description: 'Git URL the build host can fetch from.' },
-        ref: { type: 'string', minLength: 1, description: 'Tag, branch or commit to build (a branch is re-resolved every run).' },
+        git: { type: 'string', pattern: GIT_URL.source, description: 'Git URL the build host can fetch from: https://, http://, git://, ssh://, user@host:path, or an absolute path.' },
+        ref: { type: 'string', pattern: GIT_REF.source, description: 'Tag, branch or commit to build (a branch is re-resolved every run).' },
       },
     },
     {
@@ -55,7 +61,8 @@ export function parseKernelSource(v: unknown): KernelSource {
   const keys = Object.keys(o).sort().join(',');
   if (keys === 'path') return parseKernelSource(o.path);
   if (keys === 'git,ref' && typeof o.git === 'string' && o.git && typeof o.ref === 'string' && o.ref) {
-    if (/^-/.test(o.ref) || /\s/.test(o.ref)) throw new Error(`git ref "${o.ref}" is not a tag, branch or commit name`);
+    if (!GIT_REF.test(o.ref)) throw new Error(`git ref "${o.ref}" is not a tag, branch or commit name`);
+    if (!GIT_URL.test(o.git)) throw new Error(`git URL "${o.git}" is not an https://, http://, git://, ssh://, user@host:path URL or an absolute path`);
     return { kind: 'git', url: o.git, ref: o.ref };
   }
   if (keys === 'tarball' && typeof o.tarball === 'string' && /^(\/|https?:\/\/|ftp:\/\/)/.test(o.tarball)) return { kind: 'tarball', location: o.tarball };
@@ -132,7 +139,7 @@ fi`;
 async function preparePath(t: Transport, path: string, o: SourceOptions): Promise<PreparedSource> {
   const tree = hostPath(t, path);
   const script = `tree=${shq(tree)}
-if [ ! -f "$tree/Makefile" ]; then echo "no kernel tree at ${path.replace(/[`"$\\]/g, '\\$&')} (it has no Makefile)" >&2; exit 3; fi
+if [ ! -f "$tree/Makefile" ]; then echo ${shq(`no kernel tree at ${path} (it has no Makefile)`)} >&2; exit 3; fi
 ${o.revision ? PATH_REVISION : ''}`;
   const out = await sh(t, script, `reading the kernel tree ${path}`, o.timeoutMs);
   return { tree: path, revision: o.revision ? `path ${out.trim()}` : undefined };
@@ -146,7 +153,7 @@ async function prepareGit(t: Transport, src: { url: string; ref: string }, o: So
   const resolve = `url=${shq(src.url)}; ref=${shq(src.ref)}
 command -v git >/dev/null 2>&1 || { echo 'git is not installed on the build host (install git)' >&2; exit 3; }
 if printf '%s' "$ref" | grep -Eq '^[0-9a-f]{40}$'; then rev=$ref
-else rev=$(git ls-remote "$url" "$ref" "$ref^{}" | awk -v r="$ref" '
+else rev=$(git ls-remote -- "$url" "$ref" "$ref^{}" | awk -v r="$ref" '
       $2 == "refs/tags/" r "^{}" { p = $1 } $2 == "refs/tags/" r { tg = $1 } $2 == "refs/heads/" r { h = $1 } $2 == r { x = $1 }
       END { print (p != "" ? p : tg != "" ? tg : h != "" ? h : x) }')
 fi
@@ -167,7 +174,7 @@ mkdir -p "$(dirname "$repo")" "$(dirname "$tree")"
 exec 9>"$repo.lock"; flock 9
 [ -d "$repo" ] || git init -q --bare "$repo"
 if ! git --git-dir="$repo" cat-file -e "$rev^{commit}" 2>/dev/null; then
-  git --git-dir="$repo" fetch -q --depth=1 "$url" "$rev" 2>/dev/null || git --git-dir="$repo" fetch -q --depth=1 "$url" "$ref"
+  git --git-dir="$repo" fetch -q --depth=1 -- "$url" "$rev" 2>/dev/null || git --git-dir="$repo" fetch -q --depth=1 -- "$url" "$ref"
 fi
 git --git-dir="$repo" cat-file -e "$rev^{commit}"
 if [ ! -f "$tree/Makefile" ]; then

@@ -1,6 +1,6 @@
 import { shortHostname } from '../../ramster/confparse.ts';
 import { probe, run } from '../../transport/fileops.ts';
-import { shq } from '../../transport/types.ts';
+import { hostPath, shq, type Transport } from '../../transport/types.ts';
 import { convergeFile } from '../file.ts';
 import { decodeText, splitLines } from '../lines.ts';
 import { defineStep, noChange, type Change, type StepContext } from '../types.ts';
@@ -23,14 +23,17 @@ interface HostnameState {
   persistent: string;
 }
 
-const READ = `R="\${ROOT:-}"
-if [ -z "$R" ]; then echo "runtime=$(uname -n)"; fi
-if [ -f "$R/etc/hostname" ]; then echo "etc_hostname=$(sed -e 's/[[:space:]]*$//' -e '/^[[:space:]]*#/d' -e '/^$/d' "$R/etc/hostname" | head -n 1)"; fi
-if [ -f "$R/etc/sysconfig/network" ]; then echo "sysconfig=$(sed -n 's/^HOSTNAME=//p' "$R/etc/sysconfig/network" | tail -n 1)"; fi`;
+/** Paths through hostPath: a folder's hostname files are read inside the folder only. */
+const readScript = (t: Transport) => {
+  const p = (path: string) => shq(hostPath(t, path));
+  return `${t.root ? '' : 'echo "runtime=$(uname -n)"'}
+if [ -f ${p('/etc/hostname')} ]; then echo "etc_hostname=$(sed -e 's/[[:space:]]*$//' -e '/^[[:space:]]*#/d' -e '/^$/d' ${p('/etc/hostname')} | head -n 1)"; fi
+if [ -f ${p('/etc/sysconfig/network')} ]; then echo "sysconfig=$(sed -n 's/^HOSTNAME=//p' ${p('/etc/sysconfig/network')} | tail -n 1)"; fi`;
+};
 
 async function readHostname(ctx: StepContext): Promise<HostnameState> {
   // A folder's paths are under its root; a chroot or a real host sees its own paths.
-  const out = await probe(ctx.t, `ROOT=${shq(ctx.t.root)}\n${READ}`, 'read hostname', ctx.timeoutMs);
+  const out = await probe(ctx.t, readScript(ctx.t), 'read hostname', ctx.timeoutMs);
   const kv = new Map(out.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1).trim()]));
   const runtime = isImageTarget(ctx.t) ? undefined : kv.get('runtime');
   // EL6 keeps the name in /etc/sysconfig/network; everything newer (and Debian) in /etc/hostname.

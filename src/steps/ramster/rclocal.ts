@@ -1,6 +1,6 @@
 import { heartbeatBlock } from '../../ramster/heartbeat.ts';
 import { probe } from '../../transport/fileops.ts';
-import { shq } from '../../transport/types.ts';
+import { hostPath, shq, type Transport } from '../../transport/types.ts';
 import { convergeFile } from '../file.ts';
 import { bare, decodeText, splitLines } from '../lines.ts';
 import { defineStep, type Change } from '../types.ts';
@@ -35,10 +35,14 @@ export function editRclocal(current: string | undefined, block: string[], marker
 
 // systemd runs rc.local through rc-local.service, which systemd-rc-local-generator pulls into
 // the boot as soon as the file is executable (Debian, EL7+): nothing to enable.
-const GENERATOR_PROBE = `R=\${ROOT:-}
-for d in /lib /usr/lib; do [ -e "$R$d/systemd/system-generators/systemd-rc-local-generator" ] && echo generator; done
-for d in /lib /usr/lib /etc; do [ -e "$R$d/systemd/system/rc-local.service" ] && echo unit; done
-true`;
+const generatorProbe = (t: Transport) => {
+  const p = (path: string) => shq(hostPath(t, path));
+  return [
+    ...['/lib', '/usr/lib'].map((d) => `[ -e ${p(`${d}/systemd/system-generators/systemd-rc-local-generator`)} ] && echo generator`),
+    ...['/lib', '/usr/lib', '/etc'].map((d) => `[ -e ${p(`${d}/systemd/system/rc-local.service`)} ] && echo unit`),
+    'true',
+  ].join('\n');
+};
 
 export const rclocalStep = defineStep<RclocalArgs>({
   name: 'ramster_rclocal',
@@ -59,7 +63,7 @@ export const rclocalStep = defineStep<RclocalArgs>({
 
     let note = '';
     if (ctx.facts.init_system === 'systemd') {
-      const found = await probe(ctx.t, `ROOT=${shq(ctx.t.root)}\n${GENERATOR_PROBE}`, 'look for systemd-rc-local-generator', ctx.timeoutMs);
+      const found = await probe(ctx.t, generatorProbe(ctx.t), 'look for systemd-rc-local-generator', ctx.timeoutMs);
       if (!found.includes('generator')) {
         throw new Error(
           `${ctx.host} runs systemd without systemd-rc-local-generator, so ${path} would not run at boot${found.includes('unit') ? ' (rc-local.service exists but nothing pulls it in)' : ''}; ` +

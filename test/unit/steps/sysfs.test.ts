@@ -1,4 +1,5 @@
-import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { execa } from 'execa';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sysfsStep } from '../../../src/steps/sysfs.ts';
@@ -45,8 +46,9 @@ describe('sysfs step on stand-in files', () => {
   it('fails when the write is accepted but the value reads back unchanged', async () => {
     // /dev/null accepts every write and keeps nothing, like remote_target_nodenum when the
     // target node is not up yet.
+    // (a device node of the folder: a symlink to the host's /dev/null resolves inside it)
     await mkdir(join(root, RAMSTER), { recursive: true });
-    await symlink('/dev/null', join(root, RAMSTER, 'remote_target_nodenum'));
+    await execa('mknod', ['-m', '666', join(root, RAMSTER, 'remote_target_nodenum'), 'c', '1', '3']);
     await expect(sysfsStep.checkApply({ path: `${RAMSTER}/remote_target_nodenum`, value: 1 }, ctx(true))).rejects.toThrow(
       `the kernel accepted the write of "1" to ${RAMSTER}/remote_target_nodenum but it still reads ""`,
     );
@@ -54,13 +56,19 @@ describe('sysfs step on stand-in files', () => {
 
   it('fails clearly when the kernel rejects the write', async () => {
     // A read-only kernel file (root cannot write 0444 /proc/sys entries); the write is refused.
-    await mkdir(join(root, 'proc/sys/kernel'), { recursive: true });
-    await symlink('/proc/sys/kernel/osrelease', join(root, 'proc/sys/kernel/osrelease'));
-    const real = (await readFile('/proc/sys/kernel/osrelease', 'utf8')).trim();
-    await expect(sysfsStep.checkApply({ path: '/proc/sys/kernel/osrelease', value: 'bogus' }, ctx(true))).rejects.toThrow(
-      /^the kernel rejected writing "bogus" to \/proc\/sys\/kernel\/osrelease: /,
-    );
-    expect((await readFile('/proc/sys/kernel/osrelease', 'utf8')).trim()).toBe(real);
+    // Bind-mounted into the folder (a symlink to the host's file resolves inside the folder).
+    const inRoot = join(root, 'proc/sys/kernel/osrelease');
+    await put('/proc/sys/kernel/osrelease', '');
+    await execa('mount', ['--bind', '/proc/sys/kernel/osrelease', inRoot]);
+    try {
+      const real = (await readFile('/proc/sys/kernel/osrelease', 'utf8')).trim();
+      await expect(sysfsStep.checkApply({ path: '/proc/sys/kernel/osrelease', value: 'bogus' }, ctx(true))).rejects.toThrow(
+        /^the kernel rejected writing "bogus" to \/proc\/sys\/kernel\/osrelease: /,
+      );
+      expect((await readFile('/proc/sys/kernel/osrelease', 'utf8')).trim()).toBe(real);
+    } finally {
+      await execa('umount', [inRoot]);
+    }
   });
 
   it('a missing file fails on apply and is a conditional change in a dry run', async () => {
