@@ -1,0 +1,23 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { classifyDmesg } from '../../../src/ramster/dmesg.ts';
+
+// Lines recorded from the real RAMster kernel (test/fixtures/dmesg/, with the vendor tree's
+// "(cpu)[pid:comm]" printk prefix): every RAMster line has a class of its own, not the
+// catch-all, and none of a healthy run is serious.
+const DIR = join(import.meta.dirname, '..', '..', 'fixtures', 'dmesg');
+const files = readdirSync(DIR).filter((f) => f.endsWith('.txt'));
+
+describe('classifyDmesg on real Linux 3.10 lines', () => {
+  it('has fixtures', () => expect(files.length).toBeGreaterThan(0));
+  for (const f of files) {
+    it(`${f}: every RAMster line classified by a rule, nothing serious`, () => {
+      const lines = readFileSync(join(DIR, f), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
+      const findings = classifyDmesg(lines);
+      expect(findings.length).toBeGreaterThan(3);
+      expect(findings.filter((x) => x.what === 'RAMster message').map((x) => x.line)).toEqual([]);
+      expect(findings.filter((x) => x.class !== 'info' && x.class !== 'harmless').map((x) => x.line)).toEqual([]);
+    });
+  }
+});
