@@ -1,7 +1,7 @@
+import { NATIVE_BUILD_ENV } from '../../ramster/kconfigMerge.ts';
 import { writeFileAtomic } from '../../transport/fileops.ts';
 import { hostPath, shq, type Transport } from '../../transport/types.ts';
 import { parseManifest, type Manifest, type PackageFormat } from './kernel-plan.ts';
-import { NATIVE_BUILD_ENV } from '../../ramster/kconfigMerge.ts';
 
 /**
  * The build on the build host, in `<cache_dir>/<key>/`: a copy of the source tree (so the
@@ -99,10 +99,11 @@ done
 if grep -q olddefconfig scripts/kconfig/Makefile; then make olddefconfig; else make oldnoconfig; fi
 [ -n "$jobs" ] || jobs=$(nproc)
 kv=$(make -s kernelversion)
-say "building Linux $kv with make -j$jobs bin$fmt-pkg"
+# Older trees (3.x) have no bindeb-pkg: their deb-pkg builds only the binary packages.
+target=bin$fmt-pkg
+if [ "$fmt" = deb ] && ! grep -q '^bindeb-pkg' scripts/package/Makefile; then target=deb-pkg; fi
+say "building Linux $kv with make -j$jobs $target"
 if [ "$fmt" = deb ]; then
-  # Older trees (3.x) have no bindeb-pkg: their deb-pkg builds only the binary packages.
-  if grep -q '^bindeb-pkg' scripts/package/Makefile; then target=bindeb-pkg; else target=deb-pkg; fi
   make -j"$jobs" KDEB_PKGVERSION="$kv${pkgVersion}" "$target"
 else
   HOME="$dir" make -j"$jobs" RPMOPTS="--define '_topdir $dir/rpmbuild'" binrpm-pkg
