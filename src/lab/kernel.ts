@@ -72,7 +72,12 @@ export function ramsterKernelVars(kit: RamsterKernelKit): Record<string, unknown
   return {
     kernel_source: { tarball: kit.tarball },
     // Relative ones are ours, beside playbooks/site.yaml (see each patch's header for why).
-    kernel_patches: [kit.patch, 'patches/linux-3.10-tools-byteshift.patch', 'patches/linux-3.10.72-mtk-printk-va-list.patch'],
+    kernel_patches: [
+      kit.patch,
+      'patches/linux-3.10-tools-byteshift.patch',
+      'patches/linux-3.10.72-mtk-printk-va-list.patch',
+      'patches/linux-3.10-getrandom.patch',
+    ],
     kernel_config_base: kit.config,
     kernel_build_host: 'control',
   };
