@@ -139,6 +139,10 @@ const RULES: Rule[] = [
     classify: (m) => ({ class: 'info', what: `startup: ${m[0]}` }),
   },
   {
+    re: /(?:AUTO)?created (ephemeral|persistent) (?:local )?tmem pool,? id=(\d+)/,
+    classify: (m) => ({ class: 'info', what: `zcache ${m[1]} pool ${m[2]} created` }),
+  },
+  {
     re: /(Kernel command line|Command line): (.*)/,
     classify: (m) => ({ class: 'info', what: `boot parameters: ${m[2].trim()}` }),
   },
@@ -149,8 +153,13 @@ function nodeOf(line: string): { node?: number } {
   return m ? { node: Number(m[1]) } : {};
 }
 
+/** The vendor 3.10 tree logs every signal with both processes' names ("[pid:ramster-ctl] sig 17
+ *  to [pid:ramster-ctl]"): a process name, not a RAMster message. */
+export const VENDOR_SIGNAL_LINE = /\] sig \d+ to \[\d+:/;
+
 /** Is this a line RAMster (or its o2net copy, r2net) wrote? */
 function isRamsterLine(line: string): boolean {
+  if (VENDOR_SIGNAL_LINE.test(line)) return false;
   return /ramster|zcache|r2net|remotification/i.test(line) || RULES.some((r) => r.re.test(line));
 }
 
