@@ -77,6 +77,7 @@ export function ramsterKernelVars(kit: RamsterKernelKit): Record<string, unknown
       'patches/linux-3.10-tools-byteshift.patch',
       'patches/linux-3.10.72-mtk-printk-va-list.patch',
       'patches/linux-3.10-getrandom.patch',
+      'patches/linux-3.10-zcache-raw-zero-filled.patch',
     ],
     kernel_config_base: kit.config,
     kernel_build_host: 'control',
