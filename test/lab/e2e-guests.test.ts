@@ -242,7 +242,7 @@ describe('lab guests end to end: configfs, service + reboot, faults', () => {
       expect(await readBootId(sshTarget(lab.state, g2))).toMatch(/^[0-9a-f-]{36}$/);
 
       // What the crash left of the engine's host lock, for the failure message.
-      const lockLeft = await onGuest(lab.state, 'node2', `ls -la ${LOCK_PATH} 2>&1; echo "owner: $(cat ${LOCK_PATH}/owner 2>&1)"`);
+      const lockLeft = await onGuest(lab.state, 'node2', `ls -la ${LOCK_PATH} 2>&1; echo "owner: $(cat ${LOCK_PATH} 2>&1)"`);
       const rerun = await cliJson(['apply', '-i', lab.state.inventory, playbook]);
       expect(rerun.code, `${explain(rerun)}\nnode2's lock before the re-run:\n${lockLeft}`).toBe(0);
       expect(hostOf(rerun.result, 'node1').status).toBe('ok');

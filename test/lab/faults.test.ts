@@ -97,7 +97,7 @@ describe('lab faults: a reboot that never comes back', () => {
       timings.set('rebootNeverBack.restartGuest', Date.now() - bootStart);
       const bootRestarted = await readBootId(sshTarget(lab.state, g));
       expect(bootRestarted).not.toBe(bootBefore);
-      const leftBehind = await onGuest(lab.state, 'node1', `cat ${LOCK_PATH}/owner 2>/dev/null | grep '^boot_id='; cat ${PENDING_PATH}`);
+      const leftBehind = await onGuest(lab.state, 'node1', `grep '^boot_id=' ${LOCK_PATH} 2>/dev/null; cat ${PENDING_PATH}`);
       expect(leftBehind, 'the lock of the lost boot and the pending reboot are on disk').toContain(`boot_id=${bootBefore}`);
       expect(leftBehind).toContain('"reboot"');
 
