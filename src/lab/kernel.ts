@@ -78,6 +78,8 @@ export function ramsterKernelVars(kit: RamsterKernelKit): Record<string, unknown
       'patches/linux-3.10.72-mtk-printk-va-list.patch',
       'patches/linux-3.10-getrandom.patch',
       'patches/linux-3.10-zcache-raw-zero-filled.patch',
+      'patches/linux-3.10-tmem-up-assert-locked.patch',
+      'patches/linux-3.10-ramster-remotify-replace-race.patch',
     ],
     kernel_config_base: kit.config,
     kernel_build_host: 'control',

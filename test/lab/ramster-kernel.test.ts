@@ -128,7 +128,10 @@ describe('staging RAMster (Linux 3.10) on a two-node sysvinit lab', () => {
       await sh(
         lab,
         CLIENT,
+        // Kernel errors and warnings reach the serial console (kept in the guest's console.log),
+        // so a node that stops answering under the workload still says why.
         `set -e
+dmesg -n 5
 if ! grep -q '^/swapfile ' /proc/swaps; then
   [ -f /swapfile ] || { dd if=/dev/zero of=/swapfile bs=1M count=1024 status=none; chmod 600 /swapfile; mkswap /swapfile >/dev/null; }
   swapon /swapfile
