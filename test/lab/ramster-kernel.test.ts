@@ -9,8 +9,8 @@
  * of the node whose pages are remote.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { guestOf, rebootGuest } from '../../src/lab/index.ts';
 import { classifyDmesg } from '../../src/ramster/dmesg.ts';
 import { changedSteps, cli, cliJson, explain, hostOf } from './cli.ts';
@@ -42,19 +42,61 @@ type StatusRows = { hosts: Record<string, Record<string, string | number>> };
 
 const sh = (lab: TestLab, node: string, script: string, timeoutMs = 300_000) => onGuest(lab.state, node, script, timeoutMs);
 
-async function status(lab: TestLab): Promise<StatusRows> {
-  const r = await cli(['status', '-i', lab.state.inventory, '--json']);
+async function status(lab: TestLab, inventory = lab.state.inventory): Promise<StatusRows> {
+  const r = await cli(['status', '-i', inventory, '--json']);
   expect(r.code, r.stdout + r.stderr).toBe(0);
   return JSON.parse(r.stdout) as StatusRows;
 }
 
-async function verifyStrict(lab: TestLab): Promise<Checks> {
-  const r = await cli(['verify', '-i', lab.state.inventory, '--strict', '--json']);
+async function verifyStrict(lab: TestLab, inventory = lab.state.inventory): Promise<Checks> {
+  const r = await cli(['verify', '-i', inventory, '--strict', '--json']);
   const report = JSON.parse(r.stdout) as Checks;
   const bad = Object.entries(report.hosts).flatMap(([h, v]) => (v.checks ?? []).filter((c) => c.status !== 'pass').map((c) => `${h} ${c.id}: ${c.status} (${c.evidence})`));
   expect(bad, r.stdout + r.stderr).toEqual([]);
   expect(r.code).toBe(0);
   return report;
+}
+
+/** Swap (a 1 GiB swapfile) on `client`, then WORK_MB of checksummed pages in tmpfs: more than
+ *  its RAM, so pages go through zcache to `server`; they must read back intact and `status`
+ *  must show them on both sides. */
+async function workloadGoesRemote(lab: TestLab, inventory: string, client: string, server: string, mb: number): Promise<void> {
+  await sh(
+    lab,
+    client,
+    // Kernel errors and warnings reach the serial console (kept in the guest's console.log),
+    // so a node that stops answering under the workload still says why.
+    `set -e
+dmesg -n 5
+if ! grep -q '^/swapfile ' /proc/swaps; then
+  [ -f /swapfile ] || { dd if=/dev/zero of=/swapfile bs=1M count=1024 status=none; chmod 600 /swapfile; mkswap /swapfile >/dev/null; }
+  swapon /swapfile
+fi
+mkdir -p /mnt/work
+mountpoint -q /mnt/work || mount -t tmpfs -o size=2g tmpfs /mnt/work
+cat > /root/workload.py <<'EOF'
+${WORKLOAD}EOF`,
+  );
+  const written = (await sh(lab, client, `python3 /root/workload.py /mnt/work/pages ${mb}`, 1_800_000)).trim();
+  expect(written).toMatch(/^[0-9a-f]{64}$/);
+  // The remotify worker runs every second; give it time to move the compressed pages.
+  let rows = await status(lab, inventory);
+  for (let i = 0; i < 60 && !(Number(rows.hosts[server].foreign_pages) > 0); i++) {
+    await new Promise((r) => setTimeout(r, 5000));
+    rows = await status(lab, inventory);
+  }
+  console.log(`[ramster-kernel] ${client} after writing ${mb} MiB: ${JSON.stringify(rows.hosts)}`);
+  expect(Number(rows.hosts[server].foreign_pages), JSON.stringify(rows)).toBeGreaterThan(0);
+  expect(Number(rows.hosts[client].pages_remoted), JSON.stringify(rows)).toBeGreaterThan(0);
+  const readBack = (await sh(lab, client, 'sha256sum < /mnt/work/pages', 1_800_000)).split(' ')[0];
+  expect(readBack).toBe(written);
+  rows = await status(lab, inventory);
+  console.log(`[ramster-kernel] ${client} after reading back: ${JSON.stringify(rows.hosts)}`);
+  expect(Number(rows.hosts[client].remote_succ_get), JSON.stringify(rows)).toBeGreaterThan(0);
+  expect(rows.hosts[client].cluster).toBe('Online');
+  expect(rows.hosts[server].cluster).toBe('Online');
+  // Done with the pages: the next case starts from a node that is not swapping.
+  await sh(lab, client, 'rm -f /mnt/work/pages', 1_800_000);
 }
 
 describe('staging RAMster (Linux 3.10) on a two-node sysvinit lab', () => {
@@ -124,42 +166,7 @@ describe('staging RAMster (Linux 3.10) on a two-node sysvinit lab', () => {
 
   it(
     'a workload beyond the client\'s RAM: pages go to the server (foreign_pages > 0 there, remote gets > 0 on the client) and read back intact',
-    timings.timed('workload', async () => {
-      await sh(
-        lab,
-        CLIENT,
-        // Kernel errors and warnings reach the serial console (kept in the guest's console.log),
-        // so a node that stops answering under the workload still says why.
-        `set -e
-dmesg -n 5
-if ! grep -q '^/swapfile ' /proc/swaps; then
-  [ -f /swapfile ] || { dd if=/dev/zero of=/swapfile bs=1M count=1024 status=none; chmod 600 /swapfile; mkswap /swapfile >/dev/null; }
-  swapon /swapfile
-fi
-mkdir -p /mnt/work
-mountpoint -q /mnt/work || mount -t tmpfs -o size=2g tmpfs /mnt/work
-cat > /root/workload.py <<'EOF'
-${WORKLOAD}EOF`,
-      );
-      const written = (await sh(lab, CLIENT, `python3 /root/workload.py /mnt/work/pages ${WORK_MB}`, 1_800_000)).trim();
-      expect(written).toMatch(/^[0-9a-f]{64}$/);
-      // The remotify worker runs every second; give it time to move the compressed pages.
-      let rows = await status(lab);
-      for (let i = 0; i < 60 && !(Number(rows.hosts[SERVER].foreign_pages) > 0); i++) {
-        await new Promise((r) => setTimeout(r, 5000));
-        rows = await status(lab);
-      }
-      console.log(`[ramster-kernel] after writing ${WORK_MB} MiB: ${JSON.stringify(rows.hosts)}`);
-      expect(Number(rows.hosts[SERVER].foreign_pages), JSON.stringify(rows)).toBeGreaterThan(0);
-      expect(Number(rows.hosts[CLIENT].pages_remoted), JSON.stringify(rows)).toBeGreaterThan(0);
-      const readBack = (await sh(lab, CLIENT, 'sha256sum < /mnt/work/pages', 1_800_000)).split(' ')[0];
-      expect(readBack).toBe(written);
-      rows = await status(lab);
-      console.log(`[ramster-kernel] after reading back: ${JSON.stringify(rows.hosts)}`);
-      expect(Number(rows.hosts[CLIENT].remote_succ_get), JSON.stringify(rows)).toBeGreaterThan(0);
-      expect(rows.hosts[CLIENT].cluster).toBe('Online');
-      expect(rows.hosts[SERVER].cluster).toBe('Online');
-    }),
+    timings.timed('workload', () => workloadGoesRemote(lab, lab.state.inventory, CLIENT, SERVER, WORK_MB)),
   );
 
   it(
@@ -205,6 +212,25 @@ ${WORKLOAD}EOF`,
       const again = await cliJson(['apply', '-i', lab.state.inventory]);
       expect(again.code, explain(again)).toBe(0);
       expect(again.result.totals.changed, explain(again)).toBe(0);
+    }),
+  );
+  it(
+    'symmetric: an inventory change makes node2 borrow from node1 too; apply converges it, verify passes, and a workload on node2 sends its pages to node1',
+    timings.timed('symmetric', async () => {
+      const text = readFileSync(lab.state.inventory, 'utf8');
+      expect(text).toMatch(/topology: one-way/);
+      const inventory = join(dirname(lab.state.inventory), 'inventory-symmetric.yaml');
+      writeFileSync(inventory, text.replace('topology: one-way', 'topology: symmetric'));
+      const apply = await cliJson(['apply', '-i', inventory]);
+      expect(apply.code, explain(apply)).toBe(0);
+      expect(changedSteps(hostOf(apply.result, SERVER)).length, explain(apply)).toBeGreaterThan(0);
+      const again = await cliJson(['apply', '-i', inventory]);
+      expect(again.code, explain(again)).toBe(0);
+      expect(again.result.totals.changed, explain(again)).toBe(0);
+      const report = await verifyStrict(lab, inventory);
+      expect(report.hosts[SERVER].checks?.map((c) => c.id)).toEqual(expect.arrayContaining(['target', 'remotify', 'conn-0']));
+      expect((await sh(lab, SERVER, 'cat /sys/kernel/mm/ramster/remote_target_nodenum')).trim()).toBe('0');
+      await workloadGoesRemote(lab, inventory, SERVER, CLIENT, SERVER_MB + 128);
     }),
   );
 });
