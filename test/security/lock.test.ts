@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LOCK_PATH } from '../../src/engine/preamble.ts';
+import { LOCK_PATH } from '../../src/engine/hostlock.ts';
 import { CLI, errorOf, makeLab, runOn, writeFiles, type Lab } from './helpers.ts';
 
 // Class: RACES ON THE HOST LOCK. One apply per host, really: taking a stale lock is atomic

@@ -7,7 +7,7 @@ import { runPlaybook } from '../../src/engine/run.ts';
 import { loadInventoryText } from '../../src/inventory/load.ts';
 import { loadPlaybookText } from '../../src/playbook/load.ts';
 import { PENDING_PATH } from '../../src/engine/pending.ts';
-import { LOCK_PATH } from '../../src/engine/preamble.ts';
+import { LOCK_PATH } from '../../src/engine/hostlock.ts';
 import { makeStyle } from '../../src/report/style.ts';
 import { formatRecap } from '../../src/report/summary.ts';
 
