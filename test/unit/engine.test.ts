@@ -192,6 +192,20 @@ describe('host lock', () => {
     expect(forced.hosts[0].status).toBe('changed');
   });
 
+  it('a no-op apply takes no lock, yet still fails on a host a live run holds; --break-lock still takes it over', async () => {
+    await runPlaybook(inventory(), pb(), opts(true));
+    const noop = await runPlaybook(inventory(), pb(), opts(true));
+    expect(noop.hosts[0]).toMatchObject({ status: 'ok', roundTrips: 1 });
+    expect(readFileSync(join(dir, 'a', `${LOCK_PATH}.serial`), 'utf8')).toBe('1\n'); // taken by the first apply only
+    writeFileSync(lockDir(), `controller=other-machine\npid=4242\nstarted=2026-01-01T00:00:00Z\nboot_id=${bootId()}\n`);
+    const held = await runPlaybook(inventory(), pb(), opts(true));
+    expect(held.hosts[0].status).toBe('failed');
+    expect(held.hosts[0].error).toMatch(/being provisioned by another run \(other-machine pid 4242/);
+    const forced = await runPlaybook(inventory(), pb(), opts(true, { breakLock: true }));
+    expect(forced.hosts[0].status).toBe('ok');
+    expect(existsSync(lockDir())).toBe(false);
+  });
+
   it('a stale lock (its run on this machine is gone, the host rebooted since, or no owner record) is taken over', async () => {
     for (const owner of [`controller=${hostname()}\npid=999999\nstarted=x\nboot_id=${bootId()}\n`, `controller=other\npid=1\nstarted=x\nboot_id=00000000-0000-0000-0000-000000000000\n`, '']) {
       mkdirSync(lockDir(), { recursive: true });
