@@ -16,8 +16,8 @@ export interface Preamble {
 
 const SNAPSHOT_MARK = '==snapshot==';
 
-/** A stale lock taken over by several runs at once: each attempt that finds the host moved
- *  reads it again, this many times at most. */
+/** A lock taken at once by several runs: each attempt that finds the host moved reads it
+ *  again, this many times at most (or until --lock-wait's deadline). */
 const TAKEOVER_ATTEMPTS = 5;
 
 interface FirstRead {
@@ -33,7 +33,8 @@ interface FirstRead {
  * Facts, pending handler notifications and the state of the `prefetch` files the steps will
  * read, in ONE round trip and without the lock; for an apply also the lock's record (a host
  * held by another live run fails or waits as before) and a digest of those files, which the
- * lock later proves unchanged. A stale lock (or any, with --break-lock) is taken over at once.
+ * lock later proves unchanged. A stale lock (or any, with --break-lock) is taken over at once,
+ * and with --lock-wait the lock is taken at once too.
  */
 export async function openHost(
   t: Transport,
@@ -52,6 +53,7 @@ export async function openHost(
     const first = await readHost(t, true, watched);
     const peek = first.peek!;
     const lock = new HostLock(t, { serial: peek.serial, digest: first.digest, state: first.state, watched });
+    let expect: string | undefined; // a lock to take now; else it is taken before the first change
     if (peek.held) {
       const stale = opts.breakLock ? 'asked with --break-lock' : staleReason(peek.holder, first.facts.boot_id);
       if (!stale) {
@@ -60,9 +62,16 @@ export async function openHost(
         continue;
       }
       if (!opts.breakLock) opts.log?.(`taking over a stale lock: ${stale}`);
-      const took = await lock.take(opts.breakLock ? '*' : `rec:${peek.record}`);
+      expect = opts.breakLock ? '*' : `rec:${peek.record}`;
+    } else if (opts.lockWaitMs) {
+      // --lock-wait expects other runs: holding the lock from here, this run waits for them
+      // as before, where one taking the lock before this run's first change would fail it.
+      expect = '';
+    }
+    if (expect !== undefined) {
+      const took = await lock.take(expect);
       // Another run was quicker, or the host moved: the next read decides again.
-      if (took.kind === 'moved' && ++moved >= TAKEOVER_ATTEMPTS) throw new HostMovedError(took.why);
+      if (took.kind === 'moved' && ++moved >= TAKEOVER_ATTEMPTS && Date.now() >= deadline) throw new HostMovedError(took.why);
       if (took.kind !== 'acquired') continue;
     }
     const pending = await readPending(t, first.pendingB64, lock).catch(async (e: unknown) => {
