@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LOCK_PATH } from '../../src/engine/hostlock.ts';
 import { PENDING_PATH } from '../../src/engine/pending.ts';
+import type { RunResult } from '../../src/engine/result.ts';
 import { runPlaybook } from '../../src/engine/run.ts';
 import { loadInventoryText } from '../../src/inventory/load.ts';
-import { loadPlaybookText } from '../../src/playbook/load.ts';
+import { loadPlaybook, loadPlaybookText } from '../../src/playbook/load.ts';
 import { commandStep } from '../../src/steps/command.ts';
 import { mountStep } from '../../src/steps/mount.ts';
 import { packageStep } from '../../src/steps/package.ts';
@@ -206,6 +207,24 @@ describe('engine round trips with the snapshot', () => {
     const plan = await runPlaybook(inv, pb, opts(false));
     expect(plan.totals.changed).toBe(0);
     expect(plan.hosts[0].roundTrips).toBe(1 + 1);
+  });
+
+  it('the benchmark playbook (test/bench/ours.yaml): a first converge is 12 round trips per host, a no-op apply 1, a plan 1', async () => {
+    const hosts = ['n0', 'n1'];
+    for (const h of hosts) {
+      mkdirSync(join(dir, h, 'etc'), { recursive: true });
+      writeFileSync(join(dir, h, 'etc/os-release'), 'ID=debian\nVERSION_ID="12"\n');
+    }
+    const inv = loadInventoryText(
+      join(dir, 'bench-inv.yaml'),
+      `all:\n  children:\n    lab:\n      ramster: {cluster: ramster, topology: one-way}\n      hosts:\n` +
+        hosts.map((h, i) => `        ${h}: {connection: local, root: ${join(dir, h)}, number: ${i}, hostname: system${i + 1}, cluster_address: 10.0.0.${i + 1}}\n`).join(''),
+    );
+    const pb = await loadPlaybook(join(process.cwd(), 'test/bench/ours.yaml'));
+    const trips = (r: RunResult) => r.hosts.map((h) => [h.status, h.roundTrips]);
+    expect(trips(await runPlaybook(inv, pb, { ...opts(true), forks: 2 }))).toEqual([['changed', 12], ['changed', 12]]);
+    expect(trips(await runPlaybook(inv, pb, { ...opts(true), forks: 2 }))).toEqual([['ok', 1], ['ok', 1]]);
+    expect(trips(await runPlaybook(inv, pb, { ...opts(false), forks: 2 }))).toEqual([['ok', 1], ['ok', 1]]);
   });
 
   it('a no-op apply with a handler pending takes the lock and fires it', async () => {
