@@ -17,7 +17,7 @@ export interface Preamble {
 const SNAPSHOT_MARK = '==snapshot==';
 
 /** A lock taken at once by several runs: each attempt that finds the host moved reads it
- *  again, this many times at most (or until --lock-wait's deadline). */
+ *  again, this many times at most. */
 const TAKEOVER_ATTEMPTS = 5;
 
 interface FirstRead {
@@ -45,8 +45,8 @@ export async function openHost(
     const first = await readHost(t, false, prefetch);
     return { facts: first.facts, pending: await readPending(t, first.pendingB64), snapshot: snapshotOf(t, first, prefetch) };
   }
-  // The pending-handlers file is watched even when no step reads files: a handler recorded
-  // by another run in between must not be missed.
+  // The lock proves these unchanged; the pending-handlers file (read here too) is one of them
+  // even when no step reads files.
   const watched = prefetch.length ? prefetch : [PENDING_PATH];
   const deadline = Date.now() + (opts.lockWaitMs ?? 0);
   for (let moved = 0; ; ) {
@@ -71,14 +71,14 @@ export async function openHost(
     if (expect !== undefined) {
       const took = await lock.take(expect);
       // Another run was quicker, or the host moved: the next read decides again.
-      if (took.kind === 'moved' && ++moved >= TAKEOVER_ATTEMPTS && Date.now() >= deadline) throw new HostMovedError(took.why);
+      if (took.kind === 'moved' && ++moved >= TAKEOVER_ATTEMPTS) throw new HostMovedError(took.why);
       if (took.kind !== 'acquired') continue;
     }
     const pending = await readPending(t, first.pendingB64, lock).catch(async (e: unknown) => {
       await lock.release().catch(() => undefined); // the host fails before runHost knows of the lock
       throw e;
     });
-    return { facts: first.facts, pending, lock, snapshot: prefetch.length ? snapshotOf(t, first, prefetch) : undefined };
+    return { facts: first.facts, pending, lock, snapshot: snapshotOf(t, first, prefetch) };
   }
 }
 
