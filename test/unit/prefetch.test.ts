@@ -209,6 +209,13 @@ describe('engine round trips with the snapshot', () => {
     expect(plan.hosts[0].roundTrips).toBe(1 + 1);
   });
 
+  it('a no-op apply on a host never provisioned writes nothing there, not even the lock\'s files', async () => {
+    const pb = loadPlaybookText(join(dir, 'pb.yaml'), `- hosts: all\n  steps:\n    - file: {path: /etc/gone, state: absent}\n    - file: {path: /etc/a.conf, content: "alpha\\n"}\n`);
+    const r = await runPlaybook(inventory(), pb, opts(true));
+    expect(r.hosts[0]).toMatchObject({ status: 'ok', roundTrips: 1 });
+    expect(existsSync(join(dir, 'var/lib/ramster-provision'))).toBe(false);
+  });
+
   it('the benchmark playbook (test/bench/ours.yaml): a first converge is 12 round trips per host, a no-op apply 1, a plan 1', async () => {
     const hosts = ['n0', 'n1'];
     for (const h of hosts) {
