@@ -7,7 +7,7 @@
 import { relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { fileGraph, folderGraph, forbiddenEdges, importCycles, LAYERS } from './imports.ts';
+import { fileGraph, folderGraph, folderOf, forbiddenEdges, importCycles, LAYERS } from './imports.ts';
 
 const { values, positionals } = parseArgs({ options: { why: { type: 'boolean', default: false } }, allowPositionals: true });
 const SRC = positionals[0] ? resolve(positionals[0]) : fileURLToPath(new URL('../../src', import.meta.url));
@@ -16,6 +16,9 @@ const why = values.why;
 const files = fileGraph(SRC);
 const folders = folderGraph(SRC, files);
 console.log(`layers, top to bottom (imports go down only): ${LAYERS.map((l) => l.join(' | ')).join('  >  ')}`);
+const perFolder = new Map<string, number>();
+for (const f of files.keys()) perFolder.set(folderOf(SRC, f), (perFolder.get(folderOf(SRC, f)) ?? 0) + 1);
+console.log(`files per folder: ${[...perFolder].sort(([a], [b]) => a.localeCompare(b)).map(([d, n]) => `${d} ${n}`).join(', ')}`);
 console.log(`import graph of src/ (${files.size} files):`);
 for (const [edge, imports] of folders) {
   console.log(`  ${edge}  (${imports.length})`);
