@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { imageHash } from '../../src/lab/image.ts';
 import { machineLimit } from '../helpers/machine.ts';
 
 // The package as a user gets it: `npm pack` (whose prepare script builds dist/ afresh), then
@@ -59,5 +60,11 @@ describe('npm pack, then npm install -g of the tarball into an empty prefix', ()
     expect(apply.exitCode, apply.stderr).toBe(0);
     expect(JSON.parse(apply.stdout)).toMatchObject({ totals: { hosts: 1, changed: 1, failed: 0 } });
     expect(existsSync(join(dir, 'h1/etc/motd'))).toBe(true);
+  });
+
+  it('keys lab images alike from dist/ and from src/ in a clone (one cached image for the bin and the tests)', async () => {
+    // dist/ was built from these sources by npm pack's prepare, in beforeAll.
+    const built = (await import(join(REPO, 'dist/lab/image.js'))) as { imageHash: typeof imageHash };
+    for (const flavour of ['systemd', 'sysvinit'] as const) expect(built.imageHash('ssh-ed25519 AAAA key', flavour)).toBe(imageHash('ssh-ed25519 AAAA key', flavour));
   });
 });
