@@ -2,7 +2,12 @@ import { editDistance } from '../suggest.ts';
 import type { YamlPath } from '../yamlsource.ts';
 import { describePath } from './describe.ts';
 import { HOST_KEYS } from './schema.ts';
-import type { Setting } from './tree.ts';
+
+/** A value with the place in the file it came from, so later checks can point at it. */
+export interface Setting {
+  value: unknown;
+  path: YamlPath;
+}
 
 export type Report = (path: YamlPath, message: string, hint: string) => void;
 

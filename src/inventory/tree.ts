@@ -1,12 +1,8 @@
 import type { Diagnostic } from '../diagnostics.ts';
 import type { YamlPath, YamlSource } from '../yamlsource.ts';
-import { readSettings, type Report } from './settings.ts';
+import { readSettings, type Report, type Setting } from './settings.ts';
 
-/** A value with the place in the file it came from, so later checks can point at it. */
-export interface Setting {
-  value: unknown;
-  path: YamlPath;
-}
+export type { Setting };
 export type Settings = Map<string, Setting>;
 
 export interface GroupNode {
