@@ -1,12 +1,8 @@
 import type { Diagnostic } from '../diagnostics.ts';
 import type { YamlPath, YamlSource } from '../yamlsource.ts';
-import { readSettings, type Report } from './settings.ts';
+import { readSettings, type Report, type Setting } from './settings.ts';
 
-/** A value with the place in the file it came from, so later checks can point at it. */
-export interface Setting {
-  value: unknown;
-  path: YamlPath;
-}
+export type { Setting };
 export type Settings = Map<string, Setting>;
 
 export interface GroupNode {
@@ -45,9 +41,6 @@ export function isMapping(v: unknown): v is Record<string, unknown> {
 export function readTree(source: YamlSource, problems: Diagnostic[]): InventoryTree {
   const tree: InventoryTree = { groups: new Map(), hosts: new Map() };
   const report: Report = (path, message, hint) => problems.push(source.diag(path, message, hint, true));
-  const mergeInto = (target: Settings, values: unknown, path: YamlPath) => {
-    for (const [k, s] of readSettings(values, path, report)) target.set(k, s);
-  };
 
   const visit = (name: string, value: unknown, path: YamlPath, parent?: string) => {
     let group = tree.groups.get(name);
@@ -59,7 +52,7 @@ export function readTree(source: YamlSource, problems: Diagnostic[]): InventoryT
     if (parent) group.parents.add(parent);
     if (!isMapping(value)) return;
 
-    mergeInto(group.vars, value.vars, [...path, 'vars']);
+    readSettings(value.vars, path.concat('vars'), report, group.vars);
     if (isMapping(value.ramster)) {
       if (group.cluster) {
         const first = source.locate(group.cluster.path, true);
@@ -70,11 +63,12 @@ export function readTree(source: YamlSource, problems: Diagnostic[]): InventoryT
     }
     if (isMapping(value.hosts)) {
       for (const [host, settings] of Object.entries(value.hosts)) {
-        const hostPath = [...path, 'hosts', host];
-        let entry = tree.hosts.get(host);
-        if (!entry) tree.hosts.set(host, (entry = { occurrences: [], settings: new Map() }));
-        entry.occurrences.push({ group: name, path: hostPath });
-        mergeInto(entry.settings, settings, hostPath);
+        const hostPath = path.concat('hosts', host);
+        const occurrence = { group: name, path: hostPath };
+        const entry = tree.hosts.get(host);
+        if (entry) entry.occurrences.push(occurrence);
+        else tree.hosts.set(host, { occurrences: [occurrence], settings: new Map() });
+        readSettings(settings, hostPath, report, tree.hosts.get(host)!.settings);
         group.hosts.add(host);
       }
     }
