@@ -53,7 +53,7 @@ export function hostMerger(tree: InventoryTree, depths = groupDepths(tree)): (na
  *  name), and their vars merged in that order. */
 function groupLayer(tree: InventoryTree, host: string, depths: Map<string, number>): { groups: string[]; inherited: Settings } {
   const groups = [...groupsOfHost(tree, host)].sort((a, b) => (depths.get(a) ?? 0) - (depths.get(b) ?? 0) || (a === b ? 0 : a < b ? -1 : 1));
-  const inherited: Settings = new Map();
+  const inherited = new Map<string, Setting>();
   for (const g of groups) for (const [k, s] of tree.groups.get(g)!.vars) inherited.set(k, s);
   return { groups, inherited };
 }

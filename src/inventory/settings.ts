@@ -2,7 +2,6 @@ import { editDistance } from '../suggest.ts';
 import type { YamlPath } from '../yamlsource.ts';
 import { describePath } from './describe.ts';
 import { HOST_KEYS } from './schema.ts';
-import type { Settings } from './tree.ts';
 
 /** A value with the place in the file it came from, so later checks can point at it. The path
  *  is put together only when asked for: a large inventory has hundreds of thousands of settings,
@@ -21,19 +20,66 @@ export class Setting {
 
 export type Report = (path: YamlPath, message: string, hint: string) => void;
 
+const SETTING_NAMES = new Set(HOST_KEYS);
+
 const isMapping = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
+/** Settings read like a Map: a host's own (a view of its mapping) or merged ones. */
+export interface Settings {
+  get(key: string): Setting | undefined;
+  has(key: string): boolean;
+  forEach(f: (setting: Setting, key: string) => void): void;
+}
+
 /**
- * Adds to `into` the settings of one mapping (a host's, or a group's `vars:`), with the
- * variables of its nested `vars:` map added as they are. Beside the settings, a name within an
- * edit or two of a setting's is a typo until declared under `vars:` (`adress` would silently
- * leave SSH going to the inventory name).
+ * The settings of one mapping (a host's, or a group's `vars:`), with the variables of its
+ * nested `vars:` map added as they are, read from the mapping itself when asked: a large
+ * inventory is mostly hosts, and a copy of each host's settings would double its size.
  */
-export function readSettings(values: unknown, path: YamlPath, report: Report, into: Settings): void {
-  if (!isMapping(values)) return;
-  for (const [key, value] of Object.entries(values)) {
-    if (key === 'vars') continue;
-    const meant = misspeltSetting(key);
+export class MappingSettings implements Settings {
+  constructor(
+    private readonly values: Record<string, unknown>,
+    private readonly path: YamlPath,
+  ) {}
+
+  get(key: string): Setting | undefined {
+    if (key !== 'vars' && Object.hasOwn(this.values, key)) return new Setting(this.values[key], this.path, key);
+    const declared = this.declared();
+    return declared && Object.hasOwn(declared, key) && this.keepsDeclared(key) ? new Setting(declared[key], this.path.concat('vars'), key) : undefined;
+  }
+
+  has(key: string): boolean {
+    return this.get(key) !== undefined;
+  }
+
+  forEach(f: (setting: Setting, key: string) => void): void {
+    for (const key of Object.keys(this.values)) if (key !== 'vars') f(new Setting(this.values[key], this.path, key), key);
+    const declared = this.declared();
+    if (!declared) return;
+    const declaredPath = this.path.concat('vars');
+    for (const key of Object.keys(declared)) if (this.keepsDeclared(key)) f(new Setting(declared[key], declaredPath, key), key);
+  }
+
+  private declared(): Record<string, unknown> | undefined {
+    const declared = this.values.vars;
+    return isMapping(declared) ? declared : undefined;
+  }
+
+  /** A setting under `vars:`, or a name also given beside it, is reported by checkSettings and left out. */
+  private keepsDeclared(key: string): boolean {
+    return !SETTING_NAMES.has(key) && !(key in this.values);
+  }
+}
+
+/**
+ * The settings of `values` (see MappingSettings), once its names are checked. Beside the
+ * settings, a name within an edit or two of a setting's is a typo until declared under `vars:`
+ * (`adress` would silently leave SSH going to the inventory name).
+ */
+export function readSettings(values: unknown, path: YamlPath, report: Report): MappingSettings | undefined {
+  if (!isMapping(values)) return undefined;
+  for (const key of Object.keys(values)) {
+    const meant = key === 'vars' ? undefined : misspeltSetting(key);
     if (meant) {
       report(
         [...path, key],
@@ -41,19 +87,18 @@ export function readSettings(values: unknown, path: YamlPath, report: Report, in
         `did you mean \`${meant}\`? If \`${key}\` is a variable of your own for playbooks, declare it under a nested \`vars:\` map (e.g. \`vars: {${key}: ...}\`), where names are not checked`,
       );
     }
-    into.set(key, new Setting(value, path, key));
   }
   const declared = values.vars;
-  if (!isMapping(declared)) return;
-  const declaredPath = path.concat('vars');
-  for (const [key, value] of Object.entries(declared)) {
-    const at = [...declaredPath, key];
-    if (HOST_KEYS.includes(key)) {
-      report(at, `\`${key}\` is a setting, but it is under \`vars:\`, which holds only your own variables`, `move \`${key}:\` up one level, next to \`vars:\`, so that ramster-provision uses it`);
-    } else if (key in values) {
-      report(at, `\`${key}\` is given twice: beside the settings and under \`vars:\``, `keep one of the two \`${key}:\` lines`);
-    } else into.set(key, new Setting(value, declaredPath, key));
+  if (isMapping(declared)) {
+    for (const key of Object.keys(declared)) {
+      if (SETTING_NAMES.has(key)) {
+        report([...path, 'vars', key], `\`${key}\` is a setting, but it is under \`vars:\`, which holds only your own variables`, `move \`${key}:\` up one level, next to \`vars:\`, so that ramster-provision uses it`);
+      } else if (key in values) {
+        report([...path, 'vars', key], `\`${key}\` is given twice: beside the settings and under \`vars:\``, `keep one of the two \`${key}:\` lines`);
+      }
+    }
   }
+  return new MappingSettings(values, path);
 }
 
 const misspellings = new Map<string, string | undefined>();

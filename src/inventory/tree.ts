@@ -1,9 +1,8 @@
 import type { Diagnostic } from '../diagnostics.ts';
 import type { YamlPath, YamlSource } from '../yamlsource.ts';
-import { readSettings, type Report, type Setting } from './settings.ts';
+import { readSettings, type Report, type Setting, type Settings } from './settings.ts';
 
-export type { Setting };
-export type Settings = Map<string, Setting>;
+export type { Setting, Settings };
 
 export interface GroupNode {
   name: string;
@@ -14,7 +13,7 @@ export interface GroupNode {
   /** Hosts listed directly under this group's `hosts:`. */
   hosts: Set<string>;
   /** The group's `vars`, merged over its occurrences in document order. */
-  vars: Settings;
+  vars: Map<string, Setting>;
   /** The group's `ramster:` section, if any. */
   cluster?: { section: Record<string, unknown>; path: YamlPath };
 }
@@ -37,6 +36,13 @@ export function isMapping(v: unknown): v is Record<string, unknown> {
 }
 
 
+const NO_SETTINGS: Settings = new Map();
+
+function mergeInto(target: Map<string, Setting>, settings: Settings | undefined): Map<string, Setting> {
+  settings?.forEach((s, k) => target.set(k, s));
+  return target;
+}
+
 /** Reads groups and hosts from whatever parsed; wrong shapes were already reported by the schema. */
 export function readTree(source: YamlSource, problems: Diagnostic[]): InventoryTree {
   const tree: InventoryTree = { groups: new Map(), hosts: new Map() };
@@ -52,7 +58,7 @@ export function readTree(source: YamlSource, problems: Diagnostic[]): InventoryT
     if (parent) group.parents.add(parent);
     if (!isMapping(value)) return;
 
-    readSettings(value.vars, path.concat('vars'), report, group.vars);
+    mergeInto(group.vars, readSettings(value.vars, path.concat('vars'), report));
     if (isMapping(value.ramster)) {
       if (group.cluster) {
         const first = source.locate(group.cluster.path, true);
@@ -65,10 +71,14 @@ export function readTree(source: YamlSource, problems: Diagnostic[]): InventoryT
       for (const [host, settings] of Object.entries(value.hosts)) {
         const hostPath = path.concat('hosts', host);
         const occurrence = { group: name, path: hostPath };
+        const own = readSettings(settings, hostPath, report) ?? NO_SETTINGS;
         const entry = tree.hosts.get(host);
-        if (entry) entry.occurrences.push(occurrence);
-        else tree.hosts.set(host, { occurrences: [occurrence], settings: new Map() });
-        readSettings(settings, hostPath, report, tree.hosts.get(host)!.settings);
+        if (!entry) tree.hosts.set(host, { occurrences: [occurrence], settings: own });
+        else {
+          // A host listed in several groups: its settings merge in document order.
+          entry.occurrences.push(occurrence);
+          entry.settings = mergeInto(mergeInto(new Map(), entry.settings), own);
+        }
         group.hosts.add(host);
       }
     }
