@@ -20,7 +20,11 @@ const isHostname = (v: unknown): v is string => typeof v === 'string' && v.lengt
 const isIPv4 = (v: unknown): v is string => typeof v === 'string' && IPV4.test(v);
 /** Hostnames compare without case, like DNS names. */
 const hostKey = (hostname: string) => hostname.toLowerCase();
-const shortName = (hostname: string) => hostKey(hostname.split('.')[0]);
+const shortName = (hostname: string) => {
+  const dot = hostname.indexOf('.');
+  return hostKey(dot < 0 ? hostname : hostname.slice(0, dot));
+};
+const nodeOf = (host: string, cluster: string) => `host \`${host}\` is a node of cluster \`${cluster}\``;
 const list = (xs: readonly (string | number)[]) => xs.map((x) => `\`${x}\``).join(', ');
 
 interface Member {
@@ -134,6 +138,7 @@ export function buildClusters(tree: InventoryTree, merged: Map<string, MergedHos
     const inside = descendants(tree, group.name);
     const hosts = new Set([...inside].flatMap((g) => [...(tree.groups.get(g)?.hosts ?? [])]));
     const members: Member[] = [];
+    const membership = { name, group: group.name };
     for (const host of [...hosts].sort((a, b) => hostOrder.get(a)! - hostOrder.get(b)!)) {
       const entry = tree.hosts.get(host)!;
       const occurrence = entry.occurrences.find((o) => inside.has(o.group))!;
@@ -142,12 +147,11 @@ export function buildClusters(tree: InventoryTree, merged: Map<string, MergedHos
         report(occurrence.path, `host \`${host}\` is a node of two clusters: \`${previous.name}\` (group \`${previous.group}\`) and \`${name}\` (group \`${group.name}\`)`, `a host can be a node of one RAMster cluster only: remove it from group \`${group.name}\` or from group \`${previous.group}\``, true);
         continue;
       }
-      clusterOfHost.set(host, { name, group: group.name });
+      clusterOfHost.set(host, membership);
       const settings = merged.get(host)!.settings;
       const member: Member = { host, at: occurrence.path, settings, number: setting(settings, 'number', isNodeNumber), hostname: setting(settings, 'hostname', isHostname) };
-      const label = `host \`${host}\` is a node of cluster \`${name}\``;
-      if (!settings.has('number')) report(occurrence.path, `${label} but has no \`number\``, 'add `number:` with a node number from 0 to 7, different for each node of the cluster', true);
-      if (!settings.has('hostname')) report(occurrence.path, `${label} but has no \`hostname\``, 'add `hostname:` with the output of `hostname` on that machine: it names the node in /etc/ramster.conf', true);
+      if (!settings.has('number')) report(occurrence.path, `${nodeOf(host, name)} but has no \`number\``, 'add `number:` with a node number from 0 to 7, different for each node of the cluster', true);
+      if (!settings.has('hostname')) report(occurrence.path, `${nodeOf(host, name)} but has no \`hostname\``, 'add `hostname:` with the output of `hostname` on that machine: it names the node in /etc/ramster.conf', true);
 
       const explicitAddress = settings.get('cluster_address');
       if (explicitAddress) {
@@ -158,7 +162,7 @@ export function buildClusters(tree: InventoryTree, merged: Map<string, MergedHos
         const path = address?.path ?? occurrence.path;
         if (isIPv4(value)) member.clusterAddress = { value, path, defaulted: true };
         else if (!settings.has('address') || address) {
-          report(path, `${label} but its cluster address defaults to ${address ? '`address`' : 'its inventory name'} ${JSON.stringify(value)}, which is not an IPv4 address`, 'add `cluster_address:` with the IPv4 address the other nodes reach this one at: /etc/ramster.conf needs a dotted quad', !address);
+          report(path, `${nodeOf(host, name)} but its cluster address defaults to ${address ? '`address`' : 'its inventory name'} ${JSON.stringify(value)}, which is not an IPv4 address`, 'add `cluster_address:` with the IPv4 address the other nodes reach this one at: /etc/ramster.conf needs a dotted quad', !address);
         }
       }
       members.push(member);
@@ -180,8 +184,10 @@ export function buildClusters(tree: InventoryTree, merged: Map<string, MergedHos
       if (m.clusterAddress) checkAddress(m, members.length, label, byAddress);
       if (m.hostname) {
         const h = m.hostname.value;
-        const same = byHostname.get(hostKey(h));
-        const clash = byHostname.get(shortName(h)) ?? byShortName.get(hostKey(h));
+        const key = hostKey(h);
+        const short = shortName(h);
+        const same = byHostname.get(key);
+        const clash = byHostname.get(short) ?? byShortName.get(key);
         if (same && same.hostname!.value !== h) {
           report(m.hostname.path, `hostname \`${h}\` of host \`${m.host}\` differs only in case from \`${same.hostname!.value}\` of host \`${same.host}\` in ${label}`, 'hostnames do not depend on case, so both would name one machine: give each node its own `hostname` output');
         } else if (same) {
@@ -189,8 +195,8 @@ export function buildClusters(tree: InventoryTree, merged: Map<string, MergedHos
         } else if (clash) {
           report(m.hostname.path, `hostname \`${h}\` of host \`${m.host}\` and \`${clash.hostname!.value}\` of host \`${clash.host}\` have the same short name in ${label}`, 'ramster.conf matches a node by its full or its short hostname, so these two would both match one machine: use distinct short names');
         } else {
-          byHostname.set(hostKey(h), m);
-          if (!byShortName.has(shortName(h))) byShortName.set(shortName(h), m);
+          byHostname.set(key, m);
+          if (!byShortName.has(short)) byShortName.set(short, m);
         }
       }
     }

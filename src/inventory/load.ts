@@ -44,7 +44,8 @@ export function checkInventory(source: YamlSource): { ok: true; inventory: Inven
   }
   const clusters = buildClusters(tree, merged, source, problems);
   if (problems.length) return fail(problems);
-  const secrets = [...source.secrets, ...[...hosts.values()].flatMap((h) => (h.becomePassword ? [h.becomePassword] : []))];
+  const secrets = [...source.secrets];
+  for (const h of hosts.values()) if (h.becomePassword) secrets.push(h.becomePassword);
   return { ok: true, inventory: { file: source.file, source, hosts, clusters, secrets } };
 }
 
