@@ -43,13 +43,12 @@ export class MappingSettings implements Settings {
   ) {}
 
   get(key: string): Setting | undefined {
-    if (key !== 'vars' && Object.hasOwn(this.values, key)) return new Setting(this.values[key], this.path, key);
-    const declared = this.declared();
-    return declared && Object.hasOwn(declared, key) && this.keepsDeclared(key) ? new Setting(declared[key], this.path.concat('vars'), key) : undefined;
+    if (this.isOwn(key)) return new Setting(this.values[key], this.path, key);
+    return this.isDeclared(key) ? new Setting(this.declared()![key], this.path.concat('vars'), key) : undefined;
   }
 
   has(key: string): boolean {
-    return this.get(key) !== undefined;
+    return this.isOwn(key) || this.isDeclared(key);
   }
 
   forEach(f: (setting: Setting, key: string) => void): void {
@@ -58,6 +57,15 @@ export class MappingSettings implements Settings {
     if (!declared) return;
     const declaredPath = this.path.concat('vars');
     for (const key of Object.keys(declared)) if (this.keepsDeclared(key)) f(new Setting(declared[key], declaredPath, key), key);
+  }
+
+  private isOwn(key: string): boolean {
+    return key !== 'vars' && Object.hasOwn(this.values, key);
+  }
+
+  private isDeclared(key: string): boolean {
+    const declared = this.declared();
+    return declared !== undefined && Object.hasOwn(declared, key) && this.keepsDeclared(key);
   }
 
   private declared(): Record<string, unknown> | undefined {
@@ -101,13 +109,15 @@ export function readSettings(values: unknown, path: YamlPath, report: Report): M
   return new MappingSettings(values, path);
 }
 
-const misspellings = new Map<string, string | undefined>();
+/** Names already looked at; null for a name that misspells no setting. */
+const misspellings = new Map<string, string | null>();
 
 /** The setting a free variable's name most likely misspells, if any. */
 export function misspeltSetting(key: string): string | undefined {
   // Big inventories repeat the same few variable names on every host.
-  if (!misspellings.has(key)) misspellings.set(key, closestSetting(key));
-  return misspellings.get(key);
+  let meant = misspellings.get(key);
+  if (meant === undefined) misspellings.set(key, (meant = closestSetting(key) ?? null));
+  return meant ?? undefined;
 }
 
 function closestSetting(key: string): string | undefined {

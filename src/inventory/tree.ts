@@ -68,10 +68,11 @@ export function readTree(source: YamlSource, problems: Diagnostic[]): InventoryT
       } else group.cluster = { section: value.ramster, path: [...path, 'ramster'] };
     }
     if (isMapping(value.hosts)) {
-      for (const [host, settings] of Object.entries(value.hosts)) {
+      const hosts = value.hosts;
+      for (const host of Object.keys(hosts)) {
         const hostPath = path.concat('hosts', host);
         const occurrence = { group: name, path: hostPath };
-        const own = readSettings(settings, hostPath, report) ?? NO_SETTINGS;
+        const own = readSettings(hosts[host], hostPath, report) ?? NO_SETTINGS;
         const entry = tree.hosts.get(host);
         if (!entry) tree.hosts.set(host, { occurrences: [occurrence], settings: own });
         else {
