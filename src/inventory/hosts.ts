@@ -1,7 +1,7 @@
 import type { Diagnostic } from '../diagnostics.ts';
 import type { YamlSource } from '../yamlsource.ts';
 import { HOST_KEYS } from './schema.ts';
-import { groupDepths, groupsOfHost, type InventoryTree, type Setting, type Settings } from './tree.ts';
+import { groupDepths, groupsOfHost, type HostOccurrence, type InventoryTree, type Setting, type Settings } from './tree.ts';
 import type { Connection, HostEntry } from './types.ts';
 
 const SETTING_NAMES = new Set(HOST_KEYS);
@@ -9,7 +9,7 @@ const SETTING_NAMES = new Set(HOST_KEYS);
 /** A host's settings after merging: all.vars < group vars (outer to inner) < host settings. */
 export interface MergedHost {
   name: string;
-  groups: string[];
+  groups: readonly string[];
   settings: MergedSettings;
 }
 
@@ -38,24 +38,35 @@ export class MergedSettings {
 
 /** Merges hosts' settings over their groups' vars; hosts in the same groups share one merge. */
 export function hostMerger(tree: InventoryTree, depths = groupDepths(tree)): (name: string) => MergedHost {
-  const byGroups = new Map<string, { groups: string[]; inherited: Settings }>();
+  // A host's groups follow from the groups it is listed in: most hosts are listed in one.
+  const byGroup = new Map<string, GroupLayer>();
+  const byGroupList = new Map<string, GroupLayer>();
+  const layerOf = (name: string, listedIn: HostOccurrence[]) => {
+    const [cache, key] = listedIn.length === 1 ? [byGroup, listedIn[0].group] : [byGroupList, JSON.stringify(listedIn.map((o) => o.group))];
+    let layer = cache.get(key);
+    if (!layer) cache.set(key, (layer = groupLayer(tree, name, depths)));
+    return layer;
+  };
   return (name) => {
     const host = tree.hosts.get(name)!;
-    // A host's groups follow from the groups it is listed in.
-    const key = JSON.stringify(host.occurrences.map((o) => o.group));
-    let layer = byGroups.get(key);
-    if (!layer) byGroups.set(key, (layer = groupLayer(tree, name, depths)));
-    return { name, groups: [...layer.groups], settings: new MergedSettings(host.settings, layer.inherited) };
+    const { groups, inherited } = layerOf(name, host.occurrences);
+    return { name, groups, settings: new MergedSettings(host.settings, inherited) };
   };
+}
+
+interface GroupLayer {
+  /** Shared by the hosts of these groups, so frozen. */
+  groups: readonly string[];
+  inherited: Settings;
 }
 
 /** A host's groups ordered like Ansible's variable precedence (by depth below `all`, then by
  *  name), and their vars merged in that order. */
-function groupLayer(tree: InventoryTree, host: string, depths: Map<string, number>): { groups: string[]; inherited: Settings } {
+function groupLayer(tree: InventoryTree, host: string, depths: Map<string, number>): GroupLayer {
   const groups = [...groupsOfHost(tree, host)].sort((a, b) => (depths.get(a) ?? 0) - (depths.get(b) ?? 0) || (a === b ? 0 : a < b ? -1 : 1));
   const inherited = new Map<string, Setting>();
   for (const g of groups) for (const [k, s] of tree.groups.get(g)!.vars) inherited.set(k, s);
-  return { groups, inherited };
+  return { groups: Object.freeze(groups), inherited };
 }
 
 /** The setting when it has the type the schema asks for; a wrong-typed one was already reported. */
