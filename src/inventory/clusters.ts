@@ -44,7 +44,8 @@ export function buildClusters(tree: InventoryTree, merged: Map<string, MergedHos
 
   const clusterGroups = [...tree.groups.values()].filter((g) => g.cluster);
   const clusterOrder = new Map(clusterGroups.map((g, i) => [g.name, i]));
-  const hostOrder = new Map([...tree.hosts.keys()].map((h, i) => [h, i]));
+  const hostOrder = new Map<string, number>();
+  for (const host of tree.hosts.keys()) hostOrder.set(host, hostOrder.size);
   for (const group of clusterGroups) {
     const outerName = [...ancestors(tree, group.name)].filter((a) => clusterOrder.has(a)).sort((a, b) => clusterOrder.get(a)! - clusterOrder.get(b)!)[0];
     const outer = outerName === undefined ? undefined : tree.groups.get(outerName);
@@ -55,12 +56,10 @@ export function buildClusters(tree: InventoryTree, merged: Map<string, MergedHos
     clusters.push(buildCluster(group));
   }
 
-  for (const [name, host] of merged) {
-    const target = host.settings.get('remote_target');
-    if (target && !clusterOfHost.has(name)) {
-      report(target.path, `host \`${name}\` has a \`remote_target\` but is not a node of any cluster`, 'put the host in a group that has a `ramster:` section, or remove `remote_target`', true);
-    }
-  }
+  merged.forEach((host, name) => {
+    const target = clusterOfHost.has(name) ? undefined : host.settings.get('remote_target');
+    if (target) report(target.path, `host \`${name}\` has a \`remote_target\` but is not a node of any cluster`, 'put the host in a group that has a `ramster:` section, or remove `remote_target`', true);
+  });
   return clusters;
 
   function buildCluster(group: GroupNode): Cluster {

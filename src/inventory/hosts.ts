@@ -42,7 +42,8 @@ export function hostMerger(tree: InventoryTree, depths = groupDepths(tree)): (na
   const byGroup = new Map<string, GroupLayer>();
   const byGroupList = new Map<string, GroupLayer>();
   const layerOf = (name: string, listedIn: HostOccurrence[]) => {
-    const [cache, key] = listedIn.length === 1 ? [byGroup, listedIn[0].group] : [byGroupList, JSON.stringify(listedIn.map((o) => o.group))];
+    const cache = listedIn.length === 1 ? byGroup : byGroupList;
+    const key = listedIn.length === 1 ? listedIn[0].group : JSON.stringify(listedIn.map((o) => o.group));
     let layer = cache.get(key);
     if (!layer) cache.set(key, (layer = groupLayer(tree, name, depths)));
     return layer;
