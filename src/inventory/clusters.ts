@@ -135,10 +135,12 @@ export function buildClusters(tree: InventoryTree, merged: Map<string, MergedHos
 
   function collectMembers(group: GroupNode, name: string): Member[] {
     const inside = descendants(tree, group.name);
-    const hosts = new Set([...inside].flatMap((g) => [...(tree.groups.get(g)?.hosts ?? [])]));
+    const listed: string[] = [];
+    for (const g of inside) for (const host of tree.groups.get(g)?.hosts ?? []) listed.push(host);
+    const hosts = inside.size === 1 ? listed : [...new Set(listed)];
     const members: Member[] = [];
     const membership = { name, group: group.name };
-    for (const host of [...hosts].sort((a, b) => hostOrder.get(a)! - hostOrder.get(b)!)) {
+    for (const host of hosts.sort((a, b) => hostOrder.get(a)! - hostOrder.get(b)!)) {
       const entry = tree.hosts.get(host)!;
       const occurrence = entry.occurrences.find((o) => inside.has(o.group))!;
       const previous = clusterOfHost.get(host);
