@@ -1,10 +1,8 @@
 import type { Diagnostic } from '../diagnostics.ts';
 import type { YamlSource } from '../yamlsource.ts';
-import { HOST_KEYS } from './schema.ts';
+import { SETTING_NAMES } from './settings.ts';
 import { groupDepths, groupsOfHost, type HostOccurrence, type InventoryTree, type Setting, type Settings } from './tree.ts';
 import type { Connection, HostEntry } from './types.ts';
-
-const SETTING_NAMES = new Set(HOST_KEYS);
 
 /** A host's settings after merging: all.vars < group vars (outer to inner) < host settings. */
 export interface MergedHost {
@@ -15,7 +13,7 @@ export interface MergedHost {
 
 /** What a host sees of its own settings and its groups' vars, read like a Map. The groups'
  *  layer is shared by every host of the same groups, so a host costs only its own settings. */
-export class MergedSettings {
+export class MergedSettings implements Settings {
   constructor(
     private readonly own: Settings,
     private readonly inherited: Settings,

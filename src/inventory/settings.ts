@@ -20,7 +20,8 @@ export class Setting {
 
 export type Report = (path: YamlPath, message: string, hint: string) => void;
 
-const SETTING_NAMES = new Set(HOST_KEYS);
+/** Names ramster-provision interprets (the rest are the user's variables). */
+export const SETTING_NAMES: ReadonlySet<string> = new Set(HOST_KEYS);
 
 const isMapping = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
@@ -73,7 +74,7 @@ export class MappingSettings implements Settings {
     return isMapping(declared) ? declared : undefined;
   }
 
-  /** A setting under `vars:`, or a name also given beside it, is reported by checkSettings and left out. */
+  /** A setting under `vars:`, or a name also given beside it, is reported by readSettings and left out. */
   private keepsDeclared(key: string): boolean {
     return !SETTING_NAMES.has(key) && !(key in this.values);
   }

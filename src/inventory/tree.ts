@@ -35,7 +35,6 @@ export function isMapping(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
-
 const NO_SETTINGS: Settings = new Map();
 
 function mergeInto(target: Map<string, Setting>, settings: Settings | undefined): Map<string, Setting> {
