@@ -225,6 +225,8 @@ export function buildClusters(tree: InventoryTree, merged: Map<string, MergedHos
   /** Explicit `remote_target`s, as node numbers. Unresolvable ones are reported and left out. */
   function resolveTargets(members: Member[], label: string, groupName: string): Map<number, number> {
     const explicit = new Map<number, number>();
+    // Most clusters name no target: their topology chooses.
+    if (!members.some((m) => m.settings.has('remote_target'))) return explicit;
     const byHost = new Map(members.map((m) => [m.host, m]));
     const byNumber = new Map<number, Member>();
     const byHostname = new Map<string, Member>();
