@@ -1,6 +1,12 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly through tsx, so `npm ci` is the whole install.
-import { register } from 'tsx/esm/api';
-register();
-const { main } = await import('../src/cli/main.ts');
+// Runs the compiled CLI in dist/ (plain JS, no TypeScript loader). `npm run build` writes it;
+// `npm ci` and `npm pack` run the build through the `prepare` script.
+import { existsSync } from 'node:fs';
+
+const entry = new URL('../dist/cli/main.js', import.meta.url);
+if (!existsSync(entry)) {
+  process.stderr.write(`ramster-provision: ${entry.pathname} is missing: run \`npm run build\` (npm ci does it)\n`);
+  process.exit(1);
+}
+const { main } = await import(entry.href);
 process.exitCode = await main(process.argv);

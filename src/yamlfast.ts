@@ -45,18 +45,22 @@ export function fastParse(text: string, limits: { maxDepth: number; maxExpandedV
  *  time it is reached); undefined for a cycle, too many values, or nesting too deep once
  *  aliases are expanded. Linear in the number of distinct objects. */
 function expandedSize(root: unknown, { maxDepth, maxExpandedValues: max }: { maxDepth: number; maxExpandedValues: number }): number | undefined {
-  const seen = new Map<object, { size: number; height: number }>();
+  const seen = new Map<object, Measure>();
   const open = new Set<object>();
-  const visit = (v: unknown, depth: number): { size: number; height: number } => {
-    if (v === null || typeof v !== 'object') return { size: 1, height: 0 };
+  const visit = (v: unknown, depth: number): Measure => {
+    if (v === null || typeof v !== 'object') return SCALAR;
     const known = seen.get(v);
     if (known) return depth + known.height > maxDepth ? TOO_BIG : known;
     if (open.has(v) || depth >= maxDepth) return TOO_BIG;
+    // Most objects (every host) hold only scalars: counted without being remembered, which is
+    // safe, as walking one again costs no more than the values it adds to the count.
+    const scalars = scalarsOnly(v);
+    if (scalars >= 0) return { size: 1 + scalars, height: scalars > 0 ? 1 : 0 };
     open.add(v);
     let size = 1;
     let height = 0;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) {
-      const c = visit(child, depth + 1);
+    for (const key in v) {
+      const c = visit((v as Record<string, unknown>)[key], depth + 1);
       size += c.size;
       height = Math.max(height, c.height + 1);
       if (size > max) break;
@@ -70,4 +74,21 @@ function expandedSize(root: unknown, { maxDepth, maxExpandedValues: max }: { max
   return size > max ? undefined : size;
 }
 
-const TOO_BIG = { size: Infinity, height: Infinity };
+interface Measure {
+  size: number;
+  height: number;
+}
+
+/** How many values `v` holds when none is a mapping or a list, else -1. */
+function scalarsOnly(v: object): number {
+  let n = 0;
+  for (const key in v) {
+    const child = (v as Record<string, unknown>)[key];
+    if (child !== null && typeof child === 'object') return -1;
+    n++;
+  }
+  return n;
+}
+
+const SCALAR: Measure = { size: 1, height: 0 };
+const TOO_BIG: Measure = { size: Infinity, height: Infinity };

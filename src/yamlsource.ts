@@ -22,7 +22,7 @@ export interface YamlSource {
   /** How a scalar is written in the file (e.g. `99999999999999999999999999`, not 1e+26). */
   written(path: YamlPath): string | undefined;
   diag(path: YamlPath, message: string, hint?: string, key?: boolean): Diagnostic;
-  /** Values tagged `!sensitive`: usable like any string, never printed (see report/redact.ts). */
+  /** Values tagged `!sensitive`: usable like any string, never printed (see redact.ts). */
   secrets: string[];
 }
 

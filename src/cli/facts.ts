@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { hostOptions } from './main.ts';
+import { hostOptions } from './flags.ts';
 
 // Loaded when the command runs (--help reads every command's definition).
 const printFacts: typeof import('./actions/facts.ts').printFacts = async (...a) => (await import('./actions/facts.ts')).printFacts(...a);

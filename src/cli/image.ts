@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { DISK_SIZE_MB } from '../lab/recipe.ts';
-import { positiveInt } from './main.ts';
+import { positiveInt } from './flags.ts';
 import { DEFAULT_PLAYBOOK } from './run.ts';
 
 // Loaded when the command runs (--help reads every command's definition).

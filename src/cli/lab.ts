@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { EXIT } from '../engine/result.ts';
 import { defaultLabDir } from '../lab/paths.ts';
-import { positiveInt } from './main.ts';
+import { positiveInt } from './flags.ts';
 
 // Loaded when a lab command runs (--help reads every command's definition).
 const labModule = () => import('../lab/index.ts');

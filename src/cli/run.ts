@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { hostOptions, positiveInt } from './main.ts';
+import { hostOptions, positiveInt } from './flags.ts';
 
 export const DEFAULT_PLAYBOOK = fileURLToPath(new URL('../../playbooks/site.yaml', import.meta.url));
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { Flags } from './actions/verify.ts';
-import { hostOptions } from './main.ts';
+import { hostOptions } from './flags.ts';
 
 // Loaded when one of these commands runs (--help reads every command's definition).
 const actions = () => import('./actions/verify.ts');

@@ -12,7 +12,8 @@ import { UnreachableError, type Transport } from '../transport/types.ts';
 import type { Barriers } from './barrier.ts';
 import { writePending, type Pending } from './pending.ts';
 import { prefetchPaths, stepArgs } from './prefetch.ts';
-import { openHost, releaseLock } from './preamble.ts';
+import type { HostLock } from './hostlock.ts';
+import { openHost } from './preamble.ts';
 import { emptyCounts, type HostResult, type StepResult } from './result.ts';
 
 export interface EngineEvents {
@@ -55,13 +56,14 @@ export async function runHost(rc: HostRunContext, name: string): Promise<HostRes
   const res: HostResult = { host: name, target: `${h.address}:${h.port}`, status: 'ok', steps: [], counts: emptyCounts(), roundTrips: 0, durationMs: 0 };
   rc.events.hostStart?.(name);
   let t: Transport | undefined;
-  let locked = false;
+  let lock: HostLock | undefined;
   try {
     t = await rc.open(h);
     res.target = t.target;
     const prefetch = prefetchPaths(rc.inv, rc.pb, rc.playHosts, h, (s) => tagSelected(s, rc.tags, rc.skipTags));
     const pre = await openHost(t, { apply: rc.apply, breakLock: rc.breakLock, lockWaitMs: rc.lockWaitMs, log: (l) => rc.events.log?.(name, l), prefetch });
-    locked = pre.locked;
+    lock = pre.lock;
+    if (lock) t = lock.guard(t);
     if (pre.snapshot) t = withSnapshot(t, pre.snapshot);
     const { facts, pending } = pre;
     res.facts = facts;
@@ -78,7 +80,7 @@ export async function runHost(rc: HostRunContext, name: string): Promise<HostRes
     res.error = e instanceof Error ? e.message : String(e);
   } finally {
     rc.barriers.leave(name);
-    if (locked && res.status !== 'unreachable') await releaseLock(t!).catch(() => undefined);
+    if (res.status !== 'unreachable') await lock?.release().catch(() => undefined);
     res.roundTrips = t?.roundTrips ?? 0;
     await t?.close().catch(() => undefined);
   }

@@ -15,7 +15,7 @@ import { pidAlive } from '../lab/process.ts';
 import { missingCommands } from '../lab/prereqs.ts';
 import { seconds, timed, type Reporter } from '../lab/progress.ts';
 import { loadPlaybook } from '../playbook/load.ts';
-import { makeRedactor } from '../report/redact.ts';
+import { makeRedactor } from '../redact.ts';
 import { copyBaseRootfs } from './base.ts';
 import { ImageChrootTransport } from './chroot.ts';
 import { mountsUnder, removeTree, removeTreeOrWarn } from './cleanup.ts';

@@ -20,7 +20,11 @@ const isHostname = (v: unknown): v is string => typeof v === 'string' && v.lengt
 const isIPv4 = (v: unknown): v is string => typeof v === 'string' && IPV4.test(v);
 /** Hostnames compare without case, like DNS names. */
 const hostKey = (hostname: string) => hostname.toLowerCase();
-const shortName = (hostname: string) => hostKey(hostname.split('.')[0]);
+const shortName = (hostname: string) => {
+  const dot = hostname.indexOf('.');
+  return hostKey(dot < 0 ? hostname : hostname.slice(0, dot));
+};
+const nodeOf = (host: string, cluster: string) => `host \`${host}\` is a node of cluster \`${cluster}\``;
 const list = (xs: readonly (string | number)[]) => xs.map((x) => `\`${x}\``).join(', ');
 
 interface Member {
@@ -40,7 +44,8 @@ export function buildClusters(tree: InventoryTree, merged: Map<string, MergedHos
 
   const clusterGroups = [...tree.groups.values()].filter((g) => g.cluster);
   const clusterOrder = new Map(clusterGroups.map((g, i) => [g.name, i]));
-  const hostOrder = new Map([...tree.hosts.keys()].map((h, i) => [h, i]));
+  const hostOrder = new Map<string, number>();
+  for (const host of tree.hosts.keys()) hostOrder.set(host, hostOrder.size);
   for (const group of clusterGroups) {
     const outerName = [...ancestors(tree, group.name)].filter((a) => clusterOrder.has(a)).sort((a, b) => clusterOrder.get(a)! - clusterOrder.get(b)!)[0];
     const outer = outerName === undefined ? undefined : tree.groups.get(outerName);
@@ -51,12 +56,10 @@ export function buildClusters(tree: InventoryTree, merged: Map<string, MergedHos
     clusters.push(buildCluster(group));
   }
 
-  for (const [name, host] of merged) {
-    const target = host.settings.get('remote_target');
-    if (target && !clusterOfHost.has(name)) {
-      report(target.path, `host \`${name}\` has a \`remote_target\` but is not a node of any cluster`, 'put the host in a group that has a `ramster:` section, or remove `remote_target`', true);
-    }
-  }
+  merged.forEach((host, name) => {
+    const target = clusterOfHost.has(name) ? undefined : host.settings.get('remote_target');
+    if (target) report(target.path, `host \`${name}\` has a \`remote_target\` but is not a node of any cluster`, 'put the host in a group that has a `ramster:` section, or remove `remote_target`', true);
+  });
   return clusters;
 
   function buildCluster(group: GroupNode): Cluster {
@@ -132,9 +135,12 @@ export function buildClusters(tree: InventoryTree, merged: Map<string, MergedHos
 
   function collectMembers(group: GroupNode, name: string): Member[] {
     const inside = descendants(tree, group.name);
-    const hosts = new Set([...inside].flatMap((g) => [...(tree.groups.get(g)?.hosts ?? [])]));
+    const listed: string[] = [];
+    for (const g of inside) for (const host of tree.groups.get(g)?.hosts ?? []) listed.push(host);
+    const hosts = inside.size === 1 ? listed : [...new Set(listed)];
     const members: Member[] = [];
-    for (const host of [...hosts].sort((a, b) => hostOrder.get(a)! - hostOrder.get(b)!)) {
+    const membership = { name, group: group.name };
+    for (const host of hosts.sort((a, b) => hostOrder.get(a)! - hostOrder.get(b)!)) {
       const entry = tree.hosts.get(host)!;
       const occurrence = entry.occurrences.find((o) => inside.has(o.group))!;
       const previous = clusterOfHost.get(host);
@@ -142,12 +148,11 @@ export function buildClusters(tree: InventoryTree, merged: Map<string, MergedHos
         report(occurrence.path, `host \`${host}\` is a node of two clusters: \`${previous.name}\` (group \`${previous.group}\`) and \`${name}\` (group \`${group.name}\`)`, `a host can be a node of one RAMster cluster only: remove it from group \`${group.name}\` or from group \`${previous.group}\``, true);
         continue;
       }
-      clusterOfHost.set(host, { name, group: group.name });
+      clusterOfHost.set(host, membership);
       const settings = merged.get(host)!.settings;
       const member: Member = { host, at: occurrence.path, settings, number: setting(settings, 'number', isNodeNumber), hostname: setting(settings, 'hostname', isHostname) };
-      const label = `host \`${host}\` is a node of cluster \`${name}\``;
-      if (!settings.has('number')) report(occurrence.path, `${label} but has no \`number\``, 'add `number:` with a node number from 0 to 7, different for each node of the cluster', true);
-      if (!settings.has('hostname')) report(occurrence.path, `${label} but has no \`hostname\``, 'add `hostname:` with the output of `hostname` on that machine: it names the node in /etc/ramster.conf', true);
+      if (!settings.has('number')) report(occurrence.path, `${nodeOf(host, name)} but has no \`number\``, 'add `number:` with a node number from 0 to 7, different for each node of the cluster', true);
+      if (!settings.has('hostname')) report(occurrence.path, `${nodeOf(host, name)} but has no \`hostname\``, 'add `hostname:` with the output of `hostname` on that machine: it names the node in /etc/ramster.conf', true);
 
       const explicitAddress = settings.get('cluster_address');
       if (explicitAddress) {
@@ -158,7 +163,7 @@ export function buildClusters(tree: InventoryTree, merged: Map<string, MergedHos
         const path = address?.path ?? occurrence.path;
         if (isIPv4(value)) member.clusterAddress = { value, path, defaulted: true };
         else if (!settings.has('address') || address) {
-          report(path, `${label} but its cluster address defaults to ${address ? '`address`' : 'its inventory name'} ${JSON.stringify(value)}, which is not an IPv4 address`, 'add `cluster_address:` with the IPv4 address the other nodes reach this one at: /etc/ramster.conf needs a dotted quad', !address);
+          report(path, `${nodeOf(host, name)} but its cluster address defaults to ${address ? '`address`' : 'its inventory name'} ${JSON.stringify(value)}, which is not an IPv4 address`, 'add `cluster_address:` with the IPv4 address the other nodes reach this one at: /etc/ramster.conf needs a dotted quad', !address);
         }
       }
       members.push(member);
@@ -180,8 +185,10 @@ export function buildClusters(tree: InventoryTree, merged: Map<string, MergedHos
       if (m.clusterAddress) checkAddress(m, members.length, label, byAddress);
       if (m.hostname) {
         const h = m.hostname.value;
-        const same = byHostname.get(hostKey(h));
-        const clash = byHostname.get(shortName(h)) ?? byShortName.get(hostKey(h));
+        const key = hostKey(h);
+        const short = shortName(h);
+        const same = byHostname.get(key);
+        const clash = byHostname.get(short) ?? byShortName.get(key);
         if (same && same.hostname!.value !== h) {
           report(m.hostname.path, `hostname \`${h}\` of host \`${m.host}\` differs only in case from \`${same.hostname!.value}\` of host \`${same.host}\` in ${label}`, 'hostnames do not depend on case, so both would name one machine: give each node its own `hostname` output');
         } else if (same) {
@@ -189,8 +196,8 @@ export function buildClusters(tree: InventoryTree, merged: Map<string, MergedHos
         } else if (clash) {
           report(m.hostname.path, `hostname \`${h}\` of host \`${m.host}\` and \`${clash.hostname!.value}\` of host \`${clash.host}\` have the same short name in ${label}`, 'ramster.conf matches a node by its full or its short hostname, so these two would both match one machine: use distinct short names');
         } else {
-          byHostname.set(hostKey(h), m);
-          if (!byShortName.has(shortName(h))) byShortName.set(shortName(h), m);
+          byHostname.set(key, m);
+          if (!byShortName.has(short)) byShortName.set(short, m);
         }
       }
     }
@@ -218,6 +225,8 @@ export function buildClusters(tree: InventoryTree, merged: Map<string, MergedHos
   /** Explicit `remote_target`s, as node numbers. Unresolvable ones are reported and left out. */
   function resolveTargets(members: Member[], label: string, groupName: string): Map<number, number> {
     const explicit = new Map<number, number>();
+    // Most clusters name no target: their topology chooses.
+    if (!members.some((m) => m.settings.has('remote_target'))) return explicit;
     const byHost = new Map(members.map((m) => [m.host, m]));
     const byNumber = new Map<number, Member>();
     const byHostname = new Map<string, Member>();

@@ -1,27 +1,75 @@
 import type { Diagnostic } from '../diagnostics.ts';
 import type { YamlSource } from '../yamlsource.ts';
-import { HOST_KEYS } from './schema.ts';
-import { groupDepths, groupsOfHost, type InventoryTree, type Setting, type Settings } from './tree.ts';
+import { SETTING_NAMES } from './settings.ts';
+import { groupDepths, groupsOfHost, type HostOccurrence, type InventoryTree, type Setting, type Settings } from './tree.ts';
 import type { Connection, HostEntry } from './types.ts';
 
 /** A host's settings after merging: all.vars < group vars (outer to inner) < host settings. */
 export interface MergedHost {
   name: string;
-  groups: string[];
-  settings: Settings;
+  groups: readonly string[];
+  settings: MergedSettings;
 }
 
-/** Groups of a host ordered like Ansible's variable precedence: by depth below `all`, then by name. */
-export function mergeHost(tree: InventoryTree, name: string, depths = groupDepths(tree)): MergedHost {
-  const groups = [...groupsOfHost(tree, name)].sort((a, b) => (depths.get(a) ?? 0) - (depths.get(b) ?? 0) || (a === b ? 0 : a < b ? -1 : 1));
-  const settings: Settings = new Map();
-  for (const g of groups) for (const [k, s] of tree.groups.get(g)!.vars) settings.set(k, s);
-  for (const [k, s] of tree.hosts.get(name)!.settings) settings.set(k, s);
-  return { name, groups, settings };
+/** What a host sees of its own settings and its groups' vars, read like a Map. The groups'
+ *  layer is shared by every host of the same groups, so a host costs only its own settings. */
+export class MergedSettings implements Settings {
+  constructor(
+    private readonly own: Settings,
+    private readonly inherited: Settings,
+  ) {}
+
+  get(key: string): Setting | undefined {
+    return this.own.get(key) ?? this.inherited.get(key);
+  }
+
+  has(key: string): boolean {
+    return this.own.has(key) || this.inherited.has(key);
+  }
+
+  /** In the order a Map merged group by group would have: a key keeps its first place. */
+  forEach(f: (setting: Setting, key: string) => void): void {
+    this.inherited.forEach((s, k) => f(this.own.get(k) ?? s, k));
+    this.own.forEach((s, k) => this.inherited.has(k) || f(s, k));
+  }
+}
+
+/** Merges hosts' settings over their groups' vars; hosts in the same groups share one merge. */
+export function hostMerger(tree: InventoryTree, depths = groupDepths(tree)): (name: string) => MergedHost {
+  // A host's groups follow from the groups it is listed in: most hosts are listed in one.
+  const byGroup = new Map<string, GroupLayer>();
+  const byGroupList = new Map<string, GroupLayer>();
+  const layerOf = (name: string, listedIn: HostOccurrence[]) => {
+    const cache = listedIn.length === 1 ? byGroup : byGroupList;
+    const key = listedIn.length === 1 ? listedIn[0].group : JSON.stringify(listedIn.map((o) => o.group));
+    let layer = cache.get(key);
+    if (!layer) cache.set(key, (layer = groupLayer(tree, name, depths)));
+    return layer;
+  };
+  return (name) => {
+    const host = tree.hosts.get(name)!;
+    const { groups, inherited } = layerOf(name, host.occurrences);
+    return { name, groups, settings: new MergedSettings(host.settings, inherited) };
+  };
+}
+
+interface GroupLayer {
+  /** Shared by the hosts of these groups, so frozen. */
+  groups: readonly string[];
+  inherited: Settings;
+}
+
+/** A host's groups ordered like Ansible's variable precedence (by depth below `all`, then by
+ *  name), and their vars merged in that order. */
+function groupLayer(tree: InventoryTree, host: string, depths: Map<string, number>): GroupLayer {
+  const groups = [...groupsOfHost(tree, host)].sort((a, b) => (depths.get(a) ?? 0) - (depths.get(b) ?? 0) || (a === b ? 0 : a < b ? -1 : 1));
+  const inherited = new Map<string, Setting>();
+  for (const g of groups) for (const [k, s] of tree.groups.get(g)!.vars) inherited.set(k, s);
+  return { groups: Object.freeze(groups), inherited };
 }
 
 /** The setting when it has the type the schema asks for; a wrong-typed one was already reported. */
-export function setting<T>(settings: Settings, key: string, valid: (v: unknown) => v is T): (Setting & { value: T }) | undefined {
+export function setting<T>(settings: { get(key: string): Setting | undefined }, key: string, valid: (v: unknown) => v is T): (Setting & { value: T }) | undefined {
   const s = settings.get(key);
   return s && valid(s.value) ? (s as Setting & { value: T }) : undefined;
 }
@@ -44,12 +92,12 @@ export function buildHost(merged: MergedHost, source: YamlSource, problems: Diag
     problems.push(source.diag(connection.path, `host \`${merged.name}\` uses connection chroot but has no \`root\``, 'add `root: <directory>`: the directory that is the host\'s `/`'));
   }
   const vars: Record<string, unknown> = {};
-  for (const [k, { value, path }] of s) {
-    if (HOST_KEYS.includes(k)) continue;
+  s.forEach((entry, k) => {
+    if (SETTING_NAMES.has(k)) return;
     if (RESERVED_VARS.includes(k)) {
-      problems.push(source.diag(path, `\`${k}\` cannot be a host variable: ramster-provision sets it for playbooks`, k === 'ramster' ? 'cluster settings go in a `ramster:` section of a group (next to its `hosts:`), not in host settings or vars' : `rename the variable`, true));
-    } else vars[k] = value;
-  }
+      problems.push(source.diag(entry.path, `\`${k}\` cannot be a host variable: ramster-provision sets it for playbooks`, k === 'ramster' ? 'cluster settings go in a `ramster:` section of a group (next to its `hosts:`), not in host settings or vars' : `rename the variable`, true));
+    } else vars[k] = entry.value;
+  });
   return {
     name: merged.name,
     address: str('address') ?? merged.name,

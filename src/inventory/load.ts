@@ -1,7 +1,7 @@
 import { InputError, sortDiagnostics, type Diagnostic } from '../diagnostics.ts';
 import { loadYamlFile, parseYamlText, type YamlSource } from '../yamlsource.ts';
 import { buildClusters } from './clusters.ts';
-import { buildHost, mergeHost, type MergedHost } from './hosts.ts';
+import { buildHost, hostMerger, type MergedHost } from './hosts.ts';
 import { schemaDiagnostics } from './schema.ts';
 import { groupDepths, readTree } from './tree.ts';
 import type { HostEntry, Inventory } from './types.ts';
@@ -34,17 +34,18 @@ export function checkInventory(source: YamlSource): { ok: true; inventory: Inven
 
   const problems = schemaDiagnostics(source);
   const tree = readTree(source, problems);
-  const depths = groupDepths(tree);
+  const mergeHost = hostMerger(tree, groupDepths(tree));
   const merged = new Map<string, MergedHost>();
   const hosts = new Map<string, HostEntry>();
   for (const name of tree.hosts.keys()) {
-    const m = mergeHost(tree, name, depths);
+    const m = mergeHost(name);
     merged.set(name, m);
     hosts.set(name, buildHost(m, source, problems));
   }
   const clusters = buildClusters(tree, merged, source, problems);
   if (problems.length) return fail(problems);
-  const secrets = [...source.secrets, ...[...hosts.values()].flatMap((h) => (h.becomePassword ? [h.becomePassword] : []))];
+  const secrets = [...source.secrets];
+  for (const h of hosts.values()) if (h.becomePassword) secrets.push(h.becomePassword);
   return { ok: true, inventory: { file: source.file, source, hosts, clusters, secrets } };
 }
 

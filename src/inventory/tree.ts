@@ -1,13 +1,8 @@
 import type { Diagnostic } from '../diagnostics.ts';
 import type { YamlPath, YamlSource } from '../yamlsource.ts';
-import { readSettings, type Report } from './settings.ts';
+import { readSettings, type Report, type Setting, type Settings } from './settings.ts';
 
-/** A value with the place in the file it came from, so later checks can point at it. */
-export interface Setting {
-  value: unknown;
-  path: YamlPath;
-}
-export type Settings = Map<string, Setting>;
+export type { Setting, Settings };
 
 export interface GroupNode {
   name: string;
@@ -18,7 +13,7 @@ export interface GroupNode {
   /** Hosts listed directly under this group's `hosts:`. */
   hosts: Set<string>;
   /** The group's `vars`, merged over its occurrences in document order. */
-  vars: Settings;
+  vars: Map<string, Setting>;
   /** The group's `ramster:` section, if any. */
   cluster?: { section: Record<string, unknown>; path: YamlPath };
 }
@@ -40,14 +35,17 @@ export function isMapping(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
+const NO_SETTINGS: Settings = new Map();
+
+function mergeInto(target: Map<string, Setting>, settings: Settings | undefined): Map<string, Setting> {
+  settings?.forEach((s, k) => target.set(k, s));
+  return target;
+}
 
 /** Reads groups and hosts from whatever parsed; wrong shapes were already reported by the schema. */
 export function readTree(source: YamlSource, problems: Diagnostic[]): InventoryTree {
   const tree: InventoryTree = { groups: new Map(), hosts: new Map() };
   const report: Report = (path, message, hint) => problems.push(source.diag(path, message, hint, true));
-  const mergeInto = (target: Settings, values: unknown, path: YamlPath) => {
-    for (const [k, s] of readSettings(values, path, report)) target.set(k, s);
-  };
 
   const visit = (name: string, value: unknown, path: YamlPath, parent?: string) => {
     let group = tree.groups.get(name);
@@ -59,7 +57,7 @@ export function readTree(source: YamlSource, problems: Diagnostic[]): InventoryT
     if (parent) group.parents.add(parent);
     if (!isMapping(value)) return;
 
-    mergeInto(group.vars, value.vars, [...path, 'vars']);
+    mergeInto(group.vars, readSettings(value.vars, path.concat('vars'), report));
     if (isMapping(value.ramster)) {
       if (group.cluster) {
         const first = source.locate(group.cluster.path, true);
@@ -69,12 +67,18 @@ export function readTree(source: YamlSource, problems: Diagnostic[]): InventoryT
       } else group.cluster = { section: value.ramster, path: [...path, 'ramster'] };
     }
     if (isMapping(value.hosts)) {
-      for (const [host, settings] of Object.entries(value.hosts)) {
-        const hostPath = [...path, 'hosts', host];
-        let entry = tree.hosts.get(host);
-        if (!entry) tree.hosts.set(host, (entry = { occurrences: [], settings: new Map() }));
-        entry.occurrences.push({ group: name, path: hostPath });
-        mergeInto(entry.settings, settings, hostPath);
+      const hosts = value.hosts;
+      for (const host of Object.keys(hosts)) {
+        const hostPath = path.concat('hosts', host);
+        const occurrence = { group: name, path: hostPath };
+        const own = readSettings(hosts[host], hostPath, report) ?? NO_SETTINGS;
+        const entry = tree.hosts.get(host);
+        if (!entry) tree.hosts.set(host, { occurrences: [occurrence], settings: own });
+        else {
+          // A host listed in several groups: its settings merge in document order.
+          entry.occurrences.push(occurrence);
+          entry.settings = mergeInto(mergeInto(new Map(), entry.settings), own);
+        }
         group.hosts.add(host);
       }
     }

@@ -21,8 +21,9 @@ export interface HostEntry {
   connection: Connection;
   /** For connection local/chroot: the directory treated as the host's `/`. */
   root?: string;
-  /** Groups the host belongs to, outermost first (always starts with `all`). */
-  groups: string[];
+  /** Groups the host belongs to, outermost first (always starts with `all`); shared by the
+   *  hosts of the same groups, so frozen. */
+  groups: readonly string[];
   /** Variables visible to playbooks: all.vars < group vars (outer to inner) < host vars. */
   vars: Record<string, unknown>;
 }

@@ -6,7 +6,7 @@ import { runCommand } from './command.ts';
 import { LabError } from './errors.ts';
 import { ensureLabKey, type KeyPair } from './keys.ts';
 import { describeMmdebstrap, mmdebstrapLine, newMmdebstrapProgress } from './mmdebstrap-progress.ts';
-import { HOST_APT_SOURCES } from './paths.ts';
+import { HOST_APT_SOURCES, REPO_ROOT } from './paths.ts';
 import { pidAlive } from './process.ts';
 import { timed, type Reporter } from './progress.ts';
 import { customizeScript, diskScript, imagePackages, mmdebstrapArgs, type ImageFlavour } from './recipe.ts';
@@ -21,11 +21,19 @@ export interface LabImage {
   buildMs?: number;
 }
 
-const RECIPE_FILE = fileURLToPath(new URL('./recipe.ts', import.meta.url));
+/** The recipe's source text: src/lab/recipe.ts in a clone, whether the CLI runs from src/ or from
+ *  dist/ (so both use one cached image), else the compiled recipe.js beside this module (an
+ *  installed package ships dist/ only). */
+function recipeSourceFile(): string {
+  const candidates = [join(REPO_ROOT, 'src/lab/recipe.ts'), fileURLToPath(new URL('./recipe.js', import.meta.url))];
+  const found = candidates.find((f) => existsSync(f));
+  if (!found) throw new LabError(`the lab's image recipe is missing (looked for ${candidates.join(', ')})`, 'reinstall ramster-provision');
+  return found;
+}
 
 /** Cache key: the recipe's source text, the flavour and the key baked into the image. */
 export function imageHash(publicKey: string, flavour: ImageFlavour = 'systemd'): string {
-  const h = createHash('sha256').update(readFileSync(RECIPE_FILE)).update(publicKey);
+  const h = createHash('sha256').update(readFileSync(recipeSourceFile())).update(publicKey);
   if (flavour !== 'systemd') h.update(`flavour ${flavour}`);
   return h.digest('hex').slice(0, 16);
 }

@@ -3,10 +3,21 @@
  * pages this node keeps remotely, foreign pages it holds for others, zswap pages, and the
  * connection state of each (borrower, lender) pair.
  */
-import type { Check } from '../ramster/verify.ts';
 import { MD_DEVICE, NQN_PREFIX, SWAP_LABEL, type ModernPlan } from './plan.ts';
 import type { ModernProbe } from './probe.ts';
 import { actualBorrowLines, actualLendLines, desiredBorrowLines, desiredLendLines } from './state.ts';
+
+/** One check of a node, in the shape legacy verify's checks have (`Check` in ramster/verify.ts),
+ *  declared here so the two domains stay apart; the CLI prints both alike. */
+export interface Check {
+  id: string;
+  title: string;
+  status: 'pass' | 'fail';
+  /** What was seen on the host. */
+  evidence: string;
+  /** How to fix a failure. */
+  fix?: string;
+}
 
 const PAGE = 4096;
 const pass = (id: string, title: string, evidence: string): Check => ({ id, title, status: 'pass', evidence });

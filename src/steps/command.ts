@@ -1,4 +1,4 @@
-import { cut } from '../report/redact.ts';
+import { cut } from '../redact.ts';
 import { hostPath, shq } from '../transport/types.ts';
 import { probe, run } from '../transport/fileops.ts';
 import { defineStep, noChange, type StepContext } from './types.ts';

@@ -237,7 +237,37 @@ const SNAPSHOT_FN = `rp_snap() {
 
 /** Shell text printing the state of every path (see parseSnapshot). */
 export function snapshotScript(t: Transport, paths: string[]): string {
-  return `${SNAPSHOT_FN}\nrp_snap ${paths.map((p) => shq(hostPath(t, p))).join(' ')}`;
+  return `${SNAPSHOT_FN}\n${snapCall(t, paths)}`;
+}
+
+function snapCall(t: Transport, paths: string[]): string {
+  return `rp_snap ${paths.map((p) => shq(hostPath(t, p))).join(' ')}`;
+}
+
+/** Like snapshotScript, after a line `==rp-digest==<md5 of the state text>`: the same state
+ *  gives the same digest, so snapshotDigest can prove later that nothing moved. */
+export function snapshotWithDigestScript(t: Transport, paths: string[]): string {
+  // $(...) drops trailing newlines: the `.` keeps them, so the digest is of the exact bytes
+  return `${SNAPSHOT_FN}
+rp_state=$(${snapCall(t, paths)}; echo .); rp_state=\${rp_state%.}
+echo "==rp-digest==$(printf %s "$rp_state" | md5sum | cut -c1-32)"
+printf %s "$rp_state"`;
+}
+
+export function parseDigest(out: string): string {
+  return /^==rp-digest==([0-9a-f]{32})$/m.exec(out)?.[1] ?? '';
+}
+
+/** Shell text defining rp_digest (the digest snapshotWithDigestScript prints, of the paths' state now) and rp_fresh (that state). */
+export function snapshotDigestFunctions(t: Transport, paths: string[]): string {
+  return `${SNAPSHOT_FN}\nrp_digest() { ${snapCall(t, paths)} | md5sum | cut -c1-32; }\nrp_fresh() { ${snapCall(t, paths)}; }`;
+}
+
+/** The paths whose kept state differs between two snapshots of the same paths. */
+export function changedPaths(before: FileStateSnapshot, after: FileStateSnapshot, paths: string[]): string[] {
+  const same = (a?: FileState, b?: FileState) =>
+    !!a && !!b && a.exists === b.exists && a.isDir === b.isDir && a.mode === b.mode && a.owner === b.owner && a.group === b.group && (a.content?.equals(b.content ?? Buffer.alloc(0)) ?? !b.content);
+  return paths.filter((p) => (before.get(p, true) || after.get(p, true)) && !same(before.get(p, true), after.get(p, true)));
 }
 
 interface StatLine {

@@ -6,9 +6,13 @@
  *   npm run bench:load -- --mb 5 --runs 3    # median of 3 runs
  *
  * Loading should grow linearly with the file: 5 MB under 2 s and 200 MB.
+ *
+ * A busy machine stretches every time, so each row also gives the CPU time of js-yaml alone
+ * parsing the same file (a fresh process too) and the loader's CPU time as a multiple of it:
+ * that ratio hardly depends on the load.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -44,15 +48,32 @@ async function child(file: string): Promise<void> {
   process.stdout.write(JSON.stringify(m));
 }
 
+/** CPU time of js-yaml alone turning the file into values (no checks, no positions). */
+async function parseOnlyChild(file: string): Promise<void> {
+  const yaml = (await import('js-yaml')).default;
+  const text = readFileSync(file, 'utf8');
+  const cpuStart = process.cpuUsage();
+  yaml.load(text, { schema: yaml.CORE_SCHEMA });
+  const cpu = process.cpuUsage(cpuStart);
+  process.stdout.write(JSON.stringify({ cpuMs: (cpu.user + cpu.system) / 1000 }));
+}
+
+function runChild(mode: '--child' | '--parse-only', file: string): string {
+  return execFileSync(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, mode, file], { encoding: 'utf8', maxBuffer: 1 << 20 });
+}
+
+const loadAverage = () => loadavg()[0].toFixed(1);
+
 function main(): void {
-  const { values } = parseArgs({ options: { mb: { type: 'string', default: '0.1,1,5' }, runs: { type: 'string', default: '1' }, child: { type: 'string' } } });
+  const { values } = parseArgs({ options: { mb: { type: 'string', default: '0.1,1,5' }, runs: { type: 'string', default: '1' }, child: { type: 'string' }, 'parse-only': { type: 'string' } } });
   if (values.child) return void child(values.child);
+  if (values['parse-only']) return void parseOnlyChild(values['parse-only']);
   const sizes = values.mb!.split(',').map(Number);
   const runs = Number(values.runs);
   const dir = mkdtempSync(join(tmpdir(), 'bench-load-'));
-  console.log(`${cpus().length} CPUs, load average ${loadavg()[0].toFixed(1)}; median of ${runs} run(s); each load in a fresh process`);
-  console.log('| shape | MB | hosts | diagnostics | load s (wall) | load s (CPU) | peak RSS MB | RSS before load MB |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log(`${cpus().length} CPUs, load average ${loadAverage()}; median of ${runs} run(s); each load in a fresh process`);
+  console.log('| shape | MB | hosts | diagnostics | load s (wall) | load s (CPU) | peak RSS MB | RSS before load MB | js-yaml alone s (CPU) | load ÷ js-yaml (CPU) |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   try {
     for (const shape of ['valid', 'one-big-cluster'] as InventoryShape[]) {
       for (const mb of sizes) {
@@ -60,15 +81,19 @@ function main(): void {
         const file = join(dir, `${shape}-${mb}.yaml`);
         writeFileSync(file, text);
         const all: Measure[] = [];
+        const parses: number[] = [];
         for (let r = 0; r < runs; r++) {
-          const out = execFileSync(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--child', file], { encoding: 'utf8', maxBuffer: 1 << 20 });
-          all.push(JSON.parse(out));
+          all.push(JSON.parse(runChild('--child', file)));
+          parses.push(JSON.parse(runChild('--parse-only', file)).cpuMs);
         }
-        const median = (f: (m: Measure) => number) => all.map(f).sort((a, b) => a - b)[Math.floor(all.length / 2)];
+        const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+        const of = (f: (m: Measure) => number) => median(all.map(f));
         const m = all[0];
-        console.log(`| ${shape} | ${(text.length / 1e6).toFixed(2)} | ${m.hosts || '-'} | ${m.diagnostics} | ${(median((x) => x.loadMs) / 1000).toFixed(2)} | ${(median((x) => x.cpuMs) / 1000).toFixed(2)} | ${median((x) => x.peakRssMb).toFixed(0)} | ${median((x) => x.baseRssMb).toFixed(0)} |`);
+        const parseMs = median(parses);
+        console.log(`| ${shape} | ${(text.length / 1e6).toFixed(2)} | ${m.hosts || '-'} | ${m.diagnostics} | ${(of((x) => x.loadMs) / 1000).toFixed(2)} | ${(of((x) => x.cpuMs) / 1000).toFixed(2)} | ${of((x) => x.peakRssMb).toFixed(0)} | ${of((x) => x.baseRssMb).toFixed(0)} | ${(parseMs / 1000).toFixed(2)} | ${(of((x) => x.cpuMs) / parseMs).toFixed(1)} |`);
       }
     }
+    console.log(`load average at the end ${loadAverage()}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -151,7 +151,7 @@ tree before the change, ${before.date.slice(0, 10)}; load ${loadSummary(before)}
 
 ${beforeAfter(before, r)}
 ` : ''}
-Where the time still goes: starting the CLI (Node, tsx, then only the modules of the command
+Where the time still goes: starting the CLI (Node, then only the modules of the command
 that runs) is ${f(Math.min(...startup), 1)}–${f(Math.max(...startup), 1)} s of each run, most of a no-op at ${small.hosts} hosts.${
     r.startup
       ? `

@@ -2,12 +2,15 @@ import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { CLI as SOURCE_CLI } from '../helpers/cli.ts';
 import type { Fleet } from './fleet/fleet.ts';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export const OUR_PLAYBOOK = join(REPO, 'test/bench/ours.yaml');
 export const ANSIBLE_DIR = join(REPO, 'test/bench/ansible');
-const CLI = join(REPO, 'bin/ramster-provision.js');
+/** The benchmark times the CLI as shipped (bin/ over dist/, which `npm run bench` builds first);
+ *  tests borrowing these helpers (vitest sets VITEST) run it from src/ like every other test. */
+const CLI = process.env.VITEST ? SOURCE_CLI : join(REPO, 'bin/ramster-provision.js');
 
 /** Every path either playbook creates (the reset removes them; rc.local and fstab are restored). */
 export const MANAGED_PATHS = [

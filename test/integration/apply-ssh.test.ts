@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSshd, type Sshd } from '../helpers/sshd.ts';
+import { CLI } from '../helpers/cli.ts';
 
 // The example playbook applied over a REAL sshd on 127.0.0.1 through the real CLI. sshd runs
 // in a private mount namespace with an overlay over /etc, so the mount step is real but
 // cannot touch this machine's fstab or mounts.
-const CLI = join(process.cwd(), 'bin/ramster-provision.js');
 let sshd: Sshd;
 let dir: string;
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSshd, type Sshd } from '../helpers/sshd.ts';
+import { CLI } from '../helpers/cli.ts';
 
 // `become` with a sudo password, on a REAL sshd: a non-root login user whose sudoers entry
 // asks for its password (added to the sshd's private /etc overlay only). The password is a
@@ -11,7 +12,6 @@ import { startSshd, type Sshd } from '../helpers/sshd.ts';
 // nor any file the run wrote (on the host or the known_hosts file on the controller).
 const PASSWORD = 'b3come-Pl4nted-pw';
 const TOKEN = 'sens1tive-T0ken-value';
-const CLI = join(process.cwd(), 'bin/ramster-provision.js');
 let sshd: Sshd;
 let dir: string;
 const started = Date.now();

@@ -5,10 +5,10 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSshd, type Sshd } from '../helpers/sshd.ts';
 import { machineLimit } from '../helpers/machine.ts';
+import { CLI } from '../helpers/cli.ts';
 
 // Faults against a real sshd. After each: the recap says what happened, no half-written
 // file and no lock are left behind, and the next apply converges.
-const CLI = join(process.cwd(), 'bin/ramster-provision.js');
 let sshd: Sshd;
 let dir: string;
 

@@ -6,6 +6,7 @@ import { parse, stringify } from 'yaml';
 import { startFleet, type Fleet } from '../bench/fleet/fleet.ts';
 import { MANAGED_PATHS, OUR_PLAYBOOK, REPO, runOurs } from '../bench/tools.ts';
 import { machineLimit, SLOWDOWN } from '../helpers/machine.ts';
+import { CLI } from '../helpers/cli.ts';
 
 // Scale, not speed (nothing here is timed): the benchmark's playbook on 64 real SSH hosts —
 // Debian containers with their own sshd and host key (test/bench/fleet), 8 RAMster clusters
@@ -57,7 +58,7 @@ describe(`${HOSTS} hosts`, () => {
     const playbook = join(fleet.dir, 'hold.yaml');
     writeFileSync(playbook, stringify(plays));
 
-    const apply = execa('node', [join(REPO, 'bin/ramster-provision.js'), 'apply', '-i', fleet.inventory, playbook, '--json', '--forks', String(HOSTS), ...CONNECT], { reject: false, env: { NO_COLOR: '1' } });
+    const apply = execa('node', [CLI, 'apply', '-i', fleet.inventory, playbook, '--json', '--forks', String(HOSTS), ...CONNECT], { reject: false, env: { NO_COLOR: '1' } });
     const deadline = Date.now() + machineLimit(10_000);
     while ((await fleet.execIn(victim, 'test -e /run/rp-hold')).exitCode !== 0) {
       expect(Date.now() < deadline, 'the victim never reached its hold step').toBe(true);

@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSshd, type Sshd } from '../helpers/sshd.ts';
+import { CLI } from '../helpers/cli.ts';
 
 // A planted secret must not appear on stdout, stderr or in the JSON, whatever the step
 // does with it: file content (diff), command line, failing command's stderr.
 const SECRET = 'pl4nted-S3cret-value';
-const CLI = join(process.cwd(), 'bin/ramster-provision.js');
 let sshd: Sshd;
 let dir: string;
 

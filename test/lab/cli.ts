@@ -1,11 +1,11 @@
 /** The real `ramster-provision` CLI as the lab suites run it: a child process, JSON parsed. */
-import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import type { HostResult, RunResult, StepResult } from '../../src/engine/result.ts';
 import { REPO_ROOT } from '../../src/lab/paths.ts';
+import { CLI } from '../helpers/cli.ts';
 import { labLimit } from '../helpers/machine.ts';
 
-export const CLI = join(REPO_ROOT, 'bin', 'ramster-provision.js');
+export { CLI };
 
 export interface CliRun {
   code: number;

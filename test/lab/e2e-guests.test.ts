@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadInventory } from '../../src/inventory/load.ts';
 import { guestOf, readBootId, sshRun, sshTarget, startGuest, stopGuest, waitForSsh, supervisorRunning } from '../../src/lab/index.ts';
-import { LOCK_PATH } from '../../src/engine/preamble.ts';
+import { LOCK_PATH } from '../../src/engine/hostlock.ts';
 import { REPO_ROOT } from '../../src/lab/paths.ts';
 import { renderRamsterConf } from '../../src/ramster/conf.ts';
 import { renderDefaults } from '../../src/ramster/defaults.ts';

@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LOCK_PATH } from '../../src/engine/preamble.ts';
+import { LOCK_PATH } from '../../src/engine/hostlock.ts';
 import { PENDING_PATH } from '../../src/engine/pending.ts';
 import { guestOf, qemuRunning, readBootId, sshTarget, startGuest, supervisorRunning, waitForSsh } from '../../src/lab/index.ts';
 import { waitFor } from '../../src/lab/process.ts';

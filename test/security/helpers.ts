@@ -6,6 +6,8 @@ import { runPlaybook } from '../../src/engine/run.ts';
 import type { RunResult } from '../../src/engine/result.ts';
 import { loadInventoryText } from '../../src/inventory/load.ts';
 import { loadPlaybookText } from '../../src/playbook/load.ts';
+import { CLI } from '../helpers/cli.ts';
+export { CLI };
 
 /** A scratch area per test: `root` is a folder target (connection: local), `outside` is the
  *  controller's own filesystem next to it, where no attack may leave a marker. */
@@ -36,8 +38,6 @@ export async function runOn(lab: Lab, vars: string, steps: string, apply: boolea
   const pb = loadPlaybookText(join(lab.dir, 'pb.yaml'), `- hosts: all\n  steps:\n${steps}`);
   return runPlaybook(inv, pb, { apply, forks: 4, connect: { acceptNewHostKeys: false, connectTimeoutMs: 5000 } });
 }
-
-export const CLI = join(process.cwd(), 'bin/ramster-provision.js');
 
 /** Writes the inventory and playbook files of `lab` and returns their paths (for the CLI). */
 export function writeFiles(lab: Lab, vars: string, playbook: string): { inv: string; pb: string } {

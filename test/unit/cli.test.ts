@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI } from '../helpers/cli.ts';
 
 // The real CLI as a user runs it, against folder hosts (connection: local).
-const CLI = join(process.cwd(), 'bin/ramster-provision.js');
 const cli = (...args: string[]) => execa('node', [CLI, ...args], { reject: false, env: { NO_COLOR: '1' } });
 let dir: string;
 

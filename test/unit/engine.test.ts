@@ -1,13 +1,13 @@
 import { mkdtempSync, readFileSync, existsSync, rmSync, mkdirSync, writeFileSync, utimesSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { exitCode } from '../../src/engine/result.ts';
 import { runPlaybook } from '../../src/engine/run.ts';
 import { loadInventoryText } from '../../src/inventory/load.ts';
 import { loadPlaybookText } from '../../src/playbook/load.ts';
 import { PENDING_PATH } from '../../src/engine/pending.ts';
-import { LOCK_PATH } from '../../src/engine/preamble.ts';
+import { LOCK_PATH } from '../../src/engine/hostlock.ts';
 import { makeStyle } from '../../src/report/style.ts';
 import { formatRecap } from '../../src/report/summary.ts';
 
@@ -190,6 +190,34 @@ describe('host lock', () => {
     expect(exitCode(await runPlaybook(inventory(), pb(), opts(false)))).toBe(2);
     const forced = await runPlaybook(inventory(), pb(), opts(true, { breakLock: true }));
     expect(forced.hosts[0].status).toBe('changed');
+  });
+
+  it('a no-op apply takes no lock, yet still fails on a host a live run holds; --break-lock still takes it over', async () => {
+    await runPlaybook(inventory(), pb(), opts(true));
+    const noop = await runPlaybook(inventory(), pb(), opts(true));
+    expect(noop.hosts[0]).toMatchObject({ status: 'ok', roundTrips: 1 });
+    expect(readFileSync(join(dir, 'a', `${LOCK_PATH}.serial`), 'utf8')).toBe('1\n'); // taken by the first apply only
+    writeFileSync(lockDir(), `controller=other-machine\npid=4242\nstarted=2026-01-01T00:00:00Z\nboot_id=${bootId()}\n`);
+    const held = await runPlaybook(inventory(), pb(), opts(true));
+    expect(held.hosts[0].status).toBe('failed');
+    expect(held.hosts[0].error).toMatch(/being provisioned by another run \(other-machine pid 4242/);
+    const forced = await runPlaybook(inventory(), pb(), opts(true, { breakLock: true }));
+    expect(forced.hosts[0].status).toBe('ok');
+    expect(existsSync(lockDir())).toBe(false);
+  });
+
+  it('--lock-wait waits for the live holder, then takes the lock at once (no run can slip in before its first change)', async () => {
+    await runPlaybook(inventory(), pb(), opts(true));
+    mkdirSync(dirname(lockDir()), { recursive: true });
+    writeFileSync(lockDir(), `controller=other-machine\npid=4242\nstarted=2026-01-01T00:00:00Z\nboot_id=${bootId()}\n`);
+    const started = Date.now();
+    const freed = new Promise<void>((r) => setTimeout(() => r(rmSync(lockDir())), 3000));
+    const waited = await runPlaybook(inventory(), pb(), opts(true, { lockWaitMs: 120_000 }));
+    await freed;
+    expect(waited.hosts[0].status, waited.hosts[0].error).toBe('ok');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(3000);
+    expect(readFileSync(join(dir, 'a', `${LOCK_PATH}.serial`), 'utf8')).toBe('2\n'); // taken although nothing changed
+    expect(existsSync(lockDir())).toBe(false);
   });
 
   it('a stale lock (its run on this machine is gone, the host rebooted since, or no owner record) is taken over', async () => {

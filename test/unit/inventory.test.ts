@@ -87,6 +87,18 @@ all:
     expect(Object.keys(inv.hosts.get('h1')!.vars)).not.toContain('become_password');
   });
 
+  it('gives hosts of the same groups the same group vars, each with its own overrides, and groups no host can change for the others', () => {
+    const inv = load('all:\n  vars: {tier: all}\n  children:\n    web:\n      vars: {tier: web, rack: r1}\n      hosts:\n        a: {rack: r9}\n        b:\n        c: {tier: own}\n');
+    expect(['a', 'b', 'c'].map((h) => inv.hosts.get(h)!.vars)).toEqual([
+      { tier: 'web', rack: 'r9' },
+      { tier: 'web', rack: 'r1' },
+      { tier: 'own', rack: 'r1' },
+    ]);
+    const groups = inv.hosts.get('a')!.groups as string[];
+    expect(() => groups.push('intruder')).toThrow(TypeError);
+    expect(inv.hosts.get('b')!.groups).toEqual(['all', 'web']);
+  });
+
   it('counts a group listed under two parents as a member of both (Ansible semantics)', () => {
     const inv = load(`
 all:

@@ -1,10 +1,13 @@
-import { linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LOCK_PATH } from '../../src/engine/hostlock.ts';
+import { PENDING_PATH } from '../../src/engine/pending.ts';
+import type { RunResult } from '../../src/engine/result.ts';
 import { runPlaybook } from '../../src/engine/run.ts';
 import { loadInventoryText } from '../../src/inventory/load.ts';
-import { loadPlaybookText } from '../../src/playbook/load.ts';
+import { loadPlaybook, loadPlaybookText } from '../../src/playbook/load.ts';
 import { commandStep } from '../../src/steps/command.ts';
 import { mountStep } from '../../src/steps/mount.ts';
 import { packageStep } from '../../src/steps/package.ts';
@@ -174,24 +177,86 @@ describe('engine round trips with the snapshot', () => {
     - {name: fstab, mount: {path: /mnt/x, src: tmpfs, fstype: tmpfs, state: present}}
     - {name: by fact, file: {path: "/etc/{{ facts.os_family }}.txt", content: "f\\n"}}
 `;
-  it('a no-op apply is 2 round trips per host (facts+lock+reads, unlock), a plan 1; a converge one more per write', async () => {
-    const inv = loadInventoryText(join(dir, 'inv.yaml'), `all:\n  hosts:\n    h: {connection: local, root: ${dir}}\n`);
+  const inventory = () => loadInventoryText(join(dir, 'inv.yaml'), `all:\n  hosts:\n    h: {connection: local, root: ${dir}}\n`);
+  const opts = (apply: boolean) => ({ apply, forks: 1, connect: { acceptNewHostKeys: false, connectTimeoutMs: 1000 } });
+  const serial = () => readFileSync(join(dir, `${LOCK_PATH}.serial`), 'utf8').trim();
+
+  it('a no-op apply is 1 round trip per host and takes no lock; a plan 1; a converge adds the lock, one per write, the unlock', async () => {
+    const inv = inventory();
     const pb = loadPlaybookText(join(dir, 'pb.yaml'), pbText);
-    const opts = (apply: boolean) => ({ apply, forks: 1, connect: { acceptNewHostKeys: false, connectTimeoutMs: 1000 } });
     const first = await runPlaybook(inv, pb, opts(true));
     expect(first.hosts[0].status).toBe('changed');
-    // preamble + 5 writes (the fact-dependent path is read live: +1) + unlock; `line` reads
+    // read + lock + 5 writes (the fact-dependent path is read live: +1) + unlock; `line` reads
     // /etc/deep/two live after `two` wrote it (+1) and finds its line there.
-    expect(first.hosts[0].roundTrips).toBe(1 + 5 + 1 + 1 + 1);
+    expect(first.hosts[0].roundTrips).toBe(1 + 1 + 5 + 1 + 1 + 1);
     expect(first.hosts[0].steps.map((s) => s.status)).toEqual(['changed', 'changed', 'ok', 'changed', 'changed', 'changed']);
+    expect(serial()).toBe('1');
 
     const again = await runPlaybook(inv, pb, opts(true));
     expect(again.totals.changed).toBe(0);
-    expect(again.hosts[0].roundTrips).toBe(2 + 1); // + the live read of the fact-dependent path
+    expect(again.hosts[0].roundTrips).toBe(1 + 1); // + the live read of the fact-dependent path
+    expect(serial()).toBe('1'); // the lock was never taken
+    expect(existsSync(join(dir, LOCK_PATH))).toBe(false);
+
+    const withoutFacts = loadPlaybookText(join(dir, 'pb2.yaml'), pbText.replace(/^.*by fact.*$/m, ''));
+    const noop = await runPlaybook(inv, withoutFacts, opts(true));
+    expect(noop.totals).toMatchObject({ changed: 0, failed: 0, ok: 5 });
+    expect(noop.hosts[0].roundTrips).toBe(1);
+    expect(serial()).toBe('1');
 
     const plan = await runPlaybook(inv, pb, opts(false));
     expect(plan.totals.changed).toBe(0);
     expect(plan.hosts[0].roundTrips).toBe(1 + 1);
+  });
+
+  it('a no-op apply on a host never provisioned writes nothing there, not even the lock\'s files', async () => {
+    const pb = loadPlaybookText(join(dir, 'pb.yaml'), `- hosts: all\n  steps:\n    - file: {path: /etc/gone, state: absent}\n    - file: {path: /etc/a.conf, content: "alpha\\n"}\n`);
+    const r = await runPlaybook(inventory(), pb, opts(true));
+    expect(r.hosts[0]).toMatchObject({ status: 'ok', roundTrips: 1 });
+    expect(existsSync(join(dir, 'var/lib/ramster-provision'))).toBe(false);
+  });
+
+  it('the benchmark playbook (test/bench/ours.yaml): a first converge is 12 round trips per host, a no-op apply 1, a plan 1', async () => {
+    const hosts = ['n0', 'n1'];
+    for (const h of hosts) {
+      mkdirSync(join(dir, h, 'etc'), { recursive: true });
+      writeFileSync(join(dir, h, 'etc/os-release'), 'ID=debian\nVERSION_ID="12"\n');
+    }
+    const inv = loadInventoryText(
+      join(dir, 'bench-inv.yaml'),
+      `all:\n  children:\n    lab:\n      ramster: {cluster: ramster, topology: one-way}\n      hosts:\n` +
+        hosts.map((h, i) => `        ${h}: {connection: local, root: ${join(dir, h)}, number: ${i}, hostname: system${i + 1}, cluster_address: 10.0.0.${i + 1}}\n`).join(''),
+    );
+    const pb = await loadPlaybook(join(process.cwd(), 'test/bench/ours.yaml'));
+    const trips = (r: RunResult) => r.hosts.map((h) => [h.status, h.roundTrips]);
+    expect(trips(await runPlaybook(inv, pb, { ...opts(true), forks: 2 }))).toEqual([['changed', 12], ['changed', 12]]);
+    expect(trips(await runPlaybook(inv, pb, { ...opts(true), forks: 2 }))).toEqual([['ok', 1], ['ok', 1]]);
+    expect(trips(await runPlaybook(inv, pb, { ...opts(false), forks: 2 }))).toEqual([['ok', 1], ['ok', 1]]);
+  });
+
+  it('a no-op apply with a handler pending takes the lock and fires it', async () => {
+    const inv = inventory();
+    const pb = loadPlaybookText(
+      join(dir, 'pb.yaml'),
+      `
+- name: files
+  hosts: all
+  steps:
+    - {name: one, file: {path: /etc/one, content: "1\\n"}, notify: [say]}
+  handlers:
+    - {name: say, command: {cmd: 'echo said >> "$ROOT/said"'}}
+`,
+    );
+    await runPlaybook(inv, pb, opts(true));
+    writeFileSync(join(dir, PENDING_PATH), JSON.stringify({ files: ['say'] })); // a run died before its handler
+    const r = await runPlaybook(inv, pb, opts(true));
+    expect(r.hosts[0].steps.map((s) => [s.step, s.status])).toEqual([['one', 'ok'], ['say', 'changed']]);
+    expect(readFileSync(join(dir, 'said'), 'utf8')).toBe('said\nsaid\n');
+    expect(existsSync(join(dir, PENDING_PATH))).toBe(false);
+    expect(serial()).toBe('2');
+    // read + lock + handler + pending file removed + unlock
+    expect(r.hosts[0].roundTrips).toBe(1 + 1 + 1 + 1 + 1);
+    expect(existsSync(join(dir, LOCK_PATH))).toBe(false);
   });
 
   it('a read-only check between file steps costs its own round trip only', async () => {
@@ -207,10 +272,9 @@ describe('engine round trips with the snapshot', () => {
     - {name: two, file: {path: /etc/two, content: "2\\n"}}
 `,
     );
-    const opts = { apply: true, forks: 1, connect: { acceptNewHostKeys: false, connectTimeoutMs: 1000 } };
-    await runPlaybook(inv, pb, opts);
-    const again = await runPlaybook(inv, pb, opts);
+    await runPlaybook(inv, pb, opts(true));
+    const again = await runPlaybook(inv, pb, opts(true));
     expect(again.totals.changed).toBe(0);
-    expect(again.hosts[0].roundTrips).toBe(2 + 1);
+    expect(again.hosts[0].roundTrips).toBe(1 + 1);
   });
 });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { cut, makeRedactor, MASK } from '../../src/report/redact.ts';
+import { cut, makeRedactor, MASK } from '../../src/redact.ts';
 import { shq } from '../../src/shell.ts';
 import { renderTemplate } from '../../src/steps/render.ts';
 import { hostPath } from '../../src/transport/types.ts';

@@ -5,12 +5,12 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunResult } from '../../src/engine/result.ts';
 import { seedDebianRoot, twoFolderNodes } from './steps/ramster/seed.ts';
+import { CLI } from '../helpers/cli.ts';
 
 // Privilege across the whole legacy site playbook, through the real CLI on two folder nodes:
 // every installed file gets the mode and owner its step says; a file someone chmod/chowned
 // afterwards is reported by `plan` (exit 2) with the old and new mode/owner, fixed by `apply`
 // without touching its content, and the next plan has nothing to do.
-const CLI = join(process.cwd(), 'bin/ramster-provision.js');
 let dir: string;
 let inv: string;
 

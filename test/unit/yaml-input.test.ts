@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
@@ -121,6 +121,11 @@ describe('input files', () => {
     expect('error' in read && read.error.message).toBe('the file is 8.0 MiB, larger than 8 MiB, the most an input file may be');
     truncateSync(big, MAX_INPUT_BYTES);
     expect('text' in (await readInputFile(big))).toBe(true);
+  });
+
+  it('reads a file whole when stat said less than it holds (kernel files say 0 bytes)', async () => {
+    expect(statSync('/proc/version').size).toBe(0);
+    expect(await readInputFile('/proc/version')).toEqual({ text: readFileSync('/proc/version', 'utf8') });
   });
 
   it('refuses bytes that are not UTF-8 at their line and column, and keeps real U+FFFD characters', async () => {

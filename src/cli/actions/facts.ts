@@ -4,7 +4,7 @@ import { EXIT } from '../../engine/result.ts';
 import { limitedHosts } from '../../engine/run.ts';
 import { loadInventory } from '../../inventory/load.ts';
 import { gatherFacts } from '../../transport/facts.ts';
-import type { HostFlags } from '../main.ts';
+import type { HostFlags } from '../flags.ts';
 
 export async function printFacts(o: HostFlags, setCode: (c: number) => void): Promise<void> {
   const inv = await loadInventory(o.inventory);

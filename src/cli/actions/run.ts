@@ -4,10 +4,10 @@ import { runPlaybook, selectHosts } from '../../engine/run.ts';
 import { loadInventory } from '../../inventory/load.ts';
 import { loadPlaybook } from '../../playbook/load.ts';
 import { plainProgress } from '../../report/progress.ts';
-import { makeRedactor } from '../../report/redact.ts';
+import { makeRedactor } from '../../redact.ts';
 import { makeStyle } from '../../report/style.ts';
 import { formatChanges, formatRecap } from '../../report/summary.ts';
-import type { HostFlags } from '../main.ts';
+import type { HostFlags } from '../flags.ts';
 
 export interface RunFlags extends HostFlags {
   tags?: string[];

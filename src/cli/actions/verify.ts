@@ -12,7 +12,7 @@ import { classifyDmesg } from '../../ramster/dmesg.ts';
 import { PROBE_SCRIPT, parseProbe, type Probe } from '../../ramster/probe.ts';
 import { NEEDS_KERNEL_NOTE, verifyNode, type Check } from '../../ramster/verify.ts';
 import { makeStyle } from '../../report/style.ts';
-import type { HostFlags } from '../main.ts';
+import type { HostFlags } from '../flags.ts';
 
 export interface Flags extends HostFlags {
   strict?: boolean;

@@ -1,4 +1,4 @@
-import { shq } from '../shell.ts';
+import { shq } from './shell.ts';
 
 /** Replaces every secret (become passwords, `!sensitive` values) in text bound for a
  *  terminal, a log or JSON. Longest first, so a secret containing another is fully hidden. */

@@ -1,0 +1,218 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { changedPaths, parseSnapshot, snapshotDigestFunctions, type SnapshotExecOptions } from '../transport/fileops.ts';
+import { hostPath, shq, type Transport } from '../transport/types.ts';
+
+/**
+ * One apply at a time per host: a lock FILE holding its owner record. Every change to it
+ * (take, take over, release) happens under `flock` on `<lock>.flock`, held only for that
+ * shell command, so two runs never decide at once; the record is written to a temp file and
+ * renamed into place, so a lock never exists without its record. Taking over a stale lock
+ * replaces it only if it still holds the very record that was judged stale.
+ *
+ * An apply reads the host WITHOUT the lock and takes it only before its first command that may
+ * change something (a no-op apply never takes it). Taking it proves that nothing moved since
+ * that read: `<lock>.serial` counts every take, so an unchanged serial means no run of ours held
+ * the lock in between, and the digest of the files the steps read is unchanged too.
+ */
+export const LOCK_PATH = '/var/lib/ramster-provision/lock';
+
+/** A lock without a readable record (an older version's lock directory being created) is
+ *  only stale after this long. */
+const RECORDLESS_STALE_S = 60;
+
+export interface LockOwner {
+  controller: string;
+  pid: number;
+  started: string;
+  boot_id: string;
+  token?: string;
+  /** Seconds since the lock was written. */
+  ageS?: number;
+}
+
+export class HostLockedError extends Error {
+  constructor(readonly owner: LockOwner) {
+    super(
+      `host is being provisioned by another run (${owner.controller} pid ${owner.pid}, since ${owner.started}); ` +
+        `wait for it (--lock-wait <s>), or if that run is dead, re-run with --break-lock`,
+    );
+    this.name = 'HostLockedError';
+  }
+}
+
+/** The host changed between this run's lock-free read and its lock: its plan is out of date. */
+export class HostMovedError extends Error {
+  constructor(why: string) {
+    super(`the host changed after this run read it (${why}); this run changed nothing there: apply again`);
+    this.name = 'HostMovedError';
+  }
+}
+
+/** This run's lock token: the lock is released only while it holds this token. */
+const TOKEN = randomBytes(12).toString('hex');
+
+/** Shell functions over $L: the lock's record (either form) and the serial (0 when unreadable). */
+const LOCK_FNS = `rp_record() { if [ -d "$L" ]; then cat "$L/owner" 2>/dev/null; elif [ -f "$L" ]; then cat "$L"; fi; }
+rp_serial() { s=$(cat "$L.serial" 2>/dev/null); case $s in ''|*[!0-9]*) s=0;; esac; echo "$s"; }
+rp_age() { echo $(( $(date +%s) - $(stat -c %Y "$L") )); }`;
+
+/** Shell text for the lock-free read: the serial FIRST, then the lock, both before any state
+ *  the steps use is read (a run that held the lock before then has finished its changes, one
+ *  that takes it after bumps the serial). Prints `==serial==<n>` and `==lock==free` or
+ *  `==lock==held <age s> <base64 record>`. */
+export function lockPeekScript(t: Transport): string {
+  return `L=${shq(hostPath(t, LOCK_PATH))}
+${LOCK_FNS}
+echo "==serial==$(rp_serial)"
+if [ -e "$L" ]; then echo "==lock==held $(rp_age) $(rp_record | base64 -w0)"; else echo "==lock==free"; fi`;
+}
+
+export type LockPeek = { serial: string } & ({ held: false } | { held: true; holder: LockOwner; record: string });
+
+export function parseLockPeek(out: string): LockPeek {
+  const serial = /^==serial==(\d+)$/m.exec(out)?.[1] ?? '';
+  const held = /^==lock==held (\d+) ?(\S*)$/m.exec(out);
+  if (!held) return { serial, held: false };
+  return { serial, held: true, holder: { ...parseOwner(Buffer.from(held[2], 'base64').toString()), ageS: Number(held[1]) }, record: held[2] };
+}
+
+/** What the host looked like at the lock-free read. */
+export interface SeenState {
+  serial: string;
+  /** Digest and text of the snapshot of `watched` (snapshotWithDigestScript). */
+  digest: string;
+  state: string;
+  watched: string[];
+}
+
+export type TakeOutcome = { kind: 'acquired' } | { kind: 'held'; holder: LockOwner } | { kind: 'moved'; why: string };
+
+/** The host lock of one apply on one host: taken at most once, released at the end. */
+export class HostLock {
+  held = false;
+  private taking?: Promise<void>;
+
+  constructor(
+    private readonly t: Transport,
+    private readonly seen: SeenState,
+  ) {}
+
+  /**
+   * One round trip under flock: takes the lock when it is free (or, by `expect`, still holds
+   * the record judged stale `rec:<base64>`, or anything: `*`) AND the serial and the digest of
+   * the watched files are still those of the lock-free read.
+   */
+  async take(expect = ''): Promise<TakeOutcome> {
+    const out = await this.t.exec(takeScript(this.t, expect, this.seen), {});
+    if (out.code !== 0) throw new Error(`taking the host lock failed (exit ${out.code}): ${(out.stderr || out.stdout).trim().split('\n').slice(-3).join('\n')}`);
+    const [head, fresh = ''] = splitOnce(out.stdout, '==fresh==\n');
+    const line = /^==lock==(.*)$/m.exec(head)?.[1] ?? '';
+    if (line === 'acquired') {
+      this.held = true;
+      return { kind: 'acquired' };
+    }
+    const held = /^held (\d+) ?(\S*)$/.exec(line);
+    if (held) return { kind: 'held', holder: { ...parseOwner(Buffer.from(held[2], 'base64').toString()), ageS: Number(held[1]) } };
+    if (line === 'moved run') return { kind: 'moved', why: 'another run took its lock and released it in between' };
+    if (line === 'moved files') return { kind: 'moved', why: this.movedFiles(fresh) };
+    throw new Error(`taking the host lock: unexpected answer ${JSON.stringify(out.stdout.slice(0, 200))}`);
+  }
+
+  /** Takes the lock before the first change; fails the change when another run holds it or
+   *  the host moved since the lock-free read. */
+  ensure(): Promise<void> {
+    if (this.held) return Promise.resolve();
+    this.taking ??= this.take().then((r) => {
+      if (r.kind === 'held') throw new HostLockedError(r.holder);
+      if (r.kind === 'moved') throw new HostMovedError(r.why);
+    });
+    return this.taking;
+  }
+
+  /** Removes the lock if this run holds it and it is still this run's (a --break-lock
+   *  elsewhere may have taken it). */
+  async release(): Promise<void> {
+    if (!this.held) return;
+    this.held = false;
+    const L = shq(hostPath(this.t, LOCK_PATH));
+    await this.t.exec(`L=${L}; exec 9>>"$L.flock"; flock -w 120 9; if [ -f "$L" ] && grep -qxF ${shq(`token=${TOKEN}`)} "$L"; then rm -f "$L"; fi`, { afterInterrupt: true });
+  }
+
+  /** The transport with every command that may change the host (all but read-only ones,
+   *  `touches: []`) run only once this run holds the lock. */
+  guard(t: Transport): Transport {
+    return new Proxy(t, {
+      get: (target, prop) => {
+        if (prop === 'exec') {
+          return async (script: string, opts: SnapshotExecOptions = {}) => {
+            if (opts.touches?.length !== 0) await this.ensure();
+            return target.exec(script, opts);
+          };
+        }
+        const v = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+  }
+
+  private movedFiles(fresh: string): string {
+    const { watched, state } = this.seen;
+    const paths = changedPaths(parseSnapshot(state, this.t, watched), parseSnapshot(fresh, this.t, watched), watched);
+    return paths.length ? `changed since: ${paths.join(', ')}` : 'files its steps read changed';
+  }
+}
+
+function takeScript(t: Transport, expect: string, seen: SeenState): string {
+  const L = shq(hostPath(t, LOCK_PATH));
+  const owner = `controller=${hostname()}\npid=${process.pid}\nstarted=${new Date().toISOString()}\ntoken=${TOKEN}\n`;
+  return `L=${L}; mkdir -p "$(dirname "$L")"
+command -v flock >/dev/null 2>&1 || { echo 'flock is not installed on the host (util-linux): it guards the host lock' >&2; exit 69; }
+exec 9>>"$L.flock"; flock -w 120 9 || { echo "cannot get $L.flock within 120 s" >&2; exit 75; }
+${LOCK_FNS}
+${snapshotDigestFunctions(t, seen.watched)}
+cur=$(rp_record | base64 -w0); expect=${shq(expect)}
+if [ -e "$L" ] && [ "$expect" != '*' ] && [ "$expect" != "rec:$cur" ]; then
+  echo "==lock==held $(rp_age) $cur"
+elif [ "$(rp_serial)" != ${shq(seen.serial)} ]; then
+  echo "==lock==moved run"
+elif [ "$(rp_digest)" != ${shq(seen.digest)} ]; then
+  echo "==lock==moved files"; echo "==fresh=="; rp_fresh
+else
+  echo $(( $(rp_serial) + 1 )) > "$L.serial.new.$$"; mv -f "$L.serial.new.$$" "$L.serial"
+  { printf %s ${shq(owner)}; echo "boot_id=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"; } > "$L.new.$$"
+  rm -rf "$L"; mv -f "$L.new.$$" "$L"; echo "==lock==acquired"
+fi
+exec 9>&-`;
+}
+
+function splitOnce(text: string, sep: string): [string, string | undefined] {
+  const i = text.indexOf(sep);
+  return i < 0 ? [text, undefined] : [text.slice(0, i), text.slice(i + sep.length)];
+}
+
+function parseOwner(text: string): LockOwner {
+  const kv = Object.fromEntries(text.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  return { controller: kv.controller ?? 'unknown', pid: Number(kv.pid ?? 0), started: kv.started ?? 'unknown', boot_id: kv.boot_id ?? '', token: kv.token };
+}
+
+/** A lock is stale when the host rebooted since, or its run was on this machine and is gone. */
+export function staleReason(o: LockOwner, bootId: string): string | undefined {
+  // Our own locks always have a record (renamed into place whole); one without is an older
+  // version's lock directory, maybe being created right now: stale only once it is old.
+  if (!o.boot_id && o.pid === 0) {
+    return (o.ageS ?? 0) > RECORDLESS_STALE_S ? `it has no owner record and is ${o.ageS} s old: the run that took it died while taking it` : undefined;
+  }
+  if (o.boot_id && bootId && o.boot_id !== bootId) return `taken by ${o.controller} pid ${o.pid} before the host last rebooted`;
+  if (o.controller === hostname() && o.pid > 0 && !alive(o.pid)) return `its run (pid ${o.pid} on this machine) is no longer running`;
+  return undefined;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
