@@ -24,9 +24,12 @@ const SERVER = 'node2';
 const CLIENT_MB = 384;
 const SERVER_MB = 768;
 /** The workload: more than the client's RAM, in compressible (so zcache takes them) but
- *  distinct pages: each 4 KiB page is its index, 1 KiB of seeded random bytes, then zeros. */
+ *  distinct pages: each 4 KiB page is its index, 1 KiB of seeded random bytes, then zeros.
+ *  Written at most 4 MiB/s: RAMster's remotify worker sends one page per network round trip
+ *  (a few hundred per second under TCG); written at full speed, the client's RAM filled with
+ *  compressed pages faster than they left and the guest stopped answering. */
 const WORK_MB = 512;
-const WORKLOAD = `import hashlib, random, sys
+const WORKLOAD = `import hashlib, random, sys, time
 n = int(sys.argv[2]) * 256
 h = hashlib.sha256()
 with open(sys.argv[1], 'wb') as f:
@@ -34,6 +37,9 @@ with open(sys.argv[1], 'wb') as f:
         page = i.to_bytes(8, 'little') + random.Random(i).randbytes(1016) + bytes(3072)
         h.update(page)
         f.write(page)
+        if i % 256 == 255:
+            f.flush()
+            time.sleep(0.25)
 print(h.hexdigest())
 `;
 
