@@ -63,9 +63,9 @@ async function verifyStrict(lab: TestLab, inventory = lab.state.inventory): Prom
   return report;
 }
 
-/** Swap (a 1 GiB swapfile) on `client`, then WORK_MB of checksummed pages in tmpfs: more than
+/** Swap (a 1 GiB swapfile) on `client`, then `mb` MiB of checksummed pages in tmpfs: more than
  *  its RAM, so pages go through zcache to `server`; they must read back intact and `status`
- *  must show them on both sides. */
+ *  must show them on both sides. The pages stay (the reboot case reboots with them remote). */
 async function workloadGoesRemote(lab: TestLab, inventory: string, client: string, server: string, mb: number): Promise<void> {
   await sh(
     lab,
@@ -101,8 +101,6 @@ ${WORKLOAD}EOF`,
   expect(Number(rows.hosts[client].remote_succ_get), JSON.stringify(rows)).toBeGreaterThan(0);
   expect(rows.hosts[client].cluster).toBe('Online');
   expect(rows.hosts[server].cluster).toBe('Online');
-  // Done with the pages: the next case starts from a node that is not swapping.
-  await sh(lab, client, 'rm -f /mnt/work/pages', 1_800_000);
 }
 
 describe('staging RAMster (Linux 3.10) on a two-node sysvinit lab', () => {
