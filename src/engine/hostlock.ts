@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { pidAlive } from '../pid.ts';
 import { changedPaths, parseSnapshot, snapshotDigestFunctions, type SnapshotExecOptions } from '../transport/fileops.ts';
 import { hostPath, shq, type Transport } from '../transport/types.ts';
 
@@ -204,15 +205,6 @@ export function staleReason(o: LockOwner, bootId: string): string | undefined {
     return (o.ageS ?? 0) > RECORDLESS_STALE_S ? `it has no owner record and is ${o.ageS} s old: the run that took it died while taking it` : undefined;
   }
   if (o.boot_id && bootId && o.boot_id !== bootId) return `taken by ${o.controller} pid ${o.pid} before the host last rebooted`;
-  if (o.controller === hostname() && o.pid > 0 && !alive(o.pid)) return `its run (pid ${o.pid} on this machine) is no longer running`;
+  if (o.controller === hostname() && o.pid > 0 && !pidAlive(o.pid)) return `its run (pid ${o.pid} on this machine) is no longer running`;
   return undefined;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

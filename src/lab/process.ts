@@ -1,13 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { pidAlive } from '../pid.ts';
 
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+export { pidAlive };
 
 /** Pid from a pid file, or undefined when the file is absent or empty. */
 export function readPid(file: string): number | undefined {

@@ -48,21 +48,27 @@ async function interruptTwice(run: ResultPromise): Promise<void> {
   run.kill('SIGINT');
 }
 
+/** Five applies at once of a step that records its run and waits: once four have given up, the
+ *  step is released; the five results. */
+async function fiveAppliesAtOnce() {
+  const { inv, pb } = writeFiles(
+    lab,
+    '',
+    `- hosts: all\n  steps:\n    - command: {cmd: 'echo "$PPID" >> "$ROOT/runs"; while [ ! -e "$ROOT/release" ]; do sleep 0.2; done'}\n`,
+  );
+  const runs = Array.from({ length: 5 }, () => execa('node', [CLI, 'apply', '-i', inv, pb], { reject: false, env: { NO_COLOR: '1' } }));
+  const done: Awaited<(typeof runs)[number]>[] = [];
+  runs.forEach((r) => void r.then((x) => done.push(x)));
+  await until('four applies to give up', () => done.length >= 4);
+  writeFileSync(join(lab.root, 'release'), '');
+  return Promise.all(runs);
+}
+
 describe('races on the host lock', () => {
   it('five applies started at once on a stale lock: exactly one takes it over and runs', async () => {
     mkdirSync(join(lab.root, 'var/lib/ramster-provision'), { recursive: true });
     writeFileSync(lockFile(), `controller=${hostname()}\npid=999999\nstarted=x\ntoken=dead\nboot_id=${bootId()}\n`); // its run is gone
-    const { inv, pb } = writeFiles(
-      lab,
-      '',
-      `- hosts: all\n  steps:\n    - command: {cmd: 'echo "$PPID" >> "$ROOT/runs"; while [ ! -e "$ROOT/release" ]; do sleep 0.2; done'}\n`,
-    );
-    const runs = Array.from({ length: 5 }, () => execa('node', [CLI, 'apply', '-i', inv, pb], { reject: false, env: { NO_COLOR: '1' } }));
-    const done: Awaited<(typeof runs)[number]>[] = [];
-    runs.forEach((r) => void r.then((x) => done.push(x)));
-    await until('four applies to give up', () => done.length >= 4);
-    writeFileSync(join(lab.root, 'release'), '');
-    const results = await Promise.all(runs);
+    const results = await fiveAppliesAtOnce();
     const ran = results.filter((r) => r.exitCode === 0);
     const refused = results.filter((r) => r.exitCode === 3);
     expect(ran.length, results.map((r) => r.stdout + r.stderr).join('\n----\n')).toBe(1);
@@ -73,17 +79,7 @@ describe('races on the host lock', () => {
   });
 
   it('five applies started at once on a free host, each with a change to make: exactly one takes the lock and changes it', async () => {
-    const { inv, pb } = writeFiles(
-      lab,
-      '',
-      `- hosts: all\n  steps:\n    - command: {cmd: 'echo "$PPID" >> "$ROOT/runs"; while [ ! -e "$ROOT/release" ]; do sleep 0.2; done'}\n`,
-    );
-    const runs = Array.from({ length: 5 }, () => execa('node', [CLI, 'apply', '-i', inv, pb], { reject: false, env: { NO_COLOR: '1' } }));
-    const done: Awaited<(typeof runs)[number]>[] = [];
-    runs.forEach((r) => void r.then((x) => done.push(x)));
-    await until('four applies to give up', () => done.length >= 4);
-    writeFileSync(join(lab.root, 'release'), '');
-    const results = await Promise.all(runs);
+    const results = await fiveAppliesAtOnce();
     expect(results.filter((r) => r.exitCode === 0).length, results.map((r) => r.stdout + r.stderr).join('\n----\n')).toBe(1);
     const refused = results.filter((r) => r.exitCode === 3);
     expect(refused.length).toBe(4);

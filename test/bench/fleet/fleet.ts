@@ -7,6 +7,7 @@ import pLimit from 'p-limit';
 import { ensureDocker, type DockerDaemon } from './docker.ts';
 import { ensureFleetImage, PRISTINE_DIR } from './image.ts';
 import { writeAnsibleInventory, writeOurInventory } from './inventories.ts';
+import { pidAlive } from '../../../src/pid.ts';
 
 // No reaper container (it would have to be pulled from a registry); the fleet removes its own
 // containers, and a later fleet removes those of a run that died.
@@ -64,15 +65,6 @@ class SshHostContainer extends GenericContainer {
 
 function keygen(file: string): void {
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'rp-bench', '-f', file], { stdio: 'ignore' });
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Whether fleet containers of another live process exist. */
