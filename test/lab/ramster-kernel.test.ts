@@ -195,6 +195,12 @@ describe('staging RAMster (Linux 3.10) on a two-node sysvinit lab', () => {
   it(
     'reboot of the client with pages remote: swap comes home before the network goes down, rc.local brings it back into the cluster, verify passes, apply changes nothing',
     timings.timed('reboot', async () => {
+      // Keep what fits in the client's RAM (so swapoff can bring it home), with pages still remote.
+      await sh(lab, CLIENT, 'truncate -s 128M /mnt/work/pages');
+      const before = await status(lab);
+      console.log(`[ramster-kernel] before the client's reboot: ${JSON.stringify(before.hosts)}`);
+      expect(Number(before.hosts[CLIENT].remote_pers_pages), JSON.stringify(before)).toBeGreaterThan(0);
+      const connects0 = (await sh(lab, SERVER, 'dmesg')).split('\n').filter((l) => /ramster: Connected to node system1/.test(l)).length;
       const console0 = readFileSync(guestOf(lab.state, CLIENT).consoleLog, 'latin1').length;
       const r = await rebootGuest(lab.state, guestOf(lab.state, CLIENT), { timeoutMs: 900_000 });
       expect(r.bootIdAfter).not.toBe(r.bootIdBefore);
@@ -204,6 +210,10 @@ describe('staging RAMster (Linux 3.10) on a two-node sysvinit lab', () => {
       const netDown = shutdown.search(/Deconfiguring network interfaces/);
       expect(swapOff, shutdown.slice(-4000)).toBeGreaterThanOrEqual(0);
       expect(netDown, shutdown.slice(-4000)).toBeGreaterThan(swapOff);
+      expect(shutdown, shutdown.slice(-4000)).not.toMatch(/swapoff failed|Kernel panic|BUG:|Oops/);
+      // Pages went remote since boot: the cluster stays until the kernel stops (3.10's r2net
+      // BUGs on a flush to a removed node).
+      expect(shutdown, shutdown.slice(-4000)).toContain('RAMSTER cluster "ramster": kept; it stops with the kernel');
       // Back in the cluster from the boot path alone (the ramster init script and rc.local).
       let report: Checks | undefined;
       for (let i = 0; i < 24; i++) {
@@ -213,6 +223,9 @@ describe('staging RAMster (Linux 3.10) on a two-node sysvinit lab', () => {
       }
       report = await verifyStrict(lab);
       expect(report.hosts[CLIENT].checks?.find((c) => c.id === 'conn-1')?.status).toBe('pass');
+      // The survivor reconnected by itself (linux-3.10-ramster-reconnect-marked-up.patch).
+      const connects = (await sh(lab, SERVER, 'dmesg')).split('\n').filter((l) => /ramster: Connected to node system1/.test(l)).length;
+      expect(connects).toBeGreaterThan(connects0);
       const again = await cliJson(['apply', '-i', lab.state.inventory]);
       expect(again.code, explain(again)).toBe(0);
       expect(again.result.totals.changed, explain(again)).toBe(0);

@@ -62,6 +62,7 @@ describe('lab inventory for the RAMster kernel (--kernel ramster)', () => {
       const patches = vars.kernel_patches as string[];
       expect(patches[0]).toBe(kit.patch);
       for (const p of patches.slice(1)) expect(existsSync(join(REPO_ROOT, 'playbooks', p)), p).toBe(true);
+      for (const f of vars.kernel_config_extra as string[]) expect(existsSync(join(REPO_ROOT, 'playbooks', f)), f).toBe(true);
       expect(vars).toMatchObject({ kernel_source: { tarball: kit.tarball }, kernel_config_base: kit.config, kernel_build_host: 'control' });
     } finally {
       delete process.env.RAMSTER_KERNEL_DIR;

@@ -46,7 +46,8 @@ function setup(conf = renderRamsterConf(makeCluster(3, 'ram-server')), defaults 
   root = mkdtempSync(join(tmpdir(), 'ramster-ctl-'));
   cfs = join(root, 'config');
   sysfs = join(root, 'mm-ramster');
-  for (const d of ['bin', 'config/cluster', 'mm-ramster', 'proc', 'etc']) mkdirSync(join(root, d), { recursive: true });
+  for (const d of ['bin', 'config/cluster', 'mm-ramster', 'debug-ramster', 'proc', 'etc']) mkdirSync(join(root, d), { recursive: true });
+  for (const c of ['eph_pages_remoted', 'pers_pages_remoted']) writeFileSync(join(root, 'debug-ramster', c), '0\n');
   writeFileSync(join(root, 'bin/mkdir'), fakeMkdir);
   writeFileSync(join(root, 'bin/rmdir'), fakeRmdir);
   chmodSync(join(root, 'bin/mkdir'), 0o755);
@@ -72,6 +73,7 @@ function ctl(args: string[], opts: { hostname?: string; stdin?: string } = {}) {
       RAMSTER_DEFAULTS: join(root, 'etc/default-ramster'),
       RAMSTER_CONFIGFS: cfs,
       RAMSTER_SYSFS: sysfs,
+      RAMSTER_DEBUGFS: join(root, 'debug-ramster'),
       RAMSTER_PROC: join(root, 'proc'),
       RAMSTER_HOSTNAME: opts.hostname ?? 'node1',
       RAMSTER_TARGET_RETRIES: '1',
@@ -253,6 +255,29 @@ describe('ramster-ctl start / stop', () => {
     ]);
     expect(readdirSync(join(cfs, 'cluster'))).toEqual([]);
     expect(ctl(['stop'])).toMatchObject({ code: 0, trace: [] });
+  });
+
+  it('on a RAMster kernel that has sent pages away, stop --boot keeps the cluster (3.10 BUGs on a flush to a removed node) and stop refuses', () => {
+    expect(ctl(['start']).code).toBe(0);
+    writeFileSync(join(root, 'debug-ramster/pers_pages_remoted'), '2259\n');
+    const boot = ctl(['stop', '--boot']);
+    expect(boot.code, boot.errors).toBe(0);
+    expect(boot.trace).toEqual([]);
+    expect(boot.stdout).toMatch(/RAMSTER cluster "ramster": kept; it stops with the kernel \(RAMster sent 2259 pages to other nodes since boot.*r2net_remote_flush\)/);
+    const manual = ctl(['stop']);
+    expect(manual.code).toBe(1);
+    expect(manual.trace).toEqual([]);
+    expect(manual.errors).toMatch(/not removing cluster "ramster": RAMster sent 2259 pages[\s\S]*hint: turn swap off \(swapoff -a\) and reboot/);
+    expect(readdirSync(join(cfs, 'cluster'))).toEqual(['ramster']);
+  });
+
+  it('stop refuses when the remotified counters cannot be read on a RAMster kernel (debugfs not mounted)', () => {
+    expect(ctl(['start']).code).toBe(0);
+    rmSync(join(root, 'debug-ramster'), { recursive: true });
+    const r = ctl(['stop']);
+    expect(r.code).toBe(1);
+    expect(r.errors).toMatch(/RAMster sent an unknown number of pages/);
+    expect(readdirSync(join(cfs, 'cluster'))).toEqual(['ramster']);
   });
 
   it('stop --boot runs swapoff first when swap is on and RAMSTER_SWAPOFF_ON_STOP=true', () => {
