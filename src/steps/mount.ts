@@ -1,8 +1,9 @@
 import { probe, run } from '../transport/fileops.ts';
-import { shq, isImageTarget } from '../transport/types.ts';
+import { isImageTarget } from '../transport/types.ts';
 import { convergeFile } from './file.ts';
 import { decodeText, splitLines } from './lines.ts';
 import { defineStep, noChange, type Change, type StepContext } from './types.ts';
+import { shq } from '../shell.ts';
 
 export interface MountArgs {
   path: string;

@@ -1,6 +1,7 @@
 import { probe, run } from '../transport/fileops.ts';
-import { shq } from '../transport/types.ts';
+
 import { defineStep, noChange, type StepContext } from './types.ts';
+import { shq } from '../shell.ts';
 
 export interface PackageArgs {
   name: string | string[];

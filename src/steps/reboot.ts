@@ -1,6 +1,7 @@
 import { probe } from '../transport/fileops.ts';
 import { HostKeyError, isReconnectable, type Transport } from '../transport/types.ts';
 import { defineStep } from './types.ts';
+import { commandFailed } from '../shell.ts';
 
 export interface RebootArgs {
   timeout_s?: number;
@@ -59,7 +60,7 @@ export async function triggerReboot(t: Transport): Promise<void> {
   } catch {
     return; // the host went down under us: the reboot is happening
   }
-  if (r.code !== 0) throw new Error(`could not start the reboot (exit ${r.code}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`);
+  if (r.code !== 0) throw new Error(commandFailed('starting the reboot', r, { lines: 3 }));
 }
 
 /** Polls until the host answers with a non-empty boot_id different from `oldId`
@@ -79,7 +80,7 @@ export async function waitForNewBootId(t: Transport, oldId: string, opts: { time
       const r = await t.exec(BOOT_ID, { timeoutMs: Math.min(opts.connectTimeoutMs, Math.max(left, 1)) });
       const id = r.stdout.trim();
       if (r.code === 0 && id !== '' && id !== oldId) return id;
-      last = r.code !== 0 ? `reading boot_id failed (exit ${r.code})` : id === oldId ? 'still the old boot_id (not rebooted yet)' : 'empty boot_id';
+      last = r.code !== 0 ? commandFailed('reading boot_id', r, { lines: 1 }) : id === oldId ? 'still the old boot_id (not rebooted yet)' : 'empty boot_id';
     } catch (e) {
       if (e instanceof HostKeyError) throw e; // a changed host key is never waited out
       last = (e as Error).message;

@@ -1,6 +1,7 @@
 import { probe, run } from '../transport/fileops.ts';
-import { hostPath, shq, isImageTarget } from '../transport/types.ts';
+import { hostPath, isImageTarget } from '../transport/types.ts';
 import { defineStep, noChange, type Change, type StepContext } from './types.ts';
+import { shq } from '../shell.ts';
 
 export interface ServiceArgs {
   name: string;

@@ -2,9 +2,10 @@ import type { Cluster, ClusterNode } from '../../inventory/types.ts';
 import { DEFAULTS_PATH } from '../../ramster/defaults.ts';
 import { RAMSTER_CTL, RAMSTER_SYSFS, remoteTarget } from '../../ramster/heartbeat.ts';
 import { probe, run } from '../../transport/fileops.ts';
-import { hostPath, shq } from '../../transport/types.ts';
+import { hostPath } from '../../transport/types.ts';
 import { defineStep, noChange, type Change, type StepContext } from '../types.ts';
 import { hostCluster } from './cluster.ts';
+import { shq } from '../../shell.ts';
 
 export interface BringupArgs {
   connect_timeout_s?: number;

@@ -1,9 +1,10 @@
 import { probe, run } from '../../transport/fileops.ts';
-import { hostPath, shq } from '../../transport/types.ts';
+import { hostPath } from '../../transport/types.ts';
 import { convergeFile } from '../file.ts';
 import { bare, decodeText, splitLines } from '../lines.ts';
 import { defineStep, noChange, type Change, type StepContext } from '../types.ts';
 import { isImageTarget } from './cluster.ts';
+import { shq } from '../../shell.ts';
 
 export interface GrubCmdlineArgs {
   /** Strings, or lists of strings (a `{{ variable }}` holding a list is spliced in). */

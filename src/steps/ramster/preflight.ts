@@ -1,10 +1,11 @@
 import { shortHostname } from '../../ramster/confparse.ts';
 import { probe, run } from '../../transport/fileops.ts';
-import { hostPath, shq, type Transport } from '../../transport/types.ts';
+import { hostPath, type Transport } from '../../transport/types.ts';
 import { convergeFile } from '../file.ts';
 import { decodeText, splitLines } from '../lines.ts';
 import { defineStep, noChange, type Change, type StepContext } from '../types.ts';
 import { hostCluster, isImageTarget } from './cluster.ts';
+import { shq } from '../../shell.ts';
 
 export interface PreflightArgs {
   set_hostname?: boolean;

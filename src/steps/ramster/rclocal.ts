@@ -1,10 +1,11 @@
 import { heartbeatBlock } from '../../ramster/heartbeat.ts';
 import { probe } from '../../transport/fileops.ts';
-import { hostPath, shq, type Transport } from '../../transport/types.ts';
+import { hostPath, type Transport } from '../../transport/types.ts';
 import { convergeFile } from '../file.ts';
 import { bare, decodeText, splitLines } from '../lines.ts';
 import { defineStep, type Change } from '../types.ts';
 import { hostCluster, osFamily } from './cluster.ts';
+import { shq } from '../../shell.ts';
 
 export interface RclocalArgs {
   marker?: string;
