@@ -7,7 +7,7 @@ import { commandFailed, shq } from '../shell.ts';
 /** Shell text, or argv: a list of words, each quoted by the step (safe for any value). */
 type ShellCommand = string | string[];
 
-export interface CommandArgs {
+export type CommandArgs = {
   cmd: ShellCommand;
   creates?: string;
   removes?: string;
@@ -16,14 +16,14 @@ export interface CommandArgs {
   timeout_s?: number;
   changed?: boolean;
   sensitive?: boolean;
-}
+};
 
 const shellCommandSchema = { oneOf: [{ type: 'string' }, { type: 'array', minItems: 1, items: { type: 'string' } }] } as const;
 
 /** The command as shell text: argv words each quoted. */
 const shellText = (c: ShellCommand): string => (Array.isArray(c) ? c.map(shq).join(' ') : c);
 
-export const commandStep = defineStep<CommandArgs>({
+export const commandStep = defineStep<CommandArgs>()({
   name: 'command',
   shellArgs: ['cmd', 'unless', 'onlyif'],
   description:

@@ -3,10 +3,10 @@ import { HostKeyError, isReconnectable, type Transport } from '../transport/type
 import { defineStep } from './types.ts';
 import { commandFailed } from '../shell.ts';
 
-export interface RebootArgs {
+export type RebootArgs = {
   timeout_s?: number;
   connect_timeout_s?: number;
-}
+};
 
 const BOOT_ID = 'cat /proc/sys/kernel/random/boot_id';
 const POLL_INTERVAL_MS = 1000;
@@ -18,7 +18,7 @@ const TRIGGER = [
   "nohup sh -c 'sleep 1; reboot' >/dev/null 2>&1 </dev/null &",
 ].join('\n');
 
-export const rebootStep = defineStep<RebootArgs>({
+export const rebootStep = defineStep<RebootArgs>()({
   name: 'reboot',
   description: 'Reboots the host over SSH and waits until it answers with a new boot_id.',
   argsSchema: {

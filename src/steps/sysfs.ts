@@ -3,16 +3,16 @@ import { hostPath } from '../transport/types.ts';
 import { defineStep, noChange, type Change } from './types.ts';
 import { commandFailed, shq } from '../shell.ts';
 
-export interface SysfsArgs {
+export type SysfsArgs = {
   path: string;
   value: string | number;
   match?: 'exact' | 'contains';
   sensitive?: boolean;
-}
+};
 
 const WRITE_FAILED = 70;
 
-export const sysfsStep = defineStep<SysfsArgs>({
+export const sysfsStep = defineStep<SysfsArgs>()({
   name: 'sysfs',
   description:
     'A kernel setting under /sys or /proc/sys: read, write when different, then read back, failing when the kernel silently ignored the write.',

@@ -11,7 +11,7 @@ import { buildHostSchema, resolveBuildHost } from './kernel-host.ts';
 import { kernelSourceSchema, parseKernelSource, prepareSource, sourceLabel, type KernelSourceArg } from './kernel-source.ts';
 import { commandFailed, shq } from '../../shell.ts';
 
-export interface KconfigArgs {
+export type KconfigArgs = {
   tree?: string;
   source?: KernelSourceArg;
   base?: string;
@@ -19,7 +19,7 @@ export interface KconfigArgs {
   extra?: string[];
   build_host?: string;
   cache_dir?: string;
-}
+};
 
 /** The repo's kconfig/ folder: one RAMster fragment per generation. */
 export const FRAGMENT_DIR = fileURLToPath(new URL('../../../kconfig/', import.meta.url));
@@ -30,7 +30,7 @@ export const DEFAULT_CACHE_DIR = '/var/cache/ramster-provision/kernels';
  *  merge into the tree's own .config and are left out on purpose. */
 const BASE_PATTERN = '^(auto|olddefconfig|all(no|yes|mod|def)config|[A-Za-z0-9_.-]*defconfig|/.*)$';
 
-export const kconfigStep = defineStep<KconfigArgs>({
+export const kconfigStep = defineStep<KconfigArgs>()({
   name: 'kconfig',
   description:
     "Kernel .config = base + config fragments (default: the tree's RAMster fragment from kconfig/, chosen by its Makefile VERSION/PATCHLEVEL), merged with the tree's merge_config.sh and `make olddefconfig` in a scratch file; fails naming every fragment symbol that did not survive and the dependency that dropped it; replaces the tree's .config only when the result differs.",
