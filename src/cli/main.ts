@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { InputError, formatDiagnostic } from '../diagnostics.ts';
+import { InputError, formatDiagnostic } from '../input/diagnostics.ts';
 import { EXIT } from '../engine/result.ts';
 import { registerRunCommands } from './run.ts';
 import { registerValidate } from './validate.ts';

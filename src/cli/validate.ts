@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { basename } from 'node:path';
-import { InputError, formatDiagnostic, type Diagnostic } from '../diagnostics.ts';
+import { InputError, formatDiagnostic, type Diagnostic } from '../input/diagnostics.ts';
 import { EXIT } from '../engine/result.ts';
-import type { YamlSource } from '../yamlsource.ts';
+import type { YamlSource } from '../input/yamlsource.ts';
 
 export function registerValidate(program: Command, setCode: (c: number) => void): void {
   program
@@ -15,7 +15,7 @@ export function registerValidate(program: Command, setCode: (c: number) => void)
       if (checks.length === 0) program.error('error: give at least one file to validate');
       // Loaded here, not at the top, and only the loader a file needs: --help reads every
       // command's definition, and an inventory needs no step types.
-      const { loadYamlFile } = await import('../yamlsource.ts');
+      const { loadYamlFile } = await import('../input/yamlsource.ts');
       const diags: Diagnostic[] = [];
       for (const { file, inventory } of checks) {
         try {

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { pidAlive } from '../pid.ts';
 import { changedPaths, parseSnapshot, snapshotDigestFunctions, type SnapshotExecOptions } from '../transport/fileops.ts';
-import { hostPath, shq, type Transport } from '../transport/types.ts';
+import { hostPath, type Transport } from '../transport/types.ts';
+import { commandFailed, shq } from '../shell.ts';
 
 /**
  * One apply at a time per host: a lock FILE holding its owner record. Every change to it
@@ -106,7 +107,7 @@ export class HostLock {
    */
   async take(expect = ''): Promise<TakeOutcome> {
     const out = await this.t.exec(takeScript(this.t, expect, this.seen), {});
-    if (out.code !== 0) throw new Error(`taking the host lock failed (exit ${out.code}): ${(out.stderr || out.stdout).trim().split('\n').slice(-3).join('\n')}`);
+    if (out.code !== 0) throw new Error(commandFailed('taking the host lock', out, { lines: 3 }));
     const [head, fresh = ''] = splitOnce(out.stdout, '==fresh==\n');
     const line = /^==lock==(.*)$/m.exec(head)?.[1] ?? '';
     if (line === 'acquired') {

@@ -1,4 +1,4 @@
-import { InputError } from '../diagnostics.ts';
+import { InputError } from '../input/diagnostics.ts';
 import type { HostEntry, Inventory } from '../inventory/types.ts';
 import { clusterOf } from '../inventory/types.ts';
 import { inventoryTemplateVars } from '../inventory/vars.ts';

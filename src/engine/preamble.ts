@@ -1,8 +1,9 @@
 import { factsScript, parseFacts, type Facts } from '../transport/facts.ts';
 import { parseDigest, parseSnapshot, run, snapshotScript, snapshotWithDigestScript, type FileStateSnapshot } from '../transport/fileops.ts';
-import { hostPath, shq, type Transport } from '../transport/types.ts';
+import { hostPath, type Transport } from '../transport/types.ts';
 import { HostLock, HostLockedError, HostMovedError, lockPeekScript, parseLockPeek, staleReason, type LockPeek } from './hostlock.ts';
 import { PENDING_PATH, PendingCorruptError, parsePending, type Pending } from './pending.ts';
+import { shq } from '../shell.ts';
 
 export interface Preamble {
   facts: Facts;

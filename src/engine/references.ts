@@ -1,11 +1,11 @@
-import { InputError, sortDiagnostics, type Diagnostic } from '../diagnostics.ts';
+import { InputError, sortDiagnostics, type Diagnostic } from '../input/diagnostics.ts';
 import type { Inventory } from '../inventory/types.ts';
 import { inventoryTemplateVars } from '../inventory/vars.ts';
 import { exprNames, guardedNames, hasVar, parseExpr } from '../playbook/expr.ts';
 import type { Playbook, StepSpec } from '../playbook/types.ts';
 import { stepTypes } from '../steps/registry.ts';
 import { parseFacts } from '../transport/facts.ts';
-import { closest } from '../suggest.ts';
+import { closest } from '../input/suggest.ts';
 
 const TAG = /\{\{\s*([A-Za-z_][\w-]*(?:\.[\w-]+)*)\s*(?:\|\s*quote\s*)?\}\}/g;
 

@@ -2,7 +2,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { runCommand } from '../lab/command.ts';
 import { LabError } from '../lab/errors.ts';
 import { DISK_SIZE_MB } from '../lab/recipe.ts';
-import { shq } from '../transport/types.ts';
+import { shq } from '../shell.ts';
+
 
 /**
  * The disk an image is written to, decided before grub.cfg is generated so the config names

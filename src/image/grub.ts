@@ -2,9 +2,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LabError } from '../lab/errors.ts';
 import { grubCfgKernelArgs, staleTokens } from '../steps/ramster/grub.ts';
-import { shq } from '../transport/types.ts';
+
 import { execInImage } from './chroot.ts';
 import type { DiskLayout } from './disk.ts';
+import { commandFailed, shq } from '../shell.ts';
 
 /**
  * grub-probe as it would answer inside the booted image: `/` is ext4 (GRUB's `ext2` module) on
@@ -86,7 +87,7 @@ printf '%s\\n' "\${GRUB_CMDLINE_LINUX:-}"
 echo '==cfg=='
 cat /boot/grub/grub.cfg`;
   const r = await execInImage(rootfs, script, { extraSetup, timeoutMs: 10 * 60_000 });
-  if (r.code !== 0) throw new LabError(`update-grub in the image failed (exit ${r.code}):\n${(r.stdout + r.stderr).trim().split('\n').slice(-15).join('\n')}`);
+  if (r.code !== 0) throw new LabError(commandFailed('update-grub in the image', r, { output: r.stdout + r.stderr, lines: 15 }));
   const [, afterCmd = ''] = r.stdout.split('==cmdline==\n');
   const [cmdText, cfg = ''] = afterCmd.split('==cfg==\n');
   const cmdline = cmdText.trim().split(/\s+/).filter(Boolean);

@@ -6,6 +6,7 @@ import { LabError } from '../lab/errors.ts';
 import { ensureKeyPair } from '../lab/keys.ts';
 import { NIC0_MAC } from '../lab/recipe.ts';
 import { execInImage } from './chroot.ts';
+import { commandFailed, shq } from '../shell.ts';
 
 /** Who the image is: everything per host that the base root filesystem lacks. */
 export interface HostIdentity {
@@ -144,10 +145,10 @@ export async function writeIdentity(rootfs: string, id: HostIdentity, key: HostK
     'install -d -m 0700 /root/.ssh',
     ...files.map((f) => {
       const tmp = `${f.path}.ramster-image`;
-      return `base64 -d > '${tmp}' <<'EOF'\n${Buffer.from(f.text).toString('base64')}\nEOF\nchmod ${f.mode} '${tmp}'; chown 0:0 '${tmp}'; mv -f '${tmp}' '${f.path}'`;
+      return `base64 -d > ${shq(tmp)} <<'EOF'\n${Buffer.from(f.text).toString('base64')}\nEOF\nchmod ${f.mode} ${shq(tmp)}; chown 0:0 ${shq(tmp)}; mv -f ${shq(tmp)} ${shq(f.path)}`;
     }),
     'if [ -e /etc/systemd/system/ramster-lab-config.service ]; then systemctl disable --quiet ramster-lab-config.service; fi',
   ].join('\n');
   const r = await execInImage(rootfs, 'exec /bin/sh -s', { stdin: script, timeoutMs: 120_000 });
-  if (r.code !== 0) throw new LabError(`writing the host identity into the image failed (exit ${r.code}): ${(r.stderr || r.stdout).trim()}`);
+  if (r.code !== 0) throw new LabError(commandFailed('writing the host identity into the image', r, { lines: Infinity }));
 }

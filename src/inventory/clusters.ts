@@ -1,5 +1,5 @@
-import type { Diagnostic } from '../diagnostics.ts';
-import type { YamlPath, YamlSource } from '../yamlsource.ts';
+import type { Diagnostic } from '../input/diagnostics.ts';
+import type { YamlPath, YamlSource } from '../input/yamlsource.ts';
 import { isInteger, isString, setting, type MergedHost } from './hosts.ts';
 import { inventorySchema } from './schema.ts';
 import { computeTargets } from './topology.ts';

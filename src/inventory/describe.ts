@@ -1,4 +1,4 @@
-import type { YamlPath } from '../yamlsource.ts';
+import type { YamlPath } from '../input/yamlsource.ts';
 
 /** Where a path points in the inventory tree, as words for a message. */
 export type Place =

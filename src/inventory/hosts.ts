@@ -1,5 +1,5 @@
-import type { Diagnostic } from '../diagnostics.ts';
-import type { YamlSource } from '../yamlsource.ts';
+import type { Diagnostic } from '../input/diagnostics.ts';
+import type { YamlSource } from '../input/yamlsource.ts';
 import { SETTING_NAMES } from './settings.ts';
 import { groupDepths, groupsOfHost, type HostOccurrence, type InventoryTree, type Setting, type Settings } from './tree.ts';
 import type { Connection, HostEntry } from './types.ts';

@@ -1,5 +1,5 @@
-import { InputError, sortDiagnostics, type Diagnostic } from '../diagnostics.ts';
-import { loadYamlFile, parseYamlText, type YamlSource } from '../yamlsource.ts';
+import { InputError, sortDiagnostics, type Diagnostic } from '../input/diagnostics.ts';
+import { loadYamlFile, parseYamlText, type YamlSource } from '../input/yamlsource.ts';
 import { buildClusters } from './clusters.ts';
 import { buildHost, hostMerger, type MergedHost } from './hosts.ts';
 import { schemaDiagnostics } from './schema.ts';

@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import Ajv2020Module, { type ErrorObject } from 'ajv/dist/2020.js';
 import ajvErrorsModule from 'ajv-errors';
 import addFormatsModule from 'ajv-formats';
-import type { Diagnostic } from '../diagnostics.ts';
-import type { YamlPath, YamlSource } from '../yamlsource.ts';
+import type { Diagnostic } from '../input/diagnostics.ts';
+import type { YamlPath, YamlSource } from '../input/yamlsource.ts';
 import { describePath, describeValue, placeOf } from './describe.ts';
-import { closest } from '../suggest.ts';
+import { closest } from '../input/suggest.ts';
 
 export const inventorySchema = JSON.parse(readFileSync(new URL('../../schemas/inventory.schema.json', import.meta.url), 'utf8'));
 

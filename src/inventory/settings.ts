@@ -1,5 +1,5 @@
-import { editDistance } from '../suggest.ts';
-import type { YamlPath } from '../yamlsource.ts';
+import { editDistance } from '../input/suggest.ts';
+import type { YamlPath } from '../input/yamlsource.ts';
 import { describePath } from './describe.ts';
 import { HOST_KEYS } from './schema.ts';
 

@@ -1,5 +1,5 @@
-import type { Diagnostic } from '../diagnostics.ts';
-import type { YamlPath, YamlSource } from '../yamlsource.ts';
+import type { Diagnostic } from '../input/diagnostics.ts';
+import type { YamlPath, YamlSource } from '../input/yamlsource.ts';
 import { readSettings, type Report, type Setting, type Settings } from './settings.ts';
 
 export type { Setting, Settings };

@@ -1,4 +1,4 @@
-import type { YamlSource } from '../yamlsource.ts';
+import type { YamlSource } from '../input/yamlsource.ts';
 
 export type Backend = 'legacy' | 'modern';
 export type Topology = 'one-way' | 'symmetric' | 'ram-server';

@@ -6,6 +6,7 @@
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { execa } from 'execa';
 import { LabError } from './errors.ts';
+import { commandFailed } from '../shell.ts';
 
 export const APT_LOCK_WAIT_S = 900;
 
@@ -76,7 +77,7 @@ export async function aptGet(args: string[], o: AptOptions): Promise<string> {
     const output = String(r.all ?? '');
     if (r.exitCode === 0) return output;
     const lock = lockedPath(output);
-    if (!lock) throw new LabError(`apt-get ${args.join(' ')} failed (exit ${r.exitCode ?? r.signal}):\n${output.trim().split('\n').slice(-8).join('\n')}`);
+    if (!lock) throw new LabError(commandFailed(`apt-get ${args.join(' ')}`, { code: r.exitCode, signal: r.signal }, { output, lines: 8 }));
     const waited = Math.round((Date.now() - start) / 1000);
     if (Date.now() - start >= boundMs) {
       throw new LabError(

@@ -1,5 +1,6 @@
 import { execa } from 'execa';
 import { LabError } from './errors.ts';
+import { commandFailed } from '../shell.ts';
 
 export interface CommandOptions {
   input?: string | Buffer;
@@ -33,8 +34,7 @@ export async function runCommand(file: string, args: string[], what: string, opt
   const r = await child;
   if (r.timedOut) throw new LabError(`${what} timed out after ${Math.round((opts.timeoutMs ?? 0) / 1000)} s`);
   if (r.exitCode !== 0) {
-    const detail = tail.length ? tail.slice(-10).join('\n') : String(r.all ?? '').trim().split('\n').slice(-10).join('\n');
-    throw new LabError(`${what} failed (exit ${r.exitCode ?? r.signal}):\n${detail}`);
+    throw new LabError(commandFailed(what, { code: r.exitCode, signal: r.signal }, { output: tail.length ? tail.join('\n') : String(r.all ?? ''), lines: 10 }));
   }
   return String(r.stdout ?? '');
 }

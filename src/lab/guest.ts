@@ -6,7 +6,8 @@ import { pidMatches, readPid, waitFor } from './process.ts';
 import { hmp, qmp } from './qmp.ts';
 import { readBootId, sshRun, waitForSsh } from './ssh.ts';
 import { sshTarget, type GuestState, type LabState } from './state.ts';
-import { shq } from '../transport/types.ts';
+import { commandFailed, shq } from '../shell.ts';
+
 
 /**
  * Each guest runs under a tiny shell supervisor: QEMU starts with `-action reboot=shutdown`, so
@@ -120,7 +121,7 @@ export async function rebootGuest(state: LabState, g: GuestState, opts: { timeou
   const before = await readBootId(t);
   if (!before) throw new LabError(`${g.name}: not reachable over SSH, cannot reboot it`);
   const r = await sshRun(t, REBOOT_LATER, { timeoutMs: 30_000 });
-  if (r.code !== 0) throw new LabError(`${g.name}: reboot request failed: ${r.stderr.trim()}`);
+  if (r.code !== 0) throw new LabError(commandFailed(`${g.name}: reboot request`, r));
   const after = await waitForSsh(t, { timeoutMs: opts.timeoutMs ?? 600_000, notBootId: before, isAlive: () => supervisorRunning(g) });
   return { bootIdBefore: before, bootIdAfter: after, ms: Date.now() - start };
 }
@@ -147,7 +148,7 @@ export async function deleteSnapshot(g: GuestState, name: string): Promise<void>
 /** A restored guest's clock is where the snapshot left it. */
 export async function syncClock(state: LabState, g: GuestState): Promise<void> {
   const r = await sshRun(sshTarget(state, g), `date -s @${Math.round(Date.now() / 1000)} >/dev/null`, { timeoutMs: 60_000 });
-  if (r.code !== 0) throw new LabError(`${g.name}: setting the clock failed: ${r.stderr.trim()}`);
+  if (r.code !== 0) throw new LabError(commandFailed(`${g.name}: setting the clock`, r));
 }
 
 function tail(file: string, lines = 10): string {

@@ -18,6 +18,7 @@ import { seconds, timed, type LabLog, type LabProgress } from './progress.ts';
 import { FW_CFG_NAME, NIC0_MAC } from './recipe.ts';
 import { readBootId, waitForSsh } from './ssh.ts';
 import { readState, sshTarget, statePath, writeState, type Accel, type GuestState, type LabState } from './state.ts';
+import { commandFailed } from '../shell.ts';
 
 export interface LabUpOptions {
   nodes: number;
@@ -229,11 +230,11 @@ function writeGuestConfig(state: LabState, g: GuestState): void {
     writeFileSync(p, f.text, { mode: f.mode });
   }
   // Only file entries: directory entries would reset the guest's /etc owner and mode.
-  const tar = spawnSyncChecked('tar', [
+  const tar = spawnSyncChecked(`building ${g.name}'s configuration archive`, 'tar', [
     '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '--sort=name',
     '-cf', join(g.dir, 'config.tar'), '-C', stage, '--no-recursion', ...Object.keys(files),
   ]);
-  if (tar) throw new LabError(`building ${g.name}'s configuration archive failed: ${tar}`);
+  if (tar) throw new LabError(tar);
   rmSync(stage, { recursive: true, force: true });
 }
 
@@ -251,9 +252,10 @@ function clusterNicFile(state: LabState, g: GuestState): Record<string, { text: 
   };
 }
 
-function spawnSyncChecked(cmd: string, args: string[]): string | undefined {
+/** Undefined when the command exits 0, else why it failed. */
+function spawnSyncChecked(what: string, cmd: string, args: string[]): string | undefined {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
-  return r.status === 0 ? undefined : (r.stderr || r.error?.message || `exit ${r.status}`).trim();
+  return r.status === 0 ? undefined : commandFailed(what, { code: r.status, signal: r.signal, stderr: r.stderr || r.error?.message }, { lines: Infinity });
 }
 
 /** The lab's state when at least one of its guests is running. */

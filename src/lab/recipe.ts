@@ -3,9 +3,10 @@
  * and the image cache is keyed by a hash of this file's source text (plus the lab's public key),
  * so any edit here rebuilds the image. The builder (image.ts) only runs what this file says.
  */
-import { shq } from '../transport/types.ts';
+
 
 export const SUITE = 'bookworm';
+import { shq } from '../shell.ts';
 
 /**
  * Two flavours of the same Debian 12 image:

@@ -1,5 +1,6 @@
 import { execa } from 'execa';
 import { LabError } from './errors.ts';
+import { commandFailed } from '../shell.ts';
 
 /** How the host reaches one guest with the real OpenSSH client, host key checking on. */
 export interface SshTarget {
@@ -48,7 +49,7 @@ export async function sshRun(t: SshTarget, script: string, opts: { timeoutMs?: n
 /** Like sshRun, but throws unless the script exits 0; returns stdout. */
 export async function sshCheck(t: SshTarget, script: string, opts: { timeoutMs?: number; input?: string } = {}): Promise<string> {
   const r = await sshRun(t, script, opts);
-  if (r.code !== 0) throw new LabError(`${t.name}: \`${script}\` failed (exit ${r.code}): ${(r.stderr || r.stdout).trim()}`);
+  if (r.code !== 0) throw new LabError(commandFailed(`${t.name}: \`${script}\``, r, { lines: Infinity }));
   return r.stdout;
 }
 

@@ -1,10 +1,10 @@
 import { dirname, resolve } from 'node:path';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import { InputError, sortDiagnostics, type Diagnostic } from '../diagnostics.ts';
+import { InputError, sortDiagnostics, type Diagnostic } from '../input/diagnostics.ts';
 import { stepTypes } from '../steps/registry.ts';
-import { ajvDiagnostics } from '../schemaErrors.ts';
-import { closest } from '../suggest.ts';
-import { loadYamlFile, parseYamlText, type YamlPath, type YamlSource } from '../yamlsource.ts';
+import { ajvDiagnostics } from '../input/schemaErrors.ts';
+import { closest } from '../input/suggest.ts';
+import { loadYamlFile, parseYamlText, type YamlPath, type YamlSource } from '../input/yamlsource.ts';
 import { ExprError, parseExpr } from './expr.ts';
 import { COMMON_STEP_KEYS, structureSchema } from './schema.ts';
 import type { Location, Play, Playbook, StepSpec } from './types.ts';

@@ -1,4 +1,4 @@
-import type { Diagnostic } from '../diagnostics.ts';
+import type { Diagnostic } from '../input/diagnostics.ts';
 
 export interface Location {
   file: string;

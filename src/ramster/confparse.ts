@@ -19,7 +19,7 @@
  * anywhere (they do not end a stanza), stanzas in any order.
  */
 
-import type { Diagnostic } from '../diagnostics.ts';
+import type { Diagnostic } from '../input/diagnostics.ts';
 
 export interface ConfError {
   line: number; // 1-based; 1 for problems of the whole file

@@ -1,4 +1,4 @@
-import { shq } from '../shell.ts';
+import { commandFailed, shq } from '../shell.ts';
 import {
   type ConfigValues,
   type DropExplanation,
@@ -20,10 +20,7 @@ export type RunScript = (script: string) => Promise<{ code: number; stdout: stri
 
 async function must(run: RunScript, script: string, what: string): Promise<string> {
   const r = await run(script);
-  if (r.code !== 0) {
-    const tail = (r.stderr || r.stdout).trim().split('\n').slice(-15).join('\n');
-    throw new Error(`${what} failed (exit ${r.code}):\n${tail}`);
-  }
+  if (r.code !== 0) throw new Error(commandFailed(what, r, { lines: 15 }));
   return r.stdout;
 }
 

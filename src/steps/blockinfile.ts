@@ -3,18 +3,18 @@ import { FILE_SHELL_ARGS, fileAttrProperties, type FileAttrArgs } from './filepr
 import { bare, decodeText, insertionIndex, insertLines, insertAtProperties, splitLines, type InsertAt } from './lines.ts';
 import { defineStep } from './types.ts';
 
-export interface BlockInFileArgs extends FileAttrArgs, InsertAt {
+export type BlockInFileArgs = FileAttrArgs & InsertAt & {
   path: string;
   block?: string;
   marker?: string;
   comment?: string;
   state?: 'present' | 'absent';
   create?: boolean;
-}
+};
 
 export const DEFAULT_MARKER = 'ramster-provision MANAGED BLOCK';
 
-export const blockInFileStep = defineStep<BlockInFileArgs>({
+export const blockInFileStep = defineStep<BlockInFileArgs>()({
   name: 'blockinfile',
   shellArgs: FILE_SHELL_ARGS,
   description: 'A block of lines between "# BEGIN <marker>" and "# END <marker>" lines; the rest of the file is kept byte for byte.',

@@ -1,12 +1,13 @@
 import { cut } from '../redact.ts';
-import { hostPath, shq } from '../transport/types.ts';
+import { hostPath } from '../transport/types.ts';
 import { probe, run } from '../transport/fileops.ts';
 import { defineStep, noChange, type StepContext } from './types.ts';
+import { commandFailed, shq } from '../shell.ts';
 
 /** Shell text, or argv: a list of words, each quoted by the step (safe for any value). */
 type ShellCommand = string | string[];
 
-export interface CommandArgs {
+export type CommandArgs = {
   cmd: ShellCommand;
   creates?: string;
   removes?: string;
@@ -15,14 +16,14 @@ export interface CommandArgs {
   timeout_s?: number;
   changed?: boolean;
   sensitive?: boolean;
-}
+};
 
 const shellCommandSchema = { oneOf: [{ type: 'string' }, { type: 'array', minItems: 1, items: { type: 'string' } }] } as const;
 
 /** The command as shell text: argv words each quoted. */
 const shellText = (c: ShellCommand): string => (Array.isArray(c) ? c.map(shq).join(' ') : c);
 
-export const commandStep = defineStep<CommandArgs>({
+export const commandStep = defineStep<CommandArgs>()({
   name: 'command',
   shellArgs: ['cmd', 'unless', 'onlyif'],
   description:
@@ -85,8 +86,7 @@ async function runCommand(args: CommandArgs, ctx: StepContext): Promise<void> {
   const r = await ctx.t.exec(script, { stdin: '', timeoutMs });
   if (r.code === 0) return;
   if (args.timeout_s && (r.code === 124 || r.code === 137)) throw new Error(`${what} timed out after ${args.timeout_s} s and was killed (raise timeout_s if it needs longer)`);
-  const tail = args.sensitive ? '' : (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-10).join('\n');
-  throw new Error(`${what} failed with exit code ${r.code}${tail ? `:\n${tail}` : ' (no output)'}`);
+  throw new Error(commandFailed(what, r, { sensitive: args.sensitive }));
 }
 
 /** The first line, at most 100 characters (cut() marks the cut, where the redactor hides a

@@ -5,13 +5,13 @@ import { FILE_SHELL_ARGS, fileAttrProperties, type FileAttrArgs } from './filepr
 import { unifiedDiff } from './textdiff.ts';
 import { defineStep, noChange, type Change, type StepContext } from './types.ts';
 
-export interface FileArgs extends FileAttrArgs {
+export type FileArgs = FileAttrArgs & {
   path: string;
   /** Literal content; or `src`, a file next to the playbook. */
   content?: string;
   src?: string;
   state?: 'present' | 'absent';
-}
+};
 
 export const fileArgsSchema = {
   type: 'object',
@@ -75,7 +75,7 @@ export async function readSource(ctx: StepContext, src: string): Promise<string>
   return readFile(isAbsolute(src) ? src : join(ctx.baseDir, src), 'utf8');
 }
 
-export const fileStep = defineStep<FileArgs>({
+export const fileStep = defineStep<FileArgs>()({
   name: 'file',
   shellArgs: FILE_SHELL_ARGS,
   description: 'A file with exact content, mode and owner (atomic write, optional backup and validate).',

@@ -1,13 +1,13 @@
 /** Schema properties shared by every step that writes one file (file, template, blockinfile,
  *  lineinfile): how the written file looks and how it is written. */
-export interface FileAttrArgs {
-  mode?: string;
+export type FileAttrArgs = {
+  mode?: string | number; // a YAML number 644 means the digits typed (normalizeMode)
   owner?: string;
   group?: string;
   backup?: boolean;
   validate?: string;
   sensitive?: boolean;
-}
+};
 
 /** `validate` is a shell command (see StepType.shellArgs). */
 export const FILE_SHELL_ARGS = ['validate'];

@@ -3,15 +3,15 @@ import { FILE_SHELL_ARGS, fileAttrProperties, type FileAttrArgs } from './filepr
 import { bare, decodeText, insertionIndex, insertLines, insertAtProperties, splitLines, userRegex, type InsertAt } from './lines.ts';
 import { defineStep } from './types.ts';
 
-export interface LineInFileArgs extends FileAttrArgs, InsertAt {
+export type LineInFileArgs = FileAttrArgs & InsertAt & {
   path: string;
   line?: string;
   regexp?: string;
   state?: 'present' | 'absent';
   create?: boolean;
-}
+};
 
-export const lineInFileStep = defineStep<LineInFileArgs>({
+export const lineInFileStep = defineStep<LineInFileArgs>()({
   name: 'lineinfile',
   shellArgs: FILE_SHELL_ARGS,
   description: 'One line in a file: replaced where a regexp matches, else inserted; or removed. Other lines are kept byte for byte.',

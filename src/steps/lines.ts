@@ -28,11 +28,11 @@ export function userRegex(pattern: string, arg: string): RegExp {
   }
 }
 
-export interface InsertAt {
+export type InsertAt = {
   /** Regex, or EOF / BOF. */
   insertafter?: string;
   insertbefore?: string;
-}
+};
 
 export const insertAtProperties = {
   insertafter: {

@@ -1,10 +1,11 @@
 import { probe, run } from '../transport/fileops.ts';
-import { shq, isImageTarget } from '../transport/types.ts';
+import { isImageTarget } from '../transport/types.ts';
 import { convergeFile } from './file.ts';
 import { decodeText, splitLines } from './lines.ts';
 import { defineStep, noChange, type Change, type StepContext } from './types.ts';
+import { shq } from '../shell.ts';
 
-export interface MountArgs {
+export type MountArgs = {
   path: string;
   src?: string;
   fstype?: string;
@@ -12,13 +13,13 @@ export interface MountArgs {
   dump?: number;
   passno?: number;
   state?: 'mounted' | 'present' | 'unmounted' | 'absent';
-}
+};
 
 const FSTAB = '/etc/fstab';
 /** One fstab field: a blank or newline would add fields or a whole line of its own. */
 const FIELD = '^[^\\s#]+$';
 
-export const mountStep = defineStep<MountArgs>({
+export const mountStep = defineStep<MountArgs>()({
   name: 'mount',
   description: 'An /etc/fstab entry and whether it is mounted. Other fstab lines are kept byte for byte. For a folder target only fstab is managed.',
   argsSchema: {

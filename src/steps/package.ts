@@ -1,17 +1,18 @@
 import { probe, run } from '../transport/fileops.ts';
-import { shq } from '../transport/types.ts';
-import { defineStep, noChange, type StepContext } from './types.ts';
 
-export interface PackageArgs {
+import { defineStep, noChange, type StepContext } from './types.ts';
+import { shq } from '../shell.ts';
+
+export type PackageArgs = {
   name: string | string[];
   state?: 'present' | 'absent';
   update_cache?: boolean;
   timeout_s?: number;
-}
+};
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9+._-]*$/;
 
-export const packageStep = defineStep<PackageArgs>({
+export const packageStep = defineStep<PackageArgs>()({
   name: 'package',
   description: 'Distribution packages present or absent (apt, dnf or yum, from the host facts); one query and one batched install for all of them.',
   argsSchema: {

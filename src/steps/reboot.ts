@@ -1,11 +1,12 @@
 import { probe } from '../transport/fileops.ts';
 import { HostKeyError, isReconnectable, type Transport } from '../transport/types.ts';
 import { defineStep } from './types.ts';
+import { commandFailed } from '../shell.ts';
 
-export interface RebootArgs {
+export type RebootArgs = {
   timeout_s?: number;
   connect_timeout_s?: number;
-}
+};
 
 const BOOT_ID = 'cat /proc/sys/kernel/random/boot_id';
 const POLL_INTERVAL_MS = 1000;
@@ -17,7 +18,7 @@ const TRIGGER = [
   "nohup sh -c 'sleep 1; reboot' >/dev/null 2>&1 </dev/null &",
 ].join('\n');
 
-export const rebootStep = defineStep<RebootArgs>({
+export const rebootStep = defineStep<RebootArgs>()({
   name: 'reboot',
   description: 'Reboots the host over SSH and waits until it answers with a new boot_id.',
   argsSchema: {
@@ -59,7 +60,7 @@ export async function triggerReboot(t: Transport): Promise<void> {
   } catch {
     return; // the host went down under us: the reboot is happening
   }
-  if (r.code !== 0) throw new Error(`could not start the reboot (exit ${r.code}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`);
+  if (r.code !== 0) throw new Error(commandFailed('starting the reboot', r, { lines: 3 }));
 }
 
 /** Polls until the host answers with a non-empty boot_id different from `oldId`
@@ -79,7 +80,7 @@ export async function waitForNewBootId(t: Transport, oldId: string, opts: { time
       const r = await t.exec(BOOT_ID, { timeoutMs: Math.min(opts.connectTimeoutMs, Math.max(left, 1)) });
       const id = r.stdout.trim();
       if (r.code === 0 && id !== '' && id !== oldId) return id;
-      last = r.code !== 0 ? `reading boot_id failed (exit ${r.code})` : id === oldId ? 'still the old boot_id (not rebooted yet)' : 'empty boot_id';
+      last = r.code !== 0 ? commandFailed('reading boot_id', r, { lines: 1 }) : id === oldId ? 'still the old boot_id (not rebooted yet)' : 'empty boot_id';
     } catch (e) {
       if (e instanceof HostKeyError) throw e; // a changed host key is never waited out
       last = (e as Error).message;

@@ -23,14 +23,16 @@ import { sysfsStep } from './sysfs.ts';
 import { templateStep } from './template.ts';
 import type { StepType } from './types.ts';
 
-// Args are validated against each step's argsSchema before checkApply sees them, so the
-// registry can hold every step under the generic type.
+// Args are validated against each step's argsSchema before checkApply sees them, and
+// defineStep has checked at compile time that each argsSchema fits the step's args type, so the
+// registry holds every step under the generic type (no cast: args types are type aliases, which
+// are assignable to Record<string, unknown>).
 const generic = [fileStep, templateStep, blockInFileStep, lineInFileStep, commandStep, packageStep, serviceStep, sysfsStep, mountStep, rebootStep];
 // The legacy RAMster HOW-TO steps that the generic ones cannot express (playbooks/site.yaml).
 const ramster = [preflightStep, kconfigStep, kernelBuildStep, grubCmdlineStep, ramsterConfStep, ramsterDefaultsStep, rclocalStep, bringupStep, verifyStep];
 // The modern backend: zswap + swap on another node's RAM over NVMe/TCP (playbooks/site.yaml).
 const modern = [modernConfStep, modernLendStep, modernBorrowStep, modernVerifyStep];
-const all = [...generic, ...ramster, ...modern] as unknown as StepType[];
+const all: StepType[] = [...generic, ...ramster, ...modern];
 
 /** Every step type by name. A new step type is one file plus one entry here. */
 export const stepTypes: Map<string, StepType> = new Map(all.map((s) => [s.name, s]));

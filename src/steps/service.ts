@@ -1,17 +1,18 @@
 import { probe, run } from '../transport/fileops.ts';
-import { hostPath, shq, isImageTarget } from '../transport/types.ts';
+import { hostPath, isImageTarget } from '../transport/types.ts';
 import { defineStep, noChange, type Change, type StepContext } from './types.ts';
+import { shq } from '../shell.ts';
 
-export interface ServiceArgs {
+export type ServiceArgs = {
   name: string;
   enabled?: boolean;
   state?: 'started' | 'stopped' | 'restarted' | 'reloaded';
   daemon_reload?: boolean;
-}
+};
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9@:._\\-]*$/;
 
-export const serviceStep = defineStep<ServiceArgs>({
+export const serviceStep = defineStep<ServiceArgs>()({
   name: 'service',
   description:
     'A service enabled at boot and/or running, through systemd or SysV init (from the host facts). For a folder target only enablement is managed (systemctl --root).',

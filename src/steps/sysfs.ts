@@ -1,17 +1,18 @@
 import { readOnly } from '../transport/fileops.ts';
-import { hostPath, shq } from '../transport/types.ts';
+import { hostPath } from '../transport/types.ts';
 import { defineStep, noChange, type Change } from './types.ts';
+import { commandFailed, shq } from '../shell.ts';
 
-export interface SysfsArgs {
+export type SysfsArgs = {
   path: string;
   value: string | number;
   match?: 'exact' | 'contains';
   sensitive?: boolean;
-}
+};
 
 const WRITE_FAILED = 70;
 
-export const sysfsStep = defineStep<SysfsArgs>({
+export const sysfsStep = defineStep<SysfsArgs>()({
   name: 'sysfs',
   description:
     'A kernel setting under /sys or /proc/sys: read, write when different, then read back, failing when the kernel silently ignored the write.',
@@ -48,7 +49,7 @@ export const sysfsStep = defineStep<SysfsArgs>({
       change.conditional = `${missing}; assumes an earlier step (module load, reboot) creates it`;
       return change;
     }
-    if (read.code !== 0) throw new Error(`cannot read ${path}: ${read.stderr.trim() || `exit ${read.code}`}`);
+    if (read.code !== 0) throw new Error(commandFailed(`reading ${path}`, read, { lines: 1 }));
     const before = read.stdout.trim();
     if (satisfied(before)) return noChange(`${path} ${args.match === 'contains' ? 'contains' : 'is'} ${show(value)}`);
 
@@ -61,7 +62,7 @@ export const sysfsStep = defineStep<SysfsArgs>({
       const why = w.stderr.trim().split('\n').pop()?.replace(/^.*: /, '') || 'write error';
       throw new Error(`the kernel rejected writing ${show(value)} to ${path}: ${why}`);
     }
-    if (w.code !== 0) throw new Error(`cannot read ${path} back after writing it: ${w.stderr.trim() || `exit ${w.code}`}`);
+    if (w.code !== 0) throw new Error(commandFailed(`reading ${path} back after writing it`, w, { lines: 1 }));
     const after = w.stdout.trim();
     if (!satisfied(after)) {
       throw new Error(

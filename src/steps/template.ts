@@ -4,13 +4,13 @@ import { FILE_SHELL_ARGS, fileAttrProperties, type FileAttrArgs } from './filepr
 import { renderTemplate } from './render.ts';
 import { defineStep } from './types.ts';
 
-export interface TemplateArgs extends FileAttrArgs {
+export type TemplateArgs = FileAttrArgs & {
   path: string;
   src?: string;
   content?: string;
-}
+};
 
-export const templateStep = defineStep<TemplateArgs>({
+export const templateStep = defineStep<TemplateArgs>()({
   name: 'template',
   rawArgs: ['content'],
   shellArgs: FILE_SHELL_ARGS,

@@ -1,5 +1,6 @@
 import type { Facts } from '../transport/facts.ts';
 import type { Transport } from '../transport/types.ts';
+import type { SchemaFits } from './schema.ts';
 
 export type Action = 'none' | 'create' | 'update' | 'delete' | 'run';
 
@@ -74,6 +75,10 @@ export interface StepType<A = Record<string, unknown>> {
 
 export const noChange = (summary: string): Change => ({ action: 'none', summary });
 
-export function defineStep<A>(s: StepType<A>): StepType<A> {
-  return s;
+/** A step type whose `argsSchema` fits its args type `A`: every property of one is in the other,
+ *  required in both or in neither, and what the schema accepts is an `A` (see schema.ts). A
+ *  mismatch is a compile error here. Curried, so `A` is given and the schema's literal type is
+ *  inferred: `defineStep<MyArgs>()({ name, argsSchema: {...}, checkApply(args, ctx) {...} })`. */
+export function defineStep<A>() {
+  return <const S extends Record<string, unknown>>(s: StepType<A> & { argsSchema: S } & SchemaFits<A, S>): StepType<A> => s;
 }

@@ -1,5 +1,6 @@
-import { hostPath, shq, type Transport } from './types.ts';
+import { hostPath, type Transport } from './types.ts';
 import { run } from './fileops.ts';
+import { shq } from '../shell.ts';
 
 export interface Facts {
   arch: string;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { hostPath, lexicalHostPath, shq, type ExecOptions, type Transport } from './types.ts';
+import { hostPath, lexicalHostPath, type ExecOptions, type Transport } from './types.ts';
+import { commandFailed, shq } from '../shell.ts';
 
 /** State of one file on a host, read in a single command. */
 export interface FileState {
@@ -39,10 +40,7 @@ export function readOnly(opts: ExecOptions = {}): SnapshotExecOptions {
 
 async function runScript(t: Transport, script: string, what: string, opts: SnapshotExecOptions): Promise<string> {
   const r = await t.exec(script, opts);
-  if (r.code !== 0) {
-    const detail = (r.stderr || r.stdout).trim().split('\n').slice(-5).join('\n');
-    throw new HostCommandError(`${what} failed (exit ${r.code})${detail ? `: ${detail}` : ''}`, r.code, r.stderr);
-  }
+  if (r.code !== 0) throw new HostCommandError(commandFailed(what, r, { lines: 5 }), r.code, r.stderr);
   return r.stdout;
 }
 

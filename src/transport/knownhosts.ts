@@ -2,6 +2,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { HostKeyError } from './types.ts';
+import { shq } from '../shell.ts';
 
 /** One usable line of an OpenSSH known_hosts file. */
 export interface KnownHostEntry {
@@ -178,7 +179,7 @@ export class HostKeyPolicy {
           `${label}: HOST KEY CHANGED, refusing to connect (someone may be intercepting the connection, or the host was reinstalled).\n` +
             `${expected.join('\n')}\n  offered:  ${offered}\n` +
             `If the change is legitimate, check the new fingerprint on the host's console (ssh-keygen -lf /etc/ssh/ssh_host_${shortType(blob)}_key.pub), ` +
-            `remove the stale entry with: ssh-keygen -R '${knownHostsName(host, port)}' -f ${file}\n` +
+            `remove the stale entry with: ssh-keygen -R ${shq(knownHostsName(host, port))} -f ${file}\n` +
             `and connect again (the new key is then unknown: --accept-new-host-keys records it). --accept-new-host-keys never replaces a changed key.`,
         );
         return false;

@@ -5,16 +5,8 @@ import { join } from 'node:path';
 import { NodeSSH, type Config } from 'node-ssh';
 import type { Client, ClientChannel } from 'ssh2';
 import { HostKeyPolicy } from './knownhosts.ts';
-import {
-  HostKeyError,
-  UnreachableError,
-  interruptedResult,
-  shq,
-  type ExecOptions,
-  type ExecResult,
-  type Reconnectable,
-  type Transport,
-} from './types.ts';
+import { HostKeyError, UnreachableError, interruptedResult, type ExecOptions, type ExecResult, type Reconnectable, type Transport } from './types.ts';
+import { shq } from '../shell.ts';
 
 export interface SshTransportOptions {
   host: string;

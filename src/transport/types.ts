@@ -114,9 +114,6 @@ function resolveInRoot(root: string, path: string): string {
   return `${base}/${done.join('/')}`;
 }
 
-/** Single-quotes a value for POSIX sh (the one quoter lives in src/shell.ts). */
-export { shq } from '../shell.ts';
-
 /** Optional capability of transports that can drop and re-establish their connection
  *  (the reboot step uses it). */
 export interface Reconnectable {

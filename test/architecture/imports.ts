@@ -3,7 +3,7 @@
  * test/unit/architecture.test.ts fails on a forbidden edge or an import cycle.
  *
  * A node of the folder graph is a top-level folder of src/; the loose files at the top of src/
- * (input diagnostics, YAML with positions, shell quoting, redaction) are one node, `(src)`.
+ * (shared leaf utilities: shell quoting, redaction of secrets, the pid check) are one node, `(src)`.
  * Every relative import counts, type-only ones too: they tie the folders together as much.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -23,6 +23,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['steps'],
   ['transport', 'ramster', 'modern'],
   ['inventory'],
+  ['input'], // input diagnostics: YAML with positions, located errors, ajv errors, suggestions
   ['(src)'],
 ];
 

@@ -30,7 +30,7 @@ interface Measure {
 
 async function child(file: string): Promise<void> {
   const { loadInventory } = await import('../../src/inventory/load.ts');
-  const { InputError } = await import('../../src/diagnostics.ts');
+  const { InputError } = await import('../../src/input/diagnostics.ts');
   const baseRssMb = process.resourceUsage().maxRSS / 1024;
   const start = performance.now();
   const cpuStart = process.cpuUsage();

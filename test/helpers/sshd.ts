@@ -3,6 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, w
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { shq } from '../../src/shell.ts';
 import { machineLimit } from './machine.ts';
 
 export type HostKeyType = 'ed25519' | 'ecdsa' | 'rsa';
@@ -146,8 +147,6 @@ export async function freePort(): Promise<number> {
   });
 }
 
-const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-
 /** Shell lines, run in the namespace after the overlay is mounted, adding each user to its
  *  /etc (passwd, shadow, group, sudoers.d); idempotent, as a restart runs them again. */
 function usersScript(users: SshdUser[], dir: string): string {
@@ -163,14 +162,14 @@ function usersScript(users: SshdUser[], dir: string): string {
       const hash = execFileSync('openssl', ['passwd', '-6', '-stdin'], { input: `${u.password}\n`, encoding: 'utf8' }).trim();
       const sudoers = `/etc/sudoers.d/rp-test-${u.name}`;
       return [
-        `if ! grep -q ${q(`^${u.name}:`)} /etc/passwd; then`,
-        `  echo ${q(`${u.name}:x:${uid}:${uid}::${home}:/bin/sh`)} >> /etc/passwd`,
-        `  echo ${q(`${u.name}:${hash}:19000:0:99999:7:::`)} >> /etc/shadow`,
-        `  echo ${q(`${u.name}:x:${uid}:`)} >> /etc/group`,
+        `if ! grep -q ${shq(`^${u.name}:`)} /etc/passwd; then`,
+        `  echo ${shq(`${u.name}:x:${uid}:${uid}::${home}:/bin/sh`)} >> /etc/passwd`,
+        `  echo ${shq(`${u.name}:${hash}:19000:0:99999:7:::`)} >> /etc/shadow`,
+        `  echo ${shq(`${u.name}:x:${uid}:`)} >> /etc/group`,
         'fi',
-        `mkdir -p ${q(home)} && chown ${uid}:${uid} ${q(home)} && chmod 0700 ${q(home)}`,
+        `mkdir -p ${shq(home)} && chown ${uid}:${uid} ${shq(home)} && chmod 0700 ${shq(home)}`,
         u.sudo
-          ? `echo ${q(`${u.name} ALL=(ALL:ALL) ${u.sudo === 'nopasswd' ? 'NOPASSWD: ' : ''}ALL`)} > ${sudoers} && chmod 0440 ${sudoers}`
+          ? `echo ${shq(`${u.name} ALL=(ALL:ALL) ${u.sudo === 'nopasswd' ? 'NOPASSWD: ' : ''}ALL`)} > ${sudoers} && chmod 0440 ${sudoers}`
           : `rm -f ${sudoers}`,
       ].join('\n');
     })

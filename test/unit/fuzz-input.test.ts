@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { InputError, type Diagnostic } from '../../src/diagnostics.ts';
+import { InputError, type Diagnostic } from '../../src/input/diagnostics.ts';
 import { loadInventoryText } from '../../src/inventory/load.ts';
 import { HOST_KEYS, inventorySchema } from '../../src/inventory/schema.ts';
 import { loadPlaybookText } from '../../src/playbook/load.ts';

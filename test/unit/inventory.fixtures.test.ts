@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { formatDiagnostic, InputError } from '../../src/diagnostics.ts';
+import { formatDiagnostic, InputError } from '../../src/input/diagnostics.ts';
 import { loadInventory } from '../../src/inventory/load.ts';
 
 // Each test/fixtures/inventory/invalid/NN-name.yaml is a broken inventory; NN-name.expected.txt

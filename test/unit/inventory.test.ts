@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { InputError } from '../../src/diagnostics.ts';
+import { InputError } from '../../src/input/diagnostics.ts';
 import { loadInventory, loadInventoryText } from '../../src/inventory/load.ts';
 import { inventorySchema } from '../../src/inventory/schema.ts';
 import { computeTargets } from '../../src/inventory/topology.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InputError, formatDiagnostic } from '../../src/diagnostics.ts';
+import { InputError, formatDiagnostic } from '../../src/input/diagnostics.ts';
 import { loadPlaybookText } from '../../src/playbook/load.ts';
 
 function errors(text: string): string[] {

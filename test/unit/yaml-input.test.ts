@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InputError, type Diagnostic } from '../../src/diagnostics.ts';
-import { MAX_INPUT_BYTES, readInputFile } from '../../src/inputfile.ts';
+import { InputError, type Diagnostic } from '../../src/input/diagnostics.ts';
+import { MAX_INPUT_BYTES, readInputFile } from '../../src/input/inputfile.ts';
 import { loadInventory, loadInventoryText } from '../../src/inventory/load.ts';
-import { fastParse } from '../../src/yamlfast.ts';
-import { loadYamlFile, parseYamlText } from '../../src/yamlsource.ts';
-import { plainValue } from '../../src/yamlvalue.ts';
+import { fastParse } from '../../src/input/yamlfast.ts';
+import { loadYamlFile, parseYamlText } from '../../src/input/yamlsource.ts';
+import { plainValue } from '../../src/input/yamlvalue.ts';
 import { generateInventory } from '../bench/gen-inventory.ts';
 
 let dir: string;

@@ -4,7 +4,7 @@ import { convergeFile } from '../file.ts';
 import { defineStep } from '../types.ts';
 import { hostModernPlan } from './plan.ts';
 
-export const modernConfStep = defineStep<Record<string, never>>({
+export const modernConfStep = defineStep<Record<string, never>>()({
   name: 'modern_conf',
   description: `${CONF_PATH} rendered from the host's inventory cluster (what it lends to whom, what it borrows, swap and zswap settings), written 0644 root:root atomically; ramster-modern reads it at every boot.`,
   argsSchema: { type: 'object', additionalProperties: false, properties: {} },

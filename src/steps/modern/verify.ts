@@ -6,7 +6,7 @@ import { defineStep, noChange } from '../types.ts';
 import { hostModernPlan } from './plan.ts';
 
 /** Read-only: the same checks as `ramster-provision verify` on a modern cluster. */
-export const modernVerifyStep = defineStep<Record<string, never>>({
+export const modernVerifyStep = defineStep<Record<string, never>>()({
   name: 'modern_verify',
   description:
     'Read-only check of this node, the same as `ramster-provision verify` for `backend: modern`: units enabled and active, exports private to their borrower, each connection live, swap on remote RAM ahead of local swap, zswap on, both mirror legs in sync. Fails with the evidence and the fix.',

@@ -2,14 +2,15 @@ import type { Cluster, ClusterNode } from '../../inventory/types.ts';
 import { DEFAULTS_PATH } from '../../ramster/defaults.ts';
 import { RAMSTER_CTL, RAMSTER_SYSFS, remoteTarget } from '../../ramster/heartbeat.ts';
 import { probe, run } from '../../transport/fileops.ts';
-import { hostPath, shq } from '../../transport/types.ts';
+import { hostPath } from '../../transport/types.ts';
 import { defineStep, noChange, type Change, type StepContext } from '../types.ts';
 import { hostCluster } from './cluster.ts';
+import { shq } from '../../shell.ts';
 
-export interface BringupArgs {
+export type BringupArgs = {
   connect_timeout_s?: number;
   dmesg_command?: string;
-}
+};
 
 export const NEEDS_RAMSTER_KERNEL = 'needs a RAMster kernel booted with `zcache ramster` (see verify)';
 const DEFAULT_CONNECT_TIMEOUT_S = 120;
@@ -142,7 +143,7 @@ function planFor(ctx: StepContext, cluster: Cluster, node: ClusterNode, sec: Map
   return plan;
 }
 
-export const bringupStep = defineStep<BringupArgs>({
+export const bringupStep = defineStep<BringupArgs>()({
   name: 'ramster_bringup',
   description:
     'Live RAMster cluster bring-up on a running RAMster kernel, every node together: ramster-ctl start, a cluster barrier, node-up on all nodes at once, a bounded wait for the connection messages of every peer, another barrier, then on borrowing nodes the remote target (read back) and remotify on. Skipped on a kernel without /sys/kernel/mm/ramster.',

@@ -5,16 +5,16 @@ import { convergeFile } from '../file.ts';
 import { defineStep, type Change } from '../types.ts';
 import { hostCluster } from './cluster.ts';
 
-export interface RamsterConfArgs {
+export type RamsterConfArgs = {
   path?: string;
   validate?: string;
-}
+};
 
 export const RAMSTER_CONF_PATH = '/etc/ramster.conf';
 
 export const sha256 = (text: string | Buffer): string => createHash('sha256').update(text).digest('hex');
 
-export const ramsterConfStep = defineStep<RamsterConfArgs>({
+export const ramsterConfStep = defineStep<RamsterConfArgs>()({
   name: 'ramster_conf',
   description:
     "/etc/ramster.conf rendered from the host's inventory cluster, checked with the ocfs2 parser's rules for this node, written 0644 root:root atomically; then its sha256 is compared across the cluster's nodes in this run (a dry run compares the file as it will be).",

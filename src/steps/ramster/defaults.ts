@@ -5,7 +5,7 @@ import { hostCluster, osFamily } from './cluster.ts';
 
 export type RamsterDefaultsArgs = Record<string, never>;
 
-export const ramsterDefaultsStep = defineStep<RamsterDefaultsArgs>({
+export const ramsterDefaultsStep = defineStep<RamsterDefaultsArgs>()({
   name: 'ramster_defaults',
   description:
     "The ramster service settings (the HOW-TO's `service ramster configure` answers: load on boot, cluster, timeouts, this node's remote target) in /etc/default/ramster (Debian) or /etc/sysconfig/ramster (Red Hat), 0644 root:root.",

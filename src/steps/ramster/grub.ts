@@ -1,15 +1,16 @@
 import { probe, run } from '../../transport/fileops.ts';
-import { hostPath, shq } from '../../transport/types.ts';
+import { hostPath } from '../../transport/types.ts';
 import { convergeFile } from '../file.ts';
 import { bare, decodeText, splitLines } from '../lines.ts';
 import { defineStep, noChange, type Change, type StepContext } from '../types.ts';
 import { isImageTarget } from './cluster.ts';
+import { shq } from '../../shell.ts';
 
-export interface GrubCmdlineArgs {
+export type GrubCmdlineArgs = {
   /** Strings, or lists of strings (a `{{ variable }}` holding a list is spliced in). */
   tokens?: (string | string[])[];
   absent?: (string | string[])[];
-}
+};
 
 export const DEFAULT_GRUB = '/etc/default/grub';
 export const LEGACY_GRUB_CONF = '/boot/grub/grub.conf';
@@ -119,7 +120,7 @@ const REGENERATE = {
   redhat: 'grub2-mkconfig -o "$cfg"',
 };
 
-export const grubCmdlineStep = defineStep<GrubCmdlineArgs>({
+export const grubCmdlineStep = defineStep<GrubCmdlineArgs>()({
   name: 'grub_cmdline',
   description:
     'Kernel boot parameters as a token set: ensured present / absent in GRUB_CMDLINE_LINUX of /etc/default/grub (order kept, no duplicates, every other byte of the file kept), then grub.cfg regenerated (update-grub, grub2-mkconfig); on EL6 legacy GRUB through grubby --update-kernel=ALL. Takes effect after a reboot.',

@@ -4,13 +4,14 @@ import { fileURLToPath } from 'node:url';
 import { explainDrop, findDependsOn, formatMissing, missingSymbols, parseConfig, parseKernelVersion, selectFragment, type ConfigValues } from '../../ramster/kconfig.ts';
 import { kconfigTextFor, NATIVE_BUILD_ENV, type RunScript } from '../../ramster/kconfigMerge.ts';
 import { readOnly, writeFileAtomic } from '../../transport/fileops.ts';
-import { hostPath, shq, type Transport } from '../../transport/types.ts';
+import { hostPath, type Transport } from '../../transport/types.ts';
 import { unifiedDiff } from '../textdiff.ts';
 import { defineStep, type Change, type StepContext } from '../types.ts';
 import { buildHostSchema, resolveBuildHost } from './kernel-host.ts';
 import { kernelSourceSchema, parseKernelSource, prepareSource, sourceLabel, type KernelSourceArg } from './kernel-source.ts';
+import { commandFailed, shq } from '../../shell.ts';
 
-export interface KconfigArgs {
+export type KconfigArgs = {
   tree?: string;
   source?: KernelSourceArg;
   base?: string;
@@ -18,7 +19,7 @@ export interface KconfigArgs {
   extra?: string[];
   build_host?: string;
   cache_dir?: string;
-}
+};
 
 /** The repo's kconfig/ folder: one RAMster fragment per generation. */
 export const FRAGMENT_DIR = fileURLToPath(new URL('../../../kconfig/', import.meta.url));
@@ -29,7 +30,7 @@ export const DEFAULT_CACHE_DIR = '/var/cache/ramster-provision/kernels';
  *  merge into the tree's own .config and are left out on purpose. */
 const BASE_PATTERN = '^(auto|olddefconfig|all(no|yes|mod|def)config|[A-Za-z0-9_.-]*defconfig|/.*)$';
 
-export const kconfigStep = defineStep<KconfigArgs>({
+export const kconfigStep = defineStep<KconfigArgs>()({
   name: 'kconfig',
   description:
     "Kernel .config = base + config fragments (default: the tree's RAMster fragment from kconfig/, chosen by its Makefile VERSION/PATCHLEVEL), merged with the tree's merge_config.sh and `make olddefconfig` in a scratch file; fails naming every fragment symbol that did not survive and the dependency that dropped it; replaces the tree's .config only when the result differs.",
@@ -200,7 +201,7 @@ echo ${shq(FINAL)}
 cat "$s/.config"
 if [ -f "$tree/.config" ]; then echo ${shq(CURRENT)}; cat "$tree/.config"; fi`;
   const r = await t.exec(script, { timeoutMs: timeoutMs ?? 900_000 });
-  if (r.code !== 0) throw new Error(`merging the kernel config in ${tree} on ${t.target} failed (exit ${r.code}):\n${(r.stderr.trim() || r.stdout.trim()).split('\n').slice(-25).join('\n')}`);
+  if (r.code !== 0) throw new Error(commandFailed(`merging the kernel config in ${tree}`, r, { on: t.target, lines: 25 }));
   const head = r.stdout.slice(0, r.stdout.indexOf(FINAL));
   const fromDefconfig = /^base=defconfig$/m.test(head);
   const rest = r.stdout.slice(r.stdout.indexOf(FINAL) + FINAL.length + 1);

@@ -37,7 +37,7 @@ import { pullFile, pushFile } from './kernel-transfer.ts';
  * failed build leaves every node untouched, and its error names the log kept on the build host.
  */
 
-export interface KernelBuildArgs {
+export type KernelBuildArgs = {
   source: KernelSourceArg;
   patches?: string[];
   config?: string;
@@ -47,7 +47,7 @@ export interface KernelBuildArgs {
   jobs?: number;
   build_timeout_s?: number;
   progress_s?: number;
-}
+};
 
 type PlanMsg =
   | { error: string }
@@ -60,7 +60,7 @@ type PackagesMsg =
   | { nothing: true }
   | { key: string; manifest: Manifest; builderPath: string; localPath?: string };
 
-export const kernelBuildStep = defineStep<KernelBuildArgs>({
+export const kernelBuildStep = defineStep<KernelBuildArgs>()({
   name: 'kernel_build',
   description:
     "Builds the kernel once per cluster on the build host as a package (make bindeb-pkg / binrpm-pkg), cached under a key of source revision, merged .config and patches; installs it on every node (dpkg -i / rpm -i) and makes it the default boot entry. No rebuild and no reinstall while the key is unchanged. Takes effect after a reboot.",

@@ -1,7 +1,8 @@
-import { hostPath, shq, type Transport } from '../../transport/types.ts';
+import { hostPath, type Transport } from '../../transport/types.ts';
 import { isImageTarget } from './cluster.ts';
 import { grubDefaultCheck, unquoteShellValue, type GrubDefaultState } from './kernel-boot.ts';
 import { KEY_FILE, parseKeyFile, type InstalledKernel, type PackageFormat } from './kernel-plan.ts';
+import { commandFailed, shq } from '../../shell.ts';
 
 /**
  * A node's side of kernel_build: what it has installed (the key file, checked against the
@@ -39,7 +40,7 @@ else echo loader=none; fi`;
 
 async function sh(t: Transport, script: string, what: string, timeoutMs = 600_000): Promise<string> {
   const r = await t.exec(script, { timeoutMs });
-  if (r.code !== 0) throw new Error(`${what} failed on ${t.target} (exit ${r.code}): ${(r.stderr.trim() || r.stdout.trim()).split('\n').slice(-10).join('\n')}`);
+  if (r.code !== 0) throw new Error(commandFailed(what, r, { on: t.target, lines: 10 }));
   return r.stdout;
 }
 

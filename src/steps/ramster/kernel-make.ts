@@ -1,7 +1,8 @@
 import { NATIVE_BUILD_ENV } from '../../ramster/kconfigMerge.ts';
 import { writeFileAtomic } from '../../transport/fileops.ts';
-import { hostPath, shq, type Transport } from '../../transport/types.ts';
+import { hostPath, type Transport } from '../../transport/types.ts';
 import { parseManifest, type Manifest, type PackageFormat } from './kernel-plan.ts';
+import { commandFailed, shq } from '../../shell.ts';
 
 /**
  * The build on the build host, in `<cache_dir>/<key>/`: a copy of the source tree (so the
@@ -49,7 +50,7 @@ export function formatDuration(ms: number): string {
 
 async function sh(t: Transport, script: string, what: string, timeoutMs = 120_000): Promise<string> {
   const r = await t.exec(script, { timeoutMs });
-  if (r.code !== 0) throw new Error(`${what} failed on ${t.target} (exit ${r.code}): ${(r.stderr.trim() || r.stdout.trim()).split('\n').slice(-8).join('\n')}`);
+  if (r.code !== 0) throw new Error(commandFailed(what, r, { on: t.target, lines: 8 }));
   return r.stdout;
 }
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ensureKernelTree } from '../../ramster/kconfigMerge.ts';
-import { hostPath, shq, type Transport } from '../../transport/types.ts';
+import { hostPath, type Transport } from '../../transport/types.ts';
+import { commandFailed, shq } from '../../shell.ts';
 
 /**
  * Where the kernel source comes from, on the build host: a tree at a path (used in place:
@@ -99,10 +100,7 @@ export interface SourceOptions {
 
 async function sh(t: Transport, script: string, what: string, timeoutMs?: number): Promise<string> {
   const r = await t.exec(script, { timeoutMs });
-  if (r.code !== 0) {
-    const tail = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-12).join('\n');
-    throw new Error(`${what} failed on ${t.target} (exit ${r.code})${tail ? `:\n${tail}` : ''}`);
-  }
+  if (r.code !== 0) throw new Error(commandFailed(what, r, { on: t.target, lines: 12 }));
   return r.stdout;
 }
 

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { hostPath, shq, type Transport } from '../../transport/types.ts';
+import { hostPath, type Transport } from '../../transport/types.ts';
+import { commandFailed, shq } from '../../shell.ts';
 
 /**
  * Package files between the control machine and a host, through the host's transport only
@@ -15,7 +16,7 @@ const CHUNK = CHUNK_MIB << 20;
 
 async function sh(t: Transport, script: string, what: string, stdin?: string, timeoutMs = 600_000): Promise<string> {
   const r = await t.exec(script, { stdin, timeoutMs });
-  if (r.code !== 0) throw new Error(`${what} failed on ${t.target} (exit ${r.code}): ${(r.stderr.trim() || r.stdout.trim()).split('\n').slice(-5).join('\n')}`);
+  if (r.code !== 0) throw new Error(commandFailed(what, r, { on: t.target, lines: 5 }));
   return r.stdout;
 }
 

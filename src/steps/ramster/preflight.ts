@@ -1,14 +1,17 @@
 import { shortHostname } from '../../ramster/confparse.ts';
 import { probe, run } from '../../transport/fileops.ts';
-import { hostPath, shq, type Transport } from '../../transport/types.ts';
+import { hostPath, type Transport } from '../../transport/types.ts';
 import { convergeFile } from '../file.ts';
 import { decodeText, splitLines } from '../lines.ts';
 import { defineStep, noChange, type Change, type StepContext } from '../types.ts';
 import { hostCluster, isImageTarget } from './cluster.ts';
+import { shq } from '../../shell.ts';
 
-export interface PreflightArgs {
-  set_hostname?: boolean;
-}
+export type PreflightArgs = {
+  /** A boolean; the schema also lets a `{{ variable }}` through, and checkApply refuses what it
+   *  interpolates to unless that is a boolean. */
+  set_hostname?: boolean | string;
+};
 
 /** The ocfs2 parser's rule: the node name equals the hostname or the hostname's short form. */
 export function hostnameMatches(hostname: string, nodeName: string): boolean {
@@ -77,7 +80,7 @@ function factProblems(ctx: StepContext): string[] {
   return problems;
 }
 
-export const preflightStep = defineStep<PreflightArgs>({
+export const preflightStep = defineStep<PreflightArgs>()({
   name: 'preflight',
   description:
     "Checks that the host can run the legacy RAMster backend (x86_64, Debian or Red Hat family, systemd or SysV init, GRUB) and that its hostname is the inventory's node name (or that name's long form); set_hostname: true sets it instead of failing.",

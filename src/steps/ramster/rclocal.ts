@@ -1,14 +1,15 @@
 import { heartbeatBlock } from '../../ramster/heartbeat.ts';
 import { probe } from '../../transport/fileops.ts';
-import { hostPath, shq, type Transport } from '../../transport/types.ts';
+import { hostPath, type Transport } from '../../transport/types.ts';
 import { convergeFile } from '../file.ts';
 import { bare, decodeText, splitLines } from '../lines.ts';
 import { defineStep, type Change } from '../types.ts';
 import { hostCluster, osFamily } from './cluster.ts';
+import { shq } from '../../shell.ts';
 
-export interface RclocalArgs {
+export type RclocalArgs = {
   marker?: string;
-}
+};
 
 export const RCLOCAL_PATH = { debian: '/etc/rc.local', redhat: '/etc/rc.d/rc.local' } as const;
 export const RCLOCAL_MARKER = 'ramster-provision heartbeat';
@@ -44,7 +45,7 @@ const generatorProbe = (t: Transport) => {
   ].join('\n');
 };
 
-export const rclocalStep = defineStep<RclocalArgs>({
+export const rclocalStep = defineStep<RclocalArgs>()({
   name: 'ramster_rclocal',
   description:
     "The node's heartbeat lines (start the cluster, manual_node_up for every node, then on borrowing nodes the remote target with read-back and remotify on) as a marked block in rc.local (/etc/rc.local on Debian, /etc/rc.d/rc.local on Red Hat), executable, so they run at every boot; on systemd checks that rc-local.service will run it.",

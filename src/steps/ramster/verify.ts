@@ -7,7 +7,7 @@ import { hostCluster, isImageTarget } from './cluster.ts';
 export type RamsterVerifyArgs = Record<string, never>;
 
 /** Read-only: the same checks as `ramster-provision verify`, as the last stage of a run. */
-export const verifyStep = defineStep<RamsterVerifyArgs>({
+export const verifyStep = defineStep<RamsterVerifyArgs>()({
   name: 'ramster_verify',
   description:
     'Read-only check of this node, the same as `ramster-provision verify`: config, tools, boot parameters, rc.local, shutdown ordering, and on a RAMster kernel the kernel options, cluster Online, node-up, connections, target and remotify. Fails with the evidence and the fix; checks that need a RAMster kernel are reported as skipped on kernels without one.',
