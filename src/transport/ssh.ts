@@ -3,6 +3,7 @@ import { constants as osConstants } from 'node:os';
 import type { Client, ClientChannel } from 'ssh2';
 import { expandHome } from './sshauth.ts';
 import { connectHop, forward, type HandshakeTiming } from './sshclient.ts';
+import { acquireJumps, type JumpLease, type SshJump } from './sshjumps.ts';
 import {
   HostKeyError,
   UnreachableError,
@@ -16,16 +17,7 @@ import {
 
 export { expandHome };
 
-/** A jump host on the way (ssh_config's ProxyJump), logged in to with its own keys. */
-export interface SshJump {
-  /** The name it was asked for (the ProxyJump hop), in messages. */
-  alias: string;
-  host: string;
-  port: number;
-  username: string;
-  /** Key files to try after the agent's keys (ssh_config's IdentityFile); none: the default ones. */
-  identityFiles: string[];
-}
+export type { SshJump };
 
 export interface SshTransportOptions {
   host: string;
@@ -78,8 +70,8 @@ export class SshTransport implements Transport, Reconnectable {
   private readonly knownHostsFile: string;
   private readonly connectTimeoutMs: number;
   private client?: Client;
-  /** Connections to the jump hosts of the current connection, first hop first. */
-  private jumpClients: Client[] = [];
+  /** The shared connection to the last jump host of the current connection. */
+  private jumpLease?: JumpLease;
   /** Set-up phase times of the last connection (each hop's, then the host's), for benchmarks. */
   lastTiming: { label: string; timing: HandshakeTiming }[] = [];
   private connecting?: Promise<Client>;
@@ -263,12 +255,14 @@ export class SshTransport implements Transport, Reconnectable {
   }
 
   private drop(): void {
-    const clients = [this.client, ...this.jumpClients.reverse()];
+    const client = this.client;
+    const lease = this.jumpLease;
     this.client = undefined;
-    this.jumpClients = [];
+    this.jumpLease = undefined;
     this.connecting = undefined;
     for (const fail of [...this.inFlight]) fail(this.lostError());
-    for (const c of clients) c?.end();
+    client?.end();
+    lease?.release();
   }
 
   private ensureConnected(): Promise<Client> {
@@ -283,40 +277,34 @@ export class SshTransport implements Transport, Reconnectable {
   }
 
   private async open(connectTimeoutMs: number): Promise<Client> {
-    const common = { knownHostsFile: this.knownHostsFile, acceptNewHostKeys: this.opts.acceptNewHostKeys ?? false, connectTimeoutMs };
-    const jumps: Client[] = [];
+    const settings = { knownHostsFile: this.knownHostsFile, acceptNewHostKeys: this.opts.acceptNewHostKeys ?? false, connectTimeoutMs };
     const timings: { label: string; timing: HandshakeTiming }[] = [];
-    const hop = async (o: Omit<Parameters<typeof connectHop>[0], keyof typeof common | 'sock' | 'timing'>) => {
-      const prev = jumps[jumps.length - 1];
-      const sock = prev ? await forward(prev, o.host, o.port, o.label) : undefined;
-      const timing: HandshakeTiming = {};
-      timings.push({ label: o.label, timing });
-      return connectHop({ ...o, ...common, sock, timing });
-    };
+    let lease: JumpLease | undefined;
     let client: Client;
     try {
-      for (const j of this.opts.jumps ?? []) {
-        const label = `jump host ${j.alias} (${j.host}:${j.port}) on the way to ${this.label}`;
-        jumps.push(await hop({ host: j.host, port: j.port, username: j.username, identityFiles: j.identityFiles, label }));
-      }
-      client = await hop({ host: this.host, port: this.port, username: this.username, identity: this.opts.identity, identityFiles: this.opts.identityFiles, label: this.label });
+      lease = this.opts.jumps?.length ? await acquireJumps(this.opts.jumps, settings, timings) : undefined;
+      const sock = lease ? await forward(lease.client, this.host, this.port, this.label) : undefined;
+      const timing: HandshakeTiming = {};
+      timings.push({ label: this.label, timing });
+      client = await connectHop({ host: this.host, port: this.port, username: this.username, identity: this.opts.identity, identityFiles: this.opts.identityFiles, label: this.label, ...settings, sock, timing });
     } catch (e) {
-      for (const j of jumps.reverse()) j.end();
-      throw e;
+      lease?.release();
+      if (lease || !this.opts.jumps?.length || !(e instanceof Error)) throw e;
+      // A jump host's failure, said for this host (the jump connection is shared).
+      const Same = e.constructor as new (message: string) => Error;
+      throw new Same(`on the way to ${this.label}: ${e.message}`);
     }
     const lost = () => {
       if (this.client !== client) return;
       this.client = undefined;
       this.connecting = undefined;
-      for (const j of this.jumpClients) j.end();
-      this.jumpClients = [];
+      this.jumpLease = undefined;
+      lease?.release();
       for (const fail of [...this.inFlight]) fail(this.lostError());
     };
-    for (const c of [client, ...jumps]) {
-      c.on('end', lost);
-      c.on('close', lost);
-    }
-    this.jumpClients = jumps;
+    client.on('end', lost);
+    client.on('close', lost);
+    this.jumpLease = lease;
     this.client = client;
     this.lastTiming = timings;
     return client;

@@ -24,6 +24,8 @@ export interface HopOptions {
 
 /** Milliseconds since connect() was called at which each phase ended. */
 export interface HandshakeTiming {
+  /** Our own work first: known_hosts read, keys loaded. */
+  prep?: number;
   tcp?: number;
   kex?: number;
   auth?: number;
@@ -43,16 +45,17 @@ type HostKeyAlgorithm = (typeof HOST_KEY_ALGORITHMS)[number];
 
 /** Logs in to one server, its host key checked against known_hosts first. */
 export async function connectHop(o: HopOptions): Promise<Client> {
+  const started = performance.now();
   const auth = authPlan({ identity: o.identity, identityFiles: o.identityFiles, label: o.label });
   const policy = new HostKeyPolicy({ host: o.host, port: o.port, knownHostsFile: o.knownHostsFile, acceptNewHostKeys: o.acceptNewHostKeys, label: o.label });
   const client = new ssh2.Client();
-  // ssh2 may emit more errors after the first (a failed login, a late socket error): never
-  // unhandled, which would crash the run; the handshake's promise and 'close' report them.
-  client.on('error', () => {});
-  const started = performance.now();
   const mark = (phase: keyof HandshakeTiming) => {
     if (o.timing) o.timing[phase] ??= performance.now() - started;
   };
+  mark('prep');
+  // ssh2 may emit more errors after the first (a failed login, a late socket error): never
+  // unhandled, which would crash the run; the handshake's promise and 'close' report them.
+  client.on('error', () => {});
   try {
     await new Promise<void>((resolve, reject) => {
       const closed = () => reject(Object.assign(new Error('connection closed during the handshake'), { level: 'client-socket' }));

@@ -1,10 +1,11 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { lookup } from 'node:dns/promises';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SshTransport } from '../../src/transport/ssh.ts';
 import { CLI } from '../helpers/cli.ts';
 import { startSshd, type Sshd } from '../helpers/sshd.ts';
 
@@ -22,12 +23,20 @@ let known: string;
 
 const INTERNAL = 'target.internal';
 
+const sshdPid = (s: Sshd) => readFileSync(join(s.dir, 'sshd.pid'), 'utf8').trim();
+
+/** The processes (pid, parent, ...) owning the client end of the transport's connection, as the host sees it. */
+async function clientEndOwners(t: SshTransport): Promise<string[]> {
+  const r = await t.exec('set -- $SSH_CONNECTION; p=$(ss -Htnp "( sport = :$2 )" | grep -o "pid=[0-9]*" | head -1 | cut -d= -f2); while [ -n "$p" ] && [ "$p" != 1 ]; do printf "%s " "$p"; p=$(cut -d" " -f4 /proc/$p/stat); done');
+  return r.stdout.trim().split(' ');
+}
+
 const cli = (env: Record<string, string>, ...args: string[]) =>
   execa('node', [CLI, ...args], { reject: false, env: { NO_COLOR: '1', HOME: home, SSH_AUTH_SOCK: '', ...env } });
 
-function inventory(vars: string): string {
+function inventory(vars: string, hosts: string[] = []): string {
   const file = join(dir, `inv-${Math.random().toString(36).slice(2)}.yaml`);
-  writeFileSync(file, `all:\n  vars:\n${vars}  hosts:\n    web1:\n`);
+  writeFileSync(file, `all:\n  vars:\n${vars}  hosts:\n    web1:\n${hosts.map((h) => `    ${h}:\n`).join('')}`);
   return file;
 }
 
@@ -84,8 +93,8 @@ describe('ssh_config and ProxyJump', () => {
   steps:
     - name: the SSH connection as the host saw it, and the processes owning its client end
       command:
-        cmd: 'set -- $SSH_CONNECTION; p=$(ss -Htnp "( sport = :$2 )" | grep -o "pid=[0-9]*" | head -1 | cut -d= -f2); while [ -n "$p" ] && [ "$p" != 1 ]; do printf "%s " "$p"; p=$(cut -d" " -f4 /proc/$p/stat); done > ${record}.pids; echo "$SSH_CONNECTION" > ${record}'
-        creates: ${record}
+        cmd: 'set -- $SSH_CONNECTION; p=$(ss -Htnp "( sport = :$2 )" | grep -o "pid=[0-9]*" | head -1 | cut -d= -f2); while [ -n "$p" ] && [ "$p" != 1 ]; do printf "%s " "$p"; p=$(cut -d" " -f4 /proc/$p/stat); done > ${record}-{{ inventory_hostname }}.pids; echo "$SSH_CONNECTION" > ${record}-{{ inventory_hostname }}'
+        creates: ${record}-{{ inventory_hostname }}
 `,
     );
     // This machine cannot reach the target by that name: only the bastion can.
@@ -97,18 +106,15 @@ describe('ssh_config and ProxyJump', () => {
     expect(run.hosts[0]).toMatchObject({ host: 'web1', status: 'changed', target: `root@${INTERNAL}:${target.port}` });
 
     // The target saw the connection arrive at 127.0.0.3, from a socket of the bastion's sshd.
-    const [, clientPort, serverIp, serverPort] = readFileSync(record, 'utf8').trim().split(' ');
+    const [, clientPort, serverIp, serverPort] = readFileSync(`${record}-web1`, 'utf8').trim().split(' ');
     expect([serverIp, serverPort]).toEqual(['127.0.0.3', String(target.port)]);
-    const bastionPid = readFileSync(join(bastion.dir, 'sshd.pid'), 'utf8').trim();
-    const targetPid = readFileSync(join(target.dir, 'sshd.pid'), 'utf8').trim();
-    const owners = readFileSync(`${record}.pids`, 'utf8').trim().split(' ');
-    expect(owners.length, `owner of port ${clientPort}`).toBeGreaterThan(0);
-    expect(owners).toContain(bastionPid);
-    expect(owners).not.toContain(targetPid);
+    const chain = readFileSync(`${record}-web1.pids`, 'utf8').trim().split(' ');
+    expect(chain, `processes owning port ${clientPort}`).toContain(sshdPid(bastion));
+    expect(chain).not.toContain(sshdPid(target));
 
     const again = await cli({}, 'apply', '-i', inv, playbook, '--json');
     expect(again.exitCode, again.stderr).toBe(0);
-    expect(JSON.parse(again.stdout).hosts[0].counts.changed).toBe(0);
+    expect(JSON.parse(again.stdout).totals.changed).toBe(0);
   });
 
   it('reads $RAMSTER_SSH_CONFIG, and the inventory wins over it', async () => {
@@ -129,8 +135,7 @@ describe('ssh_config and ProxyJump', () => {
       const r = await cli({}, 'facts', '-i', inventory(`    known_hosts: ${wrong}\n    ssh_config: ${config}\n`), '--json');
       expect(r.exitCode).not.toBe(0);
       const message: string = JSON.parse(r.stdout).web1.unreachable;
-      expect(message).toContain(`jump host bastion (127.0.0.2:${bastion.port}) on the way to web1 (${INTERNAL}:${target.port})`);
-      expect(message).toContain('HOST KEY CHANGED');
+      expect(message).toContain(`on the way to web1 (${INTERNAL}:${target.port}): jump host bastion (127.0.0.2:${bastion.port}): HOST KEY CHANGED`);
       expect(message).not.toContain('BEGIN OPENSSH PRIVATE KEY');
     } finally {
       await other.stop();
@@ -168,5 +173,27 @@ describe('ssh_config and ProxyJump', () => {
     } finally {
       agent.kill();
     }
+  });
+
+  it('shares one bastion connection between the hosts behind it, and lets it go with the last one', async () => {
+    const jumps = [{ alias: 'bastion', host: '127.0.0.2', port: bastion.port, username: 'root', identityFiles: [bastion.identity] }];
+    const open = () => new SshTransport({ host: INTERNAL, port: target.port, username: 'root', identity: target.identity, jumps, knownHostsFile: known, connectTimeoutMs: 30_000 });
+    const [a, b] = [open(), open()];
+    await Promise.all([a.connect(), b.connect()]);
+    const [ownersA, ownersB] = await Promise.all([clientEndOwners(a), clientEndOwners(b)]);
+    expect(ownersA).toContain(sshdPid(bastion));
+    // The same sshd session process of the bastion forwards both.
+    expect(ownersA[0]).toBe(ownersB[0]);
+    const session = ownersA[0];
+    await a.close();
+    expect((await b.exec('echo still')).stdout).toBe('still\n');
+    await b.close();
+    // With the last host gone, the bastion's session for them ends.
+    for (let i = 0; i < 100 && existsSync(`/proc/${session}`); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(existsSync(`/proc/${session}`)).toBe(false);
+    // A host after that logs in to the bastion again.
+    const c = open();
+    expect((await clientEndOwners(c))[0]).not.toBe(ownersA[0]);
+    await c.close();
   });
 });
