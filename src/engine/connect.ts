@@ -12,6 +12,15 @@ export interface ConnectOptions {
   connectTimeoutMs: number;
 }
 
+/** The local user name (ssh's default user for a jump host), as OpenSSH takes it: from the passwd entry. */
+function localUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER || process.env.LOGNAME || 'root';
+  }
+}
+
 /** Opens the transport a host asks for; for SSH this connects (one connection per run).
  *  SSH goes where ssh_config says for the host's address, the inventory's values winning. */
 export async function openTransport(h: HostEntry, opts: ConnectOptions): Promise<Transport> {
@@ -19,7 +28,7 @@ export async function openTransport(h: HostEntry, opts: ConnectOptions): Promise
   if (h.connection === 'chroot') return new ChrootTransport(h.root ?? '/');
   const known = opts.knownHostsFile ?? (typeof h.vars.known_hosts === 'string' ? h.vars.known_hosts : undefined);
   const home = homedir();
-  const route = resolveRoute(readSshConfig(h.sshConfig, home), { host: h.address, port: h.port, user: h.user }, { home, localUser: userInfo().username, defaultUser: 'root' });
+  const route = resolveRoute(readSshConfig(h.sshConfig, home), { host: h.address, port: h.port, user: h.user }, { home, localUser: localUser(), defaultUser: 'root' });
   const t = new SshTransport({
     host: route.target.host,
     port: route.target.port,

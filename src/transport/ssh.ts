@@ -15,8 +15,6 @@ import {
   type Transport,
 } from './types.ts';
 
-export { expandHome };
-
 export type { SshJump };
 
 export interface SshTransportOptions {
