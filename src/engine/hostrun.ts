@@ -53,7 +53,7 @@ export function tagSelected(step: StepSpec, tags?: string[], skip?: string[]): b
 export async function runHost(rc: HostRunContext, name: string): Promise<HostResult> {
   const h = rc.inv.hosts.get(name)!;
   const started = Date.now();
-  const res: HostResult = { host: name, target: `${h.address}:${h.port}`, status: 'ok', steps: [], counts: emptyCounts(), roundTrips: 0, durationMs: 0 };
+  const res: HostResult = { host: name, target: `${h.address}:${h.port ?? 22}`, status: 'ok', steps: [], counts: emptyCounts(), roundTrips: 0, durationMs: 0 };
   rc.events.hostStart?.(name);
   let t: Transport | undefined;
   let lock: HostLock | undefined;

@@ -46,7 +46,7 @@ export function hostIdentity(
     host,
     hostname: node?.hostname ?? host,
     address: h.address,
-    port: h.port,
+    port: h.port ?? 22,
     clusterAddress: node?.clusterAddress,
     clusterPrefix: prefix,
     clusterMac: opts.clusterMac?.toLowerCase(),

@@ -101,11 +101,12 @@ export function buildHost(merged: MergedHost, source: YamlSource, problems: Diag
   return {
     name: merged.name,
     address: str('address') ?? merged.name,
-    port: port !== undefined && port >= 1 && port <= 65535 ? port : 22,
+    port: port !== undefined && port >= 1 && port <= 65535 ? port : undefined,
     user: str('user'),
     become: setting(s, 'become', isBoolean)?.value ?? false,
     becomePassword: setting(s, 'become_password', (v): v is string => typeof v === 'string')?.value,
     identity: str('identity'),
+    sshConfig: str('ssh_config'),
     connection: connection?.value ?? 'ssh',
     root,
     groups: merged.groups,

@@ -8,16 +8,19 @@ export type Connection = 'ssh' | 'local' | 'chroot';
 export interface HostEntry {
   /** Inventory name (the key under `hosts:`). */
   name: string;
-  /** SSH endpoint (may differ from the cluster address, e.g. a forwarded port on 127.0.0.1). */
+  /** SSH endpoint (may differ from the cluster address, e.g. a forwarded port on 127.0.0.1),
+   *  or an ssh_config `Host` alias. */
   address: string;
-  /** SSH port. */
-  port: number;
+  /** SSH port; unset: ssh_config's Port, else 22. */
+  port?: number;
   user?: string;
   become: boolean;
   /** Sensitive: never printed. */
   becomePassword?: string;
   /** Path of the SSH private key. */
   identity?: string;
+  /** ssh_config file to read (`none`: none); unset: $RAMSTER_SSH_CONFIG, else ~/.ssh/config. */
+  sshConfig?: string;
   connection: Connection;
   /** For connection local/chroot: the directory treated as the host's `/`. */
   root?: string;

@@ -13,6 +13,8 @@ export interface KnownHostEntry {
   hosts: string;
   keyType: string;
   key: Buffer;
+  /** For a hashed host field: its salt and hash, decoded once. */
+  hashed?: { salt: Buffer; hash: Buffer };
 }
 
 export type HostKeyCheck =
@@ -38,7 +40,9 @@ export function parseKnownHosts(text: string, file: string): KnownHostEntry[] {
     if (!hosts || !keyType || !b64 || !/^[A-Za-z0-9+/]+=*$/.test(b64)) return;
     const key = Buffer.from(b64, 'base64');
     if (key.length < 8) return;
-    entries.push({ file, line: i + 1, marker, hosts, keyType, key });
+    const [, , salt, hash] = hosts.startsWith('|1|') ? hosts.split('|') : [];
+    const hashed = salt && hash ? { salt: Buffer.from(salt, 'base64'), hash: Buffer.from(hash, 'base64') } : undefined;
+    entries.push({ file, line: i + 1, marker, hosts, keyType, key, ...(hashed ? { hashed } : {}) });
   });
   return entries;
 }
@@ -70,7 +74,20 @@ export function hostFieldMatches(hosts: string, name: string): boolean {
   return matched;
 }
 
+/** Whether an entry names `lname` (lower case); a hashed entry costs one HMAC-SHA1. */
+function entryMatches(e: KnownHostEntry, lname: string): boolean {
+  if (e.hashed) return createHmac('sha1', e.hashed.salt).update(lname).digest().equals(e.hashed.hash);
+  return hostFieldMatches(e.hosts, lname);
+}
+
+/** The entries (all but @cert-authority ones) that name host:port. */
+export function entriesFor(entries: KnownHostEntry[], host: string, port: number): KnownHostEntry[] {
+  const name = knownHostsName(host, port);
+  return entries.filter((e) => e.marker !== 'cert-authority' && entryMatches(e, name));
+}
+
 function globMatch(pattern: string, text: string): boolean {
+  if (!pattern.includes('*') && !pattern.includes('?')) return pattern === text;
   const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
   return new RegExp(`^${re}$`).test(text);
 }
@@ -90,9 +107,8 @@ export function fingerprint(blob: Buffer): string {
 
 /** Checks an offered host key against the entries for `host`:`port`. */
 export function checkHostKey(entries: KnownHostEntry[], host: string, port: number, blob: Buffer): HostKeyCheck {
-  const name = knownHostsName(host, port);
   const type = keyTypeOfBlob(blob);
-  const forHost = entries.filter((e) => e.marker !== 'cert-authority' && hostFieldMatches(e.hosts, name));
+  const forHost = entriesFor(entries, host, port);
   const revoked = forHost.find((e) => e.marker === 'revoked' && e.key.equals(blob));
   if (revoked) return { status: 'revoked', entry: revoked };
   const sameType = forHost.filter((e) => !e.marker && keyTypeOfBlob(e.key) === type);
@@ -105,21 +121,31 @@ export function checkHostKey(entries: KnownHostEntry[], host: string, port: numb
 /** Key types already recorded for the host, so the client can ask the server for one of
  *  those first (as OpenSSH does) instead of tripping over a host that has several keys. */
 export function knownKeyTypes(entries: KnownHostEntry[], host: string, port: number): string[] {
-  const name = knownHostsName(host, port);
-  const types = entries.filter((e) => !e.marker && hostFieldMatches(e.hosts, name)).map((e) => keyTypeOfBlob(e.key));
+  const types = entriesFor(entries, host, port).filter((e) => !e.marker).map((e) => keyTypeOfBlob(e.key));
   return [...new Set(types)];
 }
 
+/** Parsed files by path, re-read when the file changes (size, time, inode): every host of a
+ *  run checks its key against the same file. */
+const parsedFiles = new Map<string, { stamp: string; entries: KnownHostEntry[] }>();
+
 /** Reads a known_hosts file; a missing file is an empty one. */
 export function readKnownHosts(file: string): KnownHostEntry[] {
+  let stamp: string;
   let text: string;
   try {
+    const st = statSync(file);
+    stamp = `${st.mtimeMs}:${st.size}:${st.ino}`;
+    const hit = parsedFiles.get(file);
+    if (hit?.stamp === stamp) return hit.entries;
     text = readFileSync(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw new HostKeyError(`cannot read known_hosts file ${file}: ${(err as Error).message}`);
   }
-  return parseKnownHosts(text, file);
+  const entries = parseKnownHosts(text, file);
+  parsedFiles.set(file, { stamp, entries });
+  return entries;
 }
 
 export function knownHostsLine(host: string, port: number, blob: Buffer): string {
@@ -150,10 +176,11 @@ export class HostKeyPolicy {
   failure?: HostKeyError;
   /** Set when an unknown key was recorded because of acceptNewHostKeys. */
   added = false;
+  /** The file's entries for this host: looked up once (a hashed entry costs an HMAC per host). */
   readonly entries: KnownHostEntry[];
 
   constructor(private readonly o: HostKeyPolicyOptions) {
-    this.entries = readKnownHosts(o.knownHostsFile);
+    this.entries = entriesFor(readKnownHosts(o.knownHostsFile), o.host, o.port);
   }
 
   preferredKeyTypes(): string[] {

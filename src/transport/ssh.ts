@@ -1,19 +1,33 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { constants as osConstants, homedir } from 'node:os';
-import { join } from 'node:path';
-import { NodeSSH, type Config } from 'node-ssh';
+import { constants as osConstants } from 'node:os';
 import type { Client, ClientChannel } from 'ssh2';
-import { HostKeyPolicy } from './knownhosts.ts';
-import { HostKeyError, UnreachableError, interruptedResult, type ExecOptions, type ExecResult, type Reconnectable, type Transport } from './types.ts';
+import { expandHome } from './sshauth.ts';
+import { connectHop, forward, type HandshakeTiming } from './sshclient.ts';
+import { acquireJumps, type JumpLease, type SshJump } from './sshjumps.ts';
+import {
+  HostKeyError,
+  UnreachableError,
+  interruptedResult,
+  type ExecOptions,
+  type ExecResult,
+  type Reconnectable,
+  type Transport,
+} from './types.ts';
 import { shq } from '../shell.ts';
+
+export type { SshJump };
 
 export interface SshTransportOptions {
   host: string;
   port?: number;
   username: string;
-  /** Private key path (`~` expanded). Without it: ssh-agent and ~/.ssh/id_{ed25519,ecdsa,rsa}. */
+  /** Private key path (`~` expanded): this key only. Without it: ssh-agent, then `identityFiles`
+   *  or ~/.ssh/id_{ed25519,ecdsa,rsa}. */
   identity?: string;
+  /** ssh_config's IdentityFile values for the host. */
+  identityFiles?: string[];
+  /** Jump hosts to go through, in order (ssh_config's ProxyJump). */
+  jumps?: SshJump[];
   /** Run every command through sudo (skipped when the login user is root). */
   become?: boolean;
   /** Sensitive: fed to `sudo -S` on stdin, never logged or put on a command line. */
@@ -25,18 +39,6 @@ export interface SshTransportOptions {
   /** Name used in messages, e.g. the inventory name. */
   hostLabel?: string;
 }
-
-// ssh2's default host key algorithms (ed25519 first, as Node supports it).
-const HOST_KEY_ALGORITHMS = [
-  'ssh-ed25519',
-  'ecdsa-sha2-nistp256',
-  'ecdsa-sha2-nistp384',
-  'ecdsa-sha2-nistp521',
-  'rsa-sha2-512',
-  'rsa-sha2-256',
-  'ssh-rsa',
-] as const;
-type HostKeyAlgorithm = (typeof HOST_KEY_ALGORITHMS)[number];
 
 const RECONNECT_DELAYS_MS = [1000, 2000, 5000];
 /** Grace between the remote `timeout`'s TERM and its KILL. */
@@ -52,10 +54,6 @@ export class BecomeError extends Error {
   }
 }
 
-export function expandHome(path: string): string {
-  return path === '~' ? homedir() : path.startsWith('~/') ? join(homedir(), path.slice(2)) : path;
-}
-
 /** One persistent SSH connection to a host; every exec is one channel on it. */
 export class SshTransport implements Transport, Reconnectable {
   readonly kind = 'ssh' as const;
@@ -69,8 +67,11 @@ export class SshTransport implements Transport, Reconnectable {
   private readonly label: string;
   private readonly knownHostsFile: string;
   private readonly connectTimeoutMs: number;
-  private ssh?: NodeSSH;
   private client?: Client;
+  /** The shared connection to the last jump host of the current connection. */
+  private jumpLease?: JumpLease;
+  /** Set-up phase times of the last connection (each hop's, then the host's), for benchmarks. */
+  lastTiming: { label: string; timing: HandshakeTiming }[] = [];
   private connecting?: Promise<Client>;
   /** Fails every exec in flight when the connection drops. */
   private readonly inFlight = new Set<(err: Error) => void>();
@@ -252,12 +253,14 @@ export class SshTransport implements Transport, Reconnectable {
   }
 
   private drop(): void {
-    const ssh = this.ssh;
-    this.ssh = undefined;
+    const client = this.client;
+    const lease = this.jumpLease;
     this.client = undefined;
+    this.jumpLease = undefined;
     this.connecting = undefined;
     for (const fail of [...this.inFlight]) fail(this.lostError());
-    ssh?.dispose();
+    client?.end();
+    lease?.release();
   }
 
   private ensureConnected(): Promise<Client> {
@@ -272,85 +275,37 @@ export class SshTransport implements Transport, Reconnectable {
   }
 
   private async open(connectTimeoutMs: number): Promise<Client> {
-    const auth = this.authConfig();
-    const policy = new HostKeyPolicy({
-      host: this.host,
-      port: this.port,
-      knownHostsFile: this.knownHostsFile,
-      acceptNewHostKeys: this.opts.acceptNewHostKeys ?? false,
-      label: this.label,
-    });
-    const ssh = new NodeSSH();
-    const config: Config = {
-      host: this.host,
-      port: this.port,
-      username: this.username,
-      readyTimeout: connectTimeoutMs,
-      keepaliveInterval: 15_000,
-      keepaliveCountMax: 4,
-      algorithms: { serverHostKey: hostKeyAlgorithms(policy.preferredKeyTypes()) },
-      hostVerifier: (key: Buffer) => policy.verify(key),
-      ...auth.config,
-    };
+    const settings = { knownHostsFile: this.knownHostsFile, acceptNewHostKeys: this.opts.acceptNewHostKeys ?? false, connectTimeoutMs };
+    const timings: { label: string; timing: HandshakeTiming }[] = [];
+    let lease: JumpLease | undefined;
+    let client: Client;
     try {
-      await ssh.connect(config);
+      lease = this.opts.jumps?.length ? await acquireJumps(this.opts.jumps, settings, timings) : undefined;
+      const sock = lease ? await forward(lease.client, this.host, this.port, this.label) : undefined;
+      const timing: HandshakeTiming = {};
+      timings.push({ label: this.label, timing });
+      client = await connectHop({ host: this.host, port: this.port, username: this.username, identity: this.opts.identity, identityFiles: this.opts.identityFiles, label: this.label, ...settings, sock, timing });
     } catch (e) {
-      ssh.dispose();
-      if (policy.failure) throw policy.failure;
-      throw new UnreachableError(this.connectFailure(e as Error & { level?: string; code?: string }, connectTimeoutMs, auth.tried));
+      lease?.release();
+      if (lease || !this.opts.jumps?.length || !(e instanceof Error)) throw e;
+      // A jump host's failure, said for this host (the jump connection is shared).
+      const Same = e.constructor as new (message: string) => Error;
+      throw new Same(`on the way to ${this.label}: ${e.message}`);
     }
-    const client = ssh.connection!;
-    // node-ssh drops its error listener once connected; without ours a late socket error would crash the run.
-    client.on('error', () => {});
     const lost = () => {
       if (this.client !== client) return;
       this.client = undefined;
       this.connecting = undefined;
-      this.ssh = undefined;
+      this.jumpLease = undefined;
+      lease?.release();
       for (const fail of [...this.inFlight]) fail(this.lostError());
     };
     client.on('end', lost);
     client.on('close', lost);
-    this.ssh = ssh;
+    this.jumpLease = lease;
     this.client = client;
+    this.lastTiming = timings;
     return client;
-  }
-
-  private authConfig(): { config: Partial<Config>; tried: string } {
-    const agent = process.env.SSH_AUTH_SOCK;
-    const read = (path: string) => {
-      try {
-        return readFileSync(path, 'utf8');
-      } catch (e) {
-        throw new UnreachableError(`${this.label}: cannot read SSH identity ${path}: ${(e as Error).message}. Fix the host's \`identity:\` path.`);
-      }
-    };
-    if (this.opts.identity) {
-      const path = expandHome(this.opts.identity);
-      return { config: { privateKey: read(path) }, tried: `identity ${path}` };
-    }
-    const found = ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((n) => join(homedir(), '.ssh', n)).find((p) => existsSync(p));
-    if (!found && !agent) {
-      throw new UnreachableError(
-        `${this.label}: no SSH identity to log in with: set \`identity:\` for the host in the inventory, or start an ssh-agent holding the key.`,
-      );
-    }
-    const tried = [agent ? `ssh-agent (${agent})` : '', found ? `identity ${found}` : ''].filter(Boolean).join(' and ');
-    return { config: { ...(found ? { privateKey: read(found) } : {}), ...(agent ? { agent } : {}) }, tried };
-  }
-
-  private connectFailure(e: Error & { level?: string; code?: string }, timeoutMs: number, tried: string): string {
-    const where = `cannot connect to ${this.label}`;
-    if (e.code === 'ECONNREFUSED') return `${where}: connection refused (is sshd running and listening on port ${this.port}?)`;
-    if (e.level === 'client-timeout' || e.code === 'ETIMEDOUT')
-      return `${where}: timed out after ${timeoutMs} ms (host down, firewalled, or wrong address/port?)`;
-    if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') return `${where}: cannot resolve host name ${this.host}`;
-    if (e.code === 'EHOSTUNREACH' || e.code === 'ENETUNREACH') return `${where}: no route to host`;
-    if (e.level === 'client-authentication')
-      return `${where}: authentication failed for user ${this.username} with ${tried} (is the matching public key in ~${this.username}/.ssh/authorized_keys on the host?)`;
-    if (/passphrase|private key|Unsupported key format/i.test(e.message))
-      return `${where}: cannot use ${tried}: ${e.message} (for an encrypted key, load it into ssh-agent and leave \`identity:\` unset)`;
-    return `${where}: ${e.message}`;
   }
 
   /** sudo's own refusal (wrong password, none given, no sudoers entry) before the command
@@ -396,11 +351,4 @@ export class SshTransport implements Transport, Reconnectable {
     if (sudo) argv = password !== undefined ? ['sudo', '-S', '-p', '', ...argv] : ['sudo', '-n', ...argv];
     return { command: argv.map(shq).join(' '), stdinPrefix };
   }
-}
-
-/** Host key algorithms to offer, those the known_hosts file has for this host first. */
-function hostKeyAlgorithms(knownTypes: string[]): HostKeyAlgorithm[] {
-  const first = knownTypes.flatMap((t) => (t === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [t]));
-  const known = HOST_KEY_ALGORITHMS.filter((a) => first.includes(a)).sort((a, b) => first.indexOf(a) - first.indexOf(b));
-  return [...known, ...HOST_KEY_ALGORITHMS.filter((a) => !known.includes(a))];
 }

@@ -20,6 +20,8 @@ export interface StartSshdOptions {
   /** Extra login users, added to the overlay's /etc only (the machine's own is untouched).
    *  Each logs in with `identity`, like root, and has its own home under `dir`. */
   users?: SshdUser[];
+  /** Loopback address to listen on (default 127.0.0.1), e.g. 127.0.0.2 for a second machine. */
+  address?: string;
 }
 
 export interface SshdUser {
@@ -32,12 +34,13 @@ export interface SshdUser {
 }
 
 export interface Sshd {
+  /** The address it listens on. */
   host: string;
   port: number;
   user: 'root';
   /** Private key authorized to log in as root. */
   identity: string;
-  /** The host's (first) public key as a known_hosts line for `[127.0.0.1]:port`. */
+  /** The host's (first) public key as a known_hosts line for `[address]:port`. */
   hostKeyLine: string;
   /** One known_hosts line per host key, in the order of hostKeyTypes. */
   hostKeyLines: string[];
@@ -55,10 +58,11 @@ export interface Sshd {
 
 const SSHD = '/usr/sbin/sshd';
 
-/** Starts a real OpenSSH server on 127.0.0.1 with generated host and user keys. */
+/** Starts a real OpenSSH server on 127.0.0.1 (or `address`) with generated host and user keys. */
 export async function startSshd(opts: StartSshdOptions = {}): Promise<Sshd> {
   const keyTypes = opts.hostKeyTypes ?? ['ed25519'];
-  const port = opts.port ?? (await freePort());
+  const address = opts.address ?? '127.0.0.1';
+  const port = opts.port ?? (await freePort(address));
   const dir = mkdtempSync(join(tmpdir(), 'rp-sshd-'));
   const hostKeys = keyTypes.map((t) => join(dir, `ssh_host_${t}_key`));
   const identity = join(dir, 'id_ed25519');
@@ -70,7 +74,7 @@ export async function startSshd(opts: StartSshdOptions = {}): Promise<Sshd> {
   if (users.length) chmodSync(dir, 0o711);
   const hostKeyLines = hostKeys.map((k) => {
     const [type, b64] = readFileSync(`${k}.pub`, 'utf8').trim().split(/\s+/);
-    return `[127.0.0.1]:${port} ${type} ${b64}`;
+    return `[${address}]:${port} ${type} ${b64}`;
   });
   const hostKeyLine = hostKeyLines[0];
   const knownHostsFile = join(dir, 'known_hosts');
@@ -80,7 +84,7 @@ export async function startSshd(opts: StartSshdOptions = {}): Promise<Sshd> {
     config,
     [
       `Port ${port}`,
-      'ListenAddress 127.0.0.1',
+      `ListenAddress ${address}`,
       ...hostKeys.map((k) => `HostKey ${k}`),
       `PidFile ${join(dir, 'sshd.pid')}`,
       `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
@@ -100,7 +104,7 @@ export async function startSshd(opts: StartSshdOptions = {}): Promise<Sshd> {
 
   let proc: ChildProcess | undefined;
   const launch = async () => {
-    proc = await spawnSshd(config, port, opts.privateEtc, usersScript(users, dir));
+    proc = await spawnSshd(config, address, port, opts.privateEtc, usersScript(users, dir));
   };
   const kill = async () => {
     if (proc) await killTree(proc);
@@ -111,7 +115,7 @@ export async function startSshd(opts: StartSshdOptions = {}): Promise<Sshd> {
     throw e;
   });
   return {
-    host: '127.0.0.1',
+    host: address,
     port,
     user: 'root',
     identity,
@@ -136,11 +140,11 @@ function keygen(type: HostKeyType, file: string): void {
 }
 
 /** A TCP port that nothing listens on right now. */
-export async function freePort(): Promise<number> {
+export async function freePort(address = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
+    srv.listen(0, address, () => {
       const { port } = srv.address() as { port: number };
       srv.close(() => resolve(port));
     });
@@ -176,7 +180,7 @@ function usersScript(users: SshdUser[], dir: string): string {
     .join('\n');
 }
 
-async function spawnSshd(config: string, port: number, privateEtc?: string, setup = ''): Promise<ChildProcess> {
+async function spawnSshd(config: string, address: string, port: number, privateEtc?: string, setup = ''): Promise<ChildProcess> {
   // Always a private mount namespace with an overlay over /etc: root's login shell there is
   // /bin/sh, so sessions do not source this machine's ~/.bashrc (pyenv's rehash lock there
   // hangs every later session once a test kills one mid-rehash), and sessions may edit /etc.
@@ -197,20 +201,20 @@ async function spawnSshd(config: string, port: number, privateEtc?: string, setu
     exited = true;
   });
   const deadline = Date.now() + machineLimit(250);
-  while (!(await accepts(port))) {
-    if (exited) throw new Error(`sshd exited before listening on 127.0.0.1:${port}:\n${log}`);
+  while (!(await accepts(address, port))) {
+    if (exited) throw new Error(`sshd exited before listening on ${address}:${port}:\n${log}`);
     if (Date.now() > deadline) {
       proc.kill('SIGKILL');
-      throw new Error(`sshd did not listen on 127.0.0.1:${port} within ${machineLimit(250) / 1000} s:\n${log}`);
+      throw new Error(`sshd did not listen on ${address}:${port} within ${machineLimit(250) / 1000} s:\n${log}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
   return proc;
 }
 
-function accepts(port: number): Promise<boolean> {
+function accepts(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port });
+    const s = connect({ host, port });
     s.once('connect', () => {
       s.destroy();
       resolve(true);

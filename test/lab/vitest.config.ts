@@ -12,5 +12,7 @@ export default defineConfig({
     hookTimeout: labLimit(1_800_000),
     fileParallelism: false,
     pool: 'forks',
+    // The guests must not be reached the way the developer's ~/.ssh/config says (see test/vitest.config.ts).
+    env: { RAMSTER_SSH_CONFIG: 'none' },
   },
 });

@@ -54,8 +54,8 @@ describe('hosts', () => {
   it('applies defaults', () => {
     const inv = load('all:\n  hosts:\n    web1:\n');
     expect(inv.hosts.get('web1')).toEqual({
-      name: 'web1', address: 'web1', port: 22, user: undefined, become: false, becomePassword: undefined,
-      identity: undefined, connection: 'ssh', root: undefined, groups: ['all'], vars: {},
+      name: 'web1', address: 'web1', port: undefined, user: undefined, become: false, becomePassword: undefined,
+      identity: undefined, sshConfig: undefined, connection: 'ssh', root: undefined, groups: ['all'], vars: {},
     });
     expect(inv.clusters).toEqual([]);
   });
