@@ -39,6 +39,26 @@ function reconnected(later: string[], node: number): boolean {
 
 const RULES: Rule[] = [
   {
+    re: /zcache_get fails on persistent pool/,
+    classify: () => ({
+      class: 'unrecoverable',
+      what: 'a swapped page could not be taken back from zcache/RAMster, so the kernel read it from the swap device, where it never was: its process sees wrong data (seen when swapoff or the selfshrink worker ran out of memory with pages remote)',
+      fix: 'reboot this node; before swapoff or a reboot, free memory so the remote pages fit in RAM (swapoff brings every page home)',
+    }),
+  },
+  {
+    re: /kernel BUG at (drivers\/staging\/zcache\/\S+?):(\d+)!/,
+    classify: (m) => ({
+      class: 'unrecoverable',
+      what: m[1].endsWith('r2net.c')
+        ? `r2net met a node no longer in the cluster (${m[1]}:${m[2]}): a node or the cluster was removed from configfs after pages went remote; the kernel is dead`
+        : `RAMster/zcache hit a kernel BUG (${m[1]}:${m[2]}); the kernel is dead`,
+      fix: m[1].endsWith('r2net.c')
+        ? 'reboot; never remove a node or the cluster (configfs rmdir) once pages went remote: ramster-ctl stop refuses then, and keeps the cluster at shutdown'
+        : 'reboot; keep the console log and the kernel build (see the patches in playbooks/patches/)',
+    }),
+  },
+  {
     re: new RegExp(String.raw`uses a (network idle timeout|keepalive delay|heartbeat timeout) of (\d+) ms, but we use (\d+) ms locally`),
     classify: (m) => ({
       class: 'config-mismatch',

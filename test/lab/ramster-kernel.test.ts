@@ -67,11 +67,12 @@ async function verifyStrict(lab: TestLab, inventory = lab.state.inventory): Prom
  *  its RAM, so pages go through zcache to `server`; they must read back intact and `status`
  *  must show them on both sides. The pages stay (the reboot case reboots with them remote). */
 async function workloadGoesRemote(lab: TestLab, inventory: string, client: string, server: string, mb: number): Promise<void> {
+  await sh(lab, server, 'dmesg -n 5');
   await sh(
     lab,
     client,
-    // Kernel errors and warnings reach the serial console (kept in the guest's console.log),
-    // so a node that stops answering under the workload still says why.
+    // Kernel errors and warnings, with their call traces, reach the serial console of both
+    // nodes (kept in each guest's console.log), so a node that stops answering still says why.
     `set -e
 dmesg -n 5
 if ! grep -q '^/swapfile ' /proc/swaps; then

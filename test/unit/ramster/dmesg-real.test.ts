@@ -21,3 +21,16 @@ describe('classifyDmesg on real Linux 3.10 lines', () => {
     });
   }
 });
+
+describe('classifyDmesg on a real Linux 3.10 failure', () => {
+  it('the shutdown that removed the cluster with pages remote: the failed get and the r2net BUG are unrecoverable, with the fix', () => {
+    const text = readFileSync(join(DIR, '..', 'dmesg-failures', 'ramster-3.10.72-shutdown-cluster-removed-node1.txt'), 'utf8');
+    const findings = classifyDmesg(text.split('\n').filter((l) => l && !l.startsWith('#')));
+    const serious = findings.filter((x) => x.class === 'unrecoverable');
+    expect(serious.map((x) => x.what)).toEqual([
+      expect.stringMatching(/^a swapped page could not be taken back from zcache\/RAMster/),
+      expect.stringMatching(/^r2net met a node no longer in the cluster \(drivers\/staging\/zcache\/ramster\/r2net\.c:307\)/),
+    ]);
+    expect(serious[1].fix).toMatch(/ramster-ctl stop refuses then, and keeps the cluster at shutdown/);
+  });
+});
