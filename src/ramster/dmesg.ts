@@ -37,7 +37,24 @@ function reconnected(later: string[], node: number): boolean {
   return later.some((l) => re.test(l));
 }
 
+/** Is the call trace that follows a hung-task report waiting in r2net? */
+function waitsOnR2net(later: string[]): boolean {
+  const end = later.findIndex((l) => /blocked for more than/.test(l));
+  return (end < 0 ? later.slice(0, 40) : later.slice(0, end)).some((l) => /r2net_send_message_vec/.test(l));
+}
+
 const RULES: Rule[] = [
+  {
+    re: /INFO: task (\S+) blocked for more than (\d+) seconds/,
+    classify: (m, later) =>
+      waitsOnR2net(later)
+        ? {
+            class: 'unrecoverable',
+            what: `${m[1]} has waited ${m[2]} s for a RAMster node that does not answer (it crashed, or the network went down with pages still there: swap, or cleancache pages)`,
+            fix: "look at the other node's console for an oops; at shutdown, swap must be off and nothing may read remote pages once the network is down",
+          }
+        : { class: 'info', what: `${m[1]} blocked for ${m[2]} s (not in RAMster's network code)` },
+  },
   {
     re: /zcache_get fails on persistent pool/,
     classify: () => ({

@@ -33,4 +33,19 @@ describe('classifyDmesg on a real Linux 3.10 failure', () => {
     ]);
     expect(serious[1].fix).toMatch(/ramster-ctl stop refuses then, and keeps the cluster at shutdown/);
   });
+
+  it('the shutdown after the network went down with pages remote: the tasks waiting in r2net are unrecoverable', () => {
+    const text = readFileSync(join(DIR, '..', 'dmesg-failures', 'ramster-3.10.72-shutdown-network-down-node1.txt'), 'utf8');
+    const serious = classifyDmesg(text.split('\n').filter((l) => l && !l.startsWith('#'))).filter((x) => x.class === 'unrecoverable');
+    expect(serious.map((x) => x.what)).toEqual([
+      expect.stringMatching(/^kworker\/u2:2:20 has waited 60 s for a RAMster node that does not answer/),
+      expect.stringMatching(/^umountfs:2042 has waited 60 s/),
+      expect.stringMatching(/^kworker\/u2:2:20 has waited 60 s/),
+    ]);
+  });
+
+  it('a hung task outside r2net is not RAMster\'s', () => {
+    const lines = ['[  1.0] INFO: task jbd2/vda1-8:99 blocked for more than 120 seconds.', '[  1.0] Call Trace:', '[  1.0]  [<ffffffff8110e0a0>] ? jbd2_journal_commit_transaction+0x1a0/0x1700'];
+    expect(classifyDmesg(lines).map((f) => f.class)).toEqual(['info']);
+  });
 });
