@@ -1,12 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderRamsterConf } from '../../src/ramster/conf.ts';
 import { parseRamsterConf } from '../../src/ramster/confparse.ts';
 import { makeCluster } from '../unit/ramster/clusters.ts';
 import { brokenFixtures, validFixtures } from '../unit/ramster/conf-fixtures.ts';
+import { tempDir } from '../helpers/tmp.ts';
 
 // Debian's ocfs2-tools (`o2cb --config-file`) loads a cluster.conf without a kernel: it parses
 // the whole file with its jconfig parser and fills every cluster, so a non-zero exit means the
@@ -30,7 +30,7 @@ function listedNodes(out: string) {
 }
 
 describe('ocfs2-tools accepts the ramster.conf we generate', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ramster-o2cb-'));
+  const dir = tempDir('ramster-o2cb-');
 
   it.each([2, 3, 8])('%i nodes: o2cb loads it and lists every node as written', (count) => {
     const cluster = makeCluster(count);

@@ -1,12 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { formatConfErrors, parseRamsterConf } from '../../../src/ramster/confparse.ts';
 import { brokenFixtures, validFixtures } from './conf-fixtures.ts';
 import { fixtureDir, ramsterCtl } from './clusters.ts';
+import { tempDir } from '../../helpers/tmp.ts';
 
 // The awk parser in ramster-ctl and the TS parser must agree on every file: same verdict,
 // same errors (line, message, hint), same local node.
@@ -45,7 +45,7 @@ describe('ramster-ctl check agrees with parseRamsterConf', () => {
   });
 
   it('on randomly damaged files', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ramster-parity-'));
+    const dir = tempDir('ramster-parity-');
     const bases = Object.keys(validFixtures).map((f) => readFileSync(`${fixtureDir}valid/${f}`, 'utf8'));
     const pieces = [' ', '\t', '\n', '\r', '#', ':', '=', '\\', 'node:', 'cluster:', '\tnumber = 3', '\tname = x', '7', '.', 'é', '\n\n'];
     const mutation = fc.record({ at: fc.nat(), del: fc.nat({ max: 6 }), insert: fc.constantFrom(...pieces) });

@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { renderDefaults } from '../../../src/ramster/defaults.ts';
 import { makeCluster } from './clusters.ts';
+import { tempDir } from '../../helpers/tmp.ts';
 
 const shipped = new URL('../../../playbooks/files/ramster-tools/ramster.default', import.meta.url).pathname;
 
@@ -38,7 +39,7 @@ describe('renderDefaults', () => {
   });
 
   it('is a file sh can source', () => {
-    const file = mkdtempSync('/tmp/ramster-defaults-') + '/ramster';
+    const file = tempDir('ramster-defaults-') + '/ramster';
     writeFileSync(file, renderDefaults(makeCluster(2, 'symmetric'), 1));
     const r = spawnSync('sh', ['-c', `set -eu; . ${file}; echo "$RAMSTER_IDLE_TIMEOUT_MS/$RAMSTER_REMOTE_TARGET"`], { encoding: 'utf8' });
     expect(r.stdout).toBe('1000000/0\n');

@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { heartbeatBlock, remoteTarget } from '../../../src/ramster/heartbeat.ts';
 import { makeCluster } from './clusters.ts';
+import { tempDir } from '../../helpers/tmp.ts';
 
 const UP = (n: number) => `\techo ${n} > /sys/kernel/mm/ramster/manual_node_up`;
 
@@ -61,7 +61,7 @@ describe('heartbeatBlock', () => {
 
   it('runs under sh -e against stand-in files: writes in order, reads the target back', () => {
     // FAKE sysfs: a folder; `ramster-ctl` is replaced by `true`. Real sysfs runs in the lab.
-    const root = mkdtempSync(join(tmpdir(), 'ramster-hb-'));
+    const root = tempDir('ramster-hb-');
     const sys = join(root, 'sys');
     mkdirSync(sys);
     writeFileSync(join(sys, 'remote_target_nodenum'), 'unset\n');

@@ -1,11 +1,11 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseKernelVersion, selectFragment } from '../../../src/ramster/kconfig.ts';
 import { type FragmentCheck, checkFragments, ensureKernelTree } from '../../../src/ramster/kconfigMerge.ts';
 import { KERNEL_CACHE, KERNEL_TARBALL, runLocal } from '../../helpers/kernel-tree.ts';
 import { machineLimit } from '../../helpers/machine.ts';
+import { tempDir } from '../../helpers/tmp.ts';
 
 // Against the real Debian linux-source-6.1 tree (test/helpers/kernel-tree.ts: unpacked once, a minute
 // or two the first time, then reused). Needs make, gcc, flex, bison and bc.
@@ -14,7 +14,7 @@ import { machineLimit } from '../../helpers/machine.ts';
 describe('kconfig merge on the linux-source-6.1 tree', () => {
   let tree: string;
   let result: FragmentCheck;
-  const work = mkdtempSync(join(tmpdir(), 'ramster-kconfig-'));
+  const work = tempDir('ramster-kconfig-');
 
   beforeAll(async () => {
     ({ tree } = await ensureKernelTree(runLocal, { tarball: KERNEL_TARBALL, cacheDir: KERNEL_CACHE }));

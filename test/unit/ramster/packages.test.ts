@@ -1,9 +1,9 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { machineLimit } from '../../helpers/machine.ts';
+import { tempDir } from '../../helpers/tmp.ts';
 
 const toolsDir = new URL('../../../playbooks/files/ramster-tools/', import.meta.url).pathname;
 const sh = (file: string) => join(toolsDir, file);
@@ -31,7 +31,7 @@ describe('ramster-tools files', () => {
   });
 
   it('the init script drives ramster-ctl', () => {
-    const root = mkdtempSync(join(tmpdir(), 'ramster-init-'));
+    const root = tempDir('ramster-init-');
     const fake = join(root, 'ctl');
     execFileSync('sh', ['-c', `printf '#!/bin/sh\\necho "ctl $*"\\n' > ${fake}; chmod +x ${fake}`]);
     const run = (arg: string) => spawnSync('sh', [sh('ramster.init'), arg], { env: { PATH: process.env.PATH, RAMSTER_CTL: fake }, encoding: 'utf8' });
@@ -55,7 +55,7 @@ describe('ramster-tools files', () => {
     ])
       expect(unit.split('\n')).toContain(line);
     // systemd-analyze also checks that ExecStart exists: point it at the repository's copy.
-    const dir = mkdtempSync(join(tmpdir(), 'ramster-unit-'));
+    const dir = tempDir('ramster-unit-');
     writeFileSync(join(dir, 'ramster.service'), unit.replaceAll('/usr/sbin/ramster-ctl', sh('ramster-ctl')));
     const verify = spawnSync('systemd-analyze', ['verify', join(dir, 'ramster.service')], { encoding: 'utf8' });
     expect(verify.stderr).toBe('');
@@ -66,7 +66,7 @@ describe('ramster-tools files', () => {
 describe('build-packages.sh', () => {
   let out: string;
   beforeAll(() => {
-    out = mkdtempSync(join(tmpdir(), 'ramster-pkg-'));
+    out = tempDir('ramster-pkg-');
     execFileSync('sh', [sh('build-packages.sh'), out, '1.2.3'], { encoding: 'utf8' });
   }, machineLimit(15_000)); // dpkg-deb and rpmbuild: ~15 s idle
 
@@ -84,7 +84,7 @@ describe('build-packages.sh', () => {
     expect(execFileSync('dpkg-deb', ['-f', deb, 'Package', 'Version', 'Architecture'], { encoding: 'utf8' })).toBe(
       'Package: ramster-tools\nVersion: 1.2.3\nArchitecture: all\n',
     );
-    const x = mkdtempSync(join(tmpdir(), 'ramster-debx-'));
+    const x = tempDir('ramster-debx-');
     execFileSync('dpkg-deb', ['-e', deb, join(x, 'DEBIAN')]);
     expect(readFileSync(join(x, 'DEBIAN/conffiles'), 'utf8')).toBe('/etc/default/ramster\n/etc/init.d/ramster\n');
     execFileSync('dpkg-deb', ['-x', deb, x]);

@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { renderRamsterConf } from '../../../src/ramster/conf.ts';
 import { renderDefaults } from '../../../src/ramster/defaults.ts';
 import { makeCluster, ramsterCtl } from './clusters.ts';
+import { tempDir } from '../../helpers/tmp.ts';
 
 // FAKE KERNEL: configfs, /sys/kernel/mm/ramster and /proc are plain folders here, and `mkdir`/
 // `rmdir` are wrappers on PATH that add what configfs does by itself (the default groups and
@@ -43,7 +43,7 @@ done
 `;
 
 function setup(conf = renderRamsterConf(makeCluster(3, 'ram-server')), defaults = renderDefaults(makeCluster(3, 'ram-server'), 1)) {
-  root = mkdtempSync(join(tmpdir(), 'ramster-ctl-'));
+  root = tempDir('ramster-ctl-');
   cfs = join(root, 'config');
   sysfs = join(root, 'mm-ramster');
   for (const d of ['bin', 'config/cluster', 'mm-ramster', 'debug-ramster', 'proc', 'etc']) mkdirSync(join(root, d), { recursive: true });
