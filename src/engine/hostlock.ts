@@ -8,8 +8,9 @@ import { commandFailed, shq } from '../shell.ts';
 /**
  * One apply at a time per host: a lock FILE holding its owner record. Every change to it
  * (take, take over, release) happens under `flock` on `<lock>.flock`, held only for that
- * shell command, so two runs never decide at once; the record is written to a temp file and
- * renamed into place, so a lock never exists without its record. Taking over a stale lock
+ * shell command, so two runs never decide at once; the record is written to a temp file, synced
+ * and renamed into place, so a lock never exists without its record, even after the host lost
+ * power just after taking it (the lab saw an empty lock then). Taking over a stale lock
  * replaces it only if it still holds the very record that was judged stale.
  *
  * An apply reads the host WITHOUT the lock and takes it only before its first command that may
@@ -31,6 +32,8 @@ export interface LockOwner {
   token?: string;
   /** Seconds since the lock was written. */
   ageS?: number;
+  /** The lock was written before the host's last boot (its mtime is older than the uptime). */
+  beforeBoot?: boolean;
 }
 
 export class HostLockedError extends Error {
@@ -57,26 +60,34 @@ const TOKEN = randomBytes(12).toString('hex');
 /** Shell functions over $L: the lock's record (either form) and the serial (0 when unreadable). */
 const LOCK_FNS = `rp_record() { if [ -d "$L" ]; then cat "$L/owner" 2>/dev/null; elif [ -f "$L" ]; then cat "$L"; fi; }
 rp_serial() { s=$(cat "$L.serial" 2>/dev/null); case $s in ''|*[!0-9]*) s=0;; esac; echo "$s"; }
-rp_age() { echo $(( $(date +%s) - $(stat -c %Y "$L") )); }`;
+rp_age() { echo $(( $(date +%s) - $(stat -c %Y "$L") )); }
+rp_fsync() { sync -- "$@" 2>/dev/null || sync; }
+rp_held() { a=$(rp_age); u=$(cut -d. -f1 /proc/uptime 2>/dev/null); b=0; [ -n "$u" ] && [ "$a" -gt "$u" ] && b=1; echo "==lock==held $a $b $(rp_record | base64 -w0)"; }`;
 
 /** Shell text for the lock-free read: the serial FIRST, then the lock, both before any state
  *  the steps use is read (a run that held the lock before then has finished its changes, one
  *  that takes it after bumps the serial). Prints `==serial==<n>` and `==lock==free` or
- *  `==lock==held <age s> <base64 record>`. */
+ *  `==lock==held <age s> <1 if written before the host's last boot, else 0> <base64 record>`. */
 export function lockPeekScript(t: Transport): string {
   return `L=${shq(hostPath(t, LOCK_PATH))}
 ${LOCK_FNS}
 echo "==serial==$(rp_serial)"
-if [ -e "$L" ]; then echo "==lock==held $(rp_age) $(rp_record | base64 -w0)"; else echo "==lock==free"; fi`;
+if [ -e "$L" ]; then rp_held; else echo "==lock==free"; fi`;
 }
 
 export type LockPeek = { serial: string } & ({ held: false } | { held: true; holder: LockOwner; record: string });
 
 export function parseLockPeek(out: string): LockPeek {
   const serial = /^==serial==(\d+)$/m.exec(out)?.[1] ?? '';
-  const held = /^==lock==held (\d+) ?(\S*)$/m.exec(out);
+  const held = HELD_LINE.exec(out);
   if (!held) return { serial, held: false };
-  return { serial, held: true, holder: { ...parseOwner(Buffer.from(held[2], 'base64').toString()), ageS: Number(held[1]) }, record: held[2] };
+  return { serial, held: true, holder: holderOf(held), record: held[3] };
+}
+
+const HELD_LINE = /^==lock==held (\d+) ([01]) ?(\S*)$/m;
+
+function holderOf(held: RegExpExecArray): LockOwner {
+  return { ...parseOwner(Buffer.from(held[3], 'base64').toString()), ageS: Number(held[1]), beforeBoot: held[2] === '1' };
 }
 
 /** What the host looked like at the lock-free read. */
@@ -114,8 +125,8 @@ export class HostLock {
       this.held = true;
       return { kind: 'acquired' };
     }
-    const held = /^held (\d+) ?(\S*)$/.exec(line);
-    if (held) return { kind: 'held', holder: { ...parseOwner(Buffer.from(held[2], 'base64').toString()), ageS: Number(held[1]) } };
+    const held = HELD_LINE.exec(head);
+    if (held) return { kind: 'held', holder: holderOf(held) };
     if (line === 'moved run') return { kind: 'moved', why: 'another run took its lock and released it in between' };
     if (line === 'moved files') return { kind: 'moved', why: this.movedFiles(fresh) };
     throw new Error(`taking the host lock: unexpected answer ${JSON.stringify(out.stdout.slice(0, 200))}`);
@@ -175,15 +186,17 @@ ${LOCK_FNS}
 ${snapshotDigestFunctions(t, seen.watched)}
 cur=$(rp_record | base64 -w0); expect=${shq(expect)}
 if [ -e "$L" ] && [ "$expect" != '*' ] && [ "$expect" != "rec:$cur" ]; then
-  echo "==lock==held $(rp_age) $cur"
+  rp_held
 elif [ "$(rp_serial)" != ${shq(seen.serial)} ]; then
   echo "==lock==moved run"
 elif [ "$(rp_digest)" != ${shq(seen.digest)} ]; then
   echo "==lock==moved files"; echo "==fresh=="; rp_fresh
 else
-  echo $(( $(rp_serial) + 1 )) > "$L.serial.new.$$"; mv -f "$L.serial.new.$$" "$L.serial"
+  echo $(( $(rp_serial) + 1 )) > "$L.serial.new.$$"
   { printf %s ${shq(owner)}; echo "boot_id=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"; } > "$L.new.$$"
-  rm -rf "$L"; mv -f "$L.new.$$" "$L"; echo "==lock==acquired"
+  rp_fsync "$L.serial.new.$$" "$L.new.$$"
+  mv -f "$L.serial.new.$$" "$L.serial"; rm -rf "$L"; mv -f "$L.new.$$" "$L"; rp_fsync "$(dirname "$L")"
+  echo "==lock==acquired"
 fi
 exec 9>&-`;
 }
@@ -203,6 +216,7 @@ export function staleReason(o: LockOwner, bootId: string): string | undefined {
   // Our own locks always have a record (renamed into place whole); one without is an older
   // version's lock directory, maybe being created right now: stale only once it is old.
   if (!o.boot_id && o.pid === 0) {
+    if (o.beforeBoot) return 'it has no owner record and was written before the host last booted';
     return (o.ageS ?? 0) > RECORDLESS_STALE_S ? `it has no owner record and is ${o.ageS} s old: the run that took it died while taking it` : undefined;
   }
   if (o.boot_id && bootId && o.boot_id !== bootId) return `taken by ${o.controller} pid ${o.pid} before the host last rebooted`;

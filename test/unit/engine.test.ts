@@ -233,6 +233,21 @@ describe('host lock', () => {
     }
   });
 
+  it('an empty lock file (its host lost power right after taking it) is stale once it predates the boot, held while it is newer', async () => {
+    mkdirSync(dirname(lockDir()), { recursive: true });
+    writeFileSync(lockDir(), '');
+    const fresh = await runPlaybook(inventory(), pb(), opts(true));
+    expect(fresh.hosts[0].error).toMatch(/being provisioned by another run/);
+    const uptimeS = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    const beforeBoot = new Date(Date.now() - (uptimeS + 30) * 1000);
+    utimesSync(lockDir(), beforeBoot, beforeBoot);
+    const logs: string[] = [];
+    const r = await runPlaybook(inventory(), pb(), opts(true, { events: { log: (_h: string, l: string) => logs.push(l) } }));
+    expect(r.hosts[0].status, r.hosts[0].error).not.toBe('failed');
+    expect(logs.join('\n')).toMatch(/taking over a stale lock: it has no owner record and was written before the host last booted/);
+    expect(existsSync(lockDir())).toBe(false);
+  });
+
   it('a host failing before any step (lock held, facts failing) counts failed=1 in its recap line and the totals, as an unreachable one counts unreachable=1', async () => {
     mkdirSync(lockDir(), { recursive: true });
     writeFileSync(join(lockDir(), 'owner'), `controller=other-machine\npid=4242\nstarted=2026-01-01T00:00:00Z\nboot_id=${bootId()}\n`);
