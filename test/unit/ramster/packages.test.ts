@@ -9,19 +9,7 @@ const toolsDir = new URL('../../../playbooks/files/ramster-tools/', import.meta.
 const sh = (file: string) => join(toolsDir, file);
 
 describe('ramster-tools files', () => {
-  it.each(['ramster-ctl', 'ramster.init', 'build-packages.sh'])('%s is POSIX sh that dash parses', (f) => {
-    expect(readFileSync(sh(f), 'utf8').startsWith('#!/bin/sh\n')).toBe(true);
-    const r = spawnSync('dash', ['-n', sh(f)], { encoding: 'utf8' });
-    expect(r.stderr).toBe('');
-    expect(r.status).toBe(0);
-  });
-
-  it('checkbashisms finds nothing (needs the devscripts package)', () => {
-    const r = spawnSync('checkbashisms', ['-p', '-x', ...['ramster-ctl', 'ramster.init', 'build-packages.sh'].map(sh)], { encoding: 'utf8' });
-    if (r.error) throw new Error(`checkbashisms is not installed (apt-get install devscripts): ${r.error.message}`);
-    expect(r.stderr + r.stdout).toBe('');
-    expect(r.status).toBe(0);
-  });
+  // POSIX sh, dash, checkbashisms and shellcheck: test/unit/shell-scripts.test.ts
 
   it('the init script has chkconfig and LSB headers and stops before the network (K76 < K90)', () => {
     const text = readFileSync(sh('ramster.init'), 'utf8');
