@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { DISK_SIZE_MB } from '../lab/recipe.ts';
+import { DISK_SIZE_MB } from '../guestimage/recipe.ts';
 import { positiveInt } from './flags.ts';
 import { DEFAULT_PLAYBOOK } from './run.ts';
 

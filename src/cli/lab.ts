@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { EXIT } from '../engine/result.ts';
-import { defaultLabDir } from '../lab/paths.ts';
+import { defaultLabDir } from '../guestimage/paths.ts';
 import { positiveInt } from './flags.ts';
 
 // Loaded when a lab command runs (--help reads every command's definition).

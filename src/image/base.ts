@@ -1,10 +1,10 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCommand } from '../lab/command.ts';
-import { LabError } from '../lab/errors.ts';
-import { acquireLock, hostSourcesFile, imageHash } from '../lab/image.ts';
-import { timed, type Reporter } from '../lab/progress.ts';
-import { customizeScript, mmdebstrapArgs } from '../lab/recipe.ts';
+import { runCommand } from '../guestimage/command.ts';
+import { ImageError } from './errors.ts';
+import { acquireLock, hostSourcesFile, imageHash } from '../guestimage/image.ts';
+import { timed, type Reporter } from '../guestimage/progress.ts';
+import { customizeScript, mmdebstrapArgs } from '../guestimage/recipe.ts';
 import { removeTree, removeTreeOrWarn } from './cleanup.ts';
 
 /** Bump when what this file puts into the base changes (the lab recipe's text is hashed too). */
@@ -85,7 +85,7 @@ async function buildBase(cacheDir: string, baseDir: string, r: Reporter): Promis
 
 function mustRemove(dir: string): void {
   const blocked = removeTree(dir);
-  if (blocked.length) throw new LabError(`${dir} still has mounts below it (${blocked.join(', ')}), left by an interrupted build`, `unmount them (umount -R ${dir}/rootfs) and run the build again`);
+  if (blocked.length) throw new ImageError(`${dir} still has mounts below it (${blocked.join(', ')}), left by an interrupted build`, `unmount them (umount -R ${dir}/rootfs) and run the build again`);
 }
 
 /** Bases of older recipes are dead weight (we hold the build lock: nobody copies them now). */

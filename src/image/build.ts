@@ -8,12 +8,12 @@ import type { RunResult } from '../engine/result.ts';
 import { runPlaybook, selectHosts } from '../engine/run.ts';
 import { loadInventory } from '../inventory/load.ts';
 import type { Inventory } from '../inventory/types.ts';
-import { LabError } from '../lab/errors.ts';
-import { ensureLabKey } from '../lab/keys.ts';
-import { labCacheDir } from '../lab/paths.ts';
-import { pidAlive } from '../lab/process.ts';
-import { missingCommands } from '../lab/prereqs.ts';
-import { seconds, timed, type Reporter } from '../lab/progress.ts';
+import { ImageError } from './errors.ts';
+import { ensureLabKey } from '../guestimage/keys.ts';
+import { labCacheDir } from '../guestimage/paths.ts';
+import { pidAlive } from '../guestimage/process.ts';
+import { GUEST_IMAGE_TOOLS, missingCommands, tools } from '../guestimage/prereqs.ts';
+import { seconds, timed, type Reporter } from '../guestimage/progress.ts';
 import { loadPlaybook } from '../playbook/load.ts';
 import { makeRedactor } from '../redact.ts';
 import { copyBaseRootfs } from './base.ts';
@@ -81,21 +81,12 @@ export interface ImageBuildResult {
 
 export const SITE_PLAYBOOK = fileURLToPath(new URL('../../playbooks/site.yaml', import.meta.url));
 
-const TOOLS: { command: string; pkg: string; only?: DiskFormat }[] = [
-  { command: 'mmdebstrap', pkg: 'mmdebstrap' },
-  { command: 'unshare', pkg: 'util-linux' },
-  { command: 'chroot', pkg: 'coreutils' },
-  { command: 'sfdisk', pkg: 'fdisk' },
-  { command: 'mkfs.ext4', pkg: 'e2fsprogs' },
-  { command: 'ssh-keygen', pkg: 'openssh-client' },
-  { command: 'qemu-img', pkg: 'qemu-utils', only: 'qcow2' },
-];
-
 async function checkTools(format: DiskFormat): Promise<void> {
-  if (process.getuid?.() !== 0) throw new LabError('image build needs root (mmdebstrap --mode=root, chroot, mounts)', 'run it as root, e.g. with sudo');
-  const missing = await missingCommands(TOOLS.filter((x) => !x.only || x.only === format));
+  if (process.getuid?.() !== 0) throw new ImageError('image build needs root (mmdebstrap --mode=root, chroot, mounts)', 'run it as root, e.g. with sudo');
+  const needed = [...GUEST_IMAGE_TOOLS, ...tools('unshare', 'chroot'), ...(format === 'qcow2' ? tools('qemu-img') : [])];
+  const missing = await missingCommands(needed);
   if (missing.length) {
-    throw new LabError(`image build needs ${missing.map((m) => m.command).join(', ')}`, `apt-get install ${[...new Set(missing.map((m) => m.pkg))].join(' ')}`);
+    throw new ImageError(`image build needs ${missing.map((m) => m.command).join(', ')}`, `apt-get install ${[...new Set(missing.map((m) => m.pkg))].join(' ')}`);
   }
 }
 
@@ -107,7 +98,7 @@ export function knownHostsPathFor(output: string): string {
 /** The inventory reduced to the one host, with the variables an image build needs. */
 function imageInventory(inv: Inventory, host: string): Inventory {
   const h = inv.hosts.get(host);
-  if (!h) throw new LabError(`host ${host} is not in ${inv.file}`, `hosts there: ${[...inv.hosts.keys()].join(', ')}`);
+  if (!h) throw new ImageError(`host ${host} is not in ${inv.file}`, `hosts there: ${[...inv.hosts.keys()].join(', ')}`);
   // An image cannot reboot: the cluster reboot handler is skipped (site.yaml honours it).
   return { ...inv, hosts: new Map([[host, { ...h, vars: { ...h.vars, ramster_reboot: false } }]]) };
 }
@@ -132,14 +123,14 @@ export async function buildImage(opts: ImageBuildOptions): Promise<ImageBuildRes
   const r: Reporter = { log: opts.log };
   const output = resolve(opts.output);
   const format = formatOf(output);
-  if (!existsSync(dirname(output)) || !statSync(dirname(output)).isDirectory()) throw new LabError(`the directory of ${output} does not exist`, 'create it first');
+  if (!existsSync(dirname(output)) || !statSync(dirname(output)).isDirectory()) throw new ImageError(`the directory of ${output} does not exist`, 'create it first');
   const knownHostsFile = knownHostsPathFor(output);
   const cacheDir = resolve(opts.cacheDir ?? labCacheDir());
 
   const [fullInv, pb] = await Promise.all([loadInventory(opts.inventory), loadPlaybook(opts.playbook ?? SITE_PLAYBOOK)]);
   const inv = imageInventory(fullInv, opts.host);
   const { playHosts, hosts } = selectHosts(inv, pb);
-  if (!hosts.includes(opts.host)) throw new LabError(`no play of ${pb.file} runs on host ${opts.host}`, "check the plays' `hosts:` patterns");
+  if (!hosts.includes(opts.host)) throw new ImageError(`no play of ${pb.file} runs on host ${opts.host}`, "check the plays' `hosts:` patterns");
   checkReferences(inv, pb, playHosts);
   await checkTools(format);
 
@@ -155,7 +146,7 @@ export async function buildImage(opts: ImageBuildOptions): Promise<ImageBuildRes
   const tmpKnown = join(dirname(knownHostsFile), `.${basename(knownHostsFile)}.tmp-${process.pid}`);
   const timings: Record<string, number> = {};
   const part = async <T>(key: string, title: string, fn: (update: (m: string) => void) => Promise<T>): Promise<T> => {
-    if (opts.signal?.aborted) throw new LabError('interrupted: the image was not written');
+    if (opts.signal?.aborted) throw new ImageError('interrupted: the image was not written');
     const t0 = Date.now();
     try {
       return await timed(r, `image: ${title}`, fn);
@@ -165,7 +156,7 @@ export async function buildImage(opts: ImageBuildOptions): Promise<ImageBuildRes
   };
 
   r.log(`image: ${opts.host} (${id.hostname}) from ${pb.file} -> ${output}`);
-  if (removeTree(work).length) throw new LabError(`${work} has mounts below it`, `unmount them (umount -R ${work}) first`);
+  if (removeTree(work).length) throw new ImageError(`${work} has mounts below it`, `unmount them (umount -R ${work}) first`);
   mkdirSync(work, { recursive: true });
   try {
     const key = await hostKey(work, id, opts.hostKeyFile);
@@ -222,7 +213,7 @@ export async function buildImage(opts: ImageBuildOptions): Promise<ImageBuildRes
 
     const line = knownHostsLine(id, key);
     writeFileSync(tmpKnown, line, { mode: 0o644 });
-    if (opts.signal?.aborted) throw new LabError('interrupted: the image was not written');
+    if (opts.signal?.aborted) throw new ImageError('interrupted: the image was not written');
     renameSync(tmpKnown, knownHostsFile);
     try {
       renameSync(tmpImage, output);

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { runCommand } from '../lab/command.ts';
-import { LabError } from '../lab/errors.ts';
-import { DISK_SIZE_MB } from '../lab/recipe.ts';
+import { runCommand } from '../guestimage/command.ts';
+import { ImageError } from './errors.ts';
+import { DISK_SIZE_MB } from '../guestimage/recipe.ts';
 import { shq } from '../shell.ts';
 
 
@@ -24,7 +24,7 @@ export interface DiskLayout {
 export const PARTITION_OFFSET = 1024 * 1024;
 
 export function newDiskLayout(sizeMb = DISK_SIZE_MB): DiskLayout {
-  if (!Number.isInteger(sizeMb) || sizeMb < 512) throw new LabError(`--size must be at least 512 (MiB), got ${sizeMb}`);
+  if (!Number.isInteger(sizeMb) || sizeMb < 512) throw new ImageError(`--size must be at least 512 (MiB), got ${sizeMb}`);
   return { sizeMb, fsUuid: randomUUID(), diskId: randomBytes(4).toString('hex'), device: '/dev/vda1' };
 }
 
@@ -36,7 +36,7 @@ export async function checkFits(rootfs: string, layout: DiskLayout): Promise<voi
   // ext4 metadata (inode tables, journal) takes roughly a tenth of a small disk.
   if (usedKb > fsKb * 0.85) {
     const need = Math.ceil((usedKb / 0.85 / 1024 + 1) / 256) * 256;
-    throw new LabError(`the root filesystem (${Math.round(usedKb / 1024)} MiB) does not fit a ${layout.sizeMb} MiB disk`, `use --size ${need} or more`);
+    throw new ImageError(`the root filesystem (${Math.round(usedKb / 1024)} MiB) does not fit a ${layout.sizeMb} MiB disk`, `use --size ${need} or more`);
   }
 }
 
@@ -65,7 +65,7 @@ export type DiskFormat = 'qcow2' | 'raw';
 export function formatOf(output: string): DiskFormat {
   if (/\.qcow2$/i.test(output)) return 'qcow2';
   if (/\.(raw|img)$/i.test(output)) return 'raw';
-  throw new LabError(`cannot tell the disk format of ${output}`, 'name the output *.qcow2 (QEMU copy-on-write) or *.raw / *.img (raw disk)');
+  throw new ImageError(`cannot tell the disk format of ${output}`, 'name the output *.qcow2 (QEMU copy-on-write) or *.raw / *.img (raw disk)');
 }
 
 export async function convertToQcow2(raw: string, out: string): Promise<void> {

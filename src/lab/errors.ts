@@ -1,10 +1,9 @@
+import { ToolError } from '../guestimage/errors.ts';
+
 /** An error the lab reports to the user as is: what went wrong and how to fix it. */
-export class LabError extends Error {
-  constructor(
-    message: string,
-    readonly hint?: string,
-  ) {
-    super(hint ? `${message}\n  hint: ${hint}` : message);
+export class LabError extends ToolError {
+  constructor(message: string, hint?: string) {
+    super(message, hint);
     this.name = 'LabError';
   }
 }

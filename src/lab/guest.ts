@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LabError } from './errors.ts';
-import { pidMatches, readPid, waitFor } from './process.ts';
+import { pidMatches, readPid, waitFor } from '../guestimage/process.ts';
 import { hmp, qmp } from './qmp.ts';
 import { readBootId, sshRun, waitForSsh } from './ssh.ts';
 import { sshTarget, type GuestState, type LabState } from './state.ts';

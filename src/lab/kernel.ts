@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LabError } from './errors.ts';
-import { REPO_ROOT } from './paths.ts';
+import { REPO_ROOT } from '../guestimage/paths.ts';
 
 /** Which kernel the lab's guests end up on: Debian's own, or staging RAMster (Linux 3.10) built
  *  and installed by the tool's kernel stage. */

@@ -15,8 +15,10 @@ import ts from 'typescript';
  *  the modern backend) reach no host and know nothing of each other. */
 export const LAYERS: readonly (readonly string[])[] = [
   ['cli'],
-  ['image'], // image builds: a chroot target driven through the engine
-  ['lab'], // the QEMU lab (guest images, VMs)
+  // image builds (a chroot target driven through the engine) and the QEMU lab (guests, their
+  // network, state and inventory): apart, both on the guest image module below
+  ['image', 'lab'],
+  ['guestimage'], // guest disk images (recipe, mmdebstrap, cache, keys) and this machine's tools, for lab and image
   ['report'], // progress, diffs and recap of the engine's events and results
   ['engine'],
   ['playbook'], // playbook loading checks step args against the step registry

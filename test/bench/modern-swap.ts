@@ -13,7 +13,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { REPO_ROOT } from '../../src/lab/paths.ts';
+import { REPO_ROOT } from '../../src/guestimage/paths.ts';
 import { cliJson, explain } from '../lab/cli.ts';
 import { downTestLab, onGuest, upTestLab } from '../lab/helpers.ts';
 import { modernInventory, startWorkload, waitWorkload } from '../lab/modern-helpers.ts';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { imageHash } from '../../src/lab/image.ts';
+import { imageHash } from '../../src/guestimage/image.ts';
 import { machineLimit } from '../helpers/machine.ts';
 
 // The package as a user gets it: `npm pack` (whose prepare script builds dist/ afresh), then
@@ -64,7 +64,7 @@ describe('npm pack, then npm install -g of the tarball into an empty prefix', ()
 
   it('keys lab images alike from dist/ and from src/ in a clone (one cached image for the bin and the tests)', async () => {
     // dist/ was built from these sources by npm pack's prepare, in beforeAll.
-    const built = (await import(join(REPO, 'dist/lab/image.js'))) as { imageHash: typeof imageHash };
+    const built = (await import(join(REPO, 'dist/guestimage/image.js'))) as { imageHash: typeof imageHash };
     for (const flavour of ['systemd', 'sysvinit'] as const) expect(built.imageHash('ssh-ed25519 AAAA key', flavour)).toBe(imageHash('ssh-ed25519 AAAA key', flavour));
   });
 });

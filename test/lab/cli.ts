@@ -1,7 +1,7 @@
 /** The real `ramster-provision` CLI as the lab suites run it: a child process, JSON parsed. */
 import { execa, type ResultPromise } from 'execa';
 import type { HostResult, RunResult, StepResult } from '../../src/engine/result.ts';
-import { REPO_ROOT } from '../../src/lab/paths.ts';
+import { REPO_ROOT } from '../../src/guestimage/paths.ts';
 import { CLI } from '../helpers/cli.ts';
 import { labLimit } from '../helpers/machine.ts';
 

@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadInventory } from '../../src/inventory/load.ts';
 import { guestOf, readBootId, sshRun, sshTarget, startGuest, stopGuest, waitForSsh, supervisorRunning } from '../../src/lab/index.ts';
 import { LOCK_PATH } from '../../src/engine/hostlock.ts';
-import { REPO_ROOT } from '../../src/lab/paths.ts';
+import { REPO_ROOT } from '../../src/guestimage/paths.ts';
 import { renderRamsterConf } from '../../src/ramster/conf.ts';
 import { renderDefaults } from '../../src/ramster/defaults.ts';
 import { changedSteps, cliJson, explain, hostOf, parseRun, startCli } from './cli.ts';

@@ -11,7 +11,7 @@ import { parse, stringify } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { HostResult, RunResult } from '../../src/engine/result.ts';
 import { guestOf, rebootGuest } from '../../src/lab/index.ts';
-import { REPO_ROOT } from '../../src/lab/paths.ts';
+import { REPO_ROOT } from '../../src/guestimage/paths.ts';
 import { loadPlaybook } from '../../src/playbook/load.ts';
 import { loadInventory } from '../../src/inventory/load.ts';
 import { renderRamsterConf } from '../../src/ramster/conf.ts';

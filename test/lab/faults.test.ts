@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { LOCK_PATH } from '../../src/engine/hostlock.ts';
 import { PENDING_PATH } from '../../src/engine/pending.ts';
 import { guestOf, qemuRunning, readBootId, sshTarget, startGuest, supervisorRunning, waitForSsh } from '../../src/lab/index.ts';
-import { waitFor } from '../../src/lab/process.ts';
+import { waitFor } from '../../src/guestimage/process.ts';
 import { cliJson, explain, hostOf, parseRun, startCli } from './cli.ts';
 import { onGuest, type TestLab } from './helpers.ts';
 import { labSuite } from './suite.ts';

@@ -1,7 +1,7 @@
 /** Prints the whole lab suite's wall-clock time and every timing the files recorded in this run. */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../../src/lab/paths.ts';
+import { REPO_ROOT } from '../../src/guestimage/paths.ts';
 import { recordTimings } from './helpers.ts';
 
 export default function setup(): () => void {

@@ -13,7 +13,7 @@ import {
   type LabState,
   type LabUpOptions,
 } from '../../src/lab/index.ts';
-import { REPO_ROOT } from '../../src/lab/paths.ts';
+import { REPO_ROOT } from '../../src/guestimage/paths.ts';
 import { labLimit } from '../helpers/machine.ts';
 
 export const TMP = join(REPO_ROOT, 'test', '.tmp');

@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import type { ModernStatus } from '../../src/modern/verify.ts';
-import { REPO_ROOT } from '../../src/lab/paths.ts';
+import { REPO_ROOT } from '../../src/guestimage/paths.ts';
 import { cli } from './cli.ts';
 import { onGuest, type TestLab } from './helpers.ts';
 import { labLimit } from '../helpers/machine.ts';

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { aptGet } from '../../src/lab/apt.ts';
-import { REPO_ROOT } from '../../src/lab/paths.ts';
+import { aptGet } from '../../src/guestimage/apt.ts';
+import { REPO_ROOT } from '../../src/guestimage/paths.ts';
 
 // The real apt-get and a real lock holder (fcntl, as apt and dpkg lock), on a sandboxed apt:
 // APT_CONFIG points every apt directory (the dpkg lock's directory, the lists, the cache, the
@@ -133,7 +133,7 @@ describe('lab up --install-deps: aptGet with apt busy', () => {
     expect(lines[0]).toMatch(new RegExp(`^apt-get install: waiting for ${FRONTEND_LOCK}, held by pid ${holder.pid}: \\S*python3 ${HOLDER} ${FRONTEND_LOCK} \\(\\d+ s, at most 600 s\\)$`));
   }, LIMIT_MS);
 
-  it('held past the bound (lists lock): a LabError naming the holder', async () => {
+  it('held past the bound (lists lock): a ToolError naming the holder', async () => {
     const holder = await holdLock(LISTS_LOCK);
     const err = await aptGet(['update'], { waitS: 1, env, log: () => {} }).catch((e: Error) => e);
     expect(err).toBeInstanceOf(Error);

@@ -41,6 +41,7 @@ describe('the layering rules', () => {
     expect(edgeViolation('transport', 'steps')).toMatch(/below/);
     expect(edgeViolation('steps', 'report')).toMatch(/below/);
     expect(edgeViolation('modern', 'ramster')).toMatch(/kept apart/);
+    expect(edgeViolation('image', 'lab')).toMatch(/kept apart/);
     expect(edgeViolation('ramster', 'transport')).toMatch(/kept apart/);
     expect(edgeViolation('input', 'inventory')).toMatch(/input is below inventory/);
     expect(edgeViolation('newthing', 'engine')).toMatch(/newthing is in no layer/);

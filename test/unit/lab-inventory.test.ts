@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { loadInventoryText } from '../../src/inventory/load.ts';
 import { labInventory } from '../../src/lab/inventory.ts';
 import { findRamsterKernelKit, ramsterKernelVars } from '../../src/lab/kernel.ts';
-import { REPO_ROOT } from '../../src/lab/paths.ts';
+import { REPO_ROOT } from '../../src/guestimage/paths.ts';
 import type { GuestState, LabState } from '../../src/lab/state.ts';
 
 // The inventory `lab up` writes must load for every lab size it accepts (1..8 guests).

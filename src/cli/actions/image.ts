@@ -1,6 +1,6 @@
 import { EXIT } from '../../engine/result.ts';
 import { buildImage, formatDeferred } from '../../image/index.ts';
-import { labCacheDir } from '../../lab/paths.ts';
+import { labCacheDir } from '../../guestimage/paths.ts';
 import { plainProgress } from '../../report/progress.ts';
 import { makeStyle } from '../../report/style.ts';
 import { formatChanges, formatRecap } from '../../report/summary.ts';

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { APT_LOCK_WAIT_S, aptGet } from '../../../src/lab/apt.ts';
+import { APT_LOCK_WAIT_S, aptGet } from '../../../src/guestimage/apt.ts';
 
 /** Where the fleet keeps its root filesystem tarball, .deb cache and dockerd log. */
 export const BENCH_CACHE = process.env.RAMSTER_BENCH_CACHE || '/var/cache/ramster-provision/bench';

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { APT_LOCK_WAIT_S, aptGet } from '../../../src/lab/apt.ts';
-import { hostSourcesFile } from '../../../src/lab/image.ts';
+import { APT_LOCK_WAIT_S, aptGet } from '../../../src/guestimage/apt.ts';
+import { hostSourcesFile } from '../../../src/guestimage/image.ts';
 import { BENCH_CACHE, FleetError } from './docker.ts';
 
 /**

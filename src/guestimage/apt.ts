@@ -5,7 +5,7 @@
  *  holder, and past the bound it fails naming it (pid and command line). */
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { execa } from 'execa';
-import { LabError } from './errors.ts';
+import { ToolError } from './errors.ts';
 import { commandFailed } from '../shell.ts';
 
 export const APT_LOCK_WAIT_S = 900;
@@ -60,7 +60,7 @@ function readlinkSyncSafe(p: string): string | undefined {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Runs `apt-get args`; returns its output, throws a LabError with its last lines or the lock's holder. */
+/** Runs `apt-get args`; returns its output, throws a ToolError with its last lines or the lock's holder. */
 export async function aptGet(args: string[], o: AptOptions): Promise<string> {
   const start = Date.now();
   const boundMs = o.waitS * 1000;
@@ -77,10 +77,10 @@ export async function aptGet(args: string[], o: AptOptions): Promise<string> {
     const output = String(r.all ?? '');
     if (r.exitCode === 0) return output;
     const lock = lockedPath(output);
-    if (!lock) throw new LabError(commandFailed(`apt-get ${args.join(' ')}`, { code: r.exitCode, signal: r.signal }, { output, lines: 8 }));
+    if (!lock) throw new ToolError(commandFailed(`apt-get ${args.join(' ')}`, { code: r.exitCode, signal: r.signal }, { output, lines: 8 }));
     const waited = Math.round((Date.now() - start) / 1000);
     if (Date.now() - start >= boundMs) {
-      throw new LabError(
+      throw new ToolError(
         `apt-get ${args[0]}: gave up after ${waited} s: ${lock} is held by ${describeHolder(output, lock)}`,
         "a new machine's own apt run (apt-daily, unattended-upgrades) usually ends within minutes; see " +
           '`systemctl status apt-daily.service apt-daily-upgrade.service unattended-upgrades.service`, then run this again',

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 
-/** Repository root (src/lab/ is two levels down). */
+/** Repository root (src/guestimage/ is two levels down). */
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
 /** Where the built image, the warm .deb cache and the lab key pair live; CI reuses it. */

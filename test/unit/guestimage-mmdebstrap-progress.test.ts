@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeMmdebstrap, mmdebstrapLine, newMmdebstrapProgress } from '../../src/lab/mmdebstrap-progress.ts';
+import { describeMmdebstrap, mmdebstrapLine, newMmdebstrapProgress } from '../../src/guestimage/mmdebstrap-progress.ts';
 
 // Lines as `mmdebstrap --verbose` 1.3.5 prints them on Debian 12 (copied from a real run).
 const OUTPUT = `I: chroot architecture amd64 is equal to the host's architecture

@@ -3,7 +3,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { runCommand } from './command.ts';
-import { LabError } from './errors.ts';
+import { ToolError } from './errors.ts';
 import { ensureLabKey, type KeyPair } from './keys.ts';
 import { describeMmdebstrap, mmdebstrapLine, newMmdebstrapProgress } from './mmdebstrap-progress.ts';
 import { HOST_APT_SOURCES, REPO_ROOT } from './paths.ts';
@@ -21,13 +21,13 @@ export interface LabImage {
   buildMs?: number;
 }
 
-/** The recipe's source text: src/lab/recipe.ts in a clone, whether the CLI runs from src/ or from
+/** The recipe's source text: src/guestimage/recipe.ts in a clone, whether the CLI runs from src/ or from
  *  dist/ (so both use one cached image), else the compiled recipe.js beside this module (an
  *  installed package ships dist/ only). */
 function recipeSourceFile(): string {
-  const candidates = [join(REPO_ROOT, 'src/lab/recipe.ts'), fileURLToPath(new URL('./recipe.js', import.meta.url))];
+  const candidates = [join(REPO_ROOT, 'src/guestimage/recipe.ts'), fileURLToPath(new URL('./recipe.js', import.meta.url))];
   const found = candidates.find((f) => existsSync(f));
-  if (!found) throw new LabError(`the lab's image recipe is missing (looked for ${candidates.join(', ')})`, 'reinstall ramster-provision');
+  if (!found) throw new ToolError(`the lab's image recipe is missing (looked for ${candidates.join(', ')})`, 'reinstall ramster-provision');
   return found;
 }
 
@@ -41,7 +41,7 @@ export function imageHash(publicKey: string, flavour: ImageFlavour = 'systemd'):
 export function hostSourcesFile(): string {
   const found = HOST_APT_SOURCES.find((f) => existsSync(f));
   if (!found) {
-    throw new LabError(
+    throw new ToolError(
       `no apt sources file on this machine (looked for ${HOST_APT_SOURCES.join(', ')})`,
       'the lab builds its Debian image from the same mirror apt uses here: configure apt first',
     );
@@ -122,7 +122,7 @@ function coldBuildNotice(cacheDir: string, imageDir: string): string {
   return (
     'image: building the guest image (once: cold, 3-5 min on an idle 2-core machine, 20-30 min under heavy load' +
     `${last ? `; the last build here took ${Math.round(last / 60)} min` : ''}). ` +
-    `It is cached in ${imageDir} and reused until the recipe (src/lab/recipe.ts) changes; downloaded packages stay in ${join(cacheDir, 'debs')}`
+    `It is cached in ${imageDir} and reused until the recipe (src/guestimage/recipe.ts) changes; downloaded packages stay in ${join(cacheDir, 'debs')}`
   );
 }
 

@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { LabError } from './errors.ts';
+import { ToolError } from './errors.ts';
 import { commandFailed } from '../shell.ts';
 
 export interface CommandOptions {
@@ -9,7 +9,7 @@ export interface CommandOptions {
   onLine?: (line: string) => void;
 }
 
-/** Runs a host command; on failure throws a LabError with the command's last output lines. */
+/** Runs a host command; on failure throws a ToolError with the command's last output lines. */
 export async function runCommand(file: string, args: string[], what: string, opts: CommandOptions = {}): Promise<string> {
   const child = execa(file, args, {
     input: opts.input,
@@ -32,9 +32,9 @@ export async function runCommand(file: string, args: string[], what: string, opt
     }
   });
   const r = await child;
-  if (r.timedOut) throw new LabError(`${what} timed out after ${Math.round((opts.timeoutMs ?? 0) / 1000)} s`);
+  if (r.timedOut) throw new ToolError(`${what} timed out after ${Math.round((opts.timeoutMs ?? 0) / 1000)} s`);
   if (r.exitCode !== 0) {
-    throw new LabError(commandFailed(what, { code: r.exitCode, signal: r.signal }, { output: tail.length ? tail.join('\n') : String(r.all ?? ''), lines: 10 }));
+    throw new ToolError(commandFailed(what, { code: r.exitCode, signal: r.signal }, { output: tail.length ? tail.join('\n') : String(r.all ?? ''), lines: 10 }));
   }
   return String(r.stdout ?? '');
 }

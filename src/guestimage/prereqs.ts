@@ -1,32 +1,49 @@
 import { execa } from 'execa';
 import { APT_LOCK_WAIT_S, aptGet } from './apt.ts';
-import { LabError } from './errors.ts';
+import { ToolError } from './errors.ts';
 
-/** Commands the lab runs, and the Debian package that provides each. */
-export const LAB_TOOLS: { command: string; pkg: string }[] = [
-  { command: 'qemu-system-x86_64', pkg: 'qemu-system-x86' },
-  { command: 'qemu-img', pkg: 'qemu-utils' },
-  { command: 'mmdebstrap', pkg: 'mmdebstrap' },
-  { command: 'sfdisk', pkg: 'fdisk' },
-  { command: 'mkfs.ext4', pkg: 'e2fsprogs' },
-  { command: 'ssh', pkg: 'openssh-client' },
-  { command: 'ssh-keygen', pkg: 'openssh-client' },
-];
+export interface Tool {
+  command: string;
+  pkg: string;
+}
+
+/** Every command the lab and the image builds run on this machine, and the Debian package
+ *  that provides it: one list, so the two never disagree on a package. */
+const PACKAGE_OF: Record<string, string> = {
+  'qemu-system-x86_64': 'qemu-system-x86',
+  'qemu-img': 'qemu-utils',
+  mmdebstrap: 'mmdebstrap',
+  sfdisk: 'fdisk',
+  'mkfs.ext4': 'e2fsprogs',
+  ssh: 'openssh-client',
+  'ssh-keygen': 'openssh-client',
+  unshare: 'util-linux',
+  chroot: 'coreutils',
+  make: 'make',
+  gcc: 'gcc',
+  flex: 'flex',
+  bison: 'bison',
+  bc: 'bc',
+  patch: 'patch',
+  xz: 'xz-utils',
+  'dpkg-buildpackage': 'dpkg-dev',
+};
+
+export function tools(...commands: string[]): Tool[] {
+  return commands.map((command) => ({ command, pkg: PACKAGE_OF[command] }));
+}
+
+/** What building a guest disk image runs (mmdebstrap, partitioning, the key baked in). */
+export const GUEST_IMAGE_TOOLS = tools('mmdebstrap', 'sfdisk', 'mkfs.ext4', 'ssh-keygen');
+
+/** Commands the lab runs. */
+export const LAB_TOOLS = [...tools('qemu-system-x86_64', 'qemu-img'), ...GUEST_IMAGE_TOOLS, ...tools('ssh')];
 
 /** What `lab up --kernel ramster` adds: the lab inventory builds the kernel on this machine. */
-export const KERNEL_BUILD_TOOLS: { command: string; pkg: string }[] = [
-  { command: 'make', pkg: 'make' },
-  { command: 'gcc', pkg: 'gcc' },
-  { command: 'flex', pkg: 'flex' },
-  { command: 'bison', pkg: 'bison' },
-  { command: 'bc', pkg: 'bc' },
-  { command: 'patch', pkg: 'patch' },
-  { command: 'xz', pkg: 'xz-utils' },
-  { command: 'dpkg-buildpackage', pkg: 'dpkg-dev' },
-];
+export const KERNEL_BUILD_TOOLS = tools('make', 'gcc', 'flex', 'bison', 'bc', 'patch', 'xz', 'dpkg-buildpackage');
 
 export interface PrerequisiteReport {
-  missing: { command: string; pkg: string }[];
+  missing: Tool[];
   installed: string[];
 }
 
@@ -46,7 +63,7 @@ export async function missingCommands<T extends { command: string }>(tools: read
 }
 
 /** Checks the lab's tools; with `installDeps` (and root) installs the missing packages with
- *  apt-get, otherwise throws a LabError naming the exact `apt-get install` line. */
+ *  apt-get, otherwise throws a ToolError naming the exact `apt-get install` line. */
 export async function checkPrerequisites(installDeps: boolean, log: (line: string) => void = () => {}, tools = LAB_TOOLS): Promise<PrerequisiteReport> {
   const missingTools = () => missingCommands(tools);
   let missing = await missingTools();
@@ -64,13 +81,13 @@ export async function checkPrerequisites(installDeps: boolean, log: (line: strin
   }
   if (missing.length) {
     const pkgs = [...new Set(missing.map((m) => m.pkg))].join(' ');
-    throw new LabError(
+    throw new ToolError(
       `the lab needs ${missing.map((m) => m.command).join(', ')}, which ${missing.length > 1 ? 'are' : 'is'} not installed`,
       isRoot ? `run \`apt-get install ${pkgs}\`, or pass --install-deps` : `run \`sudo apt-get install ${pkgs}\``,
     );
   }
   if (!isRoot) {
-    throw new LabError('building the lab image needs root (mmdebstrap --mode=root writes device nodes and owners)', 'run the lab as root');
+    throw new ToolError('building the lab image needs root (mmdebstrap --mode=root writes device nodes and owners)', 'run the lab as root');
   }
   return { missing, installed };
 }
