@@ -83,6 +83,7 @@ export function ramsterKernelVars(kit: RamsterKernelKit): Record<string, unknown
       'patches/linux-3.10-ramster-memalloc-sockets.patch',
       'patches/linux-3.10-ramster-reconnect-marked-up.patch',
       'patches/linux-3.10-ramster-remotify-local-only.patch',
+      'patches/linux-3.10-ramster-selfshrink-needs-room.patch',
     ],
     kernel_config_base: kit.config,
     kernel_config_extra: ['kconfig/lab-3.10-hung-task.config'],
