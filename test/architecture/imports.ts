@@ -23,7 +23,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['engine'],
   ['playbook'], // playbook loading checks step args against the step registry
   ['steps'],
-  ['transport', 'ramster', 'modern'],
+  ['transport', 'ramster', 'modern', 'kernel'], // kernel: the kernel pipeline's pure half (build key, manifest, grub entries, kconfig)
   ['inventory'],
   ['input'], // input diagnostics: YAML with positions, located errors, ajv errors, suggestions
   ['(src)'],

@@ -1,7 +1,7 @@
 /** The real Debian linux-source-6.1 tree the kconfig and kernel-build tests share: unpacked
  *  once into the cache (a minute or two the first time), then reused. */
 import { execFile } from 'node:child_process';
-import type { RunScript } from '../../src/ramster/kconfigMerge.ts';
+import type { RunScript } from '../../src/kernel/kconfig-merge.ts';
 
 export const KERNEL_TARBALL = '/usr/src/linux-source-6.1.tar.xz';
 export const KERNEL_CACHE = process.env.RAMSTER_KERNEL_CACHE ?? '/var/cache/ramster-provision/linux-source-6.1';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PENDING_PATH } from '../../src/engine/pending.ts';
 import { exitCode } from '../../src/engine/result.ts';
-import { ManifestError, parseManifest } from '../../src/steps/ramster/kernel-plan.ts';
+import { ManifestError, parseManifest } from '../../src/kernel/plan.ts';
 import { readCachedManifest } from '../../src/steps/ramster/kernel-make.ts';
 import { LocalTransport } from '../../src/transport/local.ts';
 import { absent, makeLab, runOn, type Lab } from './helpers.ts';

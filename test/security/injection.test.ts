@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { exitCode } from '../../src/engine/result.ts';
-import { parseKernelSource } from '../../src/steps/ramster/kernel-source.ts';
+import { parseKernelSource } from '../../src/kernel/source.ts';
 import { absent, errorOf, makeLab, runOn, type Lab } from './helpers.ts';
 
 // Class: COMMAND INJECTION THROUGH DATA. An inventory or play variable is data: it reaches a

@@ -1,14 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { basename, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { explainDrop, findDependsOn, formatMissing, missingSymbols, parseConfig, parseKernelVersion, selectFragment, type ConfigValues } from '../../ramster/kconfig.ts';
-import { kconfigTextFor, NATIVE_BUILD_ENV, type RunScript } from '../../ramster/kconfigMerge.ts';
+import { explainDrop, findDependsOn, formatMissing, missingSymbols, parseConfig, parseKernelVersion, selectFragment, type ConfigValues } from '../../kernel/kconfig.ts';
+import { kconfigTextFor, NATIVE_BUILD_ENV, type RunScript } from '../../kernel/kconfig-merge.ts';
 import { readOnly, writeFileAtomic } from '../../transport/fileops.ts';
 import { hostPath, type Transport } from '../../transport/types.ts';
 import { unifiedDiff } from '../textdiff.ts';
 import { defineStep, type Change, type StepContext } from '../types.ts';
 import { buildHostSchema, resolveBuildHost } from './kernel-host.ts';
-import { kernelSourceSchema, parseKernelSource, prepareSource, sourceLabel, type KernelSourceArg } from './kernel-source.ts';
+import { kernelSourceSchema, parseKernelSource, sourceLabel, type KernelSourceArg } from '../../kernel/source.ts';
+import { prepareSource } from './kernel-source.ts';
 import { commandFailed, shq } from '../../shell.ts';
 
 export type KconfigArgs = {

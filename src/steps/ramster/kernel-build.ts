@@ -7,8 +7,9 @@ import { DEFAULT_CACHE_DIR } from './kconfig.ts';
 import { buildHostSchema, resolveBuildHost, type BuildHostRole } from './kernel-host.ts';
 import { checkDefault, installPackage, makeDefault, readNode, type NodeReading } from './kernel-install.ts';
 import { formatDuration, readCachedManifest, runBuild } from './kernel-make.ts';
-import { buildKey, decideBuild, KEY_FILE, packageFormat, renderKeyFile, type BuildDecision, type Manifest, type NodeKernel, type PackageFormat } from './kernel-plan.ts';
-import { kernelSourceSchema, parseKernelSource, prepareSource, sourceLabel, type KernelSource, type KernelSourceArg } from './kernel-source.ts';
+import { buildKey, decideBuild, KEY_FILE, packageFormat, renderKeyFile, type BuildDecision, type Manifest, type NodeKernel, type PackageFormat } from '../../kernel/plan.ts';
+import { kernelSourceSchema, parseKernelSource, sourceLabel, type KernelSource, type KernelSourceArg } from '../../kernel/source.ts';
+import { prepareSource } from './kernel-source.ts';
 import { pullFile, pushFile } from './kernel-transfer.ts';
 
 /*

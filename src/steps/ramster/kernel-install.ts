@@ -1,7 +1,7 @@
 import { hostPath, type Transport } from '../../transport/types.ts';
 import { isImageTarget } from './cluster.ts';
-import { grubDefaultCheck, unquoteShellValue, type GrubDefaultState } from './kernel-boot.ts';
-import { KEY_FILE, parseKeyFile, type InstalledKernel, type PackageFormat } from './kernel-plan.ts';
+import { grubDefaultCheck, unquoteShellValue, type GrubDefaultState } from '../../kernel/grub-entries.ts';
+import { KEY_FILE, parseKeyFile, type InstalledKernel, type PackageFormat } from '../../kernel/plan.ts';
 import { commandFailed, shq } from '../../shell.ts';
 
 /**

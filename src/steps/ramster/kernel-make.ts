@@ -1,7 +1,7 @@
-import { NATIVE_BUILD_ENV } from '../../ramster/kconfigMerge.ts';
+import { NATIVE_BUILD_ENV } from '../../kernel/kconfig-merge.ts';
 import { writeFileAtomic } from '../../transport/fileops.ts';
 import { hostPath, type Transport } from '../../transport/types.ts';
-import { parseManifest, type Manifest, type PackageFormat } from './kernel-plan.ts';
+import { parseManifest, type Manifest, type PackageFormat } from '../../kernel/plan.ts';
 import { commandFailed, shq } from '../../shell.ts';
 
 /**

@@ -1,8 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseKernelVersion, selectFragment } from '../../../src/ramster/kconfig.ts';
-import { type FragmentCheck, checkFragments, ensureKernelTree } from '../../../src/ramster/kconfigMerge.ts';
+import { parseKernelVersion, selectFragment } from '../../../src/kernel/kconfig.ts';
+import { type FragmentCheck, checkFragments, ensureKernelTree } from '../../../src/kernel/kconfig-merge.ts';
 import { KERNEL_CACHE, KERNEL_TARBALL, runLocal } from '../../helpers/kernel-tree.ts';
 import { machineLimit } from '../../helpers/machine.ts';
 import { tempDir } from '../../helpers/tmp.ts';

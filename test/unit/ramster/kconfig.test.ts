@@ -10,7 +10,7 @@ import {
   parseConfig,
   parseKernelVersion,
   selectFragment,
-} from '../../../src/ramster/kconfig.ts';
+} from '../../../src/kernel/kconfig.ts';
 
 const kconfigDir = new URL('../../../kconfig/', import.meta.url).pathname;
 const fragment = (name: string) => parseConfig(readFileSync(kconfigDir + name, 'utf8'));

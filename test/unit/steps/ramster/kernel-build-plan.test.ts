@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { grubDefaultCheck, grubEntryFor, parseGrubEntries } from '../../../../src/steps/ramster/kernel-boot.ts';
+import { grubDefaultCheck, grubEntryFor, parseGrubEntries } from '../../../../src/kernel/grub-entries.ts';
 import { checkDefault, parseNodeReading } from '../../../../src/steps/ramster/kernel-install.ts';
-import { buildKey, decideBuild, packageFormat, parseKeyFile, parseManifest, renderKeyFile, type KeyInputs } from '../../../../src/steps/ramster/kernel-plan.ts';
-import { parseKernelSource } from '../../../../src/steps/ramster/kernel-source.ts';
+import { buildKey, decideBuild, packageFormat, parseKeyFile, parseManifest, renderKeyFile, type KeyInputs } from '../../../../src/kernel/plan.ts';
+import { parseKernelSource } from '../../../../src/kernel/source.ts';
 import { LocalTransport } from '../../../../src/transport/local.ts';
 
 const inputs: KeyInputs = {
