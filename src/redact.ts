@@ -21,21 +21,34 @@ export function cut(text: string, max: number): string {
 /** Every form a secret takes in our output: itself, each of its lines, and those as they
  *  appear escaped inside JSON text (`{{ map }}` renders JSON) or inside a quoted shell word. */
 export function secretForms(secret: string): string[] {
-  const parts = [secret, secret.trim(), ...secret.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length >= MIN_LINE)];
+  const parts = [
+    secret,
+    secret.trim(),
+    ...secret
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter((l) => l.length >= MIN_LINE),
+  ];
   const forms = parts.filter(Boolean).flatMap((p) => [p, JSON.stringify(p).slice(1, -1), shq(p).slice(1, -1)]);
   return [...new Set(forms)].filter((f) => f.length > 0);
 }
 
 export function makeRedactor(secrets: string[]): Redactor {
-  const list = [...new Set(secrets.filter((s) => s.length > 0).flatMap(secretForms))].sort((a, b) => b.length - a.length);
-  const text = (s: string) => hideCutPrefixes(list.reduce((acc, secret) => acc.split(secret).join(MASK), s), list);
+  const list = [...new Set(secrets.filter((s) => s.length > 0).flatMap(secretForms))].sort(
+    (a, b) => b.length - a.length,
+  );
+  const text = (s: string) =>
+    hideCutPrefixes(
+      list.reduce((acc, secret) => acc.split(secret).join(MASK), s),
+      list,
+    );
   const deep = (v: unknown): unknown => {
     if (typeof v === 'string') return text(v);
     if (Array.isArray(v)) return v.map(deep);
     if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, deep(x)]));
     return v;
   };
-  return <T,>(value: T) => (list.length ? (deep(value) as T) : value);
+  return <T>(value: T) => (list.length ? (deep(value) as T) : value);
 }
 
 /** A summary cut at N characters can end inside a secret: the part before the cut is hidden. */

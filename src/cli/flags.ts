@@ -21,8 +21,15 @@ export function hostOptions(cmd: Command): Command {
     .requiredOption('-i, --inventory <file>', 'inventory YAML (see playbooks/inventory.example.yaml)')
     .option('-l, --limit <pattern>', "only these hosts: names or groups, ',' separated, '!x' excludes")
     .addOption(new Option('-f, --forks <n>', 'hosts worked on in parallel').default(10).argParser(positiveInt))
-    .option('--known-hosts <file>', 'known_hosts file for SSH host keys (default: inventory var known_hosts, else ~/.ssh/known_hosts)')
-    .option('--accept-new-host-keys', 'trust and record keys of hosts not yet in known_hosts (a CHANGED key is always refused)', false)
+    .option(
+      '--known-hosts <file>',
+      'known_hosts file for SSH host keys (default: inventory var known_hosts, else ~/.ssh/known_hosts)',
+    )
+    .option(
+      '--accept-new-host-keys',
+      'trust and record keys of hosts not yet in known_hosts (a CHANGED key is always refused)',
+      false,
+    )
     .addOption(new Option('--connect-timeout <s>', 'SSH connect timeout in seconds').default(10).argParser(positiveInt))
     .option('--json', 'print one JSON document (the run result) on stdout; logs go to stderr', false)
     .option('--no-color', 'no ANSI colours (also: NO_COLOR=1)');
@@ -30,6 +37,7 @@ export function hostOptions(cmd: Command): Command {
 
 export function positiveInt(v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new CommanderError(EXIT.ERROR, 'invalid', `expected a positive integer, got '${v}'`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new CommanderError(EXIT.ERROR, 'invalid', `expected a positive integer, got '${v}'`);
   return n;
 }

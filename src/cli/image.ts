@@ -1,32 +1,51 @@
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { DISK_SIZE_MB } from '../guestimage/recipe.ts';
 import { positiveInt } from './flags.ts';
 import { DEFAULT_PLAYBOOK } from './run.ts';
 
 // Loaded when the command runs (--help reads every command's definition).
-const buildImageCommand: typeof import('./actions/image.ts').buildImageCommand = async (...a) => (await import('./actions/image.ts')).buildImageCommand(...a);
+const buildImageCommand: typeof import('./actions/image.ts').buildImageCommand = async (...a) =>
+  (await import('./actions/image.ts')).buildImageCommand(...a);
 
 export function registerImage(program: Command, setCode: (c: number) => void): void {
-  const image = program.command('image').description('CI image builds: bake one inventory host into a bootable disk image');
+  const image = program
+    .command('image')
+    .description('CI image builds: bake one inventory host into a bootable disk image');
 
   image
     .command('build')
-    .description('apply the playbook to a fresh Debian 12 root filesystem for one host (chroot), then write a bootable disk image')
+    .description(
+      'apply the playbook to a fresh Debian 12 root filesystem for one host (chroot), then write a bootable disk image',
+    )
     .argument('[playbook]', 'playbook YAML', DEFAULT_PLAYBOOK)
-    .requiredOption('-i, --inventory <file>', 'inventory YAML; the host keeps its cluster, node number, hostname and variables')
+    .requiredOption(
+      '-i, --inventory <file>',
+      'inventory YAML; the host keeps its cluster, node number, hostname and variables',
+    )
     .requiredOption('--host <name>', 'inventory name of the host the image is for')
     .requiredOption('-o, --output <file>', 'disk image to write: *.qcow2, or *.raw / *.img for a raw disk')
     .option('--authorized-key <file>', "root's authorized_keys in the image (default: the lab key's .pub)")
     .option('--host-key <file>', 'ed25519 private key to use as the SSH host key (default: a new one)')
-    .addOption(new Option('--cluster-prefix <bits>', 'prefix length of the cluster address on the second NIC').default(24).argParser(positiveInt))
+    .addOption(
+      new Option('--cluster-prefix <bits>', 'prefix length of the cluster address on the second NIC')
+        .default(24)
+        .argParser(positiveInt),
+    )
     .option('--cluster-mac <mac>', 'MAC of the cluster NIC (default: every Ethernet NIC but the first)')
     .addOption(new Option('--size <MiB>', 'disk size').default(DISK_SIZE_MB).argParser(positiveInt))
-    .option('--cache <dir>', 'lab cache: base root filesystem, .deb cache, lab key (default: RAMSTER_LAB_CACHE or /var/cache/ramster-provision/lab)')
+    .option(
+      '--cache <dir>',
+      'lab cache: base root filesystem, .deb cache, lab key (default: RAMSTER_LAB_CACHE or /var/cache/ramster-provision/lab)',
+    )
     .option('--fresh-base', 'run mmdebstrap again instead of using the cached base root filesystem', false)
     .option('--step-timeout <s>', 'abandon any single command in the chroot after this many seconds', positiveInt)
     .option('-D, --diff', 'print the diff of every change made in the image', false)
     .option('-v, --verbose', 'also list steps that were already in the desired state', false)
-    .option('--json', 'print one JSON document (the run result plus an `image` section) on stdout; logs go to stderr', false)
+    .option(
+      '--json',
+      'print one JSON document (the run result plus an `image` section) on stdout; logs go to stderr',
+      false,
+    )
     .option('--no-color', 'no ANSI colours (also: NO_COLOR=1)')
     .addHelpText(
       'after',

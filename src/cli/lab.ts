@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { EXIT } from '../engine/result.ts';
 import { defaultLabDir } from '../guestimage/paths.ts';
 import { positiveInt } from './flags.ts';
@@ -30,11 +30,22 @@ forwarded ports and a private cluster network (10.99.0.0/24) that never leaves t
   lab
     .command('up')
     .description('build the image if needed, boot the guests, write the inventory')
-    .addOption(new Option('-n, --nodes <n>', 'number of guests (1-8; at most 2 run well on 2 cores)').default(2).argParser(positiveInt))
-    .addOption(new Option('-m, --memory <MiB>', 'memory per guest').default(1024).argParser(positiveInt))
-    .addOption(new Option('--backend <backend>', 'RAMster backend written into the inventory').choices(['legacy', 'modern']).default('legacy'))
     .addOption(
-      new Option('--kernel <kernel>', "guests' kernel: debian (Debian 12's, systemd) or ramster (sysvinit image; the inventory builds staging RAMster, Linux 3.10, on this machine and installs it)")
+      new Option('-n, --nodes <n>', 'number of guests (1-8; at most 2 run well on 2 cores)')
+        .default(2)
+        .argParser(positiveInt),
+    )
+    .addOption(new Option('-m, --memory <MiB>', 'memory per guest').default(1024).argParser(positiveInt))
+    .addOption(
+      new Option('--backend <backend>', 'RAMster backend written into the inventory')
+        .choices(['legacy', 'modern'])
+        .default('legacy'),
+    )
+    .addOption(
+      new Option(
+        '--kernel <kernel>',
+        "guests' kernel: debian (Debian 12's, systemd) or ramster (sysvinit image; the inventory builds staging RAMster, Linux 3.10, on this machine and installs it)",
+      )
         .choices(['debian', 'ramster'])
         .default('debian'),
     )
@@ -43,8 +54,17 @@ forwarded ports and a private cluster network (10.99.0.0/24) that never leaves t
     .addOption(dirOption())
     .action(async (o) => {
       const { labUp, describeLab } = await labModule();
-      const state = await labUp({ nodes: o.nodes, memoryMb: o.memory, backend: o.backend, kernel: o.kernel, dir: o.dir, installDeps: o.installDeps, fresh: o.fresh, log });
-      process.stdout.write(describeLab(state) + '\n');
+      const state = await labUp({
+        nodes: o.nodes,
+        memoryMb: o.memory,
+        backend: o.backend,
+        kernel: o.kernel,
+        dir: o.dir,
+        installDeps: o.installDeps,
+        fresh: o.fresh,
+        log,
+      });
+      process.stdout.write(`${describeLab(state)}\n`);
     });
 
   lab
@@ -54,7 +74,7 @@ forwarded ports and a private cluster network (10.99.0.0/24) that never leaves t
     .action(async (o) => {
       const { labStatus, formatLabStatus } = await labModule();
       const st = await labStatus(o.dir);
-      process.stdout.write(formatLabStatus(st) + '\n');
+      process.stdout.write(`${formatLabStatus(st)}\n`);
       if (st.guests.some((g) => !g.running)) setCode(EXIT.HOST_UNREACHABLE);
     });
 

@@ -59,7 +59,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : EXIT.ERROR;
     if (e instanceof InputError) {
-      process.stderr.write(e.diagnostics.map(formatDiagnostic).join('\n') + '\n');
+      process.stderr.write(`${e.diagnostics.map(formatDiagnostic).join('\n')}\n`);
       process.stderr.write(`${e.diagnostics.length} error(s); nothing was run.\n`);
       return EXIT.ERROR;
     }

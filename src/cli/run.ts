@@ -5,9 +5,16 @@ import { hostOptions, positiveInt } from './flags.ts';
 export const DEFAULT_PLAYBOOK = fileURLToPath(new URL('../../playbooks/site.yaml', import.meta.url));
 
 // Loaded when plan or apply runs, so --help and the other commands do not load the engine.
-const execute: typeof import('./actions/run.ts').execute = async (...a) => (await import('./actions/run.ts')).execute(...a);
+const execute: typeof import('./actions/run.ts').execute = async (...a) =>
+  (await import('./actions/run.ts')).execute(...a);
 
-const list = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
+const list = (v: string, prev: string[] = []) => [
+  ...prev,
+  ...v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+];
 
 export function registerRunCommands(program: Command, setCode: (c: number) => void): void {
   const common = (cmd: Command) =>
@@ -21,7 +28,9 @@ export function registerRunCommands(program: Command, setCode: (c: number) => vo
       .option('-v, --verbose', 'also list steps that were already in the desired state', false);
 
   common(program.command('plan'))
-    .description('dry run: read every host, print each change the apply would make with its diff (exit 0 none, 2 pending, 1 error)')
+    .description(
+      'dry run: read every host, print each change the apply would make with its diff (exit 0 none, 2 pending, 1 error)',
+    )
     .action(async (playbook: string, o) => setCode(await execute(playbook, o, false)));
 
   common(program.command('apply'))

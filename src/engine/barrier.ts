@@ -3,7 +3,10 @@
  *  value with its cluster peers (e.g. the hash of a file that must be identical everywhere).
  *  A host that fails, becomes unreachable or finishes leaves, so no one waits for it. */
 export class Barriers {
-  private points = new Map<string, { members: string[]; values: Map<string, unknown>; release: () => void; promise: Promise<void> }>();
+  private points = new Map<
+    string,
+    { members: string[]; values: Map<string, unknown>; release: () => void; promise: Promise<void> }
+  >();
   private gone = new Set<string>();
 
   /** Waits until every host of `members` has arrived at `key` (or left); resolves with the

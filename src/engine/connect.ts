@@ -28,7 +28,11 @@ export async function openTransport(h: HostEntry, opts: ConnectOptions): Promise
   if (h.connection === 'chroot') return new ChrootTransport(h.root ?? '/');
   const known = opts.knownHostsFile ?? (typeof h.vars.known_hosts === 'string' ? h.vars.known_hosts : undefined);
   const home = homedir();
-  const route = resolveRoute(readSshConfig(h.sshConfig, home), { host: h.address, port: h.port, user: h.user }, { home, localUser: localUser(), defaultUser: 'root' });
+  const route = resolveRoute(
+    readSshConfig(h.sshConfig, home),
+    { host: h.address, port: h.port, user: h.user },
+    { home, localUser: localUser(), defaultUser: 'root' },
+  );
   const t = new SshTransport({
     host: route.target.host,
     port: route.target.port,

@@ -1,7 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { pidAlive } from '../pid.ts';
-import { changedPaths, parseSnapshot, snapshotDigestFunctions, type SnapshotExecOptions } from '../transport/fileops.ts';
+import {
+  changedPaths,
+  parseSnapshot,
+  snapshotDigestFunctions,
+  type SnapshotExecOptions,
+} from '../transport/fileops.ts';
 import { hostPath, type Transport } from '../transport/types.ts';
 import { commandFailed, shq } from '../shell.ts';
 
@@ -87,7 +92,11 @@ export function parseLockPeek(out: string): LockPeek {
 const HELD_LINE = /^==lock==held (\d+) ([01]) ?(\S*)$/m;
 
 function holderOf(held: RegExpExecArray): LockOwner {
-  return { ...parseOwner(Buffer.from(held[3], 'base64').toString()), ageS: Number(held[1]), beforeBoot: held[2] === '1' };
+  return {
+    ...parseOwner(Buffer.from(held[3], 'base64').toString()),
+    ageS: Number(held[1]),
+    beforeBoot: held[2] === '1',
+  };
 }
 
 /** What the host looked like at the lock-free read. */
@@ -149,7 +158,10 @@ export class HostLock {
     if (!this.held) return;
     this.held = false;
     const L = shq(hostPath(this.t, LOCK_PATH));
-    await this.t.exec(`L=${L}; exec 9>>"$L.flock"; flock -w 120 9; if [ -f "$L" ] && grep -qxF ${shq(`token=${TOKEN}`)} "$L"; then rm -f "$L"; fi`, { afterInterrupt: true });
+    await this.t.exec(
+      `L=${L}; exec 9>>"$L.flock"; flock -w 120 9; if [ -f "$L" ] && grep -qxF ${shq(`token=${TOKEN}`)} "$L"; then rm -f "$L"; fi`,
+      { afterInterrupt: true },
+    );
   }
 
   /** The transport with every command that may change the host (all but read-only ones,
@@ -207,8 +219,19 @@ function splitOnce(text: string, sep: string): [string, string | undefined] {
 }
 
 function parseOwner(text: string): LockOwner {
-  const kv = Object.fromEntries(text.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-  return { controller: kv.controller ?? 'unknown', pid: Number(kv.pid ?? 0), started: kv.started ?? 'unknown', boot_id: kv.boot_id ?? '', token: kv.token };
+  const kv = Object.fromEntries(
+    text
+      .split('\n')
+      .filter((l) => l.includes('='))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
+  return {
+    controller: kv.controller ?? 'unknown',
+    pid: Number(kv.pid ?? 0),
+    started: kv.started ?? 'unknown',
+    boot_id: kv.boot_id ?? '',
+    token: kv.token,
+  };
 }
 
 /** A lock is stale when the host rebooted since, or its run was on this machine and is gone. */
@@ -217,9 +240,13 @@ export function staleReason(o: LockOwner, bootId: string): string | undefined {
   // version's lock directory, maybe being created right now: stale only once it is old.
   if (!o.boot_id && o.pid === 0) {
     if (o.beforeBoot) return 'it has no owner record and was written before the host last booted';
-    return (o.ageS ?? 0) > RECORDLESS_STALE_S ? `it has no owner record and is ${o.ageS} s old: the run that took it died while taking it` : undefined;
+    return (o.ageS ?? 0) > RECORDLESS_STALE_S
+      ? `it has no owner record and is ${o.ageS} s old: the run that took it died while taking it`
+      : undefined;
   }
-  if (o.boot_id && bootId && o.boot_id !== bootId) return `taken by ${o.controller} pid ${o.pid} before the host last rebooted`;
-  if (o.controller === hostname() && o.pid > 0 && !pidAlive(o.pid)) return `its run (pid ${o.pid} on this machine) is no longer running`;
+  if (o.boot_id && bootId && o.boot_id !== bootId)
+    return `taken by ${o.controller} pid ${o.pid} before the host last rebooted`;
+  if (o.controller === hostname() && o.pid > 0 && !pidAlive(o.pid))
+    return `its run (pid ${o.pid} on this machine) is no longer running`;
   return undefined;
 }

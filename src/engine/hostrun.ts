@@ -53,7 +53,15 @@ export function tagSelected(step: StepSpec, tags?: string[], skip?: string[]): b
 export async function runHost(rc: HostRunContext, name: string): Promise<HostResult> {
   const h = rc.inv.hosts.get(name)!;
   const started = Date.now();
-  const res: HostResult = { host: name, target: `${h.address}:${h.port ?? 22}`, status: 'ok', steps: [], counts: emptyCounts(), roundTrips: 0, durationMs: 0 };
+  const res: HostResult = {
+    host: name,
+    target: `${h.address}:${h.port ?? 22}`,
+    status: 'ok',
+    steps: [],
+    counts: emptyCounts(),
+    roundTrips: 0,
+    durationMs: 0,
+  };
   rc.events.hostStart?.(name);
   let t: Transport | undefined;
   let lock: HostLock | undefined;
@@ -61,7 +69,13 @@ export async function runHost(rc: HostRunContext, name: string): Promise<HostRes
     t = await rc.open(h);
     res.target = t.target;
     const prefetch = prefetchPaths(rc.inv, rc.pb, rc.playHosts, h, (s) => tagSelected(s, rc.tags, rc.skipTags));
-    const pre = await openHost(t, { apply: rc.apply, breakLock: rc.breakLock, lockWaitMs: rc.lockWaitMs, log: (l) => rc.events.log?.(name, l), prefetch });
+    const pre = await openHost(t, {
+      apply: rc.apply,
+      breakLock: rc.breakLock,
+      lockWaitMs: rc.lockWaitMs,
+      log: (l) => rc.events.log?.(name, l),
+      prefetch,
+    });
     lock = pre.lock;
     if (lock) t = lock.guard(t);
     if (pre.snapshot) t = withSnapshot(t, pre.snapshot);
@@ -94,7 +108,16 @@ export async function runHost(rc: HostRunContext, name: string): Promise<HostRes
   return res;
 }
 
-async function runPlay(rc: HostRunContext, h: HostEntry, t: Transport, facts: Facts, pending: Pending, play: Play, pi: number, res: HostResult): Promise<boolean> {
+async function runPlay(
+  rc: HostRunContext,
+  h: HostEntry,
+  t: Transport,
+  facts: Facts,
+  pending: Pending,
+  play: Play,
+  pi: number,
+  res: HostResult,
+): Promise<boolean> {
   const cluster = clusterOf(rc.inv, h.name);
   const members = cluster ? rc.playHosts[pi].filter((n) => cluster.nodes.some((c) => c.host === n)) : [];
   // Play vars are defaults: the inventory (all < groups < host) overrides them.
@@ -139,7 +162,13 @@ async function runPlay(rc: HostRunContext, h: HostEntry, t: Transport, facts: Fa
         log: (line) => rc.events.log?.(h.name, line),
         cluster: cluster && {
           members,
-          exchange: <T,>(key: string, value: T) => rc.barriers.exchange<T>(`${cluster.name}/${pi}/x/${handler ? 'h' : 's'}${spec.index}/${key}`, h.name, members, value),
+          exchange: <T>(key: string, value: T) =>
+            rc.barriers.exchange<T>(
+              `${cluster.name}/${pi}/x/${handler ? 'h' : 's'}${spec.index}/${key}`,
+              h.name,
+              members,
+              value,
+            ),
         },
       };
       const change: Change = await type.checkApply(args, ctx);
@@ -148,7 +177,7 @@ async function runPlay(rc: HostRunContext, h: HostEntry, t: Transport, facts: Fa
       if (status === 'changed') {
         planned.push(change.summary);
         if (!handler && spec.notify.length) {
-          spec.notify.forEach((n) => notified.add(n));
+          for (const n of spec.notify) notified.add(n);
           if (rc.apply) await writePending(t, { ...pending, [play.name]: [...notified] });
         }
       }
@@ -159,7 +188,11 @@ async function runPlay(rc: HostRunContext, h: HostEntry, t: Transport, facts: Fa
       const text = e instanceof Error ? e.message : String(e);
       const message = text.startsWith(where) || e instanceof InputError ? text : `${where}: ${text}`;
       if (!rc.apply && planned.length) {
-        const change: Change = { action: 'run', summary: spec.name, conditional: `could not be checked before the earlier pending changes are applied (${planned[planned.length - 1]}): ${message}` };
+        const change: Change = {
+          action: 'run',
+          summary: spec.name,
+          conditional: `could not be checked before the earlier pending changes are applied (${planned[planned.length - 1]}): ${message}`,
+        };
         finish({ ...base, status: 'changed', change, durationMs: Date.now() - started });
         return 'ok';
       }
@@ -194,7 +227,8 @@ export class Interrupted extends Error {
 function withDefaultTimeout(t: Transport, timeoutMs: number): Transport {
   return new Proxy(t, {
     get(target, prop, receiver) {
-      if (prop === 'exec') return (script: string, opts: { timeoutMs?: number } = {}) => target.exec(script, { timeoutMs, ...opts });
+      if (prop === 'exec')
+        return (script: string, opts: { timeoutMs?: number } = {}) => target.exec(script, { timeoutMs, ...opts });
       const v = Reflect.get(target, prop, receiver);
       return typeof v === 'function' ? v.bind(target) : v;
     },

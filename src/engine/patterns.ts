@@ -10,8 +10,12 @@ export function matchHosts(inv: Inventory, pattern: string): string[] {
     return new Set(all.filter((h) => re.test(h) || inv.hosts.get(h)!.groups.some((g) => re.test(g))));
   };
   let selected = new Set<string>();
-  const terms = pattern.split(/[,:]/).map((t) => t.trim()).filter(Boolean);
-  for (const term of terms.filter((t) => !t.startsWith('!') && !t.startsWith('&'))) for (const h of expand(term)) selected.add(h);
+  const terms = pattern
+    .split(/[,:]/)
+    .map((t) => t.trim())
+    .filter(Boolean);
+  for (const term of terms.filter((t) => !t.startsWith('!') && !t.startsWith('&')))
+    for (const h of expand(term)) selected.add(h);
   for (const term of terms.filter((t) => t.startsWith('&'))) {
     const keep = expand(term.slice(1));
     selected = new Set([...selected].filter((h) => keep.has(h)));

@@ -10,13 +10,16 @@ export type Pending = Record<string, string[]>;
 export async function writePending(t: Transport, p: Pending): Promise<void> {
   const clean = Object.fromEntries(Object.entries(p).filter(([, v]) => v.length));
   if (Object.keys(clean).length === 0) await removePath(t, PENDING_PATH);
-  else await writeFileAtomic(t, PENDING_PATH, JSON.stringify(clean, null, 1) + '\n', { mode: '0600' });
+  else await writeFileAtomic(t, PENDING_PATH, `${JSON.stringify(clean, null, 1)}\n`, { mode: '0600' });
 }
 
 /** The pending-handlers file cannot be read: it may hold a pending cluster reboot, so the
  *  host fails instead of dropping it. `aside`: where an apply moved it. */
 export class PendingCorruptError extends Error {
-  constructor(problem: string, readonly aside?: string) {
+  constructor(
+    problem: string,
+    readonly aside?: string,
+  ) {
     super(
       `${PENDING_PATH} on the host is corrupt (${problem}). It records handlers (a reboot among them) that an earlier run notified but did not run yet. ` +
         (aside
@@ -38,7 +41,8 @@ export function parsePending(text: string): { pending: Pending } | { problem: st
   }
   if (!v || typeof v !== 'object' || Array.isArray(v)) return { problem: 'not a JSON object of play names' };
   for (const [play, list] of Object.entries(v)) {
-    if (!Array.isArray(list) || !list.every((x) => typeof x === 'string')) return { problem: `the entry of play ${JSON.stringify(play)} is not a list of handler names` };
+    if (!Array.isArray(list) || !list.every((x) => typeof x === 'string'))
+      return { problem: `the entry of play ${JSON.stringify(play)} is not a list of handler names` };
   }
   return { pending: v as Pending };
 }

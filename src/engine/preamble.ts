@@ -1,7 +1,22 @@
 import { factsScript, parseFacts, type Facts } from '../transport/facts.ts';
-import { parseDigest, parseSnapshot, run, snapshotScript, snapshotWithDigestScript, type FileStateSnapshot } from '../transport/fileops.ts';
+import {
+  parseDigest,
+  parseSnapshot,
+  run,
+  snapshotScript,
+  snapshotWithDigestScript,
+  type FileStateSnapshot,
+} from '../transport/fileops.ts';
 import { hostPath, type Transport } from '../transport/types.ts';
-import { HostLock, HostLockedError, HostMovedError, lockPeekScript, parseLockPeek, staleReason, type LockPeek } from './hostlock.ts';
+import {
+  HostLock,
+  HostLockedError,
+  HostMovedError,
+  lockPeekScript,
+  parseLockPeek,
+  staleReason,
+  type LockPeek,
+} from './hostlock.ts';
 import { PENDING_PATH, PendingCorruptError, parsePending, type Pending } from './pending.ts';
 import { shq } from '../shell.ts';
 
@@ -44,7 +59,11 @@ export async function openHost(
   const prefetch = opts.prefetch ?? [];
   if (!opts.apply) {
     const first = await readHost(t, false, prefetch);
-    return { facts: first.facts, pending: await readPending(t, first.pendingB64), snapshot: snapshotOf(t, first, prefetch) };
+    return {
+      facts: first.facts,
+      pending: await readPending(t, first.pendingB64),
+      snapshot: snapshotOf(t, first, prefetch),
+    };
   }
   // The lock proves these unchanged; the pending-handlers file (read here too) is one of them
   // even when no step reads files.
@@ -88,7 +107,9 @@ async function readHost(t: Transport, apply: boolean, paths: string[]): Promise<
     factsScript(t),
     apply ? lockPeekScript(t) : ':',
     `echo "==pending=="; base64 -w0 ${shq(hostPath(t, PENDING_PATH))} 2>/dev/null; echo`,
-    !paths.length ? ':' : `echo ${SNAPSHOT_MARK}\n${apply ? snapshotWithDigestScript(t, paths) : snapshotScript(t, paths)}`,
+    !paths.length
+      ? ':'
+      : `echo ${SNAPSHOT_MARK}\n${apply ? snapshotWithDigestScript(t, paths) : snapshotScript(t, paths)}`,
   ].join('\n');
   const all = await run(t, script, 'gather facts');
   const [out, snapOut] = splitOnce(all, `${SNAPSHOT_MARK}\n`);
@@ -116,7 +137,11 @@ async function readPending(t: Transport, b64: string, lock?: HostLock): Promise<
   if (lock) {
     await lock.ensure();
     aside = `${PENDING_PATH}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-    await run(t, `mv -f ${shq(hostPath(t, PENDING_PATH))} ${shq(hostPath(t, aside))}`, `moving the corrupt ${PENDING_PATH} aside`);
+    await run(
+      t,
+      `mv -f ${shq(hostPath(t, PENDING_PATH))} ${shq(hostPath(t, aside))}`,
+      `moving the corrupt ${PENDING_PATH} aside`,
+    );
   }
   throw new PendingCorruptError(parsed.problem, aside);
 }

@@ -24,7 +24,13 @@ export function stepArgs(type: StepType, spec: StepSpec, vars: Record<string, un
  * are read for nothing, which costs a few bytes). The pending-handlers file is included so
  * that recording a notification keeps the snapshot valid.
  */
-export function prefetchPaths(inv: Inventory, pb: Playbook, playHosts: string[][], h: HostEntry, selected: (s: StepSpec) => boolean): string[] {
+export function prefetchPaths(
+  inv: Inventory,
+  pb: Playbook,
+  playHosts: string[][],
+  h: HostEntry,
+  selected: (s: StepSpec) => boolean,
+): string[] {
   const paths = new Set<string>();
   for (const [pi, play] of pb.plays.entries()) {
     if (!playHosts[pi].includes(h.name)) continue;
@@ -33,7 +39,8 @@ export function prefetchPaths(inv: Inventory, pb: Playbook, playHosts: string[][
       const type = stepTypes.get(spec.type);
       if (!type?.reads) continue;
       try {
-        for (const p of type.reads(stepArgs(type, spec, vars), { host: h.name, vars, baseDir: pb.dir })) if (p.startsWith('/') && !p.split('/').includes('..')) paths.add(p); // the step refuses the others itself
+        for (const p of type.reads(stepArgs(type, spec, vars), { host: h.name, vars, baseDir: pb.dir }))
+          if (p.startsWith('/') && !p.split('/').includes('..')) paths.add(p); // the step refuses the others itself
       } catch {
         // args that need facts (or are wrong: the step itself reports that when it runs)
       }

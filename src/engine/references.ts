@@ -34,14 +34,22 @@ export function checkReferences(inv: Inventory, pb: Playbook, playHosts: string[
             d: {
               ...(name.where === 'when' && spec.whenLoc ? spec.whenLoc : spec.loc),
               message: `step '${spec.name}' uses unknown variable '${name.name}' (in ${name.where})`,
-              hint: guess && guess !== root ? `did you mean '${guess}'?` : root === 'ramster' ? 'only hosts in a group with a ramster: section have `ramster`' : 'define it under vars: in the inventory or the play',
+              hint:
+                guess && guess !== root
+                  ? `did you mean '${guess}'?`
+                  : root === 'ramster'
+                    ? 'only hosts in a group with a ramster: section have `ramster`'
+                    : 'define it under vars: in the inventory or the play',
             },
           });
         }
       }
     }
   });
-  const diags = [...found.values()].map(({ d, hosts }) => ({ ...d, message: `${d.message} for host${hosts.length > 1 ? 's' : ''} ${hosts.join(', ')}` }));
+  const diags = [...found.values()].map(({ d, hosts }) => ({
+    ...d,
+    message: `${d.message} for host${hosts.length > 1 ? 's' : ''} ${hosts.join(', ')}`,
+  }));
   if (diags.length) throw new InputError(sortDiagnostics(diags));
 }
 
@@ -50,8 +58,9 @@ function referencedNames(spec: StepSpec): { name: string; where: string }[] {
   const raw = new Set(stepTypes.get(spec.type)?.rawArgs ?? []);
   const walk = (v: unknown, where: string) => {
     if (typeof v === 'string') for (const m of v.matchAll(TAG)) out.push({ name: m[1], where });
-    else if (Array.isArray(v)) v.forEach((x) => walk(x, where));
-    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, `${where}.${k}`);
+    else if (Array.isArray(v)) {
+      for (const x of v) walk(x, where);
+    } else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, `${where}.${k}`);
   };
   for (const [k, v] of Object.entries(spec.args)) if (!raw.has(k)) walk(v, `${spec.type}.${k}`);
   if (spec.when) for (const n of exprNames(parseExpr(spec.when))) out.push({ name: n.name, where: 'when' });

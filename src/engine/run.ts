@@ -49,12 +49,18 @@ export async function runPlaybook(inv: Inventory, pb: Playbook, opts: RunOptions
   // A barrier needs every host of a cluster running at once, so forks can never be below that.
   const largestCluster = Math.max(0, ...inv.clusters.map((c) => c.nodes.filter((n) => hosts.includes(n.host)).length));
   const forks = Math.max(opts.forks, largestCluster);
-  if (forks > opts.forks) events.log?.('*', `forks raised from ${opts.forks} to ${forks}: cluster barriers need all ${largestCluster} nodes of a cluster at once`);
+  if (forks > opts.forks)
+    events.log?.(
+      '*',
+      `forks raised from ${opts.forks} to ${forks}: cluster barriers need all ${largestCluster} nodes of a cluster at once`,
+    );
   const limit = pLimit(forks);
   const barriers = new Barriers();
   const open = opts.open ?? ((h: HostEntry) => openTransport(h, opts.connect));
   const opened = new Set<Transport>();
-  const interruptAll = () => opened.forEach((t) => t.interrupt?.());
+  const interruptAll = () => {
+    for (const t of opened) t.interrupt?.();
+  };
   opts.hardSignal?.addEventListener('abort', interruptAll, { once: true });
   const track = async (h: HostEntry) => {
     const t = await open(h);
@@ -89,6 +95,12 @@ export async function runPlaybook(inv: Inventory, pb: Playbook, opts: RunOptions
   opts.hardSignal?.removeEventListener('abort', interruptAll);
   const totals = { ...emptyCounts(), hosts: results.length };
   for (const r of results) for (const k of Object.keys(r.counts) as (keyof typeof r.counts)[]) totals[k] += r.counts[k];
-  return { schemaVersion: 1, mode: opts.apply ? 'apply' : 'plan', hosts: results, totals, durationMs: Date.now() - started, interrupted: opts.signal?.aborted || undefined };
+  return {
+    schemaVersion: 1,
+    mode: opts.apply ? 'apply' : 'plan',
+    hosts: results,
+    totals,
+    durationMs: Date.now() - started,
+    interrupted: opts.signal?.aborted || undefined,
+  };
 }
-

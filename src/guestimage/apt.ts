@@ -21,9 +21,11 @@ export interface AptOptions {
 
 /** The lock apt could not get, from its own messages. */
 export function lockedPath(output: string): string | undefined {
-  const paths = [...output.matchAll(/Could not get lock (\S+)\. |Unable to acquire the dpkg frontend lock \(([^)]+)\)|Unable to lock directory (\S+)/g)].map(
-    (m) => m[1] ?? m[2] ?? `${m[3]}lock`,
-  );
+  const paths = [
+    ...output.matchAll(
+      /Could not get lock (\S+)\. |Unable to acquire the dpkg frontend lock \(([^)]+)\)|Unable to lock directory (\S+)/g,
+    ),
+  ].map((m) => m[1] ?? m[2] ?? `${m[3]}lock`);
   return paths.at(-1);
 }
 
@@ -31,7 +33,10 @@ export function lockedPath(output: string): string | undefined {
 export function describeHolder(output: string, lock: string): string {
   const pid = [...output.matchAll(/It is held by process (\d+)/g)].at(-1)?.[1] ?? openerOf(lock);
   try {
-    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/[\0\s]+/g, ' ').trim().slice(0, 200);
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      .replace(/[\0\s]+/g, ' ')
+      .trim()
+      .slice(0, 200);
     if (pid && cmd) return `pid ${pid}: ${cmd}`;
   } catch {
     // gone meanwhile
@@ -77,7 +82,10 @@ export async function aptGet(args: string[], o: AptOptions): Promise<string> {
     const output = String(r.all ?? '');
     if (r.exitCode === 0) return output;
     const lock = lockedPath(output);
-    if (!lock) throw new ToolError(commandFailed(`apt-get ${args.join(' ')}`, { code: r.exitCode, signal: r.signal }, { output, lines: 8 }));
+    if (!lock)
+      throw new ToolError(
+        commandFailed(`apt-get ${args.join(' ')}`, { code: r.exitCode, signal: r.signal }, { output, lines: 8 }),
+      );
     const waited = Math.round((Date.now() - start) / 1000);
     if (Date.now() - start >= boundMs) {
       throw new ToolError(
@@ -86,7 +94,9 @@ export async function aptGet(args: string[], o: AptOptions): Promise<string> {
           '`systemctl status apt-daily.service apt-daily-upgrade.service unattended-upgrades.service`, then run this again',
       );
     }
-    o.log(`apt-get ${args[0]}: waiting for ${lock}, held by ${describeHolder(output, lock)} (${waited} s, at most ${o.waitS} s)`);
+    o.log(
+      `apt-get ${args[0]}: waiting for ${lock}, held by ${describeHolder(output, lock)} (${waited} s, at most ${o.waitS} s)`,
+    );
     const spent = Date.now() - t0;
     if (spent < slice * 1000) await sleep(slice * 1000 - spent);
     slice = o.sliceS ?? 10;

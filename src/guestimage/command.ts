@@ -10,7 +10,12 @@ export interface CommandOptions {
 }
 
 /** Runs a host command; on failure throws a ToolError with the command's last output lines. */
-export async function runCommand(file: string, args: string[], what: string, opts: CommandOptions = {}): Promise<string> {
+export async function runCommand(
+  file: string,
+  args: string[],
+  what: string,
+  opts: CommandOptions = {},
+): Promise<string> {
   const child = execa(file, args, {
     input: opts.input,
     timeout: opts.timeoutMs,
@@ -34,7 +39,13 @@ export async function runCommand(file: string, args: string[], what: string, opt
   const r = await child;
   if (r.timedOut) throw new ToolError(`${what} timed out after ${Math.round((opts.timeoutMs ?? 0) / 1000)} s`);
   if (r.exitCode !== 0) {
-    throw new ToolError(commandFailed(what, { code: r.exitCode, signal: r.signal }, { output: tail.length ? tail.join('\n') : String(r.all ?? ''), lines: 10 }));
+    throw new ToolError(
+      commandFailed(
+        what,
+        { code: r.exitCode, signal: r.signal },
+        { output: tail.length ? tail.join('\n') : String(r.all ?? ''), lines: 10 },
+      ),
+    );
   }
   return String(r.stdout ?? '');
 }

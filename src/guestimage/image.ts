@@ -1,5 +1,17 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { runCommand } from './command.ts';
@@ -25,9 +37,16 @@ export interface LabImage {
  *  dist/ (so both use one cached image), else the compiled recipe.js beside this module (an
  *  installed package ships dist/ only). */
 function recipeSourceFile(): string {
-  const candidates = [join(REPO_ROOT, 'src/guestimage/recipe.ts'), fileURLToPath(new URL('./recipe.js', import.meta.url))];
+  const candidates = [
+    join(REPO_ROOT, 'src/guestimage/recipe.ts'),
+    fileURLToPath(new URL('./recipe.js', import.meta.url)),
+  ];
   const found = candidates.find((f) => existsSync(f));
-  if (!found) throw new ToolError(`the lab's image recipe is missing (looked for ${candidates.join(', ')})`, 'reinstall ramster-provision');
+  if (!found)
+    throw new ToolError(
+      `the lab's image recipe is missing (looked for ${candidates.join(', ')})`,
+      'reinstall ramster-provision',
+    );
   return found;
 }
 
@@ -69,7 +88,7 @@ export async function ensureImage(cacheDir: string, r: Reporter, flavour: ImageF
     const buildMs = Date.now() - start;
     writeFileSync(
       join(imageDir, 'recipe.json'),
-      JSON.stringify({ hash, flavour, packages: imagePackages(flavour), builtAt: new Date().toISOString(), buildSeconds: buildMs / 1000 }, null, 2) + '\n',
+      `${JSON.stringify({ hash, flavour, packages: imagePackages(flavour), builtAt: new Date().toISOString(), buildSeconds: buildMs / 1000 }, null, 2)}\n`,
     );
     writeFileSync(join(imageDir, 'complete'), '');
     pruneOldImages(cacheDir, hash, flavour, r);
@@ -79,13 +98,19 @@ export async function ensureImage(cacheDir: string, r: Reporter, flavour: ImageF
   }
 }
 
-async function build(cacheDir: string, imageDir: string, key: KeyPair, r: Reporter, flavour: ImageFlavour): Promise<void> {
+async function build(
+  cacheDir: string,
+  imageDir: string,
+  key: KeyPair,
+  r: Reporter,
+  flavour: ImageFlavour,
+): Promise<void> {
   const work = join(cacheDir, `build.${process.pid}`);
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   const rootfs = join(work, 'rootfs');
   const customizeFile = join(work, 'customize.sh');
-  writeFileSync(join(work, 'authorized_keys'), key.publicKey + '\n');
+  writeFileSync(join(work, 'authorized_keys'), `${key.publicKey}\n`);
   writeFileSync(customizeFile, customizeScript(join(work, 'authorized_keys'), flavour));
   try {
     const mm = newMmdebstrapProgress();
@@ -94,7 +119,16 @@ async function build(cacheDir: string, imageDir: string, key: KeyPair, r: Report
     await timed(r, `image: mmdebstrap (Debian root filesystem, ${flavour})`, (update) =>
       runCommand(
         'mmdebstrap',
-        ['--verbose', ...mmdebstrapArgs({ rootfs, hostSources: hostSourcesFile(), debCache: join(cacheDir, 'debs'), customizeFile, flavour })],
+        [
+          '--verbose',
+          ...mmdebstrapArgs({
+            rootfs,
+            hostSources: hostSourcesFile(),
+            debCache: join(cacheDir, 'debs'),
+            customizeFile,
+            flavour,
+          }),
+        ],
         'mmdebstrap',
         {
           timeoutMs: 4 * 3600_000,
@@ -132,7 +166,8 @@ function lastBuildSeconds(cacheDir: string): number | undefined {
   if (!existsSync(images)) return undefined;
   for (const hash of readdirSync(images)) {
     try {
-      const seconds = (JSON.parse(readFileSync(join(images, hash, 'recipe.json'), 'utf8')) as { buildSeconds?: number }).buildSeconds;
+      const seconds = (JSON.parse(readFileSync(join(images, hash, 'recipe.json'), 'utf8')) as { buildSeconds?: number })
+        .buildSeconds;
       if (seconds) return seconds;
     } catch {
       // no finished build there
@@ -180,7 +215,10 @@ function pruneOldImages(cacheDir: string, keep: string, flavour: ImageFlavour, r
 
 function imageFlavour(imageDir: string): ImageFlavour {
   try {
-    return (JSON.parse(readFileSync(join(imageDir, 'recipe.json'), 'utf8')) as { flavour?: ImageFlavour }).flavour ?? 'systemd';
+    return (
+      (JSON.parse(readFileSync(join(imageDir, 'recipe.json'), 'utf8')) as { flavour?: ImageFlavour }).flavour ??
+      'systemd'
+    );
   } catch {
     return 'systemd';
   }

@@ -16,7 +16,11 @@ export async function ensureKeyPair(path: string, comment: string): Promise<KeyP
     const tmp = `${path}.tmp${process.pid}`;
     rmSync(tmp, { force: true });
     rmSync(`${tmp}.pub`, { force: true });
-    await runCommand('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', tmp], `ssh-keygen for ${comment}`);
+    await runCommand(
+      'ssh-keygen',
+      ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', tmp],
+      `ssh-keygen for ${comment}`,
+    );
     renameSync(`${tmp}.pub`, `${path}.pub`);
     renameSync(tmp, path);
   }

@@ -21,14 +21,15 @@ export function newMmdebstrapProgress(): MmdebstrapProgress {
 
 /** Folds one output line in; returns true when the line changed what `describe` says. */
 export function mmdebstrapLine(p: MmdebstrapProgress, line: string): boolean {
-  let m: RegExpExecArray | null;
+  const get = GET.exec(line);
+  const planned = /^\d+ upgraded, (\d+) newly installed/.exec(line); // one apt run per phase
   if (line.startsWith('I: ')) p.phase = line.slice(3).replace(/\.\.\.$/, '');
-  else if ((m = GET.exec(line))) {
+  else if (get) {
     p.fetched++;
-    p.fetchedBytes += Number(m[1].replace(/,/g, '')) * UNITS[m[2]];
+    p.fetchedBytes += Number(get[1].replace(/,/g, '')) * UNITS[get[2]];
   } else if (line.startsWith('Unpacking ')) p.unpacked++;
   else if (line.startsWith('Setting up ')) p.setUp++;
-  else if ((m = /^\d+ upgraded, (\d+) newly installed/.exec(line))) p.total = (p.total ?? 0) + Number(m[1]); // one apt run per phase
+  else if (planned) p.total = (p.total ?? 0) + Number(planned[1]);
   else return false;
   return true;
 }

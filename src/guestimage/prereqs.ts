@@ -64,7 +64,11 @@ export async function missingCommands<T extends { command: string }>(tools: read
 
 /** Checks the lab's tools; with `installDeps` (and root) installs the missing packages with
  *  apt-get, otherwise throws a ToolError naming the exact `apt-get install` line. */
-export async function checkPrerequisites(installDeps: boolean, log: (line: string) => void = () => {}, tools = LAB_TOOLS): Promise<PrerequisiteReport> {
+export async function checkPrerequisites(
+  installDeps: boolean,
+  log: (line: string) => void = () => {},
+  tools = LAB_TOOLS,
+): Promise<PrerequisiteReport> {
   const missingTools = () => missingCommands(tools);
   let missing = await missingTools();
   const isRoot = process.getuid?.() === 0;
@@ -87,7 +91,10 @@ export async function checkPrerequisites(installDeps: boolean, log: (line: strin
     );
   }
   if (!isRoot) {
-    throw new ToolError('building the lab image needs root (mmdebstrap --mode=root writes device nodes and owners)', 'run the lab as root');
+    throw new ToolError(
+      'building the lab image needs root (mmdebstrap --mode=root writes device nodes and owners)',
+      'run the lab as root',
+    );
   }
   return { missing, installed };
 }

@@ -23,7 +23,11 @@ export function pidMatches(pid: number | undefined, marker: string): boolean {
   }
 }
 
-export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number, intervalMs = 200): Promise<boolean> {
+export async function waitFor(
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  intervalMs = 200,
+): Promise<boolean> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     if (await cond()) return true;

@@ -34,7 +34,12 @@ export function baseHash(): string {
  * mmdebstrap runs share the .deb cache with lab image builds, and a base is never pruned while
  * it is being copied.
  */
-export async function copyBaseRootfs(cacheDir: string, dest: string, r: Reporter, opts: { fresh?: boolean } = {}): Promise<BaseRootfs> {
+export async function copyBaseRootfs(
+  cacheDir: string,
+  dest: string,
+  r: Reporter,
+  opts: { fresh?: boolean } = {},
+): Promise<BaseRootfs> {
   mkdirSync(cacheDir, { recursive: true });
   const hash = baseHash();
   const baseDir = join(cacheDir, 'image-base', hash);
@@ -49,7 +54,9 @@ export async function copyBaseRootfs(cacheDir: string, dest: string, r: Reporter
       r.log(`image: using the cached base root filesystem ${dir}`);
     }
     await timed(r, 'image: copy the base root filesystem', () =>
-      runCommand('cp', ['-a', '--reflink=auto', dir, dest], 'copying the base root filesystem', { timeoutMs: 20 * 60_000 }),
+      runCommand('cp', ['-a', '--reflink=auto', dir, dest], 'copying the base root filesystem', {
+        timeoutMs: 20 * 60_000,
+      }),
     );
     return { dir, hash, built };
   } finally {
@@ -68,10 +75,15 @@ async function buildBase(cacheDir: string, baseDir: string, r: Reporter): Promis
     const customizeFile = join(work, 'customize.sh');
     writeFileSync(customizeFile, customizeScript(emptyKeys));
     await timed(r, 'image: mmdebstrap (Debian root filesystem, the lab recipe)', (update) =>
-      runCommand('mmdebstrap', mmdebstrapArgs({ rootfs, hostSources: hostSourcesFile(), debCache: join(cacheDir, 'debs'), customizeFile }), 'mmdebstrap', {
-        timeoutMs: 45 * 60_000,
-        onLine: (line) => line.startsWith('I: ') && update(line.slice(3)),
-      }),
+      runCommand(
+        'mmdebstrap',
+        mmdebstrapArgs({ rootfs, hostSources: hostSourcesFile(), debCache: join(cacheDir, 'debs'), customizeFile }),
+        'mmdebstrap',
+        {
+          timeoutMs: 45 * 60_000,
+          onLine: (line) => line.startsWith('I: ') && update(line.slice(3)),
+        },
+      ),
     );
     mustRemove(baseDir);
     mkdirSync(baseDir, { recursive: true });
@@ -85,7 +97,11 @@ async function buildBase(cacheDir: string, baseDir: string, r: Reporter): Promis
 
 function mustRemove(dir: string): void {
   const blocked = removeTree(dir);
-  if (blocked.length) throw new ImageError(`${dir} still has mounts below it (${blocked.join(', ')}), left by an interrupted build`, `unmount them (umount -R ${dir}/rootfs) and run the build again`);
+  if (blocked.length)
+    throw new ImageError(
+      `${dir} still has mounts below it (${blocked.join(', ')}), left by an interrupted build`,
+      `unmount them (umount -R ${dir}/rootfs) and run the build again`,
+    );
 }
 
 /** Bases of older recipes are dead weight (we hold the build lock: nobody copies them now). */
@@ -96,6 +112,9 @@ function pruneOtherBases(cacheDir: string, keep: string, r: Reporter): void {
     if (path === keep || entry === `build.${process.pid}`) continue;
     // Under the lock no other build runs: `build.<pid>` directories are leftovers too.
     if (removeTree(path).length) r.log(`image: kept ${path}: something is still mounted below it`);
-    else r.log(`image: removed ${entry.startsWith('build.') ? 'an interrupted base build' : 'the base root filesystem of an older recipe'} (${entry})`);
+    else
+      r.log(
+        `image: removed ${entry.startsWith('build.') ? 'an interrupted base build' : 'the base root filesystem of an older recipe'} (${entry})`,
+      );
   }
 }

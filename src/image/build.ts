@@ -82,11 +82,22 @@ export interface ImageBuildResult {
 export const SITE_PLAYBOOK = fileURLToPath(new URL('../../playbooks/site.yaml', import.meta.url));
 
 async function checkTools(format: DiskFormat): Promise<void> {
-  if (process.getuid?.() !== 0) throw new ImageError('image build needs root (mmdebstrap --mode=root, chroot, mounts)', 'run it as root, e.g. with sudo');
-  const needed = [...GUEST_IMAGE_TOOLS, ...tools('unshare', 'chroot'), ...(format === 'qcow2' ? tools('qemu-img') : [])];
+  if (process.getuid?.() !== 0)
+    throw new ImageError(
+      'image build needs root (mmdebstrap --mode=root, chroot, mounts)',
+      'run it as root, e.g. with sudo',
+    );
+  const needed = [
+    ...GUEST_IMAGE_TOOLS,
+    ...tools('unshare', 'chroot'),
+    ...(format === 'qcow2' ? tools('qemu-img') : []),
+  ];
   const missing = await missingCommands(needed);
   if (missing.length) {
-    throw new ImageError(`image build needs ${missing.map((m) => m.command).join(', ')}`, `apt-get install ${[...new Set(missing.map((m) => m.pkg))].join(' ')}`);
+    throw new ImageError(
+      `image build needs ${missing.map((m) => m.command).join(', ')}`,
+      `apt-get install ${[...new Set(missing.map((m) => m.pkg))].join(' ')}`,
+    );
   }
 }
 
@@ -98,7 +109,8 @@ export function knownHostsPathFor(output: string): string {
 /** The inventory reduced to the one host, with the variables an image build needs. */
 function imageInventory(inv: Inventory, host: string): Inventory {
   const h = inv.hosts.get(host);
-  if (!h) throw new ImageError(`host ${host} is not in ${inv.file}`, `hosts there: ${[...inv.hosts.keys()].join(', ')}`);
+  if (!h)
+    throw new ImageError(`host ${host} is not in ${inv.file}`, `hosts there: ${[...inv.hosts.keys()].join(', ')}`);
   // An image cannot reboot: the cluster reboot handler is skipped (site.yaml honours it).
   return { ...inv, hosts: new Map([[host, { ...h, vars: { ...h.vars, ramster_reboot: false } }]]) };
 }
@@ -123,19 +135,30 @@ export async function buildImage(opts: ImageBuildOptions): Promise<ImageBuildRes
   const r: Reporter = { log: opts.log };
   const output = resolve(opts.output);
   const format = formatOf(output);
-  if (!existsSync(dirname(output)) || !statSync(dirname(output)).isDirectory()) throw new ImageError(`the directory of ${output} does not exist`, 'create it first');
+  if (!existsSync(dirname(output)) || !statSync(dirname(output)).isDirectory())
+    throw new ImageError(`the directory of ${output} does not exist`, 'create it first');
   const knownHostsFile = knownHostsPathFor(output);
   const cacheDir = resolve(opts.cacheDir ?? labCacheDir());
 
-  const [fullInv, pb] = await Promise.all([loadInventory(opts.inventory), loadPlaybook(opts.playbook ?? SITE_PLAYBOOK)]);
+  const [fullInv, pb] = await Promise.all([
+    loadInventory(opts.inventory),
+    loadPlaybook(opts.playbook ?? SITE_PLAYBOOK),
+  ]);
   const inv = imageInventory(fullInv, opts.host);
   const { playHosts, hosts } = selectHosts(inv, pb);
-  if (!hosts.includes(opts.host)) throw new ImageError(`no play of ${pb.file} runs on host ${opts.host}`, "check the plays' `hosts:` patterns");
+  if (!hosts.includes(opts.host))
+    throw new ImageError(`no play of ${pb.file} runs on host ${opts.host}`, "check the plays' `hosts:` patterns");
   checkReferences(inv, pb, playHosts);
   await checkTools(format);
 
-  const authorizedKeys = opts.authorizedKeyFile ? readAuthorizedKeys(opts.authorizedKeyFile) : `${(await ensureLabKey(cacheDir)).publicKey}\n`;
-  const id = hostIdentity(fullInv, opts.host, { authorizedKeys, clusterPrefix: opts.clusterPrefix, clusterMac: opts.clusterMac });
+  const authorizedKeys = opts.authorizedKeyFile
+    ? readAuthorizedKeys(opts.authorizedKeyFile)
+    : `${(await ensureLabKey(cacheDir)).publicKey}\n`;
+  const id = hostIdentity(fullInv, opts.host, {
+    authorizedKeys,
+    clusterPrefix: opts.clusterPrefix,
+    clusterMac: opts.clusterMac,
+  });
   const layout = newDiskLayout(opts.sizeMb);
 
   const workRoot = join(cacheDir, 'image-builds');
@@ -156,7 +179,8 @@ export async function buildImage(opts: ImageBuildOptions): Promise<ImageBuildRes
   };
 
   r.log(`image: ${opts.host} (${id.hostname}) from ${pb.file} -> ${output}`);
-  if (removeTree(work).length) throw new ImageError(`${work} has mounts below it`, `unmount them (umount -R ${work}) first`);
+  if (removeTree(work).length)
+    throw new ImageError(`${work} has mounts below it`, `unmount them (umount -R ${work}) first`);
   mkdirSync(work, { recursive: true });
   try {
     const key = await hostKey(work, id, opts.hostKeyFile);
@@ -164,7 +188,11 @@ export async function buildImage(opts: ImageBuildOptions): Promise<ImageBuildRes
     const base = await copyBaseRootfs(cacheDir, rootfs, r, { fresh: opts.freshBase });
     timings.base = (Date.now() - baseStart) / 1000;
 
-    await part('identity', `identity of ${id.hostname} (hostname, SSH host key, cluster address, authorized_keys)`, () => writeIdentity(rootfs, id, key));
+    await part(
+      'identity',
+      `identity of ${id.hostname} (hostname, SSH host key, cluster address, authorized_keys)`,
+      () => writeIdentity(rootfs, id, key),
+    );
 
     const transport = new ImageChrootTransport(rootfs);
     const ignored = new Map<number, string[]>();
@@ -193,16 +221,25 @@ export async function buildImage(opts: ImageBuildOptions): Promise<ImageBuildRes
     const hostRes = run.hosts[0];
     if (run.interrupted) return { run, error: 'interrupted: the image was not written' };
     if (hostRes.status === 'failed' || hostRes.status === 'unreachable') {
-      return { run, error: `the playbook failed in the image, so no image was written: ${hostRes.error ?? 'see the failed step'}` };
+      return {
+        run,
+        error: `the playbook failed in the image, so no image was written: ${hostRes.error ?? 'see the failed step'}`,
+      };
     }
     const deferred = deferredSteps(hostRes, ignored);
 
-    const grub = await part('grub', `grub.cfg for the disk (update-grub in the chroot, root=UUID=${layout.fsUuid})`, () => regenerateGrubCfg(rootfs, work, layout));
+    const grub = await part(
+      'grub',
+      `grub.cfg for the disk (update-grub in the chroot, root=UUID=${layout.fsUuid})`,
+      () => regenerateGrubCfg(rootfs, work, layout),
+    );
     r.log(`image: grub.cfg boots ${grub.entries[0].join(' ')}`);
 
     await checkFits(rootfs, layout);
     const raw = format === 'raw' ? tmpImage : join(work, 'disk.raw');
-    await part('disk', `raw disk (${layout.sizeMb} MiB: partition, ext4 from the rootfs, GRUB)`, () => writeRawDisk(rootfs, raw, layout));
+    await part('disk', `raw disk (${layout.sizeMb} MiB: partition, ext4 from the rootfs, GRUB)`, () =>
+      writeRawDisk(rootfs, raw, layout),
+    );
     // The rootfs is not needed any more: delete it while qemu-img converts.
     const dropRootfs = mountsUnder(rootfs).length ? Promise.resolve() : rm(rootfs, { recursive: true, force: true });
     try {

@@ -44,18 +44,27 @@ export interface ImageExecOptions extends ExecOptions {
 
 /** Runs `sh -c script` chrooted into `rootfs`, with the mounts above in a private namespace.
  *  A failed mount ends the command with the mount's message, before the script runs. */
-export async function execInImage(rootfs: string, script: string, opts: ImageExecOptions = {}, procs = new LocalProcesses()): Promise<ExecResult> {
+export async function execInImage(
+  rootfs: string,
+  script: string,
+  opts: ImageExecOptions = {},
+  procs = new LocalProcesses(),
+): Promise<ExecResult> {
   const setup = `${MOUNTS}${opts.extraSetup ?? ''}\ntrap - EXIT\nset +eu\nexec chroot "$r" /bin/sh -c "$2"`;
   return procs.run(`chroot:${rootfs}`, opts, (detached) =>
-    execa('unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', setup, 'ramster-image', rootfs, script], {
-      ...detached,
-      input: opts.stdin,
-      timeout: opts.timeoutMs,
-      reject: false,
-      stripFinalNewline: false,
-      env: { LC_ALL: 'C', PATH, SYSTEMD_OFFLINE: '1' },
-      extendEnv: false,
-    }),
+    execa(
+      'unshare',
+      ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', setup, 'ramster-image', rootfs, script],
+      {
+        ...detached,
+        input: opts.stdin,
+        timeout: opts.timeoutMs,
+        reject: false,
+        stripFinalNewline: false,
+        env: { LC_ALL: 'C', PATH, SYSTEMD_OFFLINE: '1' },
+        extendEnv: false,
+      },
+    ),
   );
 }
 
@@ -63,7 +72,17 @@ export async function execInImage(rootfs: string, script: string, opts: ImageExe
 const IGNORED = /Running in chroot, ignoring (?:command '([\w-]+)'|request)/g;
 
 /** Verbs that only read state: skipping them in a chroot defers nothing. */
-const READ_ONLY = new Set(['is-active', 'is-failed', 'status', 'show', 'cat', 'list-units', 'list-jobs', 'daemon-reload', 'daemon-reexec']);
+const READ_ONLY = new Set([
+  'is-active',
+  'is-failed',
+  'status',
+  'show',
+  'cat',
+  'list-units',
+  'list-jobs',
+  'daemon-reload',
+  'daemon-reexec',
+]);
 
 /**
  * The chroot transport of an image build: the project's ChrootTransport with the command

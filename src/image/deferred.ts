@@ -21,13 +21,25 @@ export function deferredSteps(h: HostResult, ignored: Map<number, string[]> = ne
   h.steps.forEach((s, i) => {
     const base = { step: s.step, type: s.type, handler: s.handler };
     if (s.status === 'skipped' && s.change?.skipped) out.push({ ...base, when: 'deferred', note: s.change.skipped });
-    else if (s.status === 'skipped' && s.handler) out.push({ ...base, when: 'deferred', note: `not run in an image (${s.message ?? 'skipped'})` });
+    else if (s.status === 'skipped' && s.handler)
+      out.push({ ...base, when: 'deferred', note: `not run in an image (${s.message ?? 'skipped'})` });
     const verbs = ignored.get(i) ?? [];
     if (verbs.length) {
-      out.push({ ...base, when: 'at-boot', note: `${verbs.join(', ')} not run (no init runs in a chroot): happens when the image boots, if the unit is enabled` });
+      out.push({
+        ...base,
+        when: 'at-boot',
+        note: `${verbs.join(', ')} not run (no init runs in a chroot): happens when the image boots, if the unit is enabled`,
+      });
     }
     if (s.status === 'changed' && s.change?.rebootRequired) {
-      out.push({ ...base, when: 'at-boot', note: s.type === 'grub_cmdline' ? 'boot parameters: grub.cfg is generated with them when the disk is written' : 'takes effect when the image boots' });
+      out.push({
+        ...base,
+        when: 'at-boot',
+        note:
+          s.type === 'grub_cmdline'
+            ? 'boot parameters: grub.cfg is generated with them when the disk is written'
+            : 'takes effect when the image boots',
+      });
     }
   });
   return out;
@@ -37,7 +49,13 @@ export function formatDeferred(items: DeferredStep[]): string {
   const section = (title: string, list: DeferredStep[]) =>
     list.length ? [title, ...list.map((d) => `  - ${d.handler ? 'handler ' : ''}${d.step}: ${d.note}`)] : [];
   return [
-    ...section('DEFERRED (not done in the image: `ramster-provision apply` against the booted host does it)', items.filter((d) => d.when === 'deferred')),
-    ...section('AT FIRST BOOT (in the image, takes effect when it boots)', items.filter((d) => d.when === 'at-boot')),
+    ...section(
+      'DEFERRED (not done in the image: `ramster-provision apply` against the booted host does it)',
+      items.filter((d) => d.when === 'deferred'),
+    ),
+    ...section(
+      'AT FIRST BOOT (in the image, takes effect when it boots)',
+      items.filter((d) => d.when === 'at-boot'),
+    ),
   ].join('\n');
 }

@@ -4,7 +4,6 @@ import { ImageError } from './errors.ts';
 import { DISK_SIZE_MB } from '../guestimage/recipe.ts';
 import { shq } from '../shell.ts';
 
-
 /**
  * The disk an image is written to, decided before grub.cfg is generated so the config names
  * the real file system: one bootable MBR partition from 1 MiB, ext4 labelled `root` with a
@@ -24,7 +23,8 @@ export interface DiskLayout {
 export const PARTITION_OFFSET = 1024 * 1024;
 
 export function newDiskLayout(sizeMb = DISK_SIZE_MB): DiskLayout {
-  if (!Number.isInteger(sizeMb) || sizeMb < 512) throw new ImageError(`--size must be at least 512 (MiB), got ${sizeMb}`);
+  if (!Number.isInteger(sizeMb) || sizeMb < 512)
+    throw new ImageError(`--size must be at least 512 (MiB), got ${sizeMb}`);
   return { sizeMb, fsUuid: randomUUID(), diskId: randomBytes(4).toString('hex'), device: '/dev/vda1' };
 }
 
@@ -36,7 +36,10 @@ export async function checkFits(rootfs: string, layout: DiskLayout): Promise<voi
   // ext4 metadata (inode tables, journal) takes roughly a tenth of a small disk.
   if (usedKb > fsKb * 0.85) {
     const need = Math.ceil((usedKb / 0.85 / 1024 + 1) / 256) * 256;
-    throw new ImageError(`the root filesystem (${Math.round(usedKb / 1024)} MiB) does not fit a ${layout.sizeMb} MiB disk`, `use --size ${need} or more`);
+    throw new ImageError(
+      `the root filesystem (${Math.round(usedKb / 1024)} MiB) does not fit a ${layout.sizeMb} MiB disk`,
+      `use --size ${need} or more`,
+    );
   }
 }
 
@@ -56,7 +59,9 @@ dd if=${shq(`${grub}/core.img`)} of=${shq(out)} bs=512 seek=1 conv=notrunc statu
 }
 
 export async function writeRawDisk(rootfs: string, out: string, layout: DiskLayout): Promise<void> {
-  await runCommand('sh', ['-c', rawDiskScript(rootfs, out, layout)], 'writing the disk image', { timeoutMs: 20 * 60_000 });
+  await runCommand('sh', ['-c', rawDiskScript(rootfs, out, layout)], 'writing the disk image', {
+    timeoutMs: 20 * 60_000,
+  });
 }
 
 export type DiskFormat = 'qcow2' | 'raw';
@@ -65,9 +70,14 @@ export type DiskFormat = 'qcow2' | 'raw';
 export function formatOf(output: string): DiskFormat {
   if (/\.qcow2$/i.test(output)) return 'qcow2';
   if (/\.(raw|img)$/i.test(output)) return 'raw';
-  throw new ImageError(`cannot tell the disk format of ${output}`, 'name the output *.qcow2 (QEMU copy-on-write) or *.raw / *.img (raw disk)');
+  throw new ImageError(
+    `cannot tell the disk format of ${output}`,
+    'name the output *.qcow2 (QEMU copy-on-write) or *.raw / *.img (raw disk)',
+  );
 }
 
 export async function convertToQcow2(raw: string, out: string): Promise<void> {
-  await runCommand('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', raw, out], 'qemu-img convert', { timeoutMs: 20 * 60_000 });
+  await runCommand('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', raw, out], 'qemu-img convert', {
+    timeoutMs: 20 * 60_000,
+  });
 }

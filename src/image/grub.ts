@@ -87,16 +87,27 @@ printf '%s\\n' "\${GRUB_CMDLINE_LINUX:-}"
 echo '==cfg=='
 cat /boot/grub/grub.cfg`;
   const r = await execInImage(rootfs, script, { extraSetup, timeoutMs: 10 * 60_000 });
-  if (r.code !== 0) throw new ImageError(commandFailed('update-grub in the image', r, { output: r.stdout + r.stderr, lines: 15 }));
+  if (r.code !== 0)
+    throw new ImageError(commandFailed('update-grub in the image', r, { output: r.stdout + r.stderr, lines: 15 }));
   const [, afterCmd = ''] = r.stdout.split('==cmdline==\n');
   const [cmdText, cfg = ''] = afterCmd.split('==cfg==\n');
   const cmdline = cmdText.trim().split(/\s+/).filter(Boolean);
   const entries = grubCfgKernelArgs(cfg);
-  if (!entries.length) throw new ImageError('update-grub in the image wrote a grub.cfg without any kernel entry', 'is a kernel installed in the image (/boot/vmlinuz-*)?');
+  if (!entries.length)
+    throw new ImageError(
+      'update-grub in the image wrote a grub.cfg without any kernel entry',
+      'is a kernel installed in the image (/boot/vmlinuz-*)?',
+    );
   const stale = entries.flatMap((args) => staleTokens(args, cmdline, []));
-  if (stale.length) throw new ImageError(`the generated grub.cfg lacks ${[...new Set(stale)].join(' ')} of GRUB_CMDLINE_LINUX`, 'check /etc/grub.d/10_linux in the image');
+  if (stale.length)
+    throw new ImageError(
+      `the generated grub.cfg lacks ${[...new Set(stale)].join(' ')} of GRUB_CMDLINE_LINUX`,
+      'check /etc/grub.d/10_linux in the image',
+    );
   if (!entries.every((args) => args.includes(`root=UUID=${layout.fsUuid}`))) {
-    throw new ImageError(`the generated grub.cfg does not boot root=UUID=${layout.fsUuid}:\n${entries.map((a) => a.join(' ')).join('\n')}`);
+    throw new ImageError(
+      `the generated grub.cfg does not boot root=UUID=${layout.fsUuid}:\n${entries.map((a) => a.join(' ')).join('\n')}`,
+    );
   }
   return { cmdline, entries };
 }

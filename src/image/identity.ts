@@ -35,11 +35,18 @@ export function hostIdentity(
   opts: { authorizedKeys: string; clusterPrefix?: number; clusterMac?: string },
 ): HostIdentity {
   const h = inv.hosts.get(host);
-  if (!h) throw new ImageError(`host ${host} is not in ${inv.file}`, `hosts there: ${[...inv.hosts.keys()].join(', ')}`);
+  if (!h)
+    throw new ImageError(`host ${host} is not in ${inv.file}`, `hosts there: ${[...inv.hosts.keys()].join(', ')}`);
   const prefix = opts.clusterPrefix ?? 24;
-  if (!Number.isInteger(prefix) || prefix < 1 || prefix > 32) throw new ImageError(`--cluster-prefix must be 1..32, got ${prefix}`);
-  if (opts.clusterMac !== undefined && !MAC.test(opts.clusterMac)) throw new ImageError(`--cluster-mac ${opts.clusterMac} is not a MAC address`, 'write it as 52:54:00:99:00:01');
-  if (opts.clusterMac?.toLowerCase() === NIC0_MAC) throw new ImageError(`--cluster-mac ${opts.clusterMac} is the first NIC's MAC (DHCP, SSH)`, 'give the MAC of the second NIC');
+  if (!Number.isInteger(prefix) || prefix < 1 || prefix > 32)
+    throw new ImageError(`--cluster-prefix must be 1..32, got ${prefix}`);
+  if (opts.clusterMac !== undefined && !MAC.test(opts.clusterMac))
+    throw new ImageError(`--cluster-mac ${opts.clusterMac} is not a MAC address`, 'write it as 52:54:00:99:00:01');
+  if (opts.clusterMac?.toLowerCase() === NIC0_MAC)
+    throw new ImageError(
+      `--cluster-mac ${opts.clusterMac} is the first NIC's MAC (DHCP, SSH)`,
+      'give the MAC of the second NIC',
+    );
   const cluster = clusterOf(inv, host);
   const node = cluster?.nodes.find((n) => n.host === host);
   return {
@@ -67,9 +74,12 @@ export function readAuthorizedKeys(file: string): string {
   }
   const keys = text.split('\n').filter((l) => l.trim() && !l.trim().startsWith('#'));
   if (!keys.length || !keys.every((l) => KEY_LINE.test(l))) {
-    throw new ImageError(`--authorized-key ${file} is not an authorized_keys file`, 'give a public key (the .pub file, e.g. ~/.ssh/id_ed25519.pub), not a private key');
+    throw new ImageError(
+      `--authorized-key ${file} is not an authorized_keys file`,
+      'give a public key (the .pub file, e.g. ~/.ssh/id_ed25519.pub), not a private key',
+    );
   }
-  return keys.join('\n') + '\n';
+  return `${keys.join('\n')}\n`;
 }
 
 export interface HostKey {
@@ -91,10 +101,17 @@ export async function hostKey(workDir: string, id: HostIdentity, existing?: stri
       throw new ImageError(`cannot read --host-key ${existing}: ${(e as Error).message}`);
     }
     const pub = await runCommand('ssh-keygen', ['-y', '-f', path], `reading the host key ${existing}`).catch(() => {
-      throw new ImageError(`--host-key ${existing} is not a readable OpenSSH private key`, 'give a private key without passphrase, e.g. one made by `ssh-keygen -t ed25519 -N "" -f key`');
+      throw new ImageError(
+        `--host-key ${existing} is not a readable OpenSSH private key`,
+        'give a private key without passphrase, e.g. one made by `ssh-keygen -t ed25519 -N "" -f key`',
+      );
     });
     const publicKey = pub.trim().split(/\s+/).slice(0, 2).join(' ');
-    if (!publicKey.startsWith('ssh-ed25519 ')) throw new ImageError(`--host-key ${existing} is not an ed25519 key`, 'the image runs sshd with an ed25519 host key only: make one with `ssh-keygen -t ed25519`');
+    if (!publicKey.startsWith('ssh-ed25519 '))
+      throw new ImageError(
+        `--host-key ${existing} is not an ed25519 key`,
+        'the image runs sshd with an ed25519 host key only: make one with `ssh-keygen -t ed25519`',
+      );
     return { path, publicKey };
   }
   const kp = await ensureKeyPair(path, `root@${id.hostname}`);
@@ -150,5 +167,6 @@ export async function writeIdentity(rootfs: string, id: HostIdentity, key: HostK
     'if [ -e /etc/systemd/system/ramster-lab-config.service ]; then systemctl disable --quiet ramster-lab-config.service; fi',
   ].join('\n');
   const r = await execInImage(rootfs, 'exec /bin/sh -s', { stdin: script, timeoutMs: 120_000 });
-  if (r.code !== 0) throw new ImageError(commandFailed('writing the host identity into the image', r, { lines: Infinity }));
+  if (r.code !== 0)
+    throw new ImageError(commandFailed('writing the host identity into the image', r, { lines: Infinity }));
 }

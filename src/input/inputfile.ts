@@ -12,7 +12,10 @@ export async function readInputFile(file: string): Promise<{ text: string } | { 
   const fail = (message: string, hint: string, line = 1, col = 1) => ({ error: { file, line, col, message, hint } });
   const notReadable = (e: unknown) => {
     const code = (e as NodeJS.ErrnoException).code;
-    return fail(code === 'ENOENT' ? 'file not found' : `cannot read file (${code})`, 'check the path given on the command line');
+    return fail(
+      code === 'ENOENT' ? 'file not found' : `cannot read file (${code})`,
+      'check the path given on the command line',
+    );
   };
   let info: Stats;
   try {
@@ -42,7 +45,12 @@ export async function readInputFile(file: string): Promise<{ text: string } | { 
   const lineStart = bytes.lastIndexOf(0x0a, bad - 1) + 1;
   const line = countNewlines(bytes, bad) + 1;
   const col = bytes.subarray(lineStart, bad).toString('utf8').length + 1;
-  return fail(`byte 0x${bytes[bad].toString(16).toUpperCase().padStart(2, '0')} here is not UTF-8 text`, 'save the file as UTF-8, e.g. `iconv -f latin1 -t utf-8 FILE > FILE.utf8`, or remove the character', line, col);
+  return fail(
+    `byte 0x${bytes[bad].toString(16).toUpperCase().padStart(2, '0')} here is not UTF-8 text`,
+    'save the file as UTF-8, e.g. `iconv -f latin1 -t utf-8 FILE > FILE.utf8`, or remove the character',
+    line,
+    col,
+  );
 }
 
 const TOO_LARGE_HINT = `an inventory or playbook may be at most ${MAX_INPUT_BYTES / 1024 / 1024} MiB: check that the path names the right file, or split the hosts into several inventories`;
@@ -50,13 +58,28 @@ const TOO_LARGE_HINT = `an inventory or playbook may be at most ${MAX_INPUT_BYTE
 /** What is wrong with a file over the cap (its size when stat knew it). */
 function tooLarge(size?: number): string {
   const cap = `${MAX_INPUT_BYTES / 1024 / 1024} MiB`;
-  return size === undefined ? `the file is larger than ${cap}, the most an input file may be` : `the file is ${(size / 1024 / 1024).toFixed(1)} MiB, larger than ${cap}, the most an input file may be`;
+  return size === undefined
+    ? `the file is larger than ${cap}, the most an input file may be`
+    : `the file is ${(size / 1024 / 1024).toFixed(1)} MiB, larger than ${cap}, the most an input file may be`;
 }
 
 function refuse(info: Stats): { message: string; hint: string } | undefined {
   if (!info.isFile()) {
-    const kind = info.isDirectory() ? 'a directory' : info.isFIFO() ? 'a named pipe (FIFO)' : info.isCharacterDevice() ? 'a character device' : info.isBlockDevice() ? 'a block device' : info.isSocket() ? 'a socket' : 'not a file';
-    return { message: `this is ${kind}, not a regular file`, hint: 'give the path of a YAML file: devices, pipes and directories are never read' };
+    const kind = info.isDirectory()
+      ? 'a directory'
+      : info.isFIFO()
+        ? 'a named pipe (FIFO)'
+        : info.isCharacterDevice()
+          ? 'a character device'
+          : info.isBlockDevice()
+            ? 'a block device'
+            : info.isSocket()
+              ? 'a socket'
+              : 'not a file';
+    return {
+      message: `this is ${kind}, not a regular file`,
+      hint: 'give the path of a YAML file: devices, pipes and directories are never read',
+    };
   }
   if (info.size > MAX_INPUT_BYTES) return { message: tooLarge(info.size), hint: TOO_LARGE_HINT };
   return undefined;

@@ -5,11 +5,24 @@ import type { YamlPath, YamlSource } from './yamlsource.ts';
 
 /** Turns ajv errors (allErrors) for the value found at `base` in `source` into located
  *  diagnostics: unknown keys point at the key, other errors at the value. */
-export function ajvDiagnostics(errors: ErrorObject[] | null | undefined, source: YamlSource, base: YamlPath, schema: Record<string, unknown>, what: string): Diagnostic[] {
+export function ajvDiagnostics(
+  errors: ErrorObject[] | null | undefined,
+  source: YamlSource,
+  base: YamlPath,
+  schema: Record<string, unknown>,
+  what: string,
+): Diagnostic[] {
   const out: Diagnostic[] = [];
   const seen = new Set<string>();
   for (const e of errors ?? []) {
-    const path = [...base, ...e.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~')).map((s) => (/^\d+$/.test(s) ? Number(s) : s))];
+    const path = [
+      ...base,
+      ...e.instancePath
+        .split('/')
+        .slice(1)
+        .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+        .map((s) => (/^\d+$/.test(s) ? Number(s) : s)),
+    ];
     let message: string;
     let hint: string | undefined;
     let key = false;
@@ -41,7 +54,9 @@ export function ajvDiagnostics(errors: ErrorObject[] | null | undefined, source:
     }
     const d = source.diag(path, message, hint, key);
     const k = `${d.line}:${d.col}:${d.message}`;
-    if (!seen.has(k)) (seen.add(k), out.push(d));
+    if (seen.has(k)) continue;
+    seen.add(k);
+    out.push(d);
   }
   return out;
 }
@@ -55,6 +70,7 @@ function propsAt(schema: Record<string, unknown>, schemaPath: string): Record<st
   // schemaPath looks like "#/properties/x/additionalProperties"; walk to the object holding it.
   const parts = schemaPath.replace(/^#\//, '').split('/').slice(0, -1);
   let cur: unknown = schema;
-  for (const p of parts) cur = (cur as Record<string, unknown> | undefined)?.[decodeURIComponent(p.replace(/~1/g, '/').replace(/~0/g, '~'))];
+  for (const p of parts)
+    cur = (cur as Record<string, unknown> | undefined)?.[decodeURIComponent(p.replace(/~1/g, '/').replace(/~0/g, '~'))];
   return (cur as { properties?: Record<string, unknown> } | undefined)?.properties;
 }

@@ -5,7 +5,10 @@ import yaml from 'js-yaml';
  * undefined when js-yaml refuses it or it is not a finite tree of reasonable size once its
  * aliases are expanded: the caller then parses it the located way, which says where and why.
  */
-export function fastParse(text: string, limits: { maxDepth: number; maxExpandedValues: number }): { value: unknown; secrets: string[] } | undefined {
+export function fastParse(
+  text: string,
+  limits: { maxDepth: number; maxExpandedValues: number },
+): { value: unknown; secrets: string[] } | undefined {
   const secrets: string[] = [];
   const sensitive = new yaml.Type('!sensitive', {
     kind: 'scalar',
@@ -30,7 +33,10 @@ export function fastParse(text: string, limits: { maxDepth: number; maxExpandedV
       },
     });
   const { merge } = (yaml as unknown as { types: { merge: yaml.Type } }).types;
-  const schema = yaml.CORE_SCHEMA.extend({ implicit: [merge], explicit: [sensitive, sensitiveCollection('mapping'), sensitiveCollection('sequence')] });
+  const schema = yaml.CORE_SCHEMA.extend({
+    implicit: [merge],
+    explicit: [sensitive, sensitiveCollection('mapping'), sensitiveCollection('sequence')],
+  });
   let value: unknown;
   try {
     value = yaml.load(text, { schema, maxDepth: limits.maxDepth, maxTotalMergeKeys: -1 } as yaml.LoadOptions);
@@ -44,7 +50,10 @@ export function fastParse(text: string, limits: { maxDepth: number; maxExpandedV
 /** How many values a walk over `root` visits (aliases yield shared objects, each counted every
  *  time it is reached); undefined for a cycle, too many values, or nesting too deep once
  *  aliases are expanded. Linear in the number of distinct objects. */
-function expandedSize(root: unknown, { maxDepth, maxExpandedValues: max }: { maxDepth: number; maxExpandedValues: number }): number | undefined {
+function expandedSize(
+  root: unknown,
+  { maxDepth, maxExpandedValues: max }: { maxDepth: number; maxExpandedValues: number },
+): number | undefined {
   const seen = new Map<object, Measure>();
   const open = new Set<object>();
   const visit = (v: unknown, depth: number): Measure => {

@@ -10,7 +10,8 @@ export function tooDeepAt(tokens: CST.Token[], max: number): number | undefined 
     if (token.type === 'document') stack.push([token.value, depth]);
     else if (token.type === 'block-map' || token.type === 'block-seq' || token.type === 'flow-collection') {
       if (depth + 1 > max) return token.offset;
-      for (const item of token.items as CST.CollectionItem[]) stack.push([item.key, depth + 1], [item.value, depth + 1]);
+      for (const item of token.items as CST.CollectionItem[])
+        stack.push([item.key, depth + 1], [item.value, depth + 1]);
     }
   }
   return undefined;
@@ -31,7 +32,8 @@ const KEY_LINE = /^( *)((?:- +)*)([^\s#'"[{][^#]*?|"[^"]*"|'[^']*'):(?:\s|$)/;
  * level of the mapping around it, scanning top-down with a stack of open indentation levels.
  */
 export function indentationCulprit(text: string, codes: string[]): IndentationProblem | undefined {
-  if (!codes.some((c) => c === 'BAD_INDENT' || c === 'BLOCK_AS_IMPLICIT_KEY' || c === 'MULTILINE_IMPLICIT_KEY')) return undefined;
+  if (!codes.some((c) => c === 'BAD_INDENT' || c === 'BLOCK_AS_IMPLICIT_KEY' || c === 'MULTILINE_IMPLICIT_KEY'))
+    return undefined;
   const levels = [0];
   let opens = false;
   let blockScalarIndent = -1;
@@ -64,7 +66,13 @@ export function indentationCulprit(text: string, codes: string[]): IndentationPr
   return undefined;
 }
 
-function misindented(name: string, line: number, indent: number, level: number, above: number | undefined): IndentationProblem {
+function misindented(
+  name: string,
+  line: number,
+  indent: number,
+  level: number,
+  above: number | undefined,
+): IndentationProblem {
   const at = { line, col: indent + 1 };
   if (above === undefined) {
     return {

@@ -1,4 +1,15 @@
-import { Composer, isMap, isScalar, isSeq, LineCounter, parseDocument, Parser, type Document, type YAMLMap, type YAMLSeq } from 'yaml';
+import {
+  Composer,
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  Parser,
+  type Document,
+  type YAMLMap,
+  type YAMLSeq,
+} from 'yaml';
 import type { Diagnostic } from './diagnostics.ts';
 import { fastParse } from './yamlfast.ts';
 import { readInputFile } from './inputfile.ts';
@@ -70,11 +81,24 @@ const maxExpandedValues = (text: string) => 1_000_000 + 2 * text.length;
  *  source of every YAML-level error message. */
 function locatedParse(file: string, text: string): { source?: YamlSource; errors: Diagnostic[] } {
   const lc = new LineCounter();
-  const at = (offset: number, message: string, hint: string): Diagnostic => ({ file, ...lc.linePos(offset), message, hint });
+  const at = (offset: number, message: string, hint: string): Diagnostic => ({
+    file,
+    ...lc.linePos(offset),
+    message,
+    hint,
+  });
   const tokens = Array.from(new Parser(lc.addNewLine).parse(text));
   const deep = tooDeepAt(tokens, MAX_NESTING);
   if (deep !== undefined) {
-    return { errors: [at(deep, `mappings and lists are nested more than ${MAX_NESTING} levels deep here`, 'an inventory or playbook needs far fewer levels: look for runaway indentation or brackets that are never closed')] };
+    return {
+      errors: [
+        at(
+          deep,
+          `mappings and lists are nested more than ${MAX_NESTING} levels deep here`,
+          'an inventory or playbook needs far fewer levels: look for runaway indentation or brackets that are never closed',
+        ),
+      ],
+    };
   }
   const documents = tokens.filter((t) => t.type === 'document');
   const secrets: string[] = [];
@@ -90,8 +114,9 @@ function locatedParse(file: string, text: string): { source?: YamlSource; errors
   const leaves = (node: unknown): void => {
     if (isScalar(node)) {
       if (node.value !== null && String(node.value) !== '') secrets.push(String(node.value));
-    } else if (isMap(node)) node.items.forEach((pair) => leaves(pair.value));
-    else if (isSeq(node)) node.items.forEach(leaves);
+    } else if (isMap(node)) {
+      for (const pair of node.items) leaves(pair.value);
+    } else if (isSeq(node)) node.items.forEach(leaves);
   };
   const sensitiveCollection = (collection: 'map' | 'seq') => ({
     tag: '!sensitive',
@@ -104,10 +129,18 @@ function locatedParse(file: string, text: string): { source?: YamlSource; errors
   const customTags = [sensitive, sensitiveCollection('map'), sensitiveCollection('seq')];
   // Repeated keys are found by plainValue: the composer's own check is quadratic.
   const composer = new Composer({ uniqueKeys: false, customTags });
-  const doc = composer.compose(tokens.slice(0, documents.length > 1 ? tokens.indexOf(documents[1]) : tokens.length), true, text.length).next().value as Document.Parsed;
+  const doc = composer
+    .compose(tokens.slice(0, documents.length > 1 ? tokens.indexOf(documents[1]) : tokens.length), true, text.length)
+    .next().value as Document.Parsed;
   const errors = syntaxErrors(doc, text, lc, at);
   if (documents.length > 1) {
-    errors.push(at(documents[1].offset, 'the file holds a second YAML document here', 'an inventory or playbook is one document: remove this `---` line and what follows it, or move that part to a file of its own'));
+    errors.push(
+      at(
+        documents[1].offset,
+        'the file holds a second YAML document here',
+        'an inventory or playbook is one document: remove this `---` line and what follows it, or move that part to a file of its own',
+      ),
+    );
   }
   if (errors.length) return { errors: sortByPosition(errors) };
 
@@ -123,23 +156,40 @@ function locatedParse(file: string, text: string): { source?: YamlSource; errors
     const { best, found } = walk(path);
     return found && isScalar(best) && typeof best.source === 'string' ? best.source : undefined;
   };
-  const diag = (path: YamlPath, message: string, hint?: string, key?: boolean) => ({ file, ...locate(path, key), message, hint });
+  const diag = (path: YamlPath, message: string, hint?: string, key?: boolean) => ({
+    file,
+    ...locate(path, key),
+    message,
+    hint,
+  });
   return { errors: [], source: { file, doc, value: plain.value, locate, written, diag, secrets } };
 }
 
 /** The `yaml` package's errors in the user's words; a mis-indented line is named itself. */
-function syntaxErrors(doc: Document.Parsed, text: string, lc: LineCounter, at: (offset: number, message: string, hint: string) => Diagnostic): Diagnostic[] {
-  const culprit = indentationCulprit(text, doc.errors.map((e) => e.code));
+function syntaxErrors(
+  doc: Document.Parsed,
+  text: string,
+  lc: LineCounter,
+  at: (offset: number, message: string, hint: string) => Diagnostic,
+): Diagnostic[] {
+  const culprit = indentationCulprit(
+    text,
+    doc.errors.map((e) => e.code),
+  );
   // Trusted only next to the errors it explains: yaml notices a bad indentation a line or two off.
-  const indentation = culprit && doc.errors.some((e) => Math.abs(lc.linePos(e.pos[0]).line - culprit.line) <= 3) ? culprit : undefined;
+  const indentation =
+    culprit && doc.errors.some((e) => Math.abs(lc.linePos(e.pos[0]).line - culprit.line) <= 3) ? culprit : undefined;
   const errors: Diagnostic[] = [];
   for (const e of doc.errors) {
     if (indentation && INDENT_CODES.includes(e.code)) continue;
     const msg = e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
-    const hint = /end with a [}\]]/.test(msg) ? 'a { or [ opened above is not closed: add the closing bracket' : (YAML_HINTS[e.code] ?? 'fix the YAML syntax at this position');
+    const hint = /end with a [}\]]/.test(msg)
+      ? 'a { or [ opened above is not closed: add the closing bracket'
+      : (YAML_HINTS[e.code] ?? 'fix the YAML syntax at this position');
     errors.push(at(e.pos[0], `YAML: ${msg}`, hint));
   }
-  if (indentation) errors.push({ ...at(0, indentation.message, indentation.hint), line: indentation.line, col: indentation.col });
+  if (indentation)
+    errors.push({ ...at(0, indentation.message, indentation.hint), line: indentation.line, col: indentation.col });
   return errors;
 }
 

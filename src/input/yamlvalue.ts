@@ -71,15 +71,34 @@ export function plainValue(doc: Document.Parsed, limits: { maxDepth: number; max
   const alias = (node: Node & { source: string }, level: number): Converted => {
     const target = anchors.get(node.source);
     const name = node.source;
-    if (!target) return problem(node, `the alias \`*${name}\` refers to no anchor: \`&${name}\` is not defined above it`, `define the value once with \`&${name}\` before its first use, or correct the name`);
-    if (open.has(target)) return problem(node, `the alias \`*${name}\` is inside the value \`&${name}\` it refers to, which would make it infinite`, `an alias can only stand for a value that ends before it: write the values out instead`);
+    if (!target)
+      return problem(
+        node,
+        `the alias \`*${name}\` refers to no anchor: \`&${name}\` is not defined above it`,
+        `define the value once with \`&${name}\` before its first use, or correct the name`,
+      );
+    if (open.has(target))
+      return problem(
+        node,
+        `the alias \`*${name}\` is inside the value \`&${name}\` it refers to, which would make it infinite`,
+        `an alias can only stand for a value that ends before it: write the values out instead`,
+      );
     const found = done.get(target)!;
-    if (level + found.depth > limits.maxDepth) return problem(node, `the alias \`*${name}\` nests values deeper than ${limits.maxDepth} levels`, 'write the values out, or use fewer aliases inside each other');
+    if (level + found.depth > limits.maxDepth)
+      return problem(
+        node,
+        `the alias \`*${name}\` nests values deeper than ${limits.maxDepth} levels`,
+        'write the values out, or use fewer aliases inside each other',
+      );
     expanded += found.size;
     if (expanded > limits.maxExpandedValues) {
       if (bombReported) return FAILED;
       bombReported = true;
-      return problem(node, `aliases make this file stand for more than ${limits.maxExpandedValues.toLocaleString('en-US')} values (an "alias bomb")`, `write the values out, or stop nesting aliases of aliases such as \`*${name}\``);
+      return problem(
+        node,
+        `aliases make this file stand for more than ${limits.maxExpandedValues.toLocaleString('en-US')} values (an "alias bomb")`,
+        `write the values out, or stop nesting aliases of aliases such as \`*${name}\``,
+      );
     }
     return found;
   };
@@ -108,7 +127,8 @@ export function plainValue(doc: Document.Parsed, limits: { maxDepth: number; max
     const own = new Set(node.items.filter((p) => !isMergeKey(p.key)).map((p) => keyText(p.key)));
     const seen = new Set<string>();
     const set = (k: string, v: unknown, origin: Origin) => {
-      if (k === '__proto__') Object.defineProperty(value, k, { value: v, enumerable: true, writable: true, configurable: true });
+      if (k === '__proto__')
+        Object.defineProperty(value, k, { value: v, enumerable: true, writable: true, configurable: true });
       else value[k] = v;
       where.set(k, origin);
     };
@@ -120,21 +140,34 @@ export function plainValue(doc: Document.Parsed, limits: { maxDepth: number; max
         if (c === FAILED) continue;
         for (const source of mergeSources(pair.value, c.value)) {
           if (!source) {
-            problem((pair.value as Node) ?? (pair.key as Node), '`<<` merges mappings, but its value is not a mapping (or a list of mappings)', 'write `<<: *name` where `&name` is on a mapping, e.g. `defaults: &defaults {user: root}`');
+            problem(
+              (pair.value as Node) ?? (pair.key as Node),
+              '`<<` merges mappings, but its value is not a mapping (or a list of mappings)',
+              'write `<<: *name` where `&name` is on a mapping, e.g. `defaults: &defaults {user: root}`',
+            );
             continue;
           }
           const from = origins.get(source);
-          for (const [k, v] of Object.entries(source)) if (!own.has(k) && !where.has(k)) set(k, v, from?.get(k) ?? { key: null, value: null });
+          for (const [k, v] of Object.entries(source))
+            if (!own.has(k) && !where.has(k)) set(k, v, from?.get(k) ?? { key: null, value: null });
         }
         continue;
       }
       if (pair.key !== null && typeof pair.key === 'object' && !isScalar(pair.key) && !isAlias(pair.key)) {
-        problem(pair.key as Node, 'a key must be a name, not a list or a mapping', 'write the key as plain text, e.g. `address:`');
+        problem(
+          pair.key as Node,
+          'a key must be a name, not a list or a mapping',
+          'write the key as plain text, e.g. `address:`',
+        );
         continue;
       }
       const k = keyText(pair.key);
       if (seen.has(k)) {
-        problem(pair.key as Node, 'YAML: Map keys must be unique', 'each key may appear once in a mapping: remove or rename the repeated key');
+        problem(
+          pair.key as Node,
+          'YAML: Map keys must be unique',
+          'each key may appear once in a mapping: remove or rename the repeated key',
+        );
         continue;
       }
       seen.add(k);
@@ -161,7 +194,8 @@ function isMergeKey(key: unknown): boolean {
 
 /** The mappings a `<<` value stands for (undefined for each that is not one). */
 function mergeSources(node: unknown, value: unknown): (Record<string, unknown> | undefined)[] {
-  const isMapping = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+  const isMapping = (v: unknown): v is Record<string, unknown> =>
+    v !== null && typeof v === 'object' && !Array.isArray(v);
   if (isSeq(node) && Array.isArray(value)) return value.map((v) => (isMapping(v) ? v : undefined));
   return [isMapping(value) ? value : undefined];
 }

@@ -12,8 +12,18 @@ const CLUSTER_NAME = new RegExp(inventorySchema.$defs.cluster.properties.cluster
 const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 /** Keys of the `ramster:` section that only the modern backend understands. */
 const MODERN_KEYS = ['lend_mb', 'replicas', 'nvme_port', 'zswap_compressor', 'zswap_max_pool_percent'];
-const CORE_KEYS = ['cluster', 'port', 'heartbeat_dead_threshold', 'idle_timeout_ms', 'keepalive_delay_ms', 'reconnect_delay_ms', 'backend', 'topology'];
-const CLUSTER_PROPERTIES: Record<string, { minimum: number; maximum?: number; default: number }> = inventorySchema.$defs.cluster.properties;
+const CORE_KEYS = [
+  'cluster',
+  'port',
+  'heartbeat_dead_threshold',
+  'idle_timeout_ms',
+  'keepalive_delay_ms',
+  'reconnect_delay_ms',
+  'backend',
+  'topology',
+];
+const CLUSTER_PROPERTIES: Record<string, { minimum: number; maximum?: number; default: number }> =
+  inventorySchema.$defs.cluster.properties;
 
 const isNodeNumber = (v: unknown): v is number => isInteger(v) && v >= 0 && v <= 7;
 const isHostname = (v: unknown): v is string => typeof v === 'string' && v.length <= 64 && HOSTNAME.test(v);
@@ -37,8 +47,14 @@ interface Member {
   clusterAddress?: { value: string; path: YamlPath; defaulted: boolean };
 }
 
-export function buildClusters(tree: InventoryTree, merged: Map<string, MergedHost>, source: YamlSource, problems: Diagnostic[]): Cluster[] {
-  const report = (path: YamlPath, message: string, hint: string, key = false) => problems.push(source.diag(path, message, hint, key));
+export function buildClusters(
+  tree: InventoryTree,
+  merged: Map<string, MergedHost>,
+  source: YamlSource,
+  problems: Diagnostic[],
+): Cluster[] {
+  const report = (path: YamlPath, message: string, hint: string, key = false) =>
+    problems.push(source.diag(path, message, hint, key));
   const clusterOfHost = new Map<string, { name: string; group: string }>();
   const clusters: Cluster[] = [];
 
@@ -47,10 +63,17 @@ export function buildClusters(tree: InventoryTree, merged: Map<string, MergedHos
   const hostOrder = new Map<string, number>();
   for (const host of tree.hosts.keys()) hostOrder.set(host, hostOrder.size);
   for (const group of clusterGroups) {
-    const outerName = [...ancestors(tree, group.name)].filter((a) => clusterOrder.has(a)).sort((a, b) => clusterOrder.get(a)! - clusterOrder.get(b)!)[0];
+    const outerName = [...ancestors(tree, group.name)]
+      .filter((a) => clusterOrder.has(a))
+      .sort((a, b) => clusterOrder.get(a)! - clusterOrder.get(b)!)[0];
     const outer = outerName === undefined ? undefined : tree.groups.get(outerName);
     if (outer) {
-      report(group.cluster!.path, `group \`${group.name}\` has a \`ramster\` section but is inside group \`${outer.name}\`, which is already a cluster`, `a host can be a node of one cluster only: remove one of the two \`ramster:\` sections, or move group \`${group.name}\` out of \`${outer.name}\``, true);
+      report(
+        group.cluster!.path,
+        `group \`${group.name}\` has a \`ramster\` section but is inside group \`${outer.name}\`, which is already a cluster`,
+        `a host can be a node of one cluster only: remove one of the two \`ramster:\` sections, or move group \`${group.name}\` out of \`${outer.name}\``,
+        true,
+      );
       continue;
     }
     clusters.push(buildCluster(group));
@@ -58,7 +81,13 @@ export function buildClusters(tree: InventoryTree, merged: Map<string, MergedHos
 
   merged.forEach((host, name) => {
     const target = clusterOfHost.has(name) ? undefined : host.settings.get('remote_target');
-    if (target) report(target.path, `host \`${name}\` has a \`remote_target\` but is not a node of any cluster`, 'put the host in a group that has a `ramster:` section, or remove `remote_target`', true);
+    if (target)
+      report(
+        target.path,
+        `host \`${name}\` has a \`remote_target\` but is not a node of any cluster`,
+        'put the host in a group that has a `ramster:` section, or remove `remote_target`',
+        true,
+      );
   });
   return clusters;
 
@@ -71,11 +100,14 @@ export function buildClusters(tree: InventoryTree, merged: Map<string, MergedHos
       const v = section[key];
       return isInteger(v) && v >= minimum && v <= maximum ? v : fallback;
     };
-    const name = typeof section.cluster === 'string' && CLUSTER_NAME.test(section.cluster) ? section.cluster : group.name;
+    const name =
+      typeof section.cluster === 'string' && CLUSTER_NAME.test(section.cluster) ? section.cluster : group.name;
     const label = `cluster \`${name}\``;
     const backendValid = section.backend === undefined || section.backend === 'legacy' || section.backend === 'modern';
     const backend: Backend = section.backend === 'modern' ? 'modern' : 'legacy';
-    const topology = ['one-way', 'symmetric', 'ram-server'].includes(section.topology as string) ? (section.topology as Topology) : undefined;
+    const topology = ['one-way', 'symmetric', 'ram-server'].includes(section.topology as string)
+      ? (section.topology as Topology)
+      : undefined;
     const idleTimeoutMs = int('idle_timeout_ms');
     const keepaliveDelayMs = int('keepalive_delay_ms');
 
@@ -86,8 +118,20 @@ export function buildClusters(tree: InventoryTree, merged: Map<string, MergedHos
     const members = collectMembers(group, name);
     const n = members.length;
 
-    if (n === 0) report(sectionPath, `${label} (group \`${group.name}\`) has no hosts`, `list the nodes under \`hosts:\` of group \`${group.name}\` or of one of its sub-groups`, true);
-    if (n > 8) report(sectionPath, `${label} has ${n} nodes, more than RAMster's 8`, 'a cluster has at most 8 nodes (numbers 0 to 7): move some hosts to another group with its own `ramster:` section', true);
+    if (n === 0)
+      report(
+        sectionPath,
+        `${label} (group \`${group.name}\`) has no hosts`,
+        `list the nodes under \`hosts:\` of group \`${group.name}\` or of one of its sub-groups`,
+        true,
+      );
+    if (n > 8)
+      report(
+        sectionPath,
+        `${label} has ${n} nodes, more than RAMster's 8`,
+        'a cluster has at most 8 nodes (numbers 0 to 7): move some hosts to another group with its own `ramster:` section',
+        true,
+      );
     if (idleTimeoutMs <= keepaliveDelayMs) {
       report(
         'idle_timeout_ms' in section ? at('idle_timeout_ms') : at('keepalive_delay_ms'),
@@ -98,16 +142,36 @@ export function buildClusters(tree: InventoryTree, merged: Map<string, MergedHos
     if (backendValid && backend === 'legacy') {
       const how = section.backend === undefined ? 'the legacy backend (the default)' : 'the legacy backend';
       for (const k of MODERN_KEYS.filter((k) => k in section)) {
-        report([...sectionPath, k], `\`${k}\` is a setting of the modern backend, but ${label} uses ${how}`, `add \`backend: modern\` to use it, or remove \`${k}\``, true);
+        report(
+          [...sectionPath, k],
+          `\`${k}\` is a setting of the modern backend, but ${label} uses ${how}`,
+          `add \`backend: modern\` to use it, or remove \`${k}\``,
+          true,
+        );
       }
     }
-    if (replicas === 2 && n > 0 && n < 3) report(at('replicas'), `\`replicas: 2\` needs at least 3 nodes, but ${label} has ${n}`, 'each borrowing node mirrors its pages onto two other nodes: add a node, or use `replicas: 1`');
-    if (topology && n > 0 && n < 2) report(at('topology'), `topology \`${topology}\` needs at least 2 nodes, but ${label} has ${n}`, `add a node to group \`${group.name}\`, or remove \`topology\` (a single node borrows from nobody)`);
+    if (replicas === 2 && n > 0 && n < 3)
+      report(
+        at('replicas'),
+        `\`replicas: 2\` needs at least 3 nodes, but ${label} has ${n}`,
+        'each borrowing node mirrors its pages onto two other nodes: add a node, or use `replicas: 1`',
+      );
+    if (topology && n > 0 && n < 2)
+      report(
+        at('topology'),
+        `topology \`${topology}\` needs at least 2 nodes, but ${label} has ${n}`,
+        `add a node to group \`${group.name}\`, or remove \`topology\` (a single node borrows from nobody)`,
+      );
 
     checkUnique(members, label);
     const explicit = resolveTargets(members, label, group.name);
     const numbered = members.filter((m) => m.number);
-    const targets = computeTargets(numbered.map((m) => m.number!.value), topology, explicit, replicas);
+    const targets = computeTargets(
+      numbered.map((m) => m.number!.value),
+      topology,
+      explicit,
+      replicas,
+    );
     const nodes: ClusterNode[] = numbered
       .map((m) => ({
         host: m.host,
@@ -145,25 +209,54 @@ export function buildClusters(tree: InventoryTree, merged: Map<string, MergedHos
       const occurrence = entry.occurrences.find((o) => inside.has(o.group))!;
       const previous = clusterOfHost.get(host);
       if (previous) {
-        report(occurrence.path, `host \`${host}\` is a node of two clusters: \`${previous.name}\` (group \`${previous.group}\`) and \`${name}\` (group \`${group.name}\`)`, `a host can be a node of one RAMster cluster only: remove it from group \`${group.name}\` or from group \`${previous.group}\``, true);
+        report(
+          occurrence.path,
+          `host \`${host}\` is a node of two clusters: \`${previous.name}\` (group \`${previous.group}\`) and \`${name}\` (group \`${group.name}\`)`,
+          `a host can be a node of one RAMster cluster only: remove it from group \`${group.name}\` or from group \`${previous.group}\``,
+          true,
+        );
         continue;
       }
       clusterOfHost.set(host, membership);
       const settings = merged.get(host)!.settings;
-      const member: Member = { host, at: occurrence.path, settings, number: setting(settings, 'number', isNodeNumber), hostname: setting(settings, 'hostname', isHostname) };
-      if (!settings.has('number')) report(occurrence.path, `${nodeOf(host, name)} but has no \`number\``, 'add `number:` with a node number from 0 to 7, different for each node of the cluster', true);
-      if (!settings.has('hostname')) report(occurrence.path, `${nodeOf(host, name)} but has no \`hostname\``, 'add `hostname:` with the output of `hostname` on that machine: it names the node in /etc/ramster.conf', true);
+      const member: Member = {
+        host,
+        at: occurrence.path,
+        settings,
+        number: setting(settings, 'number', isNodeNumber),
+        hostname: setting(settings, 'hostname', isHostname),
+      };
+      if (!settings.has('number'))
+        report(
+          occurrence.path,
+          `${nodeOf(host, name)} but has no \`number\``,
+          'add `number:` with a node number from 0 to 7, different for each node of the cluster',
+          true,
+        );
+      if (!settings.has('hostname'))
+        report(
+          occurrence.path,
+          `${nodeOf(host, name)} but has no \`hostname\``,
+          'add `hostname:` with the output of `hostname` on that machine: it names the node in /etc/ramster.conf',
+          true,
+        );
 
       const explicitAddress = settings.get('cluster_address');
       if (explicitAddress) {
-        if (isIPv4(explicitAddress.value)) member.clusterAddress = { value: explicitAddress.value, path: explicitAddress.path, defaulted: false };
+        if (isIPv4(explicitAddress.value))
+          member.clusterAddress = { value: explicitAddress.value, path: explicitAddress.path, defaulted: false };
       } else {
         const address = setting(settings, 'address', isString);
         const value = address?.value ?? host;
         const path = address?.path ?? occurrence.path;
         if (isIPv4(value)) member.clusterAddress = { value, path, defaulted: true };
         else if (!settings.has('address') || address) {
-          report(path, `${nodeOf(host, name)} but its cluster address defaults to ${address ? '`address`' : 'its inventory name'} ${JSON.stringify(value)}, which is not an IPv4 address`, 'add `cluster_address:` with the IPv4 address the other nodes reach this one at: /etc/ramster.conf needs a dotted quad', !address);
+          report(
+            path,
+            `${nodeOf(host, name)} but its cluster address defaults to ${address ? '`address`' : 'its inventory name'} ${JSON.stringify(value)}, which is not an IPv4 address`,
+            'add `cluster_address:` with the IPv4 address the other nodes reach this one at: /etc/ramster.conf needs a dotted quad',
+            !address,
+          );
         }
       }
       members.push(member);
@@ -179,7 +272,12 @@ export function buildClusters(tree: InventoryTree, merged: Map<string, MergedHos
     for (const m of members) {
       if (m.number) {
         const first = byNumber.get(m.number.value);
-        if (first) report(m.number.path, `node number ${m.number.value} of host \`${m.host}\` is already used by host \`${first.host}\` in ${label}`, 'every node of a cluster needs its own number from 0 to 7');
+        if (first)
+          report(
+            m.number.path,
+            `node number ${m.number.value} of host \`${m.host}\` is already used by host \`${first.host}\` in ${label}`,
+            'every node of a cluster needs its own number from 0 to 7',
+          );
         else byNumber.set(m.number.value, m);
       }
       if (m.clusterAddress) checkAddress(m, members.length, label, byAddress);
@@ -190,11 +288,23 @@ export function buildClusters(tree: InventoryTree, merged: Map<string, MergedHos
         const same = byHostname.get(key);
         const clash = byHostname.get(short) ?? byShortName.get(key);
         if (same && same.hostname!.value !== h) {
-          report(m.hostname.path, `hostname \`${h}\` of host \`${m.host}\` differs only in case from \`${same.hostname!.value}\` of host \`${same.host}\` in ${label}`, 'hostnames do not depend on case, so both would name one machine: give each node its own `hostname` output');
+          report(
+            m.hostname.path,
+            `hostname \`${h}\` of host \`${m.host}\` differs only in case from \`${same.hostname!.value}\` of host \`${same.host}\` in ${label}`,
+            'hostnames do not depend on case, so both would name one machine: give each node its own `hostname` output',
+          );
         } else if (same) {
-          report(m.hostname.path, `hostname \`${h}\` of host \`${m.host}\` is already used by host \`${same.host}\` in ${label}`, "each node's `hostname` is that machine's own `hostname` output, so no two nodes can share one");
+          report(
+            m.hostname.path,
+            `hostname \`${h}\` of host \`${m.host}\` is already used by host \`${same.host}\` in ${label}`,
+            "each node's `hostname` is that machine's own `hostname` output, so no two nodes can share one",
+          );
         } else if (clash) {
-          report(m.hostname.path, `hostname \`${h}\` of host \`${m.host}\` and \`${clash.hostname!.value}\` of host \`${clash.host}\` have the same short name in ${label}`, 'ramster.conf matches a node by its full or its short hostname, so these two would both match one machine: use distinct short names');
+          report(
+            m.hostname.path,
+            `hostname \`${h}\` of host \`${m.host}\` and \`${clash.hostname!.value}\` of host \`${clash.host}\` have the same short name in ${label}`,
+            'ramster.conf matches a node by its full or its short hostname, so these two would both match one machine: use distinct short names',
+          );
         } else {
           byHostname.set(key, m);
           if (!byShortName.has(short)) byShortName.set(short, m);
@@ -210,7 +320,12 @@ export function buildClusters(tree: InventoryTree, merged: Map<string, MergedHos
     const unusable = unusableClusterAddress(a.value, clusterSize);
     if (unusable) {
       const fix = a.defaulted ? 'add `cluster_address:` with' : 'set `cluster_address` to';
-      report(a.path, `cluster address ${a.value} of host \`${m.host}\`${from} is ${unusable}`, `${fix} the IPv4 address the other nodes of ${label} reach this node at, e.g. \`cluster_address: 10.0.0.1\``, a.path === m.at);
+      report(
+        a.path,
+        `cluster address ${a.value} of host \`${m.host}\`${from} is ${unusable}`,
+        `${fix} the IPv4 address the other nodes of ${label} reach this node at, e.g. \`cluster_address: 10.0.0.1\``,
+        a.path === m.at,
+      );
       return;
     }
     const first = byAddress.get(a.value);
@@ -218,7 +333,12 @@ export function buildClusters(tree: InventoryTree, merged: Map<string, MergedHos
       const hint = a.defaulted
         ? 'the cluster address defaults to `address`; when nodes are reached through one address (e.g. forwarded SSH ports), give each node its own `cluster_address`'
         : 'each node needs its own IPv4 address in /etc/ramster.conf: give each node a different `cluster_address`';
-      report(a.path, `cluster address ${a.value} of host \`${m.host}\` is already used by host \`${first.host}\` in ${label}`, hint, a.path === m.at);
+      report(
+        a.path,
+        `cluster address ${a.value} of host \`${m.host}\` is already used by host \`${first.host}\` in ${label}`,
+        hint,
+        a.path === m.at,
+      );
     } else byAddress.set(a.value, m);
   }
 
@@ -248,12 +368,24 @@ export function buildClusters(tree: InventoryTree, merged: Map<string, MergedHos
       const v = t.value;
       const target = isInteger(v) ? byNumber.get(v) : (byHost.get(v) ?? byHostname.get(v));
       if (target === m) {
-        report(t.path, `host \`${m.host}\` names itself as \`remote_target\``, `a node lends to another node: ${choices(m)}${t.path.includes('vars') ? '; a `remote_target` in group vars applies to every host of the group' : ''}`);
+        report(
+          t.path,
+          `host \`${m.host}\` names itself as \`remote_target\``,
+          `a node lends to another node: ${choices(m)}${t.path.includes('vars') ? '; a `remote_target` in group vars applies to every host of the group' : ''}`,
+        );
       } else if (!target) {
         const shown = typeof v === 'string' ? `\`${v}\`` : `node number ${v}`;
-        const elsewhere = typeof v === 'string' && tree.hosts.has(v) ? ` (host \`${v}\` exists, but outside group \`${groupName}\`)` : '';
-        const quoted = typeof v === 'string' && /^[0-7]$/.test(v) ? `; to mean node number ${v}, write it without quotes` : '';
-        report(t.path, `\`remote_target\` of host \`${m.host}\` is ${shown}, which is not a node of ${label}${elsewhere}`, `${choices(m)}${quoted}`);
+        const elsewhere =
+          typeof v === 'string' && tree.hosts.has(v)
+            ? ` (host \`${v}\` exists, but outside group \`${groupName}\`)`
+            : '';
+        const quoted =
+          typeof v === 'string' && /^[0-7]$/.test(v) ? `; to mean node number ${v}, write it without quotes` : '';
+        report(
+          t.path,
+          `\`remote_target\` of host \`${m.host}\` is ${shown}, which is not a node of ${label}${elsewhere}`,
+          `${choices(m)}${quoted}`,
+        );
       } else if (m.number && target.number) {
         explicit.set(m.number.value, target.number.value);
       }

@@ -27,10 +27,15 @@ export function placeOf(path: YamlPath): Place {
       continue;
     }
     const place: Place =
-      section === 'hosts' ? (rest.length ? { kind: 'hostKey', host: String(name), key: String(rest[0]) } : { kind: 'host', host: String(name) })
-      : section === 'vars' ? { kind: 'varsKey', group, key: String(name) }
-      : section === 'ramster' ? { kind: 'clusterKey', group, key: String(name) }
-      : { kind: 'groupKey', group, key: section };
+      section === 'hosts'
+        ? rest.length
+          ? { kind: 'hostKey', host: String(name), key: String(rest[0]) }
+          : { kind: 'host', host: String(name) }
+        : section === 'vars'
+          ? { kind: 'varsKey', group, key: String(name) }
+          : section === 'ramster'
+            ? { kind: 'clusterKey', group, key: String(name) }
+            : { kind: 'groupKey', group, key: section };
     const consumed = section === 'hosts' ? 1 : 0;
     return rest.length > consumed ? { kind: 'nested', within: place, rest: rest.slice(consumed) } : place;
   }
@@ -45,7 +50,9 @@ export function describePlace(place: Place): string {
     case 'group':
       return `group \`${place.group}\``;
     case 'groupKey':
-      return place.key === 'ramster' ? `the \`ramster\` section of group \`${place.group}\`` : `\`${place.key}\` of group \`${place.group}\``;
+      return place.key === 'ramster'
+        ? `the \`ramster\` section of group \`${place.group}\``
+        : `\`${place.key}\` of group \`${place.group}\``;
     case 'host':
       return `host \`${place.host}\``;
     case 'hostKey':

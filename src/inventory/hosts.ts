@@ -1,7 +1,14 @@
 import type { Diagnostic } from '../input/diagnostics.ts';
 import type { YamlSource } from '../input/yamlsource.ts';
 import { SETTING_NAMES } from './settings.ts';
-import { groupDepths, groupsOfHost, type HostOccurrence, type InventoryTree, type Setting, type Settings } from './tree.ts';
+import {
+  groupDepths,
+  groupsOfHost,
+  type HostOccurrence,
+  type InventoryTree,
+  type Setting,
+  type Settings,
+} from './tree.ts';
 import type { Connection, HostEntry } from './types.ts';
 
 /** A host's settings after merging: all.vars < group vars (outer to inner) < host settings. */
@@ -29,8 +36,12 @@ export class MergedSettings implements Settings {
 
   /** In the order a Map merged group by group would have: a key keeps its first place. */
   forEach(f: (setting: Setting, key: string) => void): void {
-    this.inherited.forEach((s, k) => f(this.own.get(k) ?? s, k));
-    this.own.forEach((s, k) => this.inherited.has(k) || f(s, k));
+    this.inherited.forEach((s, k) => {
+      f(this.own.get(k) ?? s, k);
+    });
+    this.own.forEach((s, k) => {
+      if (!this.inherited.has(k)) f(s, k);
+    });
   }
 }
 
@@ -42,8 +53,10 @@ export function hostMerger(tree: InventoryTree, depths = groupDepths(tree)): (na
   const layerOf = (name: string, listedIn: HostOccurrence[]) => {
     const cache = listedIn.length === 1 ? byGroup : byGroupList;
     const key = listedIn.length === 1 ? listedIn[0].group : JSON.stringify(listedIn.map((o) => o.group));
-    let layer = cache.get(key);
-    if (!layer) cache.set(key, (layer = groupLayer(tree, name, depths)));
+    const cached = cache.get(key);
+    if (cached) return cached;
+    const layer = groupLayer(tree, name, depths);
+    cache.set(key, layer);
     return layer;
   };
   return (name) => {
@@ -62,14 +75,20 @@ interface GroupLayer {
 /** A host's groups ordered like Ansible's variable precedence (by depth below `all`, then by
  *  name), and their vars merged in that order. */
 function groupLayer(tree: InventoryTree, host: string, depths: Map<string, number>): GroupLayer {
-  const groups = [...groupsOfHost(tree, host)].sort((a, b) => (depths.get(a) ?? 0) - (depths.get(b) ?? 0) || (a === b ? 0 : a < b ? -1 : 1));
+  const groups = [...groupsOfHost(tree, host)].sort(
+    (a, b) => (depths.get(a) ?? 0) - (depths.get(b) ?? 0) || (a === b ? 0 : a < b ? -1 : 1),
+  );
   const inherited = new Map<string, Setting>();
   for (const g of groups) for (const [k, s] of tree.groups.get(g)!.vars) inherited.set(k, s);
   return { groups: Object.freeze(groups), inherited };
 }
 
 /** The setting when it has the type the schema asks for; a wrong-typed one was already reported. */
-export function setting<T>(settings: { get(key: string): Setting | undefined }, key: string, valid: (v: unknown) => v is T): (Setting & { value: T }) | undefined {
+export function setting<T>(
+  settings: { get(key: string): Setting | undefined },
+  key: string,
+  valid: (v: unknown) => v is T,
+): (Setting & { value: T }) | undefined {
   const s = settings.get(key);
   return s && valid(s.value) ? (s as Setting & { value: T }) : undefined;
 }
@@ -89,13 +108,28 @@ export function buildHost(merged: MergedHost, source: YamlSource, problems: Diag
   const connection = setting(s, 'connection', isConnection);
   const root = str('root');
   if (connection?.value === 'chroot' && root === undefined && !s.has('root')) {
-    problems.push(source.diag(connection.path, `host \`${merged.name}\` uses connection chroot but has no \`root\``, 'add `root: <directory>`: the directory that is the host\'s `/`'));
+    problems.push(
+      source.diag(
+        connection.path,
+        `host \`${merged.name}\` uses connection chroot but has no \`root\``,
+        "add `root: <directory>`: the directory that is the host's `/`",
+      ),
+    );
   }
   const vars: Record<string, unknown> = {};
   s.forEach((entry, k) => {
     if (SETTING_NAMES.has(k)) return;
     if (RESERVED_VARS.includes(k)) {
-      problems.push(source.diag(entry.path, `\`${k}\` cannot be a host variable: ramster-provision sets it for playbooks`, k === 'ramster' ? 'cluster settings go in a `ramster:` section of a group (next to its `hosts:`), not in host settings or vars' : `rename the variable`, true));
+      problems.push(
+        source.diag(
+          entry.path,
+          `\`${k}\` cannot be a host variable: ramster-provision sets it for playbooks`,
+          k === 'ramster'
+            ? 'cluster settings go in a `ramster:` section of a group (next to its `hosts:`), not in host settings or vars'
+            : `rename the variable`,
+          true,
+        ),
+      );
     } else vars[k] = entry.value;
   });
   return {

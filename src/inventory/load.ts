@@ -26,10 +26,21 @@ function fromSource(source: YamlSource | undefined, errors: Diagnostic[]): Inven
 }
 
 /** Schema and cluster checks together, so a user sees every problem in one run. */
-export function checkInventory(source: YamlSource): { ok: true; inventory: Inventory } | { ok: false; diagnostics: Diagnostic[] } {
-  const fail = (diagnostics: Diagnostic[]) => ({ ok: false as const, diagnostics: dedupe(sortDiagnostics(diagnostics)) });
+export function checkInventory(
+  source: YamlSource,
+): { ok: true; inventory: Inventory } | { ok: false; diagnostics: Diagnostic[] } {
+  const fail = (diagnostics: Diagnostic[]) => ({
+    ok: false as const,
+    diagnostics: dedupe(sortDiagnostics(diagnostics)),
+  });
   if (source.value === null || source.value === undefined) {
-    return fail([source.diag([], 'the inventory is empty', 'start with `all:` and list hosts under it; see playbooks/inventory.example.yaml')]);
+    return fail([
+      source.diag(
+        [],
+        'the inventory is empty',
+        'start with `all:` and list hosts under it; see playbooks/inventory.example.yaml',
+      ),
+    ]);
   }
 
   const problems = schemaDiagnostics(source);
@@ -53,6 +64,8 @@ function dedupe(ds: Diagnostic[]): Diagnostic[] {
   const seen = new Set<string>();
   return ds.filter((d) => {
     const key = `${d.line}:${d.col}:${d.message}`;
-    return !seen.has(key) && (seen.add(key), true);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
   });
 }

@@ -7,7 +7,9 @@ import type { YamlPath, YamlSource } from '../input/yamlsource.ts';
 import { describePath, describeValue, placeOf } from './describe.ts';
 import { closest } from '../input/suggest.ts';
 
-export const inventorySchema = JSON.parse(readFileSync(new URL('../../schemas/inventory.schema.json', import.meta.url), 'utf8'));
+export const inventorySchema = JSON.parse(
+  readFileSync(new URL('../../schemas/inventory.schema.json', import.meta.url), 'utf8'),
+);
 
 // CommonJS packages: under Node's ESM loader the default import is `module.exports`, which
 // these packages also expose as `.default` (the only form TypeScript's NodeNext types accept).
@@ -34,23 +36,35 @@ function splitMessage(text: string): { message: string; hint?: string } {
 
 function pathOf(pointer: string): YamlPath {
   if (!pointer) return [];
-  return pointer.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
 function valueAt(root: unknown, path: YamlPath): unknown {
   let v = root;
-  for (const seg of path) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[seg as string] : undefined;
+  for (const seg of path)
+    v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[seg as string] : undefined;
   return v;
 }
 
 function unknownKeyDiagnostic(source: YamlSource, path: YamlPath, key: string): Diagnostic {
   const place = placeOf(path);
-  const known = place.kind === 'root' ? ['all'] : place.kind === 'groupKey' && place.key === 'ramster' ? CLUSTER_KEYS : GROUP_KEYS;
+  const known =
+    place.kind === 'root' ? ['all'] : place.kind === 'groupKey' && place.key === 'ramster' ? CLUSTER_KEYS : GROUP_KEYS;
   const guess = closest(key, known);
   const didYouMean = guess ? `did you mean \`${guess}\`? ` : '';
   if (place.kind === 'root') {
-    const move = GROUP_KEYS.includes(key) ? `indent \`${key}:\` under \`all:\`` : `put groups under \`all:\` → \`children:\``;
-    return source.diag([key], `unknown top-level key \`${key}\``, `${didYouMean}an inventory has one top-level key, \`all:\`; ${move}`, true);
+    const move = GROUP_KEYS.includes(key)
+      ? `indent \`${key}:\` under \`all:\``
+      : `put groups under \`all:\` → \`children:\``;
+    return source.diag(
+      [key],
+      `unknown top-level key \`${key}\``,
+      `${didYouMean}an inventory has one top-level key, \`all:\`; ${move}`,
+      true,
+    );
   }
   const where = describePath(path);
   const hint =
@@ -62,11 +76,16 @@ function unknownKeyDiagnostic(source: YamlSource, path: YamlPath, key: string): 
 
 function toDiagnostic(source: YamlSource, e: ErrorObject): Diagnostic {
   const path = pathOf(e.instancePath);
-  if (e.keyword === 'additionalProperties') return unknownKeyDiagnostic(source, path, (e.params as { additionalProperty: string }).additionalProperty);
+  if (e.keyword === 'additionalProperties')
+    return unknownKeyDiagnostic(source, path, (e.params as { additionalProperty: string }).additionalProperty);
 
-  const original = e.keyword === 'errorMessage' ? ((e.params as { errors: ErrorObject[] }).errors[0]?.keyword ?? '') : e.keyword;
+  const original =
+    e.keyword === 'errorMessage' ? ((e.params as { errors: ErrorObject[] }).errors[0]?.keyword ?? '') : e.keyword;
   const value = valueAt(source.value, path);
-  const { message, hint } = e.keyword === 'errorMessage' ? splitMessage(e.message ?? '') : { message: e.message ?? 'is invalid', hint: 'see schemas/inventory.schema.json for the allowed values' };
+  const { message, hint } =
+    e.keyword === 'errorMessage'
+      ? splitMessage(e.message ?? '')
+      : { message: e.message ?? 'is invalid', hint: 'see schemas/inventory.schema.json for the allowed values' };
   const where = describePath(path);
   if (original === 'required') return source.diag(path, `${where} ${message}`, hint, true);
   const scalar = value !== null && value !== undefined && typeof value !== 'object';
@@ -78,11 +97,19 @@ function toDiagnostic(source: YamlSource, e: ErrorObject): Diagnostic {
 /** Every schema violation in the parsed inventory, with positions. */
 export function schemaDiagnostics(source: YamlSource): Diagnostic[] {
   if (Array.isArray(source.value)) {
-    return [source.diag([], 'this file is a YAML list, so it is not an inventory: an inventory is a mapping that starts with `all:`', 'a list of plays is a playbook: give it as the playbook, not with `-i`; for the shape of an inventory see playbooks/inventory.example.yaml')];
+    return [
+      source.diag(
+        [],
+        'this file is a YAML list, so it is not an inventory: an inventory is a mapping that starts with `all:`',
+        'a list of plays is a playbook: give it as the playbook, not with `-i`; for the shape of an inventory see playbooks/inventory.example.yaml',
+      ),
+    ];
   }
   if (validate(source.value)) return [];
   const errors = validate.errors ?? [];
   // An unknown top-level key is usually a misspelt or missing `all:`; saying both is noise.
   const unknownAtRoot = errors.some((e) => e.keyword === 'additionalProperties' && e.instancePath === '');
-  return errors.filter((e) => !(unknownAtRoot && e.instancePath === '' && e.keyword === 'errorMessage')).map((e) => toDiagnostic(source, e));
+  return errors
+    .filter((e) => !(unknownAtRoot && e.instancePath === '' && e.keyword === 'errorMessage'))
+    .map((e) => toDiagnostic(source, e));
 }

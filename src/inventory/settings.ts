@@ -23,7 +23,8 @@ export type Report = (path: YamlPath, message: string, hint: string) => void;
 /** Names ramster-provision interprets (the rest are the user's variables). */
 export const SETTING_NAMES: ReadonlySet<string> = new Set(HOST_KEYS);
 
-const isMapping = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+const isMapping = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** Settings read like a Map: a host's own (a view of its mapping) or merged ones. */
 export interface Settings {
@@ -53,11 +54,13 @@ export class MappingSettings implements Settings {
   }
 
   forEach(f: (setting: Setting, key: string) => void): void {
-    for (const key of Object.keys(this.values)) if (key !== 'vars') f(new Setting(this.values[key], this.path, key), key);
+    for (const key of Object.keys(this.values))
+      if (key !== 'vars') f(new Setting(this.values[key], this.path, key), key);
     const declared = this.declared();
     if (!declared) return;
     const declaredPath = this.path.concat('vars');
-    for (const key of Object.keys(declared)) if (this.keepsDeclared(key)) f(new Setting(declared[key], declaredPath, key), key);
+    for (const key of Object.keys(declared))
+      if (this.keepsDeclared(key)) f(new Setting(declared[key], declaredPath, key), key);
   }
 
   private isOwn(key: string): boolean {
@@ -101,9 +104,17 @@ export function readSettings(values: unknown, path: YamlPath, report: Report): M
   if (isMapping(declared)) {
     for (const key of Object.keys(declared)) {
       if (SETTING_NAMES.has(key)) {
-        report([...path, 'vars', key], `\`${key}\` is a setting, but it is under \`vars:\`, which holds only your own variables`, `move \`${key}:\` up one level, next to \`vars:\`, so that ramster-provision uses it`);
+        report(
+          [...path, 'vars', key],
+          `\`${key}\` is a setting, but it is under \`vars:\`, which holds only your own variables`,
+          `move \`${key}:\` up one level, next to \`vars:\`, so that ramster-provision uses it`,
+        );
       } else if (key in values) {
-        report([...path, 'vars', key], `\`${key}\` is given twice: beside the settings and under \`vars:\``, `keep one of the two \`${key}:\` lines`);
+        report(
+          [...path, 'vars', key],
+          `\`${key}\` is given twice: beside the settings and under \`vars:\``,
+          `keep one of the two \`${key}:\` lines`,
+        );
       }
     }
   }
@@ -117,7 +128,10 @@ const misspellings = new Map<string, string | null>();
 export function misspeltSetting(key: string): string | undefined {
   // Big inventories repeat the same few variable names on every host.
   let meant = misspellings.get(key);
-  if (meant === undefined) misspellings.set(key, (meant = closestSetting(key) ?? null));
+  if (meant === undefined) {
+    meant = closestSetting(key) ?? null;
+    misspellings.set(key, meant);
+  }
   return meant ?? undefined;
 }
 

@@ -13,12 +13,19 @@ import type { Topology } from './types.ts';
  * nor the first target. So in a 3-node ram-server cluster node 1 → [0, 2] and node 2 → [0, 1].
  * It needs at least 3 nodes; with fewer, borrowers keep their single target.
  */
-export function computeTargets(numbers: readonly number[], topology: Topology | undefined, explicit: ReadonlyMap<number, number>, replicas: 1 | 2): Map<number, number[]> {
+export function computeTargets(
+  numbers: readonly number[],
+  topology: Topology | undefined,
+  explicit: ReadonlyMap<number, number>,
+  replicas: 1 | 2,
+): Map<number, number[]> {
   const ring = [...new Set(numbers)].sort((a, b) => a - b);
   const first = new Map<number, number>();
   if (ring.length >= 2) {
     if (topology === 'one-way') first.set(ring[0], ring[1]);
-    if (topology === 'symmetric') ring.forEach((n, i) => first.set(n, ring[(i + 1) % ring.length]));
+    if (topology === 'symmetric') {
+      for (const [i, n] of ring.entries()) first.set(n, ring[(i + 1) % ring.length]);
+    }
     if (topology === 'ram-server') for (const n of ring.slice(1)) first.set(n, ring[0]);
   }
   for (const [n, t] of explicit) first.set(n, t);

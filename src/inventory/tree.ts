@@ -38,7 +38,9 @@ export function isMapping(v: unknown): v is Record<string, unknown> {
 const NO_SETTINGS: Settings = new Map();
 
 function mergeInto(target: Map<string, Setting>, settings: Settings | undefined): Map<string, Setting> {
-  settings?.forEach((s, k) => target.set(k, s));
+  settings?.forEach((s, k) => {
+    target.set(k, s);
+  });
   return target;
 }
 
@@ -62,7 +64,12 @@ export function readTree(source: YamlSource, problems: Diagnostic[]): InventoryT
       if (group.cluster) {
         const first = source.locate(group.cluster.path, true);
         problems.push(
-          source.diag([...path, 'ramster'], `group \`${name}\` has a second \`ramster\` section (the first is at line ${first.line})`, 'a group is one cluster: keep a single `ramster:` section for it, or rename one of the groups', true),
+          source.diag(
+            [...path, 'ramster'],
+            `group \`${name}\` has a second \`ramster\` section (the first is at line ${first.line})`,
+            'a group is one cluster: keep a single `ramster:` section for it, or rename one of the groups',
+            true,
+          ),
         );
       } else group.cluster = { section: value.ramster, path: [...path, 'ramster'] };
     }
@@ -106,8 +113,21 @@ function reportCycles(tree: InventoryTree, source: YamlSource, problems: Diagnos
     for (const child of group.children) {
       if (state.get(child) === 'open') {
         const loop = [...stack.slice(stack.indexOf(child)), child].map((g) => `\`${g}\``).join(' → ');
-        const where = tree.groups.get(child)!.paths.find((p) => p[p.length - 2] === 'children' && String(p[p.length - 3]) === name) ?? [...group.paths[0], 'children', child];
-        problems.push(source.diag(where, `group \`${child}\` contains itself: ${loop}`, `remove \`${child}\` from the \`children\` of group \`${name}\``, true));
+        const where = tree.groups
+          .get(child)!
+          .paths.find((p) => p[p.length - 2] === 'children' && String(p[p.length - 3]) === name) ?? [
+          ...group.paths[0],
+          'children',
+          child,
+        ];
+        problems.push(
+          source.diag(
+            where,
+            `group \`${child}\` contains itself: ${loop}`,
+            `remove \`${child}\` from the \`children\` of group \`${name}\``,
+            true,
+          ),
+        );
         group.children.delete(child);
       } else if (!state.has(child)) walk(child);
     }

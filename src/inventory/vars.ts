@@ -31,14 +31,24 @@ export interface TemplateCluster {
 
 /** Variables a playbook sees for a host: merged vars, `inventory_hostname`, and `ramster`
  *  (undefined when the host is in no cluster). Copies, so templates cannot change the inventory. */
-export function inventoryTemplateVars(inv: Inventory, hostName: string): Record<string, unknown> & { inventory_hostname: string; ramster?: TemplateCluster } {
+export function inventoryTemplateVars(
+  inv: Inventory,
+  hostName: string,
+): Record<string, unknown> & { inventory_hostname: string; ramster?: TemplateCluster } {
   const host = inv.hosts.get(hostName);
   if (!host) throw new Error(`unknown host ${hostName} in inventory ${inv.file}`);
   const cluster = clusterOf(inv, hostName);
   let ramster: TemplateCluster | undefined;
   if (cluster) {
     const borrowersOf = (num: number) => cluster.nodes.filter((b) => b.targets.includes(num)).map((b) => b.number);
-    const nodes = cluster.nodes.map((n) => ({ host: n.host, hostname: n.hostname, number: n.number, address: n.clusterAddress, targets: [...n.targets], borrowers: borrowersOf(n.number) }));
+    const nodes = cluster.nodes.map((n) => ({
+      host: n.host,
+      hostname: n.hostname,
+      number: n.number,
+      address: n.clusterAddress,
+      targets: [...n.targets],
+      borrowers: borrowersOf(n.number),
+    }));
     ramster = {
       name: cluster.name,
       group: cluster.group,

@@ -70,7 +70,8 @@ export function unquoteShellValue(v: string): string {
 /** Whether `release` boots by default, and what to save when it does not. */
 export function grubDefaultCheck(s: GrubDefaultState, release: string): { ok: boolean; entry?: string; was: string } {
   const e = grubEntryFor(s.cfg, release);
-  const was = s.grubDefault === 'saved' ? `saved: ${s.savedEntry || 'unset'}` : `GRUB_DEFAULT=${s.grubDefault || 'unset'}`;
+  const was =
+    s.grubDefault === 'saved' ? `saved: ${s.savedEntry || 'unset'}` : `GRUB_DEFAULT=${s.grubDefault || 'unset'}`;
   if (!e) return { ok: false, was };
   const names = [e.idPath, e.titlePath].filter((x): x is string => !!x);
   const chosen = s.grubDefault === 'saved' ? s.savedEntry : s.grubDefault;

@@ -17,7 +17,6 @@ import {
  */
 export type RunScript = (script: string) => Promise<{ code: number; stdout: string; stderr: string }>;
 
-
 async function must(run: RunScript, script: string, what: string): Promise<string> {
   const r = await run(script);
   if (r.code !== 0) throw new Error(commandFailed(what, r, { lines: 15 }));
@@ -29,7 +28,10 @@ async function must(run: RunScript, script: string, what: string): Promise<strin
  * sibling `.partial` directory and renames, under flock, so an interrupted or concurrent run
  * never leaves a half tree behind.
  */
-export async function ensureKernelTree(run: RunScript, opts: { tarball: string; cacheDir: string }): Promise<{ tree: string; extracted: boolean }> {
+export async function ensureKernelTree(
+  run: RunScript,
+  opts: { tarball: string; cacheDir: string },
+): Promise<{ tree: string; extracted: boolean }> {
   const dir = opts.cacheDir.replace(/\/+$/, '');
   const script = `set -e
 dir=${shq(dir)}
@@ -70,7 +72,8 @@ export ARCH CROSS_COMPILE`;
 /** Base config + fragments with merge_config.sh -m, then `make olddefconfig`; returns the final .config. */
 export async function mergeKconfig(run: RunScript, opts: MergeOptions): Promise<string> {
   const make = `make -s -C ${shq(opts.tree)} O=${shq(opts.outDir)}${opts.arch ? ` ARCH=${shq(opts.arch)}` : ''}`;
-  const base = opts.base === 'defconfig' ? `${make} defconfig` : `cp ${shq(opts.base.file)} ${shq(opts.outDir)}/.config`;
+  const base =
+    opts.base === 'defconfig' ? `${make} defconfig` : `cp ${shq(opts.base.file)} ${shq(opts.outDir)}/.config`;
   const script = `set -e
 ${opts.arch ? '' : NATIVE_BUILD_ENV}
 mkdir -p ${shq(opts.outDir)}

@@ -14,7 +14,9 @@ export interface KernelVersion {
 /** VERSION / PATCHLEVEL / SUBLEVEL / EXTRAVERSION from a kernel tree's top Makefile. */
 export function parseKernelVersion(makefileText: string): KernelVersion | undefined {
   const get = (name: string) => new RegExp(`^${name}[ \\t]*=[ \\t]*(\\S*)[ \\t]*$`, 'm').exec(makefileText)?.[1];
-  const [v, p, s] = [get('VERSION'), get('PATCHLEVEL'), get('SUBLEVEL')].map((x) => (x !== undefined && /^\d+$/.test(x) ? Number(x) : undefined));
+  const [v, p, s] = [get('VERSION'), get('PATCHLEVEL'), get('SUBLEVEL')].map((x) =>
+    x !== undefined && /^\d+$/.test(x) ? Number(x) : undefined,
+  );
   if (v === undefined || p === undefined) return undefined;
   return { version: v, patchlevel: p, sublevel: s ?? 0, extraversion: get('EXTRAVERSION') ?? '' };
 }
@@ -26,11 +28,16 @@ export type FragmentChoice =
 /** The kconfig/ fragment for a tree: 3.4-3.6, 3.7-3.8, 3.9, 3.10; nothing outside 3.4-3.10. */
 export function selectFragment(v: Pick<KernelVersion, 'version' | 'patchlevel'>): FragmentChoice {
   const name = `${v.version}.${v.patchlevel}`;
-  const modern = "use 'backend: modern' (zswap + swap on a remote node's RAM over NVMe/TCP) for this kernel, or a 3.4-3.10 tree for 'backend: legacy'";
+  const modern =
+    "use 'backend: modern' (zswap + swap on a remote node's RAM over NVMe/TCP) for this kernel, or a 3.4-3.10 tree for 'backend: legacy'";
   if (v.version < 3 || (v.version === 3 && v.patchlevel < 4))
     return { ok: false, error: `Linux ${name} has no RAMster: it entered drivers/staging in 3.4`, hint: modern };
   if (v.version > 3 || v.patchlevel >= 11)
-    return { ok: false, error: `Linux ${name} has no RAMster: it lived in drivers/staging from 3.4 to 3.10 and was removed with zcache in 3.11`, hint: modern };
+    return {
+      ok: false,
+      error: `Linux ${name} has no RAMster: it lived in drivers/staging from 3.4 to 3.10 and was removed with zcache in 3.11`,
+      hint: modern,
+    };
   const generation = v.patchlevel <= 6 ? '3.4' : v.patchlevel <= 8 ? '3.7' : v.patchlevel === 9 ? '3.9' : '3.10';
   return { ok: true, fragment: `ramster-${generation}.config`, generation };
 }
@@ -113,7 +120,8 @@ export interface KconfigDefinition {
   dependsOn: string[];
 }
 
-const BLOCK_KEYWORD = /^(config|menuconfig|choice|endchoice|comment|menu|endmenu|if|endif|source|osource|rsource|mainmenu)\b/;
+const BLOCK_KEYWORD =
+  /^(config|menuconfig|choice|endchoice|comment|menu|endmenu|if|endif|source|osource|rsource|mainmenu)\b/;
 
 function indentWidth(line: string): number {
   let w = 0;
@@ -295,7 +303,15 @@ function evalExpr(e: Expr, config: ConfigValues): number {
       const a = symValue(e.a, config);
       const b = symValue(e.b, config);
       const num = /^-?\d+$/.test(a) && /^-?\d+$/.test(b);
-      const c = num ? Number(a) - Number(b) : a === b ? 0 : TRI[a] !== undefined && TRI[b] !== undefined ? TRI[a] - TRI[b] : a < b ? -1 : 1;
+      const c = num
+        ? Number(a) - Number(b)
+        : a === b
+          ? 0
+          : TRI[a] !== undefined && TRI[b] !== undefined
+            ? TRI[a] - TRI[b]
+            : a < b
+              ? -1
+              : 1;
       const ok = { '=': c === 0, '!=': c !== 0, '<': c < 0, '>': c > 0, '<=': c <= 0, '>=': c >= 0 }[e.cmp];
       return ok ? 2 : 0;
     }
@@ -317,7 +333,9 @@ function culprits(e: Expr, need: number, config: ConfigValues): string[] {
   if (evalExpr(e, config) >= need) return [];
   switch (e.op) {
     case 'sym':
-      return /^[A-Z0-9_]+$/.test(e.name) && !['y', 'm', 'n'].includes(e.name) ? [showSym(e.name, config)] : [`'${e.name}'`];
+      return /^[A-Z0-9_]+$/.test(e.name) && !['y', 'm', 'n'].includes(e.name)
+        ? [showSym(e.name, config)]
+        : [`'${e.name}'`];
     case 'not': {
       const inner = e.a.op === 'sym' ? [showSym(e.a.name, config)] : [`(${exprText(e.a)})`];
       return inner.map((s) => `${s} (must be off)`);
@@ -359,22 +377,38 @@ export interface DropExplanation {
  * definition(s) and the symbols that make it fail. Best effort — choices, `select`s and
  * ranges are not modelled.
  */
-export function explainDrop(symbol: string, definitions: KconfigDefinition[], finalConfig: ConfigValues, wanted = 'y'): DropExplanation {
+export function explainDrop(
+  symbol: string,
+  definitions: KconfigDefinition[],
+  finalConfig: ConfigValues,
+  wanted = 'y',
+): DropExplanation {
   if (definitions.length === 0)
-    return { symbol, culprits: [], reason: `CONFIG_${symbol} does not exist in this kernel tree (no 'config ${symbol}' in its Kconfig files)` };
+    return {
+      symbol,
+      culprits: [],
+      reason: `CONFIG_${symbol} does not exist in this kernel tree (no 'config ${symbol}' in its Kconfig files)`,
+    };
   const need = wanted === 'm' ? 1 : 2;
   for (const def of definitions) {
-    if (wanted === 'm' && def.type === 'bool') return { symbol, culprits: [], reason: `CONFIG_${symbol} is a bool: it cannot be m` };
+    if (wanted === 'm' && def.type === 'bool')
+      return { symbol, culprits: [], reason: `CONFIG_${symbol} is a bool: it cannot be m` };
   }
   const failing = definitions.map((def) => def.dependsOn.filter((d) => evalKconfigExpr(d, finalConfig) < need));
   if (wanted !== 'n' && failing.every((f) => f.length > 0)) {
     const expr = failing[0][0];
     const blamed = culprits(parseExpr(expr), need, finalConfig);
-    const names = [...new Set(blamed.map((b) => /^CONFIG_([A-Za-z0-9_]+)/.exec(b)?.[1]).filter((x): x is string => !!x))];
+    const names = [
+      ...new Set(blamed.map((b) => /^CONFIG_([A-Za-z0-9_]+)/.exec(b)?.[1]).filter((x): x is string => !!x)),
+    ];
     return { symbol, culprits: names, reason: `CONFIG_${symbol} depends on "${expr}": ${blamed.join(', ')}` };
   }
   if (!definitions.some((d) => d.hasPrompt))
-    return { symbol, culprits: [], reason: `CONFIG_${symbol} has no prompt: only a 'select' or 'default' of another symbol can set it` };
+    return {
+      symbol,
+      culprits: [],
+      reason: `CONFIG_${symbol} has no prompt: only a 'select' or 'default' of another symbol can set it`,
+    };
   return {
     symbol,
     culprits: [],

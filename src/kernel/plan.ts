@@ -71,11 +71,14 @@ export function parseManifest(text: string): Manifest | undefined {
     if (word === 'release') release = rest[0] ?? '';
     else if (word === 'format') format = rest[0] ?? '';
     else if (word === 'image') image = rest[0] ?? '';
-    else if (word === 'file' && rest.length === 3 && /^[0-9a-f]{64}$/.test(rest[0])) files.push({ sha256: rest[0], size: Number(rest[1]), name: rest[2] });
+    else if (word === 'file' && rest.length === 3 && /^[0-9a-f]{64}$/.test(rest[0]))
+      files.push({ sha256: rest[0], size: Number(rest[1]), name: rest[2] });
   }
   for (const [what, name] of [['release', release], ['image', image], ...files.map((f) => ['file', f.name])]) {
     if (name && !SAFE_NAME.test(name)) {
-      throw new ManifestError(`the kernel build manifest names ${what} ${JSON.stringify(name)}, which is not a plain file name: refusing it (a build host must not choose paths on the controller or the nodes); remove the build's cache folder on the build host and build again`);
+      throw new ManifestError(
+        `the kernel build manifest names ${what} ${JSON.stringify(name)}, which is not a plain file name: refusing it (a build host must not choose paths on the controller or the nodes); remove the build's cache folder on the build host and build again`,
+      );
     }
   }
   const img = files.find((f) => f.name === image);
@@ -123,7 +126,11 @@ export interface BuildDecision {
 /** No rebuild and no reinstall while the key is unchanged: a node needs the package when
  *  its installed key differs; the build runs only for such a node and only when the build
  *  host's cache has no package for the key. */
-export function decideBuild(key: string, cached: boolean, nodes: Pick<NodeKernel, 'host' | 'installed'>[]): BuildDecision {
+export function decideBuild(
+  key: string,
+  cached: boolean,
+  nodes: Pick<NodeKernel, 'host' | 'installed'>[],
+): BuildDecision {
   const install = nodes.filter((n) => n.installed?.key !== key).map((n) => n.host);
   return { build: !cached && install.length > 0, install };
 }
@@ -133,7 +140,10 @@ export function packageFormat(families: Map<string, string>): PackageFormat {
   const byFormat = new Map<PackageFormat, string[]>();
   for (const [host, family] of families) {
     const f: PackageFormat | undefined = family === 'debian' ? 'deb' : family === 'redhat' ? 'rpm' : undefined;
-    if (!f) throw new Error(`${host} runs a ${family || 'unknown'} distribution: kernel_build makes Debian (bindeb-pkg) or Red Hat (binrpm-pkg) packages only`);
+    if (!f)
+      throw new Error(
+        `${host} runs a ${family || 'unknown'} distribution: kernel_build makes Debian (bindeb-pkg) or Red Hat (binrpm-pkg) packages only`,
+      );
     byFormat.set(f, [...(byFormat.get(f) ?? []), host]);
   }
   if (byFormat.size > 1) {

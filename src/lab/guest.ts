@@ -8,7 +8,6 @@ import { readBootId, sshRun, waitForSsh } from './ssh.ts';
 import { sshTarget, type GuestState, type LabState } from './state.ts';
 import { commandFailed, shq } from '../shell.ts';
 
-
 /**
  * Each guest runs under a tiny shell supervisor: QEMU starts with `-action reboot=shutdown`, so
  * a reboot inside the guest ends the QEMU process and the supervisor starts it again — a cold
@@ -39,7 +38,7 @@ rm -f supervisor.pid
 `;
 }
 
-const marker = (g: GuestState) => g.dir + '/';
+const marker = (g: GuestState) => `${g.dir}/`;
 
 export function qemuRunning(g: GuestState): boolean {
   return pidMatches(readPid(g.pidFile), marker(g));
@@ -51,16 +50,20 @@ export function supervisorRunning(g: GuestState): boolean {
 
 /** Starts a stopped guest (optionally resuming a savevm snapshot) and waits until QEMU's QMP
  *  socket answers; does not wait for SSH. */
-export async function startGuest(state: LabState, g: GuestState, opts: { loadvm?: string } = {}): Promise<void> {
+export async function startGuest(_state: LabState, g: GuestState, opts: { loadvm?: string } = {}): Promise<void> {
   if (supervisorRunning(g) || qemuRunning(g)) throw new LabError(`${g.name} is already running`);
-  if (opts.loadvm !== undefined && !/^[A-Za-z0-9_.-]+$/.test(opts.loadvm)) throw new LabError(`bad snapshot name ${opts.loadvm}`);
+  if (opts.loadvm !== undefined && !/^[A-Za-z0-9_.-]+$/.test(opts.loadvm))
+    throw new LabError(`bad snapshot name ${opts.loadvm}`);
   const script = join(g.dir, 'run-qemu.sh');
   writeFileSync(script, supervisorScript(g), { mode: 0o755 });
   rmSync(join(g.dir, 'stop'), { force: true });
   rmSync(g.pidFile, { force: true });
   rmSync(g.supervisorPidFile, { force: true });
   const out = openSync(join(g.dir, 'supervisor.log'), 'a');
-  const child = spawn('sh', [script, ...(opts.loadvm ? [opts.loadvm] : [])], { detached: true, stdio: ['ignore', out, out] });
+  const child = spawn('sh', [script, ...(opts.loadvm ? [opts.loadvm] : [])], {
+    detached: true,
+    stdio: ['ignore', out, out],
+  });
   closeSync(out);
   let exited = false;
   child.on('exit', () => (exited = true));
@@ -78,7 +81,10 @@ export async function startGuest(state: LabState, g: GuestState, opts: { loadvm?
   if (exited || !up) {
     const log = tail(join(g.dir, 'qemu.log'));
     await stopGuest(g);
-    throw new LabError(`${g.name}: QEMU did not start${log ? `:\n${log}` : ''}`, 'a forwarded port may be taken: run `lab up` again to pick new ports');
+    throw new LabError(
+      `${g.name}: QEMU did not start${log ? `:\n${log}` : ''}`,
+      'a forwarded port may be taken: run `lab up` again to pick new ports',
+    );
   }
 }
 
@@ -115,14 +121,22 @@ const REBOOT_LATER =
 
 /** Reboots the guest from inside (so shutdown ordering and the journal are real); the
  *  supervisor turns it into a cold restart of QEMU. Waits until SSH answers with a new boot_id. */
-export async function rebootGuest(state: LabState, g: GuestState, opts: { timeoutMs?: number } = {}): Promise<RebootResult> {
+export async function rebootGuest(
+  state: LabState,
+  g: GuestState,
+  opts: { timeoutMs?: number } = {},
+): Promise<RebootResult> {
   const t = sshTarget(state, g);
   const start = Date.now();
   const before = await readBootId(t);
   if (!before) throw new LabError(`${g.name}: not reachable over SSH, cannot reboot it`);
   const r = await sshRun(t, REBOOT_LATER, { timeoutMs: 30_000 });
   if (r.code !== 0) throw new LabError(commandFailed(`${g.name}: reboot request`, r));
-  const after = await waitForSsh(t, { timeoutMs: opts.timeoutMs ?? 600_000, notBootId: before, isAlive: () => supervisorRunning(g) });
+  const after = await waitForSsh(t, {
+    timeoutMs: opts.timeoutMs ?? 600_000,
+    notBootId: before,
+    isAlive: () => supervisorRunning(g),
+  });
   return { bootIdBefore: before, bootIdAfter: after, ms: Date.now() - start };
 }
 
@@ -147,7 +161,9 @@ export async function deleteSnapshot(g: GuestState, name: string): Promise<void>
 
 /** A restored guest's clock is where the snapshot left it. */
 export async function syncClock(state: LabState, g: GuestState): Promise<void> {
-  const r = await sshRun(sshTarget(state, g), `date -s @${Math.round(Date.now() / 1000)} >/dev/null`, { timeoutMs: 60_000 });
+  const r = await sshRun(sshTarget(state, g), `date -s @${Math.round(Date.now() / 1000)} >/dev/null`, {
+    timeoutMs: 60_000,
+  });
   if (r.code !== 0) throw new LabError(commandFailed(`${g.name}: setting the clock`, r));
 }
 

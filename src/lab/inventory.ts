@@ -15,7 +15,13 @@ export const LAB_CLUSTER = {
 export function labInventory(state: LabState): Record<string, unknown> {
   const hosts: Record<string, unknown> = {};
   for (const g of state.guests) {
-    hosts[g.name] = { address: '127.0.0.1', port: g.sshPort, number: g.number, hostname: g.hostname, cluster_address: g.clusterAddress };
+    hosts[g.name] = {
+      address: '127.0.0.1',
+      port: g.sshPort,
+      number: g.number,
+      hostname: g.hostname,
+      cluster_address: g.clusterAddress,
+    };
   }
   const { topology, ...rest } = LAB_CLUSTER;
   return {

@@ -17,7 +17,11 @@ export interface RamsterKernelKit {
   config: string;
 }
 
-const KIT_FILES = { tarball: 'linux-3.10.72-ramster.tar.xz', patch: 'linux-3.10.72-x86-gcc12.patch', config: 'config-3.10.72' };
+const KIT_FILES = {
+  tarball: 'linux-3.10.72-ramster.tar.xz',
+  patch: 'linux-3.10.72-x86-gcc12.patch',
+  config: 'config-3.10.72',
+};
 
 /** Where the kit is looked for: RAMSTER_KERNEL_DIR, then the workplace's shared kernels folder
  *  beside the repository, then its usual absolute place. */
@@ -35,7 +39,12 @@ export async function findRamsterKernelKit(): Promise<RamsterKernelKit> {
       'set RAMSTER_KERNEL_DIR to the folder that holds them',
     );
   }
-  const kit = { dir, tarball: join(dir, KIT_FILES.tarball), patch: join(dir, KIT_FILES.patch), config: join(dir, KIT_FILES.config) };
+  const kit = {
+    dir,
+    tarball: join(dir, KIT_FILES.tarball),
+    patch: join(dir, KIT_FILES.patch),
+    config: join(dir, KIT_FILES.config),
+  };
   await checkSums(dir, Object.values(KIT_FILES));
   return kit;
 }
@@ -52,7 +61,11 @@ async function checkSums(dir: string, files: string[]): Promise<void> {
     const want = expected.get(f);
     if (!want) continue;
     const got = await sha256File(join(dir, f));
-    if (got !== want) throw new LabError(`${join(dir, f)} does not match ${sumsFile} (sha256 ${got}, expected ${want})`, 'copy the kit again');
+    if (got !== want)
+      throw new LabError(
+        `${join(dir, f)} does not match ${sumsFile} (sha256 ${got}, expected ${want})`,
+        'copy the kit again',
+      );
   }
 }
 

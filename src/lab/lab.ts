@@ -54,34 +54,49 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
   if (!Number.isInteger(opts.nodes) || opts.nodes < 1 || opts.nodes > MAX_NODES) {
     throw new LabError(`--nodes must be 1..${MAX_NODES} (a RAMster cluster has at most 8 nodes), got ${opts.nodes}`);
   }
-  if (!Number.isInteger(opts.memoryMb) || opts.memoryMb < 256) throw new LabError(`--memory must be at least 256 (MiB), got ${opts.memoryMb}`);
+  if (!Number.isInteger(opts.memoryMb) || opts.memoryMb < 256)
+    throw new LabError(`--memory must be at least 256 (MiB), got ${opts.memoryMb}`);
   const dir = resolve(opts.dir);
   const accel = opts.accel ?? (process.env.RAMSTER_LAB_ACCEL === 'kvm' ? 'kvm' : 'tcg');
   const kernel = opts.kernel ?? 'debian';
-  if (kernel === 'ramster' && opts.backend !== 'legacy') throw new LabError('--kernel ramster is for the legacy backend', 'drop --backend modern, or --kernel');
+  if (kernel === 'ramster' && opts.backend !== 'legacy')
+    throw new LabError('--kernel ramster is for the legacy backend', 'drop --backend modern, or --kernel');
 
   const running = runningLab(dir);
   if (running) {
     const sameShape =
-      running.guests.length === opts.nodes && running.memoryMb === opts.memoryMb && running.backend === opts.backend && (running.kernel ?? 'debian') === kernel;
+      running.guests.length === opts.nodes &&
+      running.memoryMb === opts.memoryMb &&
+      running.backend === opts.backend &&
+      (running.kernel ?? 'debian') === kernel;
     if (sameShape && !opts.fresh) {
       r.log(`lab in ${dir} is already running`);
       await waitAllSsh(running, r, opts.sshTimeoutMs);
       return running;
     }
-    throw new LabError(`a lab with a different shape is running in ${dir}`, 'stop it first with `ramster-provision lab down`');
+    throw new LabError(
+      `a lab with a different shape is running in ${dir}`,
+      'stop it first with `ramster-provision lab down`',
+    );
   }
 
-  await checkPrerequisites(opts.installDeps, r.log, kernel === 'ramster' ? [...LAB_TOOLS, ...KERNEL_BUILD_TOOLS] : LAB_TOOLS);
+  await checkPrerequisites(
+    opts.installDeps,
+    r.log,
+    kernel === 'ramster' ? [...LAB_TOOLS, ...KERNEL_BUILD_TOOLS] : LAB_TOOLS,
+  );
   const kernelVars = kernel === 'ramster' ? ramsterKernelVars(await findRamsterKernelKit()) : undefined;
   const image = await ensureImage(opts.cacheDir ?? labCacheDir(), r, kernel === 'ramster' ? 'sysvinit' : 'systemd');
   mkdirSync(dir, { recursive: true });
 
   const sshPorts = await freePorts(opts.nodes, 'tcp');
   const netKind = opts.network ?? (opts.nodes === 2 ? 'udp-pair' : 'mcast');
-  if (netKind === 'udp-pair' && opts.nodes !== 2) throw new LabError('a UDP pair joins exactly 2 guests', 'use the multicast network for other sizes');
+  if (netKind === 'udp-pair' && opts.nodes !== 2)
+    throw new LabError('a UDP pair joins exactly 2 guests', 'use the multicast network for other sizes');
   const network: LabState['network'] =
-    netKind === 'udp-pair' ? { kind: 'udp-pair', ports: await freePorts(2, 'udp') } : { kind: 'mcast', ports: await freePorts(1, 'udp') };
+    netKind === 'udp-pair'
+      ? { kind: 'udp-pair', ports: await freePorts(2, 'udp') }
+      : { kind: 'mcast', ports: await freePorts(1, 'udp') };
   const state: LabState = {
     version: 1,
     dir,
@@ -105,9 +120,13 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
   writeState(state);
 
   try {
-    await timed(r, `start ${opts.nodes} QEMU guest${opts.nodes > 1 ? 's' : ''} (${accel}, ${state.guests.map((g) => g.memoryMb ?? opts.memoryMb).every((m) => m === opts.memoryMb) ? `${opts.memoryMb} MiB each` : `${state.guests.map((g) => g.memoryMb ?? opts.memoryMb).join('/')} MiB`})`, async () => {
-      for (const g of state.guests) await startGuest(state, g);
-    });
+    await timed(
+      r,
+      `start ${opts.nodes} QEMU guest${opts.nodes > 1 ? 's' : ''} (${accel}, ${state.guests.map((g) => g.memoryMb ?? opts.memoryMb).every((m) => m === opts.memoryMb) ? `${opts.memoryMb} MiB each` : `${state.guests.map((g) => g.memoryMb ?? opts.memoryMb).join('/')} MiB`})`,
+      async () => {
+        for (const g of state.guests) await startGuest(state, g);
+      },
+    );
     await waitAllSsh(state, r, opts.sshTimeoutMs);
   } catch (e) {
     r.log('lab up failed: stopping the guests it started');
@@ -118,32 +137,53 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
   return state;
 }
 
-async function waitAllSsh(state: LabState, r: { log: LabLog; progress?: LabProgress }, timeoutMs = 900_000): Promise<void> {
-  await timed(r, `wait for SSH on ${state.guests.map((g) => `${g.hostname} (127.0.0.1:${g.sshPort})`).join(', ')}`, (update) =>
-    Promise.all(
-      state.guests.map(async (g) => {
-        const start = Date.now();
-        await waitForSsh(sshTarget(state, g), { timeoutMs, isAlive: () => supervisorRunning(g) });
-        const line = `${g.hostname}: SSH answers after ${seconds(Date.now() - start)}`;
-        r.log(line);
-        update(line);
-      }),
-    ),
+async function waitAllSsh(
+  state: LabState,
+  r: { log: LabLog; progress?: LabProgress },
+  timeoutMs = 900_000,
+): Promise<void> {
+  await timed(
+    r,
+    `wait for SSH on ${state.guests.map((g) => `${g.hostname} (127.0.0.1:${g.sshPort})`).join(', ')}`,
+    (update) =>
+      Promise.all(
+        state.guests.map(async (g) => {
+          const start = Date.now();
+          await waitForSsh(sshTarget(state, g), { timeoutMs, isAlive: () => supervisorRunning(g) });
+          const line = `${g.hostname}: SSH answers after ${seconds(Date.now() - start)}`;
+          r.log(line);
+          update(line);
+        }),
+      ),
   );
 }
 
 /** Creates (or reuses) a guest's overlay disk and host key, and lays out its files. */
-async function prepareGuest(state: LabState, i: number, sshPort: number, fresh: boolean, memoryMb?: number): Promise<GuestState> {
+async function prepareGuest(
+  state: LabState,
+  i: number,
+  sshPort: number,
+  fresh: boolean,
+  memoryMb?: number,
+): Promise<GuestState> {
   const name = `node${i}`;
   const gdir = join(state.dir, name);
   const disk = join(gdir, 'disk.qcow2');
   const imageStamp = join(gdir, 'image-hash');
-  const reusable = !fresh && existsSync(disk) && existsSync(imageStamp) && readFileSync(imageStamp, 'utf8').trim() === state.image.hash;
+  const reusable =
+    !fresh &&
+    existsSync(disk) &&
+    existsSync(imageStamp) &&
+    readFileSync(imageStamp, 'utf8').trim() === state.image.hash;
   if (!reusable) {
     rmSync(gdir, { recursive: true, force: true });
     mkdirSync(gdir, { recursive: true });
-    await runCommand('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', state.image.path, '-F', 'raw', disk], `qemu-img create ${disk}`);
-    writeFileSync(imageStamp, state.image.hash + '\n');
+    await runCommand(
+      'qemu-img',
+      ['create', '-q', '-f', 'qcow2', '-b', state.image.path, '-F', 'raw', disk],
+      `qemu-img create ${disk}`,
+    );
+    writeFileSync(imageStamp, `${state.image.hash}\n`);
   }
   const hostKey = await ensureKeyPair(join(gdir, 'ssh_host_ed25519_key'), `root@system${i}`);
   const g: GuestState = {
@@ -188,23 +228,40 @@ function qemuArgs(state: LabState, g: GuestState, i: number): string[] {
     cluster = `socket,id=p0,mcast=230.0.0.1:${net.ports[0]},localaddr=127.0.0.1`;
   }
   return [
-    '-name', g.hostname,
-    '-accel', state.accel,
-    '-m', String(g.memoryMb ?? state.memoryMb),
-    '-smp', '1',
-    '-display', 'none',
-    '-monitor', 'none',
-    '-chardev', `file,id=console,path=${g.consoleLog},append=on`,
-    '-serial', 'chardev:console',
-    '-qmp', `unix:${g.qmpSocket},server=on,wait=off`,
-    '-pidfile', g.pidFile,
-    '-action', 'reboot=shutdown',
-    '-drive', `file=${g.disk},if=virtio,format=qcow2,cache=unsafe`,
-    '-netdev', `user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:${g.sshPort}-:22`,
-    '-device', `virtio-net-pci,netdev=n0,mac=${NIC0_MAC}`,
-    '-netdev', cluster,
-    '-device', `virtio-net-pci,netdev=p0,mac=${g.clusterMac}`,
-    '-fw_cfg', `name=${FW_CFG_NAME},file=${join(g.dir, 'config.tar')}`,
+    '-name',
+    g.hostname,
+    '-accel',
+    state.accel,
+    '-m',
+    String(g.memoryMb ?? state.memoryMb),
+    '-smp',
+    '1',
+    '-display',
+    'none',
+    '-monitor',
+    'none',
+    '-chardev',
+    `file,id=console,path=${g.consoleLog},append=on`,
+    '-serial',
+    'chardev:console',
+    '-qmp',
+    `unix:${g.qmpSocket},server=on,wait=off`,
+    '-pidfile',
+    g.pidFile,
+    '-action',
+    'reboot=shutdown',
+    '-drive',
+    `file=${g.disk},if=virtio,format=qcow2,cache=unsafe`,
+    '-netdev',
+    `user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:${g.sshPort}-:22`,
+    '-device',
+    `virtio-net-pci,netdev=n0,mac=${NIC0_MAC}`,
+    '-netdev',
+    cluster,
+    '-device',
+    `virtio-net-pci,netdev=p0,mac=${g.clusterMac}`,
+    '-fw_cfg',
+    `name=${FW_CFG_NAME},file=${join(g.dir, 'config.tar')}`,
   ];
 }
 
@@ -221,7 +278,10 @@ function writeGuestConfig(state: LabState, g: GuestState): void {
       mode: 0o644,
     },
     'etc/ssh/ssh_host_ed25519_key': { text: readFileSync(join(g.dir, 'ssh_host_ed25519_key'), 'utf8'), mode: 0o600 },
-    'etc/ssh/ssh_host_ed25519_key.pub': { text: readFileSync(join(g.dir, 'ssh_host_ed25519_key.pub'), 'utf8'), mode: 0o644 },
+    'etc/ssh/ssh_host_ed25519_key.pub': {
+      text: readFileSync(join(g.dir, 'ssh_host_ed25519_key.pub'), 'utf8'),
+      mode: 0o644,
+    },
     ...clusterNicFile(state, g),
   };
   for (const [rel, f] of Object.entries(files)) {
@@ -231,8 +291,17 @@ function writeGuestConfig(state: LabState, g: GuestState): void {
   }
   // Only file entries: directory entries would reset the guest's /etc owner and mode.
   const tar = spawnSyncChecked(`building ${g.name}'s configuration archive`, 'tar', [
-    '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '--sort=name',
-    '-cf', join(g.dir, 'config.tar'), '-C', stage, '--no-recursion', ...Object.keys(files),
+    '--owner=0',
+    '--group=0',
+    '--numeric-owner',
+    '--mtime=@0',
+    '--sort=name',
+    '-cf',
+    join(g.dir, 'config.tar'),
+    '-C',
+    stage,
+    '--no-recursion',
+    ...Object.keys(files),
   ]);
   if (tar) throw new LabError(tar);
   rmSync(stage, { recursive: true, force: true });
@@ -242,7 +311,12 @@ function writeGuestConfig(state: LabState, g: GuestState): void {
  *  3.10 runs without udev) names it eth1, the second virtio NIC. */
 function clusterNicFile(state: LabState, g: GuestState): Record<string, { text: string; mode: number }> {
   if (state.kernel === 'ramster') {
-    return { 'etc/network/interfaces.d/lab-cluster': { text: `auto eth1\niface eth1 inet static\n    address ${g.clusterAddress}/24\n`, mode: 0o644 } };
+    return {
+      'etc/network/interfaces.d/lab-cluster': {
+        text: `auto eth1\niface eth1 inet static\n    address ${g.clusterAddress}/24\n`,
+        mode: 0o644,
+      },
+    };
   }
   return {
     'etc/systemd/network/20-lab-cluster.network': {
@@ -255,7 +329,13 @@ function clusterNicFile(state: LabState, g: GuestState): Record<string, { text: 
 /** Undefined when the command exits 0, else why it failed. */
 function spawnSyncChecked(what: string, cmd: string, args: string[]): string | undefined {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
-  return r.status === 0 ? undefined : commandFailed(what, { code: r.status, signal: r.signal, stderr: r.stderr || r.error?.message }, { lines: Infinity });
+  return r.status === 0
+    ? undefined
+    : commandFailed(
+        what,
+        { code: r.status, signal: r.signal, stderr: r.stderr || r.error?.message },
+        { lines: Infinity },
+      );
 }
 
 /** The lab's state when at least one of its guests is running. */
@@ -290,7 +370,15 @@ export async function labStatus(dir: string): Promise<LabStatus> {
     state.guests.map(async (g): Promise<GuestStatus> => {
       const running = qemuRunning(g);
       const bootId = running ? await readBootId(sshTarget(state, g)) : undefined;
-      return { name: g.name, hostname: g.hostname, sshPort: g.sshPort, clusterAddress: g.clusterAddress, running, sshReachable: !!bootId, bootId };
+      return {
+        name: g.name,
+        hostname: g.hostname,
+        sshPort: g.sshPort,
+        clusterAddress: g.clusterAddress,
+        running,
+        sshReachable: !!bootId,
+        bootId,
+      };
     }),
   );
   return { dir, exists: true, inventory: state.inventory, guests };
@@ -308,7 +396,8 @@ export async function labDown(dir: string, log: LabLog = () => {}): Promise<{ st
       stopped.push(g.name);
       log(`${g.hostname}: stopped`);
     }
-    if (qemuRunning(g) || supervisorRunning(g)) throw new LabError(`${g.name}: QEMU is still running after lab down`, `see ${g.pidFile}`);
+    if (qemuRunning(g) || supervisorRunning(g))
+      throw new LabError(`${g.name}: QEMU is still running after lab down`, `see ${g.pidFile}`);
   }
   return { stopped };
 }

@@ -32,8 +32,7 @@ export function qmp(socket: string, cmd: QmpCommand | string, timeoutMs = 30_000
     });
     conn.on('data', (chunk) => {
       buffer += chunk.toString();
-      let nl: number;
-      while ((nl = buffer.indexOf('\n')) >= 0) {
+      for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
         const line = buffer.slice(0, nl).trim();
         buffer = buffer.slice(nl + 1);
         if (!line) continue;
@@ -46,11 +45,11 @@ export function qmp(socket: string, cmd: QmpCommand | string, timeoutMs = 30_000
         if ('event' in msg) continue;
         if (stage === 'greeting' && 'QMP' in msg) {
           stage = 'capabilities';
-          conn.write(JSON.stringify({ execute: 'qmp_capabilities' }) + '\n');
+          conn.write(`${JSON.stringify({ execute: 'qmp_capabilities' })}\n`);
         } else if (stage === 'capabilities') {
           if ('error' in msg) return finish(new LabError(`QMP handshake failed: ${JSON.stringify(msg.error)}`));
           stage = 'command';
-          conn.write(JSON.stringify(command) + '\n');
+          conn.write(`${JSON.stringify(command)}\n`);
         } else if (stage === 'command') {
           if ('error' in msg) {
             const e = msg.error as { desc?: string };
@@ -66,6 +65,10 @@ export function qmp(socket: string, cmd: QmpCommand | string, timeoutMs = 30_000
 /** Runs a human-monitor command (savevm, loadvm, …); HMP reports errors as text, so any
  *  output is treated as failure for the commands that print nothing on success. */
 export async function hmp(socket: string, commandLine: string, timeoutMs = 120_000): Promise<string> {
-  const out = await qmp(socket, { execute: 'human-monitor-command', arguments: { 'command-line': commandLine } }, timeoutMs);
+  const out = await qmp(
+    socket,
+    { execute: 'human-monitor-command', arguments: { 'command-line': commandLine } },
+    timeoutMs,
+  );
   return typeof out === 'string' ? out : '';
 }

@@ -18,24 +18,40 @@ export interface SshResult {
 
 function sshArgs(t: SshTarget, connectTimeoutS: number): string[] {
   return [
-    '-F', '/dev/null',
-    '-o', 'BatchMode=yes',
-    '-o', 'StrictHostKeyChecking=yes',
-    '-o', `UserKnownHostsFile=${t.knownHosts}`,
-    '-o', 'GlobalKnownHostsFile=/dev/null',
-    '-o', 'IdentitiesOnly=yes',
-    '-o', `ConnectTimeout=${connectTimeoutS}`,
-    '-o', 'ServerAliveInterval=5',
-    '-o', 'ServerAliveCountMax=3',
-    '-o', 'LogLevel=ERROR',
-    '-i', t.identity,
-    '-p', String(t.port),
+    '-F',
+    '/dev/null',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    `UserKnownHostsFile=${t.knownHosts}`,
+    '-o',
+    'GlobalKnownHostsFile=/dev/null',
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    `ConnectTimeout=${connectTimeoutS}`,
+    '-o',
+    'ServerAliveInterval=5',
+    '-o',
+    'ServerAliveCountMax=3',
+    '-o',
+    'LogLevel=ERROR',
+    '-i',
+    t.identity,
+    '-p',
+    String(t.port),
     'root@127.0.0.1',
   ];
 }
 
 /** Runs a shell script on the guest as root. Exit code 255 means ssh itself failed. */
-export async function sshRun(t: SshTarget, script: string, opts: { timeoutMs?: number; connectTimeoutS?: number; input?: string } = {}): Promise<SshResult> {
+export async function sshRun(
+  t: SshTarget,
+  script: string,
+  opts: { timeoutMs?: number; connectTimeoutS?: number; input?: string } = {},
+): Promise<SshResult> {
   const r = await execa('ssh', [...sshArgs(t, opts.connectTimeoutS ?? 10), script], {
     reject: false,
     timeout: opts.timeoutMs ?? 120_000,
@@ -47,7 +63,11 @@ export async function sshRun(t: SshTarget, script: string, opts: { timeoutMs?: n
 }
 
 /** Like sshRun, but throws unless the script exits 0; returns stdout. */
-export async function sshCheck(t: SshTarget, script: string, opts: { timeoutMs?: number; input?: string } = {}): Promise<string> {
+export async function sshCheck(
+  t: SshTarget,
+  script: string,
+  opts: { timeoutMs?: number; input?: string } = {},
+): Promise<string> {
   const r = await sshRun(t, script, opts);
   if (r.code !== 0) throw new LabError(commandFailed(`${t.name}: \`${script}\``, r, { lines: Infinity }));
   return r.stdout;
@@ -73,7 +93,10 @@ export async function waitForSsh(
     if (r.code === 0 && id && id !== opts.notBootId) return id;
     lastError = r.stderr.trim();
     if (/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed/.test(lastError)) {
-      throw new LabError(`${t.name}: SSH host key does not match ${t.knownHosts}`, 'recreate the lab with `lab down` and `lab up --fresh`');
+      throw new LabError(
+        `${t.name}: SSH host key does not match ${t.knownHosts}`,
+        'recreate the lab with `lab down` and `lab up --fresh`',
+      );
     }
     if (opts.isAlive && !opts.isAlive()) throw new LabError(`${t.name}: QEMU exited while waiting for SSH`);
     await new Promise((res) => setTimeout(res, 2000));

@@ -59,19 +59,24 @@ export function statePath(dir: string): string {
 
 export function readState(dir: string): LabState {
   const file = statePath(dir);
-  if (!existsSync(file)) throw new LabError(`no lab in ${dir} (no state.json)`, 'start one with `ramster-provision lab up`');
+  if (!existsSync(file))
+    throw new LabError(`no lab in ${dir} (no state.json)`, 'start one with `ramster-provision lab up`');
   return JSON.parse(readFileSync(file, 'utf8')) as LabState;
 }
 
 export function writeState(state: LabState): void {
   const file = statePath(state.dir);
-  writeFileSync(`${file}.tmp`, JSON.stringify(state, null, 2) + '\n');
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(state, null, 2)}\n`);
   renameSync(`${file}.tmp`, file);
 }
 
 export function guestOf(state: LabState, name: string): GuestState {
   const g = state.guests.find((x) => x.name === name || x.hostname === name);
-  if (!g) throw new LabError(`no guest ${name} in the lab at ${state.dir}`, `guests: ${state.guests.map((x) => x.name).join(', ')}`);
+  if (!g)
+    throw new LabError(
+      `no guest ${name} in the lab at ${state.dir}`,
+      `guests: ${state.guests.map((x) => x.name).join(', ')}`,
+    );
   return g;
 }
 

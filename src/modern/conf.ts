@@ -16,10 +16,13 @@ export function renderModernConf(plan: ModernPlan): string {
   ];
   if (plan.lends.length) lines.push(`port ${plan.address} ${plan.port}`);
   for (const l of plan.lends) lines.push(`lend ${l.borrower} ${l.subsystem} ${l.hostNqn} ${l.file} ${l.sizeMb}`);
-  for (const b of plan.borrows) lines.push(`borrow ${b.lender} ${b.subsystem} ${b.hostNqn} ${b.address} ${b.port} ${b.ctrlLossTmo} ${b.fastIoFailTmo ?? '-'}`);
+  for (const b of plan.borrows)
+    lines.push(
+      `borrow ${b.lender} ${b.subsystem} ${b.hostNqn} ${b.address} ${b.port} ${b.ctrlLossTmo} ${b.fastIoFailTmo ?? '-'}`,
+    );
   if (plan.borrows.length) {
     lines.push(`swap ${SWAP_LABEL} ${SWAP_PRIORITY} ${plan.mirrored ? MD_DEVICE : 'namespace'}`);
     lines.push(`zswap ${plan.zswap?.compressor ?? '-'} ${plan.zswap?.maxPoolPercent ?? '-'}`);
   }
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }

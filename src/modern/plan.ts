@@ -24,7 +24,8 @@ export const MIRROR_CTRL_LOSS_S = 15;
 export const MIRROR_FAST_FAIL_S = 5;
 
 export const hostNqn = (cluster: string, node: number) => `${NQN_PREFIX}:${cluster}:node${node}`;
-export const subsystemNqn = (cluster: string, lender: number, borrower: number) => `${NQN_PREFIX}:${cluster}:lend:node${lender}-to-node${borrower}`;
+export const subsystemNqn = (cluster: string, lender: number, borrower: number) =>
+  `${NQN_PREFIX}:${cluster}:lend:node${lender}-to-node${borrower}`;
 export const lendFile = (borrower: number) => `${LEND_DIR}/node${borrower}.img`;
 
 export interface Lend {
@@ -71,7 +72,14 @@ export function modernPlan(cluster: Cluster, node: ClusterNode): ModernPlan {
 
   const lends = cluster.nodes
     .filter((b) => b.targets.includes(node.number))
-    .map((b) => ({ borrower: b.number, borrowerHost: b.host, subsystem: subsystemNqn(cluster.name, node.number, b.number), hostNqn: hostNqn(cluster.name, b.number), file: lendFile(b.number), sizeMb: lendMb }));
+    .map((b) => ({
+      borrower: b.number,
+      borrowerHost: b.host,
+      subsystem: subsystemNqn(cluster.name, node.number, b.number),
+      hostNqn: hostNqn(cluster.name, b.number),
+      file: lendFile(b.number),
+      sizeMb: lendMb,
+    }));
 
   const borrows = node.targets.map((t) => ({
     lender: t,
@@ -90,11 +98,21 @@ export function modernPlan(cluster: Cluster, node: ClusterNode): ModernPlan {
         ...(typeof o.zswap_max_pool_percent === 'number' ? { maxPoolPercent: o.zswap_max_pool_percent } : {}),
       }
     : undefined;
-  return { cluster: cluster.name, node: node.number, address: node.clusterAddress, port, lends, borrows, mirrored, zswap };
+  return {
+    cluster: cluster.name,
+    node: node.number,
+    address: node.clusterAddress,
+    port,
+    lends,
+    borrows,
+    mirrored,
+    zswap,
+  };
 }
 
 /** The swap device a borrowing node uses, once its namespaces are connected. */
-export const swapDeviceOf = (plan: ModernPlan, namespaces: string[]): string | undefined => (plan.mirrored ? MD_DEVICE : namespaces[0]);
+export const swapDeviceOf = (plan: ModernPlan, namespaces: string[]): string | undefined =>
+  plan.mirrored ? MD_DEVICE : namespaces[0];
 
 /** Kernel modules a node's plan needs (built-in ones are found by modinfo too). */
 export function modulesNeeded(plan: ModernPlan, side: 'lend' | 'borrow'): string[] {

@@ -89,15 +89,23 @@ export function parseModernProbe(out: string): ModernProbe {
   const sections = new Map<string, string[]>();
   let current = '';
   for (const line of out.split('\n')) {
-    if (line.startsWith('@')) sections.set((current = line.slice(1).trim()), []);
-    else if (current && line.trim()) sections.get(current)!.push(line);
+    if (line.startsWith('@')) {
+      current = line.slice(1).trim();
+      sections.set(current, []);
+    } else if (current && line.trim()) sections.get(current)!.push(line);
   }
   const get = (name: string) => sections.get(name) ?? [];
   const words = (l: string) => l.trim().split(/\s+/);
   const p: ModernProbe = {
     modules: get('modules').map((l) => l.trim()),
-    available: get('available').filter((l) => !l.startsWith('kernel ')).map((l) => l.trim()),
-    kernel: get('available').find((l) => l.startsWith('kernel '))?.slice(7).trim() ?? '',
+    available: get('available')
+      .filter((l) => !l.startsWith('kernel '))
+      .map((l) => l.trim()),
+    kernel:
+      get('available')
+        .find((l) => l.startsWith('kernel '))
+        ?.slice(7)
+        .trim() ?? '',
     ports: [],
     links: [],
     subsystems: [],
@@ -122,8 +130,12 @@ export function parseModernProbe(out: string): ModernProbe {
     swaps: [],
     zswap: Object.fromEntries(get('zswap').map((l) => [words(l)[0], words(l).slice(1).join(' ')])),
     zswapStats: Object.fromEntries(get('zswapstats').map((l) => [words(l)[0], Number(words(l)[1])])),
-    units: Object.fromEntries(get('units').map((l) => [words(l)[0], { enabled: words(l)[1] ?? 'unknown', active: words(l)[2] ?? 'unknown' }])),
-    meminfoKb: Object.fromEntries(get('meminfo').map((l) => [l.split(':')[0], Number(words(l.split(':')[1] ?? '')[0])])),
+    units: Object.fromEntries(
+      get('units').map((l) => [words(l)[0], { enabled: words(l)[1] ?? 'unknown', active: words(l)[2] ?? 'unknown' }]),
+    ),
+    meminfoKb: Object.fromEntries(
+      get('meminfo').map((l) => [l.split(':')[0], Number(words(l.split(':')[1] ?? '')[0])]),
+    ),
     dmesg: get('dmesg'),
   };
   for (const l of get('nvmet')) {
@@ -132,12 +144,20 @@ export function parseModernProbe(out: string): ModernProbe {
     if (kind === 'link') p.links.push({ port: a, subsystem: b });
     if (kind === 'subsystem') p.subsystems.push({ name: a, allowAnyHost: b ?? '' });
     if (kind === 'allowed') p.allowed.push({ subsystem: a, host: b });
-    if (kind === 'namespace') p.namespaces.push({ subsystem: a, nsid: b, enable: c ?? '', bufferedIo: d ?? '', path: e ?? '' });
+    if (kind === 'namespace')
+      p.namespaces.push({ subsystem: a, nsid: b, enable: c ?? '', bufferedIo: d ?? '', path: e ?? '' });
   }
   const labels = new Map(get('swaplabels').map((l) => [words(l)[0], words(l)[1] ?? '']));
   for (const l of get('swaps')) {
     const [device, type, size, used, priority] = words(l);
-    p.swaps.push({ device, type, sizeKb: Number(size), usedKb: Number(used), priority: Number(priority), label: labels.get(device) ?? '' });
+    p.swaps.push({
+      device,
+      type,
+      sizeKb: Number(size),
+      usedKb: Number(used),
+      priority: Number(priority),
+      label: labels.get(device) ?? '',
+    });
   }
   return p;
 }

@@ -32,11 +32,17 @@ export function actualLendLines(p: ModernProbe, plan: ModernPlan): string[] {
   }
   for (const s of p.subsystems.filter((x) => ours(x.name))) {
     const hosts = p.allowed.filter((a) => a.subsystem === s.name).map((a) => a.host);
-    lines.push(s.allowAnyHost === '0' && hosts.length === 1 ? `export ${s.name} to ${hosts[0]} only` : `export ${s.name} to ${s.allowAnyHost === '1' ? 'ANY host' : hosts.join(', ') || 'no host'}`);
+    lines.push(
+      s.allowAnyHost === '0' && hosts.length === 1
+        ? `export ${s.name} to ${hosts[0]} only`
+        : `export ${s.name} to ${s.allowAnyHost === '1' ? 'ANY host' : hosts.join(', ') || 'no host'}`,
+    );
     for (const n of p.namespaces.filter((x) => x.subsystem === s.name)) {
       const file = p.files.find((f) => f.path === n.path);
       const size = file ? `${mib(file.size)} MiB` : 'missing file';
-      lines.push(`namespace ${s.name} ${n.nsid} = ${n.path} (${size}, ${n.bufferedIo === '1' ? 'buffered' : 'direct'}, ${n.enable === '1' ? 'enabled' : 'disabled'})`);
+      lines.push(
+        `namespace ${s.name} ${n.nsid} = ${n.path} (${size}, ${n.bufferedIo === '1' ? 'buffered' : 'direct'}, ${n.enable === '1' ? 'enabled' : 'disabled'})`,
+      );
     }
     for (const l of p.links.filter((x) => x.subsystem === s.name)) lines.push(`port ${l.port} serves ${s.name}`);
   }
@@ -46,7 +52,9 @@ export function actualLendLines(p: ModernProbe, plan: ModernPlan): string[] {
 export function desiredBorrowLines(plan: ModernPlan): string[] {
   if (!plan.borrows.length) return [];
   const z = plan.zswap ?? {};
-  const device = plan.mirrored ? `mirror ${MD_DEVICE} (raid1 of ${plan.borrows.length} namespaces)` : `namespace ${plan.borrows[0].subsystem}`;
+  const device = plan.mirrored
+    ? `mirror ${MD_DEVICE} (raid1 of ${plan.borrows.length} namespaces)`
+    : `namespace ${plan.borrows[0].subsystem}`;
   return [
     `zswap enabled${z.compressor ? `, compressor ${z.compressor}` : ''}${z.maxPoolPercent !== undefined ? `, max_pool_percent ${z.maxPoolPercent}` : ''}`,
     ...plan.borrows.map((b) => `connected to ${b.subsystem} at ${b.address}:${b.port} (live)`),
@@ -70,14 +78,24 @@ export function actualBorrowLines(p: ModernProbe, plan: ModernPlan): string[] {
     lines.push(`connected to ${c.subsystem} at ${addr ? `${addr[1]}:${addr[2]}` : c.address} (${c.state})`);
   }
   const mdNode = p.mdLinks.get(MD_DEVICE);
-  const mdLine = mdNode ? p.mdstat.split('\n').find((l) => l.startsWith(`${mdNode.replace('/dev/', '')} : active raid1 `)) : undefined;
+  const mdLine = mdNode
+    ? p.mdstat.split('\n').find((l) => l.startsWith(`${mdNode.replace('/dev/', '')} : active raid1 `))
+    : undefined;
   // members that have not failed, whether in sync or still resyncing
-  const members = mdLine?.split(' ').slice(4).filter((m) => m && !m.endsWith('(F)')).length;
+  const members = mdLine
+    ?.split(' ')
+    .slice(4)
+    .filter((m) => m && !m.endsWith('(F)')).length;
   if (mdLine) lines.push(`mirror ${MD_DEVICE} active (raid1 over ${members} namespaces)`);
   for (const s of p.swaps.filter((x) => x.label === SWAP_LABEL)) {
     const dev = s.device.replace('/dev/', '');
     const ns = p.blockDevices.find((b) => b.name === dev);
-    const what = mdNode && s.device === mdNode ? `mirror ${MD_DEVICE} (raid1 of ${plan.borrows.length} namespaces)` : ns ? `namespace ${ns.subsystem}` : s.device;
+    const what =
+      mdNode && s.device === mdNode
+        ? `mirror ${MD_DEVICE} (raid1 of ${plan.borrows.length} namespaces)`
+        : ns
+          ? `namespace ${ns.subsystem}`
+          : s.device;
     lines.push(`swap on ${what}, label ${s.label}, priority ${s.priority}`);
   }
   return lines;

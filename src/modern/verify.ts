@@ -21,7 +21,13 @@ export interface Check {
 
 const PAGE = 4096;
 const pass = (id: string, title: string, evidence: string): Check => ({ id, title, status: 'pass', evidence });
-const fail = (id: string, title: string, evidence: string, fix: string): Check => ({ id, title, status: 'fail', evidence, fix });
+const fail = (id: string, title: string, evidence: string, fix: string): Check => ({
+  id,
+  title,
+  status: 'fail',
+  evidence,
+  fix,
+});
 const missing = (want: string[], have: string[]) => want.filter((l) => !have.includes(l));
 
 export function verifyModernNode(plan: ModernPlan, p: ModernProbe): Check[] {
@@ -30,8 +36,17 @@ export function verifyModernNode(plan: ModernPlan, p: ModernProbe): Check[] {
     const u = p.units[name] ?? { enabled: 'not-found', active: 'inactive' };
     checks.push(
       u.enabled === 'enabled' && u.active === 'active'
-        ? pass(`${role}-unit`, `${name} enabled and active (recreates the ${role} side at boot, tears it down in order at shutdown)`, `${u.enabled}, ${u.active}`)
-        : fail(`${role}-unit`, `${name} enabled and active`, `${u.enabled}, ${u.active}`, `ramster-provision apply (systemctl enable --now ${name}); journalctl -u ${name} says why it failed`),
+        ? pass(
+            `${role}-unit`,
+            `${name} enabled and active (recreates the ${role} side at boot, tears it down in order at shutdown)`,
+            `${u.enabled}, ${u.active}`,
+          )
+        : fail(
+            `${role}-unit`,
+            `${name} enabled and active`,
+            `${u.enabled}, ${u.active}`,
+            `ramster-provision apply (systemctl enable --now ${name}); journalctl -u ${name} says why it failed`,
+          ),
     );
   };
 
@@ -40,11 +55,28 @@ export function verifyModernNode(plan: ModernPlan, p: ModernProbe): Check[] {
     const gone = missing(desiredLendLines(plan), actualLendLines(p, plan));
     checks.push(
       gone.length
-        ? fail('exports', `namespaces exported to ${plan.lends.map((l) => l.borrowerHost).join(', ')}`, `missing: ${gone.join('; ')}`, 'ramster-provision apply --tags lend (or systemctl restart ramster-lend.service); dmesg | grep nvmet')
-        : pass('exports', `namespaces exported to ${plan.lends.map((l) => l.borrowerHost).join(', ')} on ${plan.address}:${plan.port}, each to its borrower only`, `${plan.lends.length} subsystem(s), attr_allow_any_host 0`),
+        ? fail(
+            'exports',
+            `namespaces exported to ${plan.lends.map((l) => l.borrowerHost).join(', ')}`,
+            `missing: ${gone.join('; ')}`,
+            'ramster-provision apply --tags lend (or systemctl restart ramster-lend.service); dmesg | grep nvmet',
+          )
+        : pass(
+            'exports',
+            `namespaces exported to ${plan.lends.map((l) => l.borrowerHost).join(', ')} on ${plan.address}:${plan.port}, each to its borrower only`,
+            `${plan.lends.length} subsystem(s), attr_allow_any_host 0`,
+          ),
     );
     const open = p.subsystems.filter((s) => s.name.startsWith(NQN_PREFIX) && s.allowAnyHost !== '0');
-    if (open.length) checks.push(fail('private', 'lent RAM reachable by its borrower only', `attr_allow_any_host is not 0 on ${open.map((s) => s.name).join(', ')}`, 'ramster-provision apply --tags lend'));
+    if (open.length)
+      checks.push(
+        fail(
+          'private',
+          'lent RAM reachable by its borrower only',
+          `attr_allow_any_host is not 0 on ${open.map((s) => s.name).join(', ')}`,
+          'ramster-provision apply --tags lend',
+        ),
+      );
   }
 
   if (plan.borrows.length) {
@@ -54,8 +86,17 @@ export function verifyModernNode(plan: ModernPlan, p: ModernProbe): Check[] {
       const c = p.controllers.find((x) => x.subsystem === b.subsystem);
       checks.push(
         c?.state === 'live'
-          ? pass(`connection-${b.lender}`, `connected to ${b.lenderHost} (node ${b.lender}, ${b.address}:${b.port})`, `${c.name} ${c.state}`)
-          : fail(`connection-${b.lender}`, `connected to ${b.lenderHost} (node ${b.lender}, ${b.address}:${b.port})`, c ? `${c.name} ${c.state}` : 'no controller', connectionFix(b.lenderHost, b.address, b.port, c?.state)),
+          ? pass(
+              `connection-${b.lender}`,
+              `connected to ${b.lenderHost} (node ${b.lender}, ${b.address}:${b.port})`,
+              `${c.name} ${c.state}`,
+            )
+          : fail(
+              `connection-${b.lender}`,
+              `connected to ${b.lenderHost} (node ${b.lender}, ${b.address}:${b.port})`,
+              c ? `${c.name} ${c.state}` : 'no controller',
+              connectionFix(b.lenderHost, b.address, b.port, c?.state),
+            ),
       );
     }
     const swapLine = desiredBorrowLines(plan).at(-1)!;
@@ -63,24 +104,52 @@ export function verifyModernNode(plan: ModernPlan, p: ModernProbe): Check[] {
     const top = Math.max(...p.swaps.map((s) => s.priority));
     checks.push(
       have.includes(swapLine) && swap && swap.priority >= top
-        ? pass('remote-swap', 'swap on remote RAM, before any local swap', `${swap.device} priority ${swap.priority}, ${Math.round(swap.usedKb / 1024)} of ${Math.round(swap.sizeKb / 1024)} MiB used`)
-        : fail('remote-swap', 'swap on remote RAM, before any local swap', swap ? `${swap.device} priority ${swap.priority} (highest ${top})` : 'no swap labelled ' + SWAP_LABEL, 'ramster-provision apply --tags borrow (or systemctl restart ramster-borrow.service)'),
+        ? pass(
+            'remote-swap',
+            'swap on remote RAM, before any local swap',
+            `${swap.device} priority ${swap.priority}, ${Math.round(swap.usedKb / 1024)} of ${Math.round(swap.sizeKb / 1024)} MiB used`,
+          )
+        : fail(
+            'remote-swap',
+            'swap on remote RAM, before any local swap',
+            swap ? `${swap.device} priority ${swap.priority} (highest ${top})` : `no swap labelled ${SWAP_LABEL}`,
+            'ramster-provision apply --tags borrow (or systemctl restart ramster-borrow.service)',
+          ),
     );
     checks.push(
       p.zswap.enabled === 'Y'
-        ? pass('zswap', 'zswap compresses pages before they leave the node', `compressor ${p.zswap.compressor}, max_pool_percent ${p.zswap.max_pool_percent}`)
-        : fail('zswap', 'zswap compresses pages before they leave the node', p.zswap.enabled ? `enabled ${p.zswap.enabled}` : 'no zswap in this kernel', 'ramster-provision apply --tags borrow'),
+        ? pass(
+            'zswap',
+            'zswap compresses pages before they leave the node',
+            `compressor ${p.zswap.compressor}, max_pool_percent ${p.zswap.max_pool_percent}`,
+          )
+        : fail(
+            'zswap',
+            'zswap compresses pages before they leave the node',
+            p.zswap.enabled ? `enabled ${p.zswap.enabled}` : 'no zswap in this kernel',
+            'ramster-provision apply --tags borrow',
+          ),
     );
     if (plan.mirrored) {
       const m = mirrorHealth(p);
       checks.push(
         m.inSync || m.rebuilding
-          ? pass('mirror', `every page on two lenders (${MD_DEVICE})`, m.rebuilding ? `${m.evidence}: one full copy, the second being rebuilt` : m.evidence)
-          : fail('mirror', `every page on two lenders (${MD_DEVICE})`, m.evidence, `a lender is gone: pages are safe on the other; once it is back, mdadm ${MD_DEVICE} --re-add (or reboot this node) restores the second copy`),
+          ? pass(
+              'mirror',
+              `every page on two lenders (${MD_DEVICE})`,
+              m.rebuilding ? `${m.evidence}: one full copy, the second being rebuilt` : m.evidence,
+            )
+          : fail(
+              'mirror',
+              `every page on two lenders (${MD_DEVICE})`,
+              m.evidence,
+              `a lender is gone: pages are safe on the other; once it is back, mdadm ${MD_DEVICE} --re-add (or reboot this node) restores the second copy`,
+            ),
       );
     }
   }
-  if (!plan.lends.length && !plan.borrows.length) checks.push(pass('role', 'node neither lends nor borrows in this topology', 'nothing to set up'));
+  if (!plan.lends.length && !plan.borrows.length)
+    checks.push(pass('role', 'node neither lends nor borrows in this topology', 'nothing to set up'));
   return checks;
 }
 
@@ -90,9 +159,14 @@ export function mirrorHealth(p: ModernProbe): { inSync: boolean; rebuilding?: bo
   if (!node) return { inSync: false, evidence: `${MD_DEVICE} does not exist` };
   const block = p.mdstat.split(/\n(?=\S)/).find((b) => b.startsWith(`${node} :`)) ?? '';
   const state = block.match(/\[(\d+)\/(\d+)\] \[([U_]+)\]/);
-  if (!state) return { inSync: false, evidence: `${node} not active: ${block.split('\n')[0] || 'absent from /proc/mdstat'}` };
+  if (!state)
+    return { inSync: false, evidence: `${node} not active: ${block.split('\n')[0] || 'absent from /proc/mdstat'}` };
   const recovery = block.match(/(recovery|resync) = *([\d.]+%)/);
-  return { inSync: state[1] === state[2] && !recovery, rebuilding: !!recovery, evidence: `${node} ${state[0]}${recovery ? `, ${recovery[1]} ${recovery[2]}` : ''}` };
+  return {
+    inSync: state[1] === state[2] && !recovery,
+    rebuilding: !!recovery,
+    evidence: `${node} ${state[0]}${recovery ? `, ${recovery[1]} ${recovery[2]}` : ''}`,
+  };
 }
 
 function connectionFix(lender: string, address: string, port: number, state?: string): string {
@@ -128,13 +202,21 @@ export interface ModernStatus {
 export function modernStatus(plan: ModernPlan, p: ModernProbe): ModernStatus {
   const swap = p.swaps.find((s) => s.label === SWAP_LABEL);
   const foreign: Record<string, number> = {};
-  for (const l of plan.lends) foreign[l.borrowerHost] = Math.round((p.files.find((f) => f.path === l.file)?.allocated ?? 0) / PAGE);
+  for (const l of plan.lends)
+    foreign[l.borrowerHost] = Math.round((p.files.find((f) => f.path === l.file)?.allocated ?? 0) / PAGE);
   const io = plan.borrows.map((b) => ioOf(p, b.subsystem));
   const connections: Record<string, string> = {};
-  for (const b of plan.borrows) connections[b.lenderHost] = p.controllers.find((c) => c.subsystem === b.subsystem)?.state ?? 'not connected';
+  for (const b of plan.borrows)
+    connections[b.lenderHost] = p.controllers.find((c) => c.subsystem === b.subsystem)?.state ?? 'not connected';
   return {
     backend: 'modern',
-    role: [plan.borrows.length ? `borrows from ${plan.borrows.map((b) => b.lenderHost).join('+')}` : '', plan.lends.length ? `lends to ${plan.lends.map((l) => l.borrowerHost).join('+')}` : ''].filter(Boolean).join(', ') || 'idle',
+    role:
+      [
+        plan.borrows.length ? `borrows from ${plan.borrows.map((b) => b.lenderHost).join('+')}` : '',
+        plan.lends.length ? `lends to ${plan.lends.map((l) => l.borrowerHost).join('+')}` : '',
+      ]
+        .filter(Boolean)
+        .join(', ') || 'idle',
     remote_pages: swap ? Math.round((swap.usedKb * 1024) / PAGE) : 0,
     foreign_pages: Object.values(foreign).reduce((a, b) => a + b, 0),
     foreign_by_node: foreign,
@@ -154,15 +236,52 @@ export interface ModernFinding {
 }
 
 const DMESG_RULES: { re: RegExp; class: ModernFinding['class']; what: string; fix?: string }[] = [
-  { re: /nvme nvme\d+: failed to connect socket|nvme nvme\d+: Failed reconnect attempt/, class: 'config-mismatch', what: 'this node cannot reach a lender: swap I/O to it waits while the kernel reconnects', fix: "check the lender is up, its ramster-lend.service active, and the cluster network (ping its cluster address)" },
-  { re: /nvme nvme\d+: (starting error recovery|Reconnecting in)/, class: 'harmless', what: 'a connection to a lender dropped and is being re-established; swap I/O waits, nothing is lost' },
+  {
+    re: /nvme nvme\d+: failed to connect socket|nvme nvme\d+: Failed reconnect attempt/,
+    class: 'config-mismatch',
+    what: 'this node cannot reach a lender: swap I/O to it waits while the kernel reconnects',
+    fix: 'check the lender is up, its ramster-lend.service active, and the cluster network (ping its cluster address)',
+  },
+  {
+    re: /nvme nvme\d+: (starting error recovery|Reconnecting in)/,
+    class: 'harmless',
+    what: 'a connection to a lender dropped and is being re-established; swap I/O waits, nothing is lost',
+  },
   // (not "Removing ctrl: NQN …", which is an orderly disconnect, e.g. at shutdown)
-  { re: /nvme nvme\d+: Removing controller\.\.\./, class: 'unrecoverable', what: 'a lender stayed away longer than ctrl_loss_tmo and its controller was removed: pages on it are gone (with replicas: 2 the mirror still holds them)', fix: 'bring the lender back, then ramster-provision apply' },
-  { re: /md\/raid1:\S+: Disk failure on (\S+)/, class: 'config-mismatch', what: 'the RAID1 mirror lost one lender: every page is still on the other one, but there is no second copy now', fix: `once the lender is back: ramster-provision apply, or mdadm ${MD_DEVICE} --re-add` },
-  { re: /nvmet: adding nsid|nvmet_tcp: enabling port|nvmet: creating nvm controller/, class: 'harmless', what: 'lending side set up or a borrower connected' },
-  { re: /nvmet: failed to open file|nvmet_file: failed to open/, class: 'unrecoverable', what: 'nvmet could not open the tmpfs file behind a namespace (tmpfs refuses O_DIRECT: buffered_io must be 1 before enable)', fix: 'ramster-provision apply --tags lend' },
-  { re: /Read-error on swap-device|Write-error on swap-device/, class: 'unrecoverable', what: 'swap I/O failed: processes whose pages were on that device were killed', fix: 'check the connection to the lender; with replicas: 2 one lender may fail without losing pages' },
-  { re: /zswap: (loaded using pool|compressor .* not available)/, class: 'harmless', what: 'zswap pool set up (or fell back to another compressor)' },
+  {
+    re: /nvme nvme\d+: Removing controller\.\.\./,
+    class: 'unrecoverable',
+    what: 'a lender stayed away longer than ctrl_loss_tmo and its controller was removed: pages on it are gone (with replicas: 2 the mirror still holds them)',
+    fix: 'bring the lender back, then ramster-provision apply',
+  },
+  {
+    re: /md\/raid1:\S+: Disk failure on (\S+)/,
+    class: 'config-mismatch',
+    what: 'the RAID1 mirror lost one lender: every page is still on the other one, but there is no second copy now',
+    fix: `once the lender is back: ramster-provision apply, or mdadm ${MD_DEVICE} --re-add`,
+  },
+  {
+    re: /nvmet: adding nsid|nvmet_tcp: enabling port|nvmet: creating nvm controller/,
+    class: 'harmless',
+    what: 'lending side set up or a borrower connected',
+  },
+  {
+    re: /nvmet: failed to open file|nvmet_file: failed to open/,
+    class: 'unrecoverable',
+    what: 'nvmet could not open the tmpfs file behind a namespace (tmpfs refuses O_DIRECT: buffered_io must be 1 before enable)',
+    fix: 'ramster-provision apply --tags lend',
+  },
+  {
+    re: /Read-error on swap-device|Write-error on swap-device/,
+    class: 'unrecoverable',
+    what: 'swap I/O failed: processes whose pages were on that device were killed',
+    fix: 'check the connection to the lender; with replicas: 2 one lender may fail without losing pages',
+  },
+  {
+    re: /zswap: (loaded using pool|compressor .* not available)/,
+    class: 'harmless',
+    what: 'zswap pool set up (or fell back to another compressor)',
+  },
 ];
 
 export function classifyModernDmesg(lines: string[]): ModernFinding[] {
@@ -178,5 +297,13 @@ export function classifyModernDmesg(lines: string[]): ModernFinding[] {
  *  explains itself first, then the kernel's nvme/nvmet/md/zswap lines, classified. */
 export function modernFindings(plan: ModernPlan, p: ModernProbe): ModernFinding[] {
   const failing = verifyModernNode(plan, p).filter((c) => c.status === 'fail');
-  return [...failing.map((c) => ({ class: 'config-mismatch' as const, line: `${c.title}: ${c.evidence}`, what: c.title, fix: c.fix })), ...classifyModernDmesg(p.dmesg)];
+  return [
+    ...failing.map((c) => ({
+      class: 'config-mismatch' as const,
+      line: `${c.title}: ${c.evidence}`,
+      what: c.title,
+      fix: c.fix,
+    })),
+    ...classifyModernDmesg(p.dmesg),
+  ];
 }

@@ -8,7 +8,10 @@
  *  Names resolve against the host's variables (inventory vars, facts, ramster, play vars). */
 
 export class ExprError extends Error {
-  constructor(message: string, readonly column: number) {
+  constructor(
+    message: string,
+    readonly column: number,
+  ) {
     super(message);
     this.name = 'ExprError';
   }
@@ -18,7 +21,8 @@ type Tok = { kind: 'num' | 'str' | 'name' | 'op'; value: string; col: number };
 
 function tokenize(src: string): Tok[] {
   const toks: Tok[] = [];
-  const re = /\s*(?:(\d+(?:\.\d+)?)|'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"|([A-Za-z_][\w]*(?:\.[A-Za-z_0-9][\w]*)*)|(==|!=|<=|>=|<|>|\(|\)|\[|\]|,))/y;
+  const re =
+    /\s*(?:(\d+(?:\.\d+)?)|'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"|([A-Za-z_][\w]*(?:\.[A-Za-z_0-9][\w]*)*)|(==|!=|<=|>=|<|>|\(|\)|\[|\]|,))/y;
   let pos = 0;
   while (pos < src.length) {
     if (/^\s*$/.test(src.slice(pos))) break;
@@ -69,17 +73,27 @@ export function parseExpr(src: string): Node {
   const peek = () => toks[i];
   const isOp = (v: string) => peek()?.value === v && (peek()!.kind === 'op' || peek()!.kind === 'name');
   const expect = (v: string) => {
-    if (!isOp(v)) throw new ExprError(`expected '${v}'${peek() ? ` but found '${peek()!.value}'` : ' at the end'}`, peek()?.col ?? src.length + 1);
+    if (!isOp(v))
+      throw new ExprError(
+        `expected '${v}'${peek() ? ` but found '${peek()!.value}'` : ' at the end'}`,
+        peek()?.col ?? src.length + 1,
+      );
     i++;
   };
   const or = (): Node => {
     let l = and();
-    while (isOp('or')) (i++, (l = { t: 'bin', op: 'or', l, r: and() }));
+    while (isOp('or')) {
+      i++;
+      l = { t: 'bin', op: 'or', l, r: and() };
+    }
     return l;
   };
   const and = (): Node => {
     let l = not();
-    while (isOp('and')) (i++, (l = { t: 'bin', op: 'and', l, r: not() }));
+    while (isOp('and')) {
+      i++;
+      l = { t: 'bin', op: 'and', l, r: not() };
+    }
     return l;
   };
   const not = (): Node => {
@@ -151,7 +165,10 @@ export function guardedNames(node: Node): Set<string> {
     if (n.t === 'defined') guarded.add(n.name);
     else if (n.t === 'list') n.items.forEach(collect);
     else if (n.t === 'not') collect(n.e);
-    else if (n.t === 'bin') (collect(n.l), collect(n.r));
+    else if (n.t === 'bin') {
+      collect(n.l);
+      collect(n.r);
+    }
   };
   collect(node);
   return guarded;
@@ -210,7 +227,13 @@ export function evalExpr(node: Node, vars: Record<string, unknown>): unknown {
         case '>=':
           return Number(l) >= Number(r);
         case 'in':
-          return Array.isArray(r) ? r.some((x) => x === l || String(x) === String(l)) : typeof r === 'string' ? r.includes(String(l)) : r !== null && typeof r === 'object' ? String(l) in r : false;
+          return Array.isArray(r)
+            ? r.some((x) => x === l || String(x) === String(l))
+            : typeof r === 'string'
+              ? r.includes(String(l))
+              : r !== null && typeof r === 'object'
+                ? String(l) in r
+                : false;
       }
     }
   }

@@ -58,7 +58,11 @@ function fromSource(source: YamlSource, absFile: string): Playbook {
       s.notify.forEach((n, ni) => {
         if (!handlerNames.has(n)) {
           const guess = closest(n, [...handlerNames]);
-          diags.push({ ...loc([pi, 'steps', s.index, 'notify', ni]), message: `step '${s.name}' notifies unknown handler '${n}'`, hint: guess ? `did you mean '${guess}'?` : `define it under 'handlers:' of this play` });
+          diags.push({
+            ...loc([pi, 'steps', s.index, 'notify', ni]),
+            message: `step '${s.name}' notifies unknown handler '${n}'`,
+            hint: guess ? `did you mean '${guess}'?` : `define it under 'handlers:' of this play`,
+          });
         }
       });
     }
@@ -68,21 +72,41 @@ function fromSource(source: YamlSource, absFile: string): Playbook {
   return { file: source.file, dir: dirname(absFile), plays, secrets: source.secrets };
 }
 
-function readStep(source: YamlSource, s: unknown, path: YamlPath, index: number, diags: Diagnostic[], loc: (p: YamlPath, key?: boolean) => Location): StepSpec | undefined {
+function readStep(
+  source: YamlSource,
+  s: unknown,
+  path: YamlPath,
+  index: number,
+  diags: Diagnostic[],
+  loc: (p: YamlPath, key?: boolean) => Location,
+): StepSpec | undefined {
   if (!s || typeof s !== 'object' || Array.isArray(s)) return undefined; // structure schema reported it
   const step = s as Record<string, unknown>;
   const typeKeys = Object.keys(step).filter((k) => !COMMON_STEP_KEYS.includes(k));
   const known = typeKeys.filter((k) => stepTypes.has(k));
   for (const k of typeKeys.filter((k) => !stepTypes.has(k))) {
     const guess = closest(k, [...stepTypes.keys(), ...COMMON_STEP_KEYS]);
-    diags.push({ ...loc([...path, k], true), message: `unknown step type '${k}'`, hint: guess ? `did you mean '${guess}'?` : `step types: ${[...stepTypes.keys()].sort().join(', ')}` });
+    diags.push({
+      ...loc([...path, k], true),
+      message: `unknown step type '${k}'`,
+      hint: guess ? `did you mean '${guess}'?` : `step types: ${[...stepTypes.keys()].sort().join(', ')}`,
+    });
   }
   if (known.length === 0) {
-    if (typeKeys.length === 0) diags.push({ ...loc(path), message: 'step has no step type', hint: `add one of: ${[...stepTypes.keys()].sort().join(', ')}` });
+    if (typeKeys.length === 0)
+      diags.push({
+        ...loc(path),
+        message: 'step has no step type',
+        hint: `add one of: ${[...stepTypes.keys()].sort().join(', ')}`,
+      });
     return undefined;
   }
   if (known.length > 1) {
-    diags.push({ ...loc([...path, known[1]], true), message: `step has two step types ('${known[0]}' and '${known[1]}')`, hint: 'split it into two steps' });
+    diags.push({
+      ...loc([...path, known[1]], true),
+      message: `step has two step types ('${known[0]}' and '${known[1]}')`,
+      hint: 'split it into two steps',
+    });
     return undefined;
   }
   const type = known[0];
@@ -96,12 +120,19 @@ function readStep(source: YamlSource, s: unknown, path: YamlPath, index: number,
   }
   const whenNode = source.doc.getIn([...path, 'when'], true) as { type?: string } | undefined;
   const quoted = whenNode?.type === 'QUOTE_DOUBLE' || whenNode?.type === 'QUOTE_SINGLE' ? 1 : 0;
-  const whenLoc = typeof step.when === 'string' ? { ...loc([...path, 'when']), col: loc([...path, 'when']).col + quoted } : undefined;
+  const whenLoc =
+    typeof step.when === 'string' ? { ...loc([...path, 'when']), col: loc([...path, 'when']).col + quoted } : undefined;
   if (typeof step.when === 'string') {
     try {
       parseExpr(step.when);
     } catch (e) {
-      if (e instanceof ExprError) diags.push({ ...whenLoc!, col: whenLoc!.col + e.column - 1, message: `bad 'when' expression: ${e.message}`, hint: "conditions look like: facts.os_family == 'debian' and not ramster.node.targets" });
+      if (e instanceof ExprError)
+        diags.push({
+          ...whenLoc!,
+          col: whenLoc!.col + e.column - 1,
+          message: `bad 'when' expression: ${e.message}`,
+          hint: "conditions look like: facts.os_family == 'debian' and not ramster.node.targets",
+        });
       else throw e;
     }
   }
@@ -117,7 +148,10 @@ function readStep(source: YamlSource, s: unknown, path: YamlPath, index: number,
     barrier: step.barrier === 'cluster' ? 'cluster' : undefined,
     timeoutS: typeof step.timeout_s === 'number' ? step.timeout_s : undefined,
     loc: loc(path),
-    argLocs: args && typeof args === 'object' ? Object.fromEntries(Object.keys(args).map((k) => [k, loc([...path, type, k])])) : undefined,
+    argLocs:
+      args && typeof args === 'object'
+        ? Object.fromEntries(Object.keys(args).map((k) => [k, loc([...path, type, k])]))
+        : undefined,
   };
 }
 
@@ -133,19 +167,31 @@ export function checkInterpolatedArgs(spec: StepSpec, args: Record<string, unkno
   const st = stepTypes.get(spec.type);
   if (!st || !JSON.stringify(spec.args).includes('{{')) return; // literal args were checked at load
   let validate = argValidators.get(spec.type);
-  if (!validate) argValidators.set(spec.type, (validate = ajv.compile(st.argsSchema)));
+  if (!validate) {
+    validate = ajv.compile(st.argsSchema);
+    argValidators.set(spec.type, validate);
+  }
   if (validate(args)) return;
-  const hint = "the value comes from a {{ variable }}: fix it where it is defined (inventory or play vars); the step's schema in schemas/playbook.schema.json says what is allowed";
+  const hint =
+    "the value comes from a {{ variable }}: fix it where it is defined (inventory or play vars); the step's schema in schemas/playbook.schema.json says what is allowed";
   const diags = new Map<string, Diagnostic>();
   for (const e of validate.errors ?? []) {
     if (e.keyword === 'oneOf' || e.keyword === 'anyOf' || e.keyword === 'if') continue;
     const key = e.instancePath.split('/')[1] ?? '';
     const l = (key && spec.argLocs?.[key]) || spec.loc;
-    const detail = e.keyword === 'additionalProperties' ? `has no key '${(e.params as { additionalProperty: string }).additionalProperty}'` : e.message;
+    const detail =
+      e.keyword === 'additionalProperties'
+        ? `has no key '${(e.params as { additionalProperty: string }).additionalProperty}'`
+        : e.message;
     const message = `step '${spec.name}': ${spec.type}${e.instancePath.replace(/\//g, '.')} ${detail} (after interpolation)`;
     diags.set(message, { ...l, message, hint });
   }
-  if (!diags.size) diags.set('', { ...spec.loc, message: `step '${spec.name}': its ${spec.type} args do not match the step's schema after interpolation`, hint });
+  if (!diags.size)
+    diags.set('', {
+      ...spec.loc,
+      message: `step '${spec.name}': its ${spec.type} args do not match the step's schema after interpolation`,
+      hint,
+    });
   throw new InputError(sortDiagnostics([...diags.values()]));
 }
 

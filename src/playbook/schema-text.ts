@@ -5,5 +5,5 @@ import { buildPlaybookSchema } from './schema.ts';
 export function playbookSchemaText(): string {
   const schemas = Object.fromEntries([...stepTypes].map(([n, s]) => [n, s.argsSchema]));
   const descriptions = Object.fromEntries([...stepTypes].map(([n, s]) => [n, s.description]));
-  return JSON.stringify(buildPlaybookSchema(schemas, descriptions), null, 2) + '\n';
+  return `${JSON.stringify(buildPlaybookSchema(schemas, descriptions), null, 2)}\n`;
 }

@@ -5,11 +5,25 @@ export const SCHEMA_ID = 'https://ramster-provision.dev/schemas/playbook.schema.
 
 const commonStepProps = {
   name: { type: 'string', description: 'What the step does, shown in the plan and recap.' },
-  when: { type: 'string', description: "Condition, e.g. \"facts.os_family == 'debian' and ramster.node.number == 0\". Never eval'd." },
+  when: {
+    type: 'string',
+    description: "Condition, e.g. \"facts.os_family == 'debian' and ramster.node.number == 0\". Never eval'd.",
+  },
   tags: { type: 'array', items: { type: 'string' }, description: 'Select with --tags / --skip-tags.' },
-  notify: { type: 'array', items: { type: 'string' }, description: 'Handlers to run at the end of the play when this step changed something.' },
-  barrier: { enum: ['cluster'], description: 'Every live host of the cluster must reach this step before any host runs it.' },
-  timeout_s: { type: 'integer', minimum: 1, description: 'Abandon a single remote command of this step after this many seconds.' },
+  notify: {
+    type: 'array',
+    items: { type: 'string' },
+    description: 'Handlers to run at the end of the play when this step changed something.',
+  },
+  barrier: {
+    enum: ['cluster'],
+    description: 'Every live host of the cluster must reach this step before any host runs it.',
+  },
+  timeout_s: {
+    type: 'integer',
+    minimum: 1,
+    description: 'Abandon a single remote command of this step after this many seconds.',
+  },
 } as const;
 
 export const COMMON_STEP_KEYS = Object.keys(commonStepProps);
@@ -25,10 +39,20 @@ export function structureSchema(stepNames: string[]): Record<string, unknown> {
       additionalProperties: false,
       properties: {
         name: { type: 'string', description: 'Name of the play.' },
-        hosts: { type: 'string', description: "Host pattern: 'all', group or host names separated by ',' or ':', '!name' excludes." },
-        vars: { type: 'object', description: 'Default variables for the steps of the play; the inventory (all, groups, host) overrides them.' },
+        hosts: {
+          type: 'string',
+          description: "Host pattern: 'all', group or host names separated by ',' or ':', '!name' excludes.",
+        },
+        vars: {
+          type: 'object',
+          description: 'Default variables for the steps of the play; the inventory (all, groups, host) overrides them.',
+        },
         steps: { type: 'array', items: stepItem(stepNames), description: 'Ordered steps.' },
-        handlers: { type: 'array', items: stepItem(stepNames), description: 'Steps run once at the end of the play, in this order, when notified.' },
+        handlers: {
+          type: 'array',
+          items: stepItem(stepNames),
+          description: 'Steps run once at the end of the play, in this order, when notified.',
+        },
       },
     },
   };
@@ -49,7 +73,14 @@ function allowTemplates(schema: unknown): unknown {
   if (Array.isArray(schema)) return schema.map(allowTemplates);
   if (!schema || typeof schema !== 'object') return schema;
   const out = Object.fromEntries(
-    Object.entries(schema).map(([k, v]) => [k, k === 'pattern' && typeof v === 'string' ? `(?:${v})|\\{\\{` : k === 'properties' && v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([p, x]) => [p, orTemplate(allowTemplates(x))])) : allowTemplates(v)]),
+    Object.entries(schema).map(([k, v]) => [
+      k,
+      k === 'pattern' && typeof v === 'string'
+        ? `(?:${v})|\\{\\{`
+        : k === 'properties' && v && typeof v === 'object'
+          ? Object.fromEntries(Object.entries(v).map(([p, x]) => [p, orTemplate(allowTemplates(x))]))
+          : allowTemplates(v),
+    ]),
   );
   return out;
 }
@@ -61,13 +92,18 @@ function orTemplate(schema: unknown): unknown {
   return { description: s.description, anyOf: [schema, TEMPLATE] };
 }
 
-export function buildPlaybookSchema(stepSchemas: Record<string, Record<string, unknown>>, descriptions: Record<string, string>): Record<string, unknown> {
+export function buildPlaybookSchema(
+  stepSchemas: Record<string, Record<string, unknown>>,
+  descriptions: Record<string, string>,
+): Record<string, unknown> {
   const names = Object.keys(stepSchemas).sort();
   const step = {
     type: 'object',
     properties: {
       ...commonStepProps,
-      ...Object.fromEntries(names.map((n) => [n, { ...(allowTemplates(stepSchemas[n]) as object), description: descriptions[n] }])),
+      ...Object.fromEntries(
+        names.map((n) => [n, { ...(allowTemplates(stepSchemas[n]) as object), description: descriptions[n] }]),
+      ),
     },
     additionalProperties: false,
     oneOf: names.map((n) => ({ required: [n] })),
@@ -84,7 +120,11 @@ export function buildPlaybookSchema(stepSchemas: Record<string, Record<string, u
       properties: {
         ...base.items.properties,
         steps: { type: 'array', items: { $ref: '#/$defs/step' }, description: 'Ordered steps.' },
-        handlers: { type: 'array', items: { $ref: '#/$defs/step' }, description: 'Run once at the end of the play when notified.' },
+        handlers: {
+          type: 'array',
+          items: { $ref: '#/$defs/step' },
+          description: 'Run once at the end of the play when notified.',
+        },
       },
     },
     $defs: { step },

@@ -11,28 +11,29 @@ export function renderRamsterConf(cluster: Cluster): string {
   const nodes = [...cluster.nodes].sort((a, b) => a.number - b.number);
   const stanza = (header: string, attrs: [string, string | number][]) =>
     [`${header}:`, ...attrs.map(([k, v]) => `\t${k} = ${v}`)].join('\n');
-  const text =
-    [
-      stanza('cluster', [
-        ['name', cluster.name],
-        ['node_count', nodes.length],
+  const text = `${[
+    stanza('cluster', [
+      ['name', cluster.name],
+      ['node_count', nodes.length],
+    ]),
+    ...nodes.map((n) =>
+      stanza('node', [
+        ['name', n.hostname],
+        ['cluster', cluster.name],
+        ['number', n.number],
+        ['ip_address', n.clusterAddress],
+        ['ip_port', cluster.port],
       ]),
-      ...nodes.map((n) =>
-        stanza('node', [
-          ['name', n.hostname],
-          ['cluster', cluster.name],
-          ['number', n.number],
-          ['ip_address', n.clusterAddress],
-          ['ip_port', cluster.port],
-        ]),
-      ),
-    ].join('\n\n') + '\n';
+    ),
+  ].join('\n\n')}\n`;
 
   // The inventory is validated earlier; this guards against writing a file the node's own
   // `ramster-ctl check` would refuse.
   const parsed = parseRamsterConf(text);
   if (!parsed.ok) {
-    throw new Error(`cluster '${cluster.name}' does not make a valid ramster.conf:\n${formatConfErrors('ramster.conf', parsed.errors)}`);
+    throw new Error(
+      `cluster '${cluster.name}' does not make a valid ramster.conf:\n${formatConfErrors('ramster.conf', parsed.errors)}`,
+    );
   }
   return text;
 }

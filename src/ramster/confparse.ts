@@ -108,29 +108,43 @@ function checkValue(kind: Kind, key: string, v: string): [string, string] | unde
   switch (id) {
     case 'cluster.name':
       if (!/^[A-Za-z0-9]+$/.test(v))
-        return [`cluster name '${v}' must contain only letters and digits`, 'ocfs2-tools accepts 1 to 16 characters [A-Za-z0-9]'];
+        return [
+          `cluster name '${v}' must contain only letters and digits`,
+          'ocfs2-tools accepts 1 to 16 characters [A-Za-z0-9]',
+        ];
       if (v.length > MAX_CLUSTER_NAME_LENGTH)
-        return [`cluster name '${v}' is longer than 16 characters`, 'ocfs2-tools accepts 1 to 16 characters [A-Za-z0-9]'];
+        return [
+          `cluster name '${v}' is longer than 16 characters`,
+          'ocfs2-tools accepts 1 to 16 characters [A-Za-z0-9]',
+        ];
       return undefined;
     case 'cluster.node_count':
-      if (!/^[0-9]+$/.test(v)) return [`node_count '${v}' is not a number`, 'node_count is the number of node: stanzas'];
+      if (!/^[0-9]+$/.test(v))
+        return [`node_count '${v}' is not a number`, 'node_count is the number of node: stanzas'];
       return undefined;
     case 'node.name':
       if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(v))
-        return [`node name '${v}' is not a valid host name`, "use the output of 'hostname' (letters, digits, '.', '-', '_')"];
+        return [
+          `node name '${v}' is not a valid host name`,
+          "use the output of 'hostname' (letters, digits, '.', '-', '_')",
+        ];
       if (v.length > MAX_NODE_NAME_LENGTH)
         return [`node name '${v}' is longer than 64 characters`, 'the kernel limits node names to 64 characters'];
       return undefined;
     case 'node.number':
       if (!/^[0-9]+$/.test(v)) return [`node number '${v}' is not a number`, 'number is 0 to 7'];
       if (Number(v) > RAMSTER_MAX_NODE_NUMBER)
-        return [`node number '${v}' is out of range 0-7`, 'RAMster handles at most 8 nodes, numbered 0-7 (ocfs2 allows up to 254)'];
+        return [
+          `node number '${v}' is out of range 0-7`,
+          'RAMster handles at most 8 nodes, numbered 0-7 (ocfs2 allows up to 254)',
+        ];
       return undefined;
     case 'node.ip_address':
       if (!isIpv4(v)) return [`'${v}' is not an IPv4 address`, 'write a dotted quad such as 192.168.1.10'];
       return undefined;
     case 'node.ip_port':
-      if (!/^[0-9]+$/.test(v)) return [`ip_port '${v}' is not a number`, 'ip_port is 1-65534; RAMster uses 7777 by convention'];
+      if (!/^[0-9]+$/.test(v))
+        return [`ip_port '${v}' is not a number`, 'ip_port is 1-65534; RAMster uses 7777 by convention'];
       if (Number(v) < 1 || Number(v) > 65534)
         return [`ip_port '${v}' is out of range 1-65534`, 'ip_port is 1-65534; RAMster uses 7777 by convention'];
       return undefined;
@@ -148,7 +162,11 @@ export function parseRamsterConf(text: string, hostname?: string): ConfParseResu
 
   const crAt = lines.findIndex((l) => l.includes('\r'));
   if (crAt !== -1) {
-    err(crAt + 1, 'line ends with a carriage return (CRLF line endings)', "convert the file to LF line endings: sed -i 's/\\r$//' /etc/ramster.conf");
+    err(
+      crAt + 1,
+      'line ends with a carriage return (CRLF line endings)',
+      "convert the file to LF line endings: sed -i 's/\\r$//' /etc/ramster.conf",
+    );
     return { ok: false, errors };
   }
 
@@ -174,13 +192,21 @@ export function parseRamsterConf(text: string, hostname?: string): ConfParseResu
       }
       const m = /^([A-Za-z0-9_]+)[ \t]*=[ \t]*([\s\S]*)$/.exec(body);
       if (!m) {
-        err(n, "malformed attribute line (expected 'key = value')", "attribute lines are a tab, a key, ' = ' and a value");
+        err(
+          n,
+          "malformed attribute line (expected 'key = value')",
+          "attribute lines are a tab, a key, ' = ' and a value",
+        );
         return;
       }
       if (!cur) {
         if (skipping) return;
         if (closedBy)
-          err(n, `attribute after a blank line: the blank line at line ${closedBy.blank} ended the '${closedBy.kind}:' stanza`, 'remove the blank line: a blank line ends a stanza');
+          err(
+            n,
+            `attribute after a blank line: the blank line at line ${closedBy.blank} ended the '${closedBy.kind}:' stanza`,
+            'remove the blank line: a blank line ends a stanza',
+          );
         else err(n, 'attribute line before any stanza header', "start the file with a 'cluster:' line");
         return;
       }
@@ -195,7 +221,11 @@ export function parseRamsterConf(text: string, hostname?: string): ConfParseResu
       }
       const prev = cur.attrs.get(key);
       if (prev) {
-        err(n, `attribute '${key}' is set twice in this stanza (first at line ${prev.line})`, 'remove one of the two lines');
+        err(
+          n,
+          `attribute '${key}' is set twice in this stanza (first at line ${prev.line})`,
+          'remove one of the two lines',
+        );
         return;
       }
       const bad = checkValue(cur.kind, key, value);
@@ -235,26 +265,39 @@ export function parseRamsterConf(text: string, hostname?: string): ConfParseResu
   const cl = clusters[0];
   if (!cl) err(1, "no 'cluster:' stanza", "add a 'cluster:' stanza with name and node_count");
   for (const extra of clusters.slice(1))
-    err(extra.line, `second 'cluster:' stanza (first at line ${cl.line})`, "RAMster runs exactly one cluster: keep one 'cluster:' stanza");
+    err(
+      extra.line,
+      `second 'cluster:' stanza (first at line ${cl.line})`,
+      "RAMster runs exactly one cluster: keep one 'cluster:' stanza",
+    );
   if (cl) {
     for (const key of KEYS.cluster)
       if (!cl.attrs.has(key)) err(cl.line, `'cluster:' stanza has no '${key}'`, MISSING_HINT[`cluster.${key}`]);
   }
   if (nodes.length === 0) err(1, "no 'node:' stanzas", 'add one node: stanza per host');
   for (const nd of nodes)
-    for (const key of KEYS.node) if (!nd.attrs.has(key)) err(nd.line, `'node:' stanza has no '${key}'`, NODE_MISSING_HINT);
+    for (const key of KEYS.node)
+      if (!nd.attrs.has(key)) err(nd.line, `'node:' stanza has no '${key}'`, NODE_MISSING_HINT);
 
   const clName = cl?.attrs.get('name');
   if (clName?.valid) {
     for (const nd of nodes) {
       const c = nd.attrs.get('cluster');
       if (c?.valid && c.value !== clName.value)
-        err(c.line, `node belongs to cluster '${c.value}' but the cluster is named '${clName.value}' (names are case-sensitive)`, `set 'cluster = ${clName.value}' in every node: stanza`);
+        err(
+          c.line,
+          `node belongs to cluster '${c.value}' but the cluster is named '${clName.value}' (names are case-sensitive)`,
+          `set 'cluster = ${clName.value}' in every node: stanza`,
+        );
     }
   }
   const count = cl?.attrs.get('node_count');
   if (count?.valid && Number(count.value) !== nodes.length)
-    err(count.line, `node_count is ${count.value} but the file has ${nodes.length} 'node:' stanzas`, `set node_count = ${nodes.length}`);
+    err(
+      count.line,
+      `node_count is ${count.value} but the file has ${nodes.length} 'node:' stanzas`,
+      `set node_count = ${nodes.length}`,
+    );
 
   const dup = (key: string, norm: (v: string) => string, what: (v: string) => string, hint: string) => {
     const seen = new Map<string, number>();
@@ -267,9 +310,24 @@ export function parseRamsterConf(text: string, hostname?: string): ConfParseResu
       else seen.set(k, a.line);
     }
   };
-  dup('number', (v) => String(Number(v)), (v) => `node number ${v}`, 'give every node a different number 0-7');
-  dup('name', (v) => v, (v) => `node name '${v}'`, 'every node needs its own name');
-  dup('ip_address', (v) => v, (v) => `address '${v}'`, 'every node needs its own address');
+  dup(
+    'number',
+    (v) => String(Number(v)),
+    (v) => `node number ${v}`,
+    'give every node a different number 0-7',
+  );
+  dup(
+    'name',
+    (v) => v,
+    (v) => `node name '${v}'`,
+    'every node needs its own name',
+  );
+  dup(
+    'ip_address',
+    (v) => v,
+    (v) => `address '${v}'`,
+    'every node needs its own address',
+  );
 
   if (errors.length === 0 && hostname) {
     const short = shortHostname(hostname);
@@ -282,7 +340,11 @@ export function parseRamsterConf(text: string, hostname?: string): ConfParseResu
       err(1, `no node is named ${names}`, "the name of this host's node: stanza must equal the output of 'hostname'");
     } else if (matches.length > 1) {
       const [a, b] = matches.map((nd) => nd.attrs.get('name')!);
-      err(b.line, `node names '${a.value}' (line ${a.line}) and '${b.value}' both match this host '${hostname}'`, "only one node: stanza may carry this host's name");
+      err(
+        b.line,
+        `node names '${a.value}' (line ${a.line}) and '${b.value}' both match this host '${hostname}'`,
+        "only one node: stanza may carry this host's name",
+      );
     }
   }
 
@@ -312,7 +374,10 @@ export function parseRamsterConf(text: string, hostname?: string): ConfParseResu
 
 /** Stable sort by line: errors of one line keep the order in which they were found. */
 function sortByLine(errors: ConfError[]): ConfError[] {
-  return errors.map((e, i) => [e, i] as const).sort((a, b) => a[0].line - b[0].line || a[1] - b[1]).map(([e]) => e);
+  return errors
+    .map((e, i) => [e, i] as const)
+    .sort((a, b) => a[0].line - b[0].line || a[1] - b[1])
+    .map(([e]) => e);
 }
 
 /** `file:line: message` plus the hint on its own line, the way ramster-ctl prints them. */

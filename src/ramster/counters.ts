@@ -24,7 +24,8 @@ export function parseCounters(grepOutput: string): ParsedCounters {
     }
     const [, , group, name, raw] = m;
     const value = raw.trim();
-    (counters[group] ??= {})[name] = /^-?\d+$/.test(value) ? Number(value) : value;
+    counters[group] ??= {};
+    counters[group][name] = /^-?\d+$/.test(value) ? Number(value) : value;
   }
   return { counters, unparsed };
 }
@@ -52,15 +53,23 @@ export function remoteActivity(c: Counters): RemoteActivity {
     foreignPages: r('foreign_eph_pages') + r('foreign_pers_pages'),
     pagesRemoted: r('eph_pages_remoted') + r('pers_pages_remoted'),
     remoteGets: r('remote_eph_pages_succ_get') + r('remote_pers_pages_succ_get'),
-    failures: r('eph_pages_remote_failed') + r('pers_pages_remote_failed') + r('remote_eph_pages_unsucc_get') + r('remote_pers_pages_unsucc_get'),
+    failures:
+      r('eph_pages_remote_failed') +
+      r('pers_pages_remote_failed') +
+      r('remote_eph_pages_unsucc_get') +
+      r('remote_pers_pages_unsucc_get'),
   };
 }
 
 /** Counter increases from `before` to `after` (numbers only; new counters count from 0). */
 export function counterDelta(before: Counters, after: Counters): Counters {
   const out: Counters = {};
-  for (const [group, values] of Object.entries(after))
-    for (const [name, v] of Object.entries(values))
-      if (typeof v === 'number') (out[group] ??= {})[name] = v - num(before, group, name);
+  for (const [group, values] of Object.entries(after)) {
+    for (const [name, v] of Object.entries(values)) {
+      if (typeof v !== 'number') continue;
+      out[group] ??= {};
+      out[group][name] = v - num(before, group, name);
+    }
+  }
   return out;
 }

@@ -76,7 +76,7 @@ const RULES: Rule[] = [
     }),
   },
   {
-    re: new RegExp(String.raw`uses a (network idle timeout|keepalive delay|heartbeat timeout) of (\d+) ms, but we use (\d+) ms locally`),
+    re: /uses a (network idle timeout|keepalive delay|heartbeat timeout) of (\d+) ms, but we use (\d+) ms locally/,
     classify: (m) => ({
       class: 'config-mismatch',
       what: `a node uses a ${m[1]} of ${m[2]} ms, this node ${m[3]} ms: the connection is dropped`,
@@ -128,10 +128,15 @@ const RULES: Rule[] = [
     }),
   },
   {
-    re: new RegExp(String.raw`No longer connected to node ${NODE}`),
+    re: new RegExp(`No longer connected to node ${NODE}`),
     classify: (m, later) =>
       reconnected(later, Number(m[2]))
-        ? { class: 'harmless', what: `node ${m[1]} (num ${m[2]}) disconnected, then connected again`, fix: 'nothing to do', node: Number(m[2]) }
+        ? {
+            class: 'harmless',
+            what: `node ${m[1]} (num ${m[2]}) disconnected, then connected again`,
+            fix: 'nothing to do',
+            node: Number(m[2]),
+          }
         : {
             class: 'unrecoverable',
             what: `node ${m[1]} (num ${m[2]}) at ${m[3]}:${m[4]} is gone and has not come back; pages kept there may be lost (possibly unrecoverable)`,
@@ -143,7 +148,12 @@ const RULES: Rule[] = [
     re: new RegExp(String.raw`Connection to node ${NODE} shutdown, state (\d+)`),
     classify: (m, later) =>
       reconnected(later, Number(m[2]))
-        ? { class: 'harmless', what: `intermediate connection state ${m[5]} with node ${m[1]} (num ${m[2]}), followed by a connection`, fix: 'nothing to do', node: Number(m[2]) }
+        ? {
+            class: 'harmless',
+            what: `intermediate connection state ${m[5]} with node ${m[1]} (num ${m[2]}), followed by a connection`,
+            fix: 'nothing to do',
+            node: Number(m[2]),
+          }
         : {
             class: 'unrecoverable',
             what: `the connection to node ${m[1]} (num ${m[2]}) shut down (state ${m[5]}) and no connection followed`,
@@ -164,8 +174,12 @@ const RULES: Rule[] = [
     classify: (m) => ({ class: 'harmless', what: `known counting bug (${m[1]}), Linux 3.4`, fix: 'nothing to do' }),
   },
   {
-    re: new RegExp(String.raw`(Accepted connection from|Connected to) node ${NODE}`),
-    classify: (m) => ({ class: 'info', what: `connected with node ${m[2]} (num ${m[3]}, ${m[1] === 'Connected to' ? 'outgoing' : 'incoming'})`, node: Number(m[3]) }),
+    re: new RegExp(`(Accepted connection from|Connected to) node ${NODE}`),
+    classify: (m) => ({
+      class: 'info',
+      what: `connected with node ${m[2]} (num ${m[3]}, ${m[1] === 'Connected to' ? 'outgoing' : 'incoming'})`,
+      node: Number(m[3]),
+    }),
   },
   {
     re: /ramster: node (\d+) set as remotification target/,

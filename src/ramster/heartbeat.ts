@@ -17,7 +17,9 @@ export function remoteTarget(cluster: Cluster, node: ClusterNode): number | unde
   if (target === undefined) return undefined;
   if (target === node.number) throw new Error(`node ${node.number} (${node.host}) targets itself`);
   if (!cluster.nodes.some((n) => n.number === target))
-    throw new Error(`node ${node.number} (${node.host}) targets node ${target}, which is not in cluster '${cluster.name}'`);
+    throw new Error(
+      `node ${node.number} (${node.host}) targets node ${target}, which is not in cluster '${cluster.name}'`,
+    );
   return target;
 }
 
@@ -50,6 +52,10 @@ export function heartbeatBlock(cluster: Cluster, nodeNumber: number): string[] {
       `\techo 1 > ${f('eph_remotify_enable')}`,
     );
   }
-  lines.push('else', `\tlogger -t ramster "RAMster not available or ramster-ctl start failed: node-up writes skipped"`, 'fi');
+  lines.push(
+    'else',
+    `\tlogger -t ramster "RAMster not available or ramster-ctl start failed: node-up writes skipped"`,
+    'fi',
+  );
   return lines;
 }

@@ -27,7 +27,7 @@ s() { echo "==> $1 <=="; }
 s kernel; uname -r
 s cmdline; cat /proc/cmdline
 s kconfig; { if [ -r /boot/config-$(uname -r) ]; then cat /boot/config-$(uname -r); elif [ -r /proc/config.gz ]; then zcat /proc/config.gz; fi; } 2>/dev/null | grep -E '^(# )?CONFIG_(${SYMBOLS})[= ]'
-s dmesg; dmesg 2>/dev/null | grep -iE 'ramster|zcache|r2net' | grep -vE '\] sig [0-9]+ to \[[0-9]+:' | tail -n 500
+s dmesg; dmesg 2>/dev/null | grep -iE 'ramster|zcache|r2net' | grep -vE '] sig [0-9]+ to [[0-9]+:' | tail -n 500
 s sysfs; grep -H . /sys/kernel/mm/ramster/* 2>/dev/null
 s dirs; for d in /sys/kernel/mm/ramster /sys/kernel/debug/ramster /sys/kernel/debug/zcache /sys/kernel/config/cluster; do [ -d $d ] && echo $d; done; grep -E ' /sys/kernel/(debug|config) ' /proc/self/mounts | cut -d' ' -f2,3
 s configfs; for f in /sys/kernel/config/cluster/*/node/*/num /sys/kernel/config/cluster/*/node/*/local /sys/kernel/config/cluster/*/idle_timeout_ms /sys/kernel/config/cluster/*/keepalive_delay_ms /sys/kernel/config/cluster/*/heartbeat/dead_threshold; do [ -r "$f" ] && echo "$f:$(cat "$f")"; done 2>/dev/null

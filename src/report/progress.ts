@@ -27,8 +27,13 @@ interface Activity {
 }
 
 /** Plain lines (no escape codes) for logs, pipes and CI. */
-export function plainProgress(out: NodeJS.WritableStream, st: Style, verbose: boolean, live: Liveness = LIVENESS): Progress {
-  const w = (s: string) => out.write(s + '\n');
+export function plainProgress(
+  out: NodeJS.WritableStream,
+  st: Style,
+  verbose: boolean,
+  live: Liveness = LIVENESS,
+): Progress {
+  const w = (s: string) => out.write(`${s}\n`);
   const current = new Map<string, Activity>();
   const counts = new Map<string, number>();
 

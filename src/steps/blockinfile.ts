@@ -1,23 +1,33 @@
 import { convergeFile } from './file.ts';
 import { FILE_SHELL_ARGS, fileAttrProperties, type FileAttrArgs } from './fileprops.ts';
-import { bare, decodeText, insertionIndex, insertLines, insertAtProperties, splitLines, type InsertAt } from './lines.ts';
+import {
+  bare,
+  decodeText,
+  insertionIndex,
+  insertLines,
+  insertAtProperties,
+  splitLines,
+  type InsertAt,
+} from './lines.ts';
 import { defineStep } from './types.ts';
 
-export type BlockInFileArgs = FileAttrArgs & InsertAt & {
-  path: string;
-  block?: string;
-  marker?: string;
-  comment?: string;
-  state?: 'present' | 'absent';
-  create?: boolean;
-};
+export type BlockInFileArgs = FileAttrArgs &
+  InsertAt & {
+    path: string;
+    block?: string;
+    marker?: string;
+    comment?: string;
+    state?: 'present' | 'absent';
+    create?: boolean;
+  };
 
 export const DEFAULT_MARKER = 'ramster-provision MANAGED BLOCK';
 
 export const blockInFileStep = defineStep<BlockInFileArgs>()({
   name: 'blockinfile',
   shellArgs: FILE_SHELL_ARGS,
-  description: 'A block of lines between "# BEGIN <marker>" and "# END <marker>" lines; the rest of the file is kept byte for byte.',
+  description:
+    'A block of lines between "# BEGIN <marker>" and "# END <marker>" lines; the rest of the file is kept byte for byte.',
   argsSchema: {
     type: 'object',
     required: ['path'],
@@ -25,9 +35,15 @@ export const blockInFileStep = defineStep<BlockInFileArgs>()({
     properties: {
       path: { type: 'string', pattern: '^/', description: 'Absolute path of the file on the host.' },
       block: { type: 'string', description: 'Lines between the markers (a trailing newline is optional).' },
-      marker: { type: 'string', description: `Text after BEGIN/END on the marker lines; one block per marker (default "${DEFAULT_MARKER}").` },
+      marker: {
+        type: 'string',
+        description: `Text after BEGIN/END on the marker lines; one block per marker (default "${DEFAULT_MARKER}").`,
+      },
       comment: { type: 'string', description: 'Comment prefix of the marker lines (default "#").' },
-      state: { enum: ['present', 'absent'], description: 'present (default) inserts or replaces the block; absent removes it with its markers.' },
+      state: {
+        enum: ['present', 'absent'],
+        description: 'present (default) inserts or replaces the block; absent removes it with its markers.',
+      },
       create: { type: 'boolean', description: 'Create the file when it does not exist (default false: fail).' },
       ...insertAtProperties,
       ...fileAttrProperties,
@@ -48,7 +64,14 @@ export const blockInFileStep = defineStep<BlockInFileArgs>()({
         if (!args.create) throw new Error(`${args.path} does not exist; set create: true to create it with the block`);
       }
       const text = current === undefined ? '' : decodeText(args.path, current);
-      const [next, what] = editBlock(args.path, splitLines(text), begin, end, args.state === 'absent' ? undefined : wanted, args);
+      const [next, what] = editBlock(
+        args.path,
+        splitLines(text),
+        begin,
+        end,
+        args.state === 'absent' ? undefined : wanted,
+        args,
+      );
       if (next !== text) did = `${what} block "${marker}"`;
       return next;
     });
@@ -57,10 +80,18 @@ export const blockInFileStep = defineStep<BlockInFileArgs>()({
 });
 
 /** Returns the edited text and what was done; `wanted` undefined removes the block. */
-function editBlock(path: string, lines: string[], begin: string, end: string, wanted: string[] | undefined, at: InsertAt): [string, string] {
+function editBlock(
+  path: string,
+  lines: string[],
+  begin: string,
+  end: string,
+  wanted: string[] | undefined,
+  at: InsertAt,
+): [string, string] {
   const b = lines.findIndex((l) => bare(l) === begin);
   const e = b < 0 ? -1 : lines.findIndex((l, i) => i > b && bare(l) === end);
-  if (b >= 0 && e < 0) throw new Error(`${path}:${b + 1}: "${begin}" has no "${end}" line after it; repair the file by hand`);
+  if (b >= 0 && e < 0)
+    throw new Error(`${path}:${b + 1}: "${begin}" has no "${end}" line after it; repair the file by hand`);
   if (!wanted) return [b < 0 ? lines.join('') : [...lines.slice(0, b), ...lines.slice(e + 1)].join(''), 'remove'];
   if (b < 0) return [insertLines(lines, insertionIndex(lines, at), wanted).join(''), 'insert'];
   const block = [...wanted];

@@ -18,7 +18,9 @@ export type CommandArgs = {
   sensitive?: boolean;
 };
 
-const shellCommandSchema = { oneOf: [{ type: 'string' }, { type: 'array', minItems: 1, items: { type: 'string' } }] } as const;
+const shellCommandSchema = {
+  oneOf: [{ type: 'string' }, { type: 'array', minItems: 1, items: { type: 'string' } }],
+} as const;
 
 /** The command as shell text: argv words each quoted. */
 const shellText = (c: ShellCommand): string => (Array.isArray(c) ? c.map(shq).join(' ') : c);
@@ -39,17 +41,31 @@ export const commandStep = defineStep<CommandArgs>()({
           'Shell command run with sh -c on the host (for a folder target: on this machine, in the folder, with $ROOT set); a {{ value }} in it must be a plain word or written {{ value | quote }}. Or a list of words (argv), each quoted by the step.',
       },
       creates: { type: 'string', pattern: '^/', description: 'Skip when this path exists (the command creates it).' },
-      removes: { type: 'string', pattern: '^/', description: 'Skip when this path does not exist (the command removes it).' },
+      removes: {
+        type: 'string',
+        pattern: '^/',
+        description: 'Skip when this path does not exist (the command removes it).',
+      },
       unless: {
         ...shellCommandSchema,
-        description: 'Skip when this command exits 0 (shell text or a list of words, as cmd). Also runs during a dry run: it must be a read-only probe (e.g. "grep -q foo /etc/bar").',
+        description:
+          'Skip when this command exits 0 (shell text or a list of words, as cmd). Also runs during a dry run: it must be a read-only probe (e.g. "grep -q foo /etc/bar").',
       },
       onlyif: {
         ...shellCommandSchema,
-        description: 'Run only when this command exits 0 (shell text or a list of words, as cmd). Also runs during a dry run: it must be a read-only probe.',
+        description:
+          'Run only when this command exits 0 (shell text or a list of words, as cmd). Also runs during a dry run: it must be a read-only probe.',
       },
-      timeout_s: { type: 'number', exclusiveMinimum: 0, description: 'Kill cmd (and its children) after this many seconds; the step then fails.' },
-      changed: { type: 'boolean', description: 'false: cmd only reads or is harmless to repeat; report no change after running it (default true).' },
+      timeout_s: {
+        type: 'number',
+        exclusiveMinimum: 0,
+        description: 'Kill cmd (and its children) after this many seconds; the step then fails.',
+      },
+      changed: {
+        type: 'boolean',
+        description:
+          'false: cmd only reads or is harmless to repeat; report no change after running it (default true).',
+      },
       sensitive: { type: 'boolean', description: 'cmd contains a secret: it is not shown in summaries or errors.' },
     },
   },
@@ -58,21 +74,36 @@ export const commandStep = defineStep<CommandArgs>()({
     const skip = await skipReason(args, ctx);
     if (skip) return noChange(`${label} skipped: ${skip}`);
     if (ctx.apply) await runCommand(args, ctx);
-    return args.changed === false ? noChange(`${label} (reports no change)`) : { action: 'run', summary: label, sensitive: args.sensitive };
+    return args.changed === false
+      ? noChange(`${label} (reports no change)`)
+      : { action: 'run', summary: label, sensitive: args.sensitive };
   },
 });
 
 /** Evaluates creates/removes/unless/onlyif in one round trip; '' means "run". */
 async function skipReason(args: CommandArgs, ctx: StepContext): Promise<string> {
   const checks: string[] = [];
-  if (args.creates) checks.push(`if [ -e ${shq(hostPath(ctx.t, args.creates))} ]; then echo ${shq(`${args.creates} exists`)}; exit 0; fi`);
-  if (args.removes) checks.push(`if [ ! -e ${shq(hostPath(ctx.t, args.removes))} ]; then echo ${shq(`${args.removes} does not exist`)}; exit 0; fi`);
-  if (args.unless) checks.push(`if sh -c ${shq(shellText(args.unless))} </dev/null >/dev/null 2>&1; then echo 'unless command exited 0'; exit 0; fi`);
-  if (args.onlyif) checks.push(`if ! sh -c ${shq(shellText(args.onlyif))} </dev/null >/dev/null 2>&1; then echo 'onlyif command failed'; exit 0; fi`);
+  if (args.creates)
+    checks.push(
+      `if [ -e ${shq(hostPath(ctx.t, args.creates))} ]; then echo ${shq(`${args.creates} exists`)}; exit 0; fi`,
+    );
+  if (args.removes)
+    checks.push(
+      `if [ ! -e ${shq(hostPath(ctx.t, args.removes))} ]; then echo ${shq(`${args.removes} does not exist`)}; exit 0; fi`,
+    );
+  if (args.unless)
+    checks.push(
+      `if sh -c ${shq(shellText(args.unless))} </dev/null >/dev/null 2>&1; then echo 'unless command exited 0'; exit 0; fi`,
+    );
+  if (args.onlyif)
+    checks.push(
+      `if ! sh -c ${shq(shellText(args.onlyif))} </dev/null >/dev/null 2>&1; then echo 'onlyif command failed'; exit 0; fi`,
+    );
   if (!checks.length) return '';
   const script = checks.join('\n');
   // unless/onlyif are the user's commands: read-only by contract, but nothing enforces it.
-  if (args.unless || args.onlyif) return (await run(ctx.t, script, 'command conditions', undefined, ctx.timeoutMs)).trim();
+  if (args.unless || args.onlyif)
+    return (await run(ctx.t, script, 'command conditions', undefined, ctx.timeoutMs)).trim();
   return (await probe(ctx.t, script, 'command conditions', ctx.timeoutMs)).trim();
 }
 
@@ -85,7 +116,8 @@ async function runCommand(args: CommandArgs, ctx: StepContext): Promise<void> {
   const timeoutMs = args.timeout_s ? args.timeout_s * 1000 + 15_000 : ctx.timeoutMs;
   const r = await ctx.t.exec(script, { stdin: '', timeoutMs });
   if (r.code === 0) return;
-  if (args.timeout_s && (r.code === 124 || r.code === 137)) throw new Error(`${what} timed out after ${args.timeout_s} s and was killed (raise timeout_s if it needs longer)`);
+  if (args.timeout_s && (r.code === 124 || r.code === 137))
+    throw new Error(`${what} timed out after ${args.timeout_s} s and was killed (raise timeout_s if it needs longer)`);
   throw new Error(commandFailed(what, r, { sensitive: args.sensitive }));
 }
 

@@ -20,7 +20,10 @@ export const fileArgsSchema = {
   properties: {
     path: { type: 'string', pattern: '^/', description: 'Absolute path of the file on the host.' },
     content: { type: 'string', description: 'Exact content of the file (or give src).' },
-    src: { type: 'string', description: "File whose bytes are copied, relative to the playbook's folder (or give content)." },
+    src: {
+      type: 'string',
+      description: "File whose bytes are copied, relative to the playbook's folder (or give content).",
+    },
     state: { enum: ['present', 'absent'], description: 'present (default) writes the file; absent deletes it.' },
     ...fileAttrProperties,
   },
@@ -42,7 +45,12 @@ export async function convergeFile(
   if (args.state === 'absent') {
     if (!st.exists) return noChange(`${path} absent`);
     if (ctx.apply) await removePath(ctx.t, path);
-    return { action: 'delete', summary: `delete ${path}`, sensitive: args.sensitive, diff: args.sensitive ? undefined : unifiedDiff(path, st.content, '') };
+    return {
+      action: 'delete',
+      summary: `delete ${path}`,
+      sensitive: args.sensitive,
+      diff: args.sensitive ? undefined : unifiedDiff(path, st.content, ''),
+    };
   }
   const wanted = desired(st.content);
   if (wanted === null) return noChange(`${path} ${st.exists ? 'unchanged' : 'absent'}`);
@@ -56,7 +64,13 @@ export async function convergeFile(
 
   if (ctx.apply) {
     if (contentDiffers) {
-      await writeFileAtomic(ctx.t, path, want, { mode, owner: args.owner, group: args.group, backup: args.backup, validate: args.validate });
+      await writeFileAtomic(ctx.t, path, want, {
+        mode,
+        owner: args.owner,
+        group: args.group,
+        backup: args.backup,
+        validate: args.validate,
+      });
     } else {
       await setAttributes(ctx.t, path, { mode, owner: args.owner, group: args.group });
     }

@@ -1,20 +1,31 @@
 import { convergeFile } from './file.ts';
 import { FILE_SHELL_ARGS, fileAttrProperties, type FileAttrArgs } from './fileprops.ts';
-import { bare, decodeText, insertionIndex, insertLines, insertAtProperties, splitLines, userRegex, type InsertAt } from './lines.ts';
+import {
+  bare,
+  decodeText,
+  insertionIndex,
+  insertLines,
+  insertAtProperties,
+  splitLines,
+  userRegex,
+  type InsertAt,
+} from './lines.ts';
 import { defineStep } from './types.ts';
 
-export type LineInFileArgs = FileAttrArgs & InsertAt & {
-  path: string;
-  line?: string;
-  regexp?: string;
-  state?: 'present' | 'absent';
-  create?: boolean;
-};
+export type LineInFileArgs = FileAttrArgs &
+  InsertAt & {
+    path: string;
+    line?: string;
+    regexp?: string;
+    state?: 'present' | 'absent';
+    create?: boolean;
+  };
 
 export const lineInFileStep = defineStep<LineInFileArgs>()({
   name: 'lineinfile',
   shellArgs: FILE_SHELL_ARGS,
-  description: 'One line in a file: replaced where a regexp matches, else inserted; or removed. Other lines are kept byte for byte.',
+  description:
+    'One line in a file: replaced where a regexp matches, else inserted; or removed. Other lines are kept byte for byte.',
   argsSchema: {
     type: 'object',
     required: ['path'],
@@ -27,7 +38,10 @@ export const lineInFileStep = defineStep<LineInFileArgs>()({
         description:
           'Regular expression (JavaScript syntax): present replaces the LAST matching line with line (it should also match line, to stay idempotent); absent removes every matching line.',
       },
-      state: { enum: ['present', 'absent'], description: 'present (default) or absent (removes lines equal to line, or matching regexp).' },
+      state: {
+        enum: ['present', 'absent'],
+        description: 'present (default) or absent (removes lines equal to line, or matching regexp).',
+      },
       create: { type: 'boolean', description: 'Create the file when it does not exist (default false: fail).' },
       ...insertAtProperties,
       ...fileAttrProperties,
@@ -37,8 +51,10 @@ export const lineInFileStep = defineStep<LineInFileArgs>()({
   async checkApply(args, ctx) {
     const absent = args.state === 'absent';
     if (!absent && args.line === undefined) throw new Error('lineinfile: line is required for state present');
-    if (absent && args.line === undefined && args.regexp === undefined) throw new Error('lineinfile: state absent needs line or regexp');
-    if (args.line?.includes('\n')) throw new Error('lineinfile: line must be a single line (use blockinfile for several)');
+    if (absent && args.line === undefined && args.regexp === undefined)
+      throw new Error('lineinfile: state absent needs line or regexp');
+    if (args.line?.includes('\n'))
+      throw new Error('lineinfile: line must be a single line (use blockinfile for several)');
     const re = args.regexp === undefined ? undefined : userRegex(args.regexp, 'regexp');
     const matches = (l: string) => (re ? re.test(bare(l)) : bare(l) === args.line);
     let did = '';
@@ -55,7 +71,7 @@ export const lineInFileStep = defineStep<LineInFileArgs>()({
         did = `remove ${lines.length - next.length} line(s)`;
       } else {
         let last = -1;
-        lines.forEach((l, i) => matches(l) && (last = i));
+        for (const [i, l] of lines.entries()) if (matches(l)) last = i;
         if (last >= 0) {
           next = [...lines];
           next[last] = args.line! + lines[last].slice(bare(lines[last]).length); // keep its line ending

@@ -15,7 +15,9 @@ export function bare(line: string): string {
 export function decodeText(path: string, content: Buffer): string {
   const text = content.toString('utf8');
   if (!Buffer.from(text, 'utf8').equals(content)) {
-    throw new Error(`${path} is not UTF-8 text: editing it line by line could corrupt it (use the file step with the full content instead)`);
+    throw new Error(
+      `${path} is not UTF-8 text: editing it line by line could corrupt it (use the file step with the full content instead)`,
+    );
   }
   return text;
 }
@@ -24,7 +26,9 @@ export function userRegex(pattern: string, arg: string): RegExp {
   try {
     return new RegExp(pattern);
   } catch (e) {
-    throw new Error(`${arg}: invalid regular expression ${JSON.stringify(pattern)}: ${(e as Error).message.replace(/^Invalid regular expression: /, '')}`);
+    throw new Error(
+      `${arg}: invalid regular expression ${JSON.stringify(pattern)}: ${(e as Error).message.replace(/^Invalid regular expression: /, '')}`,
+    );
   }
 }
 
@@ -37,17 +41,20 @@ export type InsertAt = {
 export const insertAtProperties = {
   insertafter: {
     type: 'string',
-    description: 'Where to insert when not yet present: after the last line matching this regular expression, or EOF (default) / BOF. No match: end of file.',
+    description:
+      'Where to insert when not yet present: after the last line matching this regular expression, or EOF (default) / BOF. No match: end of file.',
   },
   insertbefore: {
     type: 'string',
-    description: 'Where to insert when not yet present: before the last line matching this regular expression, or BOF / EOF. No match: end of file.',
+    description:
+      'Where to insert when not yet present: before the last line matching this regular expression, or BOF / EOF. No match: end of file.',
   },
 } as const;
 
 /** Index in `lines` where new lines go (they are inserted before the line at that index). */
 export function insertionIndex(lines: string[], at: InsertAt): number {
-  if (at.insertafter !== undefined && at.insertbefore !== undefined) throw new Error('give either insertafter or insertbefore, not both');
+  if (at.insertafter !== undefined && at.insertbefore !== undefined)
+    throw new Error('give either insertafter or insertbefore, not both');
   const spec = at.insertafter ?? at.insertbefore;
   if (spec === undefined || spec === 'EOF') return lines.length;
   if (spec === 'BOF') return 0;

@@ -21,16 +21,28 @@ const FIELD = '^[^\\s#]+$';
 
 export const mountStep = defineStep<MountArgs>()({
   name: 'mount',
-  description: 'An /etc/fstab entry and whether it is mounted. Other fstab lines are kept byte for byte. For a folder target only fstab is managed.',
+  description:
+    'An /etc/fstab entry and whether it is mounted. Other fstab lines are kept byte for byte. For a folder target only fstab is managed.',
   argsSchema: {
     type: 'object',
     required: ['path'],
     additionalProperties: false,
     properties: {
       path: { type: 'string', pattern: '^/', description: 'Mount point (absolute path).' },
-      src: { type: 'string', description: 'Device, UUID=..., LABEL=..., or remote path. Required for mounted and present.' },
-      fstype: { type: 'string', pattern: FIELD, description: 'File system type, e.g. ext4, xfs, tmpfs, configfs. Required for mounted and present.' },
-      opts: { type: 'string', pattern: FIELD, description: 'Mount options, comma separated, no blanks (default "defaults").' },
+      src: {
+        type: 'string',
+        description: 'Device, UUID=..., LABEL=..., or remote path. Required for mounted and present.',
+      },
+      fstype: {
+        type: 'string',
+        pattern: FIELD,
+        description: 'File system type, e.g. ext4, xfs, tmpfs, configfs. Required for mounted and present.',
+      },
+      opts: {
+        type: 'string',
+        pattern: FIELD,
+        description: 'Mount options, comma separated, no blanks (default "defaults").',
+      },
       dump: { type: 'integer', minimum: 0, description: 'fstab dump field (default 0).' },
       passno: { type: 'integer', minimum: 0, description: 'fstab fsck pass number (default 0).' },
       state: {
@@ -44,12 +56,21 @@ export const mountStep = defineStep<MountArgs>()({
   async checkApply(args, ctx) {
     const state = args.state ?? 'mounted';
     const wantEntry = state === 'mounted' || state === 'present';
-    if (wantEntry && (!args.src || !args.fstype)) throw new Error(`mount ${args.path}: src and fstype are required for state ${state}`);
+    if (wantEntry && (!args.src || !args.fstype))
+      throw new Error(`mount ${args.path}: src and fstype are required for state ${state}`);
     for (const k of ['fstype', 'opts'] as const) {
-      if (args[k] !== undefined && !new RegExp(FIELD).test(args[k]!)) throw new Error(`mount ${args.path}: ${k} must be one fstab field, without blanks, newlines or '#'`);
+      if (args[k] !== undefined && !new RegExp(FIELD).test(args[k]!))
+        throw new Error(`mount ${args.path}: ${k} must be one fstab field, without blanks, newlines or '#'`);
     }
     const path = args.path.length > 1 ? args.path.replace(/\/+$/, '') : args.path;
-    const entry = [escapeField(args.src ?? ''), escapeField(path), args.fstype ?? '', args.opts ?? 'defaults', String(args.dump ?? 0), String(args.passno ?? 0)];
+    const entry = [
+      escapeField(args.src ?? ''),
+      escapeField(path),
+      args.fstype ?? '',
+      args.opts ?? 'defaults',
+      String(args.dump ?? 0),
+      String(args.passno ?? 0),
+    ];
 
     let fstab: Change = noChange(`${FSTAB} unchanged`);
     if (state !== 'unmounted') {
@@ -76,7 +97,12 @@ export const mountStep = defineStep<MountArgs>()({
       parts.push(`${mountAction} ${path}`);
       if (ctx.apply) {
         const p = shq(path);
-        const cmd = mountAction === 'mount' ? `mkdir -p ${p} && mount ${p}` : mountAction === 'remount' ? `mount -o remount ${p}` : `umount ${p}`;
+        const cmd =
+          mountAction === 'mount'
+            ? `mkdir -p ${p} && mount ${p}`
+            : mountAction === 'remount'
+              ? `mount -o remount ${p}`
+              : `umount ${p}`;
         await run(ctx.t, cmd, `${mountAction} ${path}`, undefined, ctx.timeoutMs);
       }
     }

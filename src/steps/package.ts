@@ -14,7 +14,8 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9+._-]*$/;
 
 export const packageStep = defineStep<PackageArgs>()({
   name: 'package',
-  description: 'Distribution packages present or absent (apt, dnf or yum, from the host facts); one query and one batched install for all of them.',
+  description:
+    'Distribution packages present or absent (apt, dnf or yum, from the host facts); one query and one batched install for all of them.',
   argsSchema: {
     type: 'object',
     required: ['name'],
@@ -27,25 +28,48 @@ export const packageStep = defineStep<PackageArgs>()({
           { type: 'array', items: { type: 'string', pattern: NAME.source }, minItems: 1 },
         ],
       },
-      state: { enum: ['present', 'absent'], description: 'present (default) installs what is missing; absent removes what is installed.' },
-      update_cache: { type: 'boolean', description: 'apt only: run apt-get update before installing (only when something is missing).' },
-      timeout_s: { type: 'number', exclusiveMinimum: 0, description: 'Give up on the install/remove command after this many seconds.' },
+      state: {
+        enum: ['present', 'absent'],
+        description: 'present (default) installs what is missing; absent removes what is installed.',
+      },
+      update_cache: {
+        type: 'boolean',
+        description: 'apt only: run apt-get update before installing (only when something is missing).',
+      },
+      timeout_s: {
+        type: 'number',
+        exclusiveMinimum: 0,
+        description: 'Give up on the install/remove command after this many seconds.',
+      },
     },
   },
   async checkApply(args, ctx) {
     const names = [...new Set(Array.isArray(args.name) ? args.name : [args.name])];
-    for (const n of names) if (!NAME.test(n)) throw new Error(`package name "${n}" is not a plain package name (letters, digits and + . _ -)`);
+    for (const n of names)
+      if (!NAME.test(n))
+        throw new Error(`package name "${n}" is not a plain package name (letters, digits and + . _ -)`);
     const pm = packageManager(ctx);
     const installed = await queryInstalled(ctx, pm, names);
     const present = args.state !== 'absent';
     const todo = names.filter((n) => installed.has(n) !== present);
     if (!todo.length) return noChange(`${present ? 'installed' : 'not installed'}: ${names.join(', ')}`);
-    const cmd = present ? installCommand(pm, todo, args.update_cache === true, ctx.t.root) : removeCommand(pm, todo, ctx.t.root);
+    const cmd = present
+      ? installCommand(pm, todo, args.update_cache === true, ctx.t.root)
+      : removeCommand(pm, todo, ctx.t.root);
     if (ctx.apply) {
       ctx.log(`${present ? 'installing' : 'removing'} ${todo.join(' ')}`);
-      await run(ctx.t, cmd, `${present ? 'install' : 'remove'} ${todo.join(' ')}`, '', args.timeout_s ? args.timeout_s * 1000 : ctx.timeoutMs);
+      await run(
+        ctx.t,
+        cmd,
+        `${present ? 'install' : 'remove'} ${todo.join(' ')}`,
+        '',
+        args.timeout_s ? args.timeout_s * 1000 : ctx.timeoutMs,
+      );
     }
-    return { action: present ? 'create' : 'delete', summary: `${present ? 'install' : 'remove'} ${todo.join(', ')}: ${cmd}` };
+    return {
+      action: present ? 'create' : 'delete',
+      summary: `${present ? 'install' : 'remove'} ${todo.join(', ')}: ${cmd}`,
+    };
   },
 });
 
@@ -54,7 +78,9 @@ type Manager = 'apt' | 'dnf' | 'yum';
 function packageManager(ctx: StepContext): Manager {
   const pm = ctx.facts.package_manager;
   if (pm === 'unknown') {
-    throw new Error(`no supported package manager on ${ctx.host} (looked for apt-get, dnf, yum in /usr/bin); install the packages in the image, or remove this step for this host`);
+    throw new Error(
+      `no supported package manager on ${ctx.host} (looked for apt-get, dnf, yum in /usr/bin); install the packages in the image, or remove this step for this host`,
+    );
   }
   return pm;
 }

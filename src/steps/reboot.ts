@@ -1,5 +1,5 @@
 import { probe } from '../transport/fileops.ts';
-import { HostKeyError, isReconnectable, type Transport } from '../transport/types.ts';
+import { HostKeyError, isReconnectable, type ExecResult, type Transport } from '../transport/types.ts';
 import { defineStep } from './types.ts';
 import { commandFailed } from '../shell.ts';
 
@@ -25,8 +25,16 @@ export const rebootStep = defineStep<RebootArgs>()({
     type: 'object',
     additionalProperties: false,
     properties: {
-      timeout_s: { type: 'number', exclusiveMinimum: 0, description: 'How long to wait for the host to come back (default 600).' },
-      connect_timeout_s: { type: 'number', exclusiveMinimum: 0, description: 'Timeout of each connection attempt while waiting (default 10).' },
+      timeout_s: {
+        type: 'number',
+        exclusiveMinimum: 0,
+        description: 'How long to wait for the host to come back (default 600).',
+      },
+      connect_timeout_s: {
+        type: 'number',
+        exclusiveMinimum: 0,
+        description: 'Timeout of each connection attempt while waiting (default 10).',
+      },
     },
   },
   async checkApply(args, ctx) {
@@ -37,7 +45,10 @@ export const rebootStep = defineStep<RebootArgs>()({
     if (!ctx.apply) return change;
     ctx.log(`rebooting (boot_id ${oldId})`);
     await triggerReboot(ctx.t);
-    const newId = await waitForNewBootId(ctx.t, oldId, { timeoutMs: (args.timeout_s ?? 600) * 1000, connectTimeoutMs: (args.connect_timeout_s ?? 10) * 1000 });
+    const newId = await waitForNewBootId(ctx.t, oldId, {
+      timeoutMs: (args.timeout_s ?? 600) * 1000,
+      connectTimeoutMs: (args.connect_timeout_s ?? 10) * 1000,
+    });
     ctx.log(`back up (boot_id ${newId})`);
     return change;
   },
@@ -47,14 +58,14 @@ function refuseLocal(t: Transport): void {
   if (t.kind === 'local' || t.kind === 'chroot') {
     throw new Error(
       `reboot refused on ${t.target}: the ${t.kind} transport works on this machine${t.kind === 'local' && !t.root ? '' : ' or a folder'}, and rebooting it would end this run. ` +
-        'Reach the host over SSH (connection: ssh), or leave the reboot to the image\'s first boot (when: a condition that excludes folder targets).',
+        "Reach the host over SSH (connection: ssh), or leave the reboot to the image's first boot (when: a condition that excludes folder targets).",
     );
   }
 }
 
 /** Starts the reboot; a connection that drops while the trigger returns is expected. */
 export async function triggerReboot(t: Transport): Promise<void> {
-  let r;
+  let r: ExecResult;
   try {
     r = await t.exec(TRIGGER, { timeoutMs: 30_000 });
   } catch {
@@ -66,9 +77,14 @@ export async function triggerReboot(t: Transport): Promise<void> {
 /** Polls until the host answers with a non-empty boot_id different from `oldId`
  *  (strict comparison). Reconnects before each attempt: the old connection dies with the
  *  old system. Used by the reboot step and the engine's cluster-wide reboots. */
-export async function waitForNewBootId(t: Transport, oldId: string, opts: { timeoutMs: number; connectTimeoutMs: number }): Promise<string> {
+export async function waitForNewBootId(
+  t: Transport,
+  oldId: string,
+  opts: { timeoutMs: number; connectTimeoutMs: number },
+): Promise<string> {
   refuseLocal(t);
-  if (!isReconnectable(t)) throw new Error(`${t.target}: this transport cannot reconnect, so it cannot wait for a reboot`);
+  if (!isReconnectable(t))
+    throw new Error(`${t.target}: this transport cannot reconnect, so it cannot wait for a reboot`);
   const started = Date.now();
   const deadline = started + opts.timeoutMs;
   let last = 'no answer yet';
@@ -80,7 +96,12 @@ export async function waitForNewBootId(t: Transport, oldId: string, opts: { time
       const r = await t.exec(BOOT_ID, { timeoutMs: Math.min(opts.connectTimeoutMs, Math.max(left, 1)) });
       const id = r.stdout.trim();
       if (r.code === 0 && id !== '' && id !== oldId) return id;
-      last = r.code !== 0 ? commandFailed('reading boot_id', r, { lines: 1 }) : id === oldId ? 'still the old boot_id (not rebooted yet)' : 'empty boot_id';
+      last =
+        r.code !== 0
+          ? commandFailed('reading boot_id', r, { lines: 1 })
+          : id === oldId
+            ? 'still the old boot_id (not rebooted yet)'
+            : 'empty boot_id';
     } catch (e) {
       if (e instanceof HostKeyError) throw e; // a changed host key is never waited out
       last = (e as Error).message;

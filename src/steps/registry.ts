@@ -27,9 +27,30 @@ import type { StepType } from './types.ts';
 // defineStep has checked at compile time that each argsSchema fits the step's args type, so the
 // registry holds every step under the generic type (no cast: args types are type aliases, which
 // are assignable to Record<string, unknown>).
-const generic = [fileStep, templateStep, blockInFileStep, lineInFileStep, commandStep, packageStep, serviceStep, sysfsStep, mountStep, rebootStep];
+const generic = [
+  fileStep,
+  templateStep,
+  blockInFileStep,
+  lineInFileStep,
+  commandStep,
+  packageStep,
+  serviceStep,
+  sysfsStep,
+  mountStep,
+  rebootStep,
+];
 // The legacy RAMster HOW-TO steps that the generic ones cannot express (playbooks/site.yaml).
-const ramster = [preflightStep, kconfigStep, kernelBuildStep, grubCmdlineStep, ramsterConfStep, ramsterDefaultsStep, rclocalStep, bringupStep, verifyStep];
+const ramster = [
+  preflightStep,
+  kconfigStep,
+  kernelBuildStep,
+  grubCmdlineStep,
+  ramsterConfStep,
+  ramsterDefaultsStep,
+  rclocalStep,
+  bringupStep,
+  verifyStep,
+];
 // The modern backend: zswap + swap on another node's RAM over NVMe/TCP (playbooks/site.yaml).
 const modern = [modernConfStep, modernLendStep, modernBorrowStep, modernVerifyStep];
 const all: StepType[] = [...generic, ...ramster, ...modern];

@@ -26,34 +26,51 @@ export interface RenderOptions {
   shell?: boolean;
 }
 
-export function renderTemplate(text: string, vars: Record<string, unknown>, where: string, opts: RenderOptions = {}): string {
+export function renderTemplate(
+  text: string,
+  vars: Record<string, unknown>,
+  where: string,
+  opts: RenderOptions = {},
+): string {
   const problems: string[] = [];
   const out = text.replace(TAG, (tag: string, inner: string, offset: number) => {
     const filtered = FILTER.exec(inner.trim());
     const expr = (filtered ? filtered[1] : inner).trim();
     const at = () => templateLine(text, offset);
     if (filtered && filtered[2] !== 'quote') {
-      problems.push(`${at()}: unknown filter '${filtered[2]}' in "${tag}" (the one filter is quote: {{ name | quote }})`);
+      problems.push(
+        `${at()}: unknown filter '${filtered[2]}' in "${tag}" (the one filter is quote: {{ name | quote }})`,
+      );
       return tag;
     }
     const quote = Boolean(filtered);
     const literal = LITERAL.exec(expr);
     if (literal) return quote ? shq(literal[1] ?? literal[2]) : (literal[1] ?? literal[2]);
     if (!NAME.test(expr)) {
-      problems.push(`${at()}: "${tag}" is not a variable reference (only {{ name }} and {{ a.b.c }} are supported, no expressions)`);
+      problems.push(
+        `${at()}: "${tag}" is not a variable reference (only {{ name }} and {{ a.b.c }} are supported, no expressions)`,
+      );
       return tag;
     }
     const found = lookup(vars, expr);
     if (!found.ok) {
-      const missing = found.missingAt === 0 ? `unknown variable '${expr}'` : `unknown variable '${expr}' ('${expr.split('.').slice(0, found.missingAt).join('.')}' has no key '${expr.split('.')[found.missingAt]}')`;
+      const missing =
+        found.missingAt === 0
+          ? `unknown variable '${expr}'`
+          : `unknown variable '${expr}' ('${expr.split('.').slice(0, found.missingAt).join('.')}' has no key '${expr.split('.')[found.missingAt]}')`;
       problems.push(`${at()}: ${missing}`);
       return tag;
     }
-    if (quote) return Array.isArray(found.value) ? found.value.map((v) => shq(formatValue(v))).join(' ') : shq(formatValue(found.value));
+    if (quote)
+      return Array.isArray(found.value)
+        ? found.value.map((v) => shq(formatValue(v))).join(' ')
+        : shq(formatValue(found.value));
     const value = formatValue(found.value);
     if (opts.shell && !PLAIN_WORD.test(value)) {
       // the value itself is not shown: it may be a secret
-      problems.push(`${at()}: "${tag}" puts a value with spaces or shell characters into a shell command unquoted; write {{ ${expr} | quote }} (or give the command as a list of words)`);
+      problems.push(
+        `${at()}: "${tag}" puts a value with spaces or shell characters into a shell command unquoted; write {{ ${expr} | quote }} (or give the command as a list of words)`,
+      );
       return tag;
     }
     return value;
@@ -61,7 +78,9 @@ export function renderTemplate(text: string, vars: Record<string, unknown>, wher
   if (problems.length) {
     throw new TemplateError(
       `${where}: ${problems.join(`\n${where}: `)}` +
-        (problems.some((p) => p.includes('unknown variable')) ? '\n  hint: define the variable under vars: in the inventory (all, a group or the host) or in the playbook, or fix its spelling' : ''),
+        (problems.some((p) => p.includes('unknown variable'))
+          ? '\n  hint: define the variable under vars: in the inventory (all, a group or the host) or in the playbook, or fix its spelling'
+          : ''),
     );
   }
   return out;

@@ -63,9 +63,19 @@ type RequiredKeys<T> = { [K in keyof T]-?: object extends Pick<T, K> ? never : K
 export type ArgsMismatch<A, F> =
   | ([Exclude<keyof A, keyof F>] extends [never] ? never : { inArgsTypeNotInSchema: Exclude<keyof A, keyof F> })
   | ([Exclude<keyof F, keyof A>] extends [never] ? never : { inSchemaNotInArgsType: Exclude<keyof F, keyof A> })
-  | ([Exclude<RequiredKeys<A>, RequiredKeys<F>>] extends [never] ? never : { requiredInArgsTypeOnly: Exclude<RequiredKeys<A>, RequiredKeys<F>> })
-  | ([Exclude<RequiredKeys<F>, RequiredKeys<A>>] extends [never] ? never : { requiredInSchemaOnly: Exclude<RequiredKeys<F>, RequiredKeys<A>> })
-  | { [K in keyof F & keyof A]: [F[K]] extends [A[K]] ? never : { schemaAdmitsWhatArgsTypeDoesNot: K; schema: F[K]; argsType: A[K] } }[keyof F & keyof A];
+  | ([Exclude<RequiredKeys<A>, RequiredKeys<F>>] extends [never]
+      ? never
+      : { requiredInArgsTypeOnly: Exclude<RequiredKeys<A>, RequiredKeys<F>> })
+  | ([Exclude<RequiredKeys<F>, RequiredKeys<A>>] extends [never]
+      ? never
+      : { requiredInSchemaOnly: Exclude<RequiredKeys<F>, RequiredKeys<A>> })
+  | {
+      [K in keyof F & keyof A]: [F[K]] extends [A[K]]
+        ? never
+        : { schemaAdmitsWhatArgsTypeDoesNot: K; schema: F[K]; argsType: A[K] };
+    }[keyof F & keyof A];
 
 /** `unknown` when schema `S` fits args type `A`, else an impossible property naming the mismatch. */
-export type SchemaFits<A, S> = [ArgsMismatch<A, FromSchema<S>>] extends [never] ? unknown : { argsSchemaDoesNotFitArgsType: ArgsMismatch<A, FromSchema<S>> };
+export type SchemaFits<A, S> = [ArgsMismatch<A, FromSchema<S>>] extends [never]
+  ? unknown
+  : { argsSchemaDoesNotFitArgsType: ArgsMismatch<A, FromSchema<S>> };

@@ -21,20 +21,33 @@ export const serviceStep = defineStep<ServiceArgs>()({
     required: ['name'],
     additionalProperties: false,
     properties: {
-      name: { type: 'string', pattern: NAME.source, description: 'Unit or init script name, e.g. "ssh" or "ramster-heartbeat.service".' },
+      name: {
+        type: 'string',
+        pattern: NAME.source,
+        description: 'Unit or init script name, e.g. "ssh" or "ramster-heartbeat.service".',
+      },
       enabled: { type: 'boolean', description: 'Start at boot (true) or not (false); unset: leave as is.' },
       state: {
         enum: ['started', 'stopped', 'restarted', 'reloaded'],
-        description: 'started/stopped converge; restarted and reloaded always act (meant for handlers). Not managed for a folder target.',
+        description:
+          'started/stopped converge; restarted and reloaded always act (meant for handlers). Not managed for a folder target.',
       },
-      daemon_reload: { type: 'boolean', description: 'systemd: run systemctl daemon-reload first whenever something is to be done (after unit files changed).' },
+      daemon_reload: {
+        type: 'boolean',
+        description:
+          'systemd: run systemctl daemon-reload first whenever something is to be done (after unit files changed).',
+      },
     },
   },
   async checkApply(args, ctx) {
-    if (!NAME.test(args.name)) throw new Error(`service name "${args.name}" contains characters a unit or init script name cannot have`);
+    if (!NAME.test(args.name))
+      throw new Error(`service name "${args.name}" contains characters a unit or init script name cannot have`);
     if (args.enabled === undefined && args.state === undefined) throw new Error('service: give enabled and/or state');
     const init = ctx.facts.init_system;
-    if (init === 'unknown') throw new Error(`cannot tell the init system of ${ctx.host} (neither systemd nor SysV init found); manage the service by a command step`);
+    if (init === 'unknown')
+      throw new Error(
+        `cannot tell the init system of ${ctx.host} (neither systemd nor SysV init found); manage the service by a command step`,
+      );
     const backend = init === 'systemd' ? systemd(ctx, args) : sysv(ctx, args);
     const cur = await backend.read();
     const todo: string[] = [];
@@ -44,12 +57,17 @@ export const serviceStep = defineStep<ServiceArgs>()({
       if (cur.enabled === 'missing') {
         if (args.enabled) {
           // A dry run may come before the step that installs the unit: say so instead of failing.
-          if (ctx.apply) throw new Error(`service ${args.name} not found on ${ctx.host} (no unit file or init script); install it first`);
+          if (ctx.apply)
+            throw new Error(
+              `service ${args.name} not found on ${ctx.host} (no unit file or init script); install it first`,
+            );
           conditional = `${args.name} is not installed yet; assumes an earlier step installs it`;
           todo.push('enable');
         }
       } else if (cur.enabled === 'masked' && args.enabled) {
-        throw new Error(`service ${args.name} is masked; unmask it (systemctl unmask ${args.name}) or stop asking for enabled: true`);
+        throw new Error(
+          `service ${args.name} is masked; unmask it (systemctl unmask ${args.name}) or stop asking for enabled: true`,
+        );
       } else if (args.enabled && cur.enabled === 'no') todo.push('enable');
       else if (!args.enabled && cur.enabled === 'yes') todo.push('disable');
     }
@@ -68,13 +86,25 @@ export const serviceStep = defineStep<ServiceArgs>()({
     }
 
     if (!todo.length) {
-      const state = [args.enabled !== undefined ? (args.enabled ? 'enabled' : 'disabled') : '', args.state && !skipped ? args.state : ''].filter(Boolean).join(', ');
+      const state = [
+        args.enabled !== undefined ? (args.enabled ? 'enabled' : 'disabled') : '',
+        args.state && !skipped ? args.state : '',
+      ]
+        .filter(Boolean)
+        .join(', ');
       const none = noChange(`service ${args.name}${state ? ` ${state}` : ''}${skipped ? ` (${skipped})` : ''}`);
       if (skipped) none.skipped = skipped;
       return none;
     }
     if (args.daemon_reload && init === 'systemd' && !ctx.t.root) todo.unshift('daemon-reload');
-    if (ctx.apply) await run(ctx.t, todo.map((a) => backend.command(a)).join(' && '), `service ${args.name} ${todo.join(', ')}`, undefined, ctx.timeoutMs);
+    if (ctx.apply)
+      await run(
+        ctx.t,
+        todo.map((a) => backend.command(a)).join(' && '),
+        `service ${args.name} ${todo.join(', ')}`,
+        undefined,
+        ctx.timeoutMs,
+      );
     const change: Change = {
       action: todo.includes('restart') || todo.includes('reload') ? 'run' : 'update',
       summary: `service ${args.name}: ${todo.join(', ')}${skipped ? ` (${skipped})` : ''}`,
@@ -98,7 +128,15 @@ interface Backend {
 }
 
 // Unit states that need no `systemctl enable` (static units have no [Install] section).
-const SYSTEMD_ENABLED = new Set(['enabled', 'enabled-runtime', 'alias', 'static', 'indirect', 'generated', 'transient']);
+const SYSTEMD_ENABLED = new Set([
+  'enabled',
+  'enabled-runtime',
+  'alias',
+  'static',
+  'indirect',
+  'generated',
+  'transient',
+]);
 
 function systemd(ctx: StepContext, args: ServiceArgs): Backend {
   const root = ctx.t.root;
@@ -107,15 +145,37 @@ function systemd(ctx: StepContext, args: ServiceArgs): Backend {
   return {
     async read() {
       const probeActive = root ? '' : `; echo "active=$(systemctl is-active ${unit} 2>/dev/null)"`;
-      const out = await probe(ctx.t, `echo "enabled=$(${sc} is-enabled ${unit} 2>/dev/null | head -n1)"${probeActive}`, `read state of ${args.name}`, ctx.timeoutMs);
-      const kv = Object.fromEntries(out.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1).trim()]));
+      const out = await probe(
+        ctx.t,
+        `echo "enabled=$(${sc} is-enabled ${unit} 2>/dev/null | head -n1)"${probeActive}`,
+        `read state of ${args.name}`,
+        ctx.timeoutMs,
+      );
+      const kv = Object.fromEntries(
+        out
+          .split('\n')
+          .filter((l) => l.includes('='))
+          .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1).trim()]),
+      );
       const e = kv.enabled ?? '';
       return {
-        enabled: e === '' || e === 'not-found' ? 'missing' : e.startsWith('masked') ? 'masked' : SYSTEMD_ENABLED.has(e) ? 'yes' : 'no',
+        enabled:
+          e === '' || e === 'not-found'
+            ? 'missing'
+            : e.startsWith('masked')
+              ? 'masked'
+              : SYSTEMD_ENABLED.has(e)
+                ? 'yes'
+                : 'no',
         running: ['active', 'reloading', 'activating'].includes(kv.active ?? ''),
       };
     },
-    command: (a) => (a === 'daemon-reload' ? 'systemctl daemon-reload' : a === 'enable' || a === 'disable' ? `${sc} ${a} ${unit}` : `systemctl ${a} ${unit}`),
+    command: (a) =>
+      a === 'daemon-reload'
+        ? 'systemctl daemon-reload'
+        : a === 'enable' || a === 'disable'
+          ? `${sc} ${a} ${unit}`
+          : `systemctl ${a} ${unit}`,
   };
 }
 
@@ -144,7 +204,8 @@ function sysv(ctx: StepContext, args: ServiceArgs): Backend {
       return { enabled, running: out.includes('active=yes') };
     },
     command(a) {
-      if (a === 'enable') return inRoot(debian ? `update-rc.d ${q} defaults` : `chkconfig --add ${q}`) + ' && ' + inRoot(debian ? `update-rc.d ${q} enable` : `chkconfig ${q} on`);
+      if (a === 'enable')
+        return `${inRoot(debian ? `update-rc.d ${q} defaults` : `chkconfig --add ${q}`)} && ${inRoot(debian ? `update-rc.d ${q} enable` : `chkconfig ${q} on`)}`;
       if (a === 'disable') return inRoot(debian ? `update-rc.d ${q} disable` : `chkconfig ${q} off`);
       return `service ${q} ${a}`;
     },

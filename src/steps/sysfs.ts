@@ -21,8 +21,15 @@ export const sysfsStep = defineStep<SysfsArgs>()({
     required: ['path', 'value'],
     additionalProperties: false,
     properties: {
-      path: { type: 'string', pattern: '^/(sys|proc/sys)/(?!(.*/)?\\.\\.?(/|$))', description: 'Absolute path under /sys or /proc/sys (no . or .. in it).' },
-      value: { type: ['string', 'integer'], description: 'Value to write; compared with the file content with surrounding whitespace trimmed.' },
+      path: {
+        type: 'string',
+        pattern: '^/(sys|proc/sys)/(?!(.*/)?\\.\\.?(/|$))',
+        description: 'Absolute path under /sys or /proc/sys (no . or .. in it).',
+      },
+      value: {
+        type: ['string', 'integer'],
+        description: 'Value to write; compared with the file content with surrounding whitespace trimmed.',
+      },
       match: {
         enum: ['exact', 'contains'],
         description:
@@ -39,9 +46,13 @@ export const sysfsStep = defineStep<SysfsArgs>()({
     const value = String(args.value).trim();
     const show = (v: string) => (args.sensitive ? '(sensitive)' : JSON.stringify(v));
     const p = shq(hostPath(ctx.t, path));
-    const satisfied = (current: string) => (args.match === 'contains' ? value.split(/\s+/).every((w) => current.split(/\s+/).includes(w)) : current === value);
+    const satisfied = (current: string) =>
+      args.match === 'contains' ? value.split(/\s+/).every((w) => current.split(/\s+/).includes(w)) : current === value;
 
-    const read = await ctx.t.exec(`if [ -e ${p} ]; then cat ${p}; else exit 3; fi`, readOnly({ timeoutMs: ctx.timeoutMs }));
+    const read = await ctx.t.exec(
+      `if [ -e ${p} ]; then cat ${p}; else exit 3; fi`,
+      readOnly({ timeoutMs: ctx.timeoutMs }),
+    );
     if (read.code === 3) {
       const missing = `${path} does not exist (is the kernel module loaded, or the kernel booted with the feature enabled?)`;
       if (ctx.apply) throw new Error(missing);
@@ -53,11 +64,17 @@ export const sysfsStep = defineStep<SysfsArgs>()({
     const before = read.stdout.trim();
     if (satisfied(before)) return noChange(`${path} ${args.match === 'contains' ? 'contains' : 'is'} ${show(value)}`);
 
-    const change: Change = { action: 'update', summary: `set ${path} to ${show(value)} (was ${show(before)})`, sensitive: args.sensitive };
+    const change: Change = {
+      action: 'update',
+      summary: `set ${path} to ${show(value)} (was ${show(before)})`,
+      sensitive: args.sensitive,
+    };
     if (!ctx.apply) return change;
     // Write and read back in one round trip: sysfs files may accept a write and keep the
     // old value (e.g. remote_target_nodenum when the node is not up yet).
-    const w = await ctx.t.exec(`printf '%s\\n' ${shq(value)} > ${p} || exit ${WRITE_FAILED}; cat ${p}`, { timeoutMs: ctx.timeoutMs });
+    const w = await ctx.t.exec(`printf '%s\\n' ${shq(value)} > ${p} || exit ${WRITE_FAILED}; cat ${p}`, {
+      timeoutMs: ctx.timeoutMs,
+    });
     if (w.code === WRITE_FAILED) {
       const why = w.stderr.trim().split('\n').pop()?.replace(/^.*: /, '') || 'write error';
       throw new Error(`the kernel rejected writing ${show(value)} to ${path}: ${why}`);

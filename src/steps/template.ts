@@ -14,7 +14,8 @@ export const templateStep = defineStep<TemplateArgs>()({
   name: 'template',
   rawArgs: ['content'],
   shellArgs: FILE_SHELL_ARGS,
-  description: 'A file rendered from a template with {{ name }} / {{ a.b.c }} taken from the host variables (no expressions, no code).',
+  description:
+    'A file rendered from a template with {{ name }} / {{ a.b.c }} taken from the host variables (no expressions, no code).',
   argsSchema: {
     type: 'object',
     required: ['path'],
@@ -28,7 +29,8 @@ export const templateStep = defineStep<TemplateArgs>()({
   },
   reads: (args) => [args.path],
   async checkApply(args, ctx) {
-    if ((args.src === undefined) === (args.content === undefined)) throw new Error('template: give exactly one of src or content');
+    if ((args.src === undefined) === (args.content === undefined))
+      throw new Error('template: give exactly one of src or content');
     let text: string;
     let where: string;
     if (args.src !== undefined) {
@@ -36,7 +38,9 @@ export const templateStep = defineStep<TemplateArgs>()({
       try {
         text = await readSource(ctx, args.src);
       } catch (e) {
-        throw new Error(`template source ${where} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); src is relative to the playbook's folder ${ctx.baseDir}`);
+        throw new Error(
+          `template source ${where} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); src is relative to the playbook's folder ${ctx.baseDir}`,
+        );
       }
     } else {
       where = `template for ${args.path}`;

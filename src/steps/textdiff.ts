@@ -7,7 +7,9 @@ export function unifiedDiff(path: string, before: Buffer | string | undefined, a
   const b = after.toString();
   if (a === b) return '';
   if (a.includes('\0') || b.includes('\0')) return `Binary file ${path} differs\n`;
-  return createTwoFilesPatch(before === undefined ? '/dev/null' : `a${path}`, `b${path}`, a, b, undefined, undefined, { context: 3 })
+  return createTwoFilesPatch(before === undefined ? '/dev/null' : `a${path}`, `b${path}`, a, b, undefined, undefined, {
+    context: 3,
+  })
     .split('\n')
     .slice(1) // drop the "====" header line
     .join('\n');

@@ -80,5 +80,7 @@ export const noChange = (summary: string): Change => ({ action: 'none', summary 
  *  mismatch is a compile error here. Curried, so `A` is given and the schema's literal type is
  *  inferred: `defineStep<MyArgs>()({ name, argsSchema: {...}, checkApply(args, ctx) {...} })`. */
 export function defineStep<A>() {
-  return <const S extends Record<string, unknown>>(s: StepType<A> & { argsSchema: S } & SchemaFits<A, S>): StepType<A> => s;
+  return <const S extends Record<string, unknown>>(
+    s: StepType<A> & { argsSchema: S } & SchemaFits<A, S>,
+  ): StepType<A> => s;
 }

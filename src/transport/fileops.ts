@@ -24,7 +24,13 @@ export class HostCommandError extends Error {
 }
 
 /** Runs a script and throws with its stderr when it exits non-zero. */
-export async function run(t: Transport, script: string, what: string, stdin?: string | Buffer, timeoutMs?: number): Promise<string> {
+export async function run(
+  t: Transport,
+  script: string,
+  what: string,
+  stdin?: string | Buffer,
+  timeoutMs?: number,
+): Promise<string> {
   return runScript(t, script, what, { stdin, timeoutMs });
 }
 
@@ -82,7 +88,12 @@ export interface WriteOptions {
 
 /** Writes `content` to `path` atomically: temp file in the same directory, mode and owner
  *  set, optional validation, then rename. A failure leaves the old file untouched. */
-export async function writeFileAtomic(t: Transport, path: string, content: Buffer | string, opts: WriteOptions = {}): Promise<void> {
+export async function writeFileAtomic(
+  t: Transport,
+  path: string,
+  content: Buffer | string,
+  opts: WriteOptions = {},
+): Promise<void> {
   const target = hostPath(t, path);
   const dir = target.replace(/\/[^/]*$/, '') || '/';
   const tmpPrefix = `${dir}/.${target.split('/').pop()}.rp-tmp.`;
@@ -99,24 +110,34 @@ export async function writeFileAtomic(t: Transport, path: string, content: Buffe
     `base64 -d > "$tmp"`,
   ];
   if (opts.mode) lines.push(`chmod ${shq(opts.mode)} "$tmp"`);
-  else lines.push(`if [ -e ${shq(target)} ]; then chmod "$(stat -c %a ${shq(target)})" "$tmp"; else chmod 0644 "$tmp"; fi`);
-  if (opts.owner || opts.group) lines.push(`chown ${shq(`${opts.owner ?? ''}${opts.group ? `:${opts.group}` : ''}`)} "$tmp"`);
+  else
+    lines.push(
+      `if [ -e ${shq(target)} ]; then chmod "$(stat -c %a ${shq(target)})" "$tmp"; else chmod 0644 "$tmp"; fi`,
+    );
+  if (opts.owner || opts.group)
+    lines.push(`chown ${shq(`${opts.owner ?? ''}${opts.group ? `:${opts.group}` : ''}`)} "$tmp"`);
   if (opts.validate) {
     const cmd = opts.validate.includes('%s') ? opts.validate.replaceAll('%s', '"$tmp"') : `${opts.validate} "$tmp"`;
     lines.push(`if ! out=$(${cmd} 2>&1); then echo "validation failed: $out" >&2; exit 65; fi`);
   }
-  if (opts.backup) lines.push(`if [ -e ${shq(target)} ]; then cp -p ${shq(target)} ${shq(target)}.$(date +%Y%m%d%H%M%S)~; fi`);
+  if (opts.backup)
+    lines.push(`if [ -e ${shq(target)} ]; then cp -p ${shq(target)} ${shq(target)}.$(date +%Y%m%d%H%M%S)~; fi`);
   lines.push(`mv -f "$tmp" ${shq(target)}`, 'trap - EXIT');
   const data = Buffer.isBuffer(content) ? content : Buffer.from(content);
   await runScript(t, lines.join('\n'), `write ${path}`, { stdin: data.toString('base64'), touches: [path] });
 }
 
 /** Changes mode/owner of an existing path without touching its content. */
-export async function setAttributes(t: Transport, path: string, opts: Pick<WriteOptions, 'mode' | 'owner' | 'group'>): Promise<void> {
+export async function setAttributes(
+  t: Transport,
+  path: string,
+  opts: Pick<WriteOptions, 'mode' | 'owner' | 'group'>,
+): Promise<void> {
   const p = shq(hostPath(t, path));
   const cmds: string[] = [];
   if (opts.mode) cmds.push(`chmod ${shq(opts.mode)} ${p}`);
-  if (opts.owner || opts.group) cmds.push(`chown ${shq(`${opts.owner ?? ''}${opts.group ? `:${opts.group}` : ''}`)} ${p}`);
+  if (opts.owner || opts.group)
+    cmds.push(`chown ${shq(`${opts.owner ?? ''}${opts.group ? `:${opts.group}` : ''}`)} ${p}`);
   if (cmds.length) await runScript(t, cmds.join(' && '), `set attributes of ${path}`, { touches: [path] });
 }
 
@@ -264,8 +285,17 @@ export function snapshotDigestFunctions(t: Transport, paths: string[]): string {
 /** The paths whose kept state differs between two snapshots of the same paths. */
 export function changedPaths(before: FileStateSnapshot, after: FileStateSnapshot, paths: string[]): string[] {
   const same = (a?: FileState, b?: FileState) =>
-    !!a && !!b && a.exists === b.exists && a.isDir === b.isDir && a.mode === b.mode && a.owner === b.owner && a.group === b.group && (a.content?.equals(b.content ?? Buffer.alloc(0)) ?? !b.content);
-  return paths.filter((p) => (before.get(p, true) || after.get(p, true)) && !same(before.get(p, true), after.get(p, true)));
+    !!a &&
+    !!b &&
+    a.exists === b.exists &&
+    a.isDir === b.isDir &&
+    a.mode === b.mode &&
+    a.owner === b.owner &&
+    a.group === b.group &&
+    (a.content?.equals(b.content ?? Buffer.alloc(0)) ?? !b.content);
+  return paths.filter(
+    (p) => (before.get(p, true) || after.get(p, true)) && !same(before.get(p, true), after.get(p, true)),
+  );
 }
 
 interface StatLine {
@@ -288,8 +318,10 @@ export function parseSnapshot(out: string, t: Transport, paths: string[]): FileS
   let current: string[] | undefined;
   for (const line of out.split('\n')) {
     const mark = /^==rp-([a-z0-9]+)==$/.exec(line);
-    if (mark) sections.set(mark[1], (current = []));
-    else current?.push(line);
+    if (mark) {
+      current = [];
+      sections.set(mark[1], current);
+    } else current?.push(line);
   }
   const exists = sections.get('exists')?.filter((l) => l !== '') ?? [];
   const canonical = sections.get('canonical') ?? [];
@@ -299,7 +331,14 @@ export function parseSnapshot(out: string, t: Transport, paths: string[]): FileS
   for (const line of sections.get('stat') ?? []) {
     const f = line.split('|');
     if (f.length < 7) continue;
-    stats.set(f.slice(6).join('|'), { type: f[0], mode: f[1].padStart(4, '0'), owner: f[2], group: f[3], links: Number(f[4]), size: Number(f[5]) });
+    stats.set(f.slice(6).join('|'), {
+      type: f[0],
+      mode: f[1].padStart(4, '0'),
+      owner: f[2],
+      group: f[3],
+      links: Number(f[4]),
+      size: Number(f[5]),
+    });
   }
   const contents = new Map<string, Buffer>();
   const all = Buffer.from((sections.get('content') ?? []).join(''), 'base64');
@@ -315,16 +354,19 @@ export function parseSnapshot(out: string, t: Transport, paths: string[]): FileS
     at += size;
   }
 
-  paths.forEach((path, i) => {
+  for (const [i, path] of paths.entries()) {
     const hp = hostPath(t, path);
     // a path through a symlink shares its state with another path: read it live
-    if (path.includes('\n') || canonical[i] !== hp || hp !== lexicalHostPath(t, path)) return;
-    if (exists[i] === '0') return snap.add(path, { exists: false });
+    if (path.includes('\n') || canonical[i] !== hp || hp !== lexicalHostPath(t, path)) continue;
+    if (exists[i] === '0') {
+      snap.add(path, { exists: false });
+      continue;
+    }
     const st = stats.get(hp);
-    if (!st) return;
+    if (!st) continue;
     const attrs = { exists: true, mode: st.mode, owner: st.owner, group: st.group };
     if (st.type === 'directory') snap.add(path, { ...attrs, isDir: true, content: undefined });
     else if (contents.has(hp) && st.links === 1) snap.add(path, { ...attrs, isDir: false, content: contents.get(hp) });
-  });
+  }
   return snap;
 }

@@ -88,7 +88,10 @@ export function entriesFor(entries: KnownHostEntry[], host: string, port: number
 
 function globMatch(pattern: string, text: string): boolean {
   if (!pattern.includes('*') && !pattern.includes('?')) return pattern === text;
-  const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const re = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${re}$`).test(text);
 }
 
@@ -121,7 +124,9 @@ export function checkHostKey(entries: KnownHostEntry[], host: string, port: numb
 /** Key types already recorded for the host, so the client can ask the server for one of
  *  those first (as OpenSSH does) instead of tripping over a host that has several keys. */
 export function knownKeyTypes(entries: KnownHostEntry[], host: string, port: number): string[] {
-  const types = entriesFor(entries, host, port).filter((e) => !e.marker).map((e) => keyTypeOfBlob(e.key));
+  const types = entriesFor(entries, host, port)
+    .filter((e) => !e.marker)
+    .map((e) => keyTypeOfBlob(e.key));
   return [...new Set(types)];
 }
 
@@ -201,7 +206,9 @@ export class HostKeyPolicy {
         );
         return false;
       case 'changed': {
-        const expected = check.stale.map((e) => `  expected: ${e.keyType} key ${fingerprint(e.key)}  (${e.file}:${e.line})`);
+        const expected = check.stale.map(
+          (e) => `  expected: ${e.keyType} key ${fingerprint(e.key)}  (${e.file}:${e.line})`,
+        );
         this.failure = new HostKeyError(
           `${label}: HOST KEY CHANGED, refusing to connect (someone may be intercepting the connection, or the host was reinstalled).\n` +
             `${expected.join('\n')}\n  offered:  ${offered}\n` +
@@ -231,5 +238,11 @@ export class HostKeyPolicy {
 
 function shortType(blob: Buffer): string {
   const t = keyTypeOfBlob(blob);
-  return t === 'ssh-ed25519' ? 'ed25519' : t.startsWith('ecdsa-') ? 'ecdsa' : t === 'ssh-rsa' ? 'rsa' : t.replace(/^ssh-/, '');
+  return t === 'ssh-ed25519'
+    ? 'ed25519'
+    : t.startsWith('ecdsa-')
+      ? 'ecdsa'
+      : t === 'ssh-rsa'
+        ? 'rsa'
+        : t.replace(/^ssh-/, '');
 }

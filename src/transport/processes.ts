@@ -12,14 +12,19 @@ export class LocalProcesses {
   private readonly running = new Set<number>();
   private interrupted = false;
 
-  async run(target: string, opts: ExecOptions, start: (detached: { detached: true }) => ResultPromise): Promise<ExecResult> {
+  async run(
+    target: string,
+    opts: ExecOptions,
+    start: (detached: { detached: true }) => ResultPromise,
+  ): Promise<ExecResult> {
     if (this.interrupted && !opts.afterInterrupt) return interruptedResult(target);
     const child = start({ detached: true });
     const pid = child.pid;
     if (pid !== undefined) this.running.add(pid);
     try {
       const r = await child;
-      if (r.timedOut) return { code: 124, stdout: String(r.stdout ?? ''), stderr: `timed out after ${opts.timeoutMs} ms` };
+      if (r.timedOut)
+        return { code: 124, stdout: String(r.stdout ?? ''), stderr: `timed out after ${opts.timeoutMs} ms` };
       if (this.interrupted && r.exitCode !== 0 && !opts.afterInterrupt) return interruptedResult(target);
       return { code: r.exitCode ?? 1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
     } finally {

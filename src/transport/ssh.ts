@@ -94,7 +94,8 @@ export class SshTransport implements Transport, Reconnectable {
     this.label = opts.hostLabel && opts.hostLabel !== opts.host ? `${opts.hostLabel} (${where})` : where;
     this.knownHostsFile = expandHome(opts.knownHostsFile ?? '~/.ssh/known_hosts');
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 10_000;
-    if (becomePassword?.includes('\n')) throw new Error(`${this.label}: the become password must not contain a newline`);
+    if (becomePassword?.includes('\n'))
+      throw new Error(`${this.label}: the become password must not contain a newline`);
   }
 
   /** Opens the connection now (exec also does it on first use). */
@@ -107,7 +108,8 @@ export class SshTransport implements Transport, Reconnectable {
     const client = await this.ensureConnected();
     this.roundTrips++;
     const { command, stdinPrefix } = this.remoteCommand(script, opts.timeoutMs);
-    const data = opts.stdin === undefined ? Buffer.alloc(0) : Buffer.isBuffer(opts.stdin) ? opts.stdin : Buffer.from(opts.stdin);
+    const data =
+      opts.stdin === undefined ? Buffer.alloc(0) : Buffer.isBuffer(opts.stdin) ? opts.stdin : Buffer.from(opts.stdin);
     const stdin = stdinPrefix ? Buffer.concat([stdinPrefix, data]) : data;
     const started = Date.now();
 
@@ -127,7 +129,10 @@ export class SshTransport implements Transport, Reconnectable {
         if (result instanceof Error) reject(result);
         else resolve(result);
       };
-      const text = () => ({ stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8').replace(PGID_LINE, '') });
+      const text = () => ({
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8').replace(PGID_LINE, ''),
+      });
       const withTimeoutNote = (stderr: string) =>
         `${stderr}${stderr && !stderr.endsWith('\n') ? '\n' : ''}timed out after ${opts.timeoutMs} ms on ${this.label}`;
       const onLost = (e: Error) => finish(e);
@@ -141,30 +146,36 @@ export class SshTransport implements Transport, Reconnectable {
           const kill = `kill -TERM -${pgid} 2>/dev/null; sleep ${KILL_AFTER_S}; kill -KILL -${pgid} 2>/dev/null; true`;
           void this.exec(kill, { afterInterrupt: true, timeoutMs: 30_000 }).catch(() => undefined);
         }
-        setTimeout(() => {
-          try {
-            channel?.close();
-          } catch {
-            /* gone */
-          }
-          finish(interruptedResult(this.target));
-        }, (KILL_AFTER_S + 10) * 1000).unref();
+        setTimeout(
+          () => {
+            try {
+              channel?.close();
+            } catch {
+              /* gone */
+            }
+            finish(interruptedResult(this.target));
+          },
+          (KILL_AFTER_S + 10) * 1000,
+        ).unref();
       };
       if (!opts.afterInterrupt) this.stoppers.add(stop);
 
       if (opts.timeoutMs !== undefined) {
-        timer = setTimeout(() => {
-          // The remote `timeout` wrapper stops the command's process group first (TERM, so
-          // scripts can clean up, then KILL); this only covers a host that stopped answering.
-          try {
-            channel?.signal('KILL');
-            channel?.close();
-          } catch {
-            /* channel already gone */
-          }
-          const t = text();
-          finish({ code: 124, stdout: t.stdout, stderr: withTimeoutNote(t.stderr) });
-        }, opts.timeoutMs + (KILL_AFTER_S + 1) * 1000);
+        timer = setTimeout(
+          () => {
+            // The remote `timeout` wrapper stops the command's process group first (TERM, so
+            // scripts can clean up, then KILL); this only covers a host that stopped answering.
+            try {
+              channel?.signal('KILL');
+              channel?.close();
+            } catch {
+              /* channel already gone */
+            }
+            const t = text();
+            finish({ code: 124, stdout: t.stdout, stderr: withTimeoutNote(t.stderr) });
+          },
+          opts.timeoutMs + (KILL_AFTER_S + 1) * 1000,
+        );
       }
 
       const onChannel = (openErr: Error | undefined, ch: ClientChannel) => {
@@ -185,26 +196,35 @@ export class SshTransport implements Transport, Reconnectable {
         ch.on('data', (b: Buffer) => out.push(b));
         ch.stderr.on('data', (b: Buffer) => {
           err.push(b);
-          if (pgid === undefined) pgid = Number(PGID_LINE.exec(Buffer.concat(err).toString('latin1'))?.[1]) || undefined;
+          if (pgid === undefined)
+            pgid = Number(PGID_LINE.exec(Buffer.concat(err).toString('latin1'))?.[1]) || undefined;
         });
         ch.on('error', () => {}); // writes after the remote side exited: the exit status tells
         ch.on('exit', (code: number | null, signal?: string) => {
           // Killed by a signal: report it the way a shell does (128 + signal number).
-          const signo = signal ? osConstants.signals[(signal.startsWith('SIG') ? signal : `SIG${signal}`) as NodeJS.Signals] : undefined;
+          const signo = signal
+            ? osConstants.signals[(signal.startsWith('SIG') ? signal : `SIG${signal}`) as NodeJS.Signals]
+            : undefined;
           exit = { code: code ?? (signo ? 128 + signo : 255) };
         });
         ch.on('close', () => {
           const t = text();
-          if (this.interrupted && !opts.afterInterrupt && exit?.code !== 0) return finish(interruptedResult(this.target));
+          if (this.interrupted && !opts.afterInterrupt && exit?.code !== 0)
+            return finish(interruptedResult(this.target));
           if (exit) {
             const refused = exit.code === 1 ? this.sudoRefusal(t.stderr) : undefined;
             if (refused) return finish(refused);
-            const timeoutHit = exit.code === 124 && opts.timeoutMs !== undefined && Date.now() - started >= opts.timeoutMs - 50;
+            const timeoutHit =
+              exit.code === 124 && opts.timeoutMs !== undefined && Date.now() - started >= opts.timeoutMs - 50;
             finish({ code: exit.code, stdout: t.stdout, stderr: timeoutHit ? withTimeoutNote(t.stderr) : t.stderr });
           } else if (this.client !== client) {
             finish(this.lostError());
           } else {
-            finish({ code: 255, stdout: t.stdout, stderr: `${t.stderr}remote command on ${this.label} ended without an exit status` });
+            finish({
+              code: 255,
+              stdout: t.stdout,
+              stderr: `${t.stderr}remote command on ${this.label} ended without an exit status`,
+            });
           }
         });
         ch.end(stdin);
@@ -275,7 +295,11 @@ export class SshTransport implements Transport, Reconnectable {
   }
 
   private async open(connectTimeoutMs: number): Promise<Client> {
-    const settings = { knownHostsFile: this.knownHostsFile, acceptNewHostKeys: this.opts.acceptNewHostKeys ?? false, connectTimeoutMs };
+    const settings = {
+      knownHostsFile: this.knownHostsFile,
+      acceptNewHostKeys: this.opts.acceptNewHostKeys ?? false,
+      connectTimeoutMs,
+    };
     const timings: { label: string; timing: HandshakeTiming }[] = [];
     let lease: JumpLease | undefined;
     let client: Client;
@@ -284,7 +308,17 @@ export class SshTransport implements Transport, Reconnectable {
       const sock = lease ? await forward(lease.client, this.host, this.port, this.label) : undefined;
       const timing: HandshakeTiming = {};
       timings.push({ label: this.label, timing });
-      client = await connectHop({ host: this.host, port: this.port, username: this.username, identity: this.opts.identity, identityFiles: this.opts.identityFiles, label: this.label, ...settings, sock, timing });
+      client = await connectHop({
+        host: this.host,
+        port: this.port,
+        username: this.username,
+        identity: this.opts.identity,
+        identityFiles: this.opts.identityFiles,
+        label: this.label,
+        ...settings,
+        sock,
+        timing,
+      });
     } catch (e) {
       lease?.release();
       if (lease || !this.opts.jumps?.length || !(e instanceof Error)) throw e;
@@ -316,12 +350,21 @@ export class SshTransport implements Transport, Reconnectable {
     const lines = stderr.trim().split('\n');
     const last = lines[lines.length - 1] ?? '';
     const who = `sudo on ${this.label} refused user ${this.username}`;
-    if (/^sudo: (\d+ incorrect password attempts?|no password was provided)$/.test(last) && this.#becomePassword !== undefined)
-      return new BecomeError(`${who}: the become password is wrong (${last}). Fix \`become_password\` for this host in the inventory.`);
+    if (
+      /^sudo: (\d+ incorrect password attempts?|no password was provided)$/.test(last) &&
+      this.#becomePassword !== undefined
+    )
+      return new BecomeError(
+        `${who}: the become password is wrong (${last}). Fix \`become_password\` for this host in the inventory.`,
+      );
     if (/^sudo: a (terminal is required to read the )?password( is required)?/.test(last))
-      return new BecomeError(`${who}: sudo asks for a password and the inventory gives none (${last}). Set \`become_password: !sensitive ...\` for this host, or give the user NOPASSWD in sudoers.`);
+      return new BecomeError(
+        `${who}: sudo asks for a password and the inventory gives none (${last}). Set \`become_password: !sensitive ...\` for this host, or give the user NOPASSWD in sudoers.`,
+      );
     if (/is not in the sudoers file|is not allowed to execute|may not run sudo/.test(last))
-      return new BecomeError(`${who}: the user may not run commands as root (${last.replace(/^sudo: /, '').replace(/\.$/, '')}). Add a sudoers entry for ${this.username}, or log in as root.`);
+      return new BecomeError(
+        `${who}: the user may not run commands as root (${last.replace(/^sudo: /, '').replace(/\.$/, '')}). Add a sudoers entry for ${this.username}, or log in as root.`,
+      );
     return undefined;
   }
 
@@ -347,7 +390,13 @@ export class SshTransport implements Transport, Reconnectable {
     let argv = ['sh', '-c', prelude + script];
     // Always under `timeout` (0: no limit): it leads a process group of its own, which
     // interrupt() kills.
-    argv = ['timeout', '-k', String(KILL_AFTER_S), timeoutMs === undefined ? '0' : `${Math.max(timeoutMs, 1) / 1000}s`, ...argv];
+    argv = [
+      'timeout',
+      '-k',
+      String(KILL_AFTER_S),
+      timeoutMs === undefined ? '0' : `${Math.max(timeoutMs, 1) / 1000}s`,
+      ...argv,
+    ];
     if (sudo) argv = password !== undefined ? ['sudo', '-S', '-p', '', ...argv] : ['sudo', '-n', ...argv];
     return { command: argv.map(shq).join(' '), stdinPrefix };
   }

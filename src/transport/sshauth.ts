@@ -54,14 +54,18 @@ export function authPlan(w: AuthWanted): AuthPlan {
   const names: string[] = [];
   const agent = process.env.SSH_AUTH_SOCK || undefined;
   const unusable = (path: string, why: string) =>
-    new UnreachableError(`cannot connect to ${w.label}: cannot use identity ${path}: ${why} (for an encrypted key, load it into ssh-agent and leave \`identity:\` unset)`);
+    new UnreachableError(
+      `cannot connect to ${w.label}: cannot use identity ${path}: ${why} (for an encrypted key, load it into ssh-agent and leave \`identity:\` unset)`,
+    );
   if (w.identity) {
     const path = expandHome(w.identity);
     let key: ParsedKey | Error;
     try {
       key = parsed(path);
     } catch (e) {
-      throw new UnreachableError(`${w.label}: cannot read SSH identity ${path}: ${(e as Error).message}. Fix the host's \`identity:\` path.`);
+      throw new UnreachableError(
+        `${w.label}: cannot read SSH identity ${path}: ${(e as Error).message}. Fix the host's \`identity:\` path.`,
+      );
     }
     if (key instanceof Error) throw unusable(path, key.message);
     methods.push({ type: 'publickey', key });

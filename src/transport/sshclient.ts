@@ -47,7 +47,13 @@ type HostKeyAlgorithm = (typeof HOST_KEY_ALGORITHMS)[number];
 export async function connectHop(o: HopOptions): Promise<Client> {
   const started = performance.now();
   const auth = authPlan({ identity: o.identity, identityFiles: o.identityFiles, label: o.label });
-  const policy = new HostKeyPolicy({ host: o.host, port: o.port, knownHostsFile: o.knownHostsFile, acceptNewHostKeys: o.acceptNewHostKeys, label: o.label });
+  const policy = new HostKeyPolicy({
+    host: o.host,
+    port: o.port,
+    knownHostsFile: o.knownHostsFile,
+    acceptNewHostKeys: o.acceptNewHostKeys,
+    label: o.label,
+  });
   const client = new ssh2.Client();
   const mark = (phase: keyof HandshakeTiming) => {
     if (o.timing) o.timing[phase] ??= performance.now() - started;
@@ -58,7 +64,8 @@ export async function connectHop(o: HopOptions): Promise<Client> {
   client.on('error', () => {});
   try {
     await new Promise<void>((resolve, reject) => {
-      const closed = () => reject(Object.assign(new Error('connection closed during the handshake'), { level: 'client-socket' }));
+      const closed = () =>
+        reject(Object.assign(new Error('connection closed during the handshake'), { level: 'client-socket' }));
       client.once('ready', () => {
         client.off('error', reject).off('close', closed);
         resolve();
@@ -94,18 +101,30 @@ export function forward(via: Client, host: string, port: number, label: string):
   return new Promise((resolve, reject) => {
     try {
       via.forwardOut('127.0.0.1', 0, host, port, (err, stream) =>
-        err ? reject(new UnreachableError(`cannot connect to ${label}: the jump host could not open a connection to ${host}:${port} (${err.message})`)) : resolve(stream),
+        err
+          ? reject(
+              new UnreachableError(
+                `cannot connect to ${label}: the jump host could not open a connection to ${host}:${port} (${err.message})`,
+              ),
+            )
+          : resolve(stream),
       );
     } catch (e) {
-      reject(new UnreachableError(`cannot connect to ${label}: the jump host's connection is gone (${(e as Error).message})`));
+      reject(
+        new UnreachableError(
+          `cannot connect to ${label}: the jump host's connection is gone (${(e as Error).message})`,
+        ),
+      );
     }
   });
 }
 
 function connectFailure(o: HopOptions, e: Error & { level?: string; code?: string }, tried: string): string {
   const where = `cannot connect to ${o.label}`;
-  if (e.code === 'ECONNREFUSED') return `${where}: connection refused (is sshd running and listening on port ${o.port}?)`;
-  if (e.level === 'client-timeout' || e.code === 'ETIMEDOUT') return `${where}: timed out after ${o.connectTimeoutMs} ms (host down, firewalled, or wrong address/port?)`;
+  if (e.code === 'ECONNREFUSED')
+    return `${where}: connection refused (is sshd running and listening on port ${o.port}?)`;
+  if (e.level === 'client-timeout' || e.code === 'ETIMEDOUT')
+    return `${where}: timed out after ${o.connectTimeoutMs} ms (host down, firewalled, or wrong address/port?)`;
   if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') return `${where}: cannot resolve host name ${o.host}`;
   if (e.code === 'EHOSTUNREACH' || e.code === 'ENETUNREACH') return `${where}: no route to host`;
   if (e.level === 'client-authentication')
@@ -116,6 +135,8 @@ function connectFailure(o: HopOptions, e: Error & { level?: string; code?: strin
 /** Host key algorithms to offer, those the known_hosts file has for this host first. */
 function hostKeyAlgorithms(knownTypes: string[]): HostKeyAlgorithm[] {
   const first = knownTypes.flatMap((t) => (t === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [t]));
-  const known = HOST_KEY_ALGORITHMS.filter((a) => first.includes(a)).sort((a, b) => first.indexOf(a) - first.indexOf(b));
+  const known = HOST_KEY_ALGORITHMS.filter((a) => first.includes(a)).sort(
+    (a, b) => first.indexOf(a) - first.indexOf(b),
+  );
   return [...known, ...HOST_KEY_ALGORITHMS.filter((a) => !known.includes(a))];
 }

@@ -77,10 +77,12 @@ export function parseSshConfig(text: string, file: string): SshConfig {
     } else if (keyword === 'match') {
       blocks.push({ patterns: args.length === 1 && args[0].toLowerCase() === 'all' ? ['*'] : null, options: [] });
     } else if (KEYWORDS.has(keyword)) {
-      if (args.length !== 1 && keyword !== 'proxyjump') throw new SshConfigError(`${where}: ${key} takes one value, got ${args.length}`);
+      if (args.length !== 1 && keyword !== 'proxyjump')
+        throw new SshConfigError(`${where}: ${key} takes one value, got ${args.length}`);
       const value = args.join('');
       if (!value) throw new SshConfigError(`${where}: ${key} needs a value`);
-      if (keyword === 'port' && !validPort(value)) throw new SshConfigError(`${where}: Port must be a number from 1 to 65535, got ${value}`);
+      if (keyword === 'port' && !validPort(value))
+        throw new SshConfigError(`${where}: Port must be a number from 1 to 65535, got ${value}`);
       blocks[blocks.length - 1].options.push({ keyword: keyword as Keyword, value, line: i + 1 });
     }
   });
@@ -91,7 +93,10 @@ const validPort = (v: string) => /^\d{1,5}$/.test(v) && Number(v) >= 1 && Number
 
 /** One pattern against a host name: `*` any run of characters, `?` one; no case. */
 export function patternMatches(pattern: string, name: string): boolean {
-  const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const re = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${re}$`, 'i').test(name);
 }
 
@@ -138,7 +143,7 @@ export interface TokenValues {
 
 /** Expands `%%`, `%h`, `%p`, `%r`, `%u`, `%d` and a leading `~`, as OpenSSH does for IdentityFile. */
 export function expandTokens(value: string, t: TokenValues, what: string): string {
-  const expanded = value.replace(/%(.?)/g, (all, c: string) => {
+  const expanded = value.replace(/%(.?)/g, (_all, c: string) => {
     switch (c) {
       case '%':
         return '%';
@@ -190,6 +195,7 @@ export function parseJump(spec: string): JumpSpec {
   const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(rest);
   if (v6) [, host, port] = v6;
   else if (rest.includes(':')) [host, port] = rest.split(':', 2);
-  if (!host || /[\s/]/.test(host) || (port !== undefined && !validPort(port)) || (!v6 && rest.split(':').length > 2)) throw bad();
+  if (!host || /[\s/]/.test(host) || (port !== undefined && !validPort(port)) || (!v6 && rest.split(':').length > 2))
+    throw bad();
   return { host, user, ...(port !== undefined ? { port: Number(port) } : {}) };
 }

@@ -36,9 +36,18 @@ interface Shared {
  */
 const pool = new Map<string, Shared>();
 
-const keyOf = (chain: SshJump[], s: JumpSettings) => JSON.stringify([chain.map((j) => [j.host, j.port, j.username, j.identityFiles]), s.knownHostsFile, s.acceptNewHostKeys]);
+const keyOf = (chain: SshJump[], s: JumpSettings) =>
+  JSON.stringify([
+    chain.map((j) => [j.host, j.port, j.username, j.identityFiles]),
+    s.knownHostsFile,
+    s.acceptNewHostKeys,
+  ]);
 
-export async function acquireJumps(chain: SshJump[], settings: JumpSettings, timings?: { label: string; timing: HandshakeTiming }[]): Promise<JumpLease> {
+export async function acquireJumps(
+  chain: SshJump[],
+  settings: JumpSettings,
+  timings?: { label: string; timing: HandshakeTiming }[],
+): Promise<JumpLease> {
   const key = keyOf(chain, settings);
   let shared = pool.get(key);
   if (!shared) {
@@ -61,7 +70,12 @@ export async function acquireJumps(chain: SshJump[], settings: JumpSettings, tim
   }
 }
 
-function open(chain: SshJump[], settings: JumpSettings, key: string, timings?: { label: string; timing: HandshakeTiming }[]): Shared {
+function open(
+  chain: SshJump[],
+  settings: JumpSettings,
+  key: string,
+  timings?: { label: string; timing: HandshakeTiming }[],
+): Shared {
   const hop = chain[chain.length - 1];
   const label = `jump host ${hop.alias} (${hop.host}:${hop.port})`;
   let parent: JumpLease | undefined;
@@ -83,7 +97,16 @@ function open(chain: SshJump[], settings: JumpSettings, key: string, timings?: {
       const sock = parent ? await forward(parent.client, hop.host, hop.port, label) : undefined;
       const timing: HandshakeTiming = {};
       timings?.push({ label, timing });
-      client = await connectHop({ host: hop.host, port: hop.port, username: hop.username, identityFiles: hop.identityFiles, label, ...settings, sock, timing });
+      client = await connectHop({
+        host: hop.host,
+        port: hop.port,
+        username: hop.username,
+        identityFiles: hop.identityFiles,
+        label,
+        ...settings,
+        sock,
+        timing,
+      });
       if (ended) client.end();
       client.on('close', end);
       return client;

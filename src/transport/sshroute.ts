@@ -1,6 +1,14 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { SshConfigError, expandHostName, expandTokens, lookupHost, parseJump, parseSshConfig, type SshConfig } from './sshconfig.ts';
+import {
+  SshConfigError,
+  expandHostName,
+  expandTokens,
+  lookupHost,
+  parseJump,
+  parseSshConfig,
+  type SshConfig,
+} from './sshconfig.ts';
 
 /** One SSH server on the way to a host (a jump host) or the host itself. */
 export interface SshEndpoint {
@@ -42,16 +50,27 @@ export function resolveRoute(config: SshConfig | undefined, wanted: SshWanted, e
   return route(config, wanted, env, env.defaultUser, true, 0);
 }
 
-function route(config: SshConfig | undefined, wanted: SshWanted, env: RouteEnv, defaultUser: string, followJump: boolean, depth: number): SshRoute {
+function route(
+  config: SshConfig | undefined,
+  wanted: SshWanted,
+  env: RouteEnv,
+  defaultUser: string,
+  followJump: boolean,
+  depth: number,
+): SshRoute {
   if (depth > MAX_DEPTH) {
-    throw new SshConfigError(`ProxyJump in ${config?.file} nests more than ${MAX_DEPTH} deep at ${wanted.host}: a jump host that jumps through itself? (exclude it, e.g. \`Host * !bastion\`)`);
+    throw new SshConfigError(
+      `ProxyJump in ${config?.file} nests more than ${MAX_DEPTH} deep at ${wanted.host}: a jump host that jumps through itself? (exclude it, e.g. \`Host * !bastion\`)`,
+    );
   }
   const found = config ? lookupHost(config, wanted.host) : { identityFiles: [] };
   const host = found.hostName ? expandHostName(found.hostName, wanted.host) : wanted.host;
   const port = wanted.port ?? found.port ?? 22;
   const username = wanted.user ?? found.user ?? defaultUser;
   const tokens = { host, port, remoteUser: username, localUser: env.localUser, home: env.home };
-  const identityFiles = found.identityFiles.map((f) => expandTokens(f, tokens, `IdentityFile for ${wanted.host} in ${config?.file}:`));
+  const identityFiles = found.identityFiles.map((f) =>
+    expandTokens(f, tokens, `IdentityFile for ${wanted.host} in ${config?.file}:`),
+  );
   const target: SshEndpoint = { alias: wanted.host, host, port, username, identityFiles };
   const spec = followJump ? found.proxyJump : undefined;
   if (!spec || spec.toLowerCase() === 'none') return { target, jumps: [] };
@@ -76,14 +95,23 @@ const configs = new Map<string, { stamp: string; config: SshConfig | undefined }
 export function readSshConfig(file: string | undefined, home: string): SshConfig | undefined {
   const named = file ?? (process.env.RAMSTER_SSH_CONFIG || undefined);
   if (named === 'none') return undefined;
-  const path = named === undefined ? join(home, '.ssh', 'config') : named === '~' ? home : named.startsWith('~/') ? join(home, named.slice(2)) : named;
+  const path =
+    named === undefined
+      ? join(home, '.ssh', 'config')
+      : named === '~'
+        ? home
+        : named.startsWith('~/')
+          ? join(home, named.slice(2))
+          : named;
   let stamp: string;
   try {
     const st = statSync(path);
     stamp = `${st.mtimeMs}:${st.size}:${st.ino}`;
   } catch (e) {
     if (named === undefined && (e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new SshConfigError(`cannot read the ssh_config file ${path}: ${(e as Error).message}${named === file ? ' (the inventory\'s `ssh_config:`)' : ' ($RAMSTER_SSH_CONFIG)'}`);
+    throw new SshConfigError(
+      `cannot read the ssh_config file ${path}: ${(e as Error).message}${named === file ? " (the inventory's `ssh_config:`)" : ' ($RAMSTER_SSH_CONFIG)'}`,
+    );
   }
   const hit = configs.get(path);
   if (hit?.stamp === stamp) return hit.config;

@@ -37,7 +37,11 @@ export interface Transport {
 export const INTERRUPTED_EXIT = 130;
 
 /** Result of a command refused or killed by Transport.interrupt(). */
-export const interruptedResult = (target: string): ExecResult => ({ code: INTERRUPTED_EXIT, stdout: '', stderr: `interrupted: the command on ${target} was stopped` });
+export const interruptedResult = (target: string): ExecResult => ({
+  code: INTERRUPTED_EXIT,
+  stdout: '',
+  stderr: `interrupted: the command on ${target} was stopped`,
+});
 
 /** Thrown when the host cannot be reached at all: the engine marks it `unreachable`. */
 export class UnreachableError extends Error {
@@ -74,7 +78,8 @@ const MAX_SYMLINKS = 40;
  */
 export function hostPath(t: Pick<Transport, 'root'>, path: string): string {
   if (!path.startsWith('/')) throw new PathError(`path must be absolute: ${JSON.stringify(path)}`);
-  if (path.split('/').includes('..')) throw new PathError(`path ${JSON.stringify(path)} contains '..': give the absolute path without it`);
+  if (path.split('/').includes('..'))
+    throw new PathError(`path ${JSON.stringify(path)} contains '..': give the absolute path without it`);
   return t.root ? resolveInRoot(t.root, path) : path;
 }
 

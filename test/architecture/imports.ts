@@ -50,7 +50,10 @@ export function fileGraph(srcDir: string): FileGraph {
   const graph: FileGraph = new Map();
   for (const file of sourceFiles(srcDir)) {
     const { importedFiles } = ts.preProcessFile(readFileSync(file, 'utf8'), true, true);
-    graph.set(file, importedFiles.filter((i) => i.fileName.startsWith('.')).map((i) => resolve(dirname(file), i.fileName)));
+    graph.set(
+      file,
+      importedFiles.filter((i) => i.fileName.startsWith('.')).map((i) => resolve(dirname(file), i.fileName)),
+    );
   }
   return graph;
 }
@@ -69,7 +72,10 @@ export function folderGraph(srcDir: string, files: FileGraph): FolderGraph {
       const to = folderOf(srcDir, target);
       if (from === to) continue;
       const key = `${from} -> ${to}`;
-      edges.set(key, [...(edges.get(key) ?? []), `${relative(srcDir, file)} imports ${relative(dirname(file), target)}`]);
+      edges.set(key, [
+        ...(edges.get(key) ?? []),
+        `${relative(srcDir, file)} imports ${relative(dirname(file), target)}`,
+      ]);
     }
   }
   return new Map([...edges].sort(([a], [b]) => a.localeCompare(b)));

@@ -9,7 +9,10 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { fileGraph, folderGraph, folderOf, forbiddenEdges, importCycles, LAYERS } from './imports.ts';
 
-const { values, positionals } = parseArgs({ options: { why: { type: 'boolean', default: false } }, allowPositionals: true });
+const { values, positionals } = parseArgs({
+  options: { why: { type: 'boolean', default: false } },
+  allowPositionals: true,
+});
 const SRC = positionals[0] ? resolve(positionals[0]) : fileURLToPath(new URL('../../src', import.meta.url));
 const why = values.why;
 
@@ -18,7 +21,12 @@ const folders = folderGraph(SRC, files);
 console.log(`layers, top to bottom (imports go down only): ${LAYERS.map((l) => l.join(' | ')).join('  >  ')}`);
 const perFolder = new Map<string, number>();
 for (const f of files.keys()) perFolder.set(folderOf(SRC, f), (perFolder.get(folderOf(SRC, f)) ?? 0) + 1);
-console.log(`files per folder: ${[...perFolder].sort(([a], [b]) => a.localeCompare(b)).map(([d, n]) => `${d} ${n}`).join(', ')}`);
+console.log(
+  `files per folder: ${[...perFolder]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([d, n]) => `${d} ${n}`)
+    .join(', ')}`,
+);
 console.log(`import graph of src/ (${files.size} files):`);
 for (const [edge, imports] of folders) {
   console.log(`  ${edge}  (${imports.length})`);
@@ -26,7 +34,12 @@ for (const [edge, imports] of folders) {
 }
 const forbidden = forbiddenEdges(folders);
 const cycles = importCycles(files);
-for (const f of forbidden) console.log(`FORBIDDEN ${f.edge}: ${f.why}\n${f.imports.map((i) => `      ${i}`).join('\n')}`);
+for (const f of forbidden)
+  console.log(`FORBIDDEN ${f.edge}: ${f.why}\n${f.imports.map((i) => `      ${i}`).join('\n')}`);
 for (const c of cycles) console.log(`CYCLE ${c.map((f) => relative(SRC, f)).join(' <-> ')}`);
-console.log(forbidden.length + cycles.length ? `${forbidden.length} forbidden edge(s), ${cycles.length} import cycle(s)` : 'no forbidden edge, no import cycle');
+console.log(
+  forbidden.length + cycles.length
+    ? `${forbidden.length} forbidden edge(s), ${cycles.length} import cycle(s)`
+    : 'no forbidden edge, no import cycle',
+);
 process.exitCode = forbidden.length + cycles.length ? 1 : 0;

@@ -40,7 +40,10 @@ function fieldMatches(hosts: string, name: string): boolean {
   for (const pattern of hosts.split(',')) {
     const negated = pattern.startsWith('!');
     const p = (negated ? pattern.slice(1) : pattern).toLowerCase();
-    const re = p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+    const re = p
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.');
     if (!p || !new RegExp(`^${re}$`).test(lname)) continue;
     if (negated) return false;
     matched = true;
@@ -50,7 +53,13 @@ function fieldMatches(hosts: string, name: string): boolean {
 
 const typeOf = (blob: Buffer) => blob.subarray(4, 4 + blob.readUInt32BE(0)).toString('latin1');
 
-export function beforeHostSetup(knownHostsFile: string, host: string, port: number, blob: Buffer, keyFile: string): boolean {
+export function beforeHostSetup(
+  knownHostsFile: string,
+  host: string,
+  port: number,
+  blob: Buffer,
+  keyFile: string,
+): boolean {
   const entries = parse(readFileSync(knownHostsFile, 'utf8'));
   const name = port === 22 ? host.toLowerCase() : `[${host.toLowerCase()}]:${port}`;
   // The key types to ask the server for.

@@ -45,7 +45,12 @@ const ms = (n: number) => `${n.toFixed(1)} ms`;
 function fillerLine(i: number): string {
   const salt = randomBytes(20);
   const hash = createHmac('sha1', salt).update(`host${i}.example.net`).digest('base64');
-  const key = Buffer.concat([Buffer.from([0, 0, 0, 11]), Buffer.from('ssh-ed25519'), Buffer.from([0, 0, 0, 32]), randomBytes(32)]);
+  const key = Buffer.concat([
+    Buffer.from([0, 0, 0, 11]),
+    Buffer.from('ssh-ed25519'),
+    Buffer.from([0, 0, 0, 32]),
+    randomBytes(32),
+  ]);
   return `|1|${salt.toString('base64')}|${hash} ssh-ed25519 ${key.toString('base64')}`;
 }
 
@@ -60,11 +65,24 @@ interface Sample {
   total: number;
 }
 
-async function connectAll(servers: Sshd[], known: string, jumps: SshJump[], parallel: boolean): Promise<{ samples: Sample[]; cpuMs: number; wallMs: number }> {
+async function connectAll(
+  servers: Sshd[],
+  known: string,
+  jumps: SshJump[],
+  parallel: boolean,
+): Promise<{ samples: Sample[]; cpuMs: number; wallMs: number }> {
   const cpu = process.cpuUsage();
   const started = performance.now();
   const one = async (s: Sshd): Promise<Sample> => {
-    const t = new SshTransport({ host: s.host, port: s.port, username: 'root', identity: s.identity, knownHostsFile: known, jumps, connectTimeoutMs: 60_000 });
+    const t = new SshTransport({
+      host: s.host,
+      port: s.port,
+      username: 'root',
+      identity: s.identity,
+      knownHostsFile: known,
+      jumps,
+      connectTimeoutMs: 60_000,
+    });
     const t0 = performance.now();
     await t.connect();
     const connected = performance.now();
@@ -73,7 +91,15 @@ async function connectAll(servers: Sshd[], known: string, jumps: SshJump[], para
     await t.close();
     const { prep = 0, tcp = prep, kex = tcp, auth = kex } = t.lastTiming[t.lastTiming.length - 1].timing;
     // Through a jump the target's "TCP connect" is nothing: the forwarded channel is already open.
-    return { jump: connected - t0 - auth, prep, tcp: tcp - prep, kex: kex - tcp, auth: auth - kex, exec, total: connected - t0 + exec };
+    return {
+      jump: connected - t0 - auth,
+      prep,
+      tcp: tcp - prep,
+      kex: kex - tcp,
+      auth: auth - kex,
+      exec,
+      total: connected - t0 + exec,
+    };
   };
   let samples: Sample[];
   if (parallel) samples = await Promise.all(servers.map(one));
@@ -88,10 +114,19 @@ async function connectAll(servers: Sshd[], known: string, jumps: SshJump[], para
 function printPhases(title: string, runs: { samples: Sample[]; cpuMs: number; wallMs: number }[]): void {
   const all = runs.flatMap((r) => r.samples);
   const total = median(all.map((s) => s.total));
-  console.log(`\n${title}: ${all.length} connections; wall per round ${ms(median(runs.map((r) => r.wallMs)))}, controller CPU per host ${ms(median(runs.map((r) => r.cpuMs)) / N)}`);
+  console.log(
+    `\n${title}: ${all.length} connections; wall per round ${ms(median(runs.map((r) => r.wallMs)))}, controller CPU per host ${ms(median(runs.map((r) => r.cpuMs)) / N)}`,
+  );
   console.log('| phase | median per host | share of the median total |');
   console.log('| --- | --- | --- |');
-  const names = { jump: 'jump host login + forwarded channel', prep: 'ours: known_hosts read, key loaded', tcp: 'TCP connect', kex: 'key exchange + host key check', auth: 'authentication', exec: 'first command' };
+  const names = {
+    jump: 'jump host login + forwarded channel',
+    prep: 'ours: known_hosts read, key loaded',
+    tcp: 'TCP connect',
+    kex: 'key exchange + host key check',
+    auth: 'authentication',
+    exec: 'first command',
+  };
   for (const phase of ['jump', 'prep', 'tcp', 'kex', 'auth', 'exec'] as const) {
     if (phase === 'jump' && !args.jump) continue;
     const m = median(all.map((s) => s[phase]));
@@ -110,10 +145,16 @@ function after(known: string, host: string, port: number, blob: Buffer, keyFile:
 }
 
 function controllerShare(servers: Sshd[], known: string): void {
-  const work = servers.map((s) => ({ host: s.host, port: s.port, blob: Buffer.from(s.hostKeyLine.split(' ')[2], 'base64'), key: s.identity }));
+  const work = servers.map((s) => ({
+    host: s.host,
+    port: s.port,
+    blob: Buffer.from(s.hostKeyLine.split(' ')[2], 'base64'),
+    key: s.identity,
+  }));
   const time = (f: typeof after) => {
     const t0 = performance.now();
-    for (const w of work) if (!f(known, w.host, w.port, w.blob, w.key)) throw new Error(`bench: ${w.host}:${w.port} key does not match`);
+    for (const w of work)
+      if (!f(known, w.host, w.port, w.blob, w.key)) throw new Error(`bench: ${w.host}:${w.port} key does not match`);
     return (performance.now() - t0) / work.length;
   };
   // Alternating, so a change of load hits both alike.
@@ -125,12 +166,18 @@ function controllerShare(servers: Sshd[], known: string): void {
   }
   const mb = median(b);
   const ma = median(a);
-  console.log(`\nController work per host (host key check against ${FILLER + N} known_hosts entries, login key), median of 5 passes over ${N} hosts:`);
+  console.log(
+    `\nController work per host (host key check against ${FILLER + N} known_hosts entries, login key), median of 5 passes over ${N} hosts:`,
+  );
   console.log(`  before: ${ms(mb)}   now: ${ms(ma)}   before/now: ${(mb / ma).toFixed(1)}x`);
 }
 
 async function main(): Promise<void> {
-  console.log(`SSH connection set-up, ${N} hosts on loopback sshd${args.jump ? ' through one bastion' : ''} (node ${process.versions.node}, ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')})`);
+  console.log(
+    `SSH connection set-up, ${N} hosts on loopback sshd${args.jump ? ' through one bastion' : ''} (node ${process.versions.node}, ${cpus().length} cores, load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')})`,
+  );
   const servers: Sshd[] = [];
   const bastion = args.jump ? await startSshd({ address: '127.0.0.2' }) : undefined;
   try {
@@ -139,7 +186,17 @@ async function main(): Promise<void> {
     const lines = [...servers.map((s) => s.hostKeyLine), ...(bastion ? [bastion.hostKeyLine] : [])];
     for (let i = 0; i < FILLER; i++) lines.splice(Math.floor(Math.random() * lines.length), 0, fillerLine(i));
     writeFileSync(known, `${lines.join('\n')}\n`);
-    const jumps: SshJump[] = bastion ? [{ alias: 'bastion', host: bastion.host, port: bastion.port, username: 'root', identityFiles: [bastion.identity] }] : [];
+    const jumps: SshJump[] = bastion
+      ? [
+          {
+            alias: 'bastion',
+            host: bastion.host,
+            port: bastion.port,
+            username: 'root',
+            identityFiles: [bastion.identity],
+          },
+        ]
+      : [];
     await connectAll(servers, known, jumps, true); // warm-up
     const parallel = [];
     const sequential = [];
@@ -150,7 +207,11 @@ async function main(): Promise<void> {
     printPhases(`All ${N} hosts at once`, parallel);
     printPhases('One host at a time', sequential);
     controllerShare(servers, known);
-    console.log(`\nload average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    console.log(
+      `\nload average after: ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
   } finally {
     await Promise.all([...servers.map((s) => s.stop()), bastion?.stop()]);
   }

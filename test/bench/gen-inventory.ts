@@ -20,13 +20,19 @@ export function generateInventory(bytes: number, shape: InventoryShape): string 
     if (!inOneCluster || c === 0) {
       push(`    group${c}:`);
       push(`      ramster: {cluster: c${c}, topology: symmetric, port: 7777}`);
-      push(c === 0 ? '      vars: &common {rack: r0, tier: web, kernel_source: /usr/src/linux-3.10.108}' : `      vars: {<<: *common, rack: r${c}}`);
+      push(
+        c === 0
+          ? '      vars: &common {rack: r0, tier: web, kernel_source: /usr/src/linux-3.10.108}'
+          : `      vars: {<<: *common, rack: r${c}}`,
+      );
       push('      hosts:');
     }
     for (let n = 0; n < 8 && size < bytes; n++) {
       const ip = `10.${(c >> 8) & 255}.${c & 255}.${n + 1}`;
-      push(`        host${c}-${n}: {address: 192.0.${c % 250}.${n + 1}, cluster_address: ${ip}, number: ${n}, hostname: node${c}-${n}.example.com, note: "generated host ${c}/${n}"}`);
+      push(
+        `        host${c}-${n}: {address: 192.0.${c % 250}.${n + 1}, cluster_address: ${ip}, number: ${n}, hostname: node${c}-${n}.example.com, note: "generated host ${c}/${n}"}`,
+      );
     }
   }
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }

@@ -44,7 +44,14 @@ async function child(file: string): Promise<void> {
   }
   const loadMs = performance.now() - start;
   const cpu = process.cpuUsage(cpuStart);
-  const m: Measure = { loadMs, cpuMs: (cpu.user + cpu.system) / 1000, peakRssMb: process.resourceUsage().maxRSS / 1024, baseRssMb, hosts, diagnostics };
+  const m: Measure = {
+    loadMs,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+    baseRssMb,
+    hosts,
+    diagnostics,
+  };
   process.stdout.write(JSON.stringify(m));
 }
 
@@ -59,20 +66,34 @@ async function parseOnlyChild(file: string): Promise<void> {
 }
 
 function runChild(mode: '--child' | '--parse-only', file: string): string {
-  return execFileSync(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, mode, file], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  return execFileSync(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, mode, file], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 20,
+  });
 }
 
 const loadAverage = () => loadavg()[0].toFixed(1);
 
 function main(): void {
-  const { values } = parseArgs({ options: { mb: { type: 'string', default: '0.1,1,5' }, runs: { type: 'string', default: '1' }, child: { type: 'string' }, 'parse-only': { type: 'string' } } });
+  const { values } = parseArgs({
+    options: {
+      mb: { type: 'string', default: '0.1,1,5' },
+      runs: { type: 'string', default: '1' },
+      child: { type: 'string' },
+      'parse-only': { type: 'string' },
+    },
+  });
   if (values.child) return void child(values.child);
   if (values['parse-only']) return void parseOnlyChild(values['parse-only']);
   const sizes = values.mb!.split(',').map(Number);
   const runs = Number(values.runs);
   const dir = mkdtempSync(join(tmpdir(), 'bench-load-'));
-  console.log(`${cpus().length} CPUs, load average ${loadAverage()}; median of ${runs} run(s); each load in a fresh process`);
-  console.log('| shape | MB | hosts | diagnostics | load s (wall) | load s (CPU) | peak RSS MB | RSS before load MB | js-yaml alone s (CPU) | load ÷ js-yaml (CPU) |');
+  console.log(
+    `${cpus().length} CPUs, load average ${loadAverage()}; median of ${runs} run(s); each load in a fresh process`,
+  );
+  console.log(
+    '| shape | MB | hosts | diagnostics | load s (wall) | load s (CPU) | peak RSS MB | RSS before load MB | js-yaml alone s (CPU) | load ÷ js-yaml (CPU) |',
+  );
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   try {
     for (const shape of ['valid', 'one-big-cluster'] as InventoryShape[]) {
@@ -90,7 +111,9 @@ function main(): void {
         const of = (f: (m: Measure) => number) => median(all.map(f));
         const m = all[0];
         const parseMs = median(parses);
-        console.log(`| ${shape} | ${(text.length / 1e6).toFixed(2)} | ${m.hosts || '-'} | ${m.diagnostics} | ${(of((x) => x.loadMs) / 1000).toFixed(2)} | ${(of((x) => x.cpuMs) / 1000).toFixed(2)} | ${of((x) => x.peakRssMb).toFixed(0)} | ${of((x) => x.baseRssMb).toFixed(0)} | ${(parseMs / 1000).toFixed(2)} | ${(of((x) => x.cpuMs) / parseMs).toFixed(1)} |`);
+        console.log(
+          `| ${shape} | ${(text.length / 1e6).toFixed(2)} | ${m.hosts || '-'} | ${m.diagnostics} | ${(of((x) => x.loadMs) / 1000).toFixed(2)} | ${(of((x) => x.cpuMs) / 1000).toFixed(2)} | ${of((x) => x.peakRssMb).toFixed(0)} | ${of((x) => x.baseRssMb).toFixed(0)} | ${(parseMs / 1000).toFixed(2)} | ${(of((x) => x.cpuMs) / parseMs).toFixed(1)} |`,
+        );
       }
     }
     console.log(`load average at the end ${loadAverage()}`);

@@ -18,7 +18,13 @@ import { cliJson, explain } from '../lab/cli.ts';
 import { downTestLab, onGuest, upTestLab } from '../lab/helpers.ts';
 import { modernInventory, startWorkload, waitWorkload } from '../lab/modern-helpers.ts';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, mib: { type: 'string', default: '640' }, 'memory-max': { type: 'string', default: '192' } } });
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '3' },
+    mib: { type: 'string', default: '640' },
+    'memory-max': { type: 'string', default: '192' },
+  },
+});
 const runs = Number(values.runs);
 const mib = Number(values.mib);
 const memoryMaxMb = Number(values['memory-max']);
@@ -42,7 +48,9 @@ async function main(): Promise<void> {
         if (!/^ok /m.test(out)) throw new Error(`${label} run ${i}: ${out}`);
         // the workload's own clock (allocation + read-back), not SSH polling
         seconds.push(Number(out.match(/^ok ([\d.]+)/m)![1]));
-        console.log(`${label} run ${i + 1}/${runs}: ${seconds.at(-1)} s (wall ${((Date.now() - start) / 1000).toFixed(0)} s)`);
+        console.log(
+          `${label} run ${i + 1}/${runs}: ${seconds.at(-1)} s (wall ${((Date.now() - start) / 1000).toFixed(0)} s)`,
+        );
       }
       return seconds;
     };
@@ -63,7 +71,12 @@ async function main(): Promise<void> {
     );
     console.log(`local arm, swaps:\n${await swaps()}`);
     const local = await timeRuns('local');
-    await onGuest(lab.state, 'node1', 'swapoff /swapfile && rm -f /swapfile && systemctl start ramster-borrow.service', 600_000);
+    await onGuest(
+      lab.state,
+      'node1',
+      'swapoff /swapfile && rm -f /swapfile && systemctl start ramster-borrow.service',
+      600_000,
+    );
 
     const result = {
       date: new Date().toISOString(),
@@ -76,11 +89,15 @@ async function main(): Promise<void> {
       medianLocal: median(local),
       ratioLocalOverRemote: Number((median(local) / median(remote)).toFixed(2)),
     };
-    writeFileSync(join(REPO_ROOT, 'test', 'bench', 'modern-results.json'), JSON.stringify(result, null, 2) + '\n');
+    writeFileSync(join(REPO_ROOT, 'test', 'bench', 'modern-results.json'), `${JSON.stringify(result, null, 2)}\n`);
     console.log('\n| swap on                         | median workload time | runs |');
     console.log('|---------------------------------|---------------------:|-----:|');
-    console.log(`| another guest's RAM (NVMe/TCP)  | ${result.medianRemote.toFixed(1).padStart(18)} s | ${runs.toString().padStart(4)} |`);
-    console.log(`| the guest's virtual disk        | ${result.medianLocal.toFixed(1).padStart(18)} s | ${runs.toString().padStart(4)} |`);
+    console.log(
+      `| another guest's RAM (NVMe/TCP)  | ${result.medianRemote.toFixed(1).padStart(18)} s | ${runs.toString().padStart(4)} |`,
+    );
+    console.log(
+      `| the guest's virtual disk        | ${result.medianLocal.toFixed(1).padStart(18)} s | ${runs.toString().padStart(4)} |`,
+    );
     console.log(`\nlocal disk / remote RAM: ${result.ratioLocalOverRemote}× (above 1: remote RAM is faster)`);
   } finally {
     await downTestLab(lab.dir, { remove: true });

@@ -61,7 +61,15 @@ export function tableRows(r: BenchResults): string[][] {
   return rows;
 }
 
-export const HEADER = ['hosts', 'phase', 'ours median s', 'ours engine s', 'Ansible median s', 'Ansible/ours', 'our round trips/host'];
+export const HEADER = [
+  'hosts',
+  'phase',
+  'ours median s',
+  'ours engine s',
+  'Ansible median s',
+  'Ansible/ours',
+  'our round trips/host',
+];
 
 export function textTable(r: BenchResults): string {
   const rows = [HEADER, ...tableRows(r)];
@@ -77,8 +85,20 @@ function loadSummary(r: BenchResults): string {
 
 /** ramster-provision before/after lines for `before` (an earlier results file) against `r`. */
 function beforeAfter(before: BenchResults, r: BenchResults): string {
-  const rows = [['hosts', 'phase', 'ours before s', 'round trips before', 'Ansible/ours before', 'ours now s', 'round trips now', 'Ansible/ours now']];
-  const ratio = (x: SizeResult, phase: 'converge' | 'noop') => `${f(median(x[phase].ansible) / median(x[phase].ours), 1)}×`;
+  const rows = [
+    [
+      'hosts',
+      'phase',
+      'ours before s',
+      'round trips before',
+      'Ansible/ours before',
+      'ours now s',
+      'round trips now',
+      'Ansible/ours now',
+    ],
+  ];
+  const ratio = (x: SizeResult, phase: 'converge' | 'noop') =>
+    `${f(median(x[phase].ansible) / median(x[phase].ours), 1)}×`;
   for (const s of r.sizes) {
     const b = before.sizes.find((x) => x.hosts === s.hosts);
     if (!b) continue;
@@ -145,12 +165,16 @@ ${md}
   A step's read-only check (a service's state, whether a path is mounted, a command's
   \`creates\`) is a round trip of its own but keeps the snapshot; only a command that may change
   files drops it.
-${before ? `
+${
+  before
+    ? `
 Before that snapshot each step read its file in a command of its own (the same bench on the
 tree before the change, ${before.date.slice(0, 10)}; load ${loadSummary(before)}):
 
 ${beforeAfter(before, r)}
-` : ''}
+`
+    : ''
+}
 Where the time still goes: starting the CLI (Node, then only the modules of the command
 that runs) is ${f(Math.min(...startup), 1)}–${f(Math.max(...startup), 1)} s of each run, most of a no-op at ${small.hosts} hosts.${
     r.startup

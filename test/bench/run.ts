@@ -14,8 +14,26 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FleetError } from './fleet/docker.ts';
 import { startFleet, type Fleet } from './fleet/fleet.ts';
-import { median, readmeSection, textTable, updateReadme, type BenchResults, type PhaseResult, type SizeResult } from './report.ts';
-import { breakdown, cliStartup, ensureAnsible, MANAGED_PATHS, REPO, runAnsible, runOurs, ToolError, type ToolRun } from './tools.ts';
+import {
+  median,
+  readmeSection,
+  textTable,
+  updateReadme,
+  type BenchResults,
+  type PhaseResult,
+  type SizeResult,
+} from './report.ts';
+import {
+  breakdown,
+  cliStartup,
+  ensureAnsible,
+  MANAGED_PATHS,
+  REPO,
+  runAnsible,
+  runOurs,
+  ToolError,
+  type ToolRun,
+} from './tools.ts';
 
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 const ints = (s: string) => s.split(',').map((x) => Number.parseInt(x, 10));
@@ -28,7 +46,10 @@ function check(tool: string, phase: 'converge' | 'noop', run: ToolRun, fleet: Fl
     else if (phase === 'converge' && changed === 0) bad.push(`${h.name} changed nothing on a reset host`);
     else if (phase === 'noop' && changed > 0) bad.push(`${h.name} changed ${changed} on the re-run`);
   }
-  if (bad.length) throw new ToolError(`${tool} ${phase}: ${bad.slice(0, 5).join('; ')}${bad.length > 5 ? ` (+${bad.length - 5} more)` : ''}`);
+  if (bad.length)
+    throw new ToolError(
+      `${tool} ${phase}: ${bad.slice(0, 5).join('; ')}${bad.length > 5 ? ` (+${bad.length - 5} more)` : ''}`,
+    );
 }
 
 function roundTrips(run: ToolRun): number {
@@ -43,7 +64,8 @@ process.once('SIGINT', () => {
 });
 
 async function measureSize(hosts: number, runs: number, forks: number): Promise<SizeResult> {
-  const fleet = (active = await startFleet({ hosts, log }));
+  const fleet = await startFleet({ hosts, log });
+  active = fleet;
   const emptyPhase = (): PhaseResult => ({ ours: [], ansible: [], oursEngine: [], roundTripsPerHost: 0 });
   const res: SizeResult = { hosts, runs, forks, converge: emptyPhase(), noop: emptyPhase(), load: [] };
   try {
@@ -62,14 +84,18 @@ async function measureSize(hosts: number, runs: number, forks: number): Promise<
             p.oursEngine.push(run.engineSeconds!);
             p.roundTripsPerHost = roundTrips(run);
           } else p.ansible.push(run.seconds);
-          log(`${hosts} hosts, run ${i + 1}/${runs}, ${tool === 'ours' ? 'ramster-provision' : 'Ansible'} ${phase}: ${run.seconds.toFixed(2)} s (load ${loadavg()[0].toFixed(1)})`);
+          log(
+            `${hosts} hosts, run ${i + 1}/${runs}, ${tool === 'ours' ? 'ramster-provision' : 'Ansible'} ${phase}: ${run.seconds.toFixed(2)} s (load ${loadavg()[0].toFixed(1)})`,
+          );
         }
         if (tool === 'ansible' && i === 0) {
           // Same configuration both ways: after Ansible, ramster-provision has nothing to do.
           const plan = await runOurs(fleet, forks, 'plan');
           const differ = [...plan.changed].filter(([, n]) => n > 0).map(([h]) => h);
           if (plan.exitCode !== 0 || differ.length) {
-            throw new ToolError(`after Ansible's converge ramster-provision plan wants changes on ${differ.join(', ') || '(exit ' + plan.exitCode + ')'}: the two playbooks do not configure the same thing`);
+            throw new ToolError(
+              `after Ansible's converge ramster-provision plan wants changes on ${differ.join(', ') || `(exit ${plan.exitCode})`}: the two playbooks do not configure the same thing`,
+            );
           }
           log(`${hosts} hosts: after Ansible's converge ramster-provision plan finds nothing to change (same files)`);
         }
@@ -105,7 +131,9 @@ async function main(): Promise<number> {
     sizes: [],
   };
   results.startup = await cliStartup(5);
-  log(`CLI start-up: --help ${median(results.startup.help).toFixed(2)} s, validate ${median(results.startup.validate).toFixed(2)} s (medians of 5)`);
+  log(
+    `CLI start-up: --help ${median(results.startup.help).toFixed(2)} s, validate ${median(results.startup.validate).toFixed(2)} s (medians of 5)`,
+  );
   for (const [i, hosts] of sizes.entries()) {
     const runs = runsList[Math.min(i, runsList.length - 1)];
     // Every host at once for both tools (ramster-provision raises forks to a cluster's size anyway).
@@ -115,7 +143,7 @@ async function main(): Promise<number> {
   }
   const table = textTable(results);
   process.stdout.write(`\n${table}\n`);
-  writeFileSync(join(REPO, 'test/bench/results.json'), JSON.stringify(results, null, 2) + '\n');
+  writeFileSync(join(REPO, 'test/bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
   log('wrote test/bench/results.json');
   if (!values['no-readme']) {
     const beforeFile = join(REPO, 'test/bench/results-before-snapshot.json');

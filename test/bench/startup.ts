@@ -34,7 +34,14 @@ interface Timing {
 
 /** One `node ...args`, timed by bash's `time`; fails when the command does. */
 function timeNode(args: readonly string[]): Timing {
-  const out = execFileSync('bash', ['-c', 'TIMEFORMAT="%3R %3U %3S"; { time "$@" >/dev/null; } 2>&1', 'bash', process.execPath, ...args], { cwd: REPO, encoding: 'utf8' });
+  const out = execFileSync(
+    'bash',
+    ['-c', 'TIMEFORMAT="%3R %3U %3S"; { time "$@" >/dev/null; } 2>&1', 'bash', process.execPath, ...args],
+    {
+      cwd: REPO,
+      encoding: 'utf8',
+    },
+  );
   const [real, user, sys] = out.trim().split('\n').at(-1)!.split(' ').map(Number);
   return { wallMs: real * 1000, cpuMs: (user + sys) * 1000 };
 }
@@ -54,17 +61,25 @@ function measure(runs: number): Record<Candidate, Timing[]> {
 function report(timings: Record<Candidate, Timing[]>, loadBefore: number[]): void {
   const ms = (n: number) => `${Math.round(n)} ms`;
   const fmtLoad = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
-  console.log(`ramster-provision --help start-up, median of ${timings.built.length} runs of each (node ${process.versions.node}, ${cpus().length} cores)`);
+  console.log(
+    `ramster-provision --help start-up, median of ${timings.built.length} runs of each (node ${process.versions.node}, ${cpus().length} cores)`,
+  );
   console.log(`load average before: ${fmtLoad(loadBefore)}, after: ${fmtLoad(loadavg())}`);
   for (const name of NAMES) {
     const t = timings[name];
     const shown = CANDIDATES[name].map((a) => (isAbsolute(a) ? relative(REPO, a) : a)).join(' ');
-    console.log(`  ${name.padEnd(5)} wall ${ms(median(t.map((x) => x.wallMs))).padStart(7)} (min ${ms(Math.min(...t.map((x) => x.wallMs)))}), cpu ${ms(median(t.map((x) => x.cpuMs)))}   node ${shown}`);
+    console.log(
+      `  ${name.padEnd(5)} wall ${ms(median(t.map((x) => x.wallMs))).padStart(7)} (min ${ms(Math.min(...t.map((x) => x.wallMs)))}), cpu ${ms(median(t.map((x) => x.cpuMs)))}   node ${shown}`,
+    );
   }
   const built = median(timings.built.map((x) => x.wallMs));
   const tsx = median(timings.tsx.map((x) => x.wallMs));
-  console.log(`  tsx / built: ${(tsx / built).toFixed(1)}x wall, ${(median(timings.tsx.map((x) => x.cpuMs)) / median(timings.built.map((x) => x.cpuMs))).toFixed(1)}x cpu`);
-  console.log(`  target: built under ${TARGET_MS} ms on an idle machine: ${built < TARGET_MS ? 'met' : `not met here (${ms(built)}; at load ${loadBefore[0].toFixed(1)} on ${cpus().length} cores)`}`);
+  console.log(
+    `  tsx / built: ${(tsx / built).toFixed(1)}x wall, ${(median(timings.tsx.map((x) => x.cpuMs)) / median(timings.built.map((x) => x.cpuMs))).toFixed(1)}x cpu`,
+  );
+  console.log(
+    `  target: built under ${TARGET_MS} ms on an idle machine: ${built < TARGET_MS ? 'met' : `not met here (${ms(built)}; at load ${loadBefore[0].toFixed(1)} on ${cpus().length} cores)`}`,
+  );
 }
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '21' } } });

@@ -38,15 +38,33 @@ export interface ToolRun {
 export class ToolError extends Error {}
 
 /** `ramster-provision apply|plan --json` on the fleet. */
-export async function runOurs(fleet: Fleet, forks: number, mode: 'apply' | 'plan' = 'apply', playbook = OUR_PLAYBOOK, extra: string[] = []): Promise<ToolRun & { exitCode: number }> {
+export async function runOurs(
+  fleet: Fleet,
+  forks: number,
+  mode: 'apply' | 'plan' = 'apply',
+  playbook = OUR_PLAYBOOK,
+  extra: string[] = [],
+): Promise<ToolRun & { exitCode: number }> {
   const started = performance.now();
-  const r = await execa('node', [CLI, mode, '-i', fleet.inventory, playbook, '--json', '--forks', String(forks), ...extra], { reject: false, env: { NO_COLOR: '1' } });
+  const r = await execa(
+    'node',
+    [CLI, mode, '-i', fleet.inventory, playbook, '--json', '--forks', String(forks), ...extra],
+    {
+      reject: false,
+      env: { NO_COLOR: '1' },
+    },
+  );
   const seconds = (performance.now() - started) / 1000;
-  let doc: { durationMs: number; hosts: { host: string; status: string; roundTrips: number; counts: { changed: number } }[] };
+  let doc: {
+    durationMs: number;
+    hosts: { host: string; status: string; roundTrips: number; counts: { changed: number } }[];
+  };
   try {
     doc = JSON.parse(r.stdout);
   } catch {
-    throw new ToolError(`ramster-provision ${mode} printed no JSON (exit ${r.exitCode}):\n${r.stderr.split('\n').slice(-20).join('\n')}`);
+    throw new ToolError(
+      `ramster-provision ${mode} printed no JSON (exit ${r.exitCode}):\n${r.stderr.split('\n').slice(-20).join('\n')}`,
+    );
   }
   return {
     exitCode: r.exitCode ?? -1,
@@ -65,7 +83,8 @@ export async function cliStartup(runs: number): Promise<{ help: number[]; valida
   const time = async (...args: string[]) => {
     const started = performance.now();
     const r = await execa('node', [CLI, ...args], { reject: false, cwd: REPO });
-    if (r.exitCode !== 0) throw new ToolError(`ramster-provision ${args.join(' ')} failed (exit ${r.exitCode}):\n${r.stderr}`);
+    if (r.exitCode !== 0)
+      throw new ToolError(`ramster-provision ${args.join(' ')} failed (exit ${r.exitCode}):\n${r.stderr}`);
     return (performance.now() - started) / 1000;
   };
   const out = { help: [] as number[], validate: [] as number[] };
@@ -90,38 +109,60 @@ export async function runAnsible(fleet: Fleet, forks: number): Promise<ToolRun> 
     ANSIBLE_LOCAL_TEMP: join(fleet.dir, 'ansible-tmp'),
   };
   const started = performance.now();
-  const r = await execa('ansible-playbook', ['-i', fleet.ansibleInventory, join(ANSIBLE_DIR, 'site.yml')], { reject: false, env });
+  const r = await execa('ansible-playbook', ['-i', fleet.ansibleInventory, join(ANSIBLE_DIR, 'site.yml')], {
+    reject: false,
+    env,
+  });
   const seconds = (performance.now() - started) / 1000;
   await closeControlMasters(controlDir);
   let stats: Record<string, { changed: number; failures: number; unreachable: number }>;
   try {
     stats = JSON.parse(r.stdout).stats;
   } catch {
-    throw new ToolError(`ansible-playbook printed no JSON recap (exit ${r.exitCode}):\n${(r.stderr || r.stdout).split('\n').slice(-20).join('\n')}`);
+    throw new ToolError(
+      `ansible-playbook printed no JSON recap (exit ${r.exitCode}):\n${(r.stderr || r.stdout).split('\n').slice(-20).join('\n')}`,
+    );
   }
   return {
     seconds,
     changed: new Map(Object.entries(stats).map(([h, s]) => [h, s.changed])),
-    failed: Object.entries(stats).filter(([, s]) => s.failures > 0).map(([h]) => h),
-    unreachable: Object.entries(stats).filter(([, s]) => s.unreachable > 0).map(([h]) => h),
+    failed: Object.entries(stats)
+      .filter(([, s]) => s.failures > 0)
+      .map(([h]) => h),
+    unreachable: Object.entries(stats)
+      .filter(([, s]) => s.unreachable > 0)
+      .map(([h]) => h),
   };
 }
 
 async function closeControlMasters(dir: string): Promise<void> {
-  await Promise.all(readdirSync(dir).map((sock) => execa('ssh', ['-o', `ControlPath=${join(dir, sock)}`, '-O', 'exit', 'rp-bench'], { reject: false })));
+  await Promise.all(
+    readdirSync(dir).map((sock) =>
+      execa('ssh', ['-o', `ControlPath=${join(dir, sock)}`, '-O', 'exit', 'rp-bench'], { reject: false }),
+    ),
+  );
   rmSync(dir, { recursive: true, force: true });
 }
 
 export async function ansibleVersion(): Promise<string | undefined> {
   const r = await execa('ansible-playbook', ['--version'], { reject: false });
-  return r.exitCode === 0 ? r.stdout.split('\n')[0].replace(/^ansible-playbook\s*/, '').replace(/[[\]]/g, '').trim() : undefined;
+  return r.exitCode === 0
+    ? r.stdout
+        .split('\n')[0]
+        .replace(/^ansible-playbook\s*/, '')
+        .replace(/[[\]]/g, '')
+        .trim()
+    : undefined;
 }
 
 /** Debian's ansible package (with the ansible.posix collection for `mount`), installed when missing. */
 export async function ensureAnsible(log: (l: string) => void): Promise<string> {
   let v = await ansibleVersion();
   if (v) return v;
-  if (process.getuid?.() !== 0) throw new ToolError('ansible-playbook is not installed: run the bench as root (it installs Debian\'s ansible package) or `apt-get install ansible`');
+  if (process.getuid?.() !== 0)
+    throw new ToolError(
+      "ansible-playbook is not installed: run the bench as root (it installs Debian's ansible package) or `apt-get install ansible`",
+    );
   log('installing ansible (apt-get)');
   await execa('apt-get', ['install', '-y', 'ansible'], { env: { DEBIAN_FRONTEND: 'noninteractive' } });
   v = await ansibleVersion();
@@ -175,7 +216,13 @@ export async function breakdown(fleet: Fleet, forks: number): Promise<Breakdown>
     },
   });
   const engineS = (performance.now() - started) / 1000;
-  if (res.totals.changed !== 0 || res.totals.failed || res.totals.unreachable) throw new ToolError('breakdown run: the hosts were expected converged');
+  if (res.totals.changed !== 0 || res.totals.failed || res.totals.unreachable)
+    throw new ToolError('breakdown run: the hosts were expected converged');
   const mid = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  return { connectS: mid(connects), commandS: mid(commands), commandsPerHost: commands.length / res.hosts.length, engineS };
+  return {
+    connectS: mid(connects),
+    commandS: mid(commands),
+    commandsPerHost: commands.length / res.hosts.length,
+    engineS,
+  };
 }

@@ -22,7 +22,9 @@ export function testChain() {
     needs: (...what: string[]) => {
       const missing = what.filter((w) => !made.has(w));
       if (missing.length) {
-        throw new Error(`this test builds on ${missing.join(' and ')}, made by an earlier test of this file that did not pass (see its failure above, or run it too)`);
+        throw new Error(
+          `this test builds on ${missing.join(' and ')}, made by an earlier test of this file that did not pass (see its failure above, or run it too)`,
+        );
       }
     },
   };

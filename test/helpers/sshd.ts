@@ -66,7 +66,7 @@ export async function startSshd(opts: StartSshdOptions = {}): Promise<Sshd> {
   const dir = mkdtempSync(join(tmpdir(), 'rp-sshd-'));
   const hostKeys = keyTypes.map((t) => join(dir, `ssh_host_${t}_key`));
   const identity = join(dir, 'id_ed25519');
-  keyTypes.forEach((t, i) => keygen(t, hostKeys[i]));
+  for (const [i, t] of keyTypes.entries()) keygen(t, hostKeys[i]);
   keygen('ed25519', identity);
   writeFileSync(join(dir, 'authorized_keys'), readFileSync(`${identity}.pub`), { mode: 0o644 });
   const users = opts.users ?? [];
@@ -155,7 +155,11 @@ export async function freePort(address = '127.0.0.1'): Promise<number> {
  *  /etc (passwd, shadow, group, sudoers.d); idempotent, as a restart runs them again. */
 function usersScript(users: SshdUser[], dir: string): string {
   if (!users.length) return '';
-  const taken = new Set(readFileSync('/etc/passwd', 'utf8').split('\n').map((l) => l.split(':')[2]));
+  const taken = new Set(
+    readFileSync('/etc/passwd', 'utf8')
+      .split('\n')
+      .map((l) => l.split(':')[2]),
+  );
   let uid = 64000;
   return users
     .map((u) => {
@@ -163,7 +167,10 @@ function usersScript(users: SshdUser[], dir: string): string {
       while (taken.has(String(uid))) uid++;
       taken.add(String(uid));
       const home = join(dir, `home-${u.name}`);
-      const hash = execFileSync('openssl', ['passwd', '-6', '-stdin'], { input: `${u.password}\n`, encoding: 'utf8' }).trim();
+      const hash = execFileSync('openssl', ['passwd', '-6', '-stdin'], {
+        input: `${u.password}\n`,
+        encoding: 'utf8',
+      }).trim();
       const sudoers = `/etc/sudoers.d/rp-test-${u.name}`;
       return [
         `if ! grep -q ${shq(`^${u.name}:`)} /etc/passwd; then`,
@@ -180,7 +187,13 @@ function usersScript(users: SshdUser[], dir: string): string {
     .join('\n');
 }
 
-async function spawnSshd(config: string, address: string, port: number, privateEtc?: string, setup = ''): Promise<ChildProcess> {
+async function spawnSshd(
+  config: string,
+  address: string,
+  port: number,
+  privateEtc?: string,
+  setup = '',
+): Promise<ChildProcess> {
   // Always a private mount namespace with an overlay over /etc: root's login shell there is
   // /bin/sh, so sessions do not source this machine's ~/.bashrc (pyenv's rehash lock there
   // hangs every later session once a test kills one mid-rehash), and sessions may edit /etc.
@@ -191,7 +204,9 @@ async function spawnSshd(config: string, address: string, port: number, privateE
     "sed -i 's#^\\(root:.*:\\)[^:]*$#\\1/bin/sh#' /etc/passwd",
   ].join(' && ');
   const script = `${overlay}${setup ? ` && (set -e\n${setup}\n)` : ''} && exec ${SSHD} -D -e -f "$2"`;
-  const proc = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', etc, config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', etc, config], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let log = '';
   proc.stderr!.on('data', (b: Buffer) => {
     log = (log + b.toString()).slice(-4000);
@@ -228,7 +243,8 @@ function accepts(host: string, port: number): Promise<boolean> {
  *  host goes down. */
 async function killTree(proc: ChildProcess): Promise<void> {
   const pids = [proc.pid!, ...descendants(proc.pid!)];
-  const exited = proc.exitCode !== null || proc.signalCode !== null ? Promise.resolve() : new Promise((r) => proc.once('exit', r));
+  const exited =
+    proc.exitCode !== null || proc.signalCode !== null ? Promise.resolve() : new Promise((r) => proc.once('exit', r));
   for (const pid of pids) {
     try {
       process.kill(pid, 'SIGKILL');

@@ -57,7 +57,9 @@ describe('example playbook over SSH', () => {
     expect(first.totals.changed).toBeGreaterThan(5);
     expect(first.totals.failed).toBe(0);
     expect(readFileSync(join(dir, 'root/etc/motd'), 'utf8')).toBe('managed by ramster-provision\n');
-    expect(readFileSync(join(dir, 'etc/upper/fstab'), 'utf8')).toContain(`tmpfs ${dir}/root/mnt tmpfs size=1m,mode=0755`);
+    expect(readFileSync(join(dir, 'etc/upper/fstab'), 'utf8')).toContain(
+      `tmpfs ${dir}/root/mnt tmpfs size=1m,mode=0755`,
+    );
     expect(readFileSync(join(dir, 'root/changes.log'), 'utf8').trim().split('\n')).toHaveLength(1);
 
     const again = await cli('apply', '-i', inv, 'playbooks/example.yaml', '--json');
@@ -76,7 +78,7 @@ describe('example playbook over SSH', () => {
     const other = await startSshd();
     try {
       const wrong = join(dir, 'wrong_known_hosts');
-      writeFileSync(wrong, other.hostKeyLine.replace(`:${other.port}`, `:${sshd.port}`) + '\n');
+      writeFileSync(wrong, `${other.hostKeyLine.replace(`:${other.port}`, `:${sshd.port}`)}\n`);
       const inv = inventory(wrong);
       const r = await cli('apply', '-i', inv, 'playbooks/example.yaml', '--accept-new-host-keys');
       expect(r.exitCode).toBe(4);

@@ -33,7 +33,11 @@ const inventory = (name: string, extra: string, knownHosts = sshd.knownHostsFile
 };
 // Other suites apply to this machine's sshd at the same time: the host lock is this machine's
 // /var/lib/ramster-provision/lock, so wait for it rather than fail.
-const cli = (...args: string[]) => execa('node', [CLI, ...args, ...(args[0] === 'apply' ? ['--lock-wait', '60'] : [])], { reject: false, env: { NO_COLOR: '1' } });
+const cli = (...args: string[]) =>
+  execa('node', [CLI, ...args, ...(args[0] === 'apply' ? ['--lock-wait', '60'] : [])], {
+    reject: false,
+    env: { NO_COLOR: '1' },
+  });
 
 /** Every regular file under `root` (symlinks not followed). */
 function filesUnder(root: string): string[] {
@@ -82,9 +86,21 @@ describe('become with a sudo password (real sshd, real sudo)', () => {
 
   it('a wrong password, none, or no sudoers entry: the host fails (exit 3) saying what to fix; nothing leaks or changes', async () => {
     const cases: [string, string, RegExp][] = [
-      ['wrong', `user: rpbecome, become: true, become_password: !sensitive wrong-${PASSWORD}`, /refused user rpbecome: the become password is wrong \(sudo: \d incorrect password attempts?\)\. Fix `become_password` for this host/],
-      ['none', 'user: rpbecome, become: true', /refused user rpbecome: sudo asks for a password and the inventory gives none .*Set `become_password/],
-      ['nosudo', `user: rpnosudo, become: true, become_password: !sensitive ${PASSWORD}`, /refused user rpnosudo: the user may not run commands as root \(rpnosudo is not in the sudoers file\)\. Add a sudoers entry/],
+      [
+        'wrong',
+        `user: rpbecome, become: true, become_password: !sensitive wrong-${PASSWORD}`,
+        /refused user rpbecome: the become password is wrong \(sudo: \d incorrect password attempts?\)\. Fix `become_password` for this host/,
+      ],
+      [
+        'none',
+        'user: rpbecome, become: true',
+        /refused user rpbecome: sudo asks for a password and the inventory gives none .*Set `become_password/,
+      ],
+      [
+        'nosudo',
+        `user: rpnosudo, become: true, become_password: !sensitive ${PASSWORD}`,
+        /refused user rpnosudo: the user may not run commands as root \(rpnosudo is not in the sudoers file\)\. Add a sudoers entry/,
+      ],
     ];
     for (const [name, settings, message] of cases) {
       const r = await cli('apply', '-i', inventory(`inv-${name}`, settings), pb(), '--json');

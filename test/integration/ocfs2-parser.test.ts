@@ -40,9 +40,17 @@ describe('ocfs2-tools accepts the ramster.conf we generate', () => {
     const nodes = o2cb(file, 'list-nodes', 'ramster');
     expect(nodes.code).toBe(0);
     expect(listedNodes(nodes.stdout)).toEqual(
-      cluster.nodes.map((n) => ({ number: String(n.number), name: n.hostname, ip_address: n.clusterAddress, ip_port: '7777', cluster: 'ramster' })),
+      cluster.nodes.map((n) => ({
+        number: String(n.number),
+        name: n.hostname,
+        ip_address: n.clusterAddress,
+        ip_port: '7777',
+        cluster: 'ramster',
+      })),
     );
-    expect(o2cb(file, 'list-cluster', 'ramster').stdout).toMatch(new RegExp(`^cluster:\\n(\\t.*\\n)*\\tnode_count = ${count}\\n`, 'm'));
+    expect(o2cb(file, 'list-cluster', 'ramster').stdout).toMatch(
+      new RegExp(`^cluster:\\n(\\t.*\\n)*\\tnode_count = ${count}\\n`, 'm'),
+    );
   });
 
   it('o2cb refuses a broken file (CRLF line endings)', () => {
@@ -58,7 +66,9 @@ describe('our parser against ocfs2-tools on every fixture', () => {
   it('accepts every valid fixture, as o2cb does', () => {
     for (const f of readdirSync(join(fixtures, 'valid'))) {
       expect(o2cb(join(fixtures, 'valid', f), 'list-clusters').code, f).toBe(0);
-      expect(parseRamsterConf(readFileSync(join(fixtures, 'valid', f), 'utf8'), validFixtures[f].hostname).ok, f).toBe(true);
+      expect(parseRamsterConf(readFileSync(join(fixtures, 'valid', f), 'utf8'), validFixtures[f].hostname).ok, f).toBe(
+        true,
+      );
     }
   });
 
@@ -66,7 +76,10 @@ describe('our parser against ocfs2-tools on every fixture', () => {
     const o2cbAccepts: string[] = [];
     const o2cbRejects: string[] = [];
     for (const f of Object.keys(brokenFixtures)) {
-      const ours = parseRamsterConf(readFileSync(join(fixtures, 'broken', f), 'utf8'), brokenFixtures[f].hostname ?? 'system1');
+      const ours = parseRamsterConf(
+        readFileSync(join(fixtures, 'broken', f), 'utf8'),
+        brokenFixtures[f].hostname ?? 'system1',
+      );
       expect(ours.ok, f).toBe(false);
       (o2cb(join(fixtures, 'broken', f), 'list-clusters').code === 0 ? o2cbAccepts : o2cbRejects).push(f);
     }

@@ -21,7 +21,13 @@ beforeAll(async () => {
   const tarballs = readdirSync(dir).filter((f) => f.endsWith('.tgz'));
   expect(tarballs).toHaveLength(1);
   const prefix = join(dir, 'prefix');
-  await execa('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', join(dir, tarballs[0])], { cwd: dir });
+  await execa(
+    'npm',
+    ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', join(dir, tarballs[0])],
+    {
+      cwd: dir,
+    },
+  );
   installed = join(prefix, 'lib/node_modules/ramster-provision');
   command = join(prefix, 'bin/ramster-provision');
 }, machineLimit(120_000));
@@ -44,9 +50,16 @@ describe('npm pack, then npm install -g of the tarball into an empty prefix', ()
   });
 
   it('validates the shipped example inventory and site playbook', async () => {
-    const r = await run('validate', join(installed, 'playbooks/inventory.example.yaml'), join(installed, 'playbooks/site.yaml'));
+    const r = await run(
+      'validate',
+      join(installed, 'playbooks/inventory.example.yaml'),
+      join(installed, 'playbooks/site.yaml'),
+    );
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.stdout.split('\n')).toEqual([`${installed}/playbooks/inventory.example.yaml: ok`, `${installed}/playbooks/site.yaml: ok`]);
+    expect(r.stdout.split('\n')).toEqual([
+      `${installed}/playbooks/inventory.example.yaml: ok`,
+      `${installed}/playbooks/site.yaml: ok`,
+    ]);
   });
 
   it('plans and applies a playbook on a folder target', async () => {
@@ -65,6 +78,7 @@ describe('npm pack, then npm install -g of the tarball into an empty prefix', ()
   it('keys lab images alike from dist/ and from src/ in a clone (one cached image for the bin and the tests)', async () => {
     // dist/ was built from these sources by npm pack's prepare, in beforeAll.
     const built = (await import(join(REPO, 'dist/guestimage/image.js'))) as { imageHash: typeof imageHash };
-    for (const flavour of ['systemd', 'sysvinit'] as const) expect(built.imageHash('ssh-ed25519 AAAA key', flavour)).toBe(imageHash('ssh-ed25519 AAAA key', flavour));
+    for (const flavour of ['systemd', 'sysvinit'] as const)
+      expect(built.imageHash('ssh-ed25519 AAAA key', flavour)).toBe(imageHash('ssh-ed25519 AAAA key', flavour));
   });
 });

@@ -49,7 +49,12 @@ describe('secrets', () => {
 `,
     );
     const outputs: string[] = [];
-    for (const args of [['plan'], ['apply', '--diff'], ['apply', '--json', '--diff'], ['apply', '--check', '--diff', '-v']]) {
+    for (const args of [
+      ['plan'],
+      ['apply', '--diff'],
+      ['apply', '--json', '--diff'],
+      ['apply', '--check', '--diff', '-v'],
+    ]) {
       const r = await execa('node', [CLI, ...args, '-i', inv, pb], { reject: false, env: { NO_COLOR: '1' } });
       outputs.push(r.stdout, r.stderr);
       expect(r.exitCode, r.stderr).not.toBe(0); // the failing step fails every run

@@ -27,7 +27,9 @@ const sshdPid = (s: Sshd) => readFileSync(join(s.dir, 'sshd.pid'), 'utf8').trim(
 
 /** The processes (pid, parent, ...) owning the client end of the transport's connection, as the host sees it. */
 async function clientEndOwners(t: SshTransport): Promise<string[]> {
-  const r = await t.exec('set -- $SSH_CONNECTION; p=$(ss -Htnp "( sport = :$2 )" | grep -o "pid=[0-9]*" | head -1 | cut -d= -f2); while [ -n "$p" ] && [ "$p" != 1 ]; do printf "%s " "$p"; p=$(cut -d" " -f4 /proc/$p/stat); done');
+  const r = await t.exec(
+    'set -- $SSH_CONNECTION; p=$(ss -Htnp "( sport = :$2 )" | grep -o "pid=[0-9]*" | head -1 | cut -d= -f2); while [ -n "$p" ] && [ "$p" != 1 ]; do printf "%s " "$p"; p=$(cut -d" " -f4 /proc/$p/stat); done',
+  );
   return r.stdout.trim().split(' ');
 }
 
@@ -47,7 +49,10 @@ beforeAll(async () => {
   const bastionEtc = join(dir, 'bastion-etc');
   mkdirSync(join(bastionEtc, 'upper'), { recursive: true });
   writeFileSync(join(bastionEtc, 'upper', 'hosts'), `${readFileSync('/etc/hosts', 'utf8')}\n127.0.0.3 ${INTERNAL}\n`);
-  [bastion, target] = await Promise.all([startSshd({ address: '127.0.0.2', privateEtc: bastionEtc }), startSshd({ address: '127.0.0.3' })]);
+  [bastion, target] = await Promise.all([
+    startSshd({ address: '127.0.0.2', privateEtc: bastionEtc }),
+    startSshd({ address: '127.0.0.3' }),
+  ]);
   // IdentityFile with tokens: %h is the HostName, %r the remote user.
   mkdirSync(join(dir, 'keys'));
   copyFileSync(target.identity, join(dir, 'keys', `${INTERNAL}_root`));
@@ -118,31 +123,56 @@ describe('ssh_config and ProxyJump', () => {
   });
 
   it('reads $RAMSTER_SSH_CONFIG, and the inventory wins over it', async () => {
-    const facts = await cli({ RAMSTER_SSH_CONFIG: config }, 'facts', '-i', inventory(`    known_hosts: ${known}\n`), '--json');
+    const facts = await cli(
+      { RAMSTER_SSH_CONFIG: config },
+      'facts',
+      '-i',
+      inventory(`    known_hosts: ${known}\n`),
+      '--json',
+    );
     expect(facts.exitCode, facts.stderr + facts.stdout).toBe(0);
     expect(JSON.parse(facts.stdout).web1).toMatchObject({ user: 'root' });
     // The inventory's port beats ssh_config's: nothing listens on port 9 behind the bastion.
-    const wrongPort = await cli({ RAMSTER_SSH_CONFIG: config }, 'facts', '-i', inventory(`    known_hosts: ${known}\n    port: 9\n`), '--json');
+    const wrongPort = await cli(
+      { RAMSTER_SSH_CONFIG: config },
+      'facts',
+      '-i',
+      inventory(`    known_hosts: ${known}\n    port: 9\n`),
+      '--json',
+    );
     expect(wrongPort.exitCode).not.toBe(0);
-    expect(JSON.parse(wrongPort.stdout).web1.unreachable).toContain(`the jump host could not open a connection to ${INTERNAL}:9`);
+    expect(JSON.parse(wrongPort.stdout).web1.unreachable).toContain(
+      `the jump host could not open a connection to ${INTERNAL}:9`,
+    );
   });
 
   it('refuses a bastion whose host key does not match known_hosts, naming the hop', async () => {
     const other = await startSshd({ address: '127.0.0.2' });
     try {
       const wrong = join(dir, 'wrong_known_hosts');
-      writeFileSync(wrong, `${other.hostKeyLine.replace(`:${other.port}`, `:${bastion.port}`)}\n${readFileSync(known, 'utf8').split('\n')[1]}\n`);
-      const r = await cli({}, 'facts', '-i', inventory(`    known_hosts: ${wrong}\n    ssh_config: ${config}\n`), '--json');
+      writeFileSync(
+        wrong,
+        `${other.hostKeyLine.replace(`:${other.port}`, `:${bastion.port}`)}\n${readFileSync(known, 'utf8').split('\n')[1]}\n`,
+      );
+      const r = await cli(
+        {},
+        'facts',
+        '-i',
+        inventory(`    known_hosts: ${wrong}\n    ssh_config: ${config}\n`),
+        '--json',
+      );
       expect(r.exitCode).not.toBe(0);
       const message: string = JSON.parse(r.stdout).web1.unreachable;
-      expect(message).toContain(`on the way to web1 (${INTERNAL}:${target.port}): jump host bastion (127.0.0.2:${bastion.port}): HOST KEY CHANGED`);
+      expect(message).toContain(
+        `on the way to web1 (${INTERNAL}:${target.port}): jump host bastion (127.0.0.2:${bastion.port}): HOST KEY CHANGED`,
+      );
       expect(message).not.toContain('BEGIN OPENSSH PRIVATE KEY');
     } finally {
       await other.stop();
     }
   });
 
-  it('logs in to every hop with the ssh-agent\'s keys when nothing names a key, leaving an encrypted default key to the agent', async () => {
+  it("logs in to every hop with the ssh-agent's keys when nothing names a key, leaving an encrypted default key to the agent", async () => {
     const agentHome = join(dir, 'agent-home');
     mkdirSync(join(agentHome, '.ssh'), { recursive: true });
     // ~/.ssh/id_ed25519 is the target's key under a passphrase: the agent holds it unlocked.
@@ -163,11 +193,18 @@ describe('ssh_config and ProxyJump', () => {
           await new Promise((r) => setTimeout(r, 50));
         }
       }
-      execFileSync('ssh-add', ['-q', bastion.identity, target.identity], { env: { SSH_AUTH_SOCK: sock }, stdio: 'ignore' });
-      const r = await execa('node', [CLI, 'facts', '-i', inventory(`    known_hosts: ${known}\n    ssh_config: ${noKeys}\n`), '--json'], {
-        reject: false,
-        env: { NO_COLOR: '1', HOME: agentHome, SSH_AUTH_SOCK: sock },
+      execFileSync('ssh-add', ['-q', bastion.identity, target.identity], {
+        env: { SSH_AUTH_SOCK: sock },
+        stdio: 'ignore',
       });
+      const r = await execa(
+        'node',
+        [CLI, 'facts', '-i', inventory(`    known_hosts: ${known}\n    ssh_config: ${noKeys}\n`), '--json'],
+        {
+          reject: false,
+          env: { NO_COLOR: '1', HOME: agentHome, SSH_AUTH_SOCK: sock },
+        },
+      );
       expect(r.exitCode, r.stderr + r.stdout).toBe(0);
       expect(JSON.parse(r.stdout).web1).toMatchObject({ user: 'root' });
     } finally {
@@ -176,8 +213,19 @@ describe('ssh_config and ProxyJump', () => {
   });
 
   it('shares one bastion connection between the hosts behind it, and lets it go with the last one', async () => {
-    const jumps = [{ alias: 'bastion', host: '127.0.0.2', port: bastion.port, username: 'root', identityFiles: [bastion.identity] }];
-    const open = () => new SshTransport({ host: INTERNAL, port: target.port, username: 'root', identity: target.identity, jumps, knownHostsFile: known, connectTimeoutMs: 30_000 });
+    const jumps = [
+      { alias: 'bastion', host: '127.0.0.2', port: bastion.port, username: 'root', identityFiles: [bastion.identity] },
+    ];
+    const open = () =>
+      new SshTransport({
+        host: INTERNAL,
+        port: target.port,
+        username: 'root',
+        identity: target.identity,
+        jumps,
+        knownHostsFile: known,
+        connectTimeoutMs: 30_000,
+      });
     const [a, b] = [open(), open()];
     await Promise.all([a.connect(), b.connect()]);
     const [ownersA, ownersB] = await Promise.all([clientEndOwners(a), clientEndOwners(b)]);

@@ -64,7 +64,9 @@ describe('exec over a real sshd', () => {
     expect((await t.exec('exit 255')).code).toBe(255);
     expect((await t.exec('kill -TERM $$')).code).toBe(143);
     // sh, not the login shell, runs the script; LC_ALL=C like the local transport.
-    expect((await t.exec('echo "$LC_ALL"; [ "$(readlink /proc/$$/exe)" = "$(readlink -f /bin/sh)" ] && echo sh')).stdout).toBe('C\nsh\n');
+    expect(
+      (await t.exec('echo "$LC_ALL"; [ "$(readlink /proc/$$/exe)" = "$(readlink -f /bin/sh)" ] && echo sh')).stdout,
+    ).toBe('C\nsh\n');
   });
 
   it('feeds stdin exactly: text without final newline and 1 MiB of base64', async () => {
@@ -202,7 +204,7 @@ describe('unreachable hosts', () => {
       expect(err).toBeInstanceOf(UnreachableError);
       expect(err.message).toMatch(new RegExp(`127\\.0\\.0\\.1:${port}: timed out after 600 ms`));
     } finally {
-      sockets.forEach((s) => s.destroy());
+      for (const s of sockets) s.destroy();
       silent.close();
     }
   });

@@ -21,7 +21,10 @@ export interface JsonRun extends CliRun {
 const env = { NO_COLOR: '1', FORCE_COLOR: '0' };
 
 /** Starts the CLI without waiting (for runs a test disturbs while they go on). */
-export function startCli(args: string[], timeoutMs = labLimit(1_200_000)): ResultPromise<{ reject: false; cwd: string; env: typeof env; timeout: number }> {
+export function startCli(
+  args: string[],
+  timeoutMs = labLimit(1_200_000),
+): ResultPromise<{ reject: false; cwd: string; env: typeof env; timeout: number }> {
   return execa('node', [CLI, ...args], { reject: false, cwd: REPO_ROOT, env, timeout: timeoutMs });
 }
 
@@ -41,7 +44,9 @@ export function parseRun(r: CliRun): RunResult {
   try {
     return JSON.parse(r.stdout) as RunResult;
   } catch {
-    throw new Error(`ramster-provision ${r.code}: stdout is not one JSON document\n--- stdout\n${r.stdout.slice(-3000)}\n--- stderr\n${r.stderr.slice(-3000)}`);
+    throw new Error(
+      `ramster-provision ${r.code}: stdout is not one JSON document\n--- stdout\n${r.stdout.slice(-3000)}\n--- stderr\n${r.stderr.slice(-3000)}`,
+    );
   }
 }
 
@@ -62,7 +67,8 @@ export function explain(r: CliRun & { result?: RunResult }): string {
   for (const h of res.hosts) {
     lines.push(`${h.host}: ${h.status}${h.error ? ` (${h.error})` : ''}`);
     for (const s of h.steps) {
-      if (s.status === 'changed' || s.status === 'failed') lines.push(`  ${s.status} ${s.step}: ${s.message ?? s.change?.summary ?? ''}`);
+      if (s.status === 'changed' || s.status === 'failed')
+        lines.push(`  ${s.status} ${s.step}: ${s.message ?? s.change?.summary ?? ''}`);
     }
   }
   return lines.join('\n');

@@ -7,13 +7,28 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadInventory } from '../../src/inventory/load.ts';
-import { guestOf, readBootId, sshRun, sshTarget, startGuest, stopGuest, waitForSsh, supervisorRunning } from '../../src/lab/index.ts';
+import {
+  guestOf,
+  readBootId,
+  sshRun,
+  sshTarget,
+  startGuest,
+  stopGuest,
+  waitForSsh,
+  supervisorRunning,
+} from '../../src/lab/index.ts';
 import { LOCK_PATH } from '../../src/engine/hostlock.ts';
 import { REPO_ROOT } from '../../src/guestimage/paths.ts';
 import { renderRamsterConf } from '../../src/ramster/conf.ts';
 import { renderDefaults } from '../../src/ramster/defaults.ts';
 import { changedSteps, cliJson, explain, hostOf, parseRun, startCli } from './cli.ts';
-import { activateSwapFile, describeEvents, ensurePersistentJournal, previousBootJournal, shutdownEvents } from './journal.ts';
+import {
+  activateSwapFile,
+  describeEvents,
+  ensurePersistentJournal,
+  previousBootJournal,
+  shutdownEvents,
+} from './journal.ts';
 import { onGuest, type TestLab } from './helpers.ts';
 import { labSuite } from './suite.ts';
 import { labLimit } from '../helpers/machine.ts';
@@ -30,12 +45,15 @@ describe('lab guests end to end: configfs, service + reboot, faults', () => {
     lab = suite.lab();
   });
 
-
   const put = async (node: string, path: string, text: string, mode: string) => {
-    const r = await sshRun(sshTarget(lab.state, guestOf(lab.state, node)), `umask 022; mkdir -p "$(dirname ${path})"; cat > ${path}.new && chmod ${mode} ${path}.new && mv ${path}.new ${path}`, {
-      input: text,
-      timeoutMs: labLimit(60_000),
-    });
+    const r = await sshRun(
+      sshTarget(lab.state, guestOf(lab.state, node)),
+      `umask 022; mkdir -p "$(dirname ${path})"; cat > ${path}.new && chmod ${mode} ${path}.new && mv ${path}.new ${path}`,
+      {
+        input: text,
+        timeoutMs: labLimit(60_000),
+      },
+    );
     expect(r.code, `${node}: writing ${path}: ${r.stderr}`).toBe(0);
   };
 
@@ -66,11 +84,16 @@ describe('lab guests end to end: configfs, service + reboot, faults', () => {
         }),
       );
       for (const node of NODES) {
-        expect(await onGuest(lab.state, node, 'ramster-ctl check')).toMatch(/\/etc\/ramster\.conf: OK: cluster "ramster", 2 nodes, this host is node \d/);
+        expect(await onGuest(lab.state, node, 'ramster-ctl check')).toMatch(
+          /\/etc\/ramster\.conf: OK: cluster "ramster", 2 nodes, this host is node \d/,
+        );
       }
 
       // On a RAMster kernel a loaded o2nm owns the subsystem, so ramster-ctl refuses, touching nothing.
-      const refused = await sshRun(sshTarget(lab.state, guestOf(lab.state, 'node1')), 'ramster-ctl start; echo "exit=$?"; ls -A /sys/kernel/config/cluster');
+      const refused = await sshRun(
+        sshTarget(lab.state, guestOf(lab.state, 'node1')),
+        'ramster-ctl start; echo "exit=$?"; ls -A /sys/kernel/config/cluster',
+      );
       expect(refused.stderr).toContain('ocfs2_nodemanager is loaded and owns the configfs cluster subsystem');
       expect(refused.stdout.trim()).toBe('exit=1');
 
@@ -79,14 +102,20 @@ describe('lab guests end to end: configfs, service + reboot, faults', () => {
       // mounts and every write are the kernel's own.
       const PROC_VIEW = `mkdir -p /run/rp-proc && for f in mounts filesystems swaps; do ln -sfn /proc/$f /run/rp-proc/$f; done
         grep -v '^ocfs2_nodemanager ' /proc/modules > /run/rp-proc/modules; export RAMSTER_PROC=/run/rp-proc`;
-      const ctlRun = (node: string, args: string) => sshRun(sshTarget(lab.state, guestOf(lab.state, node)), `${PROC_VIEW}\nramster-ctl ${args}`, { timeoutMs: labLimit(60_000) });
+      const ctlRun = (node: string, args: string) =>
+        sshRun(sshTarget(lab.state, guestOf(lab.state, node)), `${PROC_VIEW}\nramster-ctl ${args}`, {
+          timeoutMs: labLimit(60_000),
+        });
 
       const started = await Promise.all(NODES.map((n) => ctlRun(n, '-v start')));
       for (const [i, r] of started.entries()) {
         expect(r.code, `${NODES[i]}: ${r.stderr}`).toBe(0);
         expect(r.stdout).toContain(`RAMSTER cluster "ramster": configured (this host is node ${i}, system${i + 1})`);
         // o2cb's order: port, address, number, then local.
-        const writes = r.stderr.split('\n').filter((l) => l.startsWith('+ write ') && l.includes(`/node/system1/`)).map((l) => l.split('/').pop()!.split(' ')[0]);
+        const writes = r.stderr
+          .split('\n')
+          .filter((l) => l.startsWith('+ write ') && l.includes(`/node/system1/`))
+          .map((l) => l.split('/').pop()!.split(' ')[0]);
         expect(writes).toEqual(['ipv4_port', 'ipv4_address', 'num', 'local']);
       }
 
@@ -145,7 +174,9 @@ describe('lab guests end to end: configfs, service + reboot, faults', () => {
       // swap-off unit installed, is the baseline for the site playbook's ordering check.
       await activateSwapFile(lab.state, 'node1');
       await Promise.all(NODES.map((n) => ensurePersistentJournal(lab.state, n)));
-      const bootBefore = await Promise.all(NODES.map((n) => onGuest(lab.state, n, 'cat /proc/sys/kernel/random/boot_id').then((s) => s.trim())));
+      const bootBefore = await Promise.all(
+        NODES.map((n) => onGuest(lab.state, n, 'cat /proc/sys/kernel/random/boot_id').then((s) => s.trim())),
+      );
 
       const playbook = join(FIXTURES, 'service-reboot.yaml');
       const first = await cliJson(['apply', '-i', lab.state.inventory, playbook]);
@@ -160,7 +191,9 @@ describe('lab guests end to end: configfs, service + reboot, faults', () => {
           ['unit enabled and started', false],
           ['reboot', true],
         ]);
-        expect(h.steps.find((s) => s.step === 'unit enabled and started')?.change?.summary).toBe('service rp-lab-hello.service: daemon-reload, enable, start');
+        expect(h.steps.find((s) => s.step === 'unit enabled and started')?.change?.summary).toBe(
+          'service rp-lab-hello.service: daemon-reload, enable, start',
+        );
       }
 
       for (const [i, node] of NODES.entries()) {
@@ -169,7 +202,17 @@ describe('lab guests end to end: configfs, service + reboot, faults', () => {
         expect(bootNow).not.toBe(bootBefore[i]);
         // Started by systemd at this boot, because it is enabled.
         expect((await onGuest(lab.state, node, 'cat /run/rp-lab-hello')).trim()).toBe(bootNow);
-        expect((await onGuest(lab.state, node, 'systemctl is-enabled rp-lab-hello.service; systemctl is-active rp-lab-hello.service')).trim().split('\n')).toEqual(['enabled', 'active']);
+        expect(
+          (
+            await onGuest(
+              lab.state,
+              node,
+              'systemctl is-enabled rp-lab-hello.service; systemctl is-active rp-lab-hello.service',
+            )
+          )
+            .trim()
+            .split('\n'),
+        ).toEqual(['enabled', 'active']);
       }
 
       const second = await cliJson(['apply', '-i', lab.state.inventory, playbook]);
@@ -179,7 +222,9 @@ describe('lab guests end to end: configfs, service + reboot, faults', () => {
         expect(hostOf(second.result, node).status).toBe('ok');
       }
       for (const node of NODES) {
-        expect(hostOf(second.result, node).facts?.boot_id).toBe((await onGuest(lab.state, node, 'cat /proc/sys/kernel/random/boot_id')).trim());
+        expect(hostOf(second.result, node).facts?.boot_id).toBe(
+          (await onGuest(lab.state, node, 'cat /proc/sys/kernel/random/boot_id')).trim(),
+        );
       }
 
       // Baseline: the journal of the boot that just ended shows the swap file deactivated
@@ -205,7 +250,13 @@ describe('lab guests end to end: configfs, service + reboot, faults', () => {
       // Stop node2 while it is inside the slow step.
       const deadline = Date.now() + labLimit(120_000);
       for (;;) {
-        const r = await sshRun(sshTarget(lab.state, g2), 'pgrep -x sleep >/dev/null && test -f /var/lib/rp-lab-fault/first', { timeoutMs: labLimit(20_000) });
+        const r = await sshRun(
+          sshTarget(lab.state, g2),
+          'pgrep -x sleep >/dev/null && test -f /var/lib/rp-lab-fault/first',
+          {
+            timeoutMs: labLimit(20_000),
+          },
+        );
         if (r.code === 0) break;
         if (Date.now() > deadline || run.exitCode !== null) throw new Error('node2 never reached the slow step');
         await new Promise((res) => setTimeout(res, 500));
@@ -237,12 +288,19 @@ describe('lab guests end to end: configfs, service + reboot, faults', () => {
       // Power node2 on again (a cold boot after the hard stop), then re-run.
       const bootStart = Date.now();
       await startGuest(lab.state, g2);
-      await waitForSsh(sshTarget(lab.state, g2), { timeoutMs: labLimit(600_000), isAlive: () => supervisorRunning(g2) });
+      await waitForSsh(sshTarget(lab.state, g2), {
+        timeoutMs: labLimit(600_000),
+        isAlive: () => supervisorRunning(g2),
+      });
       timings.set('faults.restartGuest', Date.now() - bootStart);
       expect(await readBootId(sshTarget(lab.state, g2))).toMatch(/^[0-9a-f-]{36}$/);
 
       // What the crash left of the engine's host lock, for the failure message.
-      const lockLeft = await onGuest(lab.state, 'node2', `ls -la ${LOCK_PATH} 2>&1; echo "owner: $(cat ${LOCK_PATH} 2>&1)"`);
+      const lockLeft = await onGuest(
+        lab.state,
+        'node2',
+        `ls -la ${LOCK_PATH} 2>&1; echo "owner: $(cat ${LOCK_PATH} 2>&1)"`,
+      );
       const rerun = await cliJson(['apply', '-i', lab.state.inventory, playbook]);
       expect(rerun.code, `${explain(rerun)}\nnode2's lock before the re-run:\n${lockLeft}`).toBe(0);
       expect(hostOf(rerun.result, 'node1').status).toBe('ok');
@@ -251,7 +309,13 @@ describe('lab guests end to end: configfs, service + reboot, faults', () => {
       expect(again2.status).toBe('changed');
       expect(again2.steps.find((s) => s.step === 'slow step')?.status).toBe('changed');
       for (const node of NODES) {
-        expect(await onGuest(lab.state, node, 'cat /var/lib/rp-lab-fault/first /var/lib/rp-lab-fault/last; test -f /var/lib/rp-lab-fault/slow && echo slow')).toBe('first\nlast\nslow');
+        expect(
+          await onGuest(
+            lab.state,
+            node,
+            'cat /var/lib/rp-lab-fault/first /var/lib/rp-lab-fault/last; test -f /var/lib/rp-lab-fault/slow && echo slow',
+          ),
+        ).toBe('first\nlast\nslow');
       }
     }),
   );

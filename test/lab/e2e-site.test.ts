@@ -16,7 +16,13 @@ import { loadPlaybook } from '../../src/playbook/load.ts';
 import { loadInventory } from '../../src/inventory/load.ts';
 import { renderRamsterConf } from '../../src/ramster/conf.ts';
 import { changedSteps, cli, cliJson, explain, hostOf } from './cli.ts';
-import { activateSwapFile, describeEvents, ensurePersistentJournal, previousBootJournal, shutdownEvents } from './journal.ts';
+import {
+  activateSwapFile,
+  describeEvents,
+  ensurePersistentJournal,
+  previousBootJournal,
+  shutdownEvents,
+} from './journal.ts';
 import { onGuest, type TestLab } from './helpers.ts';
 import { labSuite } from './suite.ts';
 
@@ -28,7 +34,8 @@ const IDLE_AFTER = 900_000;
 /** The `+`/`-` lines of a unified diff, without its file headers. */
 const diffLines = (diff = '') => diff.split('\n').filter((l) => /^[+-]/.test(l) && !/^(\+\+\+|---) /.test(l));
 
-const bootId = (node: string, lab: TestLab) => onGuest(lab.state, node, 'cat /proc/sys/kernel/random/boot_id').then((s) => s.trim());
+const bootId = (node: string, lab: TestLab) =>
+  onGuest(lab.state, node, 'cat /proc/sys/kernel/random/boot_id').then((s) => s.trim());
 
 describe('playbooks/site.yaml on a two-node lab', () => {
   const suite = labSuite('e2e-site');
@@ -41,7 +48,6 @@ describe('playbooks/site.yaml on a two-node lab', () => {
   beforeAll(() => {
     lab = suite.lab();
   });
-
 
   it(
     'plan on fresh guests: exit 2, every site step listed for every host, file changes with their diffs, nothing changed',
@@ -57,31 +63,54 @@ describe('playbooks/site.yaml on a two-node lab', () => {
         // Every step of every play, in order (handlers run only when notified).
         const steps = h.steps.filter((s) => !s.handler);
         expect(steps.map((s) => s.step)).toEqual(pb.plays.flatMap((p) => p.steps.map((s) => s.name)));
-        expect(steps.filter((s) => s.status === 'failed'), explain(plan)).toEqual([]);
+        expect(
+          steps.filter((s) => s.status === 'failed'),
+          explain(plan),
+        ).toEqual([]);
         // Skipped on these systemd guests with Debian's kernel: the SysV variants, the kernel
         // stage (the lab inventory names no kernel_source), and the live steps that need a
         // RAMster kernel, which say so.
         const skipped = steps.filter((x) => x.status === 'skipped');
-        for (const s of skipped) expect(s.message, s.step).toMatch(/facts\.init_system == 'sysvinit'|defined\(kernel_source\)|needs a RAMster kernel|ramster\.backend == 'modern'/);
+        for (const s of skipped)
+          expect(s.message, s.step).toMatch(
+            /facts\.init_system == 'sysvinit'|defined\(kernel_source\)|needs a RAMster kernel|ramster\.backend == 'modern'/,
+          );
         expect(skipped.filter((s) => /defined\(kernel_source\)/.test(s.message ?? '')).length).toBe(4);
-        expect(skipped.filter((s) => /needs a RAMster kernel/.test(s.message ?? '')).map((s) => s.type)).toContain('ramster_bringup');
+        expect(skipped.filter((s) => /needs a RAMster kernel/.test(s.message ?? '')).map((s) => s.type)).toContain(
+          'ramster_bringup',
+        );
         // The verify stage cannot pass before the changes above are made: a dry run says so.
         const verify = steps.find((s) => s.type === 'ramster_verify');
-        expect(verify?.change?.conditional ?? verify?.message, JSON.stringify(verify)).toMatch(/earlier pending changes|needs a RAMster kernel/);
+        expect(verify?.change?.conditional ?? verify?.message, JSON.stringify(verify)).toMatch(
+          /earlier pending changes|needs a RAMster kernel/,
+        );
         // A change that writes a file shows it as a diff.
         const writes = changedSteps(h).filter((s) => !s.handler && s.type !== 'service' && s.type !== 'ramster_verify');
         expect(writes.length).toBeGreaterThanOrEqual(8);
-        for (const s of writes) expect(diffLines(s.change?.diff).length, `${node} ${s.step}: ${JSON.stringify(s.change)}`).toBeGreaterThan(0);
+        for (const s of writes)
+          expect(diffLines(s.change?.diff).length, `${node} ${s.step}: ${JSON.stringify(s.change)}`).toBeGreaterThan(0);
         const byType = (t: string) => h.steps.find((s) => s.type === t)?.change?.diff ?? '';
-        expect(diffLines(byType('grub_cmdline')).join('\n')).toMatch(/^\+GRUB_CMDLINE_LINUX=".*\bzcache ramster\b.*"$/m);
-        expect(diffLines(byType('ramster_conf'))).toEqual(expect.arrayContaining(['+cluster:', '+\tname = system1', '+\tname = system2', '+\tip_address = 10.99.0.11']));
+        expect(diffLines(byType('grub_cmdline')).join('\n')).toMatch(
+          /^\+GRUB_CMDLINE_LINUX=".*\bzcache ramster\b.*"$/m,
+        );
+        expect(diffLines(byType('ramster_conf'))).toEqual(
+          expect.arrayContaining(['+cluster:', '+\tname = system1', '+\tname = system2', '+\tip_address = 10.99.0.11']),
+        );
         expect(diffLines(byType('ramster_defaults'))).toContain(`+RAMSTER_IDLE_TIMEOUT_MS=${IDLE_BEFORE}`);
         // The cluster reboot is planned as the grub step's consequence.
-        expect(h.steps.filter((s) => s.handler).map((s) => [s.step, s.status])).toEqual([['reboot the cluster together', 'changed']]);
+        expect(h.steps.filter((s) => s.handler).map((s) => [s.step, s.status])).toEqual([
+          ['reboot the cluster together', 'changed'],
+        ]);
       }
       // A dry run touches nothing.
       for (const node of NODES) {
-        expect(await onGuest(lab.state, node, 'test -e /etc/ramster.conf || echo absent; grep -c "zcache ramster" /etc/default/grub || true')).toBe('absent\n0');
+        expect(
+          await onGuest(
+            lab.state,
+            node,
+            'test -e /etc/ramster.conf || echo absent; grep -c "zcache ramster" /etc/default/grub || true',
+          ),
+        ).toBe('absent\n0');
       }
     }),
   );
@@ -112,23 +141,48 @@ describe('playbooks/site.yaml on a two-node lab', () => {
         expect(await onGuest(lab.state, node, 'cat /proc/cmdline')).toMatch(/(^|\s)zcache ramster(\s|$)/);
         // Byte-identical on every node: what the renderer makes of the inventory's cluster.
         const conf = renderRamsterConf((await loadInventory(lab.state.inventory)).clusters[0]);
-        expect(await onGuest(lab.state, node, 'sha256sum < /etc/ramster.conf')).toBe(`${createHash('sha256').update(conf).digest('hex')}  -`);
+        expect(await onGuest(lab.state, node, 'sha256sum < /etc/ramster.conf')).toBe(
+          `${createHash('sha256').update(conf).digest('hex')}  -`,
+        );
       }
-      expect(await onGuest(lab.state, 'node1', 'systemctl is-enabled ramster.service ramster-swapoff.service; systemctl is-active ramster-swapoff.service')).toBe('enabled\nenabled\nactive');
+      expect(
+        await onGuest(
+          lab.state,
+          'node1',
+          'systemctl is-enabled ramster.service ramster-swapoff.service; systemctl is-active ramster-swapoff.service',
+        ),
+      ).toBe('enabled\nenabled\nactive');
 
       const verifyStart = Date.now();
       const vj = await cli(['verify', '-i', lab.state.inventory, '--json']);
       expect(vj.code, vj.stdout + vj.stderr).toBe(0);
-      const report = JSON.parse(vj.stdout) as { hosts: Record<string, { checks?: { id: string; title: string; status: string; evidence: string }[]; unreachable?: string }> };
+      const report = JSON.parse(vj.stdout) as {
+        hosts: Record<
+          string,
+          { checks?: { id: string; title: string; status: string; evidence: string }[]; unreachable?: string }
+        >;
+      };
       for (const node of NODES) {
         const checks = report.hosts[node]?.checks ?? [];
         expect(checks.length, JSON.stringify(report.hosts[node])).toBeGreaterThan(3);
-        expect(checks.filter((c) => c.status === 'fail'), JSON.stringify(checks, null, 2)).toEqual([]);
+        expect(
+          checks.filter((c) => c.status === 'fail'),
+          JSON.stringify(checks, null, 2),
+        ).toEqual([]);
         expect(checks.filter((c) => c.status === 'pass').length).toBeGreaterThan(0);
         // A stock Debian kernel: the RAMster-only checks say so instead of passing or failing.
         expect(checks.filter((c) => c.status === 'needs-ramster-kernel').length).toBeGreaterThan(0);
         const status = Object.fromEntries(checks.map((c) => [c.id, c.status]));
-        expect(status, JSON.stringify(checks, null, 2)).toMatchObject({ tools: 'pass', conf: 'pass', hostname: 'pass', debugfs: 'pass', cmdline: 'pass', rclocal: 'pass', shutdown: 'pass', online: 'needs-ramster-kernel' });
+        expect(status, JSON.stringify(checks, null, 2)).toMatchObject({
+          tools: 'pass',
+          conf: 'pass',
+          hostname: 'pass',
+          debugfs: 'pass',
+          cmdline: 'pass',
+          rclocal: 'pass',
+          shutdown: 'pass',
+          online: 'needs-ramster-kernel',
+        });
       }
       const vt = await cli(['verify', '-i', lab.state.inventory]);
       expect(vt.code, vt.stdout + vt.stderr).toBe(0);
@@ -169,15 +223,23 @@ describe('playbooks/site.yaml on a two-node lab', () => {
       expect(plan.code, explain(plan)).toBe(2);
       for (const node of NODES) {
         const changed = changedSteps(hostOf(plan.result, node));
-        expect(changed.map((s) => s.type), explain(plan)).toEqual(['ramster_defaults']);
-        expect(diffLines(changed[0].change?.diff)).toEqual([`-RAMSTER_IDLE_TIMEOUT_MS=${IDLE_BEFORE}`, `+RAMSTER_IDLE_TIMEOUT_MS=${IDLE_AFTER}`]);
+        expect(
+          changed.map((s) => s.type),
+          explain(plan),
+        ).toEqual(['ramster_defaults']);
+        expect(diffLines(changed[0].change?.diff)).toEqual([
+          `-RAMSTER_IDLE_TIMEOUT_MS=${IDLE_BEFORE}`,
+          `+RAMSTER_IDLE_TIMEOUT_MS=${IDLE_AFTER}`,
+        ]);
       }
 
       const apply = await cliJson(['apply', '-i', changedInventory]);
       expect(apply.code, explain(apply)).toBe(0);
       for (const node of NODES) {
         expect(changedSteps(hostOf(apply.result, node)).map((s) => s.type)).toEqual(['ramster_defaults']);
-        expect(await onGuest(lab.state, node, 'grep ^RAMSTER_IDLE_TIMEOUT_MS= /etc/default/ramster')).toBe(`RAMSTER_IDLE_TIMEOUT_MS=${IDLE_AFTER}`);
+        expect(await onGuest(lab.state, node, 'grep ^RAMSTER_IDLE_TIMEOUT_MS= /etc/default/ramster')).toBe(
+          `RAMSTER_IDLE_TIMEOUT_MS=${IDLE_AFTER}`,
+        );
       }
 
       const noop = await cliJson(['plan', '-i', changedInventory]);
@@ -187,7 +249,7 @@ describe('playbooks/site.yaml on a two-node lab', () => {
   );
 
   it(
-    'shutdown ordering: after a reboot, the previous boot\'s journal shows swap turned off before the network went down',
+    "shutdown ordering: after a reboot, the previous boot's journal shows swap turned off before the network went down",
     timings.timed('shutdownOrdering', async () => {
       expect(changedInventory, 'the inventory-change case ran').not.toBe('');
       await Promise.all(
@@ -208,7 +270,12 @@ describe('playbooks/site.yaml on a two-node lab', () => {
         expect(ev.swapOff!.index, describeEvents(ev)).toBeLessThan(ev.networkDown!.index);
         expect(ev.swapOff!.usec).toBeLessThanOrEqual(ev.networkDown!.usec);
         // It was the site's unit that did it, while the network was still there.
-        const unitStop = journal.find((e) => ev.shutdownStart && e.index > ev.shutdownStart.index && /^Stopping ramster-swapoff\.service/.test(e.message));
+        const unitStop = journal.find(
+          (e) =>
+            ev.shutdownStart &&
+            e.index > ev.shutdownStart.index &&
+            /^Stopping ramster-swapoff\.service/.test(e.message),
+        );
         expect(unitStop, describeEvents(ev)).toBeDefined();
         expect(unitStop!.index).toBeLessThan(ev.swapOff!.index);
         // The boot parameters survive any reboot, and the node is still converged.

@@ -8,7 +8,15 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LOCK_PATH } from '../../src/engine/hostlock.ts';
 import { PENDING_PATH } from '../../src/engine/pending.ts';
-import { guestOf, qemuRunning, readBootId, sshTarget, startGuest, supervisorRunning, waitForSsh } from '../../src/lab/index.ts';
+import {
+  guestOf,
+  qemuRunning,
+  readBootId,
+  sshTarget,
+  startGuest,
+  supervisorRunning,
+  waitForSsh,
+} from '../../src/lab/index.ts';
 import { waitFor } from '../../src/guestimage/process.ts';
 import { cliJson, explain, hostOf, parseRun, startCli } from './cli.ts';
 import { onGuest, type TestLab } from './helpers.ts';
@@ -25,7 +33,6 @@ describe('lab faults: a reboot that never comes back', () => {
   beforeAll(() => {
     lab = suite.lab();
   });
-
 
   it(
     'the reboot handler times out naming the timeout, the host fails (exit 3), nothing hangs; once the host is back the pending reboot fires and the run converges',
@@ -72,7 +79,10 @@ describe('lab faults: a reboot that never comes back', () => {
 
       // The guest really went down through the reboot (a slow shutdown may still be ending),
       // and stayed down.
-      expect(await waitFor(() => !qemuRunning(g) && !supervisorRunning(g), labLimit(180_000)), 'QEMU still running').toBe(true);
+      expect(
+        await waitFor(() => !qemuRunning(g) && !supervisorRunning(g), labLimit(180_000)),
+        'QEMU still running',
+      ).toBe(true);
       expect(readFileSync(g.consoleLog, 'utf8')).toMatch(/reboot: Restarting system/);
 
       const h = hostOf(res, 'node1');
@@ -82,7 +92,9 @@ describe('lab faults: a reboot that never comes back', () => {
         ['after the marker', 'changed', false],
         ['reboot', 'failed', true],
       ]);
-      const message = new RegExp(`did not come back with a new boot_id within \\d+ s \\(timeout ${TIMEOUT_S} s; last: .+\\); check the console, or raise timeout_s`);
+      const message = new RegExp(
+        `did not come back with a new boot_id within \\d+ s \\(timeout ${TIMEOUT_S} s; last: .+\\); check the console, or raise timeout_s`,
+      );
       expect(h.steps[2].message).toMatch(message);
       expect(h.error).toMatch(message);
       expect(res.totals).toMatchObject({ hosts: 1, failed: 1, unreachable: 0 });
@@ -97,8 +109,14 @@ describe('lab faults: a reboot that never comes back', () => {
       timings.set('rebootNeverBack.restartGuest', Date.now() - bootStart);
       const bootRestarted = await readBootId(sshTarget(lab.state, g));
       expect(bootRestarted).not.toBe(bootBefore);
-      const leftBehind = await onGuest(lab.state, 'node1', `grep '^boot_id=' ${LOCK_PATH} 2>/dev/null; cat ${PENDING_PATH}`);
-      expect(leftBehind, 'the lock of the lost boot and the pending reboot are on disk').toContain(`boot_id=${bootBefore}`);
+      const leftBehind = await onGuest(
+        lab.state,
+        'node1',
+        `grep '^boot_id=' ${LOCK_PATH} 2>/dev/null; cat ${PENDING_PATH}`,
+      );
+      expect(leftBehind, 'the lock of the lost boot and the pending reboot are on disk').toContain(
+        `boot_id=${bootBefore}`,
+      );
       expect(leftBehind).toContain('"reboot"');
 
       // The next apply, with the timeout raised as the message says (a cold boot under TCG
@@ -109,13 +127,23 @@ describe('lab faults: a reboot that never comes back', () => {
       timings.set('rebootNeverBack.reapply', again.ms);
       expect(again.code, explain(again)).toBe(0);
       const h2 = hostOf(again.result, 'node1');
-      expect(h2.steps.filter((s) => s.status === 'changed').map((s) => [s.step, s.handler])).toEqual([['reboot', true]]);
+      expect(h2.steps.filter((s) => s.status === 'changed').map((s) => [s.step, s.handler])).toEqual([
+        ['reboot', true],
+      ]);
       const bootAfter = await readBootId(sshTarget(lab.state, g));
       expect(bootAfter).not.toBe(bootRestarted);
       const third = await cliJson(['apply', '-i', lab.state.inventory, patient]);
       expect(third.code, explain(third)).toBe(0);
       expect(hostOf(third.result, 'node1').counts.changed).toBe(0);
-      expect((await onGuest(lab.state, 'node1', `test -e ${LOCK_PATH} && echo lock; test -s ${PENDING_PATH} && cat ${PENDING_PATH}; echo end`)).trim()).toMatch(/^(\{\})?\s*end$/);
+      expect(
+        (
+          await onGuest(
+            lab.state,
+            'node1',
+            `test -e ${LOCK_PATH} && echo lock; test -s ${PENDING_PATH} && cat ${PENDING_PATH}; echo end`,
+          )
+        ).trim(),
+      ).toMatch(/^(\{\})?\s*end$/);
     }),
   );
 });

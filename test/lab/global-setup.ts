@@ -11,12 +11,19 @@ export default function setup(): () => void {
     const total = Date.now() - start;
     const file = join(REPO_ROOT, 'test', '.tmp', 'lab-timings.json');
     const entries = existsSync(file)
-      ? (JSON.parse(readFileSync(file, 'utf8')) as { suite: string; at: string; seconds: Record<string, number | null> }[]).filter((e) => e.at >= since)
+      ? (
+          JSON.parse(readFileSync(file, 'utf8')) as {
+            suite: string;
+            at: string;
+            seconds: Record<string, number | null>;
+          }[]
+        ).filter((e) => e.at >= since)
       : [];
     const lines = [`lab suite: ${(total / 1000).toFixed(1)} s in total (budget 1800 s)`];
     for (const e of entries) {
       lines.push(`  ${e.suite}`);
-      for (const [k, v] of Object.entries(e.seconds)) lines.push(`    ${k.padEnd(40)} ${v === null ? '-' : `${v.toFixed(1)} s`}`);
+      for (const [k, v] of Object.entries(e.seconds))
+        lines.push(`    ${k.padEnd(40)} ${v === null ? '-' : `${v.toFixed(1)} s`}`);
     }
     console.log(lines.join('\n'));
     recordTimings('lab-suite', { total });

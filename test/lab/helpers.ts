@@ -46,7 +46,16 @@ export async function upTestLab(name: string, opts: Partial<LabUpOptions> = {}):
   const log = labLog(name);
   const image = await ensureImage(labCacheDir(), { log }, opts.kernel === 'ramster' ? 'sysvinit' : 'systemd');
   const start = Date.now();
-  const state = await labUp({ nodes: 2, memoryMb: 1024, backend: 'legacy', dir, installDeps: false, log, fresh: true, ...opts });
+  const state = await labUp({
+    nodes: 2,
+    memoryMb: 1024,
+    backend: 'legacy',
+    dir,
+    installDeps: false,
+    log,
+    fresh: true,
+    ...opts,
+  });
   return { state, dir, imageBuildMs: image.built ? image.buildMs : undefined, upMs: Date.now() - start };
 }
 
@@ -57,7 +66,13 @@ export async function downTestLab(dir: string, opts: { remove?: boolean } = {}):
 }
 
 /** Runs a script on a guest as root over SSH (host key checked); throws on failure. */
-export function onGuest(state: LabState, name: string, script: string, timeoutMs = labLimit(120_000), input?: string): Promise<string> {
+export function onGuest(
+  state: LabState,
+  name: string,
+  script: string,
+  timeoutMs = labLimit(120_000),
+  input?: string,
+): Promise<string> {
   return sshCheck(sshTarget(state, guestOf(state, name)), script, { timeoutMs, input });
 }
 
@@ -68,7 +83,7 @@ export function labProcesses(dir: string): number[] {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     try {
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (cmdline.includes(dir + '/')) pids.push(Number(entry));
+      if (cmdline.includes(`${dir}/`)) pids.push(Number(entry));
     } catch {
       // the process ended while we looked
     }
@@ -80,9 +95,13 @@ export function labProcesses(dir: string): number[] {
 export function recordTimings(suite: string, timings: Record<string, number | undefined>): void {
   const file = join(TMP, 'lab-timings.json');
   const all = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as unknown[]) : [];
-  const entry = { suite, at: new Date().toISOString(), seconds: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, v === undefined ? null : v / 1000])) };
+  const entry = {
+    suite,
+    at: new Date().toISOString(),
+    seconds: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, v === undefined ? null : v / 1000])),
+  };
   all.push(entry);
   mkdirSync(TMP, { recursive: true });
-  writeFileSync(file, JSON.stringify(all, null, 2) + '\n');
+  writeFileSync(file, `${JSON.stringify(all, null, 2)}\n`);
   console.log(`[lab timings] ${JSON.stringify(entry.seconds)}`);
 }

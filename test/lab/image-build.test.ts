@@ -13,7 +13,18 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunResult, StepResult } from '../../src/engine/result.ts';
 import type { DeferredStep, ImageInfo } from '../../src/image/index.ts';
 import { mountsUnder } from '../../src/image/index.ts';
-import { labCacheDir, sshCheck, sshRun, startGuest, stopGuest, supervisorRunning, waitForSsh, type GuestState, type LabState, type SshTarget } from '../../src/lab/index.ts';
+import {
+  labCacheDir,
+  sshCheck,
+  sshRun,
+  startGuest,
+  stopGuest,
+  supervisorRunning,
+  waitForSsh,
+  type GuestState,
+  type LabState,
+  type SshTarget,
+} from '../../src/lab/index.ts';
 import { ensureLabKey } from '../../src/guestimage/keys.ts';
 import { freePorts } from '../../src/lab/ports.ts';
 import { NIC0_MAC } from '../../src/guestimage/recipe.ts';
@@ -62,10 +73,29 @@ describe('image build: node1 of a two-node inventory as a bootable qcow2', () =>
           vars: { user: 'root', identity },
           children: {
             lab: {
-              ramster: { cluster: 'ramster', port: 7777, heartbeat_dead_threshold: 500, idle_timeout_ms: 1_000_000, backend: 'legacy', topology: 'one-way' },
+              ramster: {
+                cluster: 'ramster',
+                port: 7777,
+                heartbeat_dead_threshold: 500,
+                idle_timeout_ms: 1_000_000,
+                backend: 'legacy',
+                topology: 'one-way',
+              },
               hosts: {
-                node1: { address: '127.0.0.1', port: sshPort, number: 0, hostname: 'system1', cluster_address: '10.99.0.11' },
-                node2: { address: '127.0.0.1', port: 22, number: 1, hostname: 'system2', cluster_address: '10.99.0.12' },
+                node1: {
+                  address: '127.0.0.1',
+                  port: sshPort,
+                  number: 0,
+                  hostname: 'system1',
+                  cluster_address: '10.99.0.11',
+                },
+                node2: {
+                  address: '127.0.0.1',
+                  port: 22,
+                  number: 1,
+                  hostname: 'system2',
+                  cluster_address: '10.99.0.12',
+                },
               },
             },
           },
@@ -91,14 +121,26 @@ describe('image build: node1 of a two-node inventory as a bootable qcow2', () =>
     'builds the image: exit 0, qcow2 and known_hosts written, site steps applied in the chroot, kernel steps deferred and listed',
     timings.timed('build', async () => {
       const before = workDirs(cache);
-      const r = await cli(['image', 'build', '-i', inventory, '--host', 'node1', '-o', output, '--json'], labLimit(1_800_000));
+      const r = await cli(
+        ['image', 'build', '-i', inventory, '--host', 'node1', '-o', output, '--json'],
+        labLimit(1_800_000),
+      );
       build = parseBuild(r);
-      console.log(`[image-build] build parts (s): ${JSON.stringify(build.image?.timings)}; base ${build.image?.baseBuilt ? 'built by mmdebstrap' : 'from the cache'}`);
+      console.log(
+        `[image-build] build parts (s): ${JSON.stringify(build.image?.timings)}; base ${build.image?.baseBuilt ? 'built by mmdebstrap' : 'from the cache'}`,
+      );
       timings.set('build.cli', r.ms);
       timings.set('build.base', (build.image?.timings.base ?? 0) * 1000);
       expect(r.code, explain({ ...r, result: build })).toBe(0);
       const img = build.image!;
-      expect(img).toMatchObject({ host: 'node1', hostname: 'system1', format: 'qcow2', clusterAddress: '10.99.0.11', output, knownHosts });
+      expect(img).toMatchObject({
+        host: 'node1',
+        hostname: 'system1',
+        format: 'qcow2',
+        clusterAddress: '10.99.0.11',
+        output,
+        knownHosts,
+      });
 
       // The files: a real qcow2, the known_hosts line with the inventory's endpoint, nothing else.
       const info = JSON.parse((await execa('qemu-img', ['info', '--output=json', output])).stdout);
@@ -114,10 +156,24 @@ describe('image build: node1 of a two-node inventory as a bootable qcow2', () =>
       const h = hostOf(build, 'node1');
       expect(h.target).toMatch(/^chroot:/);
       expect(h.facts).toMatchObject({ os_family: 'debian', init_system: 'systemd', boot_loader: 'grub2' });
-      expect(h.steps.filter((s) => s.status === 'failed'), explain({ ...r, result: build })).toEqual([]);
+      expect(
+        h.steps.filter((s) => s.status === 'failed'),
+        explain({ ...r, result: build }),
+      ).toEqual([]);
       const changed = h.steps.filter((s) => s.status === 'changed').map((s) => s.type);
-      expect(changed).toEqual(expect.arrayContaining(['grub_cmdline', 'file', 'service', 'ramster_conf', 'ramster_defaults', 'ramster_rclocal']));
-      expect(h.steps.find((s) => s.type === 'grub_cmdline')?.change?.diff).toMatch(/^\+GRUB_CMDLINE_LINUX=".*\bzcache ramster\b.*"$/m);
+      expect(changed).toEqual(
+        expect.arrayContaining([
+          'grub_cmdline',
+          'file',
+          'service',
+          'ramster_conf',
+          'ramster_defaults',
+          'ramster_rclocal',
+        ]),
+      );
+      expect(h.steps.find((s) => s.type === 'grub_cmdline')?.change?.diff).toMatch(
+        /^\+GRUB_CMDLINE_LINUX=".*\bzcache ramster\b.*"$/m,
+      );
       expect(img.kernelCmdline).toEqual(expect.arrayContaining(['zcache', 'ramster']));
 
       // Deferred and listed: the live steps and the cluster reboot (ramster_reboot: false).
@@ -157,12 +213,38 @@ describe('image build: node1 of a two-node inventory as a bootable qcow2', () =>
       };
       // The lab's device set without its fw_cfg blob: everything the guest is comes from the image.
       g.qemuArgs = [
-        '-name', g.hostname, '-accel', 'tcg', '-m', '1024', '-smp', '1', '-display', 'none', '-monitor', 'none',
-        '-chardev', `file,id=console,path=${g.consoleLog},append=on`, '-serial', 'chardev:console',
-        '-qmp', `unix:${g.qmpSocket},server=on,wait=off`, '-pidfile', g.pidFile, '-action', 'reboot=shutdown',
-        '-drive', `file=${disk},if=virtio,format=qcow2,cache=unsafe`,
-        '-netdev', `user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:${sshPort}-:22`, '-device', `virtio-net-pci,netdev=n0,mac=${NIC0_MAC}`,
-        '-netdev', `socket,id=p0,udp=127.0.0.1:${peer},localaddr=127.0.0.1:${mine}`, '-device', `virtio-net-pci,netdev=p0,mac=${g.clusterMac}`,
+        '-name',
+        g.hostname,
+        '-accel',
+        'tcg',
+        '-m',
+        '1024',
+        '-smp',
+        '1',
+        '-display',
+        'none',
+        '-monitor',
+        'none',
+        '-chardev',
+        `file,id=console,path=${g.consoleLog},append=on`,
+        '-serial',
+        'chardev:console',
+        '-qmp',
+        `unix:${g.qmpSocket},server=on,wait=off`,
+        '-pidfile',
+        g.pidFile,
+        '-action',
+        'reboot=shutdown',
+        '-drive',
+        `file=${disk},if=virtio,format=qcow2,cache=unsafe`,
+        '-netdev',
+        `user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:${sshPort}-:22`,
+        '-device',
+        `virtio-net-pci,netdev=n0,mac=${NIC0_MAC}`,
+        '-netdev',
+        `socket,id=p0,udp=127.0.0.1:${peer},localaddr=127.0.0.1:${mine}`,
+        '-device',
+        `virtio-net-pci,netdev=p0,mac=${g.clusterMac}`,
       ];
       const state: LabState = {
         version: 1,
@@ -231,7 +313,8 @@ describe('image build: node1 of a two-node inventory as a bootable qcow2', () =>
         expect([stepKey(s), again!.status, again!.change?.summary]).toEqual([stepKey(s), 'ok', expect.any(String)]);
       }
       // Steps that were fine in the image are fine on the booted host too.
-      for (const s of built.steps.filter((x) => x.status === 'ok')) expect([stepKey(s), byKey.get(stepKey(s))?.status]).toEqual([stepKey(s), 'ok']);
+      for (const s of built.steps.filter((x) => x.status === 'ok'))
+        expect([stepKey(s), byKey.get(stepKey(s))?.status]).toEqual([stepKey(s), 'ok']);
 
       for (const d of build!.image!.deferred.filter((x) => x.when === 'deferred')) {
         const again = now.steps.find((s) => s.step === d.step && s.handler === d.handler);
@@ -244,7 +327,12 @@ describe('image build: node1 of a two-node inventory as a bootable qcow2', () =>
         if (again!.status === 'skipped') expect(again!.message, d.step).toMatch(/needs a RAMster kernel/);
         else expect(['ok', 'changed']).toContain(again!.status);
       }
-      console.log(`[image-build] apply over SSH: ${JSON.stringify(now.counts)}; ${now.steps.filter((s) => s.status !== 'ok').map((s) => `${s.status} ${s.step}`).join('; ')}`);
+      console.log(
+        `[image-build] apply over SSH: ${JSON.stringify(now.counts)}; ${now.steps
+          .filter((s) => s.status !== 'ok')
+          .map((s) => `${s.status} ${s.step}`)
+          .join('; ')}`,
+      );
       expect(res.totals.changed, explain({ ...r, result: res })).toBe(0);
       expect(now.steps.some((s) => s.handler)).toBe(false);
     }),
@@ -266,8 +354,17 @@ describe('image build: node1 of a two-node inventory as a bootable qcow2', () =>
             hosts: 'all',
             steps: [
               // The chroot has its own proc, sys and dev for the run.
-              { name: 'mounts inside the chroot', command: { cmd: 'test -r /proc/self/mountinfo && test -c /dev/null && test -d /sys/kernel && test -d /run/systemd/system', changed: false } },
-              { name: 'a file that would land in the image', file: { path: '/etc/ramster-image-test', content: 'x\n' } },
+              {
+                name: 'mounts inside the chroot',
+                command: {
+                  cmd: 'test -r /proc/self/mountinfo && test -c /dev/null && test -d /sys/kernel && test -d /run/systemd/system',
+                  changed: false,
+                },
+              },
+              {
+                name: 'a file that would land in the image',
+                file: { path: '/etc/ramster-image-test', content: 'x\n' },
+              },
               { name: 'a step that fails', command: { cmd: 'echo broken >&2; exit 3' } },
             ],
           },
@@ -275,7 +372,10 @@ describe('image build: node1 of a two-node inventory as a bootable qcow2', () =>
       );
       const before = workDirs(cache);
       const out = join(dir, 'fails.qcow2');
-      const r = await cli(['image', 'build', '-i', inventory, '--host', 'node1', '-o', out, playbook, '--json'], labLimit(1_800_000));
+      const r = await cli(
+        ['image', 'build', '-i', inventory, '--host', 'node1', '-o', out, playbook, '--json'],
+        labLimit(1_800_000),
+      );
       const res = parseBuild(r);
       expect(r.code, explain({ ...r, result: res })).toBe(3);
       expect(res.image).toBeUndefined();

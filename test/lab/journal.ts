@@ -12,14 +12,21 @@ export interface JournalEntry {
 
 /** `journalctl -b -1` (the boot before the current one), one entry per line. */
 export async function previousBootJournal(state: LabState, node: string): Promise<JournalEntry[]> {
-  const out = await onGuest(state, node, 'journalctl -b -1 --no-pager -o json --output-fields=MESSAGE', labLimit(120_000));
+  const out = await onGuest(
+    state,
+    node,
+    'journalctl -b -1 --no-pager -o json --output-fields=MESSAGE',
+    labLimit(120_000),
+  );
   return out
     .split('\n')
     .filter((l) => l.trim())
     .map((l, index) => {
       const e = JSON.parse(l) as { MESSAGE?: unknown; __REALTIME_TIMESTAMP: string };
       // Binary-safe journal fields come as byte arrays.
-      const message = Array.isArray(e.MESSAGE) ? Buffer.from(e.MESSAGE as number[]).toString('utf8') : String(e.MESSAGE ?? '');
+      const message = Array.isArray(e.MESSAGE)
+        ? Buffer.from(e.MESSAGE as number[]).toString('utf8')
+        : String(e.MESSAGE ?? '');
       return { index, usec: Number(e.__REALTIME_TIMESTAMP), message };
     });
 }
@@ -34,11 +41,13 @@ export interface ShutdownEvents {
 }
 
 export const SHUTDOWN = /System is (rebooting|powering down)|Stopped target multi-user\.target/;
-export const NETWORK_DOWN = /^(Stopped target network\.target|Stopping systemd-networkd\.service|Stopping networking\.service)/;
+export const NETWORK_DOWN =
+  /^(Stopped target network\.target|Stopping systemd-networkd\.service|Stopping networking\.service)/;
 
 export function shutdownEvents(entries: JournalEntry[], swapFile: string): ShutdownEvents {
-  const unit = swapFile.replace(/^\//, '').replace(/\//g, '-') + '.swap';
-  const swapDone = (m: string) => m === `${unit}: Deactivated successfully.` || m.startsWith(`Deactivated swap ${unit}`);
+  const unit = `${swapFile.replace(/^\//, '').replace(/\//g, '-')}.swap`;
+  const swapDone = (m: string) =>
+    m === `${unit}: Deactivated successfully.` || m.startsWith(`Deactivated swap ${unit}`);
   const start = entries.find((e) => SHUTDOWN.test(e.message));
   const after = entries.filter((e) => start && e.index >= start.index);
   return {

@@ -4,14 +4,28 @@ import { execa } from 'execa';
 import { parse } from 'yaml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadInventory } from '../../src/inventory/load.ts';
-import { guestOf, labDown, labStatus, labUp, qemuRunning, rebootGuest, sshRun, sshTarget } from '../../src/lab/index.ts';
+import {
+  guestOf,
+  labDown,
+  labStatus,
+  labUp,
+  qemuRunning,
+  rebootGuest,
+  sshRun,
+  sshTarget,
+} from '../../src/lab/index.ts';
 import { downTestLab, labLog, labProcesses, onGuest, recordTimings, upTestLab, type TestLab } from './helpers.ts';
 import { labLimit } from '../helpers/machine.ts';
 
 /** The key the guest's sshd really presents (read over the network, not from our files). */
 async function scannedHostKey(port: number): Promise<string> {
-  const r = await execa('ssh-keyscan', ['-t', 'ed25519', '-p', String(port), '127.0.0.1'], { reject: false, timeout: labLimit(30_000) });
-  const line = String(r.stdout).split('\n').find((l) => l.includes('ssh-ed25519'));
+  const r = await execa('ssh-keyscan', ['-t', 'ed25519', '-p', String(port), '127.0.0.1'], {
+    reject: false,
+    timeout: labLimit(30_000),
+  });
+  const line = String(r.stdout)
+    .split('\n')
+    .find((l) => l.includes('ssh-ed25519'));
   expect(line, `ssh-keyscan on port ${port}: ${r.stderr}`).toBeTruthy();
   return line!.split(' ').slice(1, 3).join(' ');
 }
@@ -37,14 +51,31 @@ describe('ramster-provision lab with two guests', () => {
     recordTimings('lab-smoke', timings);
   });
 
-  it('writes an inventory, known_hosts with the guests\' real host keys, and its state', async () => {
+  it("writes an inventory, known_hosts with the guests' real host keys, and its state", async () => {
     const { state } = lab;
     const inv = parse(readFileSync(state.inventory, 'utf8'));
     expect(inv.all.vars).toEqual({ user: 'root', identity: state.identity, known_hosts: state.knownHosts });
-    expect(inv.all.children.lab.ramster).toMatchObject({ cluster: 'ramster', port: 7777, backend: 'legacy', topology: 'one-way' });
+    expect(inv.all.children.lab.ramster).toMatchObject({
+      cluster: 'ramster',
+      port: 7777,
+      backend: 'legacy',
+      topology: 'one-way',
+    });
     expect(inv.all.children.lab.hosts).toEqual({
-      node1: { address: '127.0.0.1', port: state.guests[0].sshPort, number: 0, hostname: 'system1', cluster_address: '10.99.0.11' },
-      node2: { address: '127.0.0.1', port: state.guests[1].sshPort, number: 1, hostname: 'system2', cluster_address: '10.99.0.12' },
+      node1: {
+        address: '127.0.0.1',
+        port: state.guests[0].sshPort,
+        number: 0,
+        hostname: 'system1',
+        cluster_address: '10.99.0.11',
+      },
+      node2: {
+        address: '127.0.0.1',
+        port: state.guests[1].sshPort,
+        number: 1,
+        hostname: 'system2',
+        cluster_address: '10.99.0.12',
+      },
     });
     const known = readFileSync(state.knownHosts, 'utf8').trim().split('\n');
     expect(known).toHaveLength(2);
@@ -67,7 +98,9 @@ describe('ramster-provision lab with two guests', () => {
     expect((await onGuest(lab.state, 'node2', 'hostname')).trim()).toBe('system2');
     // The same guest behind a known_hosts without its key is refused: checking is really on.
     const g = guestOf(lab.state, 'node1');
-    const stranger = await sshRun({ ...sshTarget(lab.state, g), knownHosts: '/dev/null' }, 'true', { timeoutMs: labLimit(30_000) });
+    const stranger = await sshRun({ ...sshTarget(lab.state, g), knownHosts: '/dev/null' }, 'true', {
+      timeoutMs: labLimit(30_000),
+    });
     expect(stranger.code).toBe(255);
     expect(stranger.stderr).toMatch(/Host key verification failed/);
   });
@@ -93,7 +126,14 @@ describe('ramster-provision lab with two guests', () => {
   });
 
   it('answers lab up on a running lab with the same guests', async () => {
-    const again = await labUp({ nodes: 2, memoryMb: 1024, backend: 'legacy', dir: lab.dir, installDeps: false, log: labLog('smoke-again') });
+    const again = await labUp({
+      nodes: 2,
+      memoryMb: 1024,
+      backend: 'legacy',
+      dir: lab.dir,
+      installDeps: false,
+      log: labLog('smoke-again'),
+    });
     expect(again.guests.map((g) => g.sshPort)).toEqual(lab.state.guests.map((g) => g.sshPort));
   });
 

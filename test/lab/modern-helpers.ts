@@ -28,10 +28,20 @@ export interface Workload {
 
 /** Starts the workload on a guest as a transient unit confined to `memoryMaxMb`, so its pages
  *  must go to swap; its output goes to a file the test polls. */
-export async function startWorkload(lab: TestLab, node: string, opts: { mib: number; holdS: number; memoryMaxMb: number; unit?: string }): Promise<Workload> {
+export async function startWorkload(
+  lab: TestLab,
+  node: string,
+  opts: { mib: number; holdS: number; memoryMaxMb: number; unit?: string },
+): Promise<Workload> {
   const unit = opts.unit ?? 'ramster-workload';
   const out = `/root/${unit}.out`;
-  await onGuest(lab.state, node, `cat > /root/memory-workload.py && rm -f ${out} && systemctl reset-failed ${unit} 2>/dev/null; true`, labLimit(30_000), WORKLOAD);
+  await onGuest(
+    lab.state,
+    node,
+    `cat > /root/memory-workload.py && rm -f ${out} && systemctl reset-failed ${unit} 2>/dev/null; true`,
+    labLimit(30_000),
+    WORKLOAD,
+  );
   await onGuest(
     lab.state,
     node,
@@ -41,21 +51,35 @@ export async function startWorkload(lab: TestLab, node: string, opts: { mib: num
 }
 
 /** Polls the workload's output until `pattern` shows (or the unit ended without it). */
-export async function waitWorkload(lab: TestLab, node: string, w: Workload, pattern: RegExp, timeoutMs: number): Promise<string> {
+export async function waitWorkload(
+  lab: TestLab,
+  node: string,
+  w: Workload,
+  pattern: RegExp,
+  timeoutMs: number,
+): Promise<string> {
   const end = Date.now() + timeoutMs;
   for (;;) {
-    const text = await onGuest(lab.state, node, `cat ${w.out} 2>/dev/null; echo "@state $(systemctl is-active ${w.unit} 2>/dev/null)"`, labLimit(60_000)).catch((e: Error) => `@error ${e.message}`);
+    const text = await onGuest(
+      lab.state,
+      node,
+      `cat ${w.out} 2>/dev/null; echo "@state $(systemctl is-active ${w.unit} 2>/dev/null)"`,
+      labLimit(60_000),
+    ).catch((e: Error) => `@error ${e.message}`);
     if (pattern.test(text)) return text;
     if (/@state (inactive|failed)/.test(text) && !/@state .*activ/.test(text.replace(/@state (inactive|failed)/, ''))) {
       if (!pattern.test(text)) throw new Error(`workload ${w.unit} on ${node} ended without ${pattern}:\n${text}`);
     }
-    if (Date.now() > end) throw new Error(`workload ${w.unit} on ${node}: no ${pattern} after ${timeoutMs / 1000}s:\n${text}`);
+    if (Date.now() > end)
+      throw new Error(`workload ${w.unit} on ${node}: no ${pattern} after ${timeoutMs / 1000}s:\n${text}`);
     await new Promise((r) => setTimeout(r, 3000));
   }
 }
 
 /** `ramster-provision status --json`, per host. */
-export async function modernStatusOf(inventory: string): Promise<Record<string, ModernStatus & Record<string, unknown>>> {
+export async function modernStatusOf(
+  inventory: string,
+): Promise<Record<string, ModernStatus & Record<string, unknown>>> {
   const r = await cli(['status', '-i', inventory, '--json']);
   if (r.code !== 0) throw new Error(`status exit ${r.code}: ${r.stderr}`);
   return (JSON.parse(r.stdout) as { hosts: Record<string, ModernStatus & Record<string, unknown>> }).hosts;

@@ -24,11 +24,14 @@ describe('modern backend on a three-node lab: RAM server, then two copies of eve
     lab = suite.lab();
   });
 
-
   const noChange = async (inventory: string) => {
     const again = await cliJson(['apply', '-i', inventory], labLimit(900_000));
     expect(again.code, explain(again)).toBe(0);
-    for (const h of again.result.hosts) expect(changedSteps(h).map((s) => s.step), h.host).toEqual([]);
+    for (const h of again.result.hosts)
+      expect(
+        changedSteps(h).map((s) => s.step),
+        h.host,
+      ).toEqual([]);
   };
 
   it(
@@ -56,7 +59,9 @@ describe('modern backend on a three-node lab: RAM server, then two copies of eve
       expect(apply.code, explain(apply)).toBe(0);
       const verify = await cli(['verify', '-i', inventory]);
       expect(verify.code, verify.stdout + verify.stderr).toBe(0);
-      expect(verify.stdout).toMatch(/PASS {2}every page on two lenders \(\/dev\/md\/ramster-swap\) {2}\[md\d+ \[2\/2\] \[UU\]\]/);
+      expect(verify.stdout).toMatch(
+        /PASS {2}every page on two lenders \(\/dev\/md\/ramster-swap\) {2}\[md\d+ \[2\/2\] \[UU\]\]/,
+      );
       const status = await modernStatusOf(inventory);
       expect(status.node2.role).toBe('borrows from node1+node3, lends to node3');
       expect(status.node3.role).toBe('borrows from node1+node2, lends to node2');
@@ -94,7 +99,10 @@ describe('modern backend on a three-node lab: RAM server, then two copies of eve
       for (let i = 0; i < 60 && !bothInSync(); i++) {
         const v = await cli(['verify', '-i', inventory]);
         expect(v.code, v.stdout).toBe(0);
-        mirror = v.stdout.split('\n').filter((l) => l.includes('every page on two lenders')).join('\n');
+        mirror = v.stdout
+          .split('\n')
+          .filter((l) => l.includes('every page on two lenders'))
+          .join('\n');
         await new Promise((r) => setTimeout(r, 10_000));
       }
       expect(bothInSync(), `both mirrors back in sync within 10 minutes:\n${mirror}`).toBe(true);

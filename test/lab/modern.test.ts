@@ -32,7 +32,6 @@ describe('modern backend on a two-node lab', () => {
     inventory = modernInventory(lab, 'one-way', SETTINGS);
   });
 
-
   it(
     'plan on fresh guests: exit 2, the live steps show the exports and the swap they will create',
     timings.timed('plan', async () => {
@@ -45,7 +44,15 @@ describe('modern backend on a two-node lab', () => {
       expect(borrow.change?.diff).toMatch(/\+connected to \S+:lend:node1-to-node0 at 10\.99\.0\.12:4420 \(live\)/);
       expect(borrow.change?.diff).toContain('+swap on namespace');
       // A plan changes nothing on the guests.
-      expect((await onGuest(lab.state, LENDER, 'ls /sys/kernel/config/nvmet 2>/dev/null | wc -l; ls /etc/ramster 2>/dev/null | wc -l')).trim()).toBe('0\n0');
+      expect(
+        (
+          await onGuest(
+            lab.state,
+            LENDER,
+            'ls /sys/kernel/config/nvmet 2>/dev/null | wc -l; ls /etc/ramster 2>/dev/null | wc -l',
+          )
+        ).trim(),
+      ).toBe('0\n0');
     }),
     labLimit(300_000),
   );
@@ -58,10 +65,16 @@ describe('modern backend on a two-node lab', () => {
       const verify = await cli(['verify', '-i', inventory]);
       expect(verify.code, verify.stdout + verify.stderr).toBe(0);
       expect(verify.stdout).toMatch(/PASS {2}connected to node2 \(node 1, 10\.99\.0\.12:4420\)/);
-      expect(verify.stdout).toMatch(/PASS {2}swap on remote RAM, before any local swap {2}\[\/dev\/nvme\dn1 priority 32767/);
+      expect(verify.stdout).toMatch(
+        /PASS {2}swap on remote RAM, before any local swap {2}\[\/dev\/nvme\dn1 priority 32767/,
+      );
       const again = await cliJson(['apply', '-i', inventory], labLimit(600_000));
       expect(again.code, explain(again)).toBe(0);
-      for (const h of again.result.hosts) expect(changedSteps(h).map((s) => s.step), h.host).toEqual([]);
+      for (const h of again.result.hosts)
+        expect(
+          changedSteps(h).map((s) => s.step),
+          h.host,
+        ).toEqual([]);
     }),
     labLimit(1_200_000),
   );
@@ -76,7 +89,9 @@ describe('modern backend on a two-node lab', () => {
       expect(during[LENDER].foreign_pages, JSON.stringify(during)).toBeGreaterThan(0);
       expect(during[BORROWER].connections).toBe('node2 live');
       const table = await cli(['status', '-i', inventory]);
-      expect(table.stdout).toMatch(new RegExp(`^node1 +modern +borrows from node2 +${during[BORROWER].remote_pages} `, 'm'));
+      expect(table.stdout).toMatch(
+        new RegExp(`^node1 +modern +borrows from node2 +${during[BORROWER].remote_pages} `, 'm'),
+      );
       expect(table.stdout).toMatch(/^node2 +modern +lends to node1 +0 +[1-9]\d* /m);
 
       const out = await waitWorkload(lab, BORROWER, w, /^(ok|BAD)/m, labLimit(1_200_000));
@@ -108,13 +123,20 @@ describe('modern backend on a two-node lab', () => {
       const swapOff = at(/^ramster-modern: swap off/);
       const disconnect = at(/^ramster-modern: disconnected nvme\d+ from node 1/);
       const networkDown = at(NETWORK_DOWN);
-      expect([swapOff, disconnect, networkDown].every((i) => i >= 0), JSON.stringify({ swapOff, disconnect, networkDown })).toBe(true);
+      expect(
+        [swapOff, disconnect, networkDown].every((i) => i >= 0),
+        JSON.stringify({ swapOff, disconnect, networkDown }),
+      ).toBe(true);
       expect(swapOff).toBeLessThan(disconnect);
       expect(disconnect).toBeLessThan(networkDown);
 
       const apply = await cliJson(['apply', '-i', inventory], labLimit(900_000));
       expect(apply.code, explain(apply)).toBe(0);
-      for (const h of apply.result.hosts) expect(changedSteps(h).map((s) => s.step), h.host).toEqual([]);
+      for (const h of apply.result.hosts)
+        expect(
+          changedSteps(h).map((s) => s.step),
+          h.host,
+        ).toEqual([]);
     }),
     labLimit(1_800_000),
   );
@@ -131,7 +153,11 @@ describe('modern backend on a two-node lab', () => {
       expect(status[BORROWER].role).toBe('borrows from node2, lends to node2');
       expect(status[LENDER].role).toBe('borrows from node1, lends to node1');
       const again = await cliJson(['apply', '-i', sym], labLimit(600_000));
-      for (const h of again.result.hosts) expect(changedSteps(h).map((s) => s.step), h.host).toEqual([]);
+      for (const h of again.result.hosts)
+        expect(
+          changedSteps(h).map((s) => s.step),
+          h.host,
+        ).toEqual([]);
     }),
     labLimit(1_200_000),
   );

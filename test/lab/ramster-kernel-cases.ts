@@ -78,7 +78,8 @@ print(h.hexdigest())
 export type Checks = { hosts: Record<string, { checks?: { id: string; status: string; evidence: string }[] }> };
 type StatusRows = { hosts: Record<string, Record<string, string | number>> };
 
-export const sh = (lab: TestLab, node: string, script: string, timeoutMs = 300_000) => onGuest(lab.state, node, script, timeoutMs);
+export const sh = (lab: TestLab, node: string, script: string, timeoutMs = 300_000) =>
+  onGuest(lab.state, node, script, timeoutMs);
 
 export async function status(lab: TestLab, inventory = lab.state.inventory): Promise<StatusRows> {
   const r = await cli(['status', '-i', inventory, '--json']);
@@ -89,7 +90,9 @@ export async function status(lab: TestLab, inventory = lab.state.inventory): Pro
 export async function verifyStrict(lab: TestLab, inventory = lab.state.inventory): Promise<Checks> {
   const r = await cli(['verify', '-i', inventory, '--strict', '--json']);
   const report = JSON.parse(r.stdout) as Checks;
-  const bad = Object.entries(report.hosts).flatMap(([h, v]) => (v.checks ?? []).filter((c) => c.status !== 'pass').map((c) => `${h} ${c.id}: ${c.status} (${c.evidence})`));
+  const bad = Object.entries(report.hosts).flatMap(([h, v]) =>
+    (v.checks ?? []).filter((c) => c.status !== 'pass').map((c) => `${h} ${c.id}: ${c.status} (${c.evidence})`),
+  );
   expect(bad, r.stdout + r.stderr).toEqual([]);
   expect(r.code).toBe(0);
   return report;
@@ -98,7 +101,13 @@ export async function verifyStrict(lab: TestLab, inventory = lab.state.inventory
 /** Swap (a 1 GiB swapfile) on `client`, then `mb` MiB of checksummed pages in tmpfs: more than
  *  its RAM, so pages go through zcache to `server`; they must read back intact and `status`
  *  must show them on both sides. The pages stay (the reboot case reboots with them remote). */
-export async function workloadGoesRemote(lab: TestLab, inventory: string, client: string, server: string, mb: number): Promise<void> {
+export async function workloadGoesRemote(
+  lab: TestLab,
+  inventory: string,
+  client: string,
+  server: string,
+  mb: number,
+): Promise<void> {
   await sh(lab, server, 'dmesg -n 5');
   await sh(
     lab,
@@ -116,7 +125,9 @@ mountpoint -q /mnt/work || mount -t tmpfs -o size=2g tmpfs /mnt/work
 cat > /root/workload.py <<'EOF'
 ${WORKLOAD}EOF`,
   );
-  const written = (await sh(lab, client, `python3 /root/workload.py write /mnt/work/pages ${mb}`, labLimit(1_800_000))).trim();
+  const written = (
+    await sh(lab, client, `python3 /root/workload.py write /mnt/work/pages ${mb}`, labLimit(1_800_000))
+  ).trim();
   expect(written).toMatch(/^[0-9a-f]{64}$/);
   // The remotify worker runs every second; give it time to move the compressed pages.
   let rows = await status(lab, inventory);
@@ -127,7 +138,9 @@ ${WORKLOAD}EOF`,
   console.log(`[ramster-kernel] ${client} after writing ${mb} MiB: ${JSON.stringify(rows.hosts)}`);
   expect(Number(rows.hosts[server].foreign_pages), JSON.stringify(rows)).toBeGreaterThan(0);
   expect(Number(rows.hosts[client].pages_remoted), JSON.stringify(rows)).toBeGreaterThan(0);
-  const readBack = (await sh(lab, client, 'python3 /root/workload.py read /mnt/work/pages', labLimit(1_800_000))).trim();
+  const readBack = (
+    await sh(lab, client, 'python3 /root/workload.py read /mnt/work/pages', labLimit(1_800_000))
+  ).trim();
   expect(readBack).toBe(written);
   rows = await status(lab, inventory);
   console.log(`[ramster-kernel] ${client} after reading back: ${JSON.stringify(rows.hosts)}`);
@@ -157,7 +170,9 @@ export function remotifyCases(name: string): { lab: () => TestLab; timings: Case
         const h = hostOf(apply.result, node);
         const changed = changedSteps(h).map((s) => s.type);
         // kconfig changes only the first time on this machine (the tree's .config is cached too).
-        expect(changed, explain(apply)).toEqual(expect.arrayContaining(['kernel_build', 'grub_cmdline', 'reboot', 'ramster_conf', 'ramster_bringup']));
+        expect(changed, explain(apply)).toEqual(
+          expect.arrayContaining(['kernel_build', 'grub_cmdline', 'reboot', 'ramster_conf', 'ramster_bringup']),
+        );
         const build = h.steps.find((s) => s.type === 'kernel_build');
         expect(build?.change?.summary, JSON.stringify(build)).toMatch(/install kernel .*default boot entry/);
         // The playbook's own verify stage ran on the new kernel and passed.
@@ -171,7 +186,9 @@ export function remotifyCases(name: string): { lab: () => TestLab; timings: Case
       // CI run) on this machine installs it without building.
       const key = (await sh(lab, CLIENT, 'sed -n s/^key=//p /var/lib/ramster-provision/kernel.key')).trim();
       expect(key).toMatch(/^[0-9a-f]{16}$/);
-      expect(readFileSync(join('/var/cache/ramster-provision/kernels', key, 'manifest'), 'utf8')).toMatch(/^release 3\.10\.72$/m);
+      expect(readFileSync(join('/var/cache/ramster-provision/kernels', key, 'manifest'), 'utf8')).toMatch(
+        /^release 3\.10\.72$/m,
+      );
     }),
   );
 
@@ -194,17 +211,28 @@ export function remotifyCases(name: string): { lab: () => TestLab; timings: Case
         const ids = (report.hosts[node].checks ?? []).map((c) => c.id);
         expect(ids).toEqual(expect.arrayContaining(['kconfig', 'dmesg', 'sysfs', 'online', 'node-up']));
         expect(await sh(lab, node, 'ramster-ctl status')).toMatch(/Online/);
-        expect(await sh(lab, node, 'cat /sys/kernel/config/cluster/ramster/node/system1/num /sys/kernel/config/cluster/ramster/node/system2/num')).toBe('0\n1');
-        expect((await sh(lab, node, 'cat /sys/kernel/mm/ramster/manual_node_up')).trim().split(/\s+/).sort()).toEqual(['0', '1']);
+        expect(
+          await sh(
+            lab,
+            node,
+            'cat /sys/kernel/config/cluster/ramster/node/system1/num /sys/kernel/config/cluster/ramster/node/system2/num',
+          ),
+        ).toBe('0\n1');
+        expect((await sh(lab, node, 'cat /sys/kernel/mm/ramster/manual_node_up')).trim().split(/\s+/).sort()).toEqual([
+          '0',
+          '1',
+        ]);
       }
-      expect(report.hosts[CLIENT].checks?.map((c) => c.id)).toEqual(expect.arrayContaining(['target', 'remotify', 'conn-1']));
+      expect(report.hosts[CLIENT].checks?.map((c) => c.id)).toEqual(
+        expect.arrayContaining(['target', 'remotify', 'conn-1']),
+      );
       expect((await sh(lab, CLIENT, 'cat /sys/kernel/mm/ramster/remote_target_nodenum')).trim()).toBe('1');
       expect(await sh(lab, CLIENT, 'cat /sys/kernel/mm/ramster/pers_remotify_enable')).toBe('1');
     }),
   );
 
   it(
-    'a workload beyond the client\'s RAM: pages go to the server (foreign_pages > 0 there, remote gets > 0 on the client) and read back intact',
+    "a workload beyond the client's RAM: pages go to the server (foreign_pages > 0 there, remote gets > 0 on the client) and read back intact",
     timings.timed('workload', () => workloadGoesRemote(lab, lab.state.inventory, CLIENT, SERVER, WORK_MB)),
   );
 
@@ -213,15 +241,22 @@ export function remotifyCases(name: string): { lab: () => TestLab; timings: Case
     timings.timed('doctor', async () => {
       const r = await cli(['doctor', '-i', lab.state.inventory, '--json']);
       expect(r.code, r.stdout + r.stderr).toBe(0);
-      const out = JSON.parse(r.stdout) as { hosts: Record<string, { ramsterKernel: boolean; findings: { class: string; line: string }[] }> };
+      const out = JSON.parse(r.stdout) as {
+        hosts: Record<string, { ramsterKernel: boolean; findings: { class: string; line: string }[] }>;
+      };
       for (const node of NODES) {
         expect(out.hosts[node].ramsterKernel).toBe(true);
-        expect(out.hosts[node].findings.filter((f) => f.class !== 'harmless' && f.class !== 'info'), r.stdout).toEqual([]);
+        expect(
+          out.hosts[node].findings.filter((f) => f.class !== 'harmless' && f.class !== 'info'),
+          r.stdout,
+        ).toEqual([]);
         const dmesg = (await sh(lab, node, 'dmesg')).split('\n');
         const ramsterLines = dmesg.filter((l) => /\bramster\b|r2net|zcache/i.test(l));
         expect(ramsterLines.length).toBeGreaterThan(3);
         const known = new Set(classifyDmesg(dmesg).map((f) => f.line));
-        const unknown = ramsterLines.filter((l) => /ramster: (Connected|Accepted|node \d+ set as)/.test(l) && !known.has(l));
+        const unknown = ramsterLines.filter(
+          (l) => /ramster: (Connected|Accepted|node \d+ set as)/.test(l) && !known.has(l),
+        );
         expect(unknown, ramsterLines.join('\n')).toEqual([]);
       }
     }),

@@ -9,7 +9,16 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { guestOf, rebootGuest } from '../../src/lab/index.ts';
 import { changedSteps, cli, cliJson, explain, hostOf } from './cli.ts';
-import { CLIENT, remotifyCases, SERVER, SERVER_MB, sh, status, verifyStrict, workloadGoesRemote, type Checks } from './ramster-kernel-cases.ts';
+import {
+  CLIENT,
+  remotifyCases,
+  SERVER,
+  SERVER_MB,
+  sh,
+  status,
+  verifyStrict,
+  workloadGoesRemote,
+} from './ramster-kernel-cases.ts';
 
 describe('staging RAMster (Linux 3.10) on a two-node sysvinit lab: reboot and symmetric', () => {
   const { lab, timings } = remotifyCases('ramster-kernel-lifecycle');
@@ -22,7 +31,9 @@ describe('staging RAMster (Linux 3.10) on a two-node sysvinit lab: reboot and sy
       const before = await status(lab());
       console.log(`[ramster-kernel] before the client's reboot: ${JSON.stringify(before.hosts)}`);
       expect(Number(before.hosts[CLIENT].remote_pers_pages), JSON.stringify(before)).toBeGreaterThan(0);
-      const connects0 = (await sh(lab(), SERVER, 'dmesg')).split('\n').filter((l) => /ramster: Connected to node system1/.test(l)).length;
+      const connects0 = (await sh(lab(), SERVER, 'dmesg'))
+        .split('\n')
+        .filter((l) => /ramster: Connected to node system1/.test(l)).length;
       const console0 = readFileSync(guestOf(lab().state, CLIENT).consoleLog, 'latin1').length;
       const r = await rebootGuest(lab().state, guestOf(lab().state, CLIENT), { timeoutMs: 900_000 });
       expect(r.bootIdAfter).not.toBe(r.bootIdBefore);
@@ -37,16 +48,17 @@ describe('staging RAMster (Linux 3.10) on a two-node sysvinit lab: reboot and sy
       // BUGs on a flush to a removed node).
       expect(shutdown, shutdown.slice(-4000)).toContain('RAMSTER cluster "ramster": kept; it stops with the kernel');
       // Back in the cluster from the boot path alone (the ramster init script and rc.local).
-      let report: Checks | undefined;
       for (let i = 0; i < 24; i++) {
         const v = await cli(['verify', '-i', lab().state.inventory, '--strict', '--json']);
         if (v.code === 0) break;
         await new Promise((res) => setTimeout(res, 5000));
       }
-      report = await verifyStrict(lab());
+      const report = await verifyStrict(lab());
       expect(report.hosts[CLIENT].checks?.find((c) => c.id === 'conn-1')?.status).toBe('pass');
       // The survivor reconnected by itself (linux-3.10-ramster-reconnect-marked-up.patch).
-      const connects = (await sh(lab(), SERVER, 'dmesg')).split('\n').filter((l) => /ramster: Connected to node system1/.test(l)).length;
+      const connects = (await sh(lab(), SERVER, 'dmesg'))
+        .split('\n')
+        .filter((l) => /ramster: Connected to node system1/.test(l)).length;
       expect(connects).toBeGreaterThan(connects0);
       const again = await cliJson(['apply', '-i', lab().state.inventory]);
       expect(again.code, explain(again)).toBe(0);
@@ -67,7 +79,9 @@ describe('staging RAMster (Linux 3.10) on a two-node sysvinit lab: reboot and sy
       expect(again.code, explain(again)).toBe(0);
       expect(again.result.totals.changed, explain(again)).toBe(0);
       const report = await verifyStrict(lab(), inventory);
-      expect(report.hosts[SERVER].checks?.map((c) => c.id)).toEqual(expect.arrayContaining(['target', 'remotify', 'conn-0']));
+      expect(report.hosts[SERVER].checks?.map((c) => c.id)).toEqual(
+        expect.arrayContaining(['target', 'remotify', 'conn-0']),
+      );
       expect((await sh(lab(), SERVER, 'cat /sys/kernel/mm/ramster/remote_target_nodenum')).trim()).toBe('0');
       await workloadGoesRemote(lab(), inventory, SERVER, CLIENT, SERVER_MB + 128);
     }),

@@ -36,7 +36,10 @@ describe('staging RAMster (Linux 3.10) on three sysvinit guests: one RAM server,
       const apply = await cliJson(['apply', '-i', inventory], 5_400_000);
       expect(apply.code, explain(apply)).toBe(0);
       for (const node of NODES) {
-        expect(changedSteps(hostOf(apply.result, node)).map((s) => s.type), explain(apply)).toEqual(expect.arrayContaining(['kernel_build', 'reboot', 'ramster_bringup']));
+        expect(
+          changedSteps(hostOf(apply.result, node)).map((s) => s.type),
+          explain(apply),
+        ).toEqual(expect.arrayContaining(['kernel_build', 'reboot', 'ramster_bringup']));
         expect(await sh(lab, node, 'uname -r')).toBe('3.10.72');
       }
       const again = await cliJson(['apply', '-i', inventory]);
@@ -44,7 +47,9 @@ describe('staging RAMster (Linux 3.10) on three sysvinit guests: one RAM server,
       expect(again.result.totals.changed, explain(again)).toBe(0);
       const report = await verifyStrict(lab, inventory);
       for (const client of CLIENTS) {
-        expect(report.hosts[client].checks?.map((c) => c.id)).toEqual(expect.arrayContaining(['target', 'remotify', 'conn-0']));
+        expect(report.hosts[client].checks?.map((c) => c.id)).toEqual(
+          expect.arrayContaining(['target', 'remotify', 'conn-0']),
+        );
         expect((await sh(lab, client, 'cat /sys/kernel/mm/ramster/remote_target_nodenum')).trim()).toBe('0');
       }
     }),
@@ -56,7 +61,8 @@ describe('staging RAMster (Linux 3.10) on three sysvinit guests: one RAM server,
       await Promise.all(CLIENTS.map((client) => workloadGoesRemote(lab, inventory, client, SERVER, 512)));
       const rows = await status(lab, inventory);
       console.log(`[ramster-kernel-three] after both workloads: ${JSON.stringify(rows.hosts)}`);
-      for (const client of CLIENTS) expect(Number(rows.hosts[client].remote_succ_get), JSON.stringify(rows)).toBeGreaterThan(0);
+      for (const client of CLIENTS)
+        expect(Number(rows.hosts[client].remote_succ_get), JSON.stringify(rows)).toBeGreaterThan(0);
     }),
   );
 });

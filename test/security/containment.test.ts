@@ -13,7 +13,8 @@ let lab: Lab;
 beforeEach(() => (lab = makeLab()));
 afterEach(() => lab.cleanup());
 
-const file = (path: string, content = 'x\n') => `    - file: {path: "${path}", content: "${content.replace(/\n/g, '\\n')}"}\n`;
+const file = (path: string, content = 'x\n') =>
+  `    - file: {path: "${path}", content: "${content.replace(/\n/g, '\\n')}"}\n`;
 
 describe('path escape from a folder target', () => {
   it("a step path with '..' is refused, literal or templated", async () => {
@@ -62,7 +63,7 @@ describe('path escape from a folder target', () => {
     expect(readFileSync(lab.marker('secret.txt'), 'utf8')).toBe('controller-only-content\n');
   });
 
-  it("the sysfs step refuses /sys/../etc/... (schema at load and after interpolation, and the step itself)", async () => {
+  it('the sysfs step refuses /sys/../etc/... (schema at load and after interpolation, and the step itself)', async () => {
     mkdirSync(join(lab.root, 'etc'));
     writeFileSync(join(lab.root, 'etc/x'), '0\n');
     const r = await runOn(lab, '    p: /sys/../etc/x', '    - sysfs: {path: "{{ p }}", value: 1}\n', true);
@@ -70,7 +71,9 @@ describe('path escape from a folder target', () => {
     expect(readFileSync(join(lab.root, 'etc/x'), 'utf8')).toBe('0\n');
     const { sysfsStep } = await import('../../src/steps/sysfs.ts');
     const { makeCtx } = await import('../unit/steps/helpers.ts');
-    await expect(sysfsStep.checkApply({ path: '/sys/../etc/x', value: 1 }, makeCtx(new LocalTransport(lab.root), true))).rejects.toThrow(/without '\.' or '\.\.'/);
+    await expect(
+      sysfsStep.checkApply({ path: '/sys/../etc/x', value: 1 }, makeCtx(new LocalTransport(lab.root), true)),
+    ).rejects.toThrow(/without '\.' or '\.\.'/);
   });
 });
 
@@ -78,7 +81,10 @@ describe('target data run as code', () => {
   it("the facts script parses a folder's os-release, never sources it; its hostname cannot point outside", async () => {
     const m = lab.marker('os-release');
     mkdirSync(join(lab.root, 'etc'));
-    writeFileSync(join(lab.root, 'etc/os-release'), `ID=debian; touch ${m}\nVERSION_ID="12$(touch ${m})"\nID_LIKE=\`touch ${m}\`\n$(touch ${m})\n`);
+    writeFileSync(
+      join(lab.root, 'etc/os-release'),
+      `ID=debian; touch ${m}\nVERSION_ID="12$(touch ${m})"\nID_LIKE=\`touch ${m}\`\n$(touch ${m})\n`,
+    );
     writeFileSync(lab.marker('shadow'), 'root:controller-hash:1:0:99999:7:::\n');
     symlinkSync(lab.marker('shadow'), join(lab.root, 'etc/hostname'));
     const facts = await gatherFacts(new LocalTransport(lab.root));

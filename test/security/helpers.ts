@@ -25,7 +25,13 @@ export function makeLab(): Lab {
   const outside = join(dir, 'outside');
   mkdirSync(root);
   mkdirSync(outside);
-  return { dir, root, outside, marker: (n) => join(outside, n), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return {
+    dir,
+    root,
+    outside,
+    marker: (n) => join(outside, n),
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }
 
 /** Inventory text for one folder host `h` with `vars` (YAML lines, indented under vars:). */
@@ -51,6 +57,7 @@ export function writeFiles(lab: Lab, vars: string, playbook: string): { inv: str
 export const cli = (...args: string[]) => execa('node', [CLI, ...args], { reject: false, env: { NO_COLOR: '1' } });
 
 /** The step error of the one host, or its host error. */
-export const errorOf = (r: RunResult) => r.hosts[0].steps.find((s) => s.status === 'failed')?.message ?? r.hosts[0].error ?? '';
+export const errorOf = (r: RunResult) =>
+  r.hosts[0].steps.find((s) => s.status === 'failed')?.message ?? r.hosts[0].error ?? '';
 
 export const absent = (p: string) => !existsSync(p);

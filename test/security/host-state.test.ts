@@ -27,12 +27,16 @@ describe('tampered state on a host', () => {
 
     const plan = await runOn(lab, '', steps, false);
     expect(exitCode(plan)).toBe(1);
-    expect(plan.hosts[0].error).toMatch(/pending-handlers\.json on the host is corrupt \(not JSON: .*\)\. It records handlers \(a reboot among them\).*Read it on the host, run what it names by hand \(or reboot the host\), then remove it/);
+    expect(plan.hosts[0].error).toMatch(
+      /pending-handlers\.json on the host is corrupt \(not JSON: .*\)\. It records handlers \(a reboot among them\).*Read it on the host, run what it names by hand \(or reboot the host\), then remove it/,
+    );
     expect(readFileSync(join(lab.root, PENDING_PATH), 'utf8')).toBe(corrupt); // a dry run moves nothing
 
     const apply = await runOn(lab, '', steps, true);
     expect(apply.hosts[0].status).toBe('failed');
-    expect(apply.hosts[0].error).toMatch(/It was moved aside to \/var\/lib\/ramster-provision\/pending-handlers\.json\.corrupt-[\dTZ-]+: read it, run what it names by hand \(or reboot the host\), then apply again/);
+    expect(apply.hosts[0].error).toMatch(
+      /It was moved aside to \/var\/lib\/ramster-provision\/pending-handlers\.json\.corrupt-[\dTZ-]+: read it, run what it names by hand \(or reboot the host\), then apply again/,
+    );
     expect(absent(join(lab.root, 'ran'))).toBe(true);
     const aside = readdirSync(dir).filter((f) => f.startsWith('pending-handlers.json.corrupt-'));
     expect(aside).toHaveLength(1);
@@ -45,7 +49,9 @@ describe('tampered state on a host', () => {
 
     // valid JSON of the wrong shape is corrupt too (it used to end in a raw TypeError)
     writeFileSync(join(lab.root, PENDING_PATH), '{"site": "cluster reboot"}');
-    expect((await runOn(lab, '', steps, false)).hosts[0].error).toMatch(/corrupt \(the entry of play "site" is not a list of handler names\)/);
+    expect((await runOn(lab, '', steps, false)).hosts[0].error).toMatch(
+      /corrupt \(the entry of play "site" is not a list of handler names\)/,
+    );
   });
 
   it("a build host's manifest naming a file outside the cache is refused before any copy", async () => {
@@ -53,15 +59,25 @@ describe('tampered state on a host', () => {
     const rel = `../../../../../../../../..${m}`;
     const manifest = `release 6.1.0-rp\nformat deb\nimage ${rel}\nfile ${SHA} 10 ${rel}\n`;
     expect(() => parseManifest(manifest)).toThrow(ManifestError);
-    expect(() => parseManifest(manifest)).toThrow(/names image ".*pwned\.deb", which is not a plain file name: refusing it .* remove the build's cache folder on the build host and build again/);
-    expect(() => parseManifest(`release ../../boot/x\nformat deb\nimage a.deb\nfile ${SHA} 10 a.deb\n`)).toThrow(/names release "\.\.\/\.\.\/boot\/x"/);
-    expect(parseManifest(`release 6.1.0-rp\nformat deb\nimage linux-image-6.1.0_6.1.0-rp.1_amd64.deb\nfile ${SHA} 10 linux-image-6.1.0_6.1.0-rp.1_amd64.deb\n`)?.image.name).toBe('linux-image-6.1.0_6.1.0-rp.1_amd64.deb');
+    expect(() => parseManifest(manifest)).toThrow(
+      /names image ".*pwned\.deb", which is not a plain file name: refusing it .* remove the build's cache folder on the build host and build again/,
+    );
+    expect(() => parseManifest(`release ../../boot/x\nformat deb\nimage a.deb\nfile ${SHA} 10 a.deb\n`)).toThrow(
+      /names release "\.\.\/\.\.\/boot\/x"/,
+    );
+    expect(
+      parseManifest(
+        `release 6.1.0-rp\nformat deb\nimage linux-image-6.1.0_6.1.0-rp.1_amd64.deb\nfile ${SHA} 10 linux-image-6.1.0_6.1.0-rp.1_amd64.deb\n`,
+      )?.image.name,
+    ).toBe('linux-image-6.1.0_6.1.0-rp.1_amd64.deb');
     // as read from a (folder) build host's cache
     const cache = join(lab.root, 'var/cache/k/key1');
     mkdirSync(cache, { recursive: true });
     writeFileSync(join(cache, 'manifest'), manifest);
     writeFileSync(join(cache, 'complete'), '');
-    await expect(readCachedManifest(new LocalTransport(lab.root), '/var/cache/k/key1')).rejects.toThrow(/not a plain file name/);
+    await expect(readCachedManifest(new LocalTransport(lab.root), '/var/cache/k/key1')).rejects.toThrow(
+      /not a plain file name/,
+    );
     expect(absent(m)).toBe(true);
   });
 });

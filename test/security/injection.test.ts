@@ -16,10 +16,17 @@ afterEach(() => lab.cleanup());
 describe('command injection through data', () => {
   it('option injection: kernel_config_base "--eval=$(shell touch ...)" never reaches make (the schema is checked again after interpolation)', async () => {
     const m = lab.marker('make-eval');
-    const r = await runOn(lab, `    kernel_config_base: "--eval=$(shell touch ${m})"`, `    - kconfig: {tree: /usr/src/linux, base: "{{ kernel_config_base }}", fragments: [x.config]}\n`, false);
+    const r = await runOn(
+      lab,
+      `    kernel_config_base: "--eval=$(shell touch ${m})"`,
+      `    - kconfig: {tree: /usr/src/linux, base: "{{ kernel_config_base }}", fragments: [x.config]}\n`,
+      false,
+    );
     expect(absent(m)).toBe(true);
     expect(exitCode(r)).toBe(1);
-    expect(errorOf(r)).toMatch(/pb\.yaml:3:45: error: step 'kconfig': kconfig\.base must match pattern .* \(after interpolation\)/);
+    expect(errorOf(r)).toMatch(
+      /pb\.yaml:3:45: error: step 'kconfig': kconfig\.base must match pattern .* \(after interpolation\)/,
+    );
     expect(errorOf(r)).toMatch(/hint: the value comes from a \{\{ variable \}\}/);
   });
 
@@ -29,7 +36,12 @@ describe('command injection through data', () => {
     writeFileSync(join(tree, 'Makefile'), 'VERSION = 6\nPATCHLEVEL = 1\n');
     writeFileSync(join(tree, 'scripts/kconfig/merge_config.sh'), '');
     writeFileSync(join(lab.dir, 'x.config'), 'CONFIG_SWAP=y\n');
-    const r = await runOn(lab, `    kernel_source: "/usr/src/k$(touch pwned)"`, `    - kconfig: {source: "{{ kernel_source }}", base: olddefconfig, fragments: [x.config]}\n`, false);
+    const r = await runOn(
+      lab,
+      `    kernel_source: "/usr/src/k$(touch pwned)"`,
+      `    - kconfig: {source: "{{ kernel_source }}", base: olddefconfig, fragments: [x.config]}\n`,
+      false,
+    );
     expect(absent(join(lab.root, 'pwned'))).toBe(true);
     expect(absent(join(lab.dir, 'pwned'))).toBe(true);
     // the value is shown as text, not run
@@ -38,12 +50,21 @@ describe('command injection through data', () => {
 
   it('git option injection: {git: "--upload-pack=touch ...;"} is refused before git runs (scheme check; git gets -- too)', async () => {
     const m = lab.marker('upload-pack');
-    const r = await runOn(lab, `    kernel_source: {git: "--upload-pack=touch ${m};", ref: "."}`, `    - kconfig: {source: "{{ kernel_source }}", fragments: [x.config]}\n`, false);
+    const r = await runOn(
+      lab,
+      `    kernel_source: {git: "--upload-pack=touch ${m};", ref: "."}`,
+      `    - kconfig: {source: "{{ kernel_source }}", fragments: [x.config]}\n`,
+      false,
+    );
     expect(absent(m)).toBe(true);
     expect(errorOf(r)).toMatch(/kconfig\.source\.git must match pattern .* \(after interpolation\)/);
-    expect(() => parseKernelSource({ git: `--upload-pack=touch ${m};`, ref: 'v1' })).toThrow(/git URL "--upload-pack=touch .*" is not an https:\/\/, http:\/\/, git:\/\/, ssh:\/\//);
+    expect(() => parseKernelSource({ git: `--upload-pack=touch ${m};`, ref: 'v1' })).toThrow(
+      /git URL "--upload-pack=touch .*" is not an https:\/\/, http:\/\/, git:\/\/, ssh:\/\//,
+    );
     expect(() => parseKernelSource({ git: 'ext::sh -c touch% /tmp/x', ref: 'v1' })).toThrow(/is not an https/);
-    expect(() => parseKernelSource({ git: 'https://example.org/linux.git', ref: '--output=/tmp/x' })).toThrow(/is not a tag, branch or commit name/);
+    expect(() => parseKernelSource({ git: 'https://example.org/linux.git', ref: '--output=/tmp/x' })).toThrow(
+      /is not a tag, branch or commit name/,
+    );
   });
 
   it('unquoted values in user commands: unless/onlyif (which a plan runs), cmd and validate refuse a value with shell characters; | quote and argv pass it as one word', async () => {
@@ -58,7 +79,9 @@ describe('command injection through data', () => {
       for (const apply of [false, true]) {
         const r = await runOn(lab, vars, step, apply);
         expect(absent(m), step).toBe(true);
-        expect(errorOf(r), step).toMatch(/pb\.yaml:3:7: template line 1 \(.*\): "\{\{ v \}\}" puts a value with spaces or shell characters into a shell command unquoted; write \{\{ v \| quote \}\}/);
+        expect(errorOf(r), step).toMatch(
+          /pb\.yaml:3:7: template line 1 \(.*\): "\{\{ v \}\}" puts a value with spaces or shell characters into a shell command unquoted; write \{\{ v \| quote \}\}/,
+        );
       }
     }
     // the safe ways: the value arrives as one literal word
@@ -77,7 +100,12 @@ describe('command injection through data', () => {
   it('fstab line injection: mount opts with a newline are refused, fstab keeps its lines', async () => {
     mkdirSync(join(lab.root, 'etc'));
     writeFileSync(join(lab.root, 'etc/fstab'), 'proc /proc proc defaults 0 0\n');
-    const r = await runOn(lab, `    o: "defaults\\n/dev/evil / ext4 defaults 0 0"`, `    - mount: {path: /mnt, src: tmpfs, fstype: tmpfs, opts: "{{ o }}", state: present}\n`, true);
+    const r = await runOn(
+      lab,
+      `    o: "defaults\\n/dev/evil / ext4 defaults 0 0"`,
+      `    - mount: {path: /mnt, src: tmpfs, fstype: tmpfs, opts: "{{ o }}", state: present}\n`,
+      true,
+    );
     expect(errorOf(r)).toMatch(/mount\.opts must match pattern .* \(after interpolation\)/);
     expect(readFileSync(join(lab.root, 'etc/fstab'), 'utf8')).toBe('proc /proc proc defaults 0 0\n');
   });

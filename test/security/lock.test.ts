@@ -56,7 +56,9 @@ async function fiveAppliesAtOnce() {
     '',
     `- hosts: all\n  steps:\n    - command: {cmd: 'echo "$PPID" >> "$ROOT/runs"; while [ ! -e "$ROOT/release" ]; do sleep 0.2; done'}\n`,
   );
-  const runs = Array.from({ length: 5 }, () => execa('node', [CLI, 'apply', '-i', inv, pb], { reject: false, env: { NO_COLOR: '1' } }));
+  const runs = Array.from({ length: 5 }, () =>
+    execa('node', [CLI, 'apply', '-i', inv, pb], { reject: false, env: { NO_COLOR: '1' } }),
+  );
   const done: Awaited<(typeof runs)[number]>[] = [];
   runs.forEach((r) => void r.then((x) => done.push(x)));
   await until('four applies to give up', () => done.length >= 4);
@@ -73,17 +75,26 @@ describe('races on the host lock', () => {
     const refused = results.filter((r) => r.exitCode === 3);
     expect(ran.length, results.map((r) => r.stdout + r.stderr).join('\n----\n')).toBe(1);
     expect(refused.length).toBe(4);
-    for (const r of refused) expect(r.stdout).toMatch(/being provisioned by another run \(.* pid \d+, since .*\); wait for it \(--lock-wait <s>\)/);
+    for (const r of refused)
+      expect(r.stdout).toMatch(
+        /being provisioned by another run \(.* pid \d+, since .*\); wait for it \(--lock-wait <s>\)/,
+      );
     expect(readFileSync(join(lab.root, 'runs'), 'utf8').trim().split('\n')).toHaveLength(1);
     expect(existsSync(lockFile())).toBe(false);
   });
 
   it('five applies started at once on a free host, each with a change to make: exactly one takes the lock and changes it', async () => {
     const results = await fiveAppliesAtOnce();
-    expect(results.filter((r) => r.exitCode === 0).length, results.map((r) => r.stdout + r.stderr).join('\n----\n')).toBe(1);
+    expect(
+      results.filter((r) => r.exitCode === 0).length,
+      results.map((r) => r.stdout + r.stderr).join('\n----\n'),
+    ).toBe(1);
     const refused = results.filter((r) => r.exitCode === 3);
     expect(refused.length).toBe(4);
-    for (const r of refused) expect(r.stdout).toMatch(/being provisioned by another run \(.* pid \d+, since .*\)|the host changed after this run read it/);
+    for (const r of refused)
+      expect(r.stdout).toMatch(
+        /being provisioned by another run \(.* pid \d+, since .*\)|the host changed after this run read it/,
+      );
     expect(readFileSync(join(lab.root, 'runs'), 'utf8').trim().split('\n')).toHaveLength(1);
     expect(existsSync(lockFile())).toBe(false);
   });
@@ -94,30 +105,43 @@ describe('races on the host lock', () => {
     const { inv, pb } = writeFiles(lab, '', `- hosts: all\n  steps:\n${steps}`);
     let started = 0;
     const events = { stepStart: () => void (++started === at && meanwhile()) };
-    return runPlaybook(await loadInventory(inv), await loadPlaybook(pb), { apply: true, forks: 1, connect: { acceptNewHostKeys: false, connectTimeoutMs: 5000 }, events });
+    return runPlaybook(await loadInventory(inv), await loadPlaybook(pb), {
+      apply: true,
+      forks: 1,
+      connect: { acceptNewHostKeys: false, connectTimeoutMs: 5000 },
+      events,
+    });
   }
 
-  it('another apply runs between this one\'s lock-free read and its first change: this one changes nothing and says so', async () => {
+  it("another apply runs between this one's lock-free read and its first change: this one changes nothing and says so", async () => {
     // This run found /made present (a live check, no file any step declares); the other run
     // removes it before this run's first change. Only the lock's serial can tell.
     writeFileSync(join(lab.root, 'made'), '');
     const other = join(lab.dir, 'other.yaml');
-    writeFileSync(other, `- hosts: all\n  steps:\n    - command: {cmd: 'echo other >> "$ROOT/runs"; rm "$ROOT/made"', removes: /made}\n`);
+    writeFileSync(
+      other,
+      `- hosts: all\n  steps:\n    - command: {cmd: 'echo other >> "$ROOT/runs"; rm "$ROOT/made"', removes: /made}\n`,
+    );
     const steps = `    - command: {cmd: 'echo this >> "$ROOT/runs"', creates: /made}\n    - file: {path: /etc/x, content: "x\\n"}\n`;
     let otherOut = '';
     const r = await applyWith(steps, 2, () => {
-      const o = spawnSync(process.execPath, [CLI, 'apply', '-i', join(lab.dir, 'inv.yaml'), other], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+      const o = spawnSync(process.execPath, [CLI, 'apply', '-i', join(lab.dir, 'inv.yaml'), other], {
+        encoding: 'utf8',
+        env: { ...process.env, NO_COLOR: '1' },
+      });
       otherOut = o.stdout + o.stderr;
     });
     expect(otherOut).toMatch(/changed=1/);
     expect(r.hosts[0].steps.map((s) => s.status)).toEqual(['ok', 'failed']);
-    expect(errorOf(r)).toMatch(/the host changed after this run read it \(another run took its lock and released it in between\); this run changed nothing there: apply again/);
+    expect(errorOf(r)).toMatch(
+      /the host changed after this run read it \(another run took its lock and released it in between\); this run changed nothing there: apply again/,
+    );
     expect(readFileSync(join(lab.root, 'runs'), 'utf8')).toBe('other\n');
     expect(existsSync(join(lab.root, 'etc/x'))).toBe(false);
     expect(existsSync(lockFile())).toBe(false);
   });
 
-  it('a file the steps read changes between the lock-free read and the first change: the apply stops, naming it, and keeps the other writer\'s bytes', async () => {
+  it("a file the steps read changes between the lock-free read and the first change: the apply stops, naming it, and keeps the other writer's bytes", async () => {
     mkdirSync(join(lab.root, 'etc'));
     writeFileSync(join(lab.root, 'etc/app.conf'), 'ours\n');
     const steps = `    - file: {path: /etc/app.conf, content: "ours\\n"}\n    - file: {path: /etc/other.conf, content: "x\\n"}\n`;
@@ -149,7 +173,11 @@ describe('races on the host lock', () => {
   });
 
   it('a double Ctrl-C on a folder target: exit 130, the lock is released, the running command and its children are killed', async () => {
-    const { inv, pb } = writeFiles(lab, '', `- hosts: all\n  steps:\n    - command: {cmd: 'sleep 600 & echo $! > "$ROOT/sleep.pid"; wait; touch "$ROOT/finished"'}\n`);
+    const { inv, pb } = writeFiles(
+      lab,
+      '',
+      `- hosts: all\n  steps:\n    - command: {cmd: 'sleep 600 & echo $! > "$ROOT/sleep.pid"; wait; touch "$ROOT/finished"'}\n`,
+    );
     const run = execa('node', [CLI, 'apply', '-i', inv, pb], { reject: false, env: { NO_COLOR: '1' } });
     const pidFile = join(lab.root, 'sleep.pid');
     await until('the command to start', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '');

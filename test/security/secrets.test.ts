@@ -59,7 +59,13 @@ describe('secret disclosure', () => {
   it('secrets of every shape never appear in stdout, stderr, --json, diffs, errors or the on-host pending file', async () => {
     const { inv, pb } = writeFiles(lab, VARS, PLAYBOOK);
     const outputs: string[] = [];
-    for (const args of [['plan'], ['apply', '--diff'], ['apply', '--json', '--diff'], ['apply', '--check', '--diff', '-v'], ['plan', '--json']]) {
+    for (const args of [
+      ['plan'],
+      ['apply', '--diff'],
+      ['apply', '--json', '--diff'],
+      ['apply', '--check', '--diff', '-v'],
+      ['plan', '--json'],
+    ]) {
       const r = await cli(...args, '-i', inv, pb);
       outputs.push(r.stdout, r.stderr);
       expect(r.exitCode, r.stderr).not.toBe(0); // the failing step fails every apply; plans have changes
@@ -79,7 +85,8 @@ describe('secret disclosure', () => {
     expect(all).not.toContain('Zq7'); // no beginning of a secret before a cut
     // the secrets really were used on the host
     const conf = readFileSync(join(lab.root, 'etc/app.conf'), 'utf8');
-    for (const s of Object.values(SECRETS).filter((v) => v !== SECRETS.long && v !== SECRETS.mapPass)) expect(conf).toContain(s.trimEnd().split('\n')[0]);
+    for (const s of Object.values(SECRETS).filter((v) => v !== SECRETS.long && v !== SECRETS.mapPass))
+      expect(conf).toContain(s.trimEnd().split('\n')[0]);
     expect(conf).toContain(JSON.stringify(SECRETS.mapPass)); // {{ db }} renders the map as JSON
     expect(readFileSync(join(lab.root, 'argv.txt'), 'utf8')).toBe(SECRETS.quotes);
   });

@@ -2,7 +2,14 @@ import { readdirSync } from 'node:fs';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { edgeViolation, fileGraph, folderGraph, forbiddenEdges, importCycles, LAYERS } from '../architecture/imports.ts';
+import {
+  edgeViolation,
+  fileGraph,
+  folderGraph,
+  forbiddenEdges,
+  importCycles,
+  LAYERS,
+} from '../architecture/imports.ts';
 
 // The layering of src/ (cli -> engine -> steps -> transport, the domains apart) read from the
 // real imports; `npm run graph` prints the same graph.
@@ -19,7 +26,9 @@ describe('import graph of src/', () => {
   });
 
   it('places every top-level folder of src/ in a layer', () => {
-    const folders = readdirSync(SRC, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+    const folders = readdirSync(SRC, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name);
     expect(folders.filter((f) => !LAYERS.some((l) => l.includes(f)))).toEqual([]);
   });
 
@@ -32,7 +41,17 @@ describe('import graph of src/', () => {
 
 describe('the layering rules', () => {
   it('allow imports down the layers, skipping some', () => {
-    for (const [from, to] of [['cli', 'engine'], ['engine', 'steps'], ['steps', 'transport'], ['cli', 'transport'], ['steps', 'ramster'], ['report', 'engine'], ['inventory', 'input'], ['ramster', 'input'], ['input', '(src)']])
+    for (const [from, to] of [
+      ['cli', 'engine'],
+      ['engine', 'steps'],
+      ['steps', 'transport'],
+      ['cli', 'transport'],
+      ['steps', 'ramster'],
+      ['report', 'engine'],
+      ['inventory', 'input'],
+      ['ramster', 'input'],
+      ['input', '(src)'],
+    ])
       expect(edgeViolation(from, to), `${from} -> ${to}`).toBeUndefined();
   });
 
@@ -48,7 +67,13 @@ describe('the layering rules', () => {
   });
 
   it('finds a cycle and the files in it', () => {
-    const g = new Map([['a', ['b']], ['b', ['c']], ['c', ['a']], ['d', ['a']], ['e', ['e']]]);
+    const g = new Map([
+      ['a', ['b']],
+      ['b', ['c']],
+      ['c', ['a']],
+      ['d', ['a']],
+      ['e', ['e']],
+    ]);
     expect(importCycles(g)).toEqual([['a', 'b', 'c'], ['e']]);
   });
 });

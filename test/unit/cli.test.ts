@@ -21,7 +21,19 @@ describe('cli', () => {
   it('--help teaches: commands, examples and every exit code', async () => {
     const r = await cli('--help');
     expect(r.exitCode).toBe(0);
-    for (const word of ['validate', 'plan', 'apply', 'facts', 'verify', 'status', 'doctor', 'lab', 'Examples:', 'Exit codes:', '130'])
+    for (const word of [
+      'validate',
+      'plan',
+      'apply',
+      'facts',
+      'verify',
+      'status',
+      'doctor',
+      'lab',
+      'Examples:',
+      'Exit codes:',
+      '130',
+    ])
       expect(r.stdout).toContain(word);
   });
 
@@ -76,7 +88,7 @@ describe('cli', () => {
 
   it('plain output has no escape codes when not on a TTY', async () => {
     const r = await cli('plan', '-i', join(dir, 'inv.yaml'), join(dir, 'pb.yaml'));
-    expect(r.stdout).not.toMatch(/\x1b\[/);
+    expect(r.stdout).not.toContain('\x1b[');
   });
 });
 
@@ -95,8 +107,12 @@ describe('unknown variables', () => {
     );
     const r = await cli('apply', '-i', join(dir, 'inv.yaml'), pb);
     expect(r.exitCode).toBe(1);
-    expect(r.stderr).toContain(`${pb}:4:7: error: step 'file /etc/a' uses unknown variable 'greting' (in file.content) for host h1\n  hint: did you mean 'greeting'?`);
-    expect(r.stderr).toContain(`${pb}:5:7: error: step 'file /etc/b' uses unknown variable 'facts.os_famly' (in file.content)`);
+    expect(r.stderr).toContain(
+      `${pb}:4:7: error: step 'file /etc/a' uses unknown variable 'greting' (in file.content) for host h1\n  hint: did you mean 'greeting'?`,
+    );
+    expect(r.stderr).toContain(
+      `${pb}:5:7: error: step 'file /etc/b' uses unknown variable 'facts.os_famly' (in file.content)`,
+    );
     expect(r.stderr).toContain(`${pb}:6:14: error: step 'file /etc/b' uses unknown variable 'nope' (in when)`);
     expect(r.stderr).toContain('nothing was run');
   });

@@ -34,7 +34,12 @@ const inventory = () =>
 `,
   );
 
-const opts = (apply: boolean, extra = {}) => ({ apply, forks: 10, connect: { acceptNewHostKeys: false, connectTimeoutMs: 1000 }, ...extra });
+const opts = (apply: boolean, extra = {}) => ({
+  apply,
+  forks: 10,
+  connect: { acceptNewHostKeys: false, connectTimeoutMs: 1000 },
+  ...extra,
+});
 
 describe('engine', () => {
   const pbText = `
@@ -65,7 +70,12 @@ describe('engine', () => {
 
     const first = await runPlaybook(inv, pb, opts(true));
     expect(exitCode(first)).toBe(0);
-    expect(first.hosts.find((h) => h.host === 'a')!.steps.filter((s) => !s.handler).map((s) => [s.step, s.status, s.change?.summary])).toEqual(planned.filter((s) => s[0] !== 'first' && s[0] !== 'second'));
+    expect(
+      first.hosts
+        .find((h) => h.host === 'a')!
+        .steps.filter((s) => !s.handler)
+        .map((s) => [s.step, s.status, s.change?.summary]),
+    ).toEqual(planned.filter((s) => s[0] !== 'first' && s[0] !== 'second'));
     expect(readFileSync(join(dir, 'a/etc/motd'), 'utf8')).toBe('hello from system1\n');
     expect(readFileSync(join(dir, 'b/etc/motd'), 'utf8')).toBe('hello from system2\n');
     expect(existsSync(join(dir, 'a/etc/zero'))).toBe(true);
@@ -165,7 +175,8 @@ describe('engine', () => {
 });
 
 describe('host lock', () => {
-  const pb = () => loadPlaybookText(join(dir, 'pb.yaml'), `- hosts: a\n  steps:\n    - file: {path: /etc/motd, content: "x\\n"}\n`);
+  const pb = () =>
+    loadPlaybookText(join(dir, 'pb.yaml'), `- hosts: a\n  steps:\n    - file: {path: /etc/motd, content: "x\\n"}\n`);
   const lockDir = () => join(dir, 'a', LOCK_PATH);
   const bootId = () => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
 
@@ -177,7 +188,10 @@ describe('host lock', () => {
 
   it('a live run elsewhere holds the host: the apply fails clearly, nothing is changed', async () => {
     mkdirSync(lockDir(), { recursive: true });
-    writeFileSync(join(lockDir(), 'owner'), `controller=other-machine\npid=4242\nstarted=2026-01-01T00:00:00Z\nboot_id=${bootId()}\n`);
+    writeFileSync(
+      join(lockDir(), 'owner'),
+      `controller=other-machine\npid=4242\nstarted=2026-01-01T00:00:00Z\nboot_id=${bootId()}\n`,
+    );
     const r = await runPlaybook(inventory(), pb(), opts(true));
     expect(r.hosts[0].status).toBe('failed');
     expect(r.hosts[0].error).toMatch(/being provisioned by another run \(other-machine pid 4242.*--break-lock/);
@@ -221,12 +235,20 @@ describe('host lock', () => {
   });
 
   it('a stale lock (its run on this machine is gone, the host rebooted since, or no owner record) is taken over', async () => {
-    for (const owner of [`controller=${hostname()}\npid=999999\nstarted=x\nboot_id=${bootId()}\n`, `controller=other\npid=1\nstarted=x\nboot_id=00000000-0000-0000-0000-000000000000\n`, '']) {
+    for (const owner of [
+      `controller=${hostname()}\npid=999999\nstarted=x\nboot_id=${bootId()}\n`,
+      `controller=other\npid=1\nstarted=x\nboot_id=00000000-0000-0000-0000-000000000000\n`,
+      '',
+    ]) {
       mkdirSync(lockDir(), { recursive: true });
       writeFileSync(join(lockDir(), 'owner'), owner);
       if (!owner) utimesSync(lockDir(), new Date(Date.now() - 120_000), new Date(Date.now() - 120_000)); // no record: stale once old
       const logs: string[] = [];
-      const r = await runPlaybook(inventory(), pb(), opts(true, { events: { log: (_h: string, l: string) => logs.push(l) } }));
+      const r = await runPlaybook(
+        inventory(),
+        pb(),
+        opts(true, { events: { log: (_h: string, l: string) => logs.push(l) } }),
+      );
       expect(r.hosts[0].status).not.toBe('failed');
       expect(logs.join('\n')).toMatch(/taking over a stale lock/);
       expect(existsSync(lockDir())).toBe(false);
@@ -242,15 +264,24 @@ describe('host lock', () => {
     const beforeBoot = new Date(Date.now() - (uptimeS + 30) * 1000);
     utimesSync(lockDir(), beforeBoot, beforeBoot);
     const logs: string[] = [];
-    const r = await runPlaybook(inventory(), pb(), opts(true, { events: { log: (_h: string, l: string) => logs.push(l) } }));
+    const r = await runPlaybook(
+      inventory(),
+      pb(),
+      opts(true, { events: { log: (_h: string, l: string) => logs.push(l) } }),
+    );
     expect(r.hosts[0].status, r.hosts[0].error).not.toBe('failed');
-    expect(logs.join('\n')).toMatch(/taking over a stale lock: it has no owner record and was written before the host last booted/);
+    expect(logs.join('\n')).toMatch(
+      /taking over a stale lock: it has no owner record and was written before the host last booted/,
+    );
     expect(existsSync(lockDir())).toBe(false);
   });
 
   it('a host failing before any step (lock held, facts failing) counts failed=1 in its recap line and the totals, as an unreachable one counts unreachable=1', async () => {
     mkdirSync(lockDir(), { recursive: true });
-    writeFileSync(join(lockDir(), 'owner'), `controller=other-machine\npid=4242\nstarted=2026-01-01T00:00:00Z\nboot_id=${bootId()}\n`);
+    writeFileSync(
+      join(lockDir(), 'owner'),
+      `controller=other-machine\npid=4242\nstarted=2026-01-01T00:00:00Z\nboot_id=${bootId()}\n`,
+    );
     const inv = loadInventoryText(
       join(dir, 'inv4.yaml'),
       `all:
@@ -261,7 +292,10 @@ describe('host lock', () => {
     down: {address: 127.0.0.1, port: 1}
 `,
     );
-    const all = loadPlaybookText(join(dir, 'pb4.yaml'), `- hosts: all\n  steps:\n    - file: {path: /etc/motd, content: "x\\n"}\n`);
+    const all = loadPlaybookText(
+      join(dir, 'pb4.yaml'),
+      `- hosts: all\n  steps:\n    - file: {path: /etc/motd, content: "x\\n"}\n`,
+    );
     const r = await runPlaybook(inv, all, opts(true));
     const by = Object.fromEntries(r.hosts.map((h) => [h.host, h]));
     expect(by.a.error).toMatch(/being provisioned by another run/);

@@ -15,25 +15,59 @@ function mutations(text: string) {
   const lines = text.split('\n');
   return fc.oneof(
     // delete a range of characters
-    fc.tuple(fc.nat(text.length), fc.integer({ min: 1, max: 12 })).map(([i, n]) => text.slice(0, i) + text.slice(i + n)),
+    fc
+      .tuple(fc.nat(text.length), fc.integer({ min: 1, max: 12 }))
+      .map(([i, n]) => text.slice(0, i) + text.slice(i + n)),
     // insert YAML-significant characters
-    fc.tuple(fc.nat(text.length), fc.constantFrom(':', '-', '{', '}', '[', ']', '"', "'", '\t', '\n', ' ', '#', '&a', '*a', '!sensitive ', '99999', '-1', 'null', '~', '{{ nope }}', '\r\n')).map(
-      ([i, s]) => text.slice(0, i) + s + text.slice(i),
-    ),
+    fc
+      .tuple(
+        fc.nat(text.length),
+        fc.constantFrom(
+          ':',
+          '-',
+          '{',
+          '}',
+          '[',
+          ']',
+          '"',
+          "'",
+          '\t',
+          '\n',
+          ' ',
+          '#',
+          '&a',
+          '*a',
+          '!sensitive ',
+          '99999',
+          '-1',
+          'null',
+          '~',
+          '{{ nope }}',
+          '\r\n',
+        ),
+      )
+      .map(([i, s]) => text.slice(0, i) + s + text.slice(i)),
     // duplicate, drop or swap lines
-    fc.tuple(fc.nat(lines.length - 1), fc.nat(lines.length - 1), fc.constantFrom('dup', 'drop', 'swap')).map(([a, b, op]) => {
-      const l = [...lines];
-      if (op === 'dup') l.splice(a, 0, l[a]);
-      else if (op === 'drop') l.splice(a, 1);
-      else [l[a], l[b]] = [l[b], l[a]];
-      return l.join('\n');
-    }),
+    fc
+      .tuple(fc.nat(lines.length - 1), fc.nat(lines.length - 1), fc.constantFrom('dup', 'drop', 'swap'))
+      .map(([a, b, op]) => {
+        const l = [...lines];
+        if (op === 'dup') l.splice(a, 0, l[a]);
+        else if (op === 'drop') l.splice(a, 1);
+        else [l[a], l[b]] = [l[b], l[a]];
+        return l.join('\n');
+      }),
     // replace a scalar value with another type
-    fc.tuple(fc.nat(lines.length - 1), fc.constantFrom('0', '-5', '70000', 'true', '[]', '{}', '"x"', '1.5', 'a b c', '999.1.1.1')).map(([a, v]) => {
-      const l = [...lines];
-      l[a] = l[a].replace(/:\s.*$/, `: ${v}`);
-      return l.join('\n');
-    }),
+    fc
+      .tuple(
+        fc.nat(lines.length - 1),
+        fc.constantFrom('0', '-5', '70000', 'true', '[]', '{}', '"x"', '1.5', 'a b c', '999.1.1.1'),
+      )
+      .map(([a, v]) => {
+        const l = [...lines];
+        l[a] = l[a].replace(/:\s.*$/, `: ${v}`);
+        return l.join('\n');
+      }),
   );
 }
 
@@ -41,7 +75,8 @@ function check(load: (text: string) => unknown, text: string, lineCount: number)
   try {
     load(text);
   } catch (e) {
-    if (!(e instanceof InputError)) throw new Error(`not an InputError for:\n${text}\n---\n${String(e instanceof Error ? e.stack : e)}`);
+    if (!(e instanceof InputError))
+      throw new Error(`not an InputError for:\n${text}\n---\n${String(e instanceof Error ? e.stack : e)}`);
     expect(e.diagnostics.length).toBeGreaterThan(0);
     for (const d of e.diagnostics) {
       expect(`${d.file}:${d.line}:${d.col}`).toMatch(LOCATED);
@@ -56,7 +91,9 @@ describe('malformed input never escapes as anything but located diagnostics', ()
   it('inventories', () => {
     const base = readFileSync('playbooks/inventory.example.yaml', 'utf8');
     fc.assert(
-      fc.property(mutations(base), (text) => check((t) => loadInventoryText('inv.yaml', t), text, text.split('\n').length)),
+      fc.property(mutations(base), (text) =>
+        check((t) => loadInventoryText('inv.yaml', t), text, text.split('\n').length),
+      ),
       { numRuns: 400, seed: 1 },
     );
   });
@@ -64,7 +101,9 @@ describe('malformed input never escapes as anything but located diagnostics', ()
   it('playbooks', () => {
     const base = readFileSync('playbooks/example.yaml', 'utf8');
     fc.assert(
-      fc.property(mutations(base), (text) => check((t) => loadPlaybookText('pb.yaml', t), text, text.split('\n').length)),
+      fc.property(mutations(base), (text) =>
+        check((t) => loadPlaybookText('pb.yaml', t), text, text.split('\n').length),
+      ),
       { numRuns: 400, seed: 2 },
     );
   });
@@ -76,7 +115,15 @@ describe('malformed input never escapes as anything but located diagnostics', ()
 describe('a known key one edit away is always reported', () => {
   const base = readFileSync('playbooks/inventory.example.yaml', 'utf8');
   const lines = base.split('\n');
-  const KNOWN = new Set(['all', 'vars', 'hosts', 'children', 'ramster', ...Object.keys(inventorySchema.$defs.cluster.properties), ...HOST_KEYS]);
+  const KNOWN = new Set([
+    'all',
+    'vars',
+    'hosts',
+    'children',
+    'ramster',
+    ...Object.keys(inventorySchema.$defs.cluster.properties),
+    ...HOST_KEYS,
+  ]);
   // Lines whose key is a known key (not a group or host name), and that key's position.
   const keyed = lines.flatMap((l, i) => {
     const m = /^(\s*)([a-z_]+):/.exec(l);
@@ -113,7 +160,10 @@ describe('a known key one edit away is always reported', () => {
           if (!(err instanceof InputError)) throw err;
           diagnostics = err.diagnostics;
         }
-        expect(diagnostics.map((d) => d.line), `\`${target.key}\` misspelt \`${typo}\` on line ${target.line + 1}`).toContain(target.line + 1);
+        expect(
+          diagnostics.map((d) => d.line),
+          `\`${target.key}\` misspelt \`${typo}\` on line ${target.line + 1}`,
+        ).toContain(target.line + 1);
       }),
       { numRuns: 500, seed: 3 },
     );

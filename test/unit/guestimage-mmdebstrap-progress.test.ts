@@ -26,12 +26,21 @@ I: installing remaining packages inside the chroot...
 Get:1 http://deb.debian.org/debian bookworm/main amd64 linux-image-6.1.0-41-amd64 amd64 6.1.158-1 [68.9 MB]`;
 
 describe('mmdebstrap progress', () => {
-  it('counts .debs fetched with their sizes (not index files), unpacked and set up, out of every apt run\'s total', () => {
+  it("counts .debs fetched with their sizes (not index files), unpacked and set up, out of every apt run's total", () => {
     const p = newMmdebstrapProgress();
     const changed = OUTPUT.split('\n').filter((l) => mmdebstrapLine(p, l));
-    expect(p).toEqual({ phase: 'installing remaining packages inside the chroot', fetched: 4, fetchedBytes: 37.6e3 + 2759e3 + 49.9e3 + 68.9e6, unpacked: 2, setUp: 1, total: 209 });
+    expect(p).toEqual({
+      phase: 'installing remaining packages inside the chroot',
+      fetched: 4,
+      fetchedBytes: 37.6e3 + 2759e3 + 49.9e3 + 68.9e6,
+      unpacked: 2,
+      setUp: 1,
+      total: 209,
+    });
     expect(changed).toHaveLength(14); // 5 phases, 4 fetches, 2 unpacked, 1 set up, 2 totals
-    expect(describeMmdebstrap(p)).toBe('installing remaining packages inside the chroot: 4 packages fetched (71.7 MB), 2 unpacked, 1 set up of 209');
+    expect(describeMmdebstrap(p)).toBe(
+      'installing remaining packages inside the chroot: 4 packages fetched (71.7 MB), 2 unpacked, 1 set up of 209',
+    );
   });
 
   it('says what it knows before apt has planned anything', () => {

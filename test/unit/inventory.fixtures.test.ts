@@ -9,14 +9,17 @@ import { loadInventory } from '../../src/inventory/load.ts';
 // holds exactly what the user must see for it (every diagnostic, formatted, in file order).
 const repo = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const dir = join(repo, 'test/fixtures/inventory/invalid');
-const fixtures = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
+const fixtures = readdirSync(dir)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 
 // Read from disk as the CLI does, so byte-level checks (UTF-8) are covered too.
 async function diagnosticsFor(file: string): Promise<string> {
   try {
     await loadInventory(file);
   } catch (e) {
-    if (e instanceof InputError) return e.diagnostics.map((d) => formatDiagnostic({ ...d, file: relative(repo, d.file) })).join('\n') + '\n';
+    if (e instanceof InputError)
+      return `${e.diagnostics.map((d) => formatDiagnostic({ ...d, file: relative(repo, d.file) })).join('\n')}\n`;
     throw e;
   }
   return 'the inventory was accepted\n';
@@ -34,6 +37,6 @@ describe('invalid inventories', () => {
     const actual = await diagnosticsFor(file);
     expect(actual).toBe(expected);
     // Every diagnostic says how to fix it.
-    for (const block of actual.trimEnd().split(/\n(?=\S)/)) expect(block).toMatch(/\n  hint: \S/);
+    for (const block of actual.trimEnd().split(/\n(?=\S)/)) expect(block).toMatch(/\n {2}hint: \S/);
   });
 });

@@ -16,8 +16,12 @@ const targetsOf = (c: Cluster) => Object.fromEntries(c.nodes.map((n) => [n.numbe
 
 /** A one-group cluster with the given `ramster:` lines and nodes numbered as listed. */
 function cluster(section: string, numbers: number[], extra: (n: number) => string = () => ''): Inventory {
-  const hosts = numbers.map((n) => `        n${n}: {address: 10.0.0.${n + 1}, number: ${n}, hostname: system${n}${extra(n)}}`).join('\n');
-  return load(`all:\n  children:\n    lab:\n      ramster:\n        cluster: lab\n${section}\n      hosts:\n${hosts}\n`);
+  const hosts = numbers
+    .map((n) => `        n${n}: {address: 10.0.0.${n + 1}, number: ${n}, hostname: system${n}${extra(n)}}`)
+    .join('\n');
+  return load(
+    `all:\n  children:\n    lab:\n      ramster:\n        cluster: lab\n${section}\n      hosts:\n${hosts}\n`,
+  );
 }
 
 describe('the example inventory', () => {
@@ -25,7 +29,15 @@ describe('the example inventory', () => {
     const inv = await loadInventory(join(repo, 'playbooks/inventory.example.yaml'));
     expect(inv.clusters).toHaveLength(1);
     const [c] = inv.clusters;
-    expect(c).toMatchObject({ name: 'ramster', group: 'lab', port: 7777, heartbeatDeadThreshold: 500, idleTimeoutMs: 1_000_000, backend: 'legacy', topology: 'one-way' });
+    expect(c).toMatchObject({
+      name: 'ramster',
+      group: 'lab',
+      port: 7777,
+      heartbeatDeadThreshold: 500,
+      idleTimeoutMs: 1_000_000,
+      backend: 'legacy',
+      topology: 'one-way',
+    });
     expect(c.nodes.map((n) => [n.host, n.hostname, n.number])).toEqual([
       ['node1', 'system1', 0],
       ['node2', 'system2', 1],
@@ -35,7 +47,9 @@ describe('the example inventory', () => {
   });
 
   it('points editors at the schema, which has an $id and a description on every property', () => {
-    expect(readFileSync(join(repo, 'playbooks/inventory.example.yaml'), 'utf8')).toMatch(/^# yaml-language-server: \$schema=\.\.\/schemas\/inventory\.schema\.json/);
+    expect(readFileSync(join(repo, 'playbooks/inventory.example.yaml'), 'utf8')).toMatch(
+      /^# yaml-language-server: \$schema=\.\.\/schemas\/inventory\.schema\.json/,
+    );
     expect(inventorySchema.$id).toMatch(/^https:\/\/.+inventory\.schema\.json$/);
     const missing: string[] = [];
     const walk = (schema: Record<string, unknown>, at: string) => {
@@ -45,7 +59,8 @@ describe('the example inventory', () => {
       }
     };
     walk(inventorySchema, '');
-    for (const [name, def] of Object.entries(inventorySchema.$defs as Record<string, Record<string, unknown>>)) walk(def, name);
+    for (const [name, def] of Object.entries(inventorySchema.$defs as Record<string, Record<string, unknown>>))
+      walk(def, name);
     expect(missing).toEqual([]);
   });
 });
@@ -54,8 +69,18 @@ describe('hosts', () => {
   it('applies defaults', () => {
     const inv = load('all:\n  hosts:\n    web1:\n');
     expect(inv.hosts.get('web1')).toEqual({
-      name: 'web1', address: 'web1', port: undefined, user: undefined, become: false, becomePassword: undefined,
-      identity: undefined, sshConfig: undefined, connection: 'ssh', root: undefined, groups: ['all'], vars: {},
+      name: 'web1',
+      address: 'web1',
+      port: undefined,
+      user: undefined,
+      become: false,
+      becomePassword: undefined,
+      identity: undefined,
+      sshConfig: undefined,
+      connection: 'ssh',
+      root: undefined,
+      groups: ['all'],
+      vars: {},
     });
     expect(inv.clusters).toEqual([]);
   });
@@ -78,7 +103,15 @@ all:
       hosts:
         h2: {note: hi}
 `);
-    expect(inv.hosts.get('h1')).toMatchObject({ user: 'root', become: true, becomePassword: 's3cret', identity: '/keys/id', port: 2200, groups: ['all', 'outer', 'inner'], vars: { color: 'black', size: 1, tier: 'outer' } });
+    expect(inv.hosts.get('h1')).toMatchObject({
+      user: 'root',
+      become: true,
+      becomePassword: 's3cret',
+      identity: '/keys/id',
+      port: 2200,
+      groups: ['all', 'outer', 'inner'],
+      vars: { color: 'black', size: 1, tier: 'outer' },
+    });
     // h2 is in two groups: `inner` (depth 2) beats `other` (depth 1); its own settings from both listings merge.
     const h2 = inv.hosts.get('h2')!;
     expect(h2.groups).toEqual(['all', 'other', 'outer', 'inner']);
@@ -88,7 +121,9 @@ all:
   });
 
   it('gives hosts of the same groups the same group vars, each with its own overrides, and groups no host can change for the others', () => {
-    const inv = load('all:\n  vars: {tier: all}\n  children:\n    web:\n      vars: {tier: web, rack: r1}\n      hosts:\n        a: {rack: r9}\n        b:\n        c: {tier: own}\n');
+    const inv = load(
+      'all:\n  vars: {tier: all}\n  children:\n    web:\n      vars: {tier: web, rack: r1}\n      hosts:\n        a: {rack: r9}\n        b:\n        c: {tier: own}\n',
+    );
     expect(['a', 'b', 'c'].map((h) => inv.hosts.get(h)!.vars)).toEqual([
       { tier: 'web', rack: 'r9' },
       { tier: 'web', rack: 'r1' },
@@ -128,8 +163,16 @@ describe('clusters', () => {
   it('applies the cluster defaults', () => {
     const [c] = cluster('', [0, 1]).clusters;
     expect(c).toEqual({
-      name: 'lab', group: 'lab', port: 7777, heartbeatDeadThreshold: 500, idleTimeoutMs: 1_000_000, keepaliveDelayMs: 2000,
-      reconnectDelayMs: 2000, backend: 'legacy', topology: undefined, options: {},
+      name: 'lab',
+      group: 'lab',
+      port: 7777,
+      heartbeatDeadThreshold: 500,
+      idleTimeoutMs: 1_000_000,
+      keepaliveDelayMs: 2000,
+      reconnectDelayMs: 2000,
+      backend: 'legacy',
+      topology: undefined,
+      options: {},
       nodes: [
         { host: 'n0', hostname: 'system0', number: 0, clusterAddress: '10.0.0.1', targets: [] },
         { host: 'n1', hostname: 'system1', number: 1, clusterAddress: '10.0.0.2', targets: [] },
@@ -159,11 +202,19 @@ all:
 
   it('symmetric: each node borrows from the next node number, in a ring', () => {
     expect(targetsOf(cluster('        topology: symmetric', [0, 1]).clusters[0])).toEqual({ 0: [1], 1: [0] });
-    expect(targetsOf(cluster('        topology: symmetric', [7, 2, 5]).clusters[0])).toEqual({ 2: [5], 5: [7], 7: [2] });
+    expect(targetsOf(cluster('        topology: symmetric', [7, 2, 5]).clusters[0])).toEqual({
+      2: [5],
+      5: [7],
+      7: [2],
+    });
   });
 
   it('ram-server: every node but the lowest-numbered borrows from it', () => {
-    expect(targetsOf(cluster('        topology: ram-server', [0, 1, 2]).clusters[0])).toEqual({ 0: [], 1: [0], 2: [0] });
+    expect(targetsOf(cluster('        topology: ram-server', [0, 1, 2]).clusters[0])).toEqual({
+      0: [],
+      1: [0],
+      2: [0],
+    });
   });
 
   it('an explicit remote_target, by name or by number, overrides the topology for that node', () => {
@@ -180,10 +231,14 @@ all:
   });
 
   it('replicas 2 (modern) gives each borrower a second, distinct lender', () => {
-    const ram = cluster('        backend: modern\n        topology: ram-server\n        replicas: 2\n        lend_mb: 512', [0, 1, 2]).clusters[0];
+    const ram = cluster(
+      '        backend: modern\n        topology: ram-server\n        replicas: 2\n        lend_mb: 512',
+      [0, 1, 2],
+    ).clusters[0];
     expect(targetsOf(ram)).toEqual({ 0: [], 1: [0, 2], 2: [0, 1] });
     expect(ram.options).toEqual({ nvme_port: 4420, replicas: 2, lend_mb: 512 });
-    const sym = cluster('        backend: modern\n        topology: symmetric\n        replicas: 2', [0, 1, 2, 3]).clusters[0];
+    const sym = cluster('        backend: modern\n        topology: symmetric\n        replicas: 2', [0, 1, 2, 3])
+      .clusters[0];
     expect(targetsOf(sym)).toEqual({ 0: [1, 2], 1: [2, 3], 2: [3, 0], 3: [0, 1] });
   });
 
@@ -258,9 +313,18 @@ all:
       colour: 'red',
       inventory_hostname: 'a',
       ramster: {
-        name: 'lab', group: 'lab', port: 7777, heartbeatDeadThreshold: 500, idleTimeoutMs: 1_000_000, keepaliveDelayMs: 2000,
-        reconnectDelayMs: 2000, backend: 'modern', topology: 'one-way', options: { nvme_port: 4420, replicas: 1, zswap_compressor: 'lz4' },
-        nodes, node: nodes[0],
+        name: 'lab',
+        group: 'lab',
+        port: 7777,
+        heartbeatDeadThreshold: 500,
+        idleTimeoutMs: 1_000_000,
+        keepaliveDelayMs: 2000,
+        reconnectDelayMs: 2000,
+        backend: 'modern',
+        topology: 'one-way',
+        options: { nvme_port: 4420, replicas: 1, zswap_compressor: 'lz4' },
+        nodes,
+        node: nodes[0],
       },
     });
     expect(inventoryTemplateVars(inv, 'b').ramster?.node).toEqual(nodes[1]);
@@ -293,7 +357,9 @@ describe('loadInventory errors', () => {
     const err = await loadInventory(file).catch((e) => e);
     expect(err).toBeInstanceOf(InputError);
     expect(err.diagnostics.length).toBe(8);
-    expect(err.message.split('\n')[0]).toBe(`${file}:4:13: error: \`become\` in the vars of group \`all\` must be true or false (got "yes please")`);
+    expect(err.message.split('\n')[0]).toBe(
+      `${file}:4:13: error: \`become\` in the vars of group \`all\` must be true or false (got "yes please")`,
+    );
   });
 });
 
@@ -310,9 +376,13 @@ describe('free variables and misspelt settings', () => {
 
   it('takes a name one edit from a setting for a typo, with "did you mean"', () => {
     expect(problems('all:\n  hosts:\n    h1:\n      adress: 192.0.2.1\n')).toEqual([
-      expect.stringMatching(/^4:7 `adress` of host `h1` is not a setting, but its name is close to the setting `address` \| did you mean `address`\?/),
+      expect.stringMatching(
+        /^4:7 `adress` of host `h1` is not a setting, but its name is close to the setting `address` \| did you mean `address`\?/,
+      ),
     ]);
-    expect(problems('all:\n  vars:\n    become_pasword: x\n  hosts:\n    h1:\n')).toEqual([expect.stringMatching(/^3:5 .*`become_password`/)]);
+    expect(problems('all:\n  vars:\n    become_pasword: x\n  hosts:\n    h1:\n')).toEqual([
+      expect.stringMatching(/^3:5 .*`become_password`/),
+    ]);
   });
 
   it('keeps names declared under `vars:` as they are, at the precedence of the map they are in', () => {
@@ -325,11 +395,17 @@ all:
       vars: {adress: mine}
       colour: red
 `);
-    expect(inv.hosts.get('h1')).toMatchObject({ address: 'h1', become: false, vars: { adress: 'mine', becom: 1, colour: 'red' } });
+    expect(inv.hosts.get('h1')).toMatchObject({
+      address: 'h1',
+      become: false,
+      vars: { adress: 'mine', becom: 1, colour: 'red' },
+    });
   });
 
   it('leaves names that are not close to a setting alone', () => {
-    const inv = load('all:\n  hosts:\n    h1: {size: 1, note: hi, ansible_user: x, kernel_source: /usr/src/linux, roles: [a]}\n');
+    const inv = load(
+      'all:\n  hosts:\n    h1: {size: 1, note: hi, ansible_user: x, kernel_source: /usr/src/linux, roles: [a]}\n',
+    );
     expect(Object.keys(inv.hosts.get('h1')!.vars)).toEqual(['size', 'note', 'ansible_user', 'kernel_source', 'roles']);
   });
 });

@@ -132,7 +132,10 @@ describe('checkHostKey', () => {
   });
 
   it('reports a different key of the same type as changed, with the stale line', () => {
-    expect(checkHostKey(kh(), 'web1', 22, ed2.blob)).toMatchObject({ status: 'changed', stale: [{ file: '/etc/kh', line: 1 }] });
+    expect(checkHostKey(kh(), 'web1', 22, ed2.blob)).toMatchObject({
+      status: 'changed',
+      stale: [{ file: '/etc/kh', line: 1 }],
+    });
   });
 
   it('treats a key of a type the host has no entry for as unknown', () => {
@@ -154,7 +157,13 @@ describe('checkHostKey', () => {
 
 describe('HostKeyPolicy', () => {
   const policy = (file: string, acceptNewHostKeys: boolean, port = 2222) =>
-    new HostKeyPolicy({ host: '127.0.0.1', port, knownHostsFile: file, acceptNewHostKeys, label: `n1 (127.0.0.1:${port})` });
+    new HostKeyPolicy({
+      host: '127.0.0.1',
+      port,
+      knownHostsFile: file,
+      acceptNewHostKeys,
+      label: `n1 (127.0.0.1:${port})`,
+    });
 
   it('refuses an unknown host by default, showing the fingerprint and how to proceed', () => {
     const file = join(dir, 'absent', 'known_hosts');

@@ -21,22 +21,25 @@ const lab = (n: number): LabState => ({
   memoryMb: 1024,
   accel: 'tcg',
   network: { kind: 'mcast', ports: [] },
-  guests: Array.from({ length: n }, (_, i): GuestState => ({
-    name: `node${i + 1}`,
-    hostname: `system${i + 1}`,
-    number: i,
-    clusterAddress: `10.99.0.${11 + i}`,
-    clusterMac: '',
-    sshPort: 40000 + i,
-    dir: '',
-    disk: '',
-    qmpSocket: '',
-    pidFile: '',
-    supervisorPidFile: '',
-    consoleLog: '',
-    hostPublicKey: '',
-    qemuArgs: [],
-  })),
+  guests: Array.from(
+    { length: n },
+    (_, i): GuestState => ({
+      name: `node${i + 1}`,
+      hostname: `system${i + 1}`,
+      number: i,
+      clusterAddress: `10.99.0.${11 + i}`,
+      clusterMac: '',
+      sshPort: 40000 + i,
+      dir: '',
+      disk: '',
+      qmpSocket: '',
+      pidFile: '',
+      supervisorPidFile: '',
+      consoleLog: '',
+      hostPublicKey: '',
+      qemuArgs: [],
+    }),
+  ),
 });
 
 describe('lab inventory', () => {
@@ -51,19 +54,28 @@ describe('lab inventory', () => {
 describe('lab inventory for the RAMster kernel (--kernel ramster)', () => {
   it('names the kit as the kernel stage variables; the playbook-relative patches exist', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rp-kit-'));
-    for (const f of ['linux-3.10.72-ramster.tar.xz', 'linux-3.10.72-x86-gcc12.patch', 'config-3.10.72']) writeFileSync(join(dir, f), f);
+    for (const f of ['linux-3.10.72-ramster.tar.xz', 'linux-3.10.72-x86-gcc12.patch', 'config-3.10.72'])
+      writeFileSync(join(dir, f), f);
     process.env.RAMSTER_KERNEL_DIR = dir;
     try {
       const kit = await findRamsterKernelKit();
       expect(kit.tarball).toBe(join(dir, 'linux-3.10.72-ramster.tar.xz'));
       const vars = ramsterKernelVars(kit);
-      const inv = loadInventoryText('inventory.yaml', stringify(labInventory({ ...lab(2), kernel: 'ramster', kernelVars: vars })));
+      const inv = loadInventoryText(
+        'inventory.yaml',
+        stringify(labInventory({ ...lab(2), kernel: 'ramster', kernelVars: vars })),
+      );
       expect(inv.clusters[0].nodes).toHaveLength(2);
       const patches = vars.kernel_patches as string[];
       expect(patches[0]).toBe(kit.patch);
       for (const p of patches.slice(1)) expect(existsSync(join(REPO_ROOT, 'playbooks', p)), p).toBe(true);
-      for (const f of vars.kernel_config_extra as string[]) expect(existsSync(join(REPO_ROOT, 'playbooks', f)), f).toBe(true);
-      expect(vars).toMatchObject({ kernel_source: { tarball: kit.tarball }, kernel_config_base: kit.config, kernel_build_host: 'control' });
+      for (const f of vars.kernel_config_extra as string[])
+        expect(existsSync(join(REPO_ROOT, 'playbooks', f)), f).toBe(true);
+      expect(vars).toMatchObject({
+        kernel_source: { tarball: kit.tarball },
+        kernel_config_base: kit.config,
+        kernel_build_host: 'control',
+      });
     } finally {
       delete process.env.RAMSTER_KERNEL_DIR;
       rmSync(dir, { recursive: true, force: true });
@@ -72,11 +84,14 @@ describe('lab inventory for the RAMster kernel (--kernel ramster)', () => {
 
   it('refuses a kit whose file does not match its SHA256SUMS, naming the file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rp-kit-'));
-    for (const f of ['linux-3.10.72-ramster.tar.xz', 'linux-3.10.72-x86-gcc12.patch', 'config-3.10.72']) writeFileSync(join(dir, f), f);
+    for (const f of ['linux-3.10.72-ramster.tar.xz', 'linux-3.10.72-x86-gcc12.patch', 'config-3.10.72'])
+      writeFileSync(join(dir, f), f);
     writeFileSync(join(dir, 'SHA256SUMS'), `${'0'.repeat(64)}  linux-3.10.72-x86-gcc12.patch\n`);
     process.env.RAMSTER_KERNEL_DIR = dir;
     try {
-      await expect(findRamsterKernelKit()).rejects.toThrow(/linux-3\.10\.72-x86-gcc12\.patch does not match .*SHA256SUMS/);
+      await expect(findRamsterKernelKit()).rejects.toThrow(
+        /linux-3\.10\.72-x86-gcc12\.patch does not match .*SHA256SUMS/,
+      );
     } finally {
       delete process.env.RAMSTER_KERNEL_DIR;
       rmSync(dir, { recursive: true, force: true });

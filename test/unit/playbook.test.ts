@@ -71,6 +71,8 @@ describe('playbook loading', () => {
   });
 
   it('leaves templated values to be checked after interpolation', () => {
-    expect(() => loadPlaybookText('pb.yaml', `- hosts: all\n  steps:\n    - command: {cmd: "true", timeout_s: "{{ t }}"}\n`)).not.toThrow();
+    expect(() =>
+      loadPlaybookText('pb.yaml', `- hosts: all\n  steps:\n    - command: {cmd: "true", timeout_s: "{{ t }}"}\n`),
+    ).not.toThrow();
   });
 });

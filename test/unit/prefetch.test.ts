@@ -1,4 +1,13 @@
-import { existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -58,15 +67,33 @@ describe('file-state snapshot', () => {
   it('keeps plain files, folders and absent paths; leaves out symlinks, hard links and big files', async () => {
     const t = new LocalTransport(dir);
     await writeFileAtomic(t, '/etc/a.conf', 'alpha\n', { mode: '0640' });
-    const paths = ['/etc/a.conf', '/etc/empty', '/etc/sub', '/etc/missing', '/nodir/missing', '/etc/link.conf', '/etc/subdir/inner', '/etc/hard.conf', '/etc/big'];
+    const paths = [
+      '/etc/a.conf',
+      '/etc/empty',
+      '/etc/sub',
+      '/etc/missing',
+      '/nodir/missing',
+      '/etc/link.conf',
+      '/etc/subdir/inner',
+      '/etc/hard.conf',
+      '/etc/big',
+    ];
     const snap = await snapshotOf(t, paths);
-    expect(snap.get('/etc/a.conf', true)).toEqual({ exists: true, isDir: false, mode: '0640', owner: 'root', group: 'root', content: Buffer.from('alpha\n') });
+    expect(snap.get('/etc/a.conf', true)).toEqual({
+      exists: true,
+      isDir: false,
+      mode: '0640',
+      owner: 'root',
+      group: 'root',
+      content: Buffer.from('alpha\n'),
+    });
     expect(snap.get('/etc/a.conf', false)?.content).toBeUndefined();
     expect(snap.get('/etc/empty', true)?.content).toEqual(Buffer.alloc(0));
     expect(snap.get('/etc/sub', true)).toMatchObject({ exists: true, isDir: true });
     expect(snap.get('/etc/missing', true)).toEqual({ exists: false });
     expect(snap.get('/nodir/missing', true)).toEqual({ exists: false });
-    for (const p of ['/etc/link.conf', '/etc/subdir/inner', '/etc/hard.conf', '/etc/big']) expect(snap.get(p, true), p).toBeUndefined();
+    for (const p of ['/etc/link.conf', '/etc/subdir/inner', '/etc/hard.conf', '/etc/big'])
+      expect(snap.get(p, true), p).toBeUndefined();
     expect(snap.size).toBe(5);
   });
 
@@ -75,7 +102,11 @@ describe('file-state snapshot', () => {
     const paths = ['/etc/empty', '/etc/a.conf', '/etc/sub/inner'];
     const out = await run(t, snapshotScript(t, paths), 'snapshot');
     expect(parseSnapshot(out, t, paths).size).toBe(3);
-    const tampered = out.replace(/==rp-content==\n(.*)\n/, (_, b64: string) => `==rp-content==\n${Buffer.from(Buffer.from(b64, 'base64').toString().replace('alpha', 'ALPHA')).toString('base64')}\n`);
+    const tampered = out.replace(
+      /==rp-content==\n(.*)\n/,
+      (_, b64: string) =>
+        `==rp-content==\n${Buffer.from(Buffer.from(b64, 'base64').toString().replace('alpha', 'ALPHA')).toString('base64')}\n`,
+    );
     const snap = parseSnapshot(tampered, t, paths);
     expect(snap.get('/etc/empty', true)?.content).toEqual(Buffer.alloc(0));
     expect(snap.get('/etc/a.conf', true)).toBeUndefined();
@@ -111,7 +142,10 @@ describe('file-state snapshot', () => {
 
   it('a write forgets its backup copies but not a sibling that only shares the name prefix', async () => {
     const t = new LocalTransport(dir);
-    const snapped = withSnapshot(t, await snapshotOf(t, ['/etc/a.conf', '/etc/a.conf.d/x', '/etc/a.conf.20250101000000~']));
+    const snapped = withSnapshot(
+      t,
+      await snapshotOf(t, ['/etc/a.conf', '/etc/a.conf.d/x', '/etc/a.conf.20250101000000~']),
+    );
     await writeFileAtomic(snapped, '/etc/a.conf', 'new\n', { backup: true });
     const before = t.roundTrips;
     expect(await readFileState(snapped, '/etc/a.conf.d/x')).toEqual({ exists: false });
@@ -146,12 +180,30 @@ describe('read-only commands keep the snapshot', () => {
   // system, which a folder target has not.
   const vars = clusterVars(2).get('host0')!;
   const cases: { name: string; live?: boolean; check: (t: Transport) => Promise<Change> }[] = [
-    { name: 'service state', check: (t) => serviceStep.checkApply({ name: 'rp-not-there', enabled: false }, makeCtx(t, false)) },
-    { name: 'mount: is it mounted', live: true, check: (t) => mountStep.checkApply({ path: '/rp-never-mounted', state: 'unmounted' }, makeCtx(t, false)) },
+    {
+      name: 'service state',
+      check: (t) => serviceStep.checkApply({ name: 'rp-not-there', enabled: false }, makeCtx(t, false)),
+    },
+    {
+      name: 'mount: is it mounted',
+      live: true,
+      check: (t) => mountStep.checkApply({ path: '/rp-never-mounted', state: 'unmounted' }, makeCtx(t, false)),
+    },
     { name: 'preflight hostname', check: (t) => preflightStep.checkApply({}, ramsterCtx(t, false, 'host0', vars)) },
-    { name: 'command creates', check: (t) => commandStep.checkApply({ cmd: 'false', creates: '/etc/a.conf' }, makeCtx(t, false)) },
-    { name: 'package query', live: true, check: (t) => packageStep.checkApply({ name: 'rp-no-such-package', state: 'absent' }, makeCtx(t, false)) },
-    { name: 'sysfs read', live: true, check: (t) => sysfsStep.checkApply({ path: '/proc/sys/kernel/ostype', value: 'Linux' }, makeCtx(t, false)) },
+    {
+      name: 'command creates',
+      check: (t) => commandStep.checkApply({ cmd: 'false', creates: '/etc/a.conf' }, makeCtx(t, false)),
+    },
+    {
+      name: 'package query',
+      live: true,
+      check: (t) => packageStep.checkApply({ name: 'rp-no-such-package', state: 'absent' }, makeCtx(t, false)),
+    },
+    {
+      name: 'sysfs read',
+      live: true,
+      check: (t) => sysfsStep.checkApply({ path: '/proc/sys/kernel/ostype', value: 'Linux' }, makeCtx(t, false)),
+    },
   ];
   it.each(cases)('$name', async ({ live, check }) => {
     writeFileSync(join(dir, 'etc/hostname'), 'node0\n');
@@ -177,7 +229,8 @@ describe('engine round trips with the snapshot', () => {
     - {name: fstab, mount: {path: /mnt/x, src: tmpfs, fstype: tmpfs, state: present}}
     - {name: by fact, file: {path: "/etc/{{ facts.os_family }}.txt", content: "f\\n"}}
 `;
-  const inventory = () => loadInventoryText(join(dir, 'inv.yaml'), `all:\n  hosts:\n    h: {connection: local, root: ${dir}}\n`);
+  const inventory = () =>
+    loadInventoryText(join(dir, 'inv.yaml'), `all:\n  hosts:\n    h: {connection: local, root: ${dir}}\n`);
   const opts = (apply: boolean) => ({ apply, forks: 1, connect: { acceptNewHostKeys: false, connectTimeoutMs: 1000 } });
   const serial = () => readFileSync(join(dir, `${LOCK_PATH}.serial`), 'utf8').trim();
 
@@ -189,7 +242,14 @@ describe('engine round trips with the snapshot', () => {
     // read + lock + 5 writes (the fact-dependent path is read live: +1) + unlock; `line` reads
     // /etc/deep/two live after `two` wrote it (+1) and finds its line there.
     expect(first.hosts[0].roundTrips).toBe(1 + 1 + 5 + 1 + 1 + 1);
-    expect(first.hosts[0].steps.map((s) => s.status)).toEqual(['changed', 'changed', 'ok', 'changed', 'changed', 'changed']);
+    expect(first.hosts[0].steps.map((s) => s.status)).toEqual([
+      'changed',
+      'changed',
+      'ok',
+      'changed',
+      'changed',
+      'changed',
+    ]);
     expect(serial()).toBe('1');
 
     const again = await runPlaybook(inv, pb, opts(true));
@@ -209,8 +269,11 @@ describe('engine round trips with the snapshot', () => {
     expect(plan.hosts[0].roundTrips).toBe(1 + 1);
   });
 
-  it('a no-op apply on a host never provisioned writes nothing there, not even the lock\'s files', async () => {
-    const pb = loadPlaybookText(join(dir, 'pb.yaml'), `- hosts: all\n  steps:\n    - file: {path: /etc/gone, state: absent}\n    - file: {path: /etc/a.conf, content: "alpha\\n"}\n`);
+  it("a no-op apply on a host never provisioned writes nothing there, not even the lock's files", async () => {
+    const pb = loadPlaybookText(
+      join(dir, 'pb.yaml'),
+      `- hosts: all\n  steps:\n    - file: {path: /etc/gone, state: absent}\n    - file: {path: /etc/a.conf, content: "alpha\\n"}\n`,
+    );
     const r = await runPlaybook(inventory(), pb, opts(true));
     expect(r.hosts[0]).toMatchObject({ status: 'ok', roundTrips: 1 });
     expect(existsSync(join(dir, 'var/lib/ramster-provision'))).toBe(false);
@@ -225,13 +288,27 @@ describe('engine round trips with the snapshot', () => {
     const inv = loadInventoryText(
       join(dir, 'bench-inv.yaml'),
       `all:\n  children:\n    lab:\n      ramster: {cluster: ramster, topology: one-way}\n      hosts:\n` +
-        hosts.map((h, i) => `        ${h}: {connection: local, root: ${join(dir, h)}, number: ${i}, hostname: system${i + 1}, cluster_address: 10.0.0.${i + 1}}\n`).join(''),
+        hosts
+          .map(
+            (h, i) =>
+              `        ${h}: {connection: local, root: ${join(dir, h)}, number: ${i}, hostname: system${i + 1}, cluster_address: 10.0.0.${i + 1}}\n`,
+          )
+          .join(''),
     );
     const pb = await loadPlaybook(join(process.cwd(), 'test/bench/ours.yaml'));
     const trips = (r: RunResult) => r.hosts.map((h) => [h.status, h.roundTrips]);
-    expect(trips(await runPlaybook(inv, pb, { ...opts(true), forks: 2 }))).toEqual([['changed', 12], ['changed', 12]]);
-    expect(trips(await runPlaybook(inv, pb, { ...opts(true), forks: 2 }))).toEqual([['ok', 1], ['ok', 1]]);
-    expect(trips(await runPlaybook(inv, pb, { ...opts(false), forks: 2 }))).toEqual([['ok', 1], ['ok', 1]]);
+    expect(trips(await runPlaybook(inv, pb, { ...opts(true), forks: 2 }))).toEqual([
+      ['changed', 12],
+      ['changed', 12],
+    ]);
+    expect(trips(await runPlaybook(inv, pb, { ...opts(true), forks: 2 }))).toEqual([
+      ['ok', 1],
+      ['ok', 1],
+    ]);
+    expect(trips(await runPlaybook(inv, pb, { ...opts(false), forks: 2 }))).toEqual([
+      ['ok', 1],
+      ['ok', 1],
+    ]);
   });
 
   it('a no-op apply with a handler pending takes the lock and fires it', async () => {
@@ -250,7 +327,10 @@ describe('engine round trips with the snapshot', () => {
     await runPlaybook(inv, pb, opts(true));
     writeFileSync(join(dir, PENDING_PATH), JSON.stringify({ files: ['say'] })); // a run died before its handler
     const r = await runPlaybook(inv, pb, opts(true));
-    expect(r.hosts[0].steps.map((s) => [s.step, s.status])).toEqual([['one', 'ok'], ['say', 'changed']]);
+    expect(r.hosts[0].steps.map((s) => [s.step, s.status])).toEqual([
+      ['one', 'ok'],
+      ['say', 'changed'],
+    ]);
     expect(readFileSync(join(dir, 'said'), 'utf8')).toBe('said\nsaid\n');
     expect(existsSync(join(dir, PENDING_PATH))).toBe(false);
     expect(serial()).toBe('2');

@@ -11,13 +11,17 @@ import { hostPath } from '../../src/transport/types.ts';
 describe('{{ x | quote }}', () => {
   const vars = { v: `it's $(x) "y"`, list: ['a b', "c'd"], n: 3, plain: '/srv/a-b_c.d' };
   it('renders one shell word that sh reads back as the exact value (a list: one word per item)', async () => {
-    const text = renderTemplate('printf "%s|" {{ v | quote }} {{ list | quote }} {{n|quote}}', vars, 'pb.yaml:1:1', { shell: true });
+    const text = renderTemplate('printf "%s|" {{ v | quote }} {{ list | quote }} {{n|quote}}', vars, 'pb.yaml:1:1', {
+      shell: true,
+    });
     const r = await execa('sh', ['-c', text]);
     expect(r.stdout).toBe(`it's $(x) "y"|a b|c'd|3|`);
   });
   it('in shell text, an unquoted value must be a plain word; plain words pass', () => {
     expect(renderTemplate('ls {{ plain }}', vars, 'w', { shell: true })).toBe('ls /srv/a-b_c.d');
-    expect(() => renderTemplate('ls {{ v }}', vars, 'w', { shell: true })).toThrow(/w: template line 1 \(ls \{\{ v \}\}\): "\{\{ v \}\}" puts a value with spaces or shell characters into a shell command unquoted; write \{\{ v \| quote \}\}/);
+    expect(() => renderTemplate('ls {{ v }}', vars, 'w', { shell: true })).toThrow(
+      /w: template line 1 \(ls \{\{ v \}\}\): "\{\{ v \}\}" puts a value with spaces or shell characters into a shell command unquoted; write \{\{ v \| quote \}\}/,
+    );
     expect(() => renderTemplate('ls {{ v }}', vars, 'w', { shell: true })).not.toThrow(/\$\(x\)/); // the value is not shown
     expect(renderTemplate('ls {{ v }}', vars, 'w')).toBe(`ls ${vars.v}`); // outside shell text, as is
     expect(() => renderTemplate('{{ v | upper }}', vars, 'w')).toThrow(/unknown filter 'upper'/);

@@ -56,9 +56,14 @@ describe('plain progress (non-TTY)', () => {
     await vi.advanceTimersByTimeAsync(29_000);
     expect(lines).toHaveLength(2);
     await vi.advanceTimersByTimeAsync(1_000);
-    expect(lines[2]).toBe('node1  running  [2] handler reboot the cluster together: 40.0 s (last: rebooting (boot_id b0))');
+    expect(lines[2]).toBe(
+      'node1  running  [2] handler reboot the cluster together: 40.0 s (last: rebooting (boot_id b0))',
+    );
     await vi.advanceTimersByTimeAsync(5_000);
-    p.events.stepEnd!('node1', { ...result('reboot the cluster together', 'changed', 45_000, 'reboot (boot_id b0)'), handler: true });
+    p.events.stepEnd!('node1', {
+      ...result('reboot the cluster together', 'changed', 45_000, 'reboot (boot_id b0)'),
+      handler: true,
+    });
     expect(lines[3]).toBe('node1  changed  handler reboot the cluster together: reboot (boot_id b0)  (45.0 s)');
     await vi.advanceTimersByTimeAsync(120_000);
     expect(lines).toHaveLength(4); // nothing runs: no more lines
@@ -74,7 +79,10 @@ describe('plain progress (non-TTY)', () => {
     p.events.stepEnd!('node2', result('build the kernel', 'ok', 4_000, 'kernel built on node1'));
     await vi.advanceTimersByTimeAsync(8_000);
     p.events.stepEnd!('node1', result('build the kernel', 'ok', 12_000, 'kernel up to date'));
-    expect(lines).toEqual(['node1  running  [1] build the kernel: 10.0 s', 'node1  ok       build the kernel: kernel up to date  (12.0 s)']);
+    expect(lines).toEqual([
+      'node1  running  [1] build the kernel: 10.0 s',
+      'node1  ok       build the kernel: kernel up to date  (12.0 s)',
+    ]);
     await p.finish();
   });
 
@@ -115,16 +123,28 @@ describe('engine progress events', () => {
         b: {address: 127.0.0.1, connection: local, root: ${dir}/b, number: 1, hostname: system2, cluster_address: 10.0.0.2}
 `,
       );
-      const pb = loadPlaybookText(join(dir, 'pb.yaml'), `- hosts: all\n  steps:\n    - name: first\n      command: {cmd: "true"}\n    - name: together\n      barrier: cluster\n      command: {cmd: "true"}\n`);
+      const pb = loadPlaybookText(
+        join(dir, 'pb.yaml'),
+        `- hosts: all\n  steps:\n    - name: first\n      command: {cmd: "true"}\n    - name: together\n      barrier: cluster\n      command: {cmd: "true"}\n`,
+      );
       const seen: string[] = [];
       const events = {
         stepStart: (h: string, s: StepSpec) => seen.push(`${h} start ${s.name}`),
         barrierWait: (h: string, s: StepSpec) => seen.push(`${h} barrier ${s.name}`),
       };
-      const r = await runPlaybook(inv, pb, { apply: true, forks: 2, connect: { acceptNewHostKeys: false, connectTimeoutMs: 1000 }, events });
+      const r = await runPlaybook(inv, pb, {
+        apply: true,
+        forks: 2,
+        connect: { acceptNewHostKeys: false, connectTimeoutMs: 1000 },
+        events,
+      });
       expect(r.totals.failed).toBe(0);
       for (const h of ['a', 'b']) {
-        expect(seen.filter((l) => l.startsWith(`${h} `))).toEqual([`${h} start first`, `${h} barrier together`, `${h} start together`]);
+        expect(seen.filter((l) => l.startsWith(`${h} `))).toEqual([
+          `${h} start first`,
+          `${h} barrier together`,
+          `${h} start together`,
+        ]);
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });

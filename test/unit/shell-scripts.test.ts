@@ -30,7 +30,15 @@ const onTargets = scripts.filter((f) => f.startsWith('playbooks/'));
 
 describe('shell scripts', () => {
   it('are found: the ramster-tools, the modern backend, the shutdown unit and CI', () => {
-    expect(scripts).toEqual(expect.arrayContaining(['playbooks/files/ramster-tools/ramster-ctl', 'playbooks/files/modern/ramster-modern', 'playbooks/files/shutdown/ramster-swapoff.init', '.ci/run', '.ci/install-deps']));
+    expect(scripts).toEqual(
+      expect.arrayContaining([
+        'playbooks/files/ramster-tools/ramster-ctl',
+        'playbooks/files/modern/ramster-modern',
+        'playbooks/files/shutdown/ramster-swapoff.init',
+        '.ci/run',
+        '.ci/install-deps',
+      ]),
+    );
   });
 
   it.each(scripts)('%s is shellcheck-clean', (f) => {

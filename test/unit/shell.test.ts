@@ -14,6 +14,7 @@ describe('shq, the one shell quoter', () => {
     ['the empty string', ''],
     ['single quotes', `it's 'quoted' ''`],
     ['newlines', 'a\nb\n\nc\n'],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal ${x} is the point: it must reach the shell unexpanded
     ['dollar signs', '$HOME ${x} $(id) $1 $$'],
     ['backticks', '`id` `'],
     ['non-ASCII', 'Grüße, 日本語, 🙂, \u00a0nbsp'],
@@ -39,26 +40,42 @@ describe('commandFailed, the one command-failure message', () => {
   });
 
   it('names the signal when the command was killed', () => {
-    expect(commandFailed('apt-get update', { code: undefined, signal: 'SIGKILL' })).toBe('apt-get update failed (signal SIGKILL)');
-    expect(commandFailed('tar', { code: null, signal: 'SIGTERM', stderr: 'tar: cut short' })).toBe('tar failed (signal SIGTERM): tar: cut short');
+    expect(commandFailed('apt-get update', { code: undefined, signal: 'SIGKILL' })).toBe(
+      'apt-get update failed (signal SIGKILL)',
+    );
+    expect(commandFailed('tar', { code: null, signal: 'SIGTERM', stderr: 'tar: cut short' })).toBe(
+      'tar failed (signal SIGTERM): tar: cut short',
+    );
     expect(commandFailed('x', { code: 137, signal: 'SIGKILL' })).toBe('x failed (exit 137)'); // a code wins
     expect(commandFailed('x', {})).toBe('x failed (exit unknown)');
   });
 
   it('adds the tail of stderr (stdout when stderr is blank): one line after ": ", several on their own lines', () => {
-    expect(commandFailed('mv', { code: 1, stderr: 'mv: cannot move\n', stdout: 'ignored' })).toBe('mv failed (exit 1): mv: cannot move');
-    expect(commandFailed('make', { code: 2, stderr: ' \n', stdout: 'out 1\nout 2\n' })).toBe('make failed (exit 2):\nout 1\nout 2');
+    expect(commandFailed('mv', { code: 1, stderr: 'mv: cannot move\n', stdout: 'ignored' })).toBe(
+      'mv failed (exit 1): mv: cannot move',
+    );
+    expect(commandFailed('make', { code: 2, stderr: ' \n', stdout: 'out 1\nout 2\n' })).toBe(
+      'make failed (exit 2):\nout 1\nout 2',
+    );
     const stderr = Array.from({ length: 30 }, (_, i) => `err ${i + 1}`).join('\n');
-    expect(commandFailed('build', { code: 2, stderr })).toBe(`build failed (exit 2):\n${Array.from({ length: 10 }, (_, i) => `err ${i + 21}`).join('\n')}`);
-    expect(commandFailed('build', { code: 2, stderr }, { lines: 3 })).toBe('build failed (exit 2):\nerr 28\nerr 29\nerr 30');
+    expect(commandFailed('build', { code: 2, stderr })).toBe(
+      `build failed (exit 2):\n${Array.from({ length: 10 }, (_, i) => `err ${i + 21}`).join('\n')}`,
+    );
+    expect(commandFailed('build', { code: 2, stderr }, { lines: 3 })).toBe(
+      'build failed (exit 2):\nerr 28\nerr 29\nerr 30',
+    );
     expect(commandFailed('build', { code: 2, stderr }, { lines: Infinity })).toBe(`build failed (exit 2):\n${stderr}`);
-    expect(commandFailed('grub', { code: 1, stderr: 'e' }, { output: 'o1\no2\ne' })).toBe('grub failed (exit 1):\no1\no2\ne');
+    expect(commandFailed('grub', { code: 1, stderr: 'e' }, { output: 'o1\no2\ne' })).toBe(
+      'grub failed (exit 1):\no1\no2\ne',
+    );
   });
 
   it('keeps the output of a sensitive command out, and the redactor hides a secret in `what`', () => {
     const r = { code: 1, stdout: 'token=hunter2', stderr: 'bad password hunter2' };
     expect(commandFailed('sensitive command', r, { sensitive: true })).toBe('sensitive command failed (exit 1)');
-    expect(makeRedactor(['hunter2'])(commandFailed('login with hunter2', r))).toBe(`login with ${MASK} failed (exit 1): bad password ${MASK}`);
+    expect(makeRedactor(['hunter2'])(commandFailed('login with hunter2', r))).toBe(
+      `login with ${MASK} failed (exit 1): bad password ${MASK}`,
+    );
   });
 
   it('formats a real failed command of a transport', async () => {

@@ -76,14 +76,26 @@ describe('site.yaml: modes and owners of the installed files', () => {
         .map((s) => [s.type, s.change?.summary, s.change?.diff]);
     expect(changed('a')).toEqual([
       ['file', 'update /usr/sbin/ramster-ctl (mode 0644 -> 0755, owner nobody -> root)', undefined],
-      ['ramster_conf', expect.stringMatching(/^update \/etc\/ramster\.conf \(mode 0666 -> 0644, owner nobody -> root, group nogroup -> root\); identical on 2 nodes/), undefined],
+      [
+        'ramster_conf',
+        expect.stringMatching(
+          /^update \/etc\/ramster\.conf \(mode 0666 -> 0644, owner nobody -> root, group nogroup -> root\); identical on 2 nodes/,
+        ),
+        undefined,
+      ],
       ['ramster_defaults', 'update /etc/default/ramster (mode 0600 -> 0644)', undefined],
-      ['ramster_rclocal', expect.stringMatching(/^update \/etc\/rc\.local \(mode 0644 -> 0755\): heartbeat block for node 0/), undefined],
+      [
+        'ramster_rclocal',
+        expect.stringMatching(/^update \/etc\/rc\.local \(mode 0644 -> 0755\): heartbeat block for node 0/),
+        undefined,
+      ],
       ['file', 'update /etc/systemd/system/ramster-swapoff.service (group nogroup -> root)', undefined],
     ]);
     expect(changed('b')).toEqual([['file', 'update /usr/sbin/ramster-ctl (mode 4755 -> 0755)', undefined]]);
     // The human plan on stderr (with --json) lists them too; the dry run changed nothing.
-    expect(plan.err).toContain('update /etc/ramster.conf (mode 0666 -> 0644, owner nobody -> root, group nogroup -> root)');
+    expect(plan.err).toContain(
+      'update /etc/ramster.conf (mode 0666 -> 0644, owner nobody -> root, group nogroup -> root)',
+    );
     expect(st('a/etc/ramster.conf')).toEqual({ mode: '0666', uid: 65534, gid: 65534 });
 
     const apply = await json('apply', '-i', inv);

@@ -48,7 +48,11 @@ function expectStages(steps: StepSpec[], want: [string, string[]][]) {
   for (const s of steps) expect(s.tags, s.name).toHaveLength(1);
   const stages = steps.map((s) => s.tags[0]).filter((t, i, all) => t !== all[i - 1]);
   expect(stages).toEqual(want.map(([t]) => t));
-  for (const [tag, types] of want) expect(steps.filter((s) => s.tags[0] === tag).map((s) => s.type), tag).toEqual(types);
+  for (const [tag, types] of want)
+    expect(
+      steps.filter((s) => s.tags[0] === tag).map((s) => s.type),
+      tag,
+    ).toEqual(types);
 }
 
 describe('playbooks/site.yaml', () => {
@@ -69,13 +73,17 @@ describe('playbooks/site.yaml', () => {
   });
 
   it('runs every step only on nodes of its backend; grub notifies the cluster reboot, which waits at a cluster barrier', () => {
-    for (const s of runOrder(legacyPlays(pb))) expect(s.when, s.name).toMatch(/^defined\(ramster\.backend\) and ramster\.backend == 'legacy'/);
-    for (const s of runOrder(modernPlays(pb))) expect(s.when, s.name).toMatch(/^defined\(ramster\.backend\) and ramster\.backend == 'modern'/);
+    for (const s of runOrder(legacyPlays(pb)))
+      expect(s.when, s.name).toMatch(/^defined\(ramster\.backend\) and ramster\.backend == 'legacy'/);
+    for (const s of runOrder(modernPlays(pb)))
+      expect(s.when, s.name).toMatch(/^defined\(ramster\.backend\) and ramster\.backend == 'modern'/);
     // Lenders export before any borrower connects.
     expect(pb.plays[2].steps.find((s) => s.type === 'modern_borrow')?.barrier).toBe('cluster');
     const grub = pb.plays[0].steps.find((s) => s.type === 'grub_cmdline')!;
     expect(grub.notify).toEqual(['reboot the cluster together']);
-    expect(pb.plays[0].handlers).toMatchObject([{ name: 'reboot the cluster together', type: 'reboot', barrier: 'cluster' }]);
+    expect(pb.plays[0].handlers).toMatchObject([
+      { name: 'reboot the cluster together', type: 'reboot', barrier: 'cluster' },
+    ]);
     // Everyone is back from the reboot before the second play goes on.
     expect(pb.plays[1].steps[0].barrier).toBe('cluster');
   });
@@ -88,9 +96,17 @@ describe('site.yaml on two folder nodes and a host of no cluster', () => {
     loadInventoryText(
       join(dir, 'inv.yaml'),
       // folders cannot reboot
-      twoFolderNodes(dir, '{cluster: ramster, topology: one-way, backend: legacy}', { vars: '{ramster_reboot: false}', hosts: `    web: {connection: local, root: ${dir}/web}\n` }),
+      twoFolderNodes(dir, '{cluster: ramster, topology: one-way, backend: legacy}', {
+        vars: '{ramster_reboot: false}',
+        hosts: `    web: {connection: local, root: ${dir}/web}\n`,
+      }),
     );
-  const opts = (apply: boolean, extra = {}) => ({ apply, forks: 4, connect: { acceptNewHostKeys: false, connectTimeoutMs: 1000 }, ...extra });
+  const opts = (apply: boolean, extra = {}) => ({
+    apply,
+    forks: 4,
+    connect: { acceptNewHostKeys: false, connectTimeoutMs: 1000 },
+    ...extra,
+  });
   const host = (r: { hosts: HostResult[] }, name: string) => r.hosts.find((h) => h.host === name)!;
   const read = (p: string) => readFileSync(join(dir, p), 'utf8');
 
@@ -122,19 +138,35 @@ describe('site.yaml on two folder nodes and a host of no cluster', () => {
     const step = (type: string, nth = 0) => a.steps.filter((s) => s.type === type)[nth];
     expect(step('preflight').status).toBe('ok');
     expect(step('grub_cmdline').change?.diff).toContain('+GRUB_CMDLINE_LINUX="zcache ramster"');
-    expect(step('reboot')).toMatchObject({ status: 'skipped', message: "when: defined(ramster.backend) and ramster.backend == 'legacy' and ramster_reboot" });
+    expect(step('reboot')).toMatchObject({
+      status: 'skipped',
+      message: "when: defined(ramster.backend) and ramster.backend == 'legacy' and ramster_reboot",
+    });
     expect(step('ramster_conf').change?.diff).toContain('+\tip_address = 10.0.0.2');
     expect(step('ramster_conf').change?.summary).toMatch(/identical on 2 nodes/);
     expect(step('ramster_defaults').change?.diff).toContain('+RAMSTER_REMOTE_TARGET=1');
     expect(step('ramster_rclocal').change?.diff).toContain('+\techo 1 > /sys/kernel/mm/ramster/manual_node_up');
-    expect(step('ramster_bringup')).toMatchObject({ status: 'skipped', message: 'needs a RAMster kernel booted with `zcache ramster` (see verify)' });
+    expect(step('ramster_bringup')).toMatchObject({
+      status: 'skipped',
+      message: 'needs a RAMster kernel booted with `zcache ramster` (see verify)',
+    });
     expect(step('ramster_verify').status).toBe('skipped');
-    for (const s of a.steps.filter((x) => x.status === 'changed' && ['file', 'grub_cmdline', 'ramster_conf', 'ramster_defaults', 'ramster_rclocal'].includes(x.type)))
+    for (const s of a.steps.filter(
+      (x) =>
+        x.status === 'changed' &&
+        ['file', 'grub_cmdline', 'ramster_conf', 'ramster_defaults', 'ramster_rclocal'].includes(x.type),
+    ))
       expect(s.change?.diff, s.step).toMatch(/^--- \/dev\/null|^--- a\//);
     // The services are installed by earlier steps of the same run: planned as conditional.
-    expect(byName.get('ramster service enabled at boot (chkconfig --add / update-rc.d on SysV)')?.change?.conditional).toMatch(/not installed yet/);
+    expect(
+      byName.get('ramster service enabled at boot (chkconfig --add / update-rc.d on SysV)')?.change?.conditional,
+    ).toMatch(/not installed yet/);
     // systemd host: the SysV-only steps are skipped by their condition.
-    expect(a.steps.filter((s) => s.status === 'skipped' && s.message?.includes("facts.init_system == 'sysvinit'")).map((s) => s.type)).toEqual(['mount', 'file', 'file']);
+    expect(
+      a.steps
+        .filter((s) => s.status === 'skipped' && s.message?.includes("facts.init_system == 'sysvinit'"))
+        .map((s) => s.type),
+    ).toEqual(['mount', 'file', 'file']);
     // A host in no legacy cluster gets nothing.
     expect(host(plan, 'web').steps.every((s) => s.status === 'skipped')).toBe(true);
 
@@ -156,19 +188,30 @@ describe('site.yaml on two folder nodes and a host of no cluster', () => {
       expect(lstatSync(link).isSymbolicLink()).toBe(true);
       expect(readlinkSync(link)).toBe(`/etc/systemd/system/${unit}`);
     }
-    expect(read('a/etc/systemd/system/ramster.service.d/ramster-needs-kernel.conf')).toContain('ConditionPathIsDirectory=/sys/kernel/mm/ramster');
+    expect(read('a/etc/systemd/system/ramster.service.d/ramster-needs-kernel.conf')).toContain(
+      'ConditionPathIsDirectory=/sys/kernel/mm/ramster',
+    );
     expect(read('a/etc/hostname')).toBe('system1\n');
 
     const again = await runPlaybook(inv, pb, opts(true));
     expect(again.totals).toMatchObject({ changed: 0, failed: 0, unreachable: 0 });
-    const skippedNotes = host(again, 'b').steps.filter((s) => s.type.startsWith('ramster_') && s.status === 'skipped').map((s) => s.message);
-    expect(skippedNotes).toEqual([expect.stringMatching(/^needs a RAMster kernel/), expect.stringMatching(/^an image is verified once booted/)]);
+    const skippedNotes = host(again, 'b')
+      .steps.filter((s) => s.type.startsWith('ramster_') && s.status === 'skipped')
+      .map((s) => s.message);
+    expect(skippedNotes).toEqual([
+      expect.stringMatching(/^needs a RAMster kernel/),
+      expect.stringMatching(/^an image is verified once booted/),
+    ]);
     expect(exitCode(await runPlaybook(inv, pb, opts(false)))).toBe(0);
   });
 
   it('--tags conf runs only the conf stage', async () => {
     const r = await runPlaybook(inventory(), pb, opts(false, { tags: ['conf'] }));
-    expect(host(r, 'a').steps.filter((s) => s.status !== 'skipped').map((s) => s.type)).toEqual(['ramster_conf', 'ramster_defaults']);
+    expect(
+      host(r, 'a')
+        .steps.filter((s) => s.status !== 'skipped')
+        .map((s) => s.type),
+    ).toEqual(['ramster_conf', 'ramster_defaults']);
     expect(host(r, 'a').steps.map((s) => s.type)).toEqual(['ramster_conf', 'ramster_defaults', 'modern_conf']);
   });
 });
@@ -179,7 +222,10 @@ describe('site.yaml on two folder nodes of a modern cluster (what an image build
   const inventory = () =>
     loadInventoryText(
       join(dir, 'inv.yaml'),
-      twoFolderNodes(dir, '{cluster: ramster, topology: one-way, backend: modern, lend_mb: 512, zswap_compressor: lz4}'),
+      twoFolderNodes(
+        dir,
+        '{cluster: ramster, topology: one-way, backend: modern, lend_mb: 512, zswap_compressor: lz4}',
+      ),
     );
   const opts = (apply: boolean) => ({ apply, forks: 4, connect: { acceptNewHostKeys: false, connectTimeoutMs: 1000 } });
   const host = (r: { hosts: HostResult[] }, name: string) => r.hosts.find((h) => h.host === name)!;
@@ -202,7 +248,8 @@ describe('site.yaml on two folder nodes of a modern cluster (what an image build
     const b = host(applied, 'b');
     const status = (h: HostResult, type: string) => h.steps.filter((s) => s.type === type).map((s) => s.status);
     // Every legacy step is skipped on a modern node.
-    for (const s of a.steps.filter((x) => !x.type.startsWith('modern_') && x.status !== 'skipped')) expect(s.step).toMatch(/ramster-modern|ramster-lend|ramster-borrow|module|nvme|mdadm/i);
+    for (const s of a.steps.filter((x) => !x.type.startsWith('modern_') && x.status !== 'skipped'))
+      expect(s.step).toMatch(/ramster-modern|ramster-lend|ramster-borrow|module|nvme|mdadm/i);
     expect(status(a, 'modern_conf')).toEqual(['changed']);
     for (const type of ['modern_lend', 'modern_borrow', 'modern_verify']) {
       expect(status(a, type), type).toEqual(['skipped']);
@@ -212,10 +259,18 @@ describe('site.yaml on two folder nodes of a modern cluster (what an image build
     expect(read('a/etc/modules-load.d/ramster-borrower.conf')).toMatch(/^nvme-tcp$/m);
     expect(() => read('a/etc/modules-load.d/ramster-lender.conf')).toThrow();
     expect(read('b/etc/modules-load.d/ramster-lender.conf')).toMatch(/^nvmet-tcp$/m);
-    expect(readlinkSync(join(dir, 'a/etc/systemd/system/multi-user.target.wants/ramster-borrow.service'))).toBe('/etc/systemd/system/ramster-borrow.service');
-    expect(readlinkSync(join(dir, 'b/etc/systemd/system/multi-user.target.wants/ramster-lend.service'))).toBe('/etc/systemd/system/ramster-lend.service');
-    expect(read('a/etc/ramster/modern.conf')).toMatch(/^borrow 1 \S+:lend:node1-to-node0 \S+:node0 10\.0\.0\.2 4420 -1 -$/m);
-    expect(read('b/etc/ramster/modern.conf')).toMatch(/^lend 0 \S+:lend:node1-to-node0 \S+:node0 \/run\/ramster-lend\/node0\.img 512$/m);
+    expect(readlinkSync(join(dir, 'a/etc/systemd/system/multi-user.target.wants/ramster-borrow.service'))).toBe(
+      '/etc/systemd/system/ramster-borrow.service',
+    );
+    expect(readlinkSync(join(dir, 'b/etc/systemd/system/multi-user.target.wants/ramster-lend.service'))).toBe(
+      '/etc/systemd/system/ramster-lend.service',
+    );
+    expect(read('a/etc/ramster/modern.conf')).toMatch(
+      /^borrow 1 \S+:lend:node1-to-node0 \S+:node0 10\.0\.0\.2 4420 -1 -$/m,
+    );
+    expect(read('b/etc/ramster/modern.conf')).toMatch(
+      /^lend 0 \S+:lend:node1-to-node0 \S+:node0 \/run\/ramster-lend\/node0\.img 512$/m,
+    );
     expect(statSync(join(dir, 'a/usr/sbin/ramster-modern')).mode & 0o777).toBe(0o755);
 
     const again = await runPlaybook(inventory(), pb, opts(true));

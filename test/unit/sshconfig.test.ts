@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { SshConfigError, expandTokens, hostMatches, lookupHost, parseJump, parseSshConfig } from '../../src/transport/sshconfig.ts';
+import {
+  SshConfigError,
+  expandTokens,
+  hostMatches,
+  lookupHost,
+  parseJump,
+  parseSshConfig,
+} from '../../src/transport/sshconfig.ts';
 import { resolveRoute } from '../../src/transport/sshroute.ts';
 
 const cfg = (text: string) => parseSshConfig(text, '/home/u/.ssh/config');
@@ -38,14 +45,25 @@ Host *
   ProxyJump bastion
 `);
     expect(lookupHost(c, 'web1')).toEqual({
-      hostName: '10.0.0.%h', port: 2201, user: 'early', identityFiles: ['~/.ssh/web_key', '/keys/with space'], proxyJump: 'bastion',
+      hostName: '10.0.0.%h',
+      port: 2201,
+      user: 'early',
+      identityFiles: ['~/.ssh/web_key', '/keys/with space'],
+      proxyJump: 'bastion',
     });
-    expect(lookupHost(c, 'web3')).toEqual({ port: 9999, user: 'early', identityFiles: ['/keys/with space'], proxyJump: 'bastion' });
+    expect(lookupHost(c, 'web3')).toEqual({
+      port: 9999,
+      user: 'early',
+      identityFiles: ['/keys/with space'],
+      proxyJump: 'bastion',
+    });
     expect(lookupHost(c, 'db')).toEqual({ port: 22, user: 'early', identityFiles: [], proxyJump: 'bastion' });
   });
 
   it('keeps `ProxyJump none` given first, skips Match blocks except `Match all`, ignores other keywords', () => {
-    const c = cfg('Host bastion\n  ProxyJump none\nMatch host web1\n  User never\nMatch all\n  User m\nHost *\n  ProxyJump bastion\n  ForwardAgent yes\n');
+    const c = cfg(
+      'Host bastion\n  ProxyJump none\nMatch host web1\n  User never\nMatch all\n  User m\nHost *\n  ProxyJump bastion\n  ForwardAgent yes\n',
+    );
     expect(lookupHost(c, 'bastion')).toEqual({ user: 'm', identityFiles: [], proxyJump: 'none' });
     expect(lookupHost(c, 'web1')).toEqual({ user: 'm', identityFiles: [], proxyJump: 'bastion' });
   });
@@ -95,18 +113,43 @@ Host *
 
   it('lets inventory values win over ssh_config, and maps the address through HostName', () => {
     const r = resolveRoute(fleet, { host: 'bastion', port: 22, user: 'root' }, env);
-    expect(r).toEqual({ target: { alias: 'bastion', host: '192.0.2.1', port: 22, username: 'root', identityFiles: ['/home/u/.ssh/bastion_root'] }, jumps: [] });
-    expect(resolveRoute(fleet, { host: 'bastion' }, env).target).toMatchObject({ port: 2200, username: 'ops', identityFiles: ['/home/u/.ssh/bastion_ops'] });
+    expect(r).toEqual({
+      target: {
+        alias: 'bastion',
+        host: '192.0.2.1',
+        port: 22,
+        username: 'root',
+        identityFiles: ['/home/u/.ssh/bastion_root'],
+      },
+      jumps: [],
+    });
+    expect(resolveRoute(fleet, { host: 'bastion' }, env).target).toMatchObject({
+      port: 2200,
+      username: 'ops',
+      identityFiles: ['/home/u/.ssh/bastion_ops'],
+    });
   });
 
   it('falls back to port 22 and the default user; no config is no route change', () => {
-    expect(resolveRoute(undefined, { host: 'x' }, env)).toEqual({ target: { alias: 'x', host: 'x', port: 22, username: 'root', identityFiles: [] }, jumps: [] });
-    expect(resolveRoute(cfg('Host y\n  Port 1\n'), { host: 'x' }, env).target).toMatchObject({ port: 22, username: 'root' });
+    expect(resolveRoute(undefined, { host: 'x' }, env)).toEqual({
+      target: { alias: 'x', host: 'x', port: 22, username: 'root', identityFiles: [] },
+      jumps: [],
+    });
+    expect(resolveRoute(cfg('Host y\n  Port 1\n'), { host: 'x' }, env).target).toMatchObject({
+      port: 22,
+      username: 'root',
+    });
   });
 
   it('resolves every hop through the config: the first hop with its own ProxyJump, later ones through the hop before', () => {
     const r = resolveRoute(fleet, { host: 'node1' }, env);
-    expect(r.target).toEqual({ alias: 'node1', host: '10.2.0.node1', port: 22, username: 'admin', identityFiles: ['/home/u/.ssh/fleet_10.2.0.node1'] });
+    expect(r.target).toEqual({
+      alias: 'node1',
+      host: '10.2.0.node1',
+      port: 22,
+      username: 'admin',
+      identityFiles: ['/home/u/.ssh/fleet_10.2.0.node1'],
+    });
     expect(r.jumps).toEqual([
       { alias: 'bastion', host: '192.0.2.1', port: 2200, username: 'ops', identityFiles: ['/home/u/.ssh/bastion_ops'] },
       { alias: 'inner', host: '10.1.0.1', port: 22, username: 'fallback', identityFiles: [] },
@@ -120,7 +163,11 @@ Host *
   });
 
   it('stops a jump host that jumps through itself', () => {
-    expect(() => resolveRoute(cfg('Host *\n  ProxyJump bastion\n'), { host: 'web1' }, env)).toThrow(/nests more than 8 deep.*Host \* !bastion/);
-    expect(resolveRoute(cfg('Host * !bastion\n  ProxyJump bastion\n'), { host: 'web1' }, env).jumps.map((j) => j.alias)).toEqual(['bastion']);
+    expect(() => resolveRoute(cfg('Host *\n  ProxyJump bastion\n'), { host: 'web1' }, env)).toThrow(
+      /nests more than 8 deep.*Host \* !bastion/,
+    );
+    expect(
+      resolveRoute(cfg('Host * !bastion\n  ProxyJump bastion\n'), { host: 'web1' }, env).jumps.map((j) => j.alias),
+    ).toEqual(['bastion']);
   });
 });

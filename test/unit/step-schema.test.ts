@@ -25,7 +25,17 @@ describe('FromSchema: the static type of what a schema accepts', () => {
         state: { enum: ['present', 'absent'] },
         words: { type: 'array', items: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] } },
         cmd: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
-        src: { oneOf: [{ type: 'string' }, { type: 'object', required: ['git'], additionalProperties: false, properties: { git: { type: 'string' }, ref: { type: 'string' } } }] },
+        src: {
+          oneOf: [
+            { type: 'string' },
+            {
+              type: 'object',
+              required: ['git'],
+              additionalProperties: false,
+              properties: { git: { type: 'string' }, ref: { type: 'string' } },
+            },
+          ],
+        },
         on: { type: 'boolean' },
         fixed: { const: 3 },
       },
@@ -51,19 +61,39 @@ describe('defineStep ties the args type to argsSchema', () => {
   const properties = { path: { type: 'string' }, mode: { type: ['string', 'integer'] } } as const;
 
   it('accepts a schema that fits', () => {
-    const step = defineStep<Args>()({ name: 'ok', description: '', argsSchema: { type: 'object', required: ['path'], additionalProperties: false, properties }, checkApply });
+    const step = defineStep<Args>()({
+      name: 'ok',
+      description: '',
+      argsSchema: { type: 'object', required: ['path'], additionalProperties: false, properties },
+      checkApply,
+    });
     expect(step.name).toBe('ok');
   });
 
   it('refuses a key in one and not the other, a required mismatch, and a schema admitting more than the type', () => {
     // @ts-expect-error the args type has `mode`, the schema does not
-    defineStep<Args>()({ name: 'a', description: '', argsSchema: { type: 'object', required: ['path'], properties: { path: properties.path } }, checkApply });
+    defineStep<Args>()({
+      name: 'a',
+      description: '',
+      argsSchema: { type: 'object', required: ['path'], properties: { path: properties.path } },
+      checkApply,
+    });
     // @ts-expect-error the schema has `owner`, the args type does not
-    defineStep<Args>()({ name: 'b', description: '', argsSchema: { type: 'object', required: ['path'], properties: { ...properties, owner: { type: 'string' } } }, checkApply });
+    defineStep<Args>()({
+      name: 'b',
+      description: '',
+      argsSchema: { type: 'object', required: ['path'], properties: { ...properties, owner: { type: 'string' } } },
+      checkApply,
+    });
     // @ts-expect-error `path` is required in the args type, optional in the schema
     defineStep<Args>()({ name: 'c', description: '', argsSchema: { type: 'object', properties }, checkApply });
     // @ts-expect-error the schema lets an integer mode through, the args type says string only
-    defineStep<{ path: string; mode?: string }>()({ name: 'd', description: '', argsSchema: { type: 'object', required: ['path'], properties }, checkApply });
+    defineStep<{ path: string; mode?: string }>()({
+      name: 'd',
+      description: '',
+      argsSchema: { type: 'object', required: ['path'], properties },
+      checkApply,
+    });
     expect(true).toBe(true);
   });
 

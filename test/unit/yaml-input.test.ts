@@ -109,7 +109,15 @@ describe('input files', () => {
       [dir, 'a directory'],
     ]) {
       const read = await readInputFile(file);
-      expect(read).toEqual({ error: { file, line: 1, col: 1, message: `this is ${kind}, not a regular file`, hint: expect.stringContaining('YAML file') } });
+      expect(read).toEqual({
+        error: {
+          file,
+          line: 1,
+          col: 1,
+          message: `this is ${kind}, not a regular file`,
+          hint: expect.stringContaining('YAML file'),
+        },
+      });
     }
   });
 
@@ -118,7 +126,9 @@ describe('input files', () => {
     writeFileSync(big, '');
     truncateSync(big, MAX_INPUT_BYTES + 1);
     const read = await readInputFile(big);
-    expect('error' in read && read.error.message).toBe('the file is 8.0 MiB, larger than 8 MiB, the most an input file may be');
+    expect('error' in read && read.error.message).toBe(
+      'the file is 8.0 MiB, larger than 8 MiB, the most an input file may be',
+    );
     truncateSync(big, MAX_INPUT_BYTES);
     expect('text' in (await readInputFile(big))).toBe(true);
   });
@@ -130,7 +140,10 @@ describe('input files', () => {
 
   it('refuses bytes that are not UTF-8 at their line and column, and keeps real U+FFFD characters', async () => {
     const bad = join(dir, 'latin1.yaml');
-    writeFileSync(bad, Buffer.concat([Buffer.from('all:\n  hosts:\n    ab'), Buffer.from([0xc3, 0x28]), Buffer.from(':\n')]));
+    writeFileSync(
+      bad,
+      Buffer.concat([Buffer.from('all:\n  hosts:\n    ab'), Buffer.from([0xc3, 0x28]), Buffer.from(':\n')]),
+    );
     const { errors } = await loadYamlFile(bad);
     expect(errors).toMatchObject([{ line: 3, col: 7, message: 'byte 0xC3 here is not UTF-8 text' }]);
     const good = join(dir, 'fffd.yaml');

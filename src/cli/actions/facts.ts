@@ -14,7 +14,11 @@ export async function printFacts(o: HostFlags, setCode: (c: number) => void): Pr
     limitedHosts(inv, o.limit).map((name) =>
       limit(async () => {
         try {
-          const t = await openTransport(inv.hosts.get(name)!, { knownHostsFile: o.knownHosts, acceptNewHostKeys: o.acceptNewHostKeys, connectTimeoutMs: o.connectTimeout * 1000 });
+          const t = await openTransport(inv.hosts.get(name)!, {
+            knownHostsFile: o.knownHosts,
+            acceptNewHostKeys: o.acceptNewHostKeys,
+            connectTimeoutMs: o.connectTimeout * 1000,
+          });
           try {
             out[name] = await gatherFacts(t);
           } finally {
@@ -27,7 +31,7 @@ export async function printFacts(o: HostFlags, setCode: (c: number) => void): Pr
       }),
     ),
   );
-  if (o.json) process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+  if (o.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   else
     for (const [h, f] of Object.entries(out)) {
       process.stdout.write(`${h}:\n`);

@@ -23,7 +23,11 @@ export interface ImageBuildFlags {
   color: boolean;
 }
 
-export async function buildImageCommand(playbook: string, o: ImageBuildFlags, setCode: (c: number) => void): Promise<void> {
+export async function buildImageCommand(
+  playbook: string,
+  o: ImageBuildFlags,
+  setCode: (c: number) => void,
+): Promise<void> {
   const human = o.json ? process.stderr : process.stdout;
   const st = makeStyle(human, !o.color);
   const log = (line: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -72,7 +76,8 @@ export async function buildImageCommand(playbook: string, o: ImageBuildFlags, se
     } else {
       human.write(`\n${st.red(`no image written: ${res.error}`)}\n`);
     }
-    if (o.json) process.stdout.write(JSON.stringify({ ...res.run, image: res.image, error: res.error }, null, 2) + '\n');
+    if (o.json)
+      process.stdout.write(`${JSON.stringify({ ...res.run, image: res.image, error: res.error }, null, 2)}\n`);
     setCode(res.image ? EXIT.OK : res.run.interrupted || abort.signal.aborted ? EXIT.INTERRUPTED : EXIT.HOST_FAILED);
   } catch (e) {
     if (abort.signal.aborted) {

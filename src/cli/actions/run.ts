@@ -26,16 +26,26 @@ export async function execute(playbookFile: string, o: RunFlags, apply: boolean)
   const { hosts, playHosts } = selectHosts(inv, pb, o.limit);
   checkReferences(inv, pb, playHosts);
   // listr2 is loaded only for a terminal: pipes and CI get plain lines.
-  const progress = human.isTTY && !o.json ? (await import('../../report/ttyProgress.ts')).ttyProgress(hosts) : plainProgress(human, st, o.verbose);
+  const progress =
+    human.isTTY && !o.json
+      ? (await import('../../report/ttyProgress.ts')).ttyProgress(hosts)
+      : plainProgress(human, st, o.verbose);
   const redact = makeRedactor([...inv.secrets, ...pb.secrets]);
-  const events = Object.fromEntries(Object.entries(progress.events).map(([k, fn]) => [k, (...args: unknown[]) => (fn as (...a: unknown[]) => void)(...redact(args))]));
+  const events = Object.fromEntries(
+    Object.entries(progress.events).map(([k, fn]) => [
+      k,
+      (...args: unknown[]) => (fn as (...a: unknown[]) => void)(...redact(args)),
+    ]),
+  );
 
   const abort = new AbortController();
   const hard = new AbortController();
   const onSignal = (sig: string) => {
     if (hard.signal.aborted) process.exit(130); // third: leave at once, locks and all
     if (abort.signal.aborted) {
-      human.write(`\n${sig} again: stopping the commands in progress, releasing the host locks (a third one quits at once, leaving them)\n`);
+      human.write(
+        `\n${sig} again: stopping the commands in progress, releasing the host locks (a third one quits at once, leaving them)\n`,
+      );
       hard.abort();
       return;
     }
@@ -55,7 +65,11 @@ export async function execute(playbookFile: string, o: RunFlags, apply: boolean)
       stepTimeoutMs: o.stepTimeout ? o.stepTimeout * 1000 : undefined,
       lockWaitMs: o.lockWait ? o.lockWait * 1000 : undefined,
       breakLock: o.breakLock,
-      connect: { knownHostsFile: o.knownHosts, acceptNewHostKeys: o.acceptNewHostKeys, connectTimeoutMs: o.connectTimeout * 1000 },
+      connect: {
+        knownHostsFile: o.knownHosts,
+        acceptNewHostKeys: o.acceptNewHostKeys,
+        connectTimeoutMs: o.connectTimeout * 1000,
+      },
       events,
       signal: abort.signal,
       hardSignal: hard.signal,
@@ -64,7 +78,7 @@ export async function execute(playbookFile: string, o: RunFlags, apply: boolean)
     const changes = formatChanges(res, st, !apply || Boolean(o.diff));
     if (changes) human.write(`\n${changes}\n`);
     human.write(`\n${formatRecap(res, st)}\n`);
-    if (o.json) process.stdout.write(JSON.stringify(res, null, 2) + '\n');
+    if (o.json) process.stdout.write(`${JSON.stringify(res, null, 2)}\n`);
     return exitCode(res);
   } finally {
     process.off('SIGINT', onInt).off('SIGTERM', onTerm);

@@ -26,17 +26,28 @@ const modernPlanOf = (c: Cluster, host: string) => modernPlan(c, c.nodes.find((n
 /** Runs the read-only probe on every cluster host: one remote command each. */
 async function probeHosts(inv: Inventory, o: Flags): Promise<Map<string, NodeProbe | Error>> {
   const hosts = limitedHosts(inv, o.limit).filter((h) => clusterOf(inv, h));
-  if (!hosts.length) throw new Error(`no cluster host selected in ${inv.file}${o.limit ? ` by --limit ${o.limit}` : ''}: hosts need a group with a 'ramster:' section`);
+  if (!hosts.length)
+    throw new Error(
+      `no cluster host selected in ${inv.file}${o.limit ? ` by --limit ${o.limit}` : ''}: hosts need a group with a 'ramster:' section`,
+    );
   const limit = pLimit(o.forks);
   const out = new Map<string, NodeProbe | Error>();
   await Promise.all(
     hosts.map((h) =>
       limit(async () => {
         try {
-          const t = await openTransport(inv.hosts.get(h)!, { knownHostsFile: o.knownHosts, acceptNewHostKeys: o.acceptNewHostKeys, connectTimeoutMs: o.connectTimeout * 1000 });
+          const t = await openTransport(inv.hosts.get(h)!, {
+            knownHostsFile: o.knownHosts,
+            acceptNewHostKeys: o.acceptNewHostKeys,
+            connectTimeoutMs: o.connectTimeout * 1000,
+          });
           try {
             const c = clusterOf(inv, h)!;
-            if (c.backend === 'modern') out.set(h, { modern: parseModernProbe((await t.exec(MODERN_PROBE_SCRIPT)).stdout), plan: modernPlanOf(c, h) });
+            if (c.backend === 'modern')
+              out.set(h, {
+                modern: parseModernProbe((await t.exec(MODERN_PROBE_SCRIPT)).stdout),
+                plan: modernPlanOf(c, h),
+              });
             else out.set(h, { legacy: parseProbe((await t.exec(PROBE_SCRIPT)).stdout) });
           } finally {
             await t.close();
@@ -61,26 +72,46 @@ export async function verifyHosts(o: Flags, setCode: (c: number) => void): Promi
       continue;
     }
     const c = clusterOf(inv, h)!;
-    report[h] = { checks: 'modern' in p ? verifyModernNode(p.plan, p.modern) : verifyNode(c, c.nodes.find((n) => n.host === h)!, p.legacy) };
+    report[h] = {
+      checks:
+        'modern' in p
+          ? verifyModernNode(p.plan, p.modern)
+          : verifyNode(c, c.nodes.find((n) => n.host === h)!, p.legacy),
+    };
   }
   const all = Object.values(report).flatMap((r) => r.checks ?? []);
   const failed = all.some((c) => c.status === 'fail' || (o.strict && c.status === 'needs-ramster-kernel'));
   const unreachable = Object.values(report).some((r) => r.unreachable);
-  if (o.json) process.stdout.write(JSON.stringify({ hosts: report }, null, 2) + '\n');
+  if (o.json) process.stdout.write(`${JSON.stringify({ hosts: report }, null, 2)}\n`);
   else {
     for (const [h, r] of Object.entries(report)) {
-      process.stdout.write(st.bold(`== ${h}`) + '\n');
+      process.stdout.write(`${st.bold(`== ${h}`)}\n`);
       if (r.unreachable) process.stdout.write(`${st.red('UNREACHABLE')} ${r.unreachable}\n`);
       for (const c of r.checks ?? []) {
-        const mark = c.status === 'pass' ? st.green('PASS') : c.status === 'fail' ? st.red('FAIL') : st.yellow('NEEDS RAMSTER KERNEL');
+        const mark =
+          c.status === 'pass'
+            ? st.green('PASS')
+            : c.status === 'fail'
+              ? st.red('FAIL')
+              : st.yellow('NEEDS RAMSTER KERNEL');
         process.stdout.write(`${mark}  ${c.title}${st.dim(`  [${c.evidence}]`)}\n`);
         if (c.status === 'fail' && c.fix) process.stdout.write(`      fix: ${c.fix}\n`);
       }
     }
     const n = (s: string) => all.filter((c) => c.status === s).length;
-    process.stdout.write(`\n${n('pass')} passed, ${n('fail')} failed, ${n('needs-ramster-kernel')} need a RAMster kernel${n('needs-ramster-kernel') ? ` (${NEEDS_KERNEL_NOTE})` : ''}\n`);
+    process.stdout.write(
+      `\n${n('pass')} passed, ${n('fail')} failed, ${n('needs-ramster-kernel')} need a RAMster kernel${n('needs-ramster-kernel') ? ` (${NEEDS_KERNEL_NOTE})` : ''}\n`,
+    );
   }
-  setCode(failed && unreachable ? EXIT.FAILED_AND_UNREACHABLE : failed ? EXIT.HOST_FAILED : unreachable ? EXIT.HOST_UNREACHABLE : EXIT.OK);
+  setCode(
+    failed && unreachable
+      ? EXIT.FAILED_AND_UNREACHABLE
+      : failed
+        ? EXIT.HOST_FAILED
+        : unreachable
+          ? EXIT.HOST_UNREACHABLE
+          : EXIT.OK,
+  );
 }
 
 export async function statusHosts(o: Flags, setCode: (c: number) => void): Promise<void> {
@@ -103,17 +134,27 @@ export async function statusHosts(o: Flags, setCode: (c: number) => void): Promi
         remote_writes: m.remote_pages_written,
         zswap_stored: m.zswap_stored_pages,
         zswap_written_back: m.zswap_written_back_pages,
-        connections: Object.entries(m.connections).map(([n, s]) => `${n} ${s}`).join(', ') || '-',
+        connections:
+          Object.entries(m.connections)
+            .map(([n, s]) => `${n} ${s}`)
+            .join(', ') || '-',
       };
       continue;
     }
     const { counters } = parseCounters(p.legacy.counters);
     const a = remoteActivity(counters);
     const z = counters.zcache ?? {};
-    const sum = (suffix: string) => Object.entries(z).filter(([k]) => k.endsWith(suffix)).reduce((s, [, v]) => s + (typeof v === 'number' ? v : 0), 0);
+    const sum = (suffix: string) =>
+      Object.entries(z)
+        .filter(([k]) => k.endsWith(suffix))
+        .reduce((s, [, v]) => s + (typeof v === 'number' ? v : 0), 0);
     rows[h] = {
       backend: 'legacy',
-      cluster: /Online/.test(p.legacy.ctl_status) ? 'Online' : p.legacy.dirs.includes('/sys/kernel/mm/ramster') ? 'Offline' : 'no RAMster kernel',
+      cluster: /Online/.test(p.legacy.ctl_status)
+        ? 'Online'
+        : p.legacy.dirs.includes('/sys/kernel/mm/ramster')
+          ? 'Offline'
+          : 'no RAMster kernel',
       remote_pers_pages: Number(p.legacy.sysfs.match(/remote_pers_pages:(\d+)/)?.[1] ?? 0),
       foreign_pages: a.foreignPages,
       pages_remoted: a.pagesRemoted,
@@ -124,8 +165,8 @@ export async function statusHosts(o: Flags, setCode: (c: number) => void): Promi
       zcache_zbytes: sum('zbytes'),
     };
   }
-  if (o.json) process.stdout.write(JSON.stringify({ hosts: rows }, null, 2) + '\n');
-  else process.stdout.write(table(rows) + '\n');
+  if (o.json) process.stdout.write(`${JSON.stringify({ hosts: rows }, null, 2)}\n`);
+  else process.stdout.write(`${table(rows)}\n`);
   if (Object.values(rows).some((r) => r.state === 'unreachable')) setCode(EXIT.HOST_UNREACHABLE);
 }
 
@@ -150,16 +191,30 @@ export async function doctorHosts(o: Flags, setCode: (c: number) => void): Promi
     serious ||= findings.some((f) => f.class !== 'harmless');
     out[h] = { ramsterKernel: p.legacy.dirs.includes('/sys/kernel/mm/ramster'), findings };
   }
-  if (o.json) process.stdout.write(JSON.stringify({ hosts: out }, null, 2) + '\n');
+  if (o.json) process.stdout.write(`${JSON.stringify({ hosts: out }, null, 2)}\n`);
   else
-    for (const [h, r] of Object.entries(out) as [string, { unreachable?: string; backend?: string; ramsterKernel?: boolean; findings?: { class: string; line: string; what: string; fix?: string }[] }][]) {
+    for (const [h, r] of Object.entries(out) as [
+      string,
+      {
+        unreachable?: string;
+        backend?: string;
+        ramsterKernel?: boolean;
+        findings?: { class: string; line: string; what: string; fix?: string }[];
+      },
+    ][]) {
       const healthy = r.backend === 'modern' || r.ramsterKernel;
-      process.stdout.write(st.bold(`== ${h}`) + '\n');
+      process.stdout.write(`${st.bold(`== ${h}`)}\n`);
       if (r.unreachable) process.stdout.write(`${st.red('UNREACHABLE')} ${r.unreachable}\n`);
       else if (!healthy) process.stdout.write(`${st.yellow('no RAMster kernel')}: ${NEEDS_KERNEL_NOTE}\n`);
-      if (r.findings && !r.findings.some((f) => f.class !== 'harmless') && healthy) process.stdout.write(st.green('no problem found') + '\n');
+      if (r.findings && !r.findings.some((f) => f.class !== 'harmless') && healthy)
+        process.stdout.write(`${st.green('no problem found')}\n`);
       for (const f of r.findings ?? []) {
-        const tag = f.class === 'harmless' ? st.dim('harmless') : f.class === 'config-mismatch' ? st.yellow('config mismatch') : st.red('unrecoverable');
+        const tag =
+          f.class === 'harmless'
+            ? st.dim('harmless')
+            : f.class === 'config-mismatch'
+              ? st.yellow('config mismatch')
+              : st.red('unrecoverable');
         process.stdout.write(`${tag}  ${f.line.trim()}\n      ${f.what}${f.fix ? `\n      fix: ${f.fix}` : ''}\n`);
       }
     }
@@ -171,5 +226,12 @@ function table(rows: Record<string, Record<string, string | number>>): string {
   const head = ['node', ...cols];
   const body = Object.entries(rows).map(([h, r]) => [h, ...cols.map((c) => String(r[c] ?? ''))]);
   const widths = head.map((_, i) => Math.max(...[head, ...body].map((row) => row[i].length)));
-  return [head, ...body].map((row) => row.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+  return [head, ...body]
+    .map((row) =>
+      row
+        .map((c, i) => c.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }

@@ -6,7 +6,9 @@ import { hostCluster } from '../ramster/cluster.ts';
 export function hostModernPlan(ctx: Pick<StepContext, 'vars' | 'host'>): ModernPlan {
   const { cluster, node } = hostCluster(ctx);
   if (cluster.backend !== 'modern') {
-    throw new Error(`${ctx.host} is a node of cluster ${cluster.name}, which uses the ${cluster.backend} backend: modern_* steps need \`backend: modern\` in its \`ramster:\` section`);
+    throw new Error(
+      `${ctx.host} is a node of cluster ${cluster.name}, which uses the ${cluster.backend} backend: modern_* steps need \`backend: modern\` in its \`ramster:\` section`,
+    );
   }
   return modernPlan(cluster, node);
 }

@@ -17,7 +17,7 @@ export interface LiveSide {
   command: string;
 }
 
-const text = (lines: string[]) => (lines.length ? lines.join('\n') + '\n' : '');
+const text = (lines: string[]) => (lines.length ? `${lines.join('\n')}\n` : '');
 
 /**
  * Reads the live state in one probe, diffs it against the plan, and when applying runs the
@@ -25,9 +25,14 @@ const text = (lines: string[]) => (lines.length ? lines.join('\n') + '\n' : '');
  * remaining diff when the kernel did not end up where the plan says.
  */
 export async function reconcileLive(ctx: StepContext, plan: ModernPlan, side: LiveSide): Promise<Change> {
-  if (isImageTarget(ctx.t)) return { ...noChange(`${side.what}: set up at first boot`), skipped: 'an image has no running kernel: the enabled unit sets this up when the image boots' };
+  if (isImageTarget(ctx.t))
+    return {
+      ...noChange(`${side.what}: set up at first boot`),
+      skipped: 'an image has no running kernel: the enabled unit sets this up when the image boots',
+    };
   const want = side.desired(plan);
-  const readProbe = async () => parseModernProbe(await probe(ctx.t, MODERN_PROBE_SCRIPT, 'read the modern backend state', ctx.timeoutMs));
+  const readProbe = async () =>
+    parseModernProbe(await probe(ctx.t, MODERN_PROBE_SCRIPT, 'read the modern backend state', ctx.timeoutMs));
   const first = await readProbe();
   const missing = modulesNeeded(plan, side.side).filter((m) => !first.available.includes(m));
   if (missing.length)
@@ -37,7 +42,10 @@ export async function reconcileLive(ctx: StepContext, plan: ModernPlan, side: Li
   const read = async () => side.actual(await readProbe(), plan);
   const have = side.actual(first, plan);
   const diff = unifiedDiff(side.diffName, text(have), text(want));
-  if (!diff) return noChange(want.length ? `${side.what}: ${want.length} facts as planned` : `${side.what}: nothing to do on this node`);
+  if (!diff)
+    return noChange(
+      want.length ? `${side.what}: ${want.length} facts as planned` : `${side.what}: nothing to do on this node`,
+    );
   const action = !want.length ? 'delete' : have.length ? 'update' : 'create';
   const summary = `${side.what}: ${action} (${side.command})`;
   if (!ctx.apply) return { action, summary, diff };
@@ -45,6 +53,9 @@ export async function reconcileLive(ctx: StepContext, plan: ModernPlan, side: Li
   await run(ctx.t, `/usr/sbin/${side.command}`, side.command, undefined, ctx.timeoutMs);
   const after = await read();
   const left = unifiedDiff(side.diffName, text(after), text(want));
-  if (left) throw new Error(`${side.command} ran, but the ${side.what} still differ from the plan (- found, + planned):\n${left}`);
+  if (left)
+    throw new Error(
+      `${side.command} ran, but the ${side.what} still differ from the plan (- found, + planned):\n${left}`,
+    );
   return { action, summary, diff };
 }

@@ -42,7 +42,7 @@ export function peerConnections(dmesg: string, peers: number[]): { connected: nu
   for (const p of peers) {
     const up = last(new RegExp(String.raw`(?:Accepted connection from|Connected to) node \S+ \(num ${p}\)`));
     const lost = last(new RegExp(String.raw`No longer connected to node \S+ \(num ${p}\)`));
-    const given = last(new RegExp(String.raw`No connection established with node ${p} after`));
+    const given = last(new RegExp(`No connection established with node ${p} after`));
     if (up > Math.max(lost, given)) connected.push(p);
     else if (given > Math.max(up, lost)) gaveUp.push(p);
   }
@@ -98,7 +98,12 @@ true`;
 }
 
 async function readDmesg(ctx: StepContext, dmesgCommand: string): Promise<string> {
-  return probe(ctx.t, `{ ${dmesgCommand}; } 2>/dev/null | grep -E '\\(num [0-9]+\\)|No connection established with node' | tail -n 400; true`, 'read the kernel log', ctx.timeoutMs);
+  return probe(
+    ctx.t,
+    `{ ${dmesgCommand}; } 2>/dev/null | grep -E '\\(num [0-9]+\\)|No connection established with node' | tail -n 400; true`,
+    'read the kernel log',
+    ctx.timeoutMs,
+  );
 }
 
 function planFor(ctx: StepContext, cluster: Cluster, node: ClusterNode, sec: Map<string, string>): Plan {
@@ -135,7 +140,9 @@ function planFor(ctx: StepContext, cluster: Cluster, node: ClusterNode, sec: Map
   if (target !== undefined) {
     const cur = words(sec.get('remote_target_nodenum'))[0] ?? 'unset';
     if (cur !== 'unset' && cur !== String(target)) {
-      throw new Error(`remote_target_nodenum is already ${cur}, not ${target}: the kernel cannot change the remote target until a reboot; reboot this node`);
+      throw new Error(
+        `remote_target_nodenum is already ${cur}, not ${target}: the kernel cannot change the remote target until a reboot; reboot this node`,
+      );
     }
     const on = (f: string) => words(sec.get(f))[0] === '1';
     if (cur !== String(target) || !on('pers_remotify_enable') || !on('eph_remotify_enable')) plan.remotify = target;
@@ -156,7 +163,10 @@ export const bringupStep = defineStep<BringupArgs>()({
         exclusiveMinimum: 0,
         description: `How long to wait for "Accepted connection from node" / "Connected to node" of every peer after node-up (default ${DEFAULT_CONNECT_TIMEOUT_S}).`,
       },
-      dmesg_command: { type: 'string', description: 'Command printing this boot\'s kernel messages (default "dmesg"; e.g. "journalctl -k -b -o cat").' },
+      dmesg_command: {
+        type: 'string',
+        description: 'Command printing this boot\'s kernel messages (default "dmesg"; e.g. "journalctl -k -b -o cat").',
+      },
     },
   },
   async checkApply(args, ctx) {
@@ -185,7 +195,10 @@ export const bringupStep = defineStep<BringupArgs>()({
     }
     if (mine.error) throw new Error(mine.error);
     const failed = [...states].filter(([, s]) => s.error);
-    if (failed.length) throw new Error(`cluster bring-up stopped: ${failed.map(([h, s]) => `${h}: ${s.error!.split('\n')[0]}`).join('; ')}`);
+    if (failed.length)
+      throw new Error(
+        `cluster bring-up stopped: ${failed.map(([h, s]) => `${h}: ${s.error!.split('\n')[0]}`).join('; ')}`,
+      );
     const p = plan!;
 
     const actions = [
@@ -193,30 +206,46 @@ export const bringupStep = defineStep<BringupArgs>()({
       p.nodeUp.length ? `node-up ${p.nodeUp.join(' ')}` : '',
       p.remotify !== undefined ? `remotify to node ${p.remotify} (read back)` : '',
     ].filter(Boolean);
-    const waitNote = p.unconnected.length ? `; waits up to ${timeoutS} s for node ${p.unconnected.join(', ')} to connect` : '';
+    const waitNote = p.unconnected.length
+      ? `; waits up to ${timeoutS} s for node ${p.unconnected.join(', ')} to connect`
+      : '';
     const change: Change = actions.length
-      ? { action: 'run', summary: `cluster ${cluster.name} node ${node.number}: ${actions.join('; ')}${waitNote}`, diff: p.startTrace.length ? `${p.startTrace.join('\n')}\n` : undefined }
-      : noChange(`cluster ${cluster.name} node ${node.number}: configured, nodes ${cluster.nodes.map((n) => n.number).join(' ')} up${waitNote || ', every peer connected'}${node.targets.length ? `, remote target node ${node.targets[0]}, remotify on` : ''}`);
+      ? {
+          action: 'run',
+          summary: `cluster ${cluster.name} node ${node.number}: ${actions.join('; ')}${waitNote}`,
+          diff: p.startTrace.length ? `${p.startTrace.join('\n')}\n` : undefined,
+        }
+      : noChange(
+          `cluster ${cluster.name} node ${node.number}: configured, nodes ${cluster.nodes.map((n) => n.number).join(' ')} up${waitNote || ', every peer connected'}${node.targets.length ? `, remote target node ${node.targets[0]}, remotify on` : ''}`,
+        );
     if (p.conditional) change.conditional = p.conditional;
 
     // 1. The configfs cluster and its timeouts exist on every node before anyone marks a node up.
     let stepError: string | undefined;
-    if (ctx.apply && p.start) stepError = await attempt(() => run(ctx.t, ctl(ctx, node, 'start'), 'ramster-ctl start', undefined, ctx.timeoutMs));
+    if (ctx.apply && p.start)
+      stepError = await attempt(() =>
+        run(ctx.t, ctl(ctx, node, 'start'), 'ramster-ctl start', undefined, ctx.timeoutMs),
+      );
     const started = await exchange('started', stepError);
     throwIfAny(started, 'ramster-ctl start');
 
     // 2. Node-up on all nodes at once (they leave the barrier together), then the connections.
     if (ctx.apply) {
       stepError = undefined;
-      if (p.nodeUp.length) stepError = await attempt(() => run(ctx.t, ctl(ctx, node, `node-up ${p.nodeUp.join(' ')}`), 'ramster-ctl node-up', undefined, ctx.timeoutMs));
+      if (p.nodeUp.length)
+        stepError = await attempt(() =>
+          run(ctx.t, ctl(ctx, node, `node-up ${p.nodeUp.join(' ')}`), 'ramster-ctl node-up', undefined, ctx.timeoutMs),
+        );
       // A peer that marks itself up now (it rebooted) shows as not connected in the first read.
-      if (!stepError && (p.nodeUp.length || p.unconnected.length)) stepError = await attempt(() => waitForPeers(ctx, cluster, node, dmesgCommand, timeoutS));
+      if (!stepError && (p.nodeUp.length || p.unconnected.length))
+        stepError = await attempt(() => waitForPeers(ctx, cluster, node, dmesgCommand, timeoutS));
     }
     const connected = await exchange('connected', stepError);
     throwIfAny(connected, 'node-up');
 
     // 3. The target only after it is up everywhere: the kernel ignores a target not yet up.
-    if (ctx.apply && p.remotify !== undefined) await run(ctx.t, ctl(ctx, node, `remotify ${p.remotify}`), 'ramster-ctl remotify', undefined, ctx.timeoutMs);
+    if (ctx.apply && p.remotify !== undefined)
+      await run(ctx.t, ctl(ctx, node, `remotify ${p.remotify}`), 'ramster-ctl remotify', undefined, ctx.timeoutMs);
     return change;
   },
 });
@@ -232,15 +261,25 @@ async function attempt(f: () => Promise<unknown>): Promise<string | undefined> {
 
 function throwIfAny(results: Map<string, string | undefined>, what: string): void {
   const bad = [...results].filter(([, e]) => e);
-  if (bad.length) throw new Error(`${what} failed, so the cluster is not brought up: ${bad.map(([h, e]) => `${h}: ${e}`).join('; ')}`);
+  if (bad.length)
+    throw new Error(
+      `${what} failed, so the cluster is not brought up: ${bad.map(([h, e]) => `${h}: ${e}`).join('; ')}`,
+    );
 }
 
-async function waitForPeers(ctx: StepContext, cluster: Cluster, node: ClusterNode, dmesgCommand: string, timeoutS: number): Promise<void> {
+async function waitForPeers(
+  ctx: StepContext,
+  cluster: Cluster,
+  node: ClusterNode,
+  dmesgCommand: string,
+  timeoutS: number,
+): Promise<void> {
   const peers = cluster.nodes.map((n) => n.number).filter((n) => n !== node.number);
   const deadline = Date.now() + timeoutS * 1000;
   for (;;) {
     const { connected, gaveUp } = peerConnections(await readDmesg(ctx, dmesgCommand), peers);
-    if (gaveUp.length) throw new Error(`the kernel gave up connecting to node ${gaveUp.join(', ')}; reboot all nodes together`);
+    if (gaveUp.length)
+      throw new Error(`the kernel gave up connecting to node ${gaveUp.join(', ')}; reboot all nodes together`);
     const missing = peers.filter((p) => !connected.includes(p));
     if (!missing.length) return;
     if (Date.now() >= deadline) {

@@ -1,6 +1,5 @@
 import type { Cluster, ClusterNode } from '../../inventory/types.ts';
 import type { TemplateCluster } from '../../inventory/vars.ts';
-import type { Transport } from '../../transport/types.ts';
 import type { StepContext } from '../types.ts';
 
 /**

@@ -22,10 +22,15 @@ export const ramsterConfStep = defineStep<RamsterConfArgs>()({
     type: 'object',
     additionalProperties: false,
     properties: {
-      path: { type: 'string', pattern: '^/', description: `Where the file goes (default ${RAMSTER_CONF_PATH}, where ramster-ctl reads it).` },
+      path: {
+        type: 'string',
+        pattern: '^/',
+        description: `Where the file goes (default ${RAMSTER_CONF_PATH}, where ramster-ctl reads it).`,
+      },
       validate: {
         type: 'string',
-        description: 'Extra command on the host that must accept the new file before it replaces the old one; %s is the temporary file, e.g. "RAMSTER_HOSTNAME=system1 /usr/sbin/ramster-ctl -c %s check".',
+        description:
+          'Extra command on the host that must accept the new file before it replaces the old one; %s is the temporary file, e.g. "RAMSTER_HOSTNAME=system1 /usr/sbin/ramster-ctl -c %s check".',
       },
     },
   },
@@ -36,9 +41,16 @@ export const ramsterConfStep = defineStep<RamsterConfArgs>()({
     const text = renderRamsterConf(cluster);
     // With this node's name, so the file must also have exactly one local node for it.
     const parsed = parseRamsterConf(text, node.hostname);
-    if (!parsed.ok) throw new Error(`the rendered ${path} is not valid for node ${node.hostname}; nothing was written:\n${formatConfErrors(path, parsed.errors)}`);
+    if (!parsed.ok)
+      throw new Error(
+        `the rendered ${path} is not valid for node ${node.hostname}; nothing was written:\n${formatConfErrors(path, parsed.errors)}`,
+      );
 
-    const change = await convergeFile(ctx, { path, mode: '0644', owner: 'root', group: 'root', validate: args.validate }, () => text);
+    const change = await convergeFile(
+      ctx,
+      { path, mode: '0644', owner: 'root', group: 'root', validate: args.validate },
+      () => text,
+    );
 
     // After convergence the file holds exactly `text` (in a dry run: will hold it).
     const mine = sha256(text);

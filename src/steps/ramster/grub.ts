@@ -25,7 +25,8 @@ const keyOf = (t: string) => (t.includes('=') ? t.slice(0, t.indexOf('=')) : t);
  * Duplicates of managed tokens are dropped (the first stays); other tokens are not touched.
  */
 export function editTokens(current: string[], ensure: string[], absent: string[]): string[] {
-  const matchesAbsent = (t: string) => absent.some((a) => (a.includes('=') ? t === a : t === a || (t.includes('=') && keyOf(t) === a)));
+  const matchesAbsent = (t: string) =>
+    absent.some((a) => (a.includes('=') ? t === a : t === a || (t.includes('=') && keyOf(t) === a)));
   let out = current.filter((t) => !matchesAbsent(t));
   for (const e of ensure) {
     const same = (t: string) => (e.includes('=') ? t.includes('=') && keyOf(t) === keyOf(e) : t === e);
@@ -46,7 +47,9 @@ function tokenList(name: string, v: GrubCmdlineArgs['tokens']): string[] {
   const list = (v ?? []).flat();
   for (const t of list) {
     if (typeof t !== 'string' || !TOKEN.test(t))
-      throw new Error(`grub_cmdline: ${name} entry ${JSON.stringify(t)} is not a single kernel parameter (no blanks, quotes or shell characters)`);
+      throw new Error(
+        `grub_cmdline: ${name} entry ${JSON.stringify(t)} is not a single kernel parameter (no blanks, quotes or shell characters)`,
+      );
   }
   return list;
 }
@@ -55,9 +58,16 @@ const ASSIGN = /^(\s*(?:export\s+)?GRUB_CMDLINE_LINUX=)(.*)$/;
 
 /** /etc/default/grub with the last GRUB_CMDLINE_LINUX assignment edited; every other byte kept.
  *  Returns the text and the tokens before and after. */
-export function editDefaultGrub(text: string, ensure: string[], absent: string[]): { text: string; before: string[]; after: string[] } {
+export function editDefaultGrub(
+  text: string,
+  ensure: string[],
+  absent: string[],
+): { text: string; before: string[]; after: string[] } {
   const lines = splitLines(text);
-  const at = lines.map((l, i) => (ASSIGN.test(bare(l)) ? i : -1)).filter((i) => i >= 0).pop();
+  const at = lines
+    .map((l, i) => (ASSIGN.test(bare(l)) ? i : -1))
+    .filter((i) => i >= 0)
+    .pop();
   if (at === undefined) {
     const after = editTokens([], ensure, absent);
     if (!after.length) return { text, before: [], after };
@@ -131,7 +141,8 @@ export const grubCmdlineStep = defineStep<GrubCmdlineArgs>()({
       tokens: {
         type: 'array',
         items: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
-        description: 'Parameters that must be on the command line, e.g. [zcache, ramster]; key=value replaces an existing key=...; a nested list (from a variable) is spliced in.',
+        description:
+          'Parameters that must be on the command line, e.g. [zcache, ramster]; key=value replaces an existing key=...; a nested list (from a variable) is spliced in.',
       },
       absent: {
         type: 'array',
@@ -146,16 +157,23 @@ export const grubCmdlineStep = defineStep<GrubCmdlineArgs>()({
     if (!ensure.length && !absent.length) throw new Error('grub_cmdline: give tokens and/or absent');
     const clash = ensure.filter((e) => absent.includes(e) || absent.includes(keyOf(e)));
     if (clash.length) throw new Error(`grub_cmdline: ${clash.join(', ')} is both in tokens and absent`);
-    const what = [ensure.length ? `has ${ensure.join(' ')}` : '', absent.length ? `lacks ${absent.join(' ')}` : ''].filter(Boolean).join(' and ');
+    const what = [ensure.length ? `has ${ensure.join(' ')}` : '', absent.length ? `lacks ${absent.join(' ')}` : '']
+      .filter(Boolean)
+      .join(' and ');
 
     if (ctx.facts.boot_loader === 'grub-legacy') return legacy(ctx, ensure, absent, what);
     if (ctx.facts.boot_loader !== 'grub2')
-      throw new Error(`${ctx.host} has no GRUB the step knows (boot loader: ${ctx.facts.boot_loader}); install GRUB 2 or use EL6's legacy GRUB`);
+      throw new Error(
+        `${ctx.host} has no GRUB the step knows (boot loader: ${ctx.facts.boot_loader}); install GRUB 2 or use EL6's legacy GRUB`,
+      );
     const family = ctx.facts.os_family === 'redhat' ? 'redhat' : 'debian';
 
     let edited: { before: string[]; after: string[] } = { before: [], after: [] };
     const file = await convergeFile(ctx, { path: DEFAULT_GRUB }, (cur) => {
-      if (cur === undefined) throw new Error(`${DEFAULT_GRUB} does not exist; install the distribution's GRUB 2 package (grub-pc, grub-efi or grub2-tools) first`);
+      if (cur === undefined)
+        throw new Error(
+          `${DEFAULT_GRUB} does not exist; install the distribution's GRUB 2 package (grub-pc, grub-efi or grub2-tools) first`,
+        );
       const r = editDefaultGrub(decodeText(DEFAULT_GRUB, cur), ensure, absent);
       edited = r;
       return r.text;
@@ -172,16 +190,27 @@ export const grubCmdlineStep = defineStep<GrubCmdlineArgs>()({
     }
 
     // grub.cfg may be stale even when the file is right (an earlier run stopped in between).
-    const probed = await probe(ctx.t, `${CFG_SCRIPT[family]}\necho "cfg=$cfg"\nif [ -r "$cfg" ]; then cat "$cfg"; else echo '#missing'; fi`, 'read grub.cfg', ctx.timeoutMs);
+    const probed = await probe(
+      ctx.t,
+      `${CFG_SCRIPT[family]}\necho "cfg=$cfg"\nif [ -r "$cfg" ]; then cat "$cfg"; else echo '#missing'; fi`,
+      'read grub.cfg',
+      ctx.timeoutMs,
+    );
     const cfg = /^cfg=(.*)$/m.exec(probed)?.[1] ?? '';
     const cfgText = probed.slice(probed.indexOf('\n') + 1);
     const missing = cfgText.startsWith('#missing');
     const stale = missing ? [] : grubCfgKernelArgs(cfgText).flatMap((a) => staleTokens(a, ensure, absent));
-    if (file.action === 'none' && !missing && !stale.length) return noChange(`kernel command line ${what} (${DEFAULT_GRUB} and ${cfg})`);
+    if (file.action === 'none' && !missing && !stale.length)
+      return noChange(`kernel command line ${what} (${DEFAULT_GRUB} and ${cfg})`);
 
     const regen = family === 'debian' ? 'update-grub' : `grub2-mkconfig -o ${cfg}`;
     if (ctx.apply) await run(ctx.t, `${CFG_SCRIPT[family]}\n${REGENERATE[family]}`, regen, undefined, ctx.timeoutMs);
-    const why = file.action !== 'none' ? `GRUB_CMDLINE_LINUX ${delta}` : missing ? `${cfg} is missing` : `${cfg} is stale (${[...new Set(stale)].join(' ')})`;
+    const why =
+      file.action !== 'none'
+        ? `GRUB_CMDLINE_LINUX ${delta}`
+        : missing
+          ? `${cfg} is missing`
+          : `${cfg} is stale (${[...new Set(stale)].join(' ')})`;
     const change: Change = {
       action: file.action === 'none' ? 'run' : file.action,
       summary: `${why}; ${regen}`,
@@ -195,14 +224,19 @@ export const grubCmdlineStep = defineStep<GrubCmdlineArgs>()({
 function describeDelta(before: string[], after: string[]): string {
   const added = after.filter((t) => !before.includes(t));
   const removed = before.filter((t) => !after.includes(t));
-  return [added.length ? `+ ${added.join(' ')}` : '', removed.length ? `- ${removed.join(' ')}` : ''].filter(Boolean).join(', ') || 'deduplicated';
+  return (
+    [added.length ? `+ ${added.join(' ')}` : '', removed.length ? `- ${removed.join(' ')}` : '']
+      .filter(Boolean)
+      .join(', ') || 'deduplicated'
+  );
 }
 
 /** EL6: kernel lines of /boot/grub/grub.conf, changed by grubby on a live host (the
  *  distribution's own tool) and written directly in an image (no grubby on the build host). */
 async function legacy(ctx: StepContext, ensure: string[], absent: string[], what: string): Promise<Change> {
   const plan = await convergeFile({ ...ctx, apply: false }, { path: LEGACY_GRUB_CONF }, (cur) => {
-    if (cur === undefined) throw new Error(`${LEGACY_GRUB_CONF} does not exist; this host's facts say legacy GRUB: install grub and grubby`);
+    if (cur === undefined)
+      throw new Error(`${LEGACY_GRUB_CONF} does not exist; this host's facts say legacy GRUB: install grub and grubby`);
     return editLegacyGrubConf(decodeText(LEGACY_GRUB_CONF, cur), ensure, absent);
   });
   if (plan.action === 'none') return noChange(`kernel command line ${what} (every kernel line of ${LEGACY_GRUB_CONF})`);
@@ -211,14 +245,33 @@ async function legacy(ctx: StepContext, ensure: string[], absent: string[], what
     'grubby --update-kernel=ALL',
     ensure.length ? `--args=${shq(ensure.join(' '))}` : '',
     absent.length ? `--remove-args=${shq(absent.join(' '))}` : '',
-  ].filter(Boolean).join(' ');
+  ]
+    .filter(Boolean)
+    .join(' ');
   if (ctx.apply) {
-    if (image) await convergeFile(ctx, { path: LEGACY_GRUB_CONF }, (cur) => editLegacyGrubConf(decodeText(LEGACY_GRUB_CONF, cur!), ensure, absent));
+    if (image)
+      await convergeFile(ctx, { path: LEGACY_GRUB_CONF }, (cur) =>
+        editLegacyGrubConf(decodeText(LEGACY_GRUB_CONF, cur!), ensure, absent),
+      );
     else {
       await run(ctx.t, cmd, 'grubby', undefined, ctx.timeoutMs);
-      const after = await run(ctx.t, `cat ${shq(hostPath(ctx.t, LEGACY_GRUB_CONF))}`, `read ${LEGACY_GRUB_CONF}`, undefined, ctx.timeoutMs);
-      if (editLegacyGrubConf(after, ensure, absent) !== after) throw new Error(`grubby ran but some kernel line of ${LEGACY_GRUB_CONF} still does not match (${what}); check the file by hand`);
+      const after = await run(
+        ctx.t,
+        `cat ${shq(hostPath(ctx.t, LEGACY_GRUB_CONF))}`,
+        `read ${LEGACY_GRUB_CONF}`,
+        undefined,
+        ctx.timeoutMs,
+      );
+      if (editLegacyGrubConf(after, ensure, absent) !== after)
+        throw new Error(
+          `grubby ran but some kernel line of ${LEGACY_GRUB_CONF} still does not match (${what}); check the file by hand`,
+        );
     }
   }
-  return { action: 'update', summary: `${LEGACY_GRUB_CONF}: every kernel line ${what}; ${image ? 'written directly (image)' : cmd}`, diff: plan.diff, rebootRequired: true };
+  return {
+    action: 'update',
+    summary: `${LEGACY_GRUB_CONF}: every kernel line ${what}; ${image ? 'written directly (image)' : cmd}`,
+    diff: plan.diff,
+    rebootRequired: true,
+  };
 }

@@ -1,7 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import { basename, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { explainDrop, findDependsOn, formatMissing, missingSymbols, parseConfig, parseKernelVersion, selectFragment, type ConfigValues } from '../../kernel/kconfig.ts';
+import {
+  explainDrop,
+  findDependsOn,
+  formatMissing,
+  missingSymbols,
+  parseConfig,
+  parseKernelVersion,
+  selectFragment,
+  type ConfigValues,
+} from '../../kernel/kconfig.ts';
 import { kconfigTextFor, NATIVE_BUILD_ENV, type RunScript } from '../../kernel/kconfig-merge.ts';
 import { readOnly, writeFileAtomic } from '../../transport/fileops.ts';
 import { hostPath, type Transport } from '../../transport/types.ts';
@@ -40,8 +49,15 @@ export const kconfigStep = defineStep<KconfigArgs>()({
     additionalProperties: false,
     oneOf: [{ required: ['tree'] }, { required: ['source'] }],
     properties: {
-      tree: { type: 'string', pattern: '^/', description: 'Kernel source tree on the build host whose .config is managed (or give source).' },
-      source: { ...kernelSourceSchema, description: `${kernelSourceSchema.description} The same value as kernel_build's source (or give tree).` },
+      tree: {
+        type: 'string',
+        pattern: '^/',
+        description: 'Kernel source tree on the build host whose .config is managed (or give source).',
+      },
+      source: {
+        ...kernelSourceSchema,
+        description: `${kernelSourceSchema.description} The same value as kernel_build's source (or give tree).`,
+      },
       base: {
         type: 'string',
         pattern: BASE_PATTERN,
@@ -54,14 +70,27 @@ export const kconfigStep = defineStep<KconfigArgs>()({
         description:
           "Fragment files (relative to the playbook's folder) that replace the default RAMster fragment; giving them also allows trees without RAMster (>= 3.11).",
       },
-      extra: { type: 'array', items: { type: 'string', minLength: 1 }, description: "More fragment files merged after the fragments (relative to the playbook's folder)." },
+      extra: {
+        type: 'array',
+        items: { type: 'string', minLength: 1 },
+        description: "More fragment files merged after the fragments (relative to the playbook's folder).",
+      },
       build_host: buildHostSchema,
-      cache_dir: { type: 'string', pattern: '^/', description: `Where git and tarball sources are unpacked on the build host (default ${DEFAULT_CACHE_DIR}).` },
+      cache_dir: {
+        type: 'string',
+        pattern: '^/',
+        description: `Where git and tarball sources are unpacked on the build host (default ${DEFAULT_CACHE_DIR}).`,
+      },
     },
   },
   async checkApply(args, ctx) {
     const role = resolveBuildHost(ctx, args.build_host);
-    if (!role.isActor) return { action: 'none', summary: `kernel configured on ${role.label}`, skipped: `the kernel is configured on the build host, ${role.label}` };
+    if (!role.isActor)
+      return {
+        action: 'none',
+        summary: `kernel configured on ${role.label}`,
+        skipped: `the kernel is configured on the build host, ${role.label}`,
+      };
     const t = role.t!;
     const on = role.buildHost === ctx.host ? '' : ` on ${role.label}`;
     let tree = args.tree;
@@ -69,7 +98,13 @@ export const kconfigStep = defineStep<KconfigArgs>()({
     if (tree === undefined) {
       if (args.source === undefined) throw new Error('kconfig needs tree (a kernel tree on the build host) or source');
       const src = parseKernelSource(args.source);
-      const prep = await prepareSource(t, src, { cacheDir: args.cache_dir ?? DEFAULT_CACHE_DIR, apply: ctx.apply, revision: false, timeoutMs: ctx.timeoutMs, log: ctx.log });
+      const prep = await prepareSource(t, src, {
+        cacheDir: args.cache_dir ?? DEFAULT_CACHE_DIR,
+        apply: ctx.apply,
+        revision: false,
+        timeoutMs: ctx.timeoutMs,
+        log: ctx.log,
+      });
       if (!prep.tree) {
         return {
           action: 'run',
@@ -98,9 +133,16 @@ interface MergeResult {
 
 /** Merge in a scratch file, check every fragment symbol, then replace the tree's .config
  *  only when the result differs. */
-export async function convergeKernelConfig(t: Transport, args: KconfigArgs & { tree: string }, ctx: Pick<StepContext, 'apply' | 'baseDir' | 'timeoutMs' | 'log'>): Promise<Change> {
+export async function convergeKernelConfig(
+  t: Transport,
+  args: KconfigArgs & { tree: string },
+  ctx: Pick<StepContext, 'apply' | 'baseDir' | 'timeoutMs' | 'log'>,
+): Promise<Change> {
   const tree = args.tree.replace(/\/+$/, '');
-  const probe = await t.exec(`sed -n '1,40p' ${shq(hostPath(t, `${tree}/Makefile`))}`, readOnly({ timeoutMs: ctx.timeoutMs }));
+  const probe = await t.exec(
+    `sed -n '1,40p' ${shq(hostPath(t, `${tree}/Makefile`))}`,
+    readOnly({ timeoutMs: ctx.timeoutMs }),
+  );
   if (probe.code !== 0) throw new Error(`no kernel tree at ${tree} on ${t.target}: cannot read ${tree}/Makefile`);
   const version = parseKernelVersion(probe.stdout);
   if (!version) throw new Error(`${tree}/Makefile has no VERSION/PATCHLEVEL lines: is ${tree} a Linux source tree?`);
@@ -122,7 +164,9 @@ export async function convergeKernelConfig(t: Transport, args: KconfigArgs & { t
     const lines: string[] = [];
     for (const m of missing) {
       const defs = findDependsOn(await kconfigTextFor(run, hostPath(t, tree), m.symbol), m.symbol);
-      lines.push(`  - ${formatMissing(m)} (from ${from.get(m.symbol)}): ${explainDrop(m.symbol, defs, final, m.wanted).reason}`);
+      lines.push(
+        `  - ${formatMissing(m)} (from ${from.get(m.symbol)}): ${explainDrop(m.symbol, defs, final, m.wanted).reason}`,
+      );
     }
     throw new Error(
       `${missing.length} fragment symbol${missing.length > 1 ? 's' : ''} did not survive \`make olddefconfig\` in ${tree} (Linux ${version.version}.${version.patchlevel}, base ${merged.baseLabel}, ${fragLabel}); ${tree}/.config was left as it was:\n` +
@@ -138,7 +182,11 @@ export async function convergeKernelConfig(t: Transport, args: KconfigArgs & { t
   return { action, summary: `${action} ${path} (${detail})`, diff: unifiedDiff(path, merged.current, merged.final) };
 }
 
-async function loadFragments(args: KconfigArgs, version: { version: number; patchlevel: number }, baseDir: string): Promise<Fragment[]> {
+async function loadFragments(
+  args: KconfigArgs,
+  version: { version: number; patchlevel: number },
+  baseDir: string,
+): Promise<Fragment[]> {
   const read = async (p: string): Promise<Fragment> => {
     const file = isAbsolute(p) ? p : join(baseDir, p);
     try {
@@ -151,7 +199,8 @@ async function loadFragments(args: KconfigArgs, version: { version: number; patc
   if (args.fragments) list = await Promise.all(args.fragments.map(read));
   else {
     const choice = selectFragment(version);
-    if (!choice.ok) throw new Error(`${choice.error}.\n  hint: ${choice.hint} (or give \`fragments\` to configure this tree anyway)`);
+    if (!choice.ok)
+      throw new Error(`${choice.error}.\n  hint: ${choice.hint} (or give \`fragments\` to configure this tree anyway)`);
     const file = join(FRAGMENT_DIR, choice.fragment);
     list = [{ name: choice.fragment, text: await readFile(file, 'utf8') }];
   }
@@ -165,25 +214,39 @@ const CURRENT = '@@ramster-provision current .config@@';
  *  tree's merge_config.sh -m, then olddefconfig with KCONFIG_CONFIG pointing at the scratch
  *  file (so the tree's .config is only read). Only kconfig's own helper programs get
  *  compiled in the tree, as any `make *config` there would. */
-async function mergeInScratch(t: Transport, tree: string, base: string, fragments: Fragment[], timeoutMs?: number): Promise<MergeResult> {
+async function mergeInScratch(
+  t: Transport,
+  tree: string,
+  base: string,
+  fragments: Fragment[],
+  timeoutMs?: number,
+): Promise<MergeResult> {
   const T = shq(hostPath(t, tree));
   const fail = (what: string) => `|| { echo ${shq(what)} >&2; tail -n 25 "$s/log" >&2; exit 1; }`;
   let baseCmd: string;
   let baseLabel: string;
   if (base === 'auto' || base === 'olddefconfig') {
-    baseLabel = 'the tree\'s .config';
-    const none = base === 'auto' ? `KCONFIG_CONFIG="$s/base.config" make -s -C "$tree" defconfig >"$s/log" 2>&1 ${fail('make defconfig failed')}; echo defconfig > "$s/base.label"` : `echo ${shq(`${tree} has no .config to start from (base: olddefconfig); use base: defconfig or a config file`)} >&2; exit 3`;
+    baseLabel = "the tree's .config";
+    const none =
+      base === 'auto'
+        ? `KCONFIG_CONFIG="$s/base.config" make -s -C "$tree" defconfig >"$s/log" 2>&1 ${fail('make defconfig failed')}; echo defconfig > "$s/base.label"`
+        : `echo ${shq(`${tree} has no .config to start from (base: olddefconfig); use base: defconfig or a config file`)} >&2; exit 3`;
     baseCmd = `if [ -f "$tree/.config" ]; then cp "$tree/.config" "$s/base.config"; else ${none}; fi`;
   } else if (base.startsWith('/')) {
     baseLabel = base;
     baseCmd = `cp ${shq(hostPath(t, base))} "$s/base.config" 2>/dev/null || { echo ${shq(`cannot read the base config ${base} on ${t.target}`)} >&2; exit 3; }`;
   } else {
     // A make target: never an option (`--eval=...` runs code), whatever the schema saw.
-    if (!new RegExp(BASE_PATTERN).test(base)) throw new Error(`kconfig base ${JSON.stringify(base)} is not 'auto', 'olddefconfig', a *config make target or an absolute path`);
+    if (!new RegExp(BASE_PATTERN).test(base))
+      throw new Error(
+        `kconfig base ${JSON.stringify(base)} is not 'auto', 'olddefconfig', a *config make target or an absolute path`,
+      );
     baseLabel = base;
     baseCmd = `KCONFIG_CONFIG="$s/base.config" make -s -C "$tree" ${shq(base)} >"$s/log" 2>&1 ${fail(`make ${base} failed`)}`;
   }
-  const writes = fragments.map((f, i) => `printf '%s' ${shq(Buffer.from(f.text).toString('base64'))} | base64 -d > "$s/fragment-${i}.config"`);
+  const writes = fragments.map(
+    (f, i) => `printf '%s' ${shq(Buffer.from(f.text).toString('base64'))} | base64 -d > "$s/fragment-${i}.config"`,
+  );
   const script = `set -e
 ${NATIVE_BUILD_ENV}
 tree=${T}
@@ -202,7 +265,8 @@ echo ${shq(FINAL)}
 cat "$s/.config"
 if [ -f "$tree/.config" ]; then echo ${shq(CURRENT)}; cat "$tree/.config"; fi`;
   const r = await t.exec(script, { timeoutMs: timeoutMs ?? 900_000 });
-  if (r.code !== 0) throw new Error(commandFailed(`merging the kernel config in ${tree}`, r, { on: t.target, lines: 25 }));
+  if (r.code !== 0)
+    throw new Error(commandFailed(`merging the kernel config in ${tree}`, r, { on: t.target, lines: 25 }));
   const head = r.stdout.slice(0, r.stdout.indexOf(FINAL));
   const fromDefconfig = /^base=defconfig$/m.test(head);
   const rest = r.stdout.slice(r.stdout.indexOf(FINAL) + FINAL.length + 1);

@@ -7,8 +7,24 @@ import { DEFAULT_CACHE_DIR } from './kconfig.ts';
 import { buildHostSchema, resolveBuildHost, type BuildHostRole } from './kernel-host.ts';
 import { checkDefault, installPackage, makeDefault, readNode, type NodeReading } from './kernel-install.ts';
 import { formatDuration, readCachedManifest, runBuild } from './kernel-make.ts';
-import { buildKey, decideBuild, KEY_FILE, packageFormat, renderKeyFile, type BuildDecision, type Manifest, type NodeKernel, type PackageFormat } from '../../kernel/plan.ts';
-import { kernelSourceSchema, parseKernelSource, sourceLabel, type KernelSource, type KernelSourceArg } from '../../kernel/source.ts';
+import {
+  buildKey,
+  decideBuild,
+  KEY_FILE,
+  packageFormat,
+  renderKeyFile,
+  type BuildDecision,
+  type Manifest,
+  type NodeKernel,
+  type PackageFormat,
+} from '../../kernel/plan.ts';
+import {
+  kernelSourceSchema,
+  parseKernelSource,
+  sourceLabel,
+  type KernelSource,
+  type KernelSourceArg,
+} from '../../kernel/source.ts';
 import { prepareSource } from './kernel-source.ts';
 import { pullFile, pushFile } from './kernel-transfer.ts';
 
@@ -53,7 +69,15 @@ export type KernelBuildArgs = {
 type PlanMsg =
   | { error: string }
   | { pending: string; format: PackageFormat }
-  | { key: string; format: PackageFormat; cached?: Manifest; decision: BuildDecision; tree: string; config: string; did?: string };
+  | {
+      key: string;
+      format: PackageFormat;
+      cached?: Manifest;
+      decision: BuildDecision;
+      tree: string;
+      config: string;
+      did?: string;
+    };
 
 type PackagesMsg =
   | { error: string }
@@ -64,7 +88,7 @@ type PackagesMsg =
 export const kernelBuildStep = defineStep<KernelBuildArgs>()({
   name: 'kernel_build',
   description:
-    "Builds the kernel once per cluster on the build host as a package (make bindeb-pkg / binrpm-pkg), cached under a key of source revision, merged .config and patches; installs it on every node (dpkg -i / rpm -i) and makes it the default boot entry. No rebuild and no reinstall while the key is unchanged. Takes effect after a reboot.",
+    'Builds the kernel once per cluster on the build host as a package (make bindeb-pkg / binrpm-pkg), cached under a key of source revision, merged .config and patches; installs it on every node (dpkg -i / rpm -i) and makes it the default boot entry. No rebuild and no reinstall while the key is unchanged. Takes effect after a reboot.',
   argsSchema: {
     type: 'object',
     required: ['source'],
@@ -77,13 +101,34 @@ export const kernelBuildStep = defineStep<KernelBuildArgs>()({
         description:
           "Patch files (relative to the playbook's folder) applied with patch -p1 --fuzz=0 (no fuzz: a patch for another tree fails instead of landing in the wrong place), in order, to the build's copy of the source (e.g. the HOW-TO's WasActive patch).",
       },
-      config: { type: 'string', pattern: '^/', description: "The merged .config on the build host (default: the source tree's .config, as the kconfig step leaves it)." },
+      config: {
+        type: 'string',
+        pattern: '^/',
+        description:
+          "The merged .config on the build host (default: the source tree's .config, as the kconfig step leaves it).",
+      },
       build_host: buildHostSchema,
-      cache_dir: { type: 'string', pattern: '^/', description: `Build cache on the build host, and where nodes keep the package (default ${DEFAULT_CACHE_DIR}); a build lives in <cache_dir>/<key>/.` },
-      control_cache_dir: { type: 'string', pattern: '^/', description: `Where the control machine keeps the packages it hands to the nodes (default ${DEFAULT_CACHE_DIR}).` },
-      jobs: { type: 'integer', minimum: 1, description: 'make -j value (default: the build host\'s nproc).' },
-      build_timeout_s: { type: 'number', exclusiveMinimum: 0, description: 'Stop the build after this many seconds (default 21600).' },
-      progress_s: { type: 'number', exclusiveMinimum: 0, description: 'Seconds between progress lines of a running build (default 30).' },
+      cache_dir: {
+        type: 'string',
+        pattern: '^/',
+        description: `Build cache on the build host, and where nodes keep the package (default ${DEFAULT_CACHE_DIR}); a build lives in <cache_dir>/<key>/.`,
+      },
+      control_cache_dir: {
+        type: 'string',
+        pattern: '^/',
+        description: `Where the control machine keeps the packages it hands to the nodes (default ${DEFAULT_CACHE_DIR}).`,
+      },
+      jobs: { type: 'integer', minimum: 1, description: "make -j value (default: the build host's nproc)." },
+      build_timeout_s: {
+        type: 'number',
+        exclusiveMinimum: 0,
+        description: 'Stop the build after this many seconds (default 21600).',
+      },
+      progress_s: {
+        type: 'number',
+        exclusiveMinimum: 0,
+        description: 'Seconds between progress lines of a running build (default 30).',
+      },
     },
   },
   async checkApply(args, ctx) {
@@ -91,7 +136,8 @@ export const kernelBuildStep = defineStep<KernelBuildArgs>()({
     const role = resolveBuildHost(ctx, args.build_host);
     const cacheDir = strip(args.cache_dir ?? DEFAULT_CACHE_DIR);
     const controlCache = strip(args.control_cache_dir ?? DEFAULT_CACHE_DIR);
-    const exchange = <T>(key: string, value: T): Promise<Map<string, T>> => (ctx.cluster ? ctx.cluster.exchange(key, value) : Promise.resolve(new Map([[ctx.host, value]])));
+    const exchange = <T>(key: string, value: T): Promise<Map<string, T>> =>
+      ctx.cluster ? ctx.cluster.exchange(key, value) : Promise.resolve(new Map([[ctx.host, value]]));
 
     // 1. nodes
     let me: NodeReading | undefined;
@@ -101,7 +147,10 @@ export const kernelBuildStep = defineStep<KernelBuildArgs>()({
     } catch (e) {
       readErr = e;
     }
-    const nodes = await exchange<NodeKernel | null>('nodes', me ? { host: ctx.host, family: ctx.facts.os_family, installed: me.installed } : null);
+    const nodes = await exchange<NodeKernel | null>(
+      'nodes',
+      me ? { host: ctx.host, family: ctx.facts.os_family, installed: me.installed } : null,
+    );
     if (readErr) throw readErr;
 
     // 2. plan (build host)
@@ -109,7 +158,14 @@ export const kernelBuildStep = defineStep<KernelBuildArgs>()({
     let planErr: unknown;
     if (role.isActor) {
       try {
-        plan = await makePlan(args, ctx, role, src, cacheDir, [...nodes.values()].filter((n): n is NodeKernel => !!n));
+        plan = await makePlan(
+          args,
+          ctx,
+          role,
+          src,
+          cacheDir,
+          [...nodes.values()].filter((n): n is NodeKernel => !!n),
+        );
       } catch (e) {
         planErr = e;
         plan = { error: message(e) };
@@ -118,8 +174,14 @@ export const kernelBuildStep = defineStep<KernelBuildArgs>()({
     const plans = await exchange<PlanMsg | null>('plan', plan);
     if (planErr) throw planErr;
     const p = plans.get(role.actor);
-    if (!p) throw new Error(`the kernel build host ${role.label} failed before planning the build (see its error); nothing was changed on ${ctx.host}`);
-    if ('error' in p) throw new Error(`nothing was changed on ${ctx.host}: the kernel build on ${role.label} could not be planned: ${firstLine(p.error)}`);
+    if (!p)
+      throw new Error(
+        `the kernel build host ${role.label} failed before planning the build (see its error); nothing was changed on ${ctx.host}`,
+      );
+    if ('error' in p)
+      throw new Error(
+        `nothing was changed on ${ctx.host}: the kernel build on ${role.label} could not be planned: ${firstLine(p.error)}`,
+      );
 
     // 3. build and hand over the package (build host)
     let pkg: PackagesMsg | null = null;
@@ -135,10 +197,11 @@ export const kernelBuildStep = defineStep<KernelBuildArgs>()({
     const packages = await exchange<PackagesMsg | null>('packages', pkg);
     if (pkgErr) throw pkgErr;
     const q = packages.get(role.actor);
-    if (!q) throw new Error(`the kernel build host ${role.label} failed (see its error); nothing was changed on ${ctx.host}`);
+    if (!q)
+      throw new Error(`the kernel build host ${role.label} failed (see its error); nothing was changed on ${ctx.host}`);
     if ('error' in q) throw new Error(`nothing was changed on ${ctx.host}: ${firstLine(q.error)}`);
 
-    return convergeNode(args, ctx, role, src, cacheDir, me!, p, q);
+    return convergeNode(ctx, role, src, cacheDir, me!, p, q);
   },
 });
 
@@ -159,16 +222,31 @@ async function loadPatches(list: string[] | undefined, baseDir: string): Promise
   );
 }
 
-async function makePlan(args: KernelBuildArgs, ctx: StepContext, role: BuildHostRole, src: KernelSource, cacheDir: string, nodes: NodeKernel[]): Promise<PlanMsg> {
+async function makePlan(
+  args: KernelBuildArgs,
+  ctx: StepContext,
+  role: BuildHostRole,
+  src: KernelSource,
+  cacheDir: string,
+  nodes: NodeKernel[],
+): Promise<PlanMsg> {
   const t = role.t!;
   const format = packageFormat(new Map(nodes.map((n) => [n.host, n.family])));
   const patches = await loadPatches(args.patches, ctx.baseDir);
-  const prep = await prepareSource(t, src, { cacheDir, apply: ctx.apply, revision: true, timeoutMs: ctx.timeoutMs, log: ctx.log });
+  const prep = await prepareSource(t, src, {
+    cacheDir,
+    apply: ctx.apply,
+    revision: true,
+    timeoutMs: ctx.timeoutMs,
+    log: ctx.log,
+  });
   if (!prep.tree) return { pending: prep.pending!, format };
   const config = args.config ?? `${prep.tree}/.config`;
   const st = await readFileState(t, config);
   if (!st.exists || st.isDir) {
-    const fix = args.config ? 'give the path of a merged .config' : `run the kconfig step on the same source first, or give config`;
+    const fix = args.config
+      ? 'give the path of a merged .config'
+      : `run the kconfig step on the same source first, or give config`;
     if (!ctx.apply) return { pending: `${config} is written first (${fix})`, format };
     throw new Error(`no kernel config at ${config} on ${role.label}: ${fix}`);
   }
@@ -177,7 +255,14 @@ async function makePlan(args: KernelBuildArgs, ctx: StepContext, role: BuildHost
   return { key, format, cached, decision: decideBuild(key, !!cached, nodes), tree: prep.tree, config, did: prep.did };
 }
 
-async function buildAndShare(args: KernelBuildArgs, ctx: StepContext, role: BuildHostRole, cacheDir: string, controlCache: string, p: Exclude<PlanMsg, { error: string }>): Promise<PackagesMsg> {
+async function buildAndShare(
+  args: KernelBuildArgs,
+  ctx: StepContext,
+  role: BuildHostRole,
+  cacheDir: string,
+  controlCache: string,
+  p: Exclude<PlanMsg, { error: string }>,
+): Promise<PackagesMsg> {
   if (!ctx.apply || 'pending' in p) return { planned: true };
   const t = role.t!;
   const dir = `${cacheDir}/${p.key}`;
@@ -204,12 +289,12 @@ async function buildAndShare(args: KernelBuildArgs, ctx: StepContext, role: Buil
   if (role.buildHost === 'control') return { key: p.key, manifest, builderPath, localPath: hostPath(t, builderPath) };
   if (!p.decision.install.some((h) => h !== role.buildHost)) return { key: p.key, manifest, builderPath };
   const localPath = `${controlCache}/${p.key}/${manifest.image.name}`;
-  if (await pullFile(t, builderPath, localPath, manifest.image, ctx.log)) ctx.log(`copied ${manifest.image.name} from ${role.label} to ${localPath} on the control machine`);
+  if (await pullFile(t, builderPath, localPath, manifest.image, ctx.log))
+    ctx.log(`copied ${manifest.image.name} from ${role.label} to ${localPath} on the control machine`);
   return { key: p.key, manifest, builderPath, localPath };
 }
 
 async function convergeNode(
-  args: KernelBuildArgs,
   ctx: StepContext,
   role: BuildHostRole,
   src: KernelSource,
@@ -228,7 +313,10 @@ async function convergeNode(
       rebootRequired: true,
     };
   }
-  const buildPart = role.isActor && p.decision.build ? `build kernel ${p.key} from ${sourceLabel(src)} on ${built} (make bin${p.format}-pkg)` : '';
+  const buildPart =
+    role.isActor && p.decision.build
+      ? `build kernel ${p.key} from ${sourceLabel(src)} on ${built} (make bin${p.format}-pkg)`
+      : '';
   const fetched = role.isActor && p.did ? `${p.did}; ` : '';
   const needInstall = p.decision.install.includes(ctx.host);
 
@@ -241,7 +329,11 @@ async function convergeNode(
       return { action: 'none', summary: `${base}${'na' in d ? ` (${d.na})` : ', the default boot entry'}` };
     }
     if (ctx.apply) await makeDefault(ctx.t, installed.release, ctx.log);
-    return { action: 'update', summary: `${fetched}${buildPart ? `${buildPart}; ` : ''}make kernel ${installed.release} the default boot entry (was ${d.was})`, rebootRequired: true };
+    return {
+      action: 'update',
+      summary: `${fetched}${buildPart ? `${buildPart}; ` : ''}make kernel ${installed.release} the default boot entry (was ${d.was})`,
+      rebootRequired: true,
+    };
   }
 
   const what = p.cached ? `kernel ${p.cached.release} (build ${p.key})` : `kernel build ${p.key}`;
@@ -259,14 +351,26 @@ async function convergeNode(
   const started = Date.now();
   const onNode = `${cacheDir}/${q.key}/${q.manifest.image.name}`;
   if (ctx.host !== role.buildHost) {
-    if (!q.localPath) throw new Error(`internal: the package of kernel build ${q.key} was not copied to the control machine`);
+    if (!q.localPath)
+      throw new Error(`internal: the package of kernel build ${q.key} was not copied to the control machine`);
     await pushFile(ctx.t, q.localPath, onNode, q.manifest.image, ctx.log);
   }
   ctx.log(`installing ${q.manifest.image.name}`);
   await installPackage(ctx.t, ctx.host === role.buildHost ? q.builderPath : onNode, q.manifest.format);
   const d = checkDefault(ctx.t, await readNode(ctx.t, ctx.timeoutMs), q.manifest.release);
   if ('ok' in d && !d.ok) await makeDefault(ctx.t, q.manifest.release, ctx.log);
-  await writeFileAtomic(ctx.t, KEY_FILE, renderKeyFile({ key: q.key, release: q.manifest.release, package: q.manifest.image.name, source: sourceLabel(src) }));
-  ctx.log(`kernel ${q.manifest.release} installed in ${formatDuration(Date.now() - started)}${'na' in d ? ` (${d.na})` : ', default boot entry set'}`);
+  await writeFileAtomic(
+    ctx.t,
+    KEY_FILE,
+    renderKeyFile({
+      key: q.key,
+      release: q.manifest.release,
+      package: q.manifest.image.name,
+      source: sourceLabel(src),
+    }),
+  );
+  ctx.log(
+    `kernel ${q.manifest.release} installed in ${formatDuration(Date.now() - started)}${'na' in d ? ` (${d.na})` : ', default boot entry set'}`,
+  );
   return change;
 }

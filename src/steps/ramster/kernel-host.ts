@@ -30,21 +30,41 @@ export const BUILD_HOST_DESCRIPTION =
 
 export const buildHostSchema = { type: 'string', minLength: 1, description: BUILD_HOST_DESCRIPTION } as const;
 
-export function resolveBuildHost(ctx: Pick<StepContext, 't' | 'host' | 'vars' | 'cluster'>, arg: string | undefined): BuildHostRole {
+export function resolveBuildHost(
+  ctx: Pick<StepContext, 't' | 'host' | 'vars' | 'cluster'>,
+  arg: string | undefined,
+): BuildHostRole {
   const wanted = arg === undefined || arg === '' ? 'first' : arg;
   if (!ctx.cluster) {
-    if (wanted === 'control') return { actor: ctx.host, isActor: true, buildHost: 'control', label: 'control (this machine)', t: new LocalTransport('') };
+    if (wanted === 'control')
+      return {
+        actor: ctx.host,
+        isActor: true,
+        buildHost: 'control',
+        label: 'control (this machine)',
+        t: new LocalTransport(''),
+      };
     if (wanted !== 'first' && wanted !== ctx.host) {
-      throw new Error(`build_host '${wanted}': ${ctx.host} is in no RAMster cluster, so it can only build for itself ('first', its own name) or on 'control'`);
+      throw new Error(
+        `build_host '${wanted}': ${ctx.host} is in no RAMster cluster, so it can only build for itself ('first', its own name) or on 'control'`,
+      );
     }
     return { actor: ctx.host, isActor: true, buildHost: ctx.host, label: ctx.host, t: ctx.t };
   }
   const members = ctx.cluster.members;
-  const nodes = [...((ctx.vars.ramster as TemplateCluster | undefined)?.nodes ?? [])].sort((a, b) => a.number - b.number);
+  const nodes = [...((ctx.vars.ramster as TemplateCluster | undefined)?.nodes ?? [])].sort(
+    (a, b) => a.number - b.number,
+  );
   const first = nodes.find((n) => members.includes(n.host))?.host ?? [...members].sort()[0] ?? ctx.host;
   if (wanted === 'control') {
     const isActor = ctx.host === first;
-    return { actor: first, isActor, buildHost: 'control', label: 'control (this machine)', t: isActor ? new LocalTransport('') : undefined };
+    return {
+      actor: first,
+      isActor,
+      buildHost: 'control',
+      label: 'control (this machine)',
+      t: isActor ? new LocalTransport('') : undefined,
+    };
   }
   const buildHost = wanted === 'first' ? first : wanted;
   if (!members.includes(buildHost)) {

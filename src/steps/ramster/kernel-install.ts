@@ -60,7 +60,14 @@ export function parseNodeReading(out: string): NodeReading {
     recorded,
     loader,
     grubbyDefault: loader === 'grubby' ? kv('grubby_default') : undefined,
-    grub: loader === 'grub' ? { grubDefault: unquoteShellValue(kv('grub_default')), savedEntry: kv('saved_entry'), cfg: section('cfg') ?? '' } : undefined,
+    grub:
+      loader === 'grub'
+        ? {
+            grubDefault: unquoteShellValue(kv('grub_default')),
+            savedEntry: kv('saved_entry'),
+            cfg: section('cfg') ?? '',
+          }
+        : undefined,
   };
 }
 
@@ -82,9 +89,13 @@ export type DefaultCheck = { ok: true } | { ok: false; was: string } | { na: str
 
 /** Whether `release` is the default boot entry; `na` when this host's boot entry is not ours to set. */
 export function checkDefault(t: Transport, r: NodeReading, release: string): DefaultCheck {
-  if (isImageTarget(t)) return { na: `${t.target} is an image: its boot loader picks the newest kernel when it is installed` };
+  if (isImageTarget(t))
+    return { na: `${t.target} is an image: its boot loader picks the newest kernel when it is installed` };
   if (r.loader === 'none') return { na: 'no GRUB or grubby found: the default boot entry is not set' };
-  if (r.loader === 'grubby') return r.grubbyDefault === `/boot/vmlinuz-${release}` ? { ok: true } : { ok: false, was: r.grubbyDefault || 'none' };
+  if (r.loader === 'grubby')
+    return r.grubbyDefault === `/boot/vmlinuz-${release}`
+      ? { ok: true }
+      : { ok: false, was: r.grubbyDefault || 'none' };
   const c = grubDefaultCheck(r.grub!, release);
   return c.ok ? { ok: true } : { ok: false, was: c.was };
 }
@@ -98,7 +109,12 @@ initrd=Yes
 if [ -n "$cfg" ] && ! printf '%s\\n' "$cfg" | grep -q '^CONFIG_BLK_DEV_INITRD=y'; then initrd=No; fi
 in_root env DEBIAN_FRONTEND=noninteractive INITRD="$initrd" dpkg -i "$pkg"`;
 
-export async function installPackage(t: Transport, path: string, format: PackageFormat, timeoutMs = 1_800_000): Promise<void> {
+export async function installPackage(
+  t: Transport,
+  path: string,
+  format: PackageFormat,
+  timeoutMs = 1_800_000,
+): Promise<void> {
   const cmd = format === 'deb' ? `pkg=${shq(path)}\n${DEB_INSTALL}` : `in_root rpm -i --replacepkgs ${shq(path)}`;
   await sh(t, `${prelude(t)}\n${cmd}`, `installing ${path}`, timeoutMs);
 }
@@ -106,10 +122,20 @@ export async function installPackage(t: Transport, path: string, format: Package
 const REGEN = `if in_root sh -c 'command -v update-grub' >/dev/null 2>&1; then in_root update-grub; else in_root grub-mkconfig -o /boot/grub/grub.cfg; fi`;
 
 /** Makes `release` the default boot entry and reads it back. */
-export async function makeDefault(t: Transport, release: string, log: (l: string) => void, timeoutMs = 600_000): Promise<void> {
+export async function makeDefault(
+  t: Transport,
+  release: string,
+  log: (l: string) => void,
+  timeoutMs = 600_000,
+): Promise<void> {
   let r = await readNode(t, timeoutMs);
   if (r.loader === 'grubby') {
-    await sh(t, `${prelude(t)}\nin_root grubby --set-default=${shq(`/boot/vmlinuz-${release}`)}`, 'grubby --set-default', timeoutMs);
+    await sh(
+      t,
+      `${prelude(t)}\nin_root grubby --set-default=${shq(`/boot/vmlinuz-${release}`)}`,
+      'grubby --set-default',
+      timeoutMs,
+    );
   } else if (r.loader === 'grub') {
     let c = grubDefaultCheck(r.grub!, release);
     if (!c.entry) {
@@ -117,7 +143,10 @@ export async function makeDefault(t: Transport, release: string, log: (l: string
       await sh(t, `${prelude(t)}\n${REGEN}`, 'update-grub', timeoutMs);
       r = await readNode(t, timeoutMs);
       c = grubDefaultCheck(r.grub!, release);
-      if (!c.entry) throw new Error(`no GRUB menu entry for Linux ${release} in /boot/grub/grub.cfg after update-grub: is /boot/vmlinuz-${release} there?`);
+      if (!c.entry)
+        throw new Error(
+          `no GRUB menu entry for Linux ${release} in /boot/grub/grub.cfg after update-grub: is /boot/vmlinuz-${release} there?`,
+        );
     }
     if (r.grub!.grubDefault !== 'saved') {
       const file = shq(hostPath(t, '/etc/default/grub'));
@@ -128,8 +157,16 @@ export async function makeDefault(t: Transport, release: string, log: (l: string
         timeoutMs,
       );
     }
-    await sh(t, `${prelude(t)}\nin_root grub-editenv /boot/grub/grubenv set saved_entry=${shq(c.entry)}`, 'grub-editenv set saved_entry', timeoutMs);
+    await sh(
+      t,
+      `${prelude(t)}\nin_root grub-editenv /boot/grub/grubenv set saved_entry=${shq(c.entry)}`,
+      'grub-editenv set saved_entry',
+      timeoutMs,
+    );
   } else return;
   const after = checkDefault(t, await readNode(t, timeoutMs), release);
-  if ('ok' in after && !after.ok) throw new Error(`Linux ${release} is still not the default boot entry on ${t.target} after setting it (found ${after.was})`);
+  if ('ok' in after && !after.ok)
+    throw new Error(
+      `Linux ${release} is still not the default boot entry on ${t.target} after setting it (found ${after.was})`,
+    );
 }

@@ -57,12 +57,29 @@ async function sh(t: Transport, script: string, what: string, timeoutMs = 120_00
 /** The manifest of a finished build of this key, if the build host has one. */
 export async function readCachedManifest(t: Transport, dir: string): Promise<Manifest | undefined> {
   const d = shq(hostPath(t, dir));
-  const out = await sh(t, `if [ -f ${d}/complete ] && [ -f ${d}/manifest ]; then cat ${d}/manifest; fi`, `reading the kernel cache ${dir}`);
+  const out = await sh(
+    t,
+    `if [ -f ${d}/complete ] && [ -f ${d}/manifest ]; then cat ${d}/manifest; fi`,
+    `reading the kernel cache ${dir}`,
+  );
   return out.trim() ? parseManifest(out) : undefined;
 }
 
 const REQUIRED_TOOLS: Record<PackageFormat, string[]> = {
-  deb: ['make', 'gcc', 'bc', 'flex', 'bison', 'perl', 'tar', 'patch', 'flock', 'setsid', 'dpkg-deb', 'dpkg-buildpackage'],
+  deb: [
+    'make',
+    'gcc',
+    'bc',
+    'flex',
+    'bison',
+    'perl',
+    'tar',
+    'patch',
+    'flock',
+    'setsid',
+    'dpkg-deb',
+    'dpkg-buildpackage',
+  ],
   rpm: ['make', 'gcc', 'bc', 'flex', 'bison', 'perl', 'tar', 'patch', 'flock', 'setsid', 'rpmbuild'],
 };
 const INSTALL_HINT: Record<PackageFormat, string> = {
@@ -132,15 +149,33 @@ export async function runBuild(job: BuildJob): Promise<Manifest> {
   const { t } = job;
   const d = shq(hostPath(t, job.dir));
   const logPath = `${job.dir}/build.log`;
-  const missing = (await sh(t, REQUIRED_TOOLS[job.format].map((x) => `command -v ${x} >/dev/null 2>&1 || echo ${x}`).join('\n'), 'checking the build tools')).trim();
-  if (missing) throw new Error(`cannot build the kernel on ${job.label}: ${missing.split('\n').join(', ')} not installed (${INSTALL_HINT[job.format]})`);
+  const missing = (
+    await sh(
+      t,
+      REQUIRED_TOOLS[job.format].map((x) => `command -v ${x} >/dev/null 2>&1 || echo ${x}`).join('\n'),
+      'checking the build tools',
+    )
+  ).trim();
+  if (missing)
+    throw new Error(
+      `cannot build the kernel on ${job.label}: ${missing.split('\n').join(', ')} not installed (${INSTALL_HINT[job.format]})`,
+    );
 
-  const attached = await sh(t, `d=${d}; if [ -f "$d/build.pid" ] && [ ! -f "$d/build.status" ] && kill -0 "$(cat "$d/build.pid")" 2>/dev/null; then echo attached; fi`, 'looking for a running build');
-  if (attached.trim() === 'attached') job.log(`a build of ${job.key} is already running on ${job.label}: waiting for it`);
+  const attached = await sh(
+    t,
+    `d=${d}; if [ -f "$d/build.pid" ] && [ ! -f "$d/build.status" ] && kill -0 "$(cat "$d/build.pid")" 2>/dev/null; then echo attached; fi`,
+    'looking for a running build',
+  );
+  if (attached.trim() === 'attached')
+    job.log(`a build of ${job.key} is already running on ${job.label}: waiting for it`);
   else {
     await sh(t, `rm -rf ${d}/patches && mkdir -p ${d}/patches`, `preparing ${job.dir}`);
     for (const [i, p] of job.patches.entries()) {
-      await writeFileAtomic(t, `${job.dir}/patches/${String(i + 1).padStart(2, '0')}-${p.name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/\.patch$/, '')}.patch`, p.content);
+      await writeFileAtomic(
+        t,
+        `${job.dir}/patches/${String(i + 1).padStart(2, '0')}-${p.name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/\.patch$/, '')}.patch`,
+        p.content,
+      );
     }
     await writeFileAtomic(t, `${job.dir}/build.sh`, buildScript(job), { mode: '0755' });
     await sh(
@@ -163,25 +198,50 @@ echo "objects=$(grep -cE '^  (CC|AS) ' "$d/build.log" 2>/dev/null || true)"
 echo "last=$(grep -E '^ {2}[A-Z][A-Z0-9_]* |^ramster-provision: ' "$d/build.log" 2>/dev/null | tail -n 1 | tr -s ' ')"`,
       'watching the kernel build',
     );
-    const kv = Object.fromEntries(out.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    const kv = Object.fromEntries(
+      out
+        .split('\n')
+        .filter((l) => l.includes('='))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
     const elapsed = Date.now() - started;
     if (kv.status !== undefined) {
       const code = Number(kv.status);
       if (code === 0) break;
-      throw await buildFailure(job, logPath, `the kernel build on ${job.label} failed (exit ${code}) after ${formatDuration(elapsed)}`);
+      throw await buildFailure(
+        job,
+        logPath,
+        `the kernel build on ${job.label} failed (exit ${code}) after ${formatDuration(elapsed)}`,
+      );
     }
-    if (!kv.alive) throw await buildFailure(job, logPath, `the kernel build on ${job.label} stopped without an exit status after ${formatDuration(elapsed)} (killed, or the host rebooted)`);
+    if (!kv.alive)
+      throw await buildFailure(
+        job,
+        logPath,
+        `the kernel build on ${job.label} stopped without an exit status after ${formatDuration(elapsed)} (killed, or the host rebooted)`,
+      );
     if (elapsed > job.timeoutMs) {
       await t.exec(`kill -TERM -- -"$(cat ${d}/build.pid)" 2>/dev/null || true`, { timeoutMs: 30_000 });
-      throw await buildFailure(job, logPath, `the kernel build on ${job.label} took longer than ${formatDuration(job.timeoutMs)} and was stopped (raise build_timeout_s)`);
+      throw await buildFailure(
+        job,
+        logPath,
+        `the kernel build on ${job.label} took longer than ${formatDuration(job.timeoutMs)} and was stopped (raise build_timeout_s)`,
+      );
     }
     if (Date.now() - lastLog >= job.progressMs) {
       lastLog = Date.now();
-      job.log(`building kernel ${job.key} on ${job.label}: ${formatDuration(elapsed)} elapsed, ${kv.objects || 0} objects compiled${kv.last ? `, ${kv.last.trim()}` : ''}`);
+      job.log(
+        `building kernel ${job.key} on ${job.label}: ${formatDuration(elapsed)} elapsed, ${kv.objects || 0} objects compiled${kv.last ? `, ${kv.last.trim()}` : ''}`,
+      );
     }
   }
   const manifest = await readCachedManifest(t, job.dir);
-  if (!manifest) throw await buildFailure(job, logPath, `the kernel build on ${job.label} ended without a package manifest in ${job.dir}`);
+  if (!manifest)
+    throw await buildFailure(
+      job,
+      logPath,
+      `the kernel build on ${job.label} ended without a package manifest in ${job.dir}`,
+    );
   job.log(`built kernel ${manifest.release} (${job.key}) on ${job.label} in ${formatDuration(Date.now() - started)}`);
   return manifest;
 }
@@ -190,7 +250,14 @@ async function buildFailure(job: BuildJob, logPath: string, what: string): Promi
   const r = await job.t.exec(`tail -n 30 ${shq(hostPath(job.t, logPath))} 2>/dev/null`, { timeoutMs: 30_000 });
   const tail = r.stdout.trimEnd();
   return new KernelBuildError(
-    `${what}; no node was changed. Full log on ${job.label}: ${logPath}${tail ? `\nlast lines:\n${tail.split('\n').map((l) => `  ${l}`).join('\n')}` : ''}`,
+    `${what}; no node was changed. Full log on ${job.label}: ${logPath}${
+      tail
+        ? `\nlast lines:\n${tail
+            .split('\n')
+            .map((l) => `  ${l}`)
+            .join('\n')}`
+        : ''
+    }`,
     logPath,
   );
 }

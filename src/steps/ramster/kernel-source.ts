@@ -88,11 +88,17 @@ fi
 [ -n "$rev" ] || { echo "ref $ref not found at $url (git ls-remote)" >&2; exit 3; }
 echo "$rev"`;
   const rev = (await sh(t, resolve, `resolving ${src.ref} of ${src.url}`, o.timeoutMs)).trim();
-  if (!/^[0-9a-f]{7,40}$/.test(rev)) throw new Error(`git ls-remote ${src.url} ${src.ref} answered "${rev}", not a commit`);
+  if (!/^[0-9a-f]{7,40}$/.test(rev))
+    throw new Error(`git ls-remote ${src.url} ${src.ref} answered "${rev}", not a commit`);
   const tree = `${o.cacheDir}/src/git-${rev}`;
   const r = shq(hostPath(t, repo));
   const tr = shq(hostPath(t, tree));
-  const present = await sh(t, `[ -f ${tr}/Makefile ] && echo yes || echo no`, 'looking for the unpacked source', o.timeoutMs);
+  const present = await sh(
+    t,
+    `[ -f ${tr}/Makefile ] && echo yes || echo no`,
+    'looking for the unpacked source',
+    o.timeoutMs,
+  );
   if (present.trim() === 'yes') return { tree, revision: `git ${rev}` };
   if (!o.apply) return { pending: `fetch ${src.url} ${src.ref} (${rev.slice(0, 12)}) and unpack it into ${tree}` };
   o.log?.(`fetching ${src.url} ${src.ref} (${rev.slice(0, 12)})`);
@@ -118,7 +124,10 @@ async function prepareTarball(t: Transport, location: string, o: SourceOptions):
   let file = location;
   let did = '';
   if (isUrl(location)) {
-    file = `${o.cacheDir}/downloads/${short(location)}-${location.split('/').pop()!.replace(/[^A-Za-z0-9._-]/g, '_')}`;
+    file = `${o.cacheDir}/downloads/${short(location)}-${location
+      .split('/')
+      .pop()!
+      .replace(/[^A-Za-z0-9._-]/g, '_')}`;
     const f = shq(hostPath(t, file));
     const have = await sh(t, `[ -f ${f} ] && echo yes || echo no`, 'looking for the downloaded tarball', o.timeoutMs);
     if (have.trim() !== 'yes') {
@@ -131,12 +140,22 @@ mv "$f.partial" "$f"`;
       did = `downloaded ${location}; `;
     }
   }
-  const sum = (await sh(t, `sha256sum < ${shq(hostPath(t, file))} | cut -d' ' -f1`, `hashing ${file}`, o.timeoutMs)).trim();
+  const sum = (
+    await sh(t, `sha256sum < ${shq(hostPath(t, file))} | cut -d' ' -f1`, `hashing ${file}`, o.timeoutMs)
+  ).trim();
   const tree = `${o.cacheDir}/src/tar-${sum.slice(0, 16)}`;
-  const present = await sh(t, `[ -f ${shq(hostPath(t, tree))}/Makefile ] && echo yes || echo no`, 'looking for the unpacked source', o.timeoutMs);
+  const present = await sh(
+    t,
+    `[ -f ${shq(hostPath(t, tree))}/Makefile ] && echo yes || echo no`,
+    'looking for the unpacked source',
+    o.timeoutMs,
+  );
   if (present.trim() === 'yes') return { tree, revision: `tarball ${sum}`, did: did || undefined };
   if (!o.apply) return { pending: `unpack ${file} into ${tree}` };
   o.log?.(`unpacking ${file}`);
-  await ensureKernelTree((script) => t.exec(script, { timeoutMs: o.timeoutMs ?? 3_600_000 }), { tarball: hostPath(t, file), cacheDir: hostPath(t, tree) });
+  await ensureKernelTree((script) => t.exec(script, { timeoutMs: o.timeoutMs ?? 3_600_000 }), {
+    tarball: hostPath(t, file),
+    cacheDir: hostPath(t, tree),
+  });
   return { tree, revision: `tarball ${sum}`, did: `${did}unpacked ${file} into ${tree}` };
 }

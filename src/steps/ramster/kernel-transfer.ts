@@ -31,7 +31,13 @@ export async function localSha256(path: string): Promise<string | undefined> {
 }
 
 /** Copies `remote` (a host path) to the local `local`; false when it was already there. */
-export async function pullFile(t: Transport, remote: string, local: string, file: { sha256: string; size: number }, log?: (l: string) => void): Promise<boolean> {
+export async function pullFile(
+  t: Transport,
+  remote: string,
+  local: string,
+  file: { sha256: string; size: number },
+  log?: (l: string) => void,
+): Promise<boolean> {
   if ((await localSha256(local)) === file.sha256) return false;
   await mkdir(dirname(local), { recursive: true });
   const partial = `${local}.partial`;
@@ -40,9 +46,14 @@ export async function pullFile(t: Transport, remote: string, local: string, file
   try {
     const chunks = Math.max(1, Math.ceil(file.size / CHUNK));
     for (let i = 0; i < chunks; i++) {
-      const b64 = await sh(t, `dd if=${src} bs=1M skip=${i * CHUNK_MIB} count=${CHUNK_MIB} 2>/dev/null | base64 -w0`, `reading ${remote}`);
+      const b64 = await sh(
+        t,
+        `dd if=${src} bs=1M skip=${i * CHUNK_MIB} count=${CHUNK_MIB} 2>/dev/null | base64 -w0`,
+        `reading ${remote}`,
+      );
       await fh.write(Buffer.from(b64.trim(), 'base64'));
-      if (chunks > 1) log?.(`copying ${remote} from ${t.target}: ${Math.min(100, Math.round(((i + 1) / chunks) * 100))}%`);
+      if (chunks > 1)
+        log?.(`copying ${remote} from ${t.target}: ${Math.min(100, Math.round(((i + 1) / chunks) * 100))}%`);
     }
   } finally {
     await fh.close();
@@ -57,7 +68,13 @@ export async function pullFile(t: Transport, remote: string, local: string, file
 }
 
 /** Copies the local `local` to `remote` (a host path); false when it was already there. */
-export async function pushFile(t: Transport, local: string, remote: string, file: { sha256: string; size: number }, log?: (l: string) => void): Promise<boolean> {
+export async function pushFile(
+  t: Transport,
+  local: string,
+  remote: string,
+  file: { sha256: string; size: number },
+  log?: (l: string) => void,
+): Promise<boolean> {
   const dst = shq(hostPath(t, remote));
   const have = await sh(t, `if [ -f ${dst} ]; then sha256sum < ${dst} | cut -d' ' -f1; fi`, `checking ${remote}`);
   if (have.trim() === file.sha256) return false;
@@ -70,7 +87,8 @@ export async function pushFile(t: Transport, local: string, remote: string, file
     for (let i = 0; i < chunks; i++) {
       const { bytesRead } = await fh.read(buf, 0, CHUNK, i * CHUNK);
       await sh(t, `base64 -d >> ${tmp}`, `writing ${remote}`, buf.subarray(0, bytesRead).toString('base64'));
-      if (chunks > 1) log?.(`copying ${remote} to ${t.target}: ${Math.min(100, Math.round(((i + 1) / chunks) * 100))}%`);
+      if (chunks > 1)
+        log?.(`copying ${remote} to ${t.target}: ${Math.min(100, Math.round(((i + 1) / chunks) * 100))}%`);
     }
   } finally {
     await fh.close();

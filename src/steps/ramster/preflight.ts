@@ -37,7 +37,12 @@ if [ -f ${p('/etc/sysconfig/network')} ]; then echo "sysconfig=$(sed -n 's/^HOST
 async function readHostname(ctx: StepContext): Promise<HostnameState> {
   // A folder's paths are under its root; a chroot or a real host sees its own paths.
   const out = await probe(ctx.t, readScript(ctx.t), 'read hostname', ctx.timeoutMs);
-  const kv = new Map(out.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1).trim()]));
+  const kv = new Map(
+    out
+      .split('\n')
+      .filter((l) => l.includes('='))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1).trim()]),
+  );
   const runtime = isImageTarget(ctx.t) ? undefined : kv.get('runtime');
   // EL6 keeps the name in /etc/sysconfig/network; everything newer (and Debian) in /etc/hostname.
   if (!kv.has('etc_hostname') && ctx.facts.os_family === 'redhat' && kv.has('sysconfig')) {
@@ -53,7 +58,10 @@ function unquote(v: string): string {
 /** /etc/sysconfig/network with its last HOSTNAME= line set (appended when there is none). */
 function withSysconfigHostname(text: string, name: string): string {
   const lines = splitLines(text);
-  const last = lines.map((l, i) => (/^HOSTNAME=/.test(l) ? i : -1)).filter((i) => i >= 0).pop();
+  const last = lines
+    .map((l, i) => (/^HOSTNAME=/.test(l) ? i : -1))
+    .filter((i) => i >= 0)
+    .pop();
   if (last !== undefined) lines[last] = `HOSTNAME=${name}\n`;
   else {
     if (lines.length && !lines[lines.length - 1].endsWith('\n')) lines[lines.length - 1] += '\n';
@@ -66,13 +74,17 @@ function factProblems(ctx: StepContext): string[] {
   const f = ctx.facts;
   const problems: string[] = [];
   if (f.arch !== 'x86_64')
-    problems.push(`architecture is ${f.arch || 'unknown'}: RAMster has only been tested on x86_64 (HOW-TO, section A) — use x86_64 hosts`);
+    problems.push(
+      `architecture is ${f.arch || 'unknown'}: RAMster has only been tested on x86_64 (HOW-TO, section A) — use x86_64 hosts`,
+    );
   if (f.os_family !== 'debian' && f.os_family !== 'redhat')
     problems.push(
       `distribution ${f.distro || 'unknown'} (family ${f.os_family}) is not supported: the legacy backend knows Debian and Red Hat families (EL6 is the HOW-TO's reference) — check /etc/os-release`,
     );
   if (f.init_system === 'unknown')
-    problems.push('init system unknown (neither systemd nor SysV init found): the ramster service, rc.local and the shutdown ordering need one of them');
+    problems.push(
+      'init system unknown (neither systemd nor SysV init found): the ramster service, rc.local and the shutdown ordering need one of them',
+    );
   if (f.boot_loader !== 'grub2' && f.boot_loader !== 'grub-legacy')
     problems.push(
       `boot loader ${f.boot_loader}: the grub stage needs GRUB 2 (/etc/default/grub with update-grub or grub2-mkconfig) or EL6's legacy GRUB with grubby — install the distribution's grub package`,
@@ -92,24 +104,31 @@ export const preflightStep = defineStep<PreflightArgs>()({
         // A `{{ variable }}` is allowed so the inventory can decide (site.yaml: set_hostname).
         anyOf: [{ type: 'boolean' }, { type: 'string', pattern: '^\\{\\{.*\\}\\}$' }],
         description:
-          "true: when the hostname is not ramster.node.hostname, set it (hostnamectl, or /etc/hostname and `hostname`; a folder target only gets /etc/hostname). false (default): fail and say how to fix it.",
+          'true: when the hostname is not ramster.node.hostname, set it (hostnamectl, or /etc/hostname and `hostname`; a folder target only gets /etc/hostname). false (default): fail and say how to fix it.',
       },
     },
   },
   async checkApply(args, ctx) {
-    if (args.set_hostname !== undefined && typeof args.set_hostname !== 'boolean') throw new Error(`preflight: set_hostname must be true or false, got ${JSON.stringify(args.set_hostname)}`);
+    if (args.set_hostname !== undefined && typeof args.set_hostname !== 'boolean')
+      throw new Error(`preflight: set_hostname must be true or false, got ${JSON.stringify(args.set_hostname)}`);
     const { cluster, node } = hostCluster(ctx);
     const problems = factProblems(ctx);
-    if (problems.length) throw new Error(`${ctx.host} cannot run the legacy RAMster backend:\n  - ${problems.join('\n  - ')}`);
+    if (problems.length)
+      throw new Error(`${ctx.host} cannot run the legacy RAMster backend:\n  - ${problems.join('\n  - ')}`);
 
     const f = ctx.facts;
     const facts = `${f.arch}, ${f.distro} ${f.distro_version}, ${f.init_system}, ${f.boot_loader}, kernel ${f.kernel_release}`;
     const want = node.hostname;
     const hn = await readHostname(ctx);
     const wrong: string[] = [];
-    if (hn.runtime !== undefined && !hostnameMatches(hn.runtime, want)) wrong.push(`the running hostname is '${hn.runtime}'`);
-    if (!hostnameMatches(hn.persistent, want)) wrong.push(hn.persistent ? `${hn.file} holds '${hn.persistent}'` : `${hn.file} sets no hostname`);
-    if (!wrong.length) return noChange(`${facts}; hostname ${hn.runtime ?? hn.persistent} is node ${node.number} (${want}) of cluster ${cluster.name}`);
+    if (hn.runtime !== undefined && !hostnameMatches(hn.runtime, want))
+      wrong.push(`the running hostname is '${hn.runtime}'`);
+    if (!hostnameMatches(hn.persistent, want))
+      wrong.push(hn.persistent ? `${hn.file} holds '${hn.persistent}'` : `${hn.file} sets no hostname`);
+    if (!wrong.length)
+      return noChange(
+        `${facts}; hostname ${hn.runtime ?? hn.persistent} is node ${node.number} (${want}) of cluster ${cluster.name}`,
+      );
 
     if (!args.set_hostname) {
       throw new Error(
@@ -119,7 +138,9 @@ export const preflightStep = defineStep<PreflightArgs>()({
     }
     // The persistent file first (atomic, with a diff), then the running name.
     const file = await convergeFile(ctx, { path: hn.file, mode: '0644' }, (cur) =>
-      hn.file === '/etc/hostname' ? `${want}\n` : withSysconfigHostname(cur === undefined ? '' : decodeText(hn.file, cur), want),
+      hn.file === '/etc/hostname'
+        ? `${want}\n`
+        : withSysconfigHostname(cur === undefined ? '' : decodeText(hn.file, cur), want),
     );
     const setRuntime = hn.runtime !== undefined && !hostnameMatches(hn.runtime, want);
     if (ctx.apply && setRuntime) {

@@ -27,9 +27,15 @@ export function editRclocal(current: string | undefined, block: string[], marker
   if (!lines[lines.length - 1].endsWith('\n')) lines[lines.length - 1] += '\n';
   const b = lines.findIndex((l) => bare(l) === `# BEGIN ${marker}`);
   const e = b < 0 ? -1 : lines.findIndex((l, i) => i > b && bare(l) === `# END ${marker}`);
-  if (b >= 0 && e < 0) throw new Error(`rc.local:${b + 1}: "# BEGIN ${marker}" has no "# END ${marker}" line after it; repair the file by hand`);
+  if (b >= 0 && e < 0)
+    throw new Error(
+      `rc.local:${b + 1}: "# BEGIN ${marker}" has no "# END ${marker}" line after it; repair the file by hand`,
+    );
   if (b >= 0) return [...lines.slice(0, b), ...wanted, ...lines.slice(e + 1)].join('');
-  const exit = lines.map((l, i) => (/^exit 0\s*$/.test(bare(l)) ? i : -1)).filter((i) => i >= 0).pop();
+  const exit = lines
+    .map((l, i) => (/^exit 0\s*$/.test(bare(l)) ? i : -1))
+    .filter((i) => i >= 0)
+    .pop();
   const at = exit ?? lines.length;
   return [...lines.slice(0, at), ...wanted, ...lines.slice(at)].join('');
 }
@@ -39,7 +45,9 @@ export function editRclocal(current: string | undefined, block: string[], marker
 const generatorProbe = (t: Transport) => {
   const p = (path: string) => shq(hostPath(t, path));
   return [
-    ...['/lib', '/usr/lib'].map((d) => `[ -e ${p(`${d}/systemd/system-generators/systemd-rc-local-generator`)} ] && echo generator`),
+    ...['/lib', '/usr/lib'].map(
+      (d) => `[ -e ${p(`${d}/systemd/system-generators/systemd-rc-local-generator`)} ] && echo generator`,
+    ),
     ...['/lib', '/usr/lib', '/etc'].map((d) => `[ -e ${p(`${d}/systemd/system/rc-local.service`)} ] && echo unit`),
     'true',
   ].join('\n');
@@ -53,7 +61,10 @@ export const rclocalStep = defineStep<RclocalArgs>()({
     type: 'object',
     additionalProperties: false,
     properties: {
-      marker: { type: 'string', description: `Text after BEGIN/END on the marker lines (default "${RCLOCAL_MARKER}").` },
+      marker: {
+        type: 'string',
+        description: `Text after BEGIN/END on the marker lines (default "${RCLOCAL_MARKER}").`,
+      },
     },
   },
   reads: () => Object.values(RCLOCAL_PATH),
@@ -74,10 +85,15 @@ export const rclocalStep = defineStep<RclocalArgs>()({
       note = ' (run at boot by rc-local.service via systemd-rc-local-generator)';
     }
     // `sh -n`: a syntax error would stop the boot-time script before the heartbeat lines.
-    const change = await convergeFile(ctx, { path, mode: '0755', owner: 'root', group: 'root', validate: 'sh -n %s' }, (cur) =>
-      editRclocal(cur === undefined ? undefined : decodeText(path, cur), block, args.marker),
+    const change = await convergeFile(
+      ctx,
+      { path, mode: '0755', owner: 'root', group: 'root', validate: 'sh -n %s' },
+      (cur) => editRclocal(cur === undefined ? undefined : decodeText(path, cur), block, args.marker),
     );
-    const out: Change = change.action === 'none' ? { ...change, summary: `${change.summary}${note}` } : { ...change, summary: `${change.summary}: heartbeat block for node ${node.number}${note}` };
+    const out: Change =
+      change.action === 'none'
+        ? { ...change, summary: `${change.summary}${note}` }
+        : { ...change, summary: `${change.summary}: heartbeat block for node ${node.number}${note}` };
     return out;
   },
 });

@@ -14,7 +14,10 @@ export interface DockerDaemon {
 }
 
 export class FleetError extends Error {
-  constructor(message: string, readonly hint: string) {
+  constructor(
+    message: string,
+    readonly hint: string,
+  ) {
     super(`${message}\n  how to fix: ${hint}`);
     this.name = 'FleetError';
   }
@@ -35,7 +38,11 @@ async function have(cmd: string): Promise<boolean> {
  *  starts dockerd when run as root on a machine that has neither. */
 export async function ensureDocker(log: (line: string) => void): Promise<DockerDaemon> {
   if (!(await have('dockerd')) || !(await have('docker'))) {
-    if (!isRoot()) throw new FleetError('Docker is not installed', 'run as root (the bench installs docker.io itself) or `apt-get install docker.io`');
+    if (!isRoot())
+      throw new FleetError(
+        'Docker is not installed',
+        'run as root (the bench installs docker.io itself) or `apt-get install docker.io`',
+      );
     log('installing docker.io (apt-get)');
     // Waits (bounded) for apt's locks, which a new machine's own apt run holds at first.
     const apt = { waitS: Number(process.env.APT_LOCK_WAIT) || APT_LOCK_WAIT_S, log };
@@ -44,7 +51,11 @@ export async function ensureDocker(log: (line: string) => void): Promise<DockerD
     });
   }
   if (await daemonAnswers()) return { started: false, stop: async () => undefined };
-  if (!isRoot()) throw new FleetError('no Docker daemon answers on /var/run/docker.sock', 'start dockerd (as root), or run the bench as root so it starts one');
+  if (!isRoot())
+    throw new FleetError(
+      'no Docker daemon answers on /var/run/docker.sock',
+      'start dockerd (as root), or run the bench as root so it starts one',
+    );
 
   mkdirSync(BENCH_CACHE, { recursive: true });
   const logFile = join(BENCH_CACHE, 'dockerd.log');
@@ -60,7 +71,10 @@ export async function ensureDocker(log: (line: string) => void): Promise<DockerD
   while (!(await daemonAnswers())) {
     if (exited || Date.now() > deadline) {
       if (!exited) process.kill(proc.pid!, 'SIGTERM');
-      throw new FleetError(`dockerd did not come up (see ${logFile})`, 'read the end of that log; Docker needs cgroups, overlayfs and iptables');
+      throw new FleetError(
+        `dockerd did not come up (see ${logFile})`,
+        'read the end of that log; Docker needs cgroups, overlayfs and iptables',
+      );
     }
     await new Promise((r) => setTimeout(r, 250));
   }

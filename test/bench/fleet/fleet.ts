@@ -69,13 +69,21 @@ function keygen(file: string): void {
 
 /** Whether fleet containers of another live process exist. */
 async function othersRunning(): Promise<boolean> {
-  const r = await execa('docker', ['ps', '--filter', `label=${LABEL}`, '--format', `{{.Label "${LABEL}"}}`], { reject: false });
+  const r = await execa('docker', ['ps', '--filter', `label=${LABEL}`, '--format', `{{.Label "${LABEL}"}}`], {
+    reject: false,
+  });
   return r.stdout.split('\n').some((pid) => pid && Number(pid) !== process.pid && pidAlive(Number(pid)));
 }
 
 /** Removes fleet containers left by runs whose process is gone (a crash, a ^C). */
 async function removeOrphans(log: (l: string) => void): Promise<void> {
-  const r = await execa('docker', ['ps', '-a', '--filter', `label=${LABEL}`, '--format', `{{.ID}} {{.Label "${LABEL}"}}`], { reject: false });
+  const r = await execa(
+    'docker',
+    ['ps', '-a', '--filter', `label=${LABEL}`, '--format', `{{.ID}} {{.Label "${LABEL}"}}`],
+    {
+      reject: false,
+    },
+  );
   const dead = r.stdout
     .split('\n')
     .filter(Boolean)
@@ -136,7 +144,14 @@ export async function startFleet(opts: StartFleetOptions): Promise<Fleet> {
             .withStartupTimeout(60_000)
             .start();
           containers.set(name, c);
-          hosts[i] = { name, cluster, number, port: c.getMappedPort(22), clusterAddress: c.getIpAddress('bridge'), containerId: c.getId() };
+          hosts[i] = {
+            name,
+            cluster,
+            number,
+            port: c.getMappedPort(22),
+            clusterAddress: c.getIpAddress('bridge'),
+            containerId: c.getId(),
+          };
         }),
       ),
     );
@@ -151,7 +166,16 @@ export async function startFleet(opts: StartFleetOptions): Promise<Fleet> {
   const knownHostsFile = join(dir, 'known_hosts');
   writeFileSync(
     knownHostsFile,
-    hosts.map((h) => `[127.0.0.1]:${h.port} ${readFileSync(join(dir, `host_${h.name}.pub`), 'utf8').trim().split(/\s+/).slice(0, 2).join(' ')}\n`).join(''),
+    hosts
+      .map(
+        (h) =>
+          `[127.0.0.1]:${h.port} ${readFileSync(join(dir, `host_${h.name}.pub`), 'utf8')
+            .trim()
+            .split(/\s+/)
+            .slice(0, 2)
+            .join(' ')}\n`,
+      )
+      .join(''),
     { mode: 0o600 },
   );
   const fleet: Fleet = {
@@ -162,7 +186,10 @@ export async function startFleet(opts: StartFleetOptions): Promise<Fleet> {
     inventory: writeOurInventory(dir, hosts, { identity, knownHostsFile }),
     ansibleInventory: writeAnsibleInventory(dir, hosts, { identity }),
     async reset(paths) {
-      const script = [`rm -rf ${paths.map((p) => `'${p}'`).join(' ')} /var/lib/ramster-provision`, `cp -p ${PRISTINE_DIR}/rc.local ${PRISTINE_DIR}/fstab /etc/`].join(' && ');
+      const script = [
+        `rm -rf ${paths.map((p) => `'${p}'`).join(' ')} /var/lib/ramster-provision`,
+        `cp -p ${PRISTINE_DIR}/rc.local ${PRISTINE_DIR}/fstab /etc/`,
+      ].join(' && ');
       await Promise.all(
         hosts.map((h) =>
           limit(async () => {

@@ -79,10 +79,17 @@ export async function ensureFleetImage(log: (line: string) => void): Promise<str
   mkdirSync(BENCH_CACHE, { recursive: true });
   const tar = join(BENCH_CACHE, `rootfs-${ROOTFS_HASH}.tar`);
   if (!existsSync(tar)) {
-    if (process.getuid?.() !== 0) throw new FleetError('building the fleet image needs root (mmdebstrap --mode=root)', 'run the bench as root once; the image is cached');
+    if (process.getuid?.() !== 0)
+      throw new FleetError(
+        'building the fleet image needs root (mmdebstrap --mode=root)',
+        'run the bench as root once; the image is cached',
+      );
     if ((await execa('sh', ['-c', 'command -v mmdebstrap'], { reject: false })).exitCode !== 0) {
       log('installing mmdebstrap (apt-get)');
-      await aptGet(['install', '-y', 'mmdebstrap'], { waitS: Number(process.env.APT_LOCK_WAIT) || APT_LOCK_WAIT_S, log });
+      await aptGet(['install', '-y', 'mmdebstrap'], {
+        waitS: Number(process.env.APT_LOCK_WAIT) || APT_LOCK_WAIT_S,
+        log,
+      });
     }
     const debs = join(BENCH_CACHE, 'debs');
     const hook = join(BENCH_CACHE, 'customize.sh');
@@ -108,7 +115,10 @@ export async function ensureFleetImage(log: (line: string) => void): Promise<str
     );
     if (r.exitCode !== 0) {
       rmSync(partial, { force: true });
-      throw new FleetError(`mmdebstrap failed:\n${r.all?.split('\n').slice(-15).join('\n')}`, 'check that apt works on this machine (`apt-get update`)');
+      throw new FleetError(
+        `mmdebstrap failed:\n${r.all?.split('\n').slice(-15).join('\n')}`,
+        'check that apt works on this machine (`apt-get update`)',
+      );
     }
     renameSync(partial, tar);
     log(`root filesystem built in ${((Date.now() - started) / 1000).toFixed(0)} s`);

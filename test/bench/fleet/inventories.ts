@@ -23,18 +23,28 @@ function byCluster(hosts: FleetHost[]): Map<number, FleetHost[]> {
 }
 
 /** ramster-provision's inventory: one group per cluster with a `ramster:` section. */
-export function writeOurInventory(dir: string, hosts: FleetHost[], o: { identity: string; knownHostsFile: string }): string {
+export function writeOurInventory(
+  dir: string,
+  hosts: FleetHost[],
+  o: { identity: string; knownHostsFile: string },
+): string {
   const children: Record<string, unknown> = {};
   for (const [c, members] of byCluster(hosts)) {
     children[clusterName(c)] = {
       ramster: { cluster: clusterName(c), backend: 'legacy', ...CLUSTER_SETTINGS },
       hosts: Object.fromEntries(
-        members.map((h) => [h.name, { address: '127.0.0.1', port: h.port, number: h.number, hostname: h.name, cluster_address: h.clusterAddress }]),
+        members.map((h) => [
+          h.name,
+          { address: '127.0.0.1', port: h.port, number: h.number, hostname: h.name, cluster_address: h.clusterAddress },
+        ]),
       ),
     };
   }
   const file = join(dir, 'inventory.yaml');
-  writeFileSync(file, stringify({ all: { vars: { user: 'root', identity: o.identity, known_hosts: o.knownHostsFile }, children } }));
+  writeFileSync(
+    file,
+    stringify({ all: { vars: { user: 'root', identity: o.identity, known_hosts: o.knownHostsFile }, children } }),
+  );
   return file;
 }
 
@@ -42,7 +52,12 @@ export function writeOurInventory(dir: string, hosts: FleetHost[], o: { identity
 export function writeAnsibleInventory(dir: string, hosts: FleetHost[], o: { identity: string }): string {
   const children: Record<string, unknown> = {};
   for (const [c, members] of byCluster(hosts)) {
-    const targets = computeTargets(members.map((h) => h.number), CLUSTER_SETTINGS.topology, new Map(), 1);
+    const targets = computeTargets(
+      members.map((h) => h.number),
+      CLUSTER_SETTINGS.topology,
+      new Map(),
+      1,
+    );
     children[clusterName(c)] = {
       vars: {
         rp_cluster: clusterName(c),
@@ -54,7 +69,15 @@ export function writeAnsibleInventory(dir: string, hosts: FleetHost[], o: { iden
         rp_nodes: members.map((h) => ({ hostname: h.name, number: h.number, address: h.clusterAddress })),
       },
       hosts: Object.fromEntries(
-        members.map((h) => [h.name, { ansible_host: '127.0.0.1', ansible_port: h.port, rp_number: h.number, rp_target: targets.get(h.number)?.[0] ?? '' }]),
+        members.map((h) => [
+          h.name,
+          {
+            ansible_host: '127.0.0.1',
+            ansible_port: h.port,
+            rp_number: h.number,
+            rp_target: targets.get(h.number)?.[0] ?? '',
+          },
+        ]),
       ),
     };
   }
@@ -63,7 +86,12 @@ export function writeAnsibleInventory(dir: string, hosts: FleetHost[], o: { iden
     file,
     stringify({
       all: {
-        vars: { ansible_user: 'root', ansible_connection: 'ssh', ansible_ssh_private_key_file: o.identity, ansible_python_interpreter: '/usr/bin/python3' },
+        vars: {
+          ansible_user: 'root',
+          ansible_connection: 'ssh',
+          ansible_ssh_private_key_file: o.identity,
+          ansible_python_interpreter: '/usr/bin/python3',
+        },
         children,
       },
     }),

@@ -9,9 +9,23 @@ function cluster(n: number, topology: Cluster['topology'], options: Record<strin
   const replicas = options.replicas === 2 ? 2 : 1;
   const targets = computeTargets(numbers, topology, new Map(), replicas);
   return {
-    name: 'lab', group: 'lab', port: 7777, heartbeatDeadThreshold: 500, idleTimeoutMs: 1_000_000, keepaliveDelayMs: 2000, reconnectDelayMs: 2000,
-    backend: 'modern', topology, options: { nvme_port: 4420, replicas: 1, ...options },
-    nodes: numbers.map((i) => ({ host: `g${i}`, hostname: `g${i}`, number: i, clusterAddress: `10.99.0.${10 + i}`, targets: targets.get(i)! })),
+    name: 'lab',
+    group: 'lab',
+    port: 7777,
+    heartbeatDeadThreshold: 500,
+    idleTimeoutMs: 1_000_000,
+    keepaliveDelayMs: 2000,
+    reconnectDelayMs: 2000,
+    backend: 'modern',
+    topology,
+    options: { nvme_port: 4420, replicas: 1, ...options },
+    nodes: numbers.map((i) => ({
+      host: `g${i}`,
+      hostname: `g${i}`,
+      number: i,
+      clusterAddress: `10.99.0.${10 + i}`,
+      targets: targets.get(i)!,
+    })),
   };
 }
 const planOf = (c: Cluster, n: number) => modernPlan(c, c.nodes[n]);
@@ -21,17 +35,38 @@ describe('modern plan', () => {
     const c = cluster(2, 'one-way', { lend_mb: 512, zswap_compressor: 'lz4', zswap_max_pool_percent: 25 });
     const [p0, p1] = [planOf(c, 0), planOf(c, 1)];
     expect(p0.lends).toEqual([]);
-    expect(p0.borrows).toEqual([{ lender: 1, lenderHost: 'g1', subsystem: subsystemNqn('lab', 1, 0), hostNqn: hostNqn('lab', 0), address: '10.99.0.11', port: 4420, ctrlLossTmo: -1 }]);
+    expect(p0.borrows).toEqual([
+      {
+        lender: 1,
+        lenderHost: 'g1',
+        subsystem: subsystemNqn('lab', 1, 0),
+        hostNqn: hostNqn('lab', 0),
+        address: '10.99.0.11',
+        port: 4420,
+        ctrlLossTmo: -1,
+      },
+    ]);
     expect(p0.zswap).toEqual({ compressor: 'lz4', maxPoolPercent: 25 });
     expect(p1.borrows).toEqual([]);
     expect(p1.zswap).toBeUndefined();
-    expect(p1.lends).toEqual([{ borrower: 0, borrowerHost: 'g0', subsystem: subsystemNqn('lab', 1, 0), hostNqn: hostNqn('lab', 0), file: lendFile(0), sizeMb: 512 }]);
+    expect(p1.lends).toEqual([
+      {
+        borrower: 0,
+        borrowerHost: 'g0',
+        subsystem: subsystemNqn('lab', 1, 0),
+        hostNqn: hostNqn('lab', 0),
+        file: lendFile(0),
+        sizeMb: 512,
+      },
+    ]);
     expect(p1.address).toBe('10.99.0.11');
   });
 
   it('symmetric: every node lends and borrows; ram-server: node 0 lends to all others', () => {
     const sym = cluster(3, 'symmetric');
-    expect([0, 1, 2].map((n) => [planOf(sym, n).borrows.map((b) => b.lender), planOf(sym, n).lends.map((l) => l.borrower)])).toEqual([
+    expect(
+      [0, 1, 2].map((n) => [planOf(sym, n).borrows.map((b) => b.lender), planOf(sym, n).lends.map((l) => l.borrower)]),
+    ).toEqual([
       [[1], [2]],
       [[2], [0]],
       [[0], [1]],
@@ -58,9 +93,20 @@ describe('modern plan', () => {
 
   it('renders the conf ramster-modern reads, one record per line', () => {
     const c = cluster(2, 'one-way', { lend_mb: 256 });
-    const lender = renderModernConf(planOf(c, 1)).split('\n').filter((l) => l && !l.startsWith('#'));
-    expect(lender).toEqual(['port 10.99.0.11 4420', `lend 0 ${subsystemNqn('lab', 1, 0)} ${hostNqn('lab', 0)} /run/ramster-lend/node0.img 256`]);
-    const borrower = renderModernConf(planOf(c, 0)).split('\n').filter((l) => l && !l.startsWith('#'));
-    expect(borrower).toEqual([`borrow 1 ${subsystemNqn('lab', 1, 0)} ${hostNqn('lab', 0)} 10.99.0.11 4420 -1 -`, 'swap ramster-remote 32767 namespace', 'zswap - -']);
+    const lender = renderModernConf(planOf(c, 1))
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'));
+    expect(lender).toEqual([
+      'port 10.99.0.11 4420',
+      `lend 0 ${subsystemNqn('lab', 1, 0)} ${hostNqn('lab', 0)} /run/ramster-lend/node0.img 256`,
+    ]);
+    const borrower = renderModernConf(planOf(c, 0))
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'));
+    expect(borrower).toEqual([
+      `borrow 1 ${subsystemNqn('lab', 1, 0)} ${hostNqn('lab', 0)} 10.99.0.11 4420 -1 -`,
+      'swap ramster-remote 32767 namespace',
+      'zswap - -',
+    ]);
   });
 });

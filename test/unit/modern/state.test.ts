@@ -11,12 +11,27 @@ import type { Cluster } from '../../../src/inventory/types.ts';
 import { modernPlan } from '../../../src/modern/plan.ts';
 import { parseModernProbe } from '../../../src/modern/probe.ts';
 import { actualBorrowLines, actualLendLines, desiredBorrowLines, desiredLendLines } from '../../../src/modern/state.ts';
-import { classifyModernDmesg, mirrorHealth, modernFindings, modernStatus, verifyModernNode } from '../../../src/modern/verify.ts';
+import {
+  classifyModernDmesg,
+  mirrorHealth,
+  modernFindings,
+  modernStatus,
+  verifyModernNode,
+} from '../../../src/modern/verify.ts';
 
-const fixture = (name: string) => readFileSync(join(import.meta.dirname, '..', '..', 'fixtures', 'modern', name), 'utf8');
+const fixture = (name: string) =>
+  readFileSync(join(import.meta.dirname, '..', '..', 'fixtures', 'modern', name), 'utf8');
 const cluster: Cluster = {
-  name: 'ramster', group: 'lab', port: 7777, heartbeatDeadThreshold: 500, idleTimeoutMs: 1_000_000, keepaliveDelayMs: 2000, reconnectDelayMs: 2000,
-  backend: 'modern', topology: 'one-way', options: { nvme_port: 4420, replicas: 1, lend_mb: 768, zswap_compressor: 'lz4', zswap_max_pool_percent: 20 },
+  name: 'ramster',
+  group: 'lab',
+  port: 7777,
+  heartbeatDeadThreshold: 500,
+  idleTimeoutMs: 1_000_000,
+  keepaliveDelayMs: 2000,
+  reconnectDelayMs: 2000,
+  backend: 'modern',
+  topology: 'one-way',
+  options: { nvme_port: 4420, replicas: 1, lend_mb: 768, zswap_compressor: 'lz4', zswap_max_pool_percent: 20 },
   nodes: [
     { host: 'node1', hostname: 'system1', number: 0, clusterAddress: '10.99.0.11', targets: [1] },
     { host: 'node2', hostname: 'system2', number: 1, clusterAddress: '10.99.0.12', targets: [] },
@@ -59,15 +74,26 @@ describe('modern state from a converged lab pair', () => {
   });
 
   it('a lost link: the state diff names it, verify fails with what to check, doctor classifies the kernel line', () => {
-    const lost = borrowerText.replace(/^nvme0 tcp live /m, 'nvme0 tcp connecting ') + '';
-    const p = parseModernProbe(lost.replace('@end', '[  99.1] nvme nvme0: failed to connect socket: -111\n@end').replace('@dmesg\n', '@dmesg\n'));
+    const lost = `${borrowerText.replace(/^nvme0 tcp live /m, 'nvme0 tcp connecting ')}`;
+    const p = parseModernProbe(
+      lost.replace('@end', '[  99.1] nvme nvme0: failed to connect socket: -111\n@end').replace('@dmesg\n', '@dmesg\n'),
+    );
     expect(actualBorrowLines(p, borrower)).not.toEqual(desiredBorrowLines(borrower));
     const c = verifyModernNode(borrower, p).find((x) => x.id === 'connection-1')!;
     expect(c.status).toBe('fail');
     expect(c.fix).toMatch(/reconnects every 2 s.*node2 is up.*ramster-lend\.service.*ping 10\.99\.0\.12/);
-    expect(classifyModernDmesg(['[  99.1] nvme nvme0: failed to connect socket: -111'])[0].class).toBe('config-mismatch');
+    expect(classifyModernDmesg(['[  99.1] nvme nvme0: failed to connect socket: -111'])[0].class).toBe(
+      'config-mismatch',
+    );
     // doctor: the failing check first, then the kernel line
-    expect(modernFindings(borrower, p).filter((f) => f.class !== 'harmless').map((f) => f.what)).toEqual(['connected to node2 (node 1, 10.99.0.12:4420)', classifyModernDmesg(['nvme nvme0: failed to connect socket'])[0].what]);
+    expect(
+      modernFindings(borrower, p)
+        .filter((f) => f.class !== 'harmless')
+        .map((f) => f.what),
+    ).toEqual([
+      'connected to node2 (node 1, 10.99.0.12:4420)',
+      classifyModernDmesg(['nvme nvme0: failed to connect socket'])[0].what,
+    ]);
   });
 
   it('an export open to any host fails the privacy check', () => {
@@ -79,12 +105,32 @@ describe('modern state from a converged lab pair', () => {
 
   it('mirror health from /proc/mdstat: in sync, degraded', () => {
     const base = parseModernProbe(borrowerText);
-    const md = (stat: string) => ({ ...base, mdLinks: new Map([['/dev/md/ramster-swap', '/dev/md127']]), mdstat: stat });
-    expect(mirrorHealth(md('Personalities : [raid1]\nmd127 : active raid1 nvme1n1[1] nvme0n1[0]\n      786368 blocks super 1.2 [2/2] [UU]\n')).inSync).toBe(true);
-    const degraded = mirrorHealth(md('Personalities : [raid1]\nmd127 : active raid1 nvme1n1[1](F) nvme0n1[0]\n      786368 blocks super 1.2 [2/1] [U_]\n'));
+    const md = (stat: string) => ({
+      ...base,
+      mdLinks: new Map([['/dev/md/ramster-swap', '/dev/md127']]),
+      mdstat: stat,
+    });
+    expect(
+      mirrorHealth(
+        md(
+          'Personalities : [raid1]\nmd127 : active raid1 nvme1n1[1] nvme0n1[0]\n      786368 blocks super 1.2 [2/2] [UU]\n',
+        ),
+      ).inSync,
+    ).toBe(true);
+    const degraded = mirrorHealth(
+      md(
+        'Personalities : [raid1]\nmd127 : active raid1 nvme1n1[1](F) nvme0n1[0]\n      786368 blocks super 1.2 [2/1] [U_]\n',
+      ),
+    );
     expect(degraded).toEqual({ inSync: false, rebuilding: false, evidence: 'md127 [2/1] [U_]' });
-    const rebuilding = mirrorHealth(md('Personalities : [raid1]\nmd127 : active raid1 nvme2n1[2] nvme0n1[0]\n      786368 blocks super 1.2 [2/1] [U_]\n      [==========>..........]  recovery = 50.9% (400768/786368) finish=0.2min speed=26717K/sec\n'));
+    const rebuilding = mirrorHealth(
+      md(
+        'Personalities : [raid1]\nmd127 : active raid1 nvme2n1[2] nvme0n1[0]\n      786368 blocks super 1.2 [2/1] [U_]\n      [==========>..........]  recovery = 50.9% (400768/786368) finish=0.2min speed=26717K/sec\n',
+      ),
+    );
     expect(rebuilding).toEqual({ inSync: false, rebuilding: true, evidence: 'md127 [2/1] [U_], recovery 50.9%' });
-    expect(classifyModernDmesg(['md/raid1:md127: Disk failure on nvme1n1, disabling device.'])[0].class).toBe('config-mismatch');
+    expect(classifyModernDmesg(['md/raid1:md127: Disk failure on nvme1n1, disabling device.'])[0].class).toBe(
+      'config-mismatch',
+    );
   });
 });

@@ -34,9 +34,12 @@ describe('renderRamsterConf', () => {
     }
   });
 
-  it.each(['one-way', 'symmetric', 'ram-server'] as const)('the file does not depend on the topology (%s)', (topology) => {
-    expect(renderRamsterConf(makeCluster(3, topology))).toBe(renderRamsterConf(makeCluster(3, 'ram-server')));
-  });
+  it.each(['one-way', 'symmetric', 'ram-server'] as const)(
+    'the file does not depend on the topology (%s)',
+    (topology) => {
+      expect(renderRamsterConf(makeCluster(3, topology))).toBe(renderRamsterConf(makeCluster(3, 'ram-server')));
+    },
+  );
 
   it('refuses a cluster that would make a file the nodes reject', () => {
     const cluster = makeCluster(2);
@@ -50,8 +53,8 @@ describe('renderRamsterConf', () => {
 
 describe('parseRamsterConf', () => {
   it('covers every fixture file in the table', () => {
-    expect(readdirSync(fixtureDir + 'valid').sort()).toEqual(Object.keys(validFixtures).sort());
-    expect(readdirSync(fixtureDir + 'broken').sort()).toEqual(Object.keys(brokenFixtures).sort());
+    expect(readdirSync(`${fixtureDir}valid`).sort()).toEqual(Object.keys(validFixtures).sort());
+    expect(readdirSync(`${fixtureDir}broken`).sort()).toEqual(Object.keys(brokenFixtures).sort());
     expect(Object.keys(brokenFixtures).length).toBeGreaterThanOrEqual(15);
   });
 
@@ -60,7 +63,9 @@ describe('parseRamsterConf', () => {
     if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
     expect(parsed.conf.local?.name).toBe(want.local);
     expect(parsed.conf.nodes).toHaveLength(want.nodes);
-    expect(parsed.conf.nodes.map((n) => n.number)).toEqual([...parsed.conf.nodes.map((n) => n.number)].sort((a, b) => a - b));
+    expect(parsed.conf.nodes.map((n) => n.number)).toEqual(
+      [...parsed.conf.nodes.map((n) => n.number)].sort((a, b) => a - b),
+    );
   });
 
   it.each(Object.entries(brokenFixtures))('rejects broken/%s with the reason and a hint', (file, want) => {
@@ -99,13 +104,20 @@ describe('parseRamsterConf', () => {
   });
 
   it('reports every error of a file at once, sorted by line', () => {
-    const text = read('valid/howto-2node.conf').replace('number = 1', 'number = 9').replace('ip_port = 7777', 'ip_port = 0');
+    const text = read('valid/howto-2node.conf')
+      .replace('number = 1', 'number = 9')
+      .replace('ip_port = 7777', 'ip_port = 0');
     const parsed = parseRamsterConf(text, 'system1');
     expect(parsed.ok).toBe(false);
     if (parsed.ok) return;
     expect(parsed.errors.map((e) => e.line)).toEqual([10, 15]);
     const diags = confErrorsToDiagnostics('/etc/ramster.conf', parsed.errors);
-    expect(diags[0]).toMatchObject({ file: '/etc/ramster.conf', line: 10, col: 1, message: "ip_port '0' is out of range 1-65534" });
+    expect(diags[0]).toMatchObject({
+      file: '/etc/ramster.conf',
+      line: 10,
+      col: 1,
+      message: "ip_port '0' is out of range 1-65534",
+    });
   });
 
   it('validates IPv4 like inet_pton', () => {

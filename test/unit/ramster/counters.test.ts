@@ -36,8 +36,18 @@ describe('parseCounters', () => {
   });
 
   it('sums what the HOW-TO watches on the server and the client', () => {
-    expect(remoteActivity(parseCounters(server).counters)).toEqual({ foreignPages: 3120, pagesRemoted: 0, remoteGets: 0, failures: 0 });
-    expect(remoteActivity(parseCounters(client).counters)).toEqual({ foreignPages: 0, pagesRemoted: 2955, remoteGets: 1207, failures: 4 });
+    expect(remoteActivity(parseCounters(server).counters)).toEqual({
+      foreignPages: 3120,
+      pagesRemoted: 0,
+      remoteGets: 0,
+      failures: 0,
+    });
+    expect(remoteActivity(parseCounters(client).counters)).toEqual({
+      foreignPages: 0,
+      pagesRemoted: 2955,
+      remoteGets: 1207,
+      failures: 4,
+    });
   });
 
   it('computes increases between two readings', () => {

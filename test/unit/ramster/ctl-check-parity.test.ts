@@ -29,7 +29,7 @@ function expectSame(file: string, hostname: string) {
     const local = ts.conf.local ? `, this host is node ${ts.conf.local.number} (${ts.conf.local.name})` : '';
     expect(sh.stdout).toBe(`${file}: OK: cluster "${ts.conf.cluster.name}", ${count} nodes${local}\n`);
   } else {
-    expect({ code: sh.code, stderr: sh.stderr }).toEqual({ code: 1, stderr: formatConfErrors(file, ts.errors) + '\n' });
+    expect({ code: sh.code, stderr: sh.stderr }).toEqual({ code: 1, stderr: `${formatConfErrors(file, ts.errors)}\n` });
   }
 }
 
@@ -47,20 +47,42 @@ describe('ramster-ctl check agrees with parseRamsterConf', () => {
   it('on randomly damaged files', () => {
     const dir = tempDir('ramster-parity-');
     const bases = Object.keys(validFixtures).map((f) => readFileSync(`${fixtureDir}valid/${f}`, 'utf8'));
-    const pieces = [' ', '\t', '\n', '\r', '#', ':', '=', '\\', 'node:', 'cluster:', '\tnumber = 3', '\tname = x', '7', '.', 'é', '\n\n'];
+    const pieces = [
+      ' ',
+      '\t',
+      '\n',
+      '\r',
+      '#',
+      ':',
+      '=',
+      '\\',
+      'node:',
+      'cluster:',
+      '\tnumber = 3',
+      '\tname = x',
+      '7',
+      '.',
+      'é',
+      '\n\n',
+    ];
     const mutation = fc.record({ at: fc.nat(), del: fc.nat({ max: 6 }), insert: fc.constantFrom(...pieces) });
     let n = 0;
     fc.assert(
-      fc.property(fc.nat({ max: bases.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 3 }), fc.constantFrom(...hostnames), (b, muts, host) => {
-        let text = bases[b];
-        for (const m of muts) {
-          const at = m.at % (text.length + 1);
-          text = text.slice(0, at) + m.insert + text.slice(at + m.del);
-        }
-        const file = join(dir, `case${n++}.conf`);
-        writeFileSync(file, text);
-        expectSame(file, host);
-      }),
+      fc.property(
+        fc.nat({ max: bases.length - 1 }),
+        fc.array(mutation, { minLength: 1, maxLength: 3 }),
+        fc.constantFrom(...hostnames),
+        (b, muts, host) => {
+          let text = bases[b];
+          for (const m of muts) {
+            const at = m.at % (text.length + 1);
+            text = text.slice(0, at) + m.insert + text.slice(at + m.del);
+          }
+          const file = join(dir, `case${n++}.conf`);
+          writeFileSync(file, text);
+          expectSame(file, host);
+        },
+      ),
       { numRuns: 250, seed: 4242 },
     );
   });

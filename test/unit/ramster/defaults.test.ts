@@ -34,14 +34,18 @@ describe('renderDefaults', () => {
     expect(node2).toMatch(/^RAMSTER_REMOTE_TARGET=0$/m);
     expect(renderDefaults(c, 0)).toMatch(/^RAMSTER_REMOTE_TARGET=$/m);
     // Only the target line differs between nodes.
-    const diff = renderDefaults(c, 0).split('\n').filter((l, i) => l !== node2.split('\n')[i]);
+    const diff = renderDefaults(c, 0)
+      .split('\n')
+      .filter((l, i) => l !== node2.split('\n')[i]);
     expect(diff).toEqual(['RAMSTER_REMOTE_TARGET=']);
   });
 
   it('is a file sh can source', () => {
-    const file = tempDir('ramster-defaults-') + '/ramster';
+    const file = `${tempDir('ramster-defaults-')}/ramster`;
     writeFileSync(file, renderDefaults(makeCluster(2, 'symmetric'), 1));
-    const r = spawnSync('sh', ['-c', `set -eu; . ${file}; echo "$RAMSTER_IDLE_TIMEOUT_MS/$RAMSTER_REMOTE_TARGET"`], { encoding: 'utf8' });
+    const r = spawnSync('sh', ['-c', `set -eu; . ${file}; echo "$RAMSTER_IDLE_TIMEOUT_MS/$RAMSTER_REMOTE_TARGET"`], {
+      encoding: 'utf8',
+    });
     expect(r.stdout).toBe('1000000/0\n');
   });
 });

@@ -35,7 +35,10 @@ describe('classifyDmesg', () => {
       'ramster: bad num to node node_num=9?',
     ]);
     expect(f.map((x) => x.class)).toEqual(Array(6).fill('config-mismatch'));
-    expect(f[0]).toMatchObject({ node: 1, what: 'a node uses a network idle timeout of 30000 ms, this node 1000000 ms: the connection is dropped' });
+    expect(f[0]).toMatchObject({
+      node: 1,
+      what: 'a node uses a network idle timeout of 30000 ms, this node 1000000 ms: the connection is dropped',
+    });
     expect(f[0].fix).toMatch(/RAMSTER_IDLE_TIMEOUT_MS/);
     expect(f[3].what).toMatch(/10\.0\.0\.99/);
     expect(f[4]).toMatchObject({ node: 2 });
@@ -70,6 +73,8 @@ describe('classifyDmesg', () => {
   });
 
   it('unknown RAMster lines are kept as info', () => {
-    expect(classifyDmesg(['ramster: something new'])).toEqual([{ index: 0, line: 'ramster: something new', class: 'info', what: 'RAMster message' }]);
+    expect(classifyDmesg(['ramster: something new'])).toEqual([
+      { index: 0, line: 'ramster: something new', class: 'info', what: 'RAMster message' },
+    ]);
   });
 });

@@ -13,9 +13,14 @@ describe('heartbeatBlock', () => {
     const lines = heartbeatBlock(makeCluster(2, 'one-way'), 0);
     expect(lines[0]).toBe('if [ -d /sys/kernel/mm/ramster ] && /usr/sbin/ramster-ctl start; then');
     expect(lines.slice(1, 3)).toEqual([UP(0), UP(1)]);
-    expect(lines[3]).toMatch(/echo 1 > \/sys\/kernel\/mm\/ramster\/remote_target_nodenum; \[ "\$\(cat \/sys\/kernel\/mm\/ramster\/remote_target_nodenum\)" = 1 \] && break/);
+    expect(lines[3]).toMatch(
+      /echo 1 > \/sys\/kernel\/mm\/ramster\/remote_target_nodenum; \[ "\$\(cat \/sys\/kernel\/mm\/ramster\/remote_target_nodenum\)" = 1 \] && break/,
+    );
     expect(lines[4]).toMatch(/\|\| logger -t ramster/);
-    expect(lines.slice(5, 7)).toEqual(['\techo 1 > /sys/kernel/mm/ramster/pers_remotify_enable', '\techo 1 > /sys/kernel/mm/ramster/eph_remotify_enable']);
+    expect(lines.slice(5, 7)).toEqual([
+      '\techo 1 > /sys/kernel/mm/ramster/pers_remotify_enable',
+      '\techo 1 > /sys/kernel/mm/ramster/eph_remotify_enable',
+    ]);
     expect(lines.at(-1)).toBe('fi');
   });
 

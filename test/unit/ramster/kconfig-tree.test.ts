@@ -10,7 +10,6 @@ import { tempDir } from '../../helpers/tmp.ts';
 // Against the real Debian linux-source-6.1 tree (test/helpers/kernel-tree.ts: unpacked once, a minute
 // or two the first time, then reused). Needs make, gcc, flex, bison and bc.
 
-
 describe('kconfig merge on the linux-source-6.1 tree', () => {
   let tree: string;
   let result: FragmentCheck;
@@ -26,20 +25,38 @@ describe('kconfig merge on the linux-source-6.1 tree', () => {
       'CONFIG_ZSWAP=y\nCONFIG_FRONTSWAP=y\nCONFIG_CONFIGFS_FS=y\nCONFIG_NVME_TCP=m\n' +
         'CONFIG_OCFS2_FS_O2CB=m\nCONFIG_RTS5208=m\nCONFIG_CLEANCACHE=y\n',
     );
-    result = await checkFragments(runLocal, { tree, outDir: join(work, 'out'), base: 'defconfig', fragments: [fragment] });
+    result = await checkFragments(runLocal, {
+      tree,
+      outDir: join(work, 'out'),
+      base: 'defconfig',
+      fragments: [fragment],
+    });
   }, machineLimit(150_000)); // unpacking the tree the first time, then make defconfig: ~2.5 min idle
 
   it('unpacks a tarball once into the cache (a tiny stand-in tree), then reuses it', async () => {
     const src = join(work, 'linux-tiny');
-    await runLocal(`mkdir -p ${src} && printf 'VERSION = 3\\nPATCHLEVEL = 10\\n' > ${src}/Makefile && tar -cJf ${work}/tiny.tar.xz -C ${work} linux-tiny`);
+    await runLocal(
+      `mkdir -p ${src} && printf 'VERSION = 3\\nPATCHLEVEL = 10\\n' > ${src}/Makefile && tar -cJf ${work}/tiny.tar.xz -C ${work} linux-tiny`,
+    );
     const cache = join(work, 'cache/linux-tiny');
-    expect(await ensureKernelTree(runLocal, { tarball: join(work, 'tiny.tar.xz'), cacheDir: cache })).toEqual({ tree: cache, extracted: true });
-    expect(await ensureKernelTree(runLocal, { tarball: join(work, 'tiny.tar.xz'), cacheDir: cache })).toEqual({ tree: cache, extracted: false });
-    expect(selectFragment(parseKernelVersion(readFileSync(join(cache, 'Makefile'), 'utf8'))!)).toMatchObject({ fragment: 'ramster-3.10.config' });
+    expect(await ensureKernelTree(runLocal, { tarball: join(work, 'tiny.tar.xz'), cacheDir: cache })).toEqual({
+      tree: cache,
+      extracted: true,
+    });
+    expect(await ensureKernelTree(runLocal, { tarball: join(work, 'tiny.tar.xz'), cacheDir: cache })).toEqual({
+      tree: cache,
+      extracted: false,
+    });
+    expect(selectFragment(parseKernelVersion(readFileSync(join(cache, 'Makefile'), 'utf8'))!)).toMatchObject({
+      fragment: 'ramster-3.10.config',
+    });
   });
 
   it('reuses the unpacked tree on the next call', async () => {
-    expect(await ensureKernelTree(runLocal, { tarball: KERNEL_TARBALL, cacheDir: KERNEL_CACHE })).toEqual({ tree: KERNEL_CACHE, extracted: false });
+    expect(await ensureKernelTree(runLocal, { tarball: KERNEL_TARBALL, cacheDir: KERNEL_CACHE })).toEqual({
+      tree: KERNEL_CACHE,
+      extracted: false,
+    });
   });
 
   it('keeps the symbols whose dependencies are met', () => {
@@ -67,6 +84,10 @@ describe('kconfig merge on the linux-source-6.1 tree', () => {
     const v = parseKernelVersion(readFileSync(join(tree, 'Makefile'), 'utf8'));
     expect(v).toMatchObject({ version: 6, patchlevel: 1 });
     const choice = selectFragment(v!);
-    expect(choice).toMatchObject({ ok: false, error: expect.stringMatching(/^Linux 6\.1 has no RAMster/), hint: expect.stringMatching(/backend: modern/) });
+    expect(choice).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/^Linux 6\.1 has no RAMster/),
+      hint: expect.stringMatching(/backend: modern/),
+    });
   });
 });

@@ -53,7 +53,18 @@ describe('parseKernelVersion / selectFragment', () => {
 
 describe('kconfig fragments', () => {
   it('carry the reference facts of each generation', () => {
-    const common = { STAGING: 'y', CONFIGFS_FS: 'y', SYSFS: 'y', NET: 'y', SWAP: 'y', CLEANCACHE: 'y', FRONTSWAP: 'y', RAMSTER: 'y', DEBUG_FS: 'y', CRYPTO: 'y' };
+    const common = {
+      STAGING: 'y',
+      CONFIGFS_FS: 'y',
+      SYSFS: 'y',
+      NET: 'y',
+      SWAP: 'y',
+      CLEANCACHE: 'y',
+      FRONTSWAP: 'y',
+      RAMSTER: 'y',
+      DEBUG_FS: 'y',
+      CRYPTO: 'y',
+    };
     for (const f of ['ramster-3.4.config', 'ramster-3.7.config', 'ramster-3.9.config', 'ramster-3.10.config'])
       expect(Object.fromEntries(fragment(f))).toMatchObject(common);
     expect(fragment('ramster-3.4.config').get('ZCACHE')).toBe('n');
@@ -61,12 +72,18 @@ describe('kconfig fragments', () => {
     expect(fragment('ramster-3.7.config').get('ZCACHE')).toBe('n');
     expect(fragment('ramster-3.9.config').get('ZCACHE')).toBe('y');
     expect(fragment('ramster-3.9.config').has('RAMSTER_DEBUG')).toBe(false);
-    expect(Object.fromEntries(fragment('ramster-3.10.config'))).toMatchObject({ ZCACHE: 'y', ZCACHE_DEBUG: 'y', RAMSTER_DEBUG: 'y' });
+    expect(Object.fromEntries(fragment('ramster-3.10.config'))).toMatchObject({
+      ZCACHE: 'y',
+      ZCACHE_DEBUG: 'y',
+      RAMSTER_DEBUG: 'y',
+    });
   });
 });
 
 describe('parseConfig / missingSymbols', () => {
-  const final = parseConfig('#\n# Automatically generated\nCONFIG_A=y\nCONFIG_B=m\n# CONFIG_C is not set\nCONFIG_S="zstd lzo"\nCONFIG_N=42\n');
+  const final = parseConfig(
+    '#\n# Automatically generated\nCONFIG_A=y\nCONFIG_B=m\n# CONFIG_C is not set\nCONFIG_S="zstd lzo"\nCONFIG_N=42\n',
+  );
 
   it('reads values, strings and "is not set"', () => {
     expect([...final]).toEqual([
@@ -79,7 +96,8 @@ describe('parseConfig / missingSymbols', () => {
   });
 
   it('names every fragment symbol whose final value differs; absent equals not set', () => {
-    const frag = 'CONFIG_A=y\nCONFIG_B=y\n# CONFIG_C is not set\n# CONFIG_D is not set\nCONFIG_E=y\nCONFIG_S="lzo"\nCONFIG_N=42\n';
+    const frag =
+      'CONFIG_A=y\nCONFIG_B=y\n# CONFIG_C is not set\n# CONFIG_D is not set\nCONFIG_E=y\nCONFIG_S="lzo"\nCONFIG_N=42\n';
     const missing = missingSymbols(frag, final);
     expect(missing).toEqual([
       { symbol: 'B', wanted: 'y', got: 'm' },
@@ -129,10 +147,17 @@ endmenu
 
   it('collects depends on lines with enclosing if/menu blocks and prompt conditions, not help text', () => {
     expect(findDependsOn(text, 'RAMSTER')).toEqual([
-      { symbol: 'RAMSTER', type: 'tristate', hasPrompt: true, dependsOn: ['STAGING', 'CONFIGFS_FS=y && SYSFS=y && !HIGHMEM && ZCACHE', 'NET'] },
+      {
+        symbol: 'RAMSTER',
+        type: 'tristate',
+        hasPrompt: true,
+        dependsOn: ['STAGING', 'CONFIGFS_FS=y && SYSFS=y && !HIGHMEM && ZCACHE', 'NET'],
+      },
     ]);
     expect(findDependsOn(text, 'STAGING')[0].dependsOn).toEqual([]);
-    expect(findDependsOn(text, 'HIDDEN')).toEqual([{ symbol: 'HIDDEN', type: 'bool', hasPrompt: false, dependsOn: ['STAGING', 'EXPERT'] }]);
+    expect(findDependsOn(text, 'HIDDEN')).toEqual([
+      { symbol: 'HIDDEN', type: 'bool', hasPrompt: false, dependsOn: ['STAGING', 'EXPERT'] },
+    ]);
     expect(findDependsOn(text, 'SHOWN')[0].dependsOn).toEqual(['STAGING', 'EXPERT', 'DEBUG_KERNEL']);
     expect(findDependsOn(text, 'NOPE')).toEqual([]);
   });
@@ -151,10 +176,18 @@ endmenu
     const cfg = parseConfig('CONFIG_STAGING=y\nCONFIG_CONFIGFS_FS=m\nCONFIG_SYSFS=y\nCONFIG_ZCACHE=y\nCONFIG_NET=y\n');
     const e = explainDrop('RAMSTER', findDependsOn(text, 'RAMSTER'), cfg, 'y');
     expect(e.culprits).toEqual(['CONFIGFS_FS']);
-    expect(e.reason).toBe('CONFIG_RAMSTER depends on "CONFIGFS_FS=y && SYSFS=y && !HIGHMEM && ZCACHE": CONFIG_CONFIGFS_FS=m (needs = y)');
+    expect(e.reason).toBe(
+      'CONFIG_RAMSTER depends on "CONFIGFS_FS=y && SYSFS=y && !HIGHMEM && ZCACHE": CONFIG_CONFIGFS_FS=m (needs = y)',
+    );
     const noStaging = explainDrop('RAMSTER', findDependsOn(text, 'RAMSTER'), parseConfig('CONFIG_NET=y\n'));
     expect(noStaging.culprits).toEqual(['STAGING']);
-    const highmem = explainDrop('RAMSTER', findDependsOn(text, 'RAMSTER'), parseConfig('CONFIG_STAGING=y\nCONFIG_CONFIGFS_FS=y\nCONFIG_SYSFS=y\nCONFIG_ZCACHE=y\nCONFIG_HIGHMEM=y\nCONFIG_NET=y\n'));
+    const highmem = explainDrop(
+      'RAMSTER',
+      findDependsOn(text, 'RAMSTER'),
+      parseConfig(
+        'CONFIG_STAGING=y\nCONFIG_CONFIGFS_FS=y\nCONFIG_SYSFS=y\nCONFIG_ZCACHE=y\nCONFIG_HIGHMEM=y\nCONFIG_NET=y\n',
+      ),
+    );
     expect(highmem.reason).toMatch(/CONFIG_HIGHMEM=y \(must be off\)$/);
   });
 
@@ -162,6 +195,8 @@ endmenu
     const cfg = parseConfig('CONFIG_STAGING=y\nCONFIG_EXPERT=y\n');
     expect(explainDrop('CLEANCACHE', [], cfg).reason).toMatch(/does not exist in this kernel tree/);
     expect(explainDrop('HIDDEN', findDependsOn(text, 'HIDDEN'), cfg, 'n').reason).toMatch(/has no prompt/);
-    expect(explainDrop('ZCACHE', findDependsOn(text, 'ZCACHE'), cfg, 'm').reason).toBe('CONFIG_ZCACHE is a bool: it cannot be m');
+    expect(explainDrop('ZCACHE', findDependsOn(text, 'ZCACHE'), cfg, 'm').reason).toBe(
+      'CONFIG_ZCACHE is a bool: it cannot be m',
+    );
   });
 });

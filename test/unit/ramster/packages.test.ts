@@ -14,7 +14,9 @@ describe('ramster-tools files', () => {
   it('the init script has chkconfig and LSB headers and stops before the network (K76 < K90)', () => {
     const text = readFileSync(sh('ramster.init'), 'utf8');
     expect(text).toMatch(/^# chkconfig: 2345 24 76$/m);
-    expect(text).toMatch(/^### BEGIN INIT INFO\n# Provides: ramster\n# Required-Start: \$network \$local_fs\n[\s\S]*### END INIT INFO$/m);
+    expect(text).toMatch(
+      /^### BEGIN INIT INFO\n# Provides: ramster\n# Required-Start: \$network \$local_fs\n[\s\S]*### END INIT INFO$/m,
+    );
     expect(text).toMatch(/^# Default-Start: 2 3 4 5$/m);
   });
 
@@ -22,7 +24,11 @@ describe('ramster-tools files', () => {
     const root = tempDir('ramster-init-');
     const fake = join(root, 'ctl');
     execFileSync('sh', ['-c', `printf '#!/bin/sh\\necho "ctl $*"\\n' > ${fake}; chmod +x ${fake}`]);
-    const run = (arg: string) => spawnSync('sh', [sh('ramster.init'), arg], { env: { PATH: process.env.PATH, RAMSTER_CTL: fake }, encoding: 'utf8' });
+    const run = (arg: string) =>
+      spawnSync('sh', [sh('ramster.init'), arg], {
+        env: { PATH: process.env.PATH, RAMSTER_CTL: fake },
+        encoding: 'utf8',
+      });
     expect(run('start').stdout).toBe('ctl start --boot\n');
     expect(run('stop').stdout).toBe('ctl stop --boot\n');
     expect(run('status').stdout).toBe('ctl status\n');
@@ -89,10 +95,14 @@ describe('build-packages.sh', () => {
       '/usr/sbin/ramster-ctl',
     ]);
     expect(execFileSync('rpm', ['-qcp', rpm], { encoding: 'utf8' })).toBe('/etc/sysconfig/ramster\n');
-    expect(execFileSync('rpm', ['-qp', '--qf', '%{NAME} %{VERSION} %{ARCH} %{PAYLOADCOMPRESSOR}', rpm], { encoding: 'utf8' })).toBe(
-      'ramster-tools 1.2.3 noarch gzip',
-    );
-    const modes = execFileSync('rpm', ['-qp', '--qf', '[%{FILEMODES:perms} %{FILENAMES}\n]', rpm], { encoding: 'utf8' });
+    expect(
+      execFileSync('rpm', ['-qp', '--qf', '%{NAME} %{VERSION} %{ARCH} %{PAYLOADCOMPRESSOR}', rpm], {
+        encoding: 'utf8',
+      }),
+    ).toBe('ramster-tools 1.2.3 noarch gzip');
+    const modes = execFileSync('rpm', ['-qp', '--qf', '[%{FILEMODES:perms} %{FILENAMES}\n]', rpm], {
+      encoding: 'utf8',
+    });
     expect(modes).toContain('-rwxr-xr-x /usr/sbin/ramster-ctl');
   });
 });

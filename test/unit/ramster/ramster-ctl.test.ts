@@ -42,11 +42,15 @@ for d in "$@"; do
 done
 `;
 
-function setup(conf = renderRamsterConf(makeCluster(3, 'ram-server')), defaults = renderDefaults(makeCluster(3, 'ram-server'), 1)) {
+function setup(
+  conf = renderRamsterConf(makeCluster(3, 'ram-server')),
+  defaults = renderDefaults(makeCluster(3, 'ram-server'), 1),
+) {
   root = tempDir('ramster-ctl-');
   cfs = join(root, 'config');
   sysfs = join(root, 'mm-ramster');
-  for (const d of ['bin', 'config/cluster', 'mm-ramster', 'debug-ramster', 'proc', 'etc']) mkdirSync(join(root, d), { recursive: true });
+  for (const d of ['bin', 'config/cluster', 'mm-ramster', 'debug-ramster', 'proc', 'etc'])
+    mkdirSync(join(root, d), { recursive: true });
   for (const c of ['eph_pages_remoted', 'pers_pages_remoted']) writeFileSync(join(root, 'debug-ramster', c), '0\n');
   writeFileSync(join(root, 'bin/mkdir'), fakeMkdir);
   writeFileSync(join(root, 'bin/rmdir'), fakeRmdir);
@@ -85,7 +89,10 @@ function ctl(args: string[], opts: { hostname?: string; stdin?: string } = {}) {
     .split('\n')
     .filter((l) => l.startsWith('+ '))
     .map((l) => l.slice(2).replaceAll(root, ''));
-  const errors = r.stderr.split('\n').filter((l) => l && !l.startsWith('+ ')).join('\n');
+  const errors = r.stderr
+    .split('\n')
+    .filter((l) => l && !l.startsWith('+ '))
+    .join('\n');
   return { code: r.status, stdout: r.stdout, trace, errors };
 }
 
@@ -104,7 +111,13 @@ function tree(dir = cfs, prefix = ''): Record<string, string> {
 
 function nodeWrites(n: number, name: string, local: 0 | 1) {
   const d = `/config/cluster/ramster/node/${name}`;
-  return [`mkdir ${d}`, `write ${d}/ipv4_port 7777`, `write ${d}/ipv4_address 10.0.0.${10 + n}`, `write ${d}/num ${n}`, `write ${d}/local ${local}`];
+  return [
+    `mkdir ${d}`,
+    `write ${d}/ipv4_port 7777`,
+    `write ${d}/ipv4_address 10.0.0.${10 + n}`,
+    `write ${d}/num ${n}`,
+    `write ${d}/local ${local}`,
+  ];
 }
 
 describe('ramster-ctl start / stop', () => {
@@ -132,7 +145,11 @@ describe('ramster-ctl start / stop', () => {
     expect(t['/cluster/ramster/heartbeat/dead_threshold']).toBe('500\n');
     expect(t['/cluster/ramster/idle_timeout_ms']).toBe('1000000\n');
     expect(t['/cluster/ramster/keepalive_delay_ms']).toBe('2000\n');
-    expect(Object.keys(t).filter((k) => k.endsWith('/')).sort()).toEqual([
+    expect(
+      Object.keys(t)
+        .filter((k) => k.endsWith('/'))
+        .sort(),
+    ).toEqual([
       '/cluster/',
       '/cluster/ramster/',
       '/cluster/ramster/heartbeat/',
@@ -152,7 +169,12 @@ describe('ramster-ctl start / stop', () => {
     const r = ctl(['start']);
     expect(r.code).toBe(0);
     const timeouts = r.trace.filter((l) => /_ms |threshold/.test(l)).map((l) => l.split('/').pop());
-    expect(timeouts).toEqual(['dead_threshold 500', 'keepalive_delay_ms 5000', 'idle_timeout_ms 6000', 'reconnect_delay_ms 2000']);
+    expect(timeouts).toEqual([
+      'dead_threshold 500',
+      'keepalive_delay_ms 5000',
+      'idle_timeout_ms 6000',
+      'reconnect_delay_ms 2000',
+    ]);
   });
 
   it('is idempotent: a second start changes nothing, and its dry run reports nothing pending', () => {
@@ -221,7 +243,10 @@ describe('ramster-ctl start / stop', () => {
   });
 
   it('start --boot does nothing when RAMSTER_ENABLED is not true', () => {
-    writeFileSync(join(root, 'etc/default-ramster'), read('etc/default-ramster').replace('RAMSTER_ENABLED=true', 'RAMSTER_ENABLED=false'));
+    writeFileSync(
+      join(root, 'etc/default-ramster'),
+      read('etc/default-ramster').replace('RAMSTER_ENABLED=true', 'RAMSTER_ENABLED=false'),
+    );
     const r = ctl(['start', '--boot']);
     expect(r).toMatchObject({ code: 0, trace: [] });
     expect(r.stdout).toMatch(/not starting/);
@@ -263,11 +288,15 @@ describe('ramster-ctl start / stop', () => {
     const boot = ctl(['stop', '--boot']);
     expect(boot.code, boot.errors).toBe(0);
     expect(boot.trace).toEqual([]);
-    expect(boot.stdout).toMatch(/RAMSTER cluster "ramster": kept; it stops with the kernel \(RAMster sent 2259 pages to other nodes since boot.*r2net_remote_flush\)/);
+    expect(boot.stdout).toMatch(
+      /RAMSTER cluster "ramster": kept; it stops with the kernel \(RAMster sent 2259 pages to other nodes since boot.*r2net_remote_flush\)/,
+    );
     const manual = ctl(['stop']);
     expect(manual.code).toBe(1);
     expect(manual.trace).toEqual([]);
-    expect(manual.errors).toMatch(/not removing cluster "ramster": RAMster sent 2259 pages[\s\S]*hint: turn swap off \(swapoff -a\) and reboot/);
+    expect(manual.errors).toMatch(
+      /not removing cluster "ramster": RAMster sent 2259 pages[\s\S]*hint: turn swap off \(swapoff -a\) and reboot/,
+    );
     expect(readdirSync(join(cfs, 'cluster'))).toEqual(['ramster']);
   });
 

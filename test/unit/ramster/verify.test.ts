@@ -70,11 +70,29 @@ system1.example.com
 `);
     const checks = verifyNode(cluster, cluster.nodes[0], probe);
     expect(checks.filter((c) => c.status !== 'pass').map((c) => `${c.id}: ${c.evidence}`)).toEqual([]);
-    expect(checks.map((c) => c.id)).toEqual(['tools', 'conf', 'hostname', 'debugfs', 'cmdline', 'rclocal', 'shutdown', 'kconfig', 'dmesg', 'sysfs', 'online', 'node-up', 'conn-1', 'target', 'remotify']);
+    expect(checks.map((c) => c.id)).toEqual([
+      'tools',
+      'conf',
+      'hostname',
+      'debugfs',
+      'cmdline',
+      'rclocal',
+      'shutdown',
+      'kconfig',
+      'dmesg',
+      'sysfs',
+      'online',
+      'node-up',
+      'conn-1',
+      'target',
+      'remotify',
+    ]);
   });
 
   it('a target the kernel ignored fails with the reason, on a RAMster kernel', () => {
-    const probe = parseProbe(`==> dirs <==\n/sys/kernel/mm/ramster\n==> sysfs <==\n/sys/kernel/mm/ramster/manual_node_up:0\n/sys/kernel/mm/ramster/remote_target_nodenum:unset\n`);
+    const probe = parseProbe(
+      `==> dirs <==\n/sys/kernel/mm/ramster\n==> sysfs <==\n/sys/kernel/mm/ramster/manual_node_up:0\n/sys/kernel/mm/ramster/remote_target_nodenum:unset\n`,
+    );
     const byId = Object.fromEntries(verifyNode(cluster, cluster.nodes[0], probe).map((c) => [c.id, c]));
     expect(byId.target).toMatchObject({ status: 'fail', evidence: 'remote_target_nodenum: unset' });
     expect(byId['node-up'].status).toBe('fail');

@@ -9,7 +9,11 @@ let root: string;
 let cleanup: () => Promise<void>;
 let t: LocalTransport;
 const ctx = (apply: boolean) => makeCtx(t, apply);
-const exists = (p: string) => stat(join(root, p)).then(() => true, () => false);
+const exists = (p: string) =>
+  stat(join(root, p)).then(
+    () => true,
+    () => false,
+  );
 
 beforeEach(async () => {
   ({ dir: root, cleanup } = await tempRoot());
@@ -20,7 +24,10 @@ afterEach(() => cleanup());
 describe('command step', () => {
   it('creates: runs once, dry run never runs cmd, then skips', async () => {
     // LocalTransport runs commands in the root folder with $ROOT set.
-    const args = { cmd: 'mkdir -p "$ROOT/var/lib/x" && echo built > "$ROOT/var/lib/x/stamp"', creates: '/var/lib/x/stamp' };
+    const args = {
+      cmd: 'mkdir -p "$ROOT/var/lib/x" && echo built > "$ROOT/var/lib/x/stamp"',
+      creates: '/var/lib/x/stamp',
+    };
     const { dry, again } = await expectConverges(commandStep, args, ctx, root);
     expect(dry).toEqual({ action: 'run', summary: `run ${args.cmd}` });
     expect(await readFile(join(root, 'var/lib/x/stamp'), 'utf8')).toBe('built\n');
@@ -43,7 +50,10 @@ describe('command step', () => {
 
   it('onlyif: runs only when the probe exits 0', async () => {
     const args = { cmd: 'touch ran', onlyif: 'test -e trigger' };
-    expect(await commandStep.checkApply(args, ctx(true))).toEqual({ action: 'none', summary: 'run touch ran skipped: onlyif command failed' });
+    expect(await commandStep.checkApply(args, ctx(true))).toEqual({
+      action: 'none',
+      summary: 'run touch ran skipped: onlyif command failed',
+    });
     expect(await exists('ran')).toBe(false);
     await writeFile(join(root, 'trigger'), '');
     expect((await commandStep.checkApply(args, ctx(true))).action).toBe('run');
@@ -77,9 +87,9 @@ describe('command step', () => {
 
   it('kills a command that outlives timeout_s, children included', async () => {
     const started = Date.now();
-    await expect(commandStep.checkApply({ cmd: 'sleep 37.123 & sleep 30; touch late', timeout_s: 1 }, ctx(true))).rejects.toThrow(
-      'command "sleep 37.123 & sleep 30; touch late" timed out after 1 s and was killed',
-    );
+    await expect(
+      commandStep.checkApply({ cmd: 'sleep 37.123 & sleep 30; touch late', timeout_s: 1 }, ctx(true)),
+    ).rejects.toThrow('command "sleep 37.123 & sleep 30; touch late" timed out after 1 s and was killed');
     expect(Date.now() - started).toBeLessThan(30_000); // killed: not the 30 s the command runs
     expect(await exists('late')).toBe(false);
     // The background child is gone too (its unusual duration identifies it).
@@ -90,7 +100,9 @@ describe('command step', () => {
   it('keeps a sensitive command out of summaries and errors', async () => {
     const c = await commandStep.checkApply({ cmd: 'echo hunter2 >/dev/null', sensitive: true }, ctx(false));
     expect(JSON.stringify(c)).not.toContain('hunter2');
-    const err = await commandStep.checkApply({ cmd: 'echo hunter2 >&2; exit 1', sensitive: true }, ctx(true)).catch((e: Error) => e);
+    const err = await commandStep
+      .checkApply({ cmd: 'echo hunter2 >&2; exit 1', sensitive: true }, ctx(true))
+      .catch((e: Error) => e);
     expect((err as Error).message).toBe('sensitive command failed (exit 1)');
   });
 });

@@ -18,7 +18,12 @@ afterEach(() => cleanup());
 
 describe('file step', () => {
   it('creates a file with mode, dry run first, then converges', async () => {
-    const { dry } = await expectConverges(fileStep, { path: '/etc/demo.conf', content: 'a=1\n', mode: '0600' }, ctx, root);
+    const { dry } = await expectConverges(
+      fileStep,
+      { path: '/etc/demo.conf', content: 'a=1\n', mode: '0600' },
+      ctx,
+      root,
+    );
     expect(dry).toMatchObject({ action: 'create', summary: 'create /etc/demo.conf (mode 0600)' });
     expect(dry.diff).toContain('+a=1');
     expect(await readFile(join(root, 'etc/demo.conf'), 'utf8')).toBe('a=1\n');
@@ -29,7 +34,12 @@ describe('file step', () => {
     await mkdir(join(root, 'etc'));
     await writeFile(join(root, 'etc/demo.conf'), 'a=1\n');
     await chmod(join(root, 'etc/demo.conf'), 0o644);
-    const { dry } = await expectConverges(fileStep, { path: '/etc/demo.conf', content: 'a=1\n', mode: '0640', owner: 'nobody', group: 'nogroup' }, ctx, root);
+    const { dry } = await expectConverges(
+      fileStep,
+      { path: '/etc/demo.conf', content: 'a=1\n', mode: '0640', owner: 'nobody', group: 'nogroup' },
+      ctx,
+      root,
+    );
     expect(dry.summary).toBe('update /etc/demo.conf (mode 0644 -> 0640, owner root -> nobody, group root -> nogroup)');
     expect(dry.diff).toBeUndefined();
     const st = await stat(join(root, 'etc/demo.conf'));
@@ -62,7 +72,9 @@ describe('file step', () => {
     await mkdir(join(root, 'etc'));
     await writeFile(join(root, 'etc/v.conf'), 'good\n');
     const before = await snapshot(root);
-    await expect(fileStep.checkApply({ path: '/etc/v.conf', content: 'bad\n', validate: 'grep -q good %s' }, ctx(true))).rejects.toThrow(/validation failed/);
+    await expect(
+      fileStep.checkApply({ path: '/etc/v.conf', content: 'bad\n', validate: 'grep -q good %s' }, ctx(true)),
+    ).rejects.toThrow(/validation failed/);
     expect(await snapshot(root)).toEqual(before);
   });
 

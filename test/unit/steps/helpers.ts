@@ -14,13 +14,37 @@ export async function tempRoot(prefix = 'rp-steps-'): Promise<{ dir: string; cle
 /** Facts of a Debian 12 systemd host, as gatherFacts would parse them. */
 export function debianFacts(over: Partial<Facts> = {}): Facts {
   const f = parseFacts(
-    ['arch=x86_64', 'id=debian', 'id_like=', 'version_id=12', 'kernel=6.1.0-test', 'init=systemd', 'boot=grub2', 'pm=apt-get', 'hostname=node0', 'boot_id=b0', 'user=root'].join('\n'),
+    [
+      'arch=x86_64',
+      'id=debian',
+      'id_like=',
+      'version_id=12',
+      'kernel=6.1.0-test',
+      'init=systemd',
+      'boot=grub2',
+      'pm=apt-get',
+      'hostname=node0',
+      'boot_id=b0',
+      'user=root',
+    ].join('\n'),
   );
   return { ...f, ...over };
 }
 
-export function makeCtx(t: Transport, apply: boolean, opts: { vars?: Record<string, unknown>; baseDir?: string; facts?: Facts } = {}): StepContext {
-  return { t, facts: opts.facts ?? debianFacts(), apply, host: 'node0', vars: opts.vars ?? {}, baseDir: opts.baseDir ?? '/nonexistent', log: () => {} };
+export function makeCtx(
+  t: Transport,
+  apply: boolean,
+  opts: { vars?: Record<string, unknown>; baseDir?: string; facts?: Facts } = {},
+): StepContext {
+  return {
+    t,
+    facts: opts.facts ?? debianFacts(),
+    apply,
+    host: 'node0',
+    vars: opts.vars ?? {},
+    baseDir: opts.baseDir ?? '/nonexistent',
+    log: () => {},
+  };
 }
 
 /** Every path under `dir` with type, mode, owner and content (or link target): equal

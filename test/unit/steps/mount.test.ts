@@ -13,7 +13,8 @@ let cleanup: () => Promise<void>;
 let t: LocalTransport;
 const ctx = (apply: boolean) => makeCtx(t, apply);
 const fstab = () => readFile(join(root, 'etc/fstab'), 'utf8');
-const ORIGINAL = '# /etc/fstab: static file system information.\nUUID=abc  /      ext4   errors=remount-ro 0  1\n/dev/sr0   /media/cdrom0 udf,iso9660 user,noauto 0 0\n';
+const ORIGINAL =
+  '# /etc/fstab: static file system information.\nUUID=abc  /      ext4   errors=remount-ro 0  1\n/dev/sr0   /media/cdrom0 udf,iso9660 user,noauto 0 0\n';
 const note = () => `mount state not managed: local:${root} is an image, not a live host`;
 const configfs = { path: '/sys/kernel/config', src: 'configfs', fstype: 'configfs' };
 
@@ -32,18 +33,32 @@ describe('mount step on a folder target (fstab only)', () => {
     expect(dry.summary).toBe(`update /etc/fstab (content) (${note()})`);
     expect(dry.diff).toContain('+configfs /sys/kernel/config configfs defaults 0 0');
     expect(await fstab()).toBe(`${ORIGINAL}configfs /sys/kernel/config configfs defaults 0 0\n`);
-    expect(again).toEqual({ action: 'none', summary: `/sys/kernel/config mounted in /etc/fstab (${note()})`, skipped: note() });
+    expect(again).toEqual({
+      action: 'none',
+      summary: `/sys/kernel/config mounted in /etc/fstab (${note()})`,
+      skipped: note(),
+    });
   });
 
   it('replaces a differing entry in place, keeping every other line byte-identical', async () => {
-    const { dry } = await expectConverges(mountStep, { path: '/media/cdrom0/', src: '/dev/sr0', fstype: 'udf,iso9660', opts: 'ro,noauto', state: 'present' }, ctx, root);
+    const { dry } = await expectConverges(
+      mountStep,
+      { path: '/media/cdrom0/', src: '/dev/sr0', fstype: 'udf,iso9660', opts: 'ro,noauto', state: 'present' },
+      ctx,
+      root,
+    );
     expect(dry.summary).toBe('update /etc/fstab (content)');
     expect(dry.skipped).toBeUndefined();
-    expect(await fstab()).toBe('# /etc/fstab: static file system information.\nUUID=abc  /      ext4   errors=remount-ro 0  1\n/dev/sr0 /media/cdrom0 udf,iso9660 ro,noauto 0 0\n');
+    expect(await fstab()).toBe(
+      '# /etc/fstab: static file system information.\nUUID=abc  /      ext4   errors=remount-ro 0  1\n/dev/sr0 /media/cdrom0 udf,iso9660 ro,noauto 0 0\n',
+    );
   });
 
   it('leaves an equal entry alone even when spaced differently', async () => {
-    const c = await mountStep.checkApply({ path: '/', src: 'UUID=abc', fstype: 'ext4', opts: 'errors=remount-ro', passno: 1, state: 'present' }, ctx(true));
+    const c = await mountStep.checkApply(
+      { path: '/', src: 'UUID=abc', fstype: 'ext4', opts: 'errors=remount-ro', passno: 1, state: 'present' },
+      ctx(true),
+    );
     expect(c).toEqual({ action: 'none', summary: '/ present' });
     expect(await fstab()).toBe(ORIGINAL);
   });
@@ -53,7 +68,9 @@ describe('mount step on a folder target (fstab only)', () => {
     expect(await fstab()).toBe(ORIGINAL);
     const { dry } = await expectConverges(mountStep, { path: '/media/cdrom0', state: 'absent' }, ctx, root);
     expect(dry.summary).toBe(`update /etc/fstab (content) (${note()})`);
-    expect(await fstab()).toBe('# /etc/fstab: static file system information.\nUUID=abc  /      ext4   errors=remount-ro 0  1\n');
+    expect(await fstab()).toBe(
+      '# /etc/fstab: static file system information.\nUUID=abc  /      ext4   errors=remount-ro 0  1\n',
+    );
   });
 
   it('creates a missing fstab for present, and leaves it missing for absent', async () => {
@@ -63,7 +80,12 @@ describe('mount step on a folder target (fstab only)', () => {
       const before = await snapshot(empty);
       expect((await mountStep.checkApply({ path: '/data', state: 'absent' }, ctx(true))).action).toBe('none');
       expect(await snapshot(empty)).toEqual(before);
-      const { dry } = await expectConverges(mountStep, { path: '/data', src: 'LABEL=data', fstype: 'xfs', state: 'present' }, ctx, empty);
+      const { dry } = await expectConverges(
+        mountStep,
+        { path: '/data', src: 'LABEL=data', fstype: 'xfs', state: 'present' },
+        ctx,
+        empty,
+      );
       expect(dry.action).toBe('create');
       expect(await readFile(join(empty, 'etc/fstab'), 'utf8')).toBe('LABEL=data /data xfs defaults 0 0\n');
     } finally {
@@ -72,7 +94,9 @@ describe('mount step on a folder target (fstab only)', () => {
   });
 
   it('requires src and fstype for mounted and present', async () => {
-    await expect(mountStep.checkApply({ path: '/x' }, ctx(false))).rejects.toThrow('mount /x: src and fstype are required for state mounted');
+    await expect(mountStep.checkApply({ path: '/x' }, ctx(false))).rejects.toThrow(
+      'mount /x: src and fstype are required for state mounted',
+    );
   });
 });
 
@@ -85,7 +109,16 @@ describe('editFstab', () => {
   });
 
   it('drops later duplicates of the same mount point, which would shadow the entry', () => {
-    expect(editFstab('x /m ext4 defaults 0 0\n# c\ny /m xfs defaults 0 0\n', '/m', ['z', '/m', 'ext4', 'defaults', '0', '0'])).toBe('z /m ext4 defaults 0 0\n# c\n');
+    expect(
+      editFstab('x /m ext4 defaults 0 0\n# c\ny /m xfs defaults 0 0\n', '/m', [
+        'z',
+        '/m',
+        'ext4',
+        'defaults',
+        '0',
+        '0',
+      ]),
+    ).toBe('z /m ext4 defaults 0 0\n# c\n');
   });
 });
 
@@ -103,17 +136,25 @@ class NamespaceTransport implements Transport {
     const holder = spawn('unshare', ['-m', '--propagation', 'private', 'sleep', '600'], { stdio: 'ignore' });
     const ns = new NamespaceTransport(holder);
     const self = await readlink('/proc/self/ns/mnt');
-    for (let i = 0; i < 100 && (await readlink(`/proc/${holder.pid}/ns/mnt`).catch(() => self)) === self; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 100 && (await readlink(`/proc/${holder.pid}/ns/mnt`).catch(() => self)) === self; i++)
+      await new Promise((r) => setTimeout(r, 20));
     await mkdir(join(work, 'upper'));
     await mkdir(join(work, 'work'));
-    const r = await ns.exec(`mount -t overlay overlay -o lowerdir=/etc,upperdir=${work}/upper,workdir=${work}/work /etc`);
+    const r = await ns.exec(
+      `mount -t overlay overlay -o lowerdir=/etc,upperdir=${work}/upper,workdir=${work}/work /etc`,
+    );
     if (r.code !== 0) throw new Error(`overlay on /etc failed: ${r.stderr}`);
     return ns;
   }
 
   async exec(script: string, opts: ExecOptions = {}): Promise<ExecResult> {
     this.roundTrips++;
-    const r = await execa('nsenter', ['-t', String(this.holder.pid), '-m', 'sh', '-c', script], { input: opts.stdin, timeout: opts.timeoutMs, reject: false, stripFinalNewline: false });
+    const r = await execa('nsenter', ['-t', String(this.holder.pid), '-m', 'sh', '-c', script], {
+      input: opts.stdin,
+      timeout: opts.timeoutMs,
+      reject: false,
+      stripFinalNewline: false,
+    });
     return { code: r.exitCode ?? 1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
   }
 
@@ -151,13 +192,18 @@ describe('mount step on a live host (a private mount namespace)', () => {
     expect(remount.summary).toBe(`update /etc/fstab (content); remount ${mnt}`);
     expect(await mountLine()).toMatch(/size=2048k/);
 
-    expect(await mountStep.checkApply({ path: mnt, state: 'unmounted' }, live(false))).toEqual({ action: 'update', summary: `unmount ${mnt}` });
+    expect(await mountStep.checkApply({ path: mnt, state: 'unmounted' }, live(false))).toEqual({
+      action: 'update',
+      summary: `unmount ${mnt}`,
+    });
     expect(await mountLine()).not.toBe('');
     expect((await mountStep.checkApply({ path: mnt, state: 'unmounted' }, live(true))).action).toBe('update');
     expect(await mountLine()).toBe('');
     expect((await mountStep.checkApply({ path: mnt, state: 'unmounted' }, live(true))).action).toBe('none');
 
-    expect((await mountStep.checkApply({ path: mnt, state: 'absent' }, live(true))).summary).toBe('update /etc/fstab (content)');
+    expect((await mountStep.checkApply({ path: mnt, state: 'absent' }, live(true))).summary).toBe(
+      'update /etc/fstab (content)',
+    );
     expect((await ns.exec('cat /etc/fstab')).stdout).not.toContain(mnt);
     // The machine's own fstab never saw the entry.
     expect(await readFile('/etc/fstab', 'utf8')).not.toContain(mnt);

@@ -13,7 +13,9 @@ describe('reboot step on the local transport', () => {
   it('refuses, in a dry run as well, and says how to fix it', async () => {
     for (const t of [new LocalTransport(root), new LocalTransport()]) {
       for (const apply of [false, true]) {
-        await expect(rebootStep.checkApply({}, makeCtx(t, apply))).rejects.toThrow(/^reboot refused on local.*rebooting it would end this run\. Reach the host over SSH \(connection: ssh\)/);
+        await expect(rebootStep.checkApply({}, makeCtx(t, apply))).rejects.toThrow(
+          /^reboot refused on local.*rebooting it would end this run\. Reach the host over SSH \(connection: ssh\)/,
+        );
       }
     }
   });
@@ -47,13 +49,19 @@ const id = (s: string): ExecResult => ({ code: 0, stdout: `${s}\n`, stderr: '' }
 describe('reboot step and waitForNewBootId (scripted fake transport)', () => {
   it('dry run reads the boot_id and triggers nothing', async () => {
     const t = new ScriptedSsh([id('old-1')]);
-    expect(await rebootStep.checkApply({}, makeCtx(t, false))).toEqual({ action: 'run', summary: 'reboot (boot_id old-1)' });
+    expect(await rebootStep.checkApply({}, makeCtx(t, false))).toEqual({
+      action: 'run',
+      summary: 'reboot (boot_id old-1)',
+    });
     expect(t.scripts).toEqual(['cat /proc/sys/kernel/random/boot_id']);
   });
 
   it('apply triggers a detached reboot and returns the dry run change once a new boot_id answers', async () => {
     const t = new ScriptedSsh([id('old-1'), id('old-1'), new Error('connection refused'), id(''), id('new-2')]);
-    expect(await rebootStep.checkApply({ timeout_s: 30 }, makeCtx(t, true))).toEqual({ action: 'run', summary: 'reboot (boot_id old-1)' });
+    expect(await rebootStep.checkApply({ timeout_s: 30 }, makeCtx(t, true))).toEqual({
+      action: 'run',
+      summary: 'reboot (boot_id old-1)',
+    });
     expect(t.scripts[1]).toContain('systemd-run --on-active=1 systemctl reboot');
     expect(t.scripts[1]).toContain("nohup sh -c 'sleep 1; reboot' >/dev/null 2>&1");
     expect(t.reconnects).toBe(4); // old id, refused, empty, new
@@ -66,13 +74,20 @@ describe('reboot step and waitForNewBootId (scripted fake transport)', () => {
       /^root@fake:22 did not come back with a new boot_id within [23] s \(timeout 3 s; last: still the old boot_id \(not rebooted yet\)\)/,
     );
     expect(Date.now() - started).toBeGreaterThanOrEqual(2400);
-    expect(await waitForNewBootId(new ScriptedSsh([id('old-1 ')]), 'old-1', { timeoutMs: 1500, connectTimeoutMs: 500 }).catch((e: Error) => e.message)).toMatch(/did not come back/);
+    expect(
+      await waitForNewBootId(new ScriptedSsh([id('old-1 ')]), 'old-1', {
+        timeoutMs: 1500,
+        connectTimeoutMs: 500,
+      }).catch((e: Error) => e.message),
+    ).toMatch(/did not come back/);
   });
 
   it('never waits out a host key error', async () => {
     const t = new ScriptedSsh([new HostKeyError('host key for fake changed')]);
     const started = Date.now();
-    await expect(waitForNewBootId(t, 'old-1', { timeoutMs: 30_000, connectTimeoutMs: 1000 })).rejects.toThrow('host key for fake changed');
+    await expect(waitForNewBootId(t, 'old-1', { timeoutMs: 30_000, connectTimeoutMs: 1000 })).rejects.toThrow(
+      'host key for fake changed',
+    );
     expect(Date.now() - started).toBeLessThan(30_000); // not waited out: the timeout is 30 s
   });
 });

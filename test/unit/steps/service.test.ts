@@ -27,7 +27,12 @@ afterEach(() => cleanup());
 
 describe('service step (systemd, folder target)', () => {
   it('enables with systemctl --root: the first apply creates the wants symlink, the second is no change', async () => {
-    const { dry, again } = await expectConverges(serviceStep, { name: 'ramster-demo.service', enabled: true }, ctx, root);
+    const { dry, again } = await expectConverges(
+      serviceStep,
+      { name: 'ramster-demo.service', enabled: true },
+      ctx,
+      root,
+    );
     expect(dry).toEqual({ action: 'update', summary: 'service ramster-demo.service: enable' });
     expect((await lstat(wants())).isSymbolicLink()).toBe(true);
     expect(await readlink(wants())).toBe('/etc/systemd/system/ramster-demo.service');
@@ -43,16 +48,29 @@ describe('service step (systemd, folder target)', () => {
 
   it('reports the running state as skipped with a note, enabling anyway; the start happens when the image boots', async () => {
     const first = await serviceStep.checkApply({ name: 'ramster-demo', enabled: true, state: 'started' }, ctx(true));
-    expect(first).toEqual({ action: 'update', summary: `service ramster-demo: enable (${FOLDER_NOTE()})`, rebootRequired: true });
+    expect(first).toEqual({
+      action: 'update',
+      summary: `service ramster-demo: enable (${FOLDER_NOTE()})`,
+      rebootRequired: true,
+    });
     const second = await serviceStep.checkApply({ name: 'ramster-demo', enabled: true, state: 'started' }, ctx(true));
-    expect(second).toEqual({ action: 'none', summary: `service ramster-demo enabled (${FOLDER_NOTE()})`, skipped: FOLDER_NOTE() });
+    expect(second).toEqual({
+      action: 'none',
+      summary: `service ramster-demo enabled (${FOLDER_NOTE()})`,
+      skipped: FOLDER_NOTE(),
+    });
   });
 
   it('a missing unit fails on apply, and is a conditional change in a dry run', async () => {
     const before = await snapshot(root);
     const dry = await serviceStep.checkApply({ name: 'not-there', enabled: true }, ctx(false));
-    expect(dry).toMatchObject({ action: 'update', conditional: 'not-there is not installed yet; assumes an earlier step installs it' });
-    await expect(serviceStep.checkApply({ name: 'not-there', enabled: true }, ctx(true))).rejects.toThrow('service not-there not found on node0');
+    expect(dry).toMatchObject({
+      action: 'update',
+      conditional: 'not-there is not installed yet; assumes an earlier step installs it',
+    });
+    await expect(serviceStep.checkApply({ name: 'not-there', enabled: true }, ctx(true))).rejects.toThrow(
+      'service not-there not found on node0',
+    );
     expect((await serviceStep.checkApply({ name: 'not-there', enabled: false }, ctx(true))).action).toBe('none');
     expect(await snapshot(root)).toEqual(before);
   });
@@ -60,24 +78,40 @@ describe('service step (systemd, folder target)', () => {
   it('refuses to enable a masked unit; disabled wanted is no change', async () => {
     // Vendor units live in /usr/lib; masking links /etc/systemd/system/<unit> to /dev/null.
     await mkdir(join(root, 'usr/lib/systemd/system'), { recursive: true });
-    await writeFile(join(root, 'usr/lib/systemd/system/vendor.service'), '[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n');
+    await writeFile(
+      join(root, 'usr/lib/systemd/system/vendor.service'),
+      '[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n',
+    );
     expect((await t.exec(`systemctl --root="$ROOT" mask vendor.service`)).code).toBe(0);
-    await expect(serviceStep.checkApply({ name: 'vendor.service', enabled: true }, ctx(false))).rejects.toThrow(/vendor.service is masked; unmask it/);
+    await expect(serviceStep.checkApply({ name: 'vendor.service', enabled: true }, ctx(false))).rejects.toThrow(
+      /vendor.service is masked; unmask it/,
+    );
     expect((await serviceStep.checkApply({ name: 'vendor.service', enabled: false }, ctx(true))).action).toBe('none');
   });
 });
 
 describe('service step (SysV, folder target)', () => {
-  const sysv = (apply: boolean, os_family: 'debian' | 'redhat' = 'debian') => makeCtx(t, apply, { facts: { ...makeCtx(t, apply).facts, init_system: 'sysvinit', os_family } });
+  const sysv = (apply: boolean, os_family: 'debian' | 'redhat' = 'debian') =>
+    makeCtx(t, apply, { facts: { ...makeCtx(t, apply).facts, init_system: 'sysvinit', os_family } });
 
   it('reads enablement from the rc?.d start links of either layout', async () => {
     await mkdir(join(root, 'etc/init.d'), { recursive: true });
     await writeFile(join(root, 'etc/init.d/ramster'), '#!/bin/sh\n');
-    expect(await serviceStep.checkApply({ name: 'ramster', enabled: true }, sysv(false))).toEqual({ action: 'update', summary: 'service ramster: enable' });
+    expect(await serviceStep.checkApply({ name: 'ramster', enabled: true }, sysv(false))).toEqual({
+      action: 'update',
+      summary: 'service ramster: enable',
+    });
     await mkdir(join(root, 'etc/rc.d/rc3.d'), { recursive: true }); // Red Hat layout
     await writeFile(join(root, 'etc/rc.d/rc3.d/S20ramster'), '');
-    expect((await serviceStep.checkApply({ name: 'ramster', enabled: true }, sysv(false, 'redhat'))).action).toBe('none');
-    expect(await serviceStep.checkApply({ name: 'ramster', enabled: false }, sysv(false, 'redhat'))).toEqual({ action: 'update', summary: 'service ramster: disable' });
-    expect((await serviceStep.checkApply({ name: 'other', enabled: true }, sysv(false))).conditional).toMatch(/other is not installed yet/);
+    expect((await serviceStep.checkApply({ name: 'ramster', enabled: true }, sysv(false, 'redhat'))).action).toBe(
+      'none',
+    );
+    expect(await serviceStep.checkApply({ name: 'ramster', enabled: false }, sysv(false, 'redhat'))).toEqual({
+      action: 'update',
+      summary: 'service ramster: disable',
+    });
+    expect((await serviceStep.checkApply({ name: 'other', enabled: true }, sysv(false))).conditional).toMatch(
+      /other is not installed yet/,
+    );
   });
 });

@@ -35,12 +35,19 @@ describe('sysfs step on stand-in files', () => {
 
   it('match contains: a word of a multi-value file counts as set', async () => {
     await put(`${RAMSTER}/manual_node_up`, '0 1 \n');
-    expect(await sysfsStep.checkApply({ path: `${RAMSTER}/manual_node_up`, value: '1', match: 'contains' }, ctx(true))).toEqual({
+    expect(
+      await sysfsStep.checkApply({ path: `${RAMSTER}/manual_node_up`, value: '1', match: 'contains' }, ctx(true)),
+    ).toEqual({
       action: 'none',
       summary: `${RAMSTER}/manual_node_up contains "1"`,
     });
-    expect((await sysfsStep.checkApply({ path: `${RAMSTER}/manual_node_up`, value: '1' }, ctx(false))).action).toBe('update');
-    expect((await sysfsStep.checkApply({ path: `${RAMSTER}/manual_node_up`, value: '2', match: 'contains' }, ctx(false))).action).toBe('update');
+    expect((await sysfsStep.checkApply({ path: `${RAMSTER}/manual_node_up`, value: '1' }, ctx(false))).action).toBe(
+      'update',
+    );
+    expect(
+      (await sysfsStep.checkApply({ path: `${RAMSTER}/manual_node_up`, value: '2', match: 'contains' }, ctx(false)))
+        .action,
+    ).toBe('update');
   });
 
   it('fails when the write is accepted but the value reads back unchanged', async () => {
@@ -49,9 +56,9 @@ describe('sysfs step on stand-in files', () => {
     // (a device node of the folder: a symlink to the host's /dev/null resolves inside it)
     await mkdir(join(root, RAMSTER), { recursive: true });
     await execa('mknod', ['-m', '666', join(root, RAMSTER, 'remote_target_nodenum'), 'c', '1', '3']);
-    await expect(sysfsStep.checkApply({ path: `${RAMSTER}/remote_target_nodenum`, value: 1 }, ctx(true))).rejects.toThrow(
-      `the kernel accepted the write of "1" to ${RAMSTER}/remote_target_nodenum but it still reads ""`,
-    );
+    await expect(
+      sysfsStep.checkApply({ path: `${RAMSTER}/remote_target_nodenum`, value: 1 }, ctx(true)),
+    ).rejects.toThrow(`the kernel accepted the write of "1" to ${RAMSTER}/remote_target_nodenum but it still reads ""`);
   });
 
   it('fails clearly when the kernel rejects the write', async () => {
@@ -62,9 +69,9 @@ describe('sysfs step on stand-in files', () => {
     await execa('mount', ['--bind', '/proc/sys/kernel/osrelease', inRoot]);
     try {
       const real = (await readFile('/proc/sys/kernel/osrelease', 'utf8')).trim();
-      await expect(sysfsStep.checkApply({ path: '/proc/sys/kernel/osrelease', value: 'bogus' }, ctx(true))).rejects.toThrow(
-        /^the kernel rejected writing "bogus" to \/proc\/sys\/kernel\/osrelease: /,
-      );
+      await expect(
+        sysfsStep.checkApply({ path: '/proc/sys/kernel/osrelease', value: 'bogus' }, ctx(true)),
+      ).rejects.toThrow(/^the kernel rejected writing "bogus" to \/proc\/sys\/kernel\/osrelease: /);
       expect((await readFile('/proc/sys/kernel/osrelease', 'utf8')).trim()).toBe(real);
     } finally {
       await execa('umount', [inRoot]);
@@ -76,7 +83,9 @@ describe('sysfs step on stand-in files', () => {
     const dry = await sysfsStep.checkApply({ path: `${RAMSTER}/eph_remotify_enable`, value: 1 }, ctx(false));
     expect(dry.action).toBe('update');
     expect(dry.conditional).toMatch(/does not exist .*; assumes an earlier step/);
-    await expect(sysfsStep.checkApply({ path: `${RAMSTER}/eph_remotify_enable`, value: 1 }, ctx(true))).rejects.toThrow(`${RAMSTER}/eph_remotify_enable does not exist`);
+    await expect(sysfsStep.checkApply({ path: `${RAMSTER}/eph_remotify_enable`, value: 1 }, ctx(true))).rejects.toThrow(
+      `${RAMSTER}/eph_remotify_enable does not exist`,
+    );
     expect(await snapshot(root)).toEqual(before);
   });
 
@@ -88,7 +97,9 @@ describe('sysfs step on stand-in files', () => {
   });
 
   it('refuses paths outside /sys and /proc/sys', async () => {
-    await expect(sysfsStep.checkApply({ path: '/etc/passwd', value: 'x' }, ctx(false))).rejects.toThrow(/must be under \/sys or \/proc\/sys/);
+    await expect(sysfsStep.checkApply({ path: '/etc/passwd', value: 'x' }, ctx(false))).rejects.toThrow(
+      /must be under \/sys or \/proc\/sys/,
+    );
   });
 });
 
@@ -96,11 +107,15 @@ describe('sysfs step on the real kernel (dry run only)', () => {
   it('reads a /proc/sys value and plans a change without writing', async () => {
     const host = new LocalTransport();
     const ostype = (await readFile('/proc/sys/kernel/ostype', 'utf8')).trim();
-    expect(await sysfsStep.checkApply({ path: '/proc/sys/kernel/ostype', value: ostype }, makeCtx(host, false))).toEqual({
+    expect(
+      await sysfsStep.checkApply({ path: '/proc/sys/kernel/ostype', value: ostype }, makeCtx(host, false)),
+    ).toEqual({
       action: 'none',
       summary: `/proc/sys/kernel/ostype is "${ostype}"`,
     });
-    expect(await sysfsStep.checkApply({ path: '/proc/sys/kernel/ostype', value: 'NotLinux' }, makeCtx(host, false))).toEqual({
+    expect(
+      await sysfsStep.checkApply({ path: '/proc/sys/kernel/ostype', value: 'NotLinux' }, makeCtx(host, false)),
+    ).toEqual({
       action: 'update',
       summary: `set /proc/sys/kernel/ostype to "NotLinux" (was "${ostype}")`,
     });

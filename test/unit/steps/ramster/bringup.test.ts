@@ -15,11 +15,22 @@ const ctlSource = new URL('../../../../playbooks/files/ramster-tools/ramster-ctl
 describe('connection state from dmesg', () => {
   const line = (what: string, n: number) => `[  12.0] ramster: ${what} node node${n} (num ${n}) at 10.0.0.1${n}:7777`;
   it('a peer is connected when its last message is a connection', () => {
-    const log = [line('Accepted connection from', 1), line('Connected to', 2), line('No longer connected to', 2), line('No longer connected to', 3), line('Connected to', 3)].join('\n');
+    const log = [
+      line('Accepted connection from', 1),
+      line('Connected to', 2),
+      line('No longer connected to', 2),
+      line('No longer connected to', 3),
+      line('Connected to', 3),
+    ].join('\n');
     expect(peerConnections(log, [1, 2, 3, 4])).toEqual({ connected: [1, 3], gaveUp: [] });
   });
   it('"No connection established ... giving up" marks a peer lost for good', () => {
-    expect(peerConnections('[ 99.1] No connection established with node 2 after 30.0 seconds, giving up.', [1, 2])).toEqual({ connected: [], gaveUp: [2] });
+    expect(
+      peerConnections('[ 99.1] No connection established with node 2 after 30.0 seconds, giving up.', [1, 2]),
+    ).toEqual({
+      connected: [],
+      gaveUp: [2],
+    });
   });
 });
 
@@ -33,25 +44,41 @@ const vars = clusterVars(2, 'one-way'); // node 0 borrows from node 1
 
 type Result = PromiseSettledResult<Change>;
 /** Runs the step on every node side by side, as the engine does, meeting at real Barriers. */
-async function runAll(roots: string[], apply: boolean, args: Record<string, unknown> | ((i: number) => Record<string, unknown>) = {}, wrap?: (p: ClusterPeers, host: string) => ClusterPeers): Promise<Result[]> {
+async function runAll(
+  roots: string[],
+  apply: boolean,
+  args: Record<string, unknown> | ((i: number) => Record<string, unknown>) = {},
+  wrap?: (p: ClusterPeers, host: string) => ClusterPeers,
+): Promise<Result[]> {
   const barriers = new Barriers();
   return Promise.allSettled(
     members.map((h, i) => {
       const p = peers(barriers, members, h, apply ? 'apply' : 'dry');
       const a = typeof args === 'function' ? args(i) : args;
-      return bringupStep.checkApply(a as never, ramsterCtx(new LocalTransport(roots[i]), apply, h, vars.get(h)!, { cluster: wrap ? wrap(p, h) : p }));
+      return bringupStep.checkApply(
+        a as never,
+        ramsterCtx(new LocalTransport(roots[i]), apply, h, vars.get(h)!, { cluster: wrap ? wrap(p, h) : p }),
+      );
     }),
   );
 }
-const values = (rs: Result[]) => rs.map((r) => (r.status === 'fulfilled' ? r.value : (() => { throw r.reason; })()));
+const values = (rs: Result[]) =>
+  rs.map((r) =>
+    r.status === 'fulfilled'
+      ? r.value
+      : (() => {
+          throw r.reason;
+        })(),
+  );
 
 describe('ramster_bringup on a kernel without RAMster (real: the folders have no /sys/kernel/mm/ramster)', () => {
   it('is skipped on every node with what it needs; nothing is written', async () => {
     const roots = members.map((h) => join(base, h));
-    roots.forEach((r) => mkdirSync(join(r, 'sys/kernel/mm'), { recursive: true }));
+    for (const r of roots) mkdirSync(join(r, 'sys/kernel/mm'), { recursive: true });
     const before = await snapshot(base);
     for (const apply of [false, true]) {
-      for (const c of values(await runAll(roots, apply))) expect(c).toMatchObject({ action: 'none', skipped: NEEDS_RAMSTER_KERNEL });
+      for (const c of values(await runAll(roots, apply)))
+        expect(c).toMatchObject({ action: 'none', skipped: NEEDS_RAMSTER_KERNEL });
     }
     expect(await snapshot(base)).toEqual(before);
   });
@@ -60,7 +87,8 @@ describe('ramster_bringup on a kernel without RAMster (real: the folders have no
     const roots = members.map((h) => join(base, h));
     mkdirSync(join(roots[0], 'sys/kernel/mm/ramster'), { recursive: true });
     mkdirSync(roots[1]);
-    for (const c of values(await runAll(roots, true))) expect(c.skipped).toBe(`${NEEDS_RAMSTER_KERNEL} (missing on host1)`);
+    for (const c of values(await runAll(roots, true)))
+      expect(c.skipped).toBe(`${NEEDS_RAMSTER_KERNEL} (missing on host1)`);
   });
 });
 
@@ -130,7 +158,10 @@ fi
     });
     return roots;
   }
-  const fakeDmesg = (roots: string[]) => (i: number) => ({ dmesg_command: `sh ${roots[i]}/fake-dmesg`, connect_timeout_s: 10 });
+  const fakeDmesg = (roots: string[]) => (i: number) => ({
+    dmesg_command: `sh ${roots[i]}/fake-dmesg`,
+    connect_timeout_s: 10,
+  });
   const sys = (r: string, f: string) => readFileSync(join(r, 'sys/kernel/mm/ramster', f), 'utf8').trim();
 
   it('plans, then brings the cluster up in order: start everywhere, node-up everywhere, then the target; converged after', async () => {
@@ -138,8 +169,12 @@ fi
     const before = await snapshot(base);
     const dry = values(await runAll(roots, false, fakeDmesg(roots)));
     expect(await snapshot(base)).toEqual(before);
-    expect(dry[0].summary).toBe('cluster ramster node 0: ramster-ctl start; node-up 0 1; remotify to node 1 (read back); waits up to 10 s for node 1 to connect');
-    expect(dry[1].summary).toBe('cluster ramster node 1: ramster-ctl start; node-up 0 1; waits up to 10 s for node 0 to connect');
+    expect(dry[0].summary).toBe(
+      'cluster ramster node 0: ramster-ctl start; node-up 0 1; remotify to node 1 (read back); waits up to 10 s for node 1 to connect',
+    );
+    expect(dry[1].summary).toBe(
+      'cluster ramster node 1: ramster-ctl start; node-up 0 1; waits up to 10 s for node 0 to connect',
+    );
     expect(dry[0].diff).toContain(`+ mkdir ${roots[0]}/sys/kernel/config/cluster/ramster/node/node0`);
     expect(dry[0].diff).toContain(`+ write ${roots[0]}/sys/kernel/config/cluster/ramster/node/node0/local 1`);
 
@@ -147,11 +182,13 @@ fi
     const seen: string[] = [];
     const wrap = (p: ClusterPeers, host: string): ClusterPeers => ({
       members: p.members,
-      exchange: async <T,>(key: string, value: T) => {
+      exchange: async <T>(key: string, value: T) => {
         const i = members.indexOf(host);
         const r = roots[i];
         const cfs = existsSync(join(r, `sys/kernel/config/cluster/ramster/node/node${i}/local`));
-        seen.push(`${host} ${key}: configfs=${cfs} up="${sys(r, 'manual_node_up')}" target=${sys(r, 'remote_target_nodenum')}`);
+        seen.push(
+          `${host} ${key}: configfs=${cfs} up="${sys(r, 'manual_node_up')}" target=${sys(r, 'remote_target_nodenum')}`,
+        );
         return p.exchange(key, value);
       },
     });
@@ -165,25 +202,40 @@ fi
       'host1 started: configfs=true up="" target=unset',
       'host1 state: configfs=false up="" target=unset',
     ]);
-    expect(readFileSync(join(roots[0], 'sys/kernel/config/cluster/ramster/heartbeat/dead_threshold'), 'utf8').trim()).toBe('500');
-    expect(readFileSync(join(roots[1], 'sys/kernel/config/cluster/ramster/idle_timeout_ms'), 'utf8').trim()).toBe('1000000');
-    expect([sys(roots[0], 'remote_target_nodenum'), sys(roots[0], 'pers_remotify_enable'), sys(roots[0], 'eph_remotify_enable')]).toEqual(['1', '1', '1']);
+    expect(
+      readFileSync(join(roots[0], 'sys/kernel/config/cluster/ramster/heartbeat/dead_threshold'), 'utf8').trim(),
+    ).toBe('500');
+    expect(readFileSync(join(roots[1], 'sys/kernel/config/cluster/ramster/idle_timeout_ms'), 'utf8').trim()).toBe(
+      '1000000',
+    );
+    expect([
+      sys(roots[0], 'remote_target_nodenum'),
+      sys(roots[0], 'pers_remotify_enable'),
+      sys(roots[0], 'eph_remotify_enable'),
+    ]).toEqual(['1', '1', '1']);
     expect([sys(roots[1], 'remote_target_nodenum'), sys(roots[1], 'pers_remotify_enable')]).toEqual(['unset', '0']);
 
     // The kernel's manual_node_up lists every node marked up.
-    roots.forEach((r) => writeFileSync(join(r, 'sys/kernel/mm/ramster/manual_node_up'), '0 1 \n'));
+    for (const r of roots) writeFileSync(join(r, 'sys/kernel/mm/ramster/manual_node_up'), '0 1 \n');
     const again = values(await runAll(roots, true, fakeDmesg(roots)));
     expect(again.map((c) => [c.action, c.summary])).toEqual([
-      ['none', 'cluster ramster node 0: configured, nodes 0 1 up, every peer connected, remote target node 1, remotify on'],
+      [
+        'none',
+        'cluster ramster node 0: configured, nodes 0 1 up, every peer connected, remote target node 1, remotify on',
+      ],
       ['none', 'cluster ramster node 1: configured, nodes 0 1 up, every peer connected'],
     ]);
   });
 
   it('fails on every node, and sets no target, when a peer does not connect in time', async () => {
     const roots = seed();
-    const rs = await runAll(roots, true, (i) => (i === 0 ? { dmesg_command: 'true', connect_timeout_s: 1.5 } : fakeDmesg(roots)(i)));
+    const rs = await runAll(roots, true, (i) =>
+      i === 0 ? { dmesg_command: 'true', connect_timeout_s: 1.5 } : fakeDmesg(roots)(i),
+    );
     const msgs = rs.map((r) => (r.status === 'rejected' ? (r.reason as Error).message : 'passed'));
-    expect(msgs[0]).toMatch(/node-up failed, so the cluster is not brought up: host0: node 1 did not connect within 1.5 s/);
+    expect(msgs[0]).toMatch(
+      /node-up failed, so the cluster is not brought up: host0: node 1 did not connect within 1.5 s/,
+    );
     expect(msgs[1]).toMatch(/host0: node 1 did not connect within 1.5 s/);
     expect(sys(roots[0], 'remote_target_nodenum')).toBe('unset');
   });
@@ -192,7 +244,11 @@ fi
     const roots = seed();
     writeFileSync(join(roots[0], 'sys/kernel/mm/ramster/remote_target_nodenum'), '3\n');
     const rs = await runAll(roots, false, fakeDmesg(roots));
-    expect(rs[0].status === 'rejected' && (rs[0].reason as Error).message).toMatch(/remote_target_nodenum is already 3, not 1: the kernel cannot change the remote target until a reboot/);
-    expect(rs[1].status === 'rejected' && (rs[1].reason as Error).message).toMatch(/cluster bring-up stopped: host0: remote_target_nodenum is already 3/);
+    expect(rs[0].status === 'rejected' && (rs[0].reason as Error).message).toMatch(
+      /remote_target_nodenum is already 3, not 1: the kernel cannot change the remote target until a reboot/,
+    );
+    expect(rs[1].status === 'rejected' && (rs[1].reason as Error).message).toMatch(
+      /cluster bring-up stopped: host0: remote_target_nodenum is already 3/,
+    );
   });
 });

@@ -20,7 +20,12 @@ const vars3 = clusterVars(3, 'ram-server');
 describe('ramster_conf step', () => {
   it('writes the rendered file 0644 root:root; dry run equals apply; then converged', async () => {
     const t = new LocalTransport(root);
-    const { dry } = await expectConverges(ramsterConfStep, {}, (a) => ramsterCtx(t, a, 'host1', vars3.get('host1')!), root);
+    const { dry } = await expectConverges(
+      ramsterConfStep,
+      {},
+      (a) => ramsterCtx(t, a, 'host1', vars3.get('host1')!),
+      root,
+    );
     const text = await readFile(join(root, 'etc/ramster.conf'), 'utf8');
     expect(dry.diff).toContain('+\tname = node1');
     const parsed = parseRamsterConf(text, 'node1');
@@ -36,9 +41,21 @@ describe('ramster_conf step', () => {
     const roots = members.map((h) => join(root, h));
     for (const r of roots) await mkdir(r);
     const run = (apply: boolean, key: string) =>
-      Promise.all(members.map((h, i) => ramsterConfStep.checkApply({}, ramsterCtx(new LocalTransport(roots[i]), apply, h, vars3.get(h)!, { cluster: peers(barriers, members, h, key) }))));
+      Promise.all(
+        members.map((h, i) =>
+          ramsterConfStep.checkApply(
+            {},
+            ramsterCtx(new LocalTransport(roots[i]), apply, h, vars3.get(h)!, {
+              cluster: peers(barriers, members, h, key),
+            }),
+          ),
+        ),
+      );
     const dry = await run(false, 'dry');
-    for (const c of dry) expect(c.summary).toMatch(/^create \/etc\/ramster\.conf \(mode 0644\); identical on 3 nodes \(sha256 [0-9a-f]{12}…\)$/);
+    for (const c of dry)
+      expect(c.summary).toMatch(
+        /^create \/etc\/ramster\.conf \(mode 0644\); identical on 3 nodes \(sha256 [0-9a-f]{12}…\)$/,
+      );
     const applied = await run(true, 'apply');
     expect(applied).toEqual(dry);
     const files = await Promise.all(roots.map((r) => readFile(join(r, 'etc/ramster.conf'))));
@@ -54,11 +71,23 @@ describe('ramster_conf step', () => {
     await mkdir(a);
     await mkdir(b);
     const results = await Promise.allSettled([
-      ramsterConfStep.checkApply({}, ramsterCtx(new LocalTransport(a), false, 'host0', clusterVars(2).get('host0')!, { cluster: peers(barriers, members, 'host0') })),
-      ramsterConfStep.checkApply({}, ramsterCtx(new LocalTransport(b), false, 'host1', other.get('host1')!, { cluster: peers(barriers, members, 'host1') })),
+      ramsterConfStep.checkApply(
+        {},
+        ramsterCtx(new LocalTransport(a), false, 'host0', clusterVars(2).get('host0')!, {
+          cluster: peers(barriers, members, 'host0'),
+        }),
+      ),
+      ramsterConfStep.checkApply(
+        {},
+        ramsterCtx(new LocalTransport(b), false, 'host1', other.get('host1')!, {
+          cluster: peers(barriers, members, 'host1'),
+        }),
+      ),
     ]);
     const msgs = results.map((r) => (r.status === 'rejected' ? (r.reason as Error).message : 'passed'));
-    expect(msgs[0]).toMatch(/\/etc\/ramster\.conf is not identical on every node: host0 has sha256 [0-9a-f]{12}…, host1 has [0-9a-f]{12}…/);
+    expect(msgs[0]).toMatch(
+      /\/etc\/ramster\.conf is not identical on every node: host0 has sha256 [0-9a-f]{12}…, host1 has [0-9a-f]{12}…/,
+    );
     expect(msgs[1]).toMatch(/host1 has sha256 [0-9a-f]{12}…, host0 has /);
   });
 
@@ -69,14 +98,18 @@ describe('ramster_conf step', () => {
     const before = await snapshot(root);
     const bad = structuredClone(vars3.get('host0')!) as { ramster: { name: string } };
     bad.ramster.name = 'ram-ster';
-    await expect(ramsterConfStep.checkApply({}, ramsterCtx(t, true, 'host0', bad))).rejects.toThrow(/does not make a valid ramster.conf[\s\S]*must contain only letters and digits/);
-    await expect(ramsterConfStep.checkApply({ validate: 'false' }, ramsterCtx(t, true, 'host0', vars3.get('host0')!))).rejects.toThrow(/validation failed/);
+    await expect(ramsterConfStep.checkApply({}, ramsterCtx(t, true, 'host0', bad))).rejects.toThrow(
+      /does not make a valid ramster.conf[\s\S]*must contain only letters and digits/,
+    );
+    await expect(
+      ramsterConfStep.checkApply({ validate: 'false' }, ramsterCtx(t, true, 'host0', vars3.get('host0')!)),
+    ).rejects.toThrow(/validation failed/);
     expect(await snapshot(root)).toEqual(before);
   });
 });
 
 describe('ramster_defaults step', () => {
-  it('Debian: /etc/default/ramster with this node\'s target; converges', async () => {
+  it("Debian: /etc/default/ramster with this node's target; converges", async () => {
     const t = new LocalTransport(root);
     const vars = clusterVars(2, 'one-way');
     await expectConverges(ramsterDefaultsStep, {}, (a) => ramsterCtx(t, a, 'host0', vars.get('host0')!), root);
@@ -91,7 +124,12 @@ describe('ramster_defaults step', () => {
     const t = new LocalTransport(root);
     const vars = clusterVars(2, 'one-way');
     const rh = debianFacts({ os_family: 'redhat', distro: 'centos', distro_version: '6.10' });
-    await expectConverges(ramsterDefaultsStep, {}, (a) => ramsterCtx(t, a, 'host1', vars.get('host1')!, { facts: rh }), root);
+    await expectConverges(
+      ramsterDefaultsStep,
+      {},
+      (a) => ramsterCtx(t, a, 'host1', vars.get('host1')!, { facts: rh }),
+      root,
+    );
     expect(await readFile(join(root, 'etc/sysconfig/ramster'), 'utf8')).toMatch(/^RAMSTER_REMOTE_TARGET=$/m);
   });
 });

@@ -9,8 +9,15 @@ import { debianFacts } from '../helpers.ts';
 
 /** Template variables (`ramster`, …) of every host of a cluster, built by the real inventory
  *  loader: hosts host0.., hostnames node0.., cluster addresses 10.0.0.10+. */
-export function clusterVars(count: number, topology: Topology = 'one-way', extra = ''): Map<string, Record<string, unknown>> {
-  const hosts = Array.from({ length: count }, (_, i) => `        host${i}: {number: ${i}, hostname: node${i}, cluster_address: 10.0.0.${10 + i}}`).join('\n');
+export function clusterVars(
+  count: number,
+  topology: Topology = 'one-way',
+  extra = '',
+): Map<string, Record<string, unknown>> {
+  const hosts = Array.from(
+    { length: count },
+    (_, i) => `        host${i}: {number: ${i}, hostname: node${i}, cluster_address: 10.0.0.${10 + i}}`,
+  ).join('\n');
   const inv = loadInventoryText(
     '/nonexistent/inv.yaml',
     `all:
@@ -26,7 +33,10 @@ ${hosts}
 
 /** Cluster peers backed by the engine's real Barriers, for steps run side by side in a test. */
 export function peers(barriers: Barriers, members: string[], host: string, step = 's0'): ClusterPeers {
-  return { members, exchange: <T,>(key: string, value: T) => barriers.exchange<T>(`${step}/${key}`, host, members, value) };
+  return {
+    members,
+    exchange: <T>(key: string, value: T) => barriers.exchange<T>(`${step}/${key}`, host, members, value),
+  };
 }
 
 export function ramsterCtx(
@@ -36,7 +46,16 @@ export function ramsterCtx(
   vars: Record<string, unknown>,
   opts: { facts?: Facts; cluster?: ClusterPeers } = {},
 ): StepContext {
-  return { t, facts: opts.facts ?? debianFacts(), apply, host, vars, baseDir: '/nonexistent', log: () => {}, cluster: opts.cluster };
+  return {
+    t,
+    facts: opts.facts ?? debianFacts(),
+    apply,
+    host,
+    vars,
+    baseDir: '/nonexistent',
+    log: () => {},
+    cluster: opts.cluster,
+  };
 }
 
 export { Barriers };

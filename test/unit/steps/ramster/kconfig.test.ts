@@ -21,7 +21,6 @@ import { machineLimit, testChain } from '../../../helpers/machine.ts';
 // 2-core machine): limits from machineLimit, so a loaded machine only makes them slower.
 const MAKE_LIMIT = machineLimit(30_000);
 
-
 describe('kconfig step on the linux-source-6.1 tree', () => {
   const work = mkdtempSync(join(tmpdir(), 'rp-kconfig-step-'));
   const tree = join(work, 'linux');
@@ -35,7 +34,10 @@ describe('kconfig step on the linux-source-6.1 tree', () => {
     execFileSync('cp', ['-al', cached, tree]);
     execFileSync('mkdir', ['-p', play]);
     // Symbols that exist in 6.1 and whose dependencies defconfig meets.
-    writeFileSync(join(play, 'swap.config'), 'CONFIG_ZSWAP=y\nCONFIG_FRONTSWAP=y\nCONFIG_CONFIGFS_FS=y\nCONFIG_NVME_TCP=m\n');
+    writeFileSync(
+      join(play, 'swap.config'),
+      'CONFIG_ZSWAP=y\nCONFIG_FRONTSWAP=y\nCONFIG_CONFIGFS_FS=y\nCONFIG_NVME_TCP=m\n',
+    );
     // OCFS2_FS_O2CB depends on OCFS2_FS, which defconfig leaves off.
     writeFileSync(join(play, 'o2cb.config'), 'CONFIG_OCFS2_FS_O2CB=m\n');
     writeFileSync(join(play, 'nfsd.config'), 'CONFIG_NFSD=m\n');
@@ -51,68 +53,107 @@ describe('kconfig step on the linux-source-6.1 tree', () => {
     expect(existsSync(join(tree, '.config'))).toBe(false);
   });
 
-  it('merges a fragment whose symbols exist: the dry run only plans, apply writes, the next runs change nothing', async () => {
-    const args = { tree, base: 'defconfig', fragments: ['swap.config'] };
-    const dry = await kconfigStep.checkApply(args, ctx(false));
-    expect(dry).toMatchObject({ action: 'create', summary: `create ${tree}/.config (base defconfig + swap.config; 4 fragment symbols verified)` });
-    expect(dry.diff).toMatch(/^\+CONFIG_ZSWAP=y$/m);
-    expect(existsSync(join(tree, '.config'))).toBe(false); // the dry run merged in a scratch folder
+  it(
+    'merges a fragment whose symbols exist: the dry run only plans, apply writes, the next runs change nothing',
+    async () => {
+      const args = { tree, base: 'defconfig', fragments: ['swap.config'] };
+      const dry = await kconfigStep.checkApply(args, ctx(false));
+      expect(dry).toMatchObject({
+        action: 'create',
+        summary: `create ${tree}/.config (base defconfig + swap.config; 4 fragment symbols verified)`,
+      });
+      expect(dry.diff).toMatch(/^\+CONFIG_ZSWAP=y$/m);
+      expect(existsSync(join(tree, '.config'))).toBe(false); // the dry run merged in a scratch folder
 
-    const applied = await kconfigStep.checkApply(args, ctx(true));
-    expect(applied).toEqual(dry);
-    const config = parseConfig(readFileSync(join(tree, '.config'), 'utf8'));
-    expect([config.get('ZSWAP'), config.get('FRONTSWAP'), config.get('CONFIGFS_FS'), config.get('NVME_TCP')]).toEqual(['y', 'y', 'y', 'm']);
-    expect(config.get('X86_64')).toBe('y'); // defconfig really was the base
-
-    const mtime = statSync(join(tree, '.config')).mtimeMs;
-    expect(await kconfigStep.checkApply(args, ctx(true))).toEqual({ action: 'none', summary: `${tree}/.config up to date (base defconfig + swap.config; 4 fragment symbols verified)` });
-    // base auto = the tree's own .config through olddefconfig: also a fixed point
-    expect((await kconfigStep.checkApply({ tree, fragments: ['swap.config'] }, ctx(true))).action).toBe('none');
-    expect(statSync(join(tree, '.config')).mtimeMs).toBe(mtime);
-    chain.made(CONFIG);
-  }, MAKE_LIMIT);
-
-  it('shows the .config diff of a further fragment in the dry run and leaves the tree alone until apply', async () => {
-    chain.needs(CONFIG);
-    const before = readFileSync(join(tree, '.config'), 'utf8');
-    const args = { tree, fragments: ['swap.config'], extra: ['nfsd.config'] };
-    const dry = await kconfigStep.checkApply(args, ctx(false));
-    expect(dry.action).toBe('update');
-    expect(dry.summary).toBe(`update ${tree}/.config (base the tree's .config + swap.config + nfsd.config; 5 fragment symbols verified)`);
-    expect(dry.diff).toMatch(/^-# CONFIG_NFSD is not set$/m);
-    expect(dry.diff).toMatch(/^\+CONFIG_NFSD=m$/m);
-    expect(readFileSync(join(tree, '.config'), 'utf8')).toBe(before);
-    expect(await kconfigStep.checkApply(args, ctx(true))).toEqual(dry);
-    expect(parseConfig(readFileSync(join(tree, '.config'), 'utf8')).get('NFSD')).toBe('m');
-    expect((await kconfigStep.checkApply(args, ctx(false))).action).toBe('none');
-  }, MAKE_LIMIT);
-
-  it('fails naming the dropped symbol and the dependency that dropped it, leaving .config unchanged', async () => {
-    chain.needs(CONFIG);
-    const before = readFileSync(join(tree, '.config'), 'utf8');
-    for (const apply of [false, true]) {
-      const err = await kconfigStep.checkApply({ tree, base: 'defconfig', fragments: ['swap.config', 'o2cb.config'] }, ctx(apply)).catch((e: Error) => e.message);
-      expect(err).toContain(`1 fragment symbol did not survive \`make olddefconfig\` in ${tree} (Linux 6.1, base defconfig, swap.config + o2cb.config); ${tree}/.config was left as it was:`);
-      expect(err).toContain(
-        '  - CONFIG_OCFS2_FS_O2CB: wanted =m, the final .config has it not set (from o2cb.config): CONFIG_OCFS2_FS_O2CB depends on "OCFS2_FS": CONFIG_OCFS2_FS is not set',
+      const applied = await kconfigStep.checkApply(args, ctx(true));
+      expect(applied).toEqual(dry);
+      const config = parseConfig(readFileSync(join(tree, '.config'), 'utf8'));
+      expect([config.get('ZSWAP'), config.get('FRONTSWAP'), config.get('CONFIGFS_FS'), config.get('NVME_TCP')]).toEqual(
+        ['y', 'y', 'y', 'm'],
       );
-      expect(err).toMatch(/hint: enable the dependencies named above/);
-    }
-    expect(readFileSync(join(tree, '.config'), 'utf8')).toBe(before);
-  }, MAKE_LIMIT);
+      expect(config.get('X86_64')).toBe('y'); // defconfig really was the base
 
-  it('reports a base config file that does not exist, and a fragment that cannot be read', async () => {
-    await expect(kconfigStep.checkApply({ tree, base: '/nonexistent/config-6.1', fragments: ['swap.config'] }, ctx(false))).rejects.toThrow(
-      /cannot read the base config \/nonexistent\/config-6\.1 on local/,
-    );
-    await expect(kconfigStep.checkApply({ tree, fragments: ['missing.config'] }, ctx(false))).rejects.toThrow(`cannot read the kernel config fragment ${join(play, 'missing.config')}`);
-  }, MAKE_LIMIT);
+      const mtime = statSync(join(tree, '.config')).mtimeMs;
+      expect(await kconfigStep.checkApply(args, ctx(true))).toEqual({
+        action: 'none',
+        summary: `${tree}/.config up to date (base defconfig + swap.config; 4 fragment symbols verified)`,
+      });
+      // base auto = the tree's own .config through olddefconfig: also a fixed point
+      expect((await kconfigStep.checkApply({ tree, fragments: ['swap.config'] }, ctx(true))).action).toBe('none');
+      expect(statSync(join(tree, '.config')).mtimeMs).toBe(mtime);
+      chain.made(CONFIG);
+    },
+    MAKE_LIMIT,
+  );
+
+  it(
+    'shows the .config diff of a further fragment in the dry run and leaves the tree alone until apply',
+    async () => {
+      chain.needs(CONFIG);
+      const before = readFileSync(join(tree, '.config'), 'utf8');
+      const args = { tree, fragments: ['swap.config'], extra: ['nfsd.config'] };
+      const dry = await kconfigStep.checkApply(args, ctx(false));
+      expect(dry.action).toBe('update');
+      expect(dry.summary).toBe(
+        `update ${tree}/.config (base the tree's .config + swap.config + nfsd.config; 5 fragment symbols verified)`,
+      );
+      expect(dry.diff).toMatch(/^-# CONFIG_NFSD is not set$/m);
+      expect(dry.diff).toMatch(/^\+CONFIG_NFSD=m$/m);
+      expect(readFileSync(join(tree, '.config'), 'utf8')).toBe(before);
+      expect(await kconfigStep.checkApply(args, ctx(true))).toEqual(dry);
+      expect(parseConfig(readFileSync(join(tree, '.config'), 'utf8')).get('NFSD')).toBe('m');
+      expect((await kconfigStep.checkApply(args, ctx(false))).action).toBe('none');
+    },
+    MAKE_LIMIT,
+  );
+
+  it(
+    'fails naming the dropped symbol and the dependency that dropped it, leaving .config unchanged',
+    async () => {
+      chain.needs(CONFIG);
+      const before = readFileSync(join(tree, '.config'), 'utf8');
+      for (const apply of [false, true]) {
+        const err = await kconfigStep
+          .checkApply({ tree, base: 'defconfig', fragments: ['swap.config', 'o2cb.config'] }, ctx(apply))
+          .catch((e: Error) => e.message);
+        expect(err).toContain(
+          `1 fragment symbol did not survive \`make olddefconfig\` in ${tree} (Linux 6.1, base defconfig, swap.config + o2cb.config); ${tree}/.config was left as it was:`,
+        );
+        expect(err).toContain(
+          '  - CONFIG_OCFS2_FS_O2CB: wanted =m, the final .config has it not set (from o2cb.config): CONFIG_OCFS2_FS_O2CB depends on "OCFS2_FS": CONFIG_OCFS2_FS is not set',
+        );
+        expect(err).toMatch(/hint: enable the dependencies named above/);
+      }
+      expect(readFileSync(join(tree, '.config'), 'utf8')).toBe(before);
+    },
+    MAKE_LIMIT,
+  );
+
+  it(
+    'reports a base config file that does not exist, and a fragment that cannot be read',
+    async () => {
+      await expect(
+        kconfigStep.checkApply({ tree, base: '/nonexistent/config-6.1', fragments: ['swap.config'] }, ctx(false)),
+      ).rejects.toThrow(/cannot read the base config \/nonexistent\/config-6\.1 on local/);
+      await expect(kconfigStep.checkApply({ tree, fragments: ['missing.config'] }, ctx(false))).rejects.toThrow(
+        `cannot read the kernel config fragment ${join(play, 'missing.config')}`,
+      );
+    },
+    MAKE_LIMIT,
+  );
 });
 
 describe('kconfig step in a cluster', () => {
   it('runs only on the build host; the other nodes report it skipped with the reason', async () => {
     const barriers = new Barriers();
-    const vars = { ramster: { nodes: [{ host: 'n2', number: 1 }, { host: 'n1', number: 0 }] } };
+    const vars = {
+      ramster: {
+        nodes: [
+          { host: 'n2', number: 1 },
+          { host: 'n1', number: 0 },
+        ],
+      },
+    };
     const ctx = (host: string): StepContext => ({
       ...makeCtx(new LocalTransport('/nonexistent-root'), false, { vars }),
       host,
@@ -124,7 +165,9 @@ describe('kconfig step in a cluster', () => {
       skipped: 'the kernel is configured on the build host, n1',
     });
     // n1 (node number 0) is the build host: it really looks at the tree (absent under this root)
-    await expect(kconfigStep.checkApply({ tree: '/usr/src/linux' }, ctx('n1'))).rejects.toThrow('no kernel tree at /usr/src/linux on local:/nonexistent-root');
+    await expect(kconfigStep.checkApply({ tree: '/usr/src/linux' }, ctx('n1'))).rejects.toThrow(
+      'no kernel tree at /usr/src/linux on local:/nonexistent-root',
+    );
     await expect(kconfigStep.checkApply({ tree: '/usr/src/linux', build_host: 'n9' }, ctx('n1'))).rejects.toThrow(
       "build_host 'n9' is not a node of this cluster (nodes: n1, n2); use one of them, 'first' or 'control'",
     );

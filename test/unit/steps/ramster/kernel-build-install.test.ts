@@ -26,10 +26,20 @@ describe('kernel_build: package from the build cache to every node, installed on
   const tree = join(work, 'linux-9.9.9');
   const cache = join(work, 'kernels');
   const roots = { node0: join(work, 'node0'), node1: join(work, 'node1') };
-  const t: Record<string, Transport> = { node0: new ChrootTransport(roots.node0), node1: new ChrootTransport(roots.node1) };
+  const t: Record<string, Transport> = {
+    node0: new ChrootTransport(roots.node0),
+    node1: new ChrootTransport(roots.node1),
+  };
   const facts: Record<string, Facts> = {};
   const args: KernelBuildArgs = { source: tree, build_host: 'control', cache_dir: cache };
-  const vars = { ramster: { nodes: [{ host: 'node0', number: 0 }, { host: 'node1', number: 1 }] } };
+  const vars = {
+    ramster: {
+      nodes: [
+        { host: 'node0', number: 0 },
+        { host: 'node1', number: 1 },
+      ],
+    },
+  };
   const CONTROL = 'control (this machine)';
   let key = '';
   const chain = testChain();
@@ -77,7 +87,10 @@ describe('kernel_build: package from the build cache to every node, installed on
     mkdirSync(dir, { recursive: true });
     sh(`dpkg-deb --root-owner-group --build ${pkg} ${join(dir, name)} >/dev/null`);
     const sum = sh(`sha256sum < ${join(dir, name)} | cut -d' ' -f1`).trim();
-    writeFileSync(join(dir, 'manifest'), `release 9.9.9-rptest\nformat deb\nimage ${name}\nfile ${sum} ${statSync(join(dir, name)).size} ${name}\n`);
+    writeFileSync(
+      join(dir, 'manifest'),
+      `release 9.9.9-rptest\nformat deb\nimage ${name}\nfile ${sum} ${statSync(join(dir, name)).size} ${name}\n`,
+    );
     writeFileSync(join(dir, 'complete'), '');
     return name;
   }
@@ -101,7 +114,11 @@ describe('kernel_build: package from the build cache to every node, installed on
       summary: `build kernel ${key} from ${tree} on ${CONTROL} (make bindeb-pkg); install kernel build ${key} from ${CONTROL} and make it the default boot entry`,
       rebootRequired: true,
     });
-    expect(r.node1).toEqual({ action: 'create', summary: `install kernel build ${key} from ${CONTROL} and make it the default boot entry`, rebootRequired: true });
+    expect(r.node1).toEqual({
+      action: 'create',
+      summary: `install kernel build ${key} from ${CONTROL} and make it the default boot entry`,
+      rebootRequired: true,
+    });
     expect(existsSync(cache)).toBe(false);
     chain.made(KEY);
   });
@@ -110,14 +127,20 @@ describe('kernel_build: package from the build cache to every node, installed on
     chain.needs(KEY);
     const image = seedBuild(key);
     const dry = await runCluster(args, false);
-    const want = { action: 'create', summary: `install kernel 9.9.9-rptest (build ${key}) from ${CONTROL} and make it the default boot entry`, rebootRequired: true };
+    const want = {
+      action: 'create',
+      summary: `install kernel 9.9.9-rptest (build ${key}) from ${CONTROL} and make it the default boot entry`,
+      rebootRequired: true,
+    };
     expect(dry).toEqual({ node0: want, node1: want });
     expect(await runCluster(args, true)).toEqual(dry);
     for (const root of Object.values(roots)) {
       expect(sh(`chroot ${root} dpkg-query -W -f '\${Status}' linux-image-9.9.9-rptest`)).toBe('install ok installed');
       expect(readFileSync(join(root, 'boot/vmlinuz-9.9.9-rptest'), 'utf8')).toMatch(/^not really a kernel\n/);
       expect(readFileSync(join(root, cache, key, image))).toEqual(readFileSync(join(cache, key, image)));
-      expect(readFileSync(join(root, 'var/lib/ramster-provision/kernel.key'), 'utf8')).toContain(`key=${key}\nrelease=9.9.9-rptest\npackage=${image}\nsource=${tree}\n`);
+      expect(readFileSync(join(root, 'var/lib/ramster-provision/kernel.key'), 'utf8')).toContain(
+        `key=${key}\nrelease=9.9.9-rptest\npackage=${image}\nsource=${tree}\n`,
+      );
     }
     chain.made(INSTALLED);
   });
@@ -126,7 +149,10 @@ describe('kernel_build: package from the build cache to every node, installed on
     chain.needs(INSTALLED);
     const stamp = statSync(join(roots.node1, 'var/lib/ramster-provision/kernel.key')).mtimeMs;
     const r = await runCluster(args, true);
-    expect(r.node0).toEqual({ action: 'none', summary: `kernel 9.9.9-rptest (build ${key}) installed (chroot:${roots.node0} is an image: its boot loader picks the newest kernel when it is installed)` });
+    expect(r.node0).toEqual({
+      action: 'none',
+      summary: `kernel 9.9.9-rptest (build ${key}) installed (chroot:${roots.node0} is an image: its boot loader picks the newest kernel when it is installed)`,
+    });
     expect((r.node1 as Change).action).toBe('none');
     expect(statSync(join(roots.node1, 'var/lib/ramster-provision/kernel.key')).mtimeMs).toBe(stamp);
   });
@@ -136,8 +162,13 @@ describe('kernel_build: package from the build cache to every node, installed on
     sh(`chroot ${roots.node1} dpkg --purge linux-image-9.9.9-rptest >/dev/null`);
     const r = await runCluster(args, true);
     expect((r.node0 as Change).action).toBe('none');
-    expect(r.node1).toMatchObject({ action: 'update', summary: `install kernel 9.9.9-rptest (build ${key}) from ${CONTROL} and make it the default boot entry (/var/lib/ramster-provision/kernel.key names build ${key}, but /boot/vmlinuz-9.9.9-rptest is not installed any more)` });
-    expect(sh(`chroot ${roots.node1} dpkg-query -W -f '\${Status}' linux-image-9.9.9-rptest`)).toBe('install ok installed');
+    expect(r.node1).toMatchObject({
+      action: 'update',
+      summary: `install kernel 9.9.9-rptest (build ${key}) from ${CONTROL} and make it the default boot entry (/var/lib/ramster-provision/kernel.key names build ${key}, but /boot/vmlinuz-9.9.9-rptest is not installed any more)`,
+    });
+    expect(sh(`chroot ${roots.node1} dpkg-query -W -f '\${Status}' linux-image-9.9.9-rptest`)).toBe(
+      'install ok installed',
+    );
   });
 
   it('a changed .config is a new key: the dry run plans a new build and reinstall everywhere', async () => {
@@ -156,7 +187,9 @@ describe('kernel_build: package from the build cache to every node, installed on
 
   it('a build host that cannot plan fails there; the other node reports it and changes nothing', async () => {
     const r = await runCluster({ ...args, config: '/nonexistent/.config' }, true);
-    expect((r.node0 as Error).message).toBe(`no kernel config at /nonexistent/.config on ${CONTROL}: give the path of a merged .config`);
+    expect((r.node0 as Error).message).toBe(
+      `no kernel config at /nonexistent/.config on ${CONTROL}: give the path of a merged .config`,
+    );
     expect((r.node1 as Error).message).toBe(
       `nothing was changed on node1: the kernel build on ${CONTROL} could not be planned: no kernel config at /nonexistent/.config on ${CONTROL}: give the path of a merged .config`,
     );

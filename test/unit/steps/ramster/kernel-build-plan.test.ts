@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { grubDefaultCheck, grubEntryFor, parseGrubEntries } from '../../../../src/kernel/grub-entries.ts';
 import { checkDefault, parseNodeReading } from '../../../../src/steps/ramster/kernel-install.ts';
-import { buildKey, decideBuild, packageFormat, parseKeyFile, parseManifest, renderKeyFile, type KeyInputs } from '../../../../src/kernel/plan.ts';
+import {
+  buildKey,
+  decideBuild,
+  packageFormat,
+  parseKeyFile,
+  parseManifest,
+  renderKeyFile,
+  type KeyInputs,
+} from '../../../../src/kernel/plan.ts';
 import { parseKernelSource } from '../../../../src/kernel/source.ts';
 import { LocalTransport } from '../../../../src/transport/local.ts';
 
@@ -34,14 +42,20 @@ describe('build key', () => {
 });
 
 describe('build / install decision', () => {
-  const node = (host: string, key?: string) => ({ host, installed: key ? { key, release: '3.10.108', package: 'p.deb' } : undefined });
+  const node = (host: string, key?: string) => ({
+    host,
+    installed: key ? { key, release: '3.10.108', package: 'p.deb' } : undefined,
+  });
 
   it('fresh cluster, nothing cached: build once, install on every node', () => {
     expect(decideBuild('k1', false, [node('n1'), node('n2')])).toEqual({ build: true, install: ['n1', 'n2'] });
   });
 
   it('package cached for the key: no build, install where another key (or none) is installed', () => {
-    expect(decideBuild('k1', true, [node('n1', 'k1'), node('n2', 'k0'), node('n3')])).toEqual({ build: false, install: ['n2', 'n3'] });
+    expect(decideBuild('k1', true, [node('n1', 'k1'), node('n2', 'k0'), node('n3')])).toEqual({
+      build: false,
+      install: ['n2', 'n3'],
+    });
   });
 
   it('every node has the key: nothing, even when the build cache was deleted', () => {
@@ -50,14 +64,33 @@ describe('build / install decision', () => {
   });
 
   it('a new key (config or patch changed) rebuilds and reinstalls everywhere', () => {
-    expect(decideBuild('k2', false, [node('n1', 'k1'), node('n2', 'k1')])).toEqual({ build: true, install: ['n1', 'n2'] });
+    expect(decideBuild('k2', false, [node('n1', 'k1'), node('n2', 'k1')])).toEqual({
+      build: true,
+      install: ['n1', 'n2'],
+    });
   });
 
   it('package format follows the nodes; a mixed cluster is refused with the hosts named', () => {
-    expect(packageFormat(new Map([['a', 'debian'], ['b', 'debian']]))).toBe('deb');
+    expect(
+      packageFormat(
+        new Map([
+          ['a', 'debian'],
+          ['b', 'debian'],
+        ]),
+      ),
+    ).toBe('deb');
     expect(packageFormat(new Map([['a', 'redhat']]))).toBe('rpm');
-    expect(() => packageFormat(new Map([['a', 'debian'], ['b', 'redhat']]))).toThrow('the cluster mixes distribution families (deb: a; rpm: b)');
-    expect(() => packageFormat(new Map([['a', 'suse']]))).toThrow('a runs a suse distribution: kernel_build makes Debian (bindeb-pkg) or Red Hat (binrpm-pkg) packages only');
+    expect(() =>
+      packageFormat(
+        new Map([
+          ['a', 'debian'],
+          ['b', 'redhat'],
+        ]),
+      ),
+    ).toThrow('the cluster mixes distribution families (deb: a; rpm: b)');
+    expect(() => packageFormat(new Map([['a', 'suse']]))).toThrow(
+      'a runs a suse distribution: kernel_build makes Debian (bindeb-pkg) or Red Hat (binrpm-pkg) packages only',
+    );
   });
 });
 
@@ -90,13 +123,22 @@ describe('kernel source argument (after interpolation)', () => {
   it('accepts a path, {path}, {git, ref} and {tarball}', () => {
     expect(parseKernelSource('/usr/src/linux/')).toEqual({ kind: 'path', path: '/usr/src/linux' });
     expect(parseKernelSource({ path: '/usr/src/linux' })).toEqual({ kind: 'path', path: '/usr/src/linux' });
-    expect(parseKernelSource({ git: 'https://example.org/linux.git', ref: 'v3.10.108' })).toEqual({ kind: 'git', url: 'https://example.org/linux.git', ref: 'v3.10.108' });
-    expect(parseKernelSource({ tarball: 'https://example.org/linux-3.10.tar.xz' })).toEqual({ kind: 'tarball', location: 'https://example.org/linux-3.10.tar.xz' });
+    expect(parseKernelSource({ git: 'https://example.org/linux.git', ref: 'v3.10.108' })).toEqual({
+      kind: 'git',
+      url: 'https://example.org/linux.git',
+      ref: 'v3.10.108',
+    });
+    expect(parseKernelSource({ tarball: 'https://example.org/linux-3.10.tar.xz' })).toEqual({
+      kind: 'tarball',
+      location: 'https://example.org/linux-3.10.tar.xz',
+    });
   });
   it('rejects the rest with the accepted shapes', () => {
     expect(() => parseKernelSource('linux')).toThrow(/not an absolute path; give source as a path/);
     expect(() => parseKernelSource({ git: 'u' })).toThrow(/is not understood; give source as a path/);
-    expect(() => parseKernelSource({ git: 'u', ref: '--upload-pack=x' })).toThrow('git ref "--upload-pack=x" is not a tag, branch or commit name');
+    expect(() => parseKernelSource({ git: 'u', ref: '--upload-pack=x' })).toThrow(
+      'git ref "--upload-pack=x" is not a tag, branch or commit name',
+    );
     expect(() => parseKernelSource({ tarball: 'relative.tar' })).toThrow(/is not understood/);
   });
 });
@@ -141,10 +183,29 @@ describe('GRUB default entry', () => {
 
   it('is the default only with GRUB_DEFAULT=saved and the entry saved (or GRUB_DEFAULT naming it)', () => {
     const want = 'gnulinux-advanced-1b2c>gnulinux-3.10.108-advanced-1b2c';
-    expect(grubDefaultCheck({ grubDefault: '0', savedEntry: '', cfg: GRUB_CFG }, '3.10.108')).toEqual({ ok: false, entry: want, was: 'GRUB_DEFAULT=0' });
-    expect(grubDefaultCheck({ grubDefault: 'saved', savedEntry: 'gnulinux-simple-1b2c', cfg: GRUB_CFG }, '3.10.108')).toEqual({ ok: false, entry: want, was: 'saved: gnulinux-simple-1b2c' });
+    expect(grubDefaultCheck({ grubDefault: '0', savedEntry: '', cfg: GRUB_CFG }, '3.10.108')).toEqual({
+      ok: false,
+      entry: want,
+      was: 'GRUB_DEFAULT=0',
+    });
+    expect(
+      grubDefaultCheck({ grubDefault: 'saved', savedEntry: 'gnulinux-simple-1b2c', cfg: GRUB_CFG }, '3.10.108'),
+    ).toEqual({
+      ok: false,
+      entry: want,
+      was: 'saved: gnulinux-simple-1b2c',
+    });
     expect(grubDefaultCheck({ grubDefault: 'saved', savedEntry: want, cfg: GRUB_CFG }, '3.10.108').ok).toBe(true);
-    expect(grubDefaultCheck({ grubDefault: 'saved', savedEntry: 'Advanced options for Debian GNU/Linux>Debian GNU/Linux, with Linux 3.10.108', cfg: GRUB_CFG }, '3.10.108').ok).toBe(true);
+    expect(
+      grubDefaultCheck(
+        {
+          grubDefault: 'saved',
+          savedEntry: 'Advanced options for Debian GNU/Linux>Debian GNU/Linux, with Linux 3.10.108',
+          cfg: GRUB_CFG,
+        },
+        '3.10.108',
+      ).ok,
+    ).toBe(true);
     expect(grubDefaultCheck({ grubDefault: want, savedEntry: '', cfg: GRUB_CFG }, '3.10.108').ok).toBe(true);
   });
 
@@ -154,12 +215,22 @@ describe('GRUB default entry', () => {
     const owned = parseNodeReading(`${key}owned=1\n${grub}`);
     expect(owned.installed).toEqual({ key: 'k1', release: '3.10.108', package: 'p.deb' });
     expect(owned.grub?.grubDefault).toBe('saved');
-    expect(checkDefault(new LocalTransport(), owned, '3.10.108')).toEqual({ ok: false, was: 'saved: gnulinux-simple-1b2c' });
-    expect(checkDefault(new LocalTransport('/srv/image'), owned, '3.10.108')).toEqual({ na: 'local:/srv/image is an image: its boot loader picks the newest kernel when it is installed' });
-    expect(parseNodeReading(`${key}${grub}`)).toMatchObject({ installed: undefined, recorded: { key: 'k1', release: '3.10.108' } }); // package removed by hand
+    expect(checkDefault(new LocalTransport(), owned, '3.10.108')).toEqual({
+      ok: false,
+      was: 'saved: gnulinux-simple-1b2c',
+    });
+    expect(checkDefault(new LocalTransport('/srv/image'), owned, '3.10.108')).toEqual({
+      na: 'local:/srv/image is an image: its boot loader picks the newest kernel when it is installed',
+    });
+    expect(parseNodeReading(`${key}${grub}`)).toMatchObject({
+      installed: undefined,
+      recorded: { key: 'k1', release: '3.10.108' },
+    }); // package removed by hand
     const el = parseNodeReading('loader=grubby\ngrubby_default=/boot/vmlinuz-3.10.108\n');
     expect(checkDefault(new LocalTransport(), el, '3.10.108')).toEqual({ ok: true });
     expect(checkDefault(new LocalTransport(), el, '3.9.11')).toEqual({ ok: false, was: '/boot/vmlinuz-3.10.108' });
-    expect(checkDefault(new LocalTransport(), parseNodeReading('loader=none\n'), '3.10.108')).toEqual({ na: 'no GRUB or grubby found: the default boot entry is not set' });
+    expect(checkDefault(new LocalTransport(), parseNodeReading('loader=none\n'), '3.10.108')).toEqual({
+      na: 'no GRUB or grubby found: the default boot entry is not set',
+    });
   });
 });

@@ -14,7 +14,9 @@ const PLAY = `- name: kernel stage
   hosts: all
   vars: {kernel_config_base: auto, kernel_config_extra: [], kernel_patches: [], kernel_build_host: first}
   steps:
-${STEPS.split('\n').map((l) => (l ? `    ${l}` : l)).join('\n')}
+${STEPS.split('\n')
+  .map((l) => (l ? `    ${l}` : l))
+  .join('\n')}
   handlers:
     - name: reboot the cluster together
       reboot: {timeout_s: 900}
@@ -22,8 +24,19 @@ ${STEPS.split('\n').map((l) => (l ? `    ${l}` : l)).join('\n')}
 `;
 
 const facts = { os_family: 'debian' };
-const ramster = { backend: 'legacy', nodes: [{ host: 'node1', number: 0 }, { host: 'node2', number: 1 }] };
-const defaults = { kernel_config_base: 'auto', kernel_config_extra: [], kernel_patches: [], kernel_build_host: 'first' };
+const ramster = {
+  backend: 'legacy',
+  nodes: [
+    { host: 'node1', number: 0 },
+    { host: 'node2', number: 1 },
+  ],
+};
+const defaults = {
+  kernel_config_base: 'auto',
+  kernel_config_extra: [],
+  kernel_patches: [],
+  kernel_build_host: 'first',
+};
 
 describe('playbooks/kernel.yaml', () => {
   const pb = loadPlaybookText(join(import.meta.dirname, '../../../../playbooks/site-kernel-test.yaml'), PLAY);
@@ -42,7 +55,16 @@ describe('playbooks/kernel.yaml', () => {
 
   it('with a kernel_source: build tools only on the build host (by family), config and build on every node', () => {
     const on = (host: string, extra: Record<string, unknown> = {}, f = facts) =>
-      steps.map((s) => evaluateCondition(s.when!, { ...defaults, facts: f, ramster, inventory_hostname: host, kernel_source: '/usr/src/linux-3.10.108', ...extra }));
+      steps.map((s) =>
+        evaluateCondition(s.when!, {
+          ...defaults,
+          facts: f,
+          ramster,
+          inventory_hostname: host,
+          kernel_source: '/usr/src/linux-3.10.108',
+          ...extra,
+        }),
+      );
     expect(on('node1')).toEqual([true, false, true, true]);
     expect(on('node2')).toEqual([false, false, true, true]);
     expect(on('node2', { kernel_build_host: 'node2' })).toEqual([true, false, true, true]);
@@ -52,12 +74,19 @@ describe('playbooks/kernel.yaml', () => {
 
   it('interpolates into args the step schemas accept (a git source stays an object)', () => {
     const ajv = new Ajv2020({ allErrors: true, strict: false });
-    const vars = { ...defaults, kernel_source: { git: 'https://example.org/linux.git', ref: 'v3.10.108' }, kernel_patches: ['patches/wasactive.patch'] };
+    const vars = {
+      ...defaults,
+      kernel_source: { git: 'https://example.org/linux.git', ref: 'v3.10.108' },
+      kernel_patches: ['patches/wasactive.patch'],
+    };
     for (const s of steps.slice(2)) {
       const args = interpolateArgs(s.args, vars, 'kernel.yaml') as Record<string, unknown>;
       expect(ajv.validate(stepTypes.get(s.type)!.argsSchema, args), `${s.type}: ${ajv.errorsText()}`).toBe(true);
       expect(args.source).toEqual({ git: 'https://example.org/linux.git', ref: 'v3.10.108' });
     }
-    expect(interpolateArgs(steps[3].args, vars, 'kernel.yaml')).toMatchObject({ patches: ['patches/wasactive.patch'], build_host: 'first' });
+    expect(interpolateArgs(steps[3].args, vars, 'kernel.yaml')).toMatchObject({
+      patches: ['patches/wasactive.patch'],
+      build_host: 'first',
+    });
   });
 });

@@ -9,7 +9,8 @@ import { LocalTransport } from '../../../../src/transport/local.ts';
 // Source preparation on a real (local) build host: a git repository reached over file://,
 // a tarball, and a plain tree. Trees here are tiny stand-ins (a Makefile and a C file).
 const sh = (script: string, cwd?: string) => execFileSync('sh', ['-c', script], { encoding: 'utf8', cwd });
-const git = (repo: string, cmd: string) => sh(`git -c user.name=t -c user.email=t@example.org -c init.defaultBranch=master ${cmd}`, repo);
+const git = (repo: string, cmd: string) =>
+  sh(`git -c user.name=t -c user.email=t@example.org -c init.defaultBranch=master ${cmd}`, repo);
 
 describe('kernel sources on the build host', () => {
   const work = mkdtempSync(join(tmpdir(), 'rp-kernel-source-'));
@@ -26,12 +27,17 @@ describe('kernel sources on the build host', () => {
   it('git: resolves a tag with ls-remote, fetches it shallowly once, unpacks it into its own tree; a dry run only plans', async () => {
     const repo = join(work, 'linux.git');
     tree(repo, 107);
-    git(repo, 'init -q . && git add -A && git -c user.name=t -c user.email=t@example.org commit -q -m 3.10.107 && git tag v3.10.107');
+    git(
+      repo,
+      'init -q . && git add -A && git -c user.name=t -c user.email=t@example.org commit -q -m 3.10.107 && git tag v3.10.107',
+    );
     const rev107 = git(repo, 'rev-parse HEAD').trim();
     const src = { kind: 'git' as const, url: `file://${repo}`, ref: 'v3.10.107' };
 
     const dry = await prepareSource(t, src, { cacheDir, apply: false, revision: true });
-    expect(dry).toEqual({ pending: `fetch file://${repo} v3.10.107 (${rev107.slice(0, 12)}) and unpack it into ${cacheDir}/src/git-${rev107}` });
+    expect(dry).toEqual({
+      pending: `fetch file://${repo} v3.10.107 (${rev107.slice(0, 12)}) and unpack it into ${cacheDir}/src/git-${rev107}`,
+    });
     expect(existsSync(cacheDir)).toBe(false);
 
     const applied = await prepareSource(t, src, { cacheDir, apply: true, revision: true });
@@ -41,7 +47,10 @@ describe('kernel sources on the build host', () => {
       did: `fetched file://${repo} v3.10.107 (${rev107.slice(0, 12)}) into ${cacheDir}/src/git-${rev107}`,
     });
     expect(readFileSync(join(applied.tree!, 'Makefile'), 'utf8')).toContain('SUBLEVEL = 107');
-    expect(await prepareSource(t, src, { cacheDir, apply: false, revision: true })).toEqual({ tree: applied.tree, revision: applied.revision });
+    expect(await prepareSource(t, src, { cacheDir, apply: false, revision: true })).toEqual({
+      tree: applied.tree,
+      revision: applied.revision,
+    });
 
     // A branch that moves is resolved again on every run.
     writeFileSync(join(repo, 'Makefile'), 'VERSION = 3\nPATCHLEVEL = 10\nSUBLEVEL = 108\n');
@@ -50,7 +59,9 @@ describe('kernel sources on the build host', () => {
     const branch = await prepareSource(t, { ...src, ref: 'master' }, { cacheDir, apply: true, revision: true });
     expect(branch.revision).toBe(`git ${rev108}`);
     expect(readFileSync(join(branch.tree!, 'Makefile'), 'utf8')).toContain('SUBLEVEL = 108');
-    await expect(prepareSource(t, { ...src, ref: 'v9.9' }, { cacheDir, apply: false, revision: true })).rejects.toThrow(`ref v9.9 not found at file://${repo} (git ls-remote)`);
+    await expect(prepareSource(t, { ...src, ref: 'v9.9' }, { cacheDir, apply: false, revision: true })).rejects.toThrow(
+      `ref v9.9 not found at file://${repo} (git ls-remote)`,
+    );
   });
 
   it('tarball: unpacked once, identified by its sha256', async () => {
@@ -59,17 +70,27 @@ describe('kernel sources on the build host', () => {
     sh(`tar -cJf ${work}/linux-3.10.108.tar.xz -C ${work} linux-3.10.108`);
     const sum = sh(`sha256sum < ${work}/linux-3.10.108.tar.xz | cut -d' ' -f1`).trim();
     const src = { kind: 'tarball' as const, location: `${work}/linux-3.10.108.tar.xz` };
-    expect(await prepareSource(t, src, { cacheDir, apply: false, revision: true })).toEqual({ pending: `unpack ${work}/linux-3.10.108.tar.xz into ${cacheDir}/src/tar-${sum.slice(0, 16)}` });
+    expect(await prepareSource(t, src, { cacheDir, apply: false, revision: true })).toEqual({
+      pending: `unpack ${work}/linux-3.10.108.tar.xz into ${cacheDir}/src/tar-${sum.slice(0, 16)}`,
+    });
     const applied = await prepareSource(t, src, { cacheDir, apply: true, revision: true });
-    expect(applied).toEqual({ tree: `${cacheDir}/src/tar-${sum.slice(0, 16)}`, revision: `tarball ${sum}`, did: `unpacked ${work}/linux-3.10.108.tar.xz into ${cacheDir}/src/tar-${sum.slice(0, 16)}` });
+    expect(applied).toEqual({
+      tree: `${cacheDir}/src/tar-${sum.slice(0, 16)}`,
+      revision: `tarball ${sum}`,
+      did: `unpacked ${work}/linux-3.10.108.tar.xz into ${cacheDir}/src/tar-${sum.slice(0, 16)}`,
+    });
     expect(readFileSync(join(applied.tree!, 'kernel/fork.c'), 'utf8')).toBe('int fork;\n');
-    expect(await prepareSource(t, src, { cacheDir, apply: true, revision: true })).toEqual({ tree: applied.tree, revision: applied.revision });
+    expect(await prepareSource(t, src, { cacheDir, apply: true, revision: true })).toEqual({
+      tree: applied.tree,
+      revision: applied.revision,
+    });
   });
 
   it('path: the revision follows source edits, not the .config or build products', async () => {
     const dir = join(work, 'linux-path');
     tree(dir, 108);
-    const rev = async () => (await prepareSource(t, { kind: 'path', path: dir }, { cacheDir, apply: false, revision: true })).revision;
+    const rev = async () =>
+      (await prepareSource(t, { kind: 'path', path: dir }, { cacheDir, apply: false, revision: true })).revision;
     const first = await rev();
     expect(first).toMatch(/^path files makefile=[0-9a-f]{64} sources=[0-9a-f]{64}$/);
     writeFileSync(join(dir, '.config'), 'CONFIG_RAMSTER=y\n');
@@ -83,7 +104,10 @@ describe('kernel sources on the build host', () => {
     const edited = await rev();
 
     // A git work tree: HEAD and the hash of its tracked changes.
-    git(dir, 'init -q . && printf "*.o\\n.config\\ninclude/generated/\\n" > .gitignore && git add -A && git -c user.name=t -c user.email=t@example.org commit -q -m x');
+    git(
+      dir,
+      'init -q . && printf "*.o\\n.config\\ninclude/generated/\\n" > .gitignore && git add -A && git -c user.name=t -c user.email=t@example.org commit -q -m x',
+    );
     const head = git(dir, 'rev-parse HEAD').trim();
     const clean = await rev();
     expect(clean).toMatch(new RegExp(`^path git ${head} [0-9a-f]{64} [0-9a-f]{7,}$`));
@@ -92,6 +116,8 @@ describe('kernel sources on the build host', () => {
     expect(await rev()).toBe(clean);
     writeFileSync(join(dir, 'kernel/fork.c'), 'int fork3;\n');
     expect(await rev()).toMatch(new RegExp(`^path git ${head} [0-9a-f]{64} [0-9a-f]{7,}-dirty$`));
-    await expect(prepareSource(t, { kind: 'path', path: join(work, 'nothing') }, { cacheDir, apply: false, revision: true })).rejects.toThrow(`no kernel tree at ${join(work, 'nothing')} (it has no Makefile)`);
+    await expect(
+      prepareSource(t, { kind: 'path', path: join(work, 'nothing') }, { cacheDir, apply: false, revision: true }),
+    ).rejects.toThrow(`no kernel tree at ${join(work, 'nothing')} (it has no Makefile)`);
   });
 });

@@ -25,7 +25,10 @@ export class NamespaceHost implements Transport {
   }
 
   /** `files` are written below the stand-in's own folders (paths like /etc/hostname, /boot/...). */
-  static async start(hostname: string, files: Record<string, string | { content: string; mode: number }>): Promise<NamespaceHost> {
+  static async start(
+    hostname: string,
+    files: Record<string, string | { content: string; mode: number }>,
+  ): Promise<NamespaceHost> {
     const dir = mkdtempSync(join(tmpdir(), 'rp-nshost-'));
     for (const d of ['etc', 'boot', 'bin']) mkdirSync(join(dir, d));
     // stat -c %U and chown need the user database.
@@ -38,7 +41,13 @@ export class NamespaceHost implements Transport {
       chmodSync(p, mode);
     }
     const setup = `mount --bind ${dir}/etc /etc && mount --bind ${dir}/boot /boot && hostname ${hostname} && echo ready && exec sleep 100000`;
-    const holder = spawn('unshare', ['--mount', '--uts', '--propagation', 'private', '--fork', '--kill-child', 'sh', '-c', setup], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const holder = spawn(
+      'unshare',
+      ['--mount', '--uts', '--propagation', 'private', '--fork', '--kill-child', 'sh', '-c', setup],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     await new Promise<void>((resolve, reject) => {
       holder.once('error', reject);
       holder.once('exit', (code) => reject(new Error(`namespace holder exited with ${code}`)));

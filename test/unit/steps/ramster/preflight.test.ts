@@ -37,7 +37,13 @@ describe('preflight step', () => {
   });
 
   it('reports every unsupported fact at once, each with what to do', async () => {
-    const facts = debianFacts({ arch: 'aarch64', os_family: 'suse', distro: 'opensuse-leap', init_system: 'unknown', boot_loader: 'none' });
+    const facts = debianFacts({
+      arch: 'aarch64',
+      os_family: 'suse',
+      distro: 'opensuse-leap',
+      init_system: 'unknown',
+      boot_loader: 'none',
+    });
     const err = await preflightStep.checkApply({}, ctx(false, facts)).catch((e: Error) => e.message);
     expect(err).toMatch(/architecture is aarch64: RAMster has only been tested on x86_64/);
     expect(err).toMatch(/distribution opensuse-leap \(family suse\) is not supported/);
@@ -57,22 +63,39 @@ describe('preflight step', () => {
   it('set_hostname: a folder target only gets /etc/hostname; dry run equals apply; then converged', async () => {
     await writeFile(join(root, 'etc/hostname'), 'debian\n');
     const { dry } = await expectConverges(preflightStep, { set_hostname: true }, (a) => ctx(a), root);
-    expect(dry.summary).toMatch(/set hostname to node0 \(\/etc\/hostname holds 'debian'\) \[image: \/etc\/hostname only\]/);
+    expect(dry.summary).toMatch(
+      /set hostname to node0 \(\/etc\/hostname holds 'debian'\) \[image: \/etc\/hostname only\]/,
+    );
     expect(dry.diff).toContain('-debian\n+node0');
     expect(await readFile(join(root, 'etc/hostname'), 'utf8')).toBe('node0\n');
   });
 
   it('set_hostname on EL6 edits HOSTNAME= in /etc/sysconfig/network, keeping the other lines', async () => {
     await mkdir(join(root, 'etc/sysconfig'));
-    await writeFile(join(root, 'etc/sysconfig/network'), 'NETWORKING=yes\nHOSTNAME=localhost.localdomain\nGATEWAY=10.0.0.1\n');
-    const el6 = debianFacts({ os_family: 'redhat', distro: 'centos', distro_version: '6.10', init_system: 'sysvinit', boot_loader: 'grub-legacy' });
-    await expect(preflightStep.checkApply({}, ctx(false, el6))).rejects.toThrow(/\/etc\/sysconfig\/network holds 'localhost.localdomain'/);
+    await writeFile(
+      join(root, 'etc/sysconfig/network'),
+      'NETWORKING=yes\nHOSTNAME=localhost.localdomain\nGATEWAY=10.0.0.1\n',
+    );
+    const el6 = debianFacts({
+      os_family: 'redhat',
+      distro: 'centos',
+      distro_version: '6.10',
+      init_system: 'sysvinit',
+      boot_loader: 'grub-legacy',
+    });
+    await expect(preflightStep.checkApply({}, ctx(false, el6))).rejects.toThrow(
+      /\/etc\/sysconfig\/network holds 'localhost.localdomain'/,
+    );
     await expectConverges(preflightStep, { set_hostname: true }, (a) => ctx(a, el6), root);
-    expect(await readFile(join(root, 'etc/sysconfig/network'), 'utf8')).toBe('NETWORKING=yes\nHOSTNAME=node0\nGATEWAY=10.0.0.1\n');
+    expect(await readFile(join(root, 'etc/sysconfig/network'), 'utf8')).toBe(
+      'NETWORKING=yes\nHOSTNAME=node0\nGATEWAY=10.0.0.1\n',
+    );
   });
 
   it('refuses a host that is in no RAMster cluster', async () => {
-    await expect(preflightStep.checkApply({}, ramsterCtx(t, false, 'web1', {}))).rejects.toThrow(/host web1 is in no RAMster cluster: add it to the hosts of an inventory group that has a `ramster:` section/);
+    await expect(preflightStep.checkApply({}, ramsterCtx(t, false, 'web1', {}))).rejects.toThrow(
+      /host web1 is in no RAMster cluster: add it to the hosts of an inventory group that has a `ramster:` section/,
+    );
   });
 });
 
@@ -85,9 +108,13 @@ describe('preflight step on a live host (UTS + mount namespace standing in for o
   const live = (apply: boolean) => ramsterCtx(host, apply, 'host0', vars);
 
   it('checks the running name too, and set_hostname sets both the running name and /etc/hostname', async () => {
-    await expect(preflightStep.checkApply({}, live(false))).rejects.toThrow(/the running hostname is 'debian' and \/etc\/hostname holds 'debian'/);
+    await expect(preflightStep.checkApply({}, live(false))).rejects.toThrow(
+      /the running hostname is 'debian' and \/etc\/hostname holds 'debian'/,
+    );
     const { dry } = await expectConverges(preflightStep, { set_hostname: true }, live, host.dir);
-    expect(dry.summary).toContain("set hostname to node0 (the running hostname is 'debian', /etc/hostname holds 'debian')");
+    expect(dry.summary).toContain(
+      "set hostname to node0 (the running hostname is 'debian', /etc/hostname holds 'debian')",
+    );
     expect((await host.exec('uname -n')).stdout.trim()).toBe('node0');
     expect(await readFile(join(host.dir, 'etc/hostname'), 'utf8')).toBe('node0\n');
   });

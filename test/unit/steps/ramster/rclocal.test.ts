@@ -13,7 +13,8 @@ let cleanup: () => Promise<void>;
 let t: LocalTransport;
 const vars = clusterVars(2, 'one-way');
 const block0 = heartbeatBlock(hostCluster({ vars: vars.get('host0')!, host: 'host0' }).cluster, 0);
-const ctx = (apply: boolean, host = 'host0', facts = debianFacts()) => ramsterCtx(t, apply, host, vars.get(host)!, { facts });
+const ctx = (apply: boolean, host = 'host0', facts = debianFacts()) =>
+  ramsterCtx(t, apply, host, vars.get(host)!, { facts });
 const BEGIN = '# BEGIN ramster-provision heartbeat\n';
 const END = '# END ramster-provision heartbeat\n';
 
@@ -35,12 +36,16 @@ describe('rc.local text', () => {
     const old = '#!/bin/sh -e\r\n# keep me  \nif x; then exit 0\nfi\nexit 0\n';
     const once = editRclocal(old, ['a']);
     expect(once).toBe(`#!/bin/sh -e\r\n# keep me  \nif x; then exit 0\nfi\n${BEGIN}a\n${END}exit 0\n`);
-    expect(editRclocal(once, ['b', 'c'])).toBe(`#!/bin/sh -e\r\n# keep me  \nif x; then exit 0\nfi\n${BEGIN}b\nc\n${END}exit 0\n`);
+    expect(editRclocal(once, ['b', 'c'])).toBe(
+      `#!/bin/sh -e\r\n# keep me  \nif x; then exit 0\nfi\n${BEGIN}b\nc\n${END}exit 0\n`,
+    );
     expect(editRclocal(once, ['a'])).toBe(once);
   });
 
   it("EL's rc.local (no exit 0) gets the block at the end; a file without #! gets the header", () => {
-    expect(editRclocal('#!/bin/sh\ntouch /var/lock/subsys/local', ['a'])).toBe(`#!/bin/sh\ntouch /var/lock/subsys/local\n${BEGIN}a\n${END}`);
+    expect(editRclocal('#!/bin/sh\ntouch /var/lock/subsys/local', ['a'])).toBe(
+      `#!/bin/sh\ntouch /var/lock/subsys/local\n${BEGIN}a\n${END}`,
+    );
     expect(editRclocal('echo hi\n', ['a'])).toBe(`#!/bin/sh -e\necho hi\n${BEGIN}a\n${END}`);
   });
 });
@@ -48,7 +53,9 @@ describe('rc.local text', () => {
 describe('ramster_rclocal step', () => {
   it("creates /etc/rc.local 0755 with the node's heartbeat lines in the HOW-TO's order; converges", async () => {
     const { dry } = await expectConverges(rclocalStep, {}, (a) => ctx(a), root);
-    expect(dry.summary).toBe('create /etc/rc.local (mode 0755): heartbeat block for node 0 (run at boot by rc-local.service via systemd-rc-local-generator)');
+    expect(dry.summary).toBe(
+      'create /etc/rc.local (mode 0755): heartbeat block for node 0 (run at boot by rc-local.service via systemd-rc-local-generator)',
+    );
     const text = await readFile(join(root, 'etc/rc.local'), 'utf8');
     expect(text).toBe(`#!/bin/sh -e\n${BEGIN}${block0.map((l) => `${l}\n`).join('')}${END}exit 0\n`);
     const at = (s: string) => text.indexOf(s);
@@ -85,7 +92,9 @@ describe('ramster_rclocal step', () => {
   it('refuses a systemd host without systemd-rc-local-generator, writing nothing', async () => {
     await rm(join(root, 'lib/systemd/system-generators/systemd-rc-local-generator'));
     const before = await snapshot(root);
-    await expect(rclocalStep.checkApply({}, ctx(true))).rejects.toThrow(/runs systemd without systemd-rc-local-generator, so \/etc\/rc\.local would not run at boot/);
+    await expect(rclocalStep.checkApply({}, ctx(true))).rejects.toThrow(
+      /runs systemd without systemd-rc-local-generator, so \/etc\/rc\.local would not run at boot/,
+    );
     expect(await snapshot(root)).toEqual(before);
     // SysV init runs rc.local itself.
     await expectConverges(rclocalStep, {}, (a) => ctx(a, 'host0', debianFacts({ init_system: 'sysvinit' })), root);

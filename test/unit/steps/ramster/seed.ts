@@ -41,7 +41,10 @@ export function seedDebianRoot(root: string, hostname: string): void {
     writeFileSync(join(root, path), content);
     chmodSync(join(root, path), mode);
   };
-  put('/etc/os-release', 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n');
+  put(
+    '/etc/os-release',
+    'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n',
+  );
   put('/etc/hostname', `${hostname}\n`);
   put('/etc/default/grub', DEBIAN_DEFAULT_GRUB);
   put('/lib/systemd/systemd', '', 0o755);

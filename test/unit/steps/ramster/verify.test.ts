@@ -20,7 +20,9 @@ describe('ramster_verify step', () => {
   });
 
   it('on this machine (not provisioned, no RAMster kernel) fails listing each gap with its fix', async () => {
-    const err = await verifyStep.checkApply({}, ramsterCtx(new LocalTransport(''), true, 'host0', vars.get('host0')!)).catch((e: Error) => e.message);
+    const err = await verifyStep
+      .checkApply({}, ramsterCtx(new LocalTransport(''), true, 'host0', vars.get('host0')!))
+      .catch((e: Error) => e.message);
     expect(err).toMatch(/^node 0 \(host0\) fails \d+ check\(s\):/);
     expect(err).toContain('ramster-ctl installed: (nothing) (fix: run: ramster-provision apply --tags tools)');
     expect(err).toContain('/etc/ramster.conf is the one rendered from the inventory: missing');
