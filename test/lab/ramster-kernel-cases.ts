@@ -149,9 +149,10 @@ ${WORKLOAD}EOF`,
   expect(rows.hosts[server].cluster).toBe('Online');
 }
 
-/** Boots the lab for suite `name` and registers the boot-and-remotify cases; call inside the
- *  file's `describe`. Later cases of the file get the same lab and timings. */
-export function remotifyCases(name: string): { lab: () => TestLab; timings: CaseTimings } {
+/** Boots the lab for suite `name` and registers its cases: the apply, the no-op apply, verify
+ *  --strict and doctor, with the workload beyond RAM before doctor when `workload` is set; call
+ *  inside the file's `describe`. Later cases of the file get the same lab and timings. */
+export function remotifyCases(name: string, opts: { workload: boolean }): { lab: () => TestLab; timings: CaseTimings } {
   const suite = labSuite(name, { kernel: 'ramster', guestMemoryMb: [CLIENT_MB, SERVER_MB] });
   const timings = suite.timings;
   let lab: TestLab;
@@ -231,7 +232,7 @@ export function remotifyCases(name: string): { lab: () => TestLab; timings: Case
     }),
   );
 
-  it(
+  it.runIf(opts.workload)(
     "a workload beyond the client's RAM: pages go to the server (foreign_pages > 0 there, remote gets > 0 on the client) and read back intact",
     timings.timed('workload', () => workloadGoesRemote(lab, lab.state.inventory, CLIENT, SERVER, WORK_MB)),
   );

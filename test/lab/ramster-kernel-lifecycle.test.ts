@@ -21,7 +21,7 @@ import {
 } from './ramster-kernel-cases.ts';
 
 describe('staging RAMster (Linux 3.10) on a two-node sysvinit lab: reboot and symmetric', () => {
-  const { lab, timings } = remotifyCases('ramster-kernel-lifecycle');
+  const { lab, timings } = remotifyCases('ramster-kernel-lifecycle', { workload: true });
 
   it(
     'reboot of the client with pages remote: swap comes home before the network goes down, rc.local brings it back into the cluster, verify passes, apply changes nothing',
