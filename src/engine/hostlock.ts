@@ -1,12 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { pidAlive } from '../pid.ts';
-import {
-  changedPaths,
-  parseSnapshot,
-  snapshotDigestFunctions,
-  type SnapshotExecOptions,
-} from '../transport/fileops.ts';
+import { changedPaths, parseSnapshot, snapshotDigestFunctions } from '../transport/fileops.ts';
 import { hostPath, type Transport } from '../transport/types.ts';
 import { commandFailed, shq } from '../shell.ts';
 
@@ -162,23 +157,6 @@ export class HostLock {
       `L=${L}; exec 9>>"$L.flock"; flock -w 120 9; if [ -f "$L" ] && grep -qxF ${shq(`token=${TOKEN}`)} "$L"; then rm -f "$L"; fi`,
       { afterInterrupt: true },
     );
-  }
-
-  /** The transport with every command that may change the host (all but read-only ones,
-   *  `touches: []`) run only once this run holds the lock. */
-  guard(t: Transport): Transport {
-    return new Proxy(t, {
-      get: (target, prop) => {
-        if (prop === 'exec') {
-          return async (script: string, opts: SnapshotExecOptions = {}) => {
-            if (opts.touches?.length !== 0) await this.ensure();
-            return target.exec(script, opts);
-          };
-        }
-        const v = Reflect.get(target, prop, target);
-        return typeof v === 'function' ? v.bind(target) : v;
-      },
-    });
   }
 
   private movedFiles(fresh: string): string {

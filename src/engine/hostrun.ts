@@ -7,12 +7,12 @@ import type { Play, Playbook, StepSpec } from '../playbook/types.ts';
 import { stepTypes } from '../steps/registry.ts';
 import type { Change, StepContext } from '../steps/types.ts';
 import type { Facts } from '../transport/facts.ts';
-import { withSnapshot } from '../transport/fileops.ts';
 import { UnreachableError, type Transport } from '../transport/types.ts';
 import type { Barriers } from './barrier.ts';
 import { writePending, type Pending } from './pending.ts';
 import { prefetchPaths, stepArgs } from './prefetch.ts';
 import type { HostLock } from './hostlock.ts';
+import { HostTransport } from './hosttransport.ts';
 import { openHost } from './preamble.ts';
 import { emptyCounts, type HostResult, type StepResult } from './result.ts';
 
@@ -77,13 +77,12 @@ export async function runHost(rc: HostRunContext, name: string): Promise<HostRes
       prefetch,
     });
     lock = pre.lock;
-    if (lock) t = lock.guard(t);
-    if (pre.snapshot) t = withSnapshot(t, pre.snapshot);
+    const ht = new HostTransport(t, { lock, snapshot: pre.snapshot });
     const { facts, pending } = pre;
     res.facts = facts;
     for (const [pi, play] of rc.pb.plays.entries()) {
       if (!rc.playHosts[pi].includes(name)) continue;
-      const ok = await runPlay(rc, h, t, facts, pending, play, pi, res);
+      const ok = await runPlay(rc, h, ht, facts, pending, play, pi, res);
       if (!ok) break;
     }
   } catch (e) {
@@ -111,7 +110,7 @@ export async function runHost(rc: HostRunContext, name: string): Promise<HostRes
 async function runPlay(
   rc: HostRunContext,
   h: HostEntry,
-  t: Transport,
+  t: HostTransport,
   facts: Facts,
   pending: Pending,
   play: Play,
@@ -152,7 +151,7 @@ async function runPlay(
       const args = stepArgs(type, spec, v);
       const timeoutMs = spec.timeoutS ? spec.timeoutS * 1000 : rc.stepTimeoutMs;
       const ctx: StepContext = {
-        t: timeoutMs ? withDefaultTimeout(t, timeoutMs) : t,
+        t: t.withTimeout(timeoutMs),
         facts,
         apply: rc.apply,
         host: h.name,
@@ -221,16 +220,4 @@ export class Interrupted extends Error {
   constructor() {
     super('interrupted');
   }
-}
-
-/** Gives every command of a step a default timeout, keeping the transport's other methods. */
-function withDefaultTimeout(t: Transport, timeoutMs: number): Transport {
-  return new Proxy(t, {
-    get(target, prop, receiver) {
-      if (prop === 'exec')
-        return (script: string, opts: { timeoutMs?: number } = {}) => target.exec(script, { timeoutMs, ...opts });
-      const v = Reflect.get(target, prop, receiver);
-      return typeof v === 'function' ? v.bind(target) : v;
-    },
-  });
 }

@@ -1,17 +1,11 @@
 import { createHash } from 'node:crypto';
+import { FileStateSnapshot, SNAPSHOT_MAX_BYTES, type FileState } from './snapshot.ts';
 import { hostPath, lexicalHostPath, type ExecOptions, type Transport } from './types.ts';
+
+export { FileStateSnapshot, SNAPSHOT_MAX_BYTES, type FileState } from './snapshot.ts';
 import { commandFailed, shq } from '../shell.ts';
 
 /** State of one file on a host, read in a single command. */
-export interface FileState {
-  exists: boolean;
-  isDir?: boolean;
-  mode?: string; // octal, 4 digits, e.g. "0644"
-  owner?: string;
-  group?: string;
-  content?: Buffer;
-}
-
 export class HostCommandError extends Error {
   constructor(
     message: string,
@@ -40,11 +34,11 @@ export async function probe(t: Transport, script: string, what: string, timeoutM
 }
 
 /** Exec options for a command that only reads, when its exit code is needed (probe throws). */
-export function readOnly(opts: ExecOptions = {}): SnapshotExecOptions {
+export function readOnly(opts: ExecOptions = {}): ExecOptions {
   return { ...opts, touches: [] };
 }
 
-async function runScript(t: Transport, script: string, what: string, opts: SnapshotExecOptions): Promise<string> {
+async function runScript(t: Transport, script: string, what: string, opts: ExecOptions): Promise<string> {
   const r = await t.exec(script, opts);
   if (r.code !== 0) throw new HostCommandError(commandFailed(what, r, { lines: 5 }), r.code, r.stderr);
   return r.stdout;
@@ -52,7 +46,7 @@ async function runScript(t: Transport, script: string, what: string, opts: Snaps
 
 /** Reads existence, mode, owner and (for regular files) content of `path` in one round trip. */
 export async function readFileState(t: Transport, path: string, withContent = true): Promise<FileState> {
-  const known = snapshotOf(t)?.get(path, withContent);
+  const known = t.snapshot?.get(path, withContent);
   if (known) return known;
   const p = shq(hostPath(t, path));
   const script = `if [ -d ${p} ]; then echo dir; stat -c '%a %U %G' ${p}; elif [ -e ${p} ]; then echo file; stat -c '%a %U %G' ${p};${
@@ -156,81 +150,6 @@ export function normalizeMode(mode: string | number | undefined): string | undef
 // ---------------------------------------------------------------------------------------------
 // File-state snapshot: the state of every file a host's steps will read, taken in one remote
 // command (the engine runs it with the facts), so a converged host costs no round trip per step.
-
-/** Files larger than this are left out of a snapshot (read live when a step asks). */
-export const SNAPSHOT_MAX_BYTES = 256 * 1024;
-
-const SNAPSHOT = Symbol('file-state snapshot');
-
-/** Exec options a snapshot-holding transport understands: the paths the command changes
- *  (`[]`: it only reads). A command without `touches` may have changed anything. */
-export interface SnapshotExecOptions extends ExecOptions {
-  touches?: string[];
-}
-
-/**
- * File states read at one moment, served to readFileState until a command may have changed
- * them. Only paths without a symlink anywhere in them, that are directories, absent, or regular
- * files with one link and at most SNAPSHOT_MAX_BYTES are kept: for those, a write to the path
- * changes no other path's state except its folders (`mkdir -p`) and its backup copies.
- */
-export class FileStateSnapshot {
-  private readonly states = new Map<string, FileState>();
-  /** Paths known to be symlink-free: a write there cannot change another snapshot path. */
-  private readonly plain = new Set<string>();
-
-  add(path: string, state: FileState): void {
-    this.states.set(path, state);
-    this.plain.add(path);
-  }
-
-  get size(): number {
-    return this.states.size;
-  }
-
-  get(path: string, withContent: boolean): FileState | undefined {
-    const st = this.states.get(path);
-    if (!st) return undefined;
-    return withContent || !st.content ? { ...st } : { ...st, content: undefined };
-  }
-
-  /** Forgets what a command may have changed: `touches` paths (with their folders and backup
-   *  copies), or everything when the command did not say or touches a path not known plain. */
-  changed(touches: string[] | undefined): void {
-    if (!touches || touches.some((p) => !this.plain.has(p))) {
-      this.states.clear();
-      return;
-    }
-    for (const p of touches) {
-      for (const k of [...this.states.keys()]) {
-        const backup = k.startsWith(`${p}.`) && /^\.\d{14}~$/.test(k.slice(p.length));
-        if (k === p || backup || k.startsWith(`${p}/`) || p.startsWith(`${k}/`)) this.states.delete(k);
-      }
-    }
-  }
-}
-
-export function snapshotOf(t: Transport): FileStateSnapshot | undefined {
-  return (t as Transport & { [SNAPSHOT]?: FileStateSnapshot })[SNAPSHOT];
-}
-
-/** The transport with `snap` attached: readFileState answers from it, and every exec first
- *  forgets what the command may change. Other properties are the transport's own. */
-export function withSnapshot(t: Transport, snap: FileStateSnapshot): Transport {
-  return new Proxy(t, {
-    get(target, prop) {
-      if (prop === SNAPSHOT) return snap;
-      if (prop === 'exec') {
-        return (script: string, opts: SnapshotExecOptions = {}) => {
-          snap.changed(opts.touches);
-          return target.exec(script, opts);
-        };
-      }
-      const v = Reflect.get(target, prop, target);
-      return typeof v === 'function' ? v.bind(target) : v;
-    },
-  });
-}
 
 // Forks a fixed handful of processes however many paths there are (a fork costs more than the
 // bytes): existence by the shell's own test, one readlink, two stat, one md5sum, one cat.

@@ -1,4 +1,5 @@
 import { lstatSync, readlinkSync, type Stats } from 'node:fs';
+import type { FileStateSnapshot } from './snapshot.ts';
 /** How steps reach a host. Every host operation is a POSIX shell command, so the local,
  *  chroot and SSH transports share one implementation of file primitives (see fileops.ts). */
 export interface ExecOptions {
@@ -8,6 +9,11 @@ export interface ExecOptions {
   timeoutMs?: number;
   /** Runs even after interrupt() (releasing the host lock on the way out). */
   afterInterrupt?: boolean;
+  /** The host paths the command may change: `[]` for a command that only reads. Omitted, it
+   *  may change anything. The engine's transport (engine/hosttransport.ts) relies on it: a
+   *  command that may change something waits for the host lock, and the file-state snapshot
+   *  forgets what it touches. */
+  touches?: string[];
 }
 
 export interface ExecResult {
@@ -28,6 +34,9 @@ export interface Transport {
   exec(script: string, opts?: ExecOptions): Promise<ExecResult>;
   /** Number of remote commands issued so far (round trips, for the benchmark). */
   readonly roundTrips: number;
+  /** File states read at the start of the run, when the engine took them (readFileState
+   *  answers from it until a command touches the path). */
+  readonly snapshot?: FileStateSnapshot;
   /** Second Ctrl-C: kills the process group of every command in flight (they fail), and
    *  refuses new commands except those marked afterInterrupt. */
   interrupt?(): void;

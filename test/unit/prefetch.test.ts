@@ -31,12 +31,15 @@ import {
   readOnly,
   run,
   SNAPSHOT_MAX_BYTES,
-  snapshotOf as heldSnapshot,
   snapshotScript,
-  withSnapshot,
   writeFileAtomic,
 } from '../../src/transport/fileops.ts';
 import { LocalTransport } from '../../src/transport/local.ts';
+import { HostTransport } from '../../src/engine/hosttransport.ts';
+import type { FileStateSnapshot } from '../../src/transport/snapshot.ts';
+
+/** The transport a host's steps get from the engine, with a snapshot and no lock. */
+const withSnapshot = (t: Transport, snapshot: FileStateSnapshot) => new HostTransport(t, { snapshot });
 import type { Transport } from '../../src/transport/types.ts';
 import { makeCtx } from './steps/helpers.ts';
 import { clusterVars, ramsterCtx } from './steps/ramster/fixtures.ts';
@@ -170,9 +173,9 @@ describe('read-only commands keep the snapshot', () => {
     const snapped = withSnapshot(t, await snapshotOf(t, ['/etc/a.conf', '/etc/missing']));
     await probe(snapped, 'cat etc/b.conf', 'read');
     await snapped.exec('cat etc/b.conf', readOnly());
-    expect(heldSnapshot(snapped)!.size).toBe(2);
+    expect(snapped.snapshot!.size).toBe(2);
     await run(snapped, 'cat etc/b.conf', 'read');
-    expect(heldSnapshot(snapped)!.size).toBe(0);
+    expect(snapped.snapshot!.size).toBe(0);
   });
 
   // Each step's state read on a host where it finds nothing to do: it only reads, so the files
