@@ -1,6 +1,7 @@
 // Flags shared by the subcommands, and the type the actions receive: its own module, so the
 // actions never import main.ts (which imports them).
 import { CommanderError, Option, type Command } from 'commander';
+import type { ReadOptions } from '../engine/readhosts.ts';
 import { EXIT } from '../engine/result.ts';
 
 /** What hostOptions() parses. */
@@ -40,4 +41,23 @@ export function positiveInt(v: string): number {
   if (!Number.isInteger(n) || n < 1)
     throw new CommanderError(EXIT.ERROR, 'invalid', `expected a positive integer, got '${v}'`);
   return n;
+}
+
+/** A read-only command's hang guard: each remote command of its probe (a slow guest's takes
+ *  seconds; one that never answers fails its host instead of the whole command hanging). */
+const READ_COMMAND_TIMEOUT_MS = 600_000;
+
+/** The engine's options for a read-only command (verify, status, doctor, facts). */
+export function readOptions(o: HostFlags, only?: (host: string) => boolean): ReadOptions {
+  return {
+    limit: o.limit,
+    forks: o.forks,
+    connect: {
+      knownHostsFile: o.knownHosts,
+      acceptNewHostKeys: o.acceptNewHostKeys,
+      connectTimeoutMs: o.connectTimeout * 1000,
+    },
+    commandTimeoutMs: READ_COMMAND_TIMEOUT_MS,
+    only,
+  };
 }

@@ -1,34 +1,18 @@
-import pLimit from 'p-limit';
-import { openTransport } from '../../engine/connect.ts';
-import { EXIT } from '../../engine/result.ts';
-import { limitedHosts } from '../../engine/run.ts';
+import { readExitCode, readHosts } from '../../engine/readhosts.ts';
 import { loadInventory } from '../../inventory/load.ts';
 import { gatherFacts } from '../../transport/facts.ts';
-import type { HostFlags } from '../flags.ts';
+import { readOptions, type HostFlags } from '../flags.ts';
 
 export async function printFacts(o: HostFlags, setCode: (c: number) => void): Promise<void> {
   const inv = await loadInventory(o.inventory);
-  const limit = pLimit(o.forks);
+  const reads = await readHosts(inv, readOptions(o), (t) => gatherFacts(t));
   const out: Record<string, unknown> = {};
-  await Promise.all(
-    limitedHosts(inv, o.limit).map((name) =>
-      limit(async () => {
-        try {
-          const t = await openTransport(inv.hosts.get(name)!, {
-            knownHostsFile: o.knownHosts,
-            acceptNewHostKeys: o.acceptNewHostKeys,
-            connectTimeoutMs: o.connectTimeout * 1000,
-          });
-          try {
-            out[name] = await gatherFacts(t);
-          } finally {
-            await t.close();
-          }
-        } catch (e) {
-          out[name] = { unreachable: e instanceof Error ? e.message : String(e) };
-          setCode(EXIT.HOST_UNREACHABLE);
-        }
-      }),
+  for (const r of reads)
+    out[r.host] = 'value' in r ? r.value : 'unreachable' in r ? { unreachable: r.unreachable } : { failed: r.failed };
+  setCode(
+    readExitCode(
+      reads.some((r) => 'failed' in r),
+      reads.some((r) => 'unreachable' in r),
     ),
   );
   if (o.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);

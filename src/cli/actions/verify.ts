@@ -1,7 +1,6 @@
-import pLimit from 'p-limit';
-import { openTransport } from '../../engine/connect.ts';
-import { EXIT } from '../../engine/result.ts';
-import { limitedHosts } from '../../engine/run.ts';
+import { readExitCode, readHosts, type HostRead } from '../../engine/readhosts.ts';
+import { readOnly } from '../../transport/fileops.ts';
+import { readOptions } from '../flags.ts';
 import { loadInventory } from '../../inventory/load.ts';
 import { clusterOf, type Cluster, type Inventory } from '../../inventory/types.ts';
 import { modernPlan, type ModernPlan } from '../../modern/plan.ts';
@@ -23,54 +22,48 @@ type NodeProbe = { legacy: Probe } | { modern: ModernProbe; plan: ModernPlan };
 
 const modernPlanOf = (c: Cluster, host: string) => modernPlan(c, c.nodes.find((n) => n.host === host)!);
 
-/** Runs the read-only probe on every cluster host: one remote command each. */
-async function probeHosts(inv: Inventory, o: Flags): Promise<Map<string, NodeProbe | Error>> {
-  const hosts = limitedHosts(inv, o.limit).filter((h) => clusterOf(inv, h));
-  if (!hosts.length)
+/** The read-only probe of every selected cluster host, through the engine: one command each. */
+async function probeHosts(inv: Inventory, o: Flags): Promise<HostRead<NodeProbe>[]> {
+  const reads = await readHosts(
+    inv,
+    readOptions(o, (h: string) => !!clusterOf(inv, h)),
+    async (t, h) => {
+      const c = clusterOf(inv, h)!;
+      if (c.backend === 'modern')
+        return {
+          modern: parseModernProbe((await t.exec(MODERN_PROBE_SCRIPT, readOnly())).stdout),
+          plan: modernPlanOf(c, h),
+        };
+      return { legacy: parseProbe((await t.exec(PROBE_SCRIPT, readOnly())).stdout) };
+    },
+  );
+  if (!reads.length)
     throw new Error(
       `no cluster host selected in ${inv.file}${o.limit ? ` by --limit ${o.limit}` : ''}: hosts need a group with a 'ramster:' section`,
     );
-  const limit = pLimit(o.forks);
-  const out = new Map<string, NodeProbe | Error>();
-  await Promise.all(
-    hosts.map((h) =>
-      limit(async () => {
-        try {
-          const t = await openTransport(inv.hosts.get(h)!, {
-            knownHostsFile: o.knownHosts,
-            acceptNewHostKeys: o.acceptNewHostKeys,
-            connectTimeoutMs: o.connectTimeout * 1000,
-          });
-          try {
-            const c = clusterOf(inv, h)!;
-            if (c.backend === 'modern')
-              out.set(h, {
-                modern: parseModernProbe((await t.exec(MODERN_PROBE_SCRIPT)).stdout),
-                plan: modernPlanOf(c, h),
-              });
-            else out.set(h, { legacy: parseProbe((await t.exec(PROBE_SCRIPT)).stdout) });
-          } finally {
-            await t.close();
-          }
-        } catch (e) {
-          out.set(h, e instanceof Error ? e : new Error(String(e)));
-        }
-      }),
-    ),
-  );
-  return new Map(hosts.map((h) => [h, out.get(h)!]));
+  return reads;
+}
+
+/** Why a host has no probe: unreachable, or its probe failed. */
+function noProbe(r: HostRead<NodeProbe>): { unreachable: string } | { failed: string } | undefined {
+  if ('unreachable' in r) return { unreachable: r.unreachable };
+  if ('failed' in r) return { failed: r.failed };
+  return undefined;
 }
 
 export async function verifyHosts(o: Flags, setCode: (c: number) => void): Promise<void> {
   const inv = await loadInventory(o.inventory);
   const probes = await probeHosts(inv, o);
   const st = makeStyle(process.stdout, !o.color);
-  const report: Record<string, { unreachable?: string; checks?: Check[] }> = {};
-  for (const [h, p] of probes) {
-    if (p instanceof Error) {
-      report[h] = { unreachable: p.message };
+  const report: Record<string, { unreachable?: string; failed?: string; checks?: Check[] }> = {};
+  for (const r of probes) {
+    const h = r.host;
+    const missing = noProbe(r);
+    if (missing || !('value' in r)) {
+      report[h] = missing ?? {};
       continue;
     }
+    const p = r.value;
     const c = clusterOf(inv, h)!;
     report[h] = {
       checks:
@@ -80,13 +73,16 @@ export async function verifyHosts(o: Flags, setCode: (c: number) => void): Promi
     };
   }
   const all = Object.values(report).flatMap((r) => r.checks ?? []);
-  const failed = all.some((c) => c.status === 'fail' || (o.strict && c.status === 'needs-ramster-kernel'));
+  const failed =
+    all.some((c) => c.status === 'fail' || (o.strict && c.status === 'needs-ramster-kernel')) ||
+    Object.values(report).some((r) => r.failed);
   const unreachable = Object.values(report).some((r) => r.unreachable);
   if (o.json) process.stdout.write(`${JSON.stringify({ hosts: report }, null, 2)}\n`);
   else {
     for (const [h, r] of Object.entries(report)) {
       process.stdout.write(`${st.bold(`== ${h}`)}\n`);
       if (r.unreachable) process.stdout.write(`${st.red('UNREACHABLE')} ${r.unreachable}\n`);
+      if (r.failed) process.stdout.write(`${st.red('FAILED')} ${r.failed}\n`);
       for (const c of r.checks ?? []) {
         const mark =
           c.status === 'pass'
@@ -103,26 +99,20 @@ export async function verifyHosts(o: Flags, setCode: (c: number) => void): Promi
       `\n${n('pass')} passed, ${n('fail')} failed, ${n('needs-ramster-kernel')} need a RAMster kernel${n('needs-ramster-kernel') ? ` (${NEEDS_KERNEL_NOTE})` : ''}\n`,
     );
   }
-  setCode(
-    failed && unreachable
-      ? EXIT.FAILED_AND_UNREACHABLE
-      : failed
-        ? EXIT.HOST_FAILED
-        : unreachable
-          ? EXIT.HOST_UNREACHABLE
-          : EXIT.OK,
-  );
+  setCode(readExitCode(failed, unreachable));
 }
 
 export async function statusHosts(o: Flags, setCode: (c: number) => void): Promise<void> {
   const inv = await loadInventory(o.inventory);
   const probes = await probeHosts(inv, o);
   const rows: Record<string, Record<string, string | number>> = {};
-  for (const [h, p] of probes) {
-    if (p instanceof Error) {
-      rows[h] = { state: 'unreachable' };
+  for (const r of probes) {
+    const h = r.host;
+    if (!('value' in r)) {
+      rows[h] = 'unreachable' in r ? { state: 'unreachable' } : { state: 'failed', error: r.failed };
       continue;
     }
+    const p = r.value;
     if ('modern' in p) {
       const m = modernStatus(p.plan, p.modern);
       rows[h] = {
@@ -167,7 +157,8 @@ export async function statusHosts(o: Flags, setCode: (c: number) => void): Promi
   }
   if (o.json) process.stdout.write(`${JSON.stringify({ hosts: rows }, null, 2)}\n`);
   else process.stdout.write(`${table(rows)}\n`);
-  if (Object.values(rows).some((r) => r.state === 'unreachable')) setCode(EXIT.HOST_UNREACHABLE);
+  const state = (s: string) => Object.values(rows).some((r) => r.state === s);
+  setCode(readExitCode(state('failed'), state('unreachable')));
 }
 
 export async function doctorHosts(o: Flags, setCode: (c: number) => void): Promise<void> {
@@ -176,11 +167,15 @@ export async function doctorHosts(o: Flags, setCode: (c: number) => void): Promi
   const st = makeStyle(process.stdout, !o.color);
   const out: Record<string, unknown> = {};
   let serious = false;
-  for (const [h, p] of probes) {
-    if (p instanceof Error) {
-      out[h] = { unreachable: p.message };
+  for (const r of probes) {
+    const h = r.host;
+    const missing = noProbe(r);
+    if (missing || !('value' in r)) {
+      out[h] = missing ?? {};
+      serious ||= 'failed' in r;
       continue;
     }
+    const p = r.value;
     if ('modern' in p) {
       const findings = modernFindings(p.plan, p.modern);
       serious ||= findings.some((f) => f.class !== 'harmless');
@@ -197,6 +192,7 @@ export async function doctorHosts(o: Flags, setCode: (c: number) => void): Promi
       string,
       {
         unreachable?: string;
+        failed?: string;
         backend?: string;
         ramsterKernel?: boolean;
         findings?: { class: string; line: string; what: string; fix?: string }[];
@@ -205,6 +201,7 @@ export async function doctorHosts(o: Flags, setCode: (c: number) => void): Promi
       const healthy = r.backend === 'modern' || r.ramsterKernel;
       process.stdout.write(`${st.bold(`== ${h}`)}\n`);
       if (r.unreachable) process.stdout.write(`${st.red('UNREACHABLE')} ${r.unreachable}\n`);
+      else if (r.failed) process.stdout.write(`${st.red('FAILED')} ${r.failed}\n`);
       else if (!healthy) process.stdout.write(`${st.yellow('no RAMster kernel')}: ${NEEDS_KERNEL_NOTE}\n`);
       if (r.findings && !r.findings.some((f) => f.class !== 'harmless') && healthy)
         process.stdout.write(`${st.green('no problem found')}\n`);
@@ -218,7 +215,12 @@ export async function doctorHosts(o: Flags, setCode: (c: number) => void): Promi
         process.stdout.write(`${tag}  ${f.line.trim()}\n      ${f.what}${f.fix ? `\n      fix: ${f.fix}` : ''}\n`);
       }
     }
-  if (serious) setCode(EXIT.HOST_FAILED);
+  setCode(
+    readExitCode(
+      serious,
+      Object.values(out).some((r) => (r as { unreachable?: string }).unreachable),
+    ),
+  );
 }
 
 function table(rows: Record<string, Record<string, string | number>>): string {
