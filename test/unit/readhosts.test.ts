@@ -33,7 +33,11 @@ describe('the engine runs read-only commands (verify, status, doctor, facts)', (
   });
 
   it('selects by --limit and by the caller (cluster members only), and bounds every command', async () => {
-    const limited = await readHosts(inv, { forks: 1, connect, limit: 'a,b', only: (h) => h !== 'b' }, async (_t, h) => h);
+    const limited = await readHosts(
+      inv,
+      { forks: 1, connect, limit: 'a,b', only: (h) => h !== 'b' },
+      async (_t, h) => h,
+    );
     expect(limited).toEqual([{ host: 'a', value: 'a' }]);
     const slow = await readHosts(inv, { forks: 1, connect, limit: 'a', commandTimeoutMs: 300 }, async (t) => {
       const r = await t.exec('sleep 5; echo late', { touches: [] });
