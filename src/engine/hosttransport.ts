@@ -1,5 +1,11 @@
 import type { FileStateSnapshot } from '../transport/snapshot.ts';
-import type { ExecOptions, ExecResult, Transport, TransportKind } from '../transport/types.ts';
+import {
+  isReconnectable,
+  type ExecOptions,
+  type ExecResult,
+  type Transport,
+  type TransportKind,
+} from '../transport/types.ts';
 import type { HostLock } from './hostlock.ts';
 
 /**
@@ -12,6 +18,8 @@ export class HostTransport implements Transport {
   readonly kind: TransportKind;
   readonly target: string;
   readonly root: string;
+  /** The host transport's own, when it has one (a wrapper must not hide a capability). */
+  readonly reconnect?: (opts: { timeoutMs: number; connectTimeoutMs: number }) => Promise<void>;
 
   constructor(
     private readonly host: Transport,
@@ -20,6 +28,7 @@ export class HostTransport implements Transport {
     this.kind = host.kind;
     this.target = host.target;
     this.root = host.root;
+    if (isReconnectable(host)) this.reconnect = (opts) => host.reconnect(opts);
   }
 
   get roundTrips(): number {

@@ -40,6 +40,9 @@ export interface Transport {
   /** Second Ctrl-C: kills the process group of every command in flight (they fail), and
    *  refuses new commands except those marked afterInterrupt. */
   interrupt?(): void;
+  /** Transports that can drop and re-establish their connection have it (SSH: the reboot step
+   *  waits for the host this way); see isReconnectable. */
+  reconnect?(opts: { timeoutMs: number; connectTimeoutMs: number }): Promise<void>;
   close(): Promise<void>;
 }
 
