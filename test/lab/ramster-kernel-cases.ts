@@ -81,14 +81,23 @@ type StatusRows = { hosts: Record<string, Record<string, string | number>> };
 export const sh = (lab: TestLab, node: string, script: string, timeoutMs = 300_000) =>
   onGuest(lab.state, node, script, timeoutMs);
 
+/** A node that has just written beyond its RAM can take longer than the CLI's 10 s default to
+ *  log in (seen: `status` found the writer unreachable at load 6-10, the node fine after). */
+const BUSY_NODE = ['--connect-timeout', '120'];
+
+/** `status`, asked again while a node does not answer (up to 5 times, 10 s apart). */
 export async function status(lab: TestLab, inventory = lab.state.inventory): Promise<StatusRows> {
-  const r = await cli(['status', '-i', inventory, '--json']);
+  let r = await cli(['status', '-i', inventory, '--json', ...BUSY_NODE]);
+  for (let i = 0; i < 4 && r.code === 4; i++) {
+    await new Promise((res) => setTimeout(res, 10_000));
+    r = await cli(['status', '-i', inventory, '--json', ...BUSY_NODE]);
+  }
   expect(r.code, r.stdout + r.stderr).toBe(0);
   return JSON.parse(r.stdout) as StatusRows;
 }
 
 export async function verifyStrict(lab: TestLab, inventory = lab.state.inventory): Promise<Checks> {
-  const r = await cli(['verify', '-i', inventory, '--strict', '--json']);
+  const r = await cli(['verify', '-i', inventory, '--strict', '--json', ...BUSY_NODE]);
   const report = JSON.parse(r.stdout) as Checks;
   const bad = Object.entries(report.hosts).flatMap(([h, v]) =>
     (v.checks ?? []).filter((c) => c.status !== 'pass').map((c) => `${h} ${c.id}: ${c.status} (${c.evidence})`),
