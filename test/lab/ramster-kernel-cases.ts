@@ -249,7 +249,7 @@ export function remotifyCases(name: string, opts: { workload: boolean }): { lab:
   it(
     'doctor classifies the real kernel lines of these runs: nothing serious, every ramster line known',
     timings.timed('doctor', async () => {
-      const r = await cli(['doctor', '-i', lab.state.inventory, '--json']);
+      const r = await cli(['doctor', '-i', lab.state.inventory, '--json', ...BUSY_NODE]);
       expect(r.code, r.stdout + r.stderr).toBe(0);
       const out = JSON.parse(r.stdout) as {
         hosts: Record<string, { ramsterKernel: boolean; findings: { class: string; line: string }[] }>;
