@@ -45,10 +45,8 @@ async function probeHosts(inv: Inventory, o: Flags): Promise<HostRead<NodeProbe>
 }
 
 /** Why a host has no probe: unreachable, or its probe failed. */
-function noProbe(r: HostRead<NodeProbe>): { unreachable: string } | { failed: string } | undefined {
-  if ('unreachable' in r) return { unreachable: r.unreachable };
-  if ('failed' in r) return { failed: r.failed };
-  return undefined;
+function noProbe(r: Exclude<HostRead<NodeProbe>, { value: NodeProbe }>): { unreachable: string } | { failed: string } {
+  return 'unreachable' in r ? { unreachable: r.unreachable } : { failed: r.failed };
 }
 
 export async function verifyHosts(o: Flags, setCode: (c: number) => void): Promise<void> {
@@ -58,9 +56,8 @@ export async function verifyHosts(o: Flags, setCode: (c: number) => void): Promi
   const report: Record<string, { unreachable?: string; failed?: string; checks?: Check[] }> = {};
   for (const r of probes) {
     const h = r.host;
-    const missing = noProbe(r);
-    if (missing || !('value' in r)) {
-      report[h] = missing ?? {};
+    if (!('value' in r)) {
+      report[h] = noProbe(r);
       continue;
     }
     const p = r.value;
@@ -169,9 +166,8 @@ export async function doctorHosts(o: Flags, setCode: (c: number) => void): Promi
   let serious = false;
   for (const r of probes) {
     const h = r.host;
-    const missing = noProbe(r);
-    if (missing || !('value' in r)) {
-      out[h] = missing ?? {};
+    if (!('value' in r)) {
+      out[h] = noProbe(r);
       serious ||= 'failed' in r;
       continue;
     }
