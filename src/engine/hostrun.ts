@@ -1,6 +1,6 @@
 import { InputError } from '../input/diagnostics.ts';
 import type { HostEntry, Inventory } from '../inventory/types.ts';
-import { clusterOf } from '../inventory/types.ts';
+import { clusterOf, hostInCluster } from '../inventory/types.ts';
 import { inventoryTemplateVars } from '../inventory/vars.ts';
 import { evaluateCondition } from '../playbook/expr.ts';
 import type { Play, Playbook, StepSpec } from '../playbook/types.ts';
@@ -159,6 +159,7 @@ async function runPlay(
         baseDir: rc.pb.dir,
         timeoutMs,
         log: (line) => rc.events.log?.(h.name, line),
+        inCluster: hostInCluster(rc.inv, h.name),
         cluster: cluster && {
           members,
           exchange: <T>(key: string, value: T) =>

@@ -2,28 +2,23 @@ import type { Diagnostic } from '../input/diagnostics.ts';
 import type { YamlPath, YamlSource } from '../input/yamlsource.ts';
 import { isInteger, isString, setting, type MergedHost } from './hosts.ts';
 import { inventorySchema } from './schema.ts';
-import { computeTargets } from './topology.ts';
+import {
+  type ClusterNode,
+  type ClusterShape,
+  type SettingProblem,
+  TOPOLOGIES,
+  type Topology,
+} from '../cluster/model.ts';
+import { computeTargets } from '../cluster/topology.ts';
+import { MODERN_KEYS, modernSettingProblems, modernSettings } from '../modern/model.ts';
+import { ramsterSettingProblems, ramsterSettings } from '../ramster/model.ts';
 import { unusableClusterAddress } from './addresses.ts';
 import { ancestors, descendants, type GroupNode, type InventoryTree, type Setting } from './tree.ts';
-import type { Backend, Cluster, ClusterNode, Topology } from './types.ts';
+import type { Cluster } from './types.ts';
 
 const HOSTNAME = new RegExp(inventorySchema.$defs.hostVars.properties.hostname.pattern);
 const CLUSTER_NAME = new RegExp(inventorySchema.$defs.cluster.properties.cluster.pattern);
 const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
-/** Keys of the `ramster:` section that only the modern backend understands. */
-const MODERN_KEYS = ['lend_mb', 'replicas', 'nvme_port', 'zswap_compressor', 'zswap_max_pool_percent'];
-const CORE_KEYS = [
-  'cluster',
-  'port',
-  'heartbeat_dead_threshold',
-  'idle_timeout_ms',
-  'keepalive_delay_ms',
-  'reconnect_delay_ms',
-  'backend',
-  'topology',
-];
-const CLUSTER_PROPERTIES: Record<string, { minimum: number; maximum?: number; default: number }> =
-  inventorySchema.$defs.cluster.properties;
 
 const isNodeNumber = (v: unknown): v is number => isInteger(v) && v >= 0 && v <= 7;
 const isHostname = (v: unknown): v is string => typeof v === 'string' && v.length <= 64 && HOSTNAME.test(v);
@@ -93,31 +88,60 @@ export function buildClusters(
 
   function buildCluster(group: GroupNode): Cluster {
     const { section, path: sectionPath } = group.cluster!;
-    const at = (key: string): YamlPath => (key in section ? [...sectionPath, key] : sectionPath);
-    /** The section's value when the schema accepts it (else that was reported), or the default. */
-    const int = (key: string) => {
-      const { minimum, maximum = Infinity, default: fallback } = CLUSTER_PROPERTIES[key];
-      const v = section[key];
-      return isInteger(v) && v >= minimum && v <= maximum ? v : fallback;
-    };
+    const at = (key: string | undefined): YamlPath =>
+      key !== undefined && key in section ? [...sectionPath, key] : sectionPath;
     const name =
       typeof section.cluster === 'string' && CLUSTER_NAME.test(section.cluster) ? section.cluster : group.name;
     const label = `cluster \`${name}\``;
-    const backendValid = section.backend === undefined || section.backend === 'legacy' || section.backend === 'modern';
-    const backend: Backend = section.backend === 'modern' ? 'modern' : 'legacy';
-    const topology = ['one-way', 'symmetric', 'ram-server'].includes(section.topology as string)
-      ? (section.topology as Topology)
-      : undefined;
-    const idleTimeoutMs = int('idle_timeout_ms');
-    const keepaliveDelayMs = int('keepalive_delay_ms');
-
-    const options: Record<string, unknown> = backend === 'modern' ? { nvme_port: 4420, replicas: 1 } : {};
-    for (const [k, v] of Object.entries(section)) if (!CORE_KEYS.includes(k)) options[k] = v;
-    const replicas: 1 | 2 = backend === 'modern' && options.replicas === 2 ? 2 : 1;
-
+    const topology = TOPOLOGIES.includes(section.topology as Topology) ? (section.topology as Topology) : undefined;
     const members = collectMembers(group, name);
     const n = members.length;
+    const modern = section.backend === 'modern' ? modernSettings(section) : undefined;
+    const problems: SettingProblem[] = modern ? modernSettingProblems(modern, n, label) : legacyOnly(section, label);
+    for (const p of problems) report(at(p.key), p.message, p.hint, p.atKey);
+    checkSize(group, label, n, topology);
+    checkUnique(members, label);
+    const explicit = resolveTargets(members, label, group.name);
+    const numbered = members.filter((m) => m.number);
+    const targets = computeTargets(
+      numbered.map((m) => m.number!.value),
+      topology,
+      explicit,
+      modern?.replicas ?? 1,
+    );
+    const nodes: ClusterNode[] = numbered
+      .map((m) => ({
+        host: m.host,
+        hostname: m.hostname?.value ?? m.host,
+        number: m.number!.value,
+        clusterAddress: m.clusterAddress?.value ?? '',
+        targets: targets.get(m.number!.value) ?? [],
+      }))
+      .sort((a, b) => a.number - b.number);
+    const shape: ClusterShape = { name, group: group.name, topology, nodes };
+    return modern
+      ? { ...shape, backend: 'modern', modern }
+      : { ...shape, backend: 'legacy', ramster: ramsterSettings(section) };
+  }
 
+  /** Staging RAMster's own rules, and the modern backend's keys named where they mean nothing. */
+  function legacyOnly(section: Record<string, unknown>, label: string): SettingProblem[] {
+    const problems = ramsterSettingProblems(ramsterSettings(section), section, label);
+    if (section.backend !== undefined && section.backend !== 'legacy') return problems;
+    const how = section.backend === undefined ? 'the legacy backend (the default)' : 'the legacy backend';
+    for (const key of MODERN_KEYS.filter((k) => k in section)) {
+      problems.push({
+        key,
+        message: `\`${key}\` is a setting of the modern backend, but ${label} uses ${how}`,
+        hint: `add \`backend: modern\` to use it, or remove \`${key}\``,
+        atKey: true,
+      });
+    }
+    return problems;
+  }
+
+  function checkSize(group: GroupNode, label: string, n: number, topology: Topology | undefined) {
+    const { section, path: sectionPath } = group.cluster!;
     if (n === 0)
       report(
         sectionPath,
@@ -132,69 +156,12 @@ export function buildClusters(
         'a cluster has at most 8 nodes (numbers 0 to 7): move some hosts to another group with its own `ramster:` section',
         true,
       );
-    if (idleTimeoutMs <= keepaliveDelayMs) {
-      report(
-        'idle_timeout_ms' in section ? at('idle_timeout_ms') : at('keepalive_delay_ms'),
-        `\`idle_timeout_ms\` (${idleTimeoutMs}) of ${label} must be greater than \`keepalive_delay_ms\` (${keepaliveDelayMs})`,
-        'the kernel refuses an idle timeout that is not above the keepalive delay: raise `idle_timeout_ms` (the HOW-TO uses 1000000) or lower `keepalive_delay_ms`',
-      );
-    }
-    if (backendValid && backend === 'legacy') {
-      const how = section.backend === undefined ? 'the legacy backend (the default)' : 'the legacy backend';
-      for (const k of MODERN_KEYS.filter((k) => k in section)) {
-        report(
-          [...sectionPath, k],
-          `\`${k}\` is a setting of the modern backend, but ${label} uses ${how}`,
-          `add \`backend: modern\` to use it, or remove \`${k}\``,
-          true,
-        );
-      }
-    }
-    if (replicas === 2 && n > 0 && n < 3)
-      report(
-        at('replicas'),
-        `\`replicas: 2\` needs at least 3 nodes, but ${label} has ${n}`,
-        'each borrowing node mirrors its pages onto two other nodes: add a node, or use `replicas: 1`',
-      );
     if (topology && n > 0 && n < 2)
       report(
-        at('topology'),
+        'topology' in section ? [...sectionPath, 'topology'] : sectionPath,
         `topology \`${topology}\` needs at least 2 nodes, but ${label} has ${n}`,
         `add a node to group \`${group.name}\`, or remove \`topology\` (a single node borrows from nobody)`,
       );
-
-    checkUnique(members, label);
-    const explicit = resolveTargets(members, label, group.name);
-    const numbered = members.filter((m) => m.number);
-    const targets = computeTargets(
-      numbered.map((m) => m.number!.value),
-      topology,
-      explicit,
-      replicas,
-    );
-    const nodes: ClusterNode[] = numbered
-      .map((m) => ({
-        host: m.host,
-        hostname: m.hostname?.value ?? m.host,
-        number: m.number!.value,
-        clusterAddress: m.clusterAddress?.value ?? '',
-        targets: targets.get(m.number!.value) ?? [],
-      }))
-      .sort((a, b) => a.number - b.number);
-
-    return {
-      name,
-      group: group.name,
-      port: int('port'),
-      heartbeatDeadThreshold: int('heartbeat_dead_threshold'),
-      idleTimeoutMs,
-      keepaliveDelayMs,
-      reconnectDelayMs: int('reconnect_delay_ms'),
-      backend,
-      topology,
-      options,
-      nodes,
-    };
   }
 
   function collectMembers(group: GroupNode, name: string): Member[] {

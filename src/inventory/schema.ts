@@ -6,10 +6,33 @@ import type { Diagnostic } from '../input/diagnostics.ts';
 import type { YamlPath, YamlSource } from '../input/yamlsource.ts';
 import { describePath, describeValue, placeOf } from './describe.ts';
 import { closest } from '../input/suggest.ts';
+import { MODERN_SETTINGS_SCHEMA } from '../modern/model.ts';
+import { RAMSTER_SETTINGS_SCHEMA } from '../ramster/model.ts';
 
-export const inventorySchema = JSON.parse(
-  readFileSync(new URL('../../schemas/inventory.schema.json', import.meta.url), 'utf8'),
+/** schemas/inventory.schema.json with each backend's keys of the `ramster:` section taken from
+ *  its own model (`npm run schemas` writes the result back; a unit test keeps the file current). */
+export function withBackendSettings(schema: InventorySchema): InventorySchema {
+  const out = structuredClone(schema);
+  const { cluster, backend, topology } = schema.$defs.cluster.properties;
+  out.$defs.cluster.properties = {
+    cluster,
+    ...structuredClone(RAMSTER_SETTINGS_SCHEMA),
+    backend,
+    topology,
+    ...structuredClone(MODERN_SETTINGS_SCHEMA),
+  };
+  return out;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: a JSON schema document, read as data
+type InventorySchema = Record<string, any>;
+
+export const inventorySchema = withBackendSettings(
+  JSON.parse(readFileSync(new URL('../../schemas/inventory.schema.json', import.meta.url), 'utf8')),
 );
+
+/** The exact text of schemas/inventory.schema.json. */
+export const inventorySchemaText = () => `${JSON.stringify(inventorySchema, null, 2)}\n`;
 
 // CommonJS packages: under Node's ESM loader the default import is `module.exports`, which
 // these packages also expose as `.default` (the only form TypeScript's NodeNext types accept).

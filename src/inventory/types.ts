@@ -1,7 +1,9 @@
 import type { YamlSource } from '../input/yamlsource.ts';
+import type { ModernCluster } from '../modern/model.ts';
+import type { LegacyCluster } from '../ramster/model.ts';
 
-export type Backend = 'legacy' | 'modern';
-export type Topology = 'one-way' | 'symmetric' | 'ram-server';
+import type { ClusterNode } from '../cluster/model.ts';
+export type { Backend, ClusterNode, Topology } from '../cluster/model.ts';
 export type Connection = 'ssh' | 'local' | 'chroot';
 
 /** One managed host: how to reach it and its merged variables. */
@@ -31,33 +33,8 @@ export interface HostEntry {
   vars: Record<string, unknown>;
 }
 
-/** A host's place in a RAMster cluster. */
-export interface ClusterNode {
-  host: string; // inventory name
-  hostname: string; // must equal the node's `hostname` (or its short form)
-  number: number; // 0..7
-  /** Address the cluster's nodes use to reach each other. */
-  clusterAddress: string;
-  /** Node numbers this node lends its pages to (RAMster supports one; `replicas: 2` uses two). */
-  targets: number[];
-}
-
-export interface Cluster {
-  name: string;
-  /** Group whose `ramster:` section defined the cluster. */
-  group: string;
-  port: number;
-  heartbeatDeadThreshold: number;
-  idleTimeoutMs: number;
-  keepaliveDelayMs: number;
-  reconnectDelayMs: number;
-  backend: Backend;
-  topology?: Topology;
-  /** Every other key of the group's `ramster:` section (modern backend options etc.). */
-  options: Record<string, unknown>;
-  /** Sorted by node number. */
-  nodes: ClusterNode[];
-}
+/** A cluster as its backend models it: src/ramster/model.ts (legacy), src/modern/model.ts. */
+export type Cluster = LegacyCluster | ModernCluster;
 
 export interface Inventory {
   file: string;
@@ -70,4 +47,11 @@ export interface Inventory {
 
 export function clusterOf(inv: Inventory, host: string): Cluster | undefined {
   return inv.clusters.find((c) => c.nodes.some((n) => n.host === host));
+}
+
+/** A host's cluster and its own node in it (undefined when the host is in no cluster). */
+export function hostInCluster(inv: Inventory, hostName: string): { cluster: Cluster; node: ClusterNode } | undefined {
+  const cluster = clusterOf(inv, hostName);
+  const node = cluster?.nodes.find((n) => n.host === hostName);
+  return cluster && node ? { cluster, node } : undefined;
 }

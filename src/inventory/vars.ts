@@ -1,4 +1,7 @@
-import { clusterOf, type Inventory } from './types.ts';
+import { borrowersOf } from '../cluster/model.ts';
+import type { ModernSettings } from '../modern/model.ts';
+import type { RamsterSettings } from '../ramster/model.ts';
+import { type Cluster, clusterOf, type Inventory } from './types.ts';
 
 export interface TemplateClusterNode {
   host: string;
@@ -11,22 +14,39 @@ export interface TemplateClusterNode {
   borrowers: number[];
 }
 
-/** What a playbook sees as `ramster`: the host's cluster, as plain data. */
+/** What a playbook sees as `ramster`: the host's cluster, as plain data (a view for templates
+ *  and `when:`; steps get the typed model, StepContext.inCluster). */
 export interface TemplateCluster {
   name: string;
   group: string;
-  port: number;
-  heartbeatDeadThreshold: number;
-  idleTimeoutMs: number;
-  keepaliveDelayMs: number;
-  reconnectDelayMs: number;
-  backend: string;
+  backend: Cluster['backend'];
   topology?: string;
-  options: Record<string, unknown>;
+  /** The backend's settings (src/ramster/model.ts or src/modern/model.ts). */
+  settings: RamsterSettings | ModernSettings;
   /** Sorted by node number. */
   nodes: TemplateClusterNode[];
   /** This host's own entry of `nodes`. */
   node: TemplateClusterNode;
+}
+
+function templateCluster(cluster: Cluster, hostName: string): TemplateCluster {
+  const nodes = cluster.nodes.map((n) => ({
+    host: n.host,
+    hostname: n.hostname,
+    number: n.number,
+    address: n.clusterAddress,
+    targets: [...n.targets],
+    borrowers: borrowersOf(cluster, n.number),
+  }));
+  return {
+    name: cluster.name,
+    group: cluster.group,
+    backend: cluster.backend,
+    topology: cluster.topology,
+    settings: structuredClone(cluster.backend === 'modern' ? cluster.modern : cluster.ramster),
+    nodes,
+    node: nodes.find((n) => n.host === hostName)!,
+  };
 }
 
 /** Variables a playbook sees for a host: merged vars, `inventory_hostname`, and `ramster`
@@ -38,31 +58,6 @@ export function inventoryTemplateVars(
   const host = inv.hosts.get(hostName);
   if (!host) throw new Error(`unknown host ${hostName} in inventory ${inv.file}`);
   const cluster = clusterOf(inv, hostName);
-  let ramster: TemplateCluster | undefined;
-  if (cluster) {
-    const borrowersOf = (num: number) => cluster.nodes.filter((b) => b.targets.includes(num)).map((b) => b.number);
-    const nodes = cluster.nodes.map((n) => ({
-      host: n.host,
-      hostname: n.hostname,
-      number: n.number,
-      address: n.clusterAddress,
-      targets: [...n.targets],
-      borrowers: borrowersOf(n.number),
-    }));
-    ramster = {
-      name: cluster.name,
-      group: cluster.group,
-      port: cluster.port,
-      heartbeatDeadThreshold: cluster.heartbeatDeadThreshold,
-      idleTimeoutMs: cluster.idleTimeoutMs,
-      keepaliveDelayMs: cluster.keepaliveDelayMs,
-      reconnectDelayMs: cluster.reconnectDelayMs,
-      backend: cluster.backend,
-      topology: cluster.topology,
-      options: structuredClone(cluster.options),
-      nodes,
-      node: nodes.find((n) => n.host === hostName)!,
-    };
-  }
+  const ramster = cluster ? templateCluster(cluster, hostName) : undefined;
   return { ...structuredClone(host.vars), inventory_hostname: hostName, ramster };
 }

@@ -3,7 +3,8 @@
  * lends (one NVMe/TCP namespace per borrowing node, backed by a sparse file on tmpfs), which
  * namespaces it borrows, and how it swaps onto them. Pure data: no transport, no shell.
  */
-import type { Cluster, ClusterNode } from '../inventory/types.ts';
+import type { ClusterNode } from '../cluster/model.ts';
+import type { ModernCluster } from './model.ts';
 
 /** Our NQNs: a name space of our own, so nothing else in nvmet's configfs is ever touched. */
 export const NQN_PREFIX = 'nqn.2026-11.io.ramster-provision';
@@ -14,7 +15,6 @@ export const SWAP_LABEL = 'ramster-remote';
 export const MD_DEVICE = '/dev/md/ramster-swap';
 /** The highest swap priority there is: the remote device is used before any local swap. */
 export const SWAP_PRIORITY = 32767;
-export const DEFAULT_LEND_MB = 1024;
 /**
  * One copy: a network blip must never fail swap I/O, so the host reconnects for ever.
  * Two copies: a lender that is gone must fail its RAID1 leg instead of blocking the mirror,
@@ -63,10 +63,8 @@ export interface ModernPlan {
   zswap?: { compressor?: string; maxPoolPercent?: number };
 }
 
-export function modernPlan(cluster: Cluster, node: ClusterNode): ModernPlan {
-  const o = cluster.options;
-  const port = typeof o.nvme_port === 'number' ? o.nvme_port : 4420;
-  const lendMb = typeof o.lend_mb === 'number' ? o.lend_mb : DEFAULT_LEND_MB;
+export function modernPlan(cluster: ModernCluster, node: ClusterNode): ModernPlan {
+  const { nvmePort: port, lendMb, zswapCompressor, zswapMaxPoolPercent } = cluster.modern;
   const byNumber = new Map(cluster.nodes.map((n) => [n.number, n]));
   const mirrored = node.targets.length === 2;
 
@@ -94,8 +92,8 @@ export function modernPlan(cluster: Cluster, node: ClusterNode): ModernPlan {
 
   const zswap = borrows.length
     ? {
-        ...(typeof o.zswap_compressor === 'string' ? { compressor: o.zswap_compressor } : {}),
-        ...(typeof o.zswap_max_pool_percent === 'number' ? { maxPoolPercent: o.zswap_max_pool_percent } : {}),
+        ...(zswapCompressor !== undefined ? { compressor: zswapCompressor } : {}),
+        ...(zswapMaxPoolPercent !== undefined ? { maxPoolPercent: zswapMaxPoolPercent } : {}),
       }
     : undefined;
   return {

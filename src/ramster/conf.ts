@@ -1,4 +1,4 @@
-import type { Cluster } from '../inventory/types.ts';
+import type { LegacyCluster } from './model.ts';
 import { formatConfErrors, parseRamsterConf } from './confparse.ts';
 
 /**
@@ -7,7 +7,7 @@ import { formatConfErrors, parseRamsterConf } from './confparse.ts';
  * then one `node:` stanza per node by number. One tab before each attribute, a blank line
  * between stanzas, LF endings, a final newline: byte-identical on every node.
  */
-export function renderRamsterConf(cluster: Cluster): string {
+export function renderRamsterConf(cluster: LegacyCluster): string {
   const nodes = [...cluster.nodes].sort((a, b) => a.number - b.number);
   const stanza = (header: string, attrs: [string, string | number][]) =>
     [`${header}:`, ...attrs.map(([k, v]) => `\t${k} = ${v}`)].join('\n');
@@ -22,7 +22,7 @@ export function renderRamsterConf(cluster: Cluster): string {
         ['cluster', cluster.name],
         ['number', n.number],
         ['ip_address', n.clusterAddress],
-        ['ip_port', cluster.port],
+        ['ip_port', cluster.ramster.port],
       ]),
     ),
   ].join('\n\n')}\n`;

@@ -1,16 +1,8 @@
-import type { Cluster } from '../inventory/types.ts';
+import type { LegacyCluster } from './model.ts';
 import { remoteTarget } from './heartbeat.ts';
 
 /** Where ramster-ctl and the ramster service read their settings (o2cb's convention). */
 export const DEFAULTS_PATH = { debian: '/etc/default/ramster', redhat: '/etc/sysconfig/ramster' } as const;
-
-/** The HOW-TO's `service ramster configure` answers. */
-export const HOWTO_DEFAULTS = {
-  heartbeatDeadThreshold: 500,
-  idleTimeoutMs: 1_000_000,
-  keepaliveDelayMs: 2000,
-  reconnectDelayMs: 2000,
-} as const;
 
 /**
  * The defaults file (/etc/default/ramster or /etc/sysconfig/ramster) of a cluster's node.
@@ -18,7 +10,7 @@ export const HOWTO_DEFAULTS = {
  * drops peers whose timeouts differ); with no `nodeNumber` the target is left empty, which is
  * also the file shipped in the ramster-tools package.
  */
-export function renderDefaults(cluster: Cluster, nodeNumber?: number): string {
+export function renderDefaults(cluster: LegacyCluster, nodeNumber?: number): string {
   let target = '';
   if (nodeNumber !== undefined) {
     const self = cluster.nodes.find((n) => n.number === nodeNumber);
@@ -38,17 +30,17 @@ RAMSTER_ENABLED=true
 RAMSTER_BOOTCLUSTER=${cluster.name}
 
 # RAMSTER_HEARTBEAT_THRESHOLD: heartbeat dead threshold (values <= 2 are ignored by the kernel).
-RAMSTER_HEARTBEAT_THRESHOLD=${cluster.heartbeatDeadThreshold}
+RAMSTER_HEARTBEAT_THRESHOLD=${cluster.ramster.heartbeatDeadThreshold}
 
 # RAMSTER_IDLE_TIMEOUT_MS: time in ms before a silent connection is dropped; connection
 # attempts also stop for good after this long, hence the large value.
-RAMSTER_IDLE_TIMEOUT_MS=${cluster.idleTimeoutMs}
+RAMSTER_IDLE_TIMEOUT_MS=${cluster.ramster.idleTimeoutMs}
 
 # RAMSTER_KEEPALIVE_DELAY_MS: max. time in ms before a keepalive packet is sent.
-RAMSTER_KEEPALIVE_DELAY_MS=${cluster.keepaliveDelayMs}
+RAMSTER_KEEPALIVE_DELAY_MS=${cluster.ramster.keepaliveDelayMs}
 
 # RAMSTER_RECONNECT_DELAY_MS: min. time in ms between connection attempts.
-RAMSTER_RECONNECT_DELAY_MS=${cluster.reconnectDelayMs}
+RAMSTER_RECONNECT_DELAY_MS=${cluster.ramster.reconnectDelayMs}
 
 # RAMSTER_REMOTE_TARGET: node number this node sends its pages to ('ramster-ctl remotify');
 # empty on nodes that only lend memory.

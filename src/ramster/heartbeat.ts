@@ -1,4 +1,5 @@
-import type { Cluster, ClusterNode } from '../inventory/types.ts';
+import type { ClusterNode } from '../cluster/model.ts';
+import type { LegacyCluster } from './model.ts';
 
 export const RAMSTER_SYSFS = '/sys/kernel/mm/ramster';
 export const RAMSTER_CTL = '/usr/sbin/ramster-ctl';
@@ -7,7 +8,7 @@ export const RAMSTER_CTL = '/usr/sbin/ramster-ctl';
 export const TARGET_RETRIES = 30;
 
 /** The remote target of a node: RAMster's kernel takes one (remote_target_nodenum). */
-export function remoteTarget(cluster: Cluster, node: ClusterNode): number | undefined {
+export function remoteTarget(cluster: LegacyCluster, node: ClusterNode): number | undefined {
   if (node.targets.length > 1) {
     throw new Error(
       `node ${node.number} (${node.host}) lists ${node.targets.length} targets: the legacy RAMster kernel takes one remote target per node`,
@@ -32,7 +33,7 @@ export function remoteTarget(cluster: Cluster, node: ClusterNode): number | unde
  * swallowed and use up the node's one-shot flag until reboot (ramster-kernel.md, sysfs table).
  * The target write is retried because the kernel ignores it while the target is not yet up.
  */
-export function heartbeatBlock(cluster: Cluster, nodeNumber: number): string[] {
+export function heartbeatBlock(cluster: LegacyCluster, nodeNumber: number): string[] {
   const self = cluster.nodes.find((n) => n.number === nodeNumber);
   if (!self) throw new Error(`cluster '${cluster.name}' has no node number ${nodeNumber}`);
   const target = remoteTarget(cluster, self);

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Cluster, ClusterNode } from '../inventory/types.ts';
+import type { ClusterNode } from '../cluster/model.ts';
+import type { LegacyCluster } from './model.ts';
 import { renderRamsterConf } from './conf.ts';
 import type { Probe } from './probe.ts';
 
@@ -21,7 +22,7 @@ export const NEEDS_KERNEL_NOTE =
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 /** Pass/fail with evidence for one node, from its probe output (see probe.ts). */
-export function verifyNode(cluster: Cluster, node: ClusterNode, p: Probe): Check[] {
+export function verifyNode(cluster: LegacyCluster, node: ClusterNode, p: Probe): Check[] {
   const checks: Check[] = [];
   const add = (id: string, title: string, ok: boolean, evidence: string, fix: string, needsKernel = false) =>
     checks.push({

@@ -1,3 +1,4 @@
+import type { Cluster, ClusterNode } from '../inventory/types.ts';
 import type { Facts } from '../transport/facts.ts';
 import type { Transport } from '../transport/types.ts';
 import type { SchemaFits } from './schema.ts';
@@ -37,6 +38,8 @@ export interface StepContext {
   timeoutMs?: number;
   /** The host's cluster peers in this run; absent when the host is in no cluster. */
   cluster?: ClusterPeers;
+  /** The host's cluster as its backend models it, and its own node; absent outside a cluster. */
+  inCluster?: { cluster: Cluster; node: ClusterNode };
 }
 
 export interface ClusterPeers {

@@ -23,8 +23,10 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['engine'],
   ['playbook'], // playbook loading checks step args against the step registry
   ['steps'],
-  ['transport', 'ramster', 'modern', 'kernel'], // kernel: the kernel pipeline's pure half (build key, manifest, grub entries, kconfig)
+  // the inventory loader: parses and locates; each backend's settings, defaults and rules come from its domain
   ['inventory'],
+  ['transport', 'ramster', 'modern', 'kernel'], // kernel: the kernel pipeline's pure half (build key, manifest, grub entries, kconfig)
+  ['cluster'], // what every cluster is: nodes, numbers, topology -> targets
   ['input'], // input diagnostics: YAML with positions, located errors, ajv errors, suggestions
   ['(src)'],
 ];

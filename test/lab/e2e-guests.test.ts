@@ -72,6 +72,7 @@ describe('lab guests end to end: configfs, service + reboot, faults', () => {
     timings.timed('configfs', async () => {
       const inv = await loadInventory(lab.state.inventory);
       const cluster = inv.clusters[0];
+      if (cluster.backend !== 'legacy') throw new Error('the lab cluster is legacy');
       const conf = renderRamsterConf(cluster);
       const ctl = readFileSync(join(REPO_ROOT, 'playbooks/files/ramster-tools/ramster-ctl'), 'utf8');
       await Promise.all(

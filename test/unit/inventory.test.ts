@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/input/diagnostics.ts';
 import { loadInventory, loadInventoryText } from '../../src/inventory/load.ts';
 import { inventorySchema } from '../../src/inventory/schema.ts';
-import { computeTargets } from '../../src/inventory/topology.ts';
+import { computeTargets } from '../../src/cluster/topology.ts';
 import { clusterOf, type Cluster, type Inventory } from '../../src/inventory/types.ts';
 import { inventoryTemplateVars } from '../../src/inventory/vars.ts';
 
@@ -32,10 +32,8 @@ describe('the example inventory', () => {
     expect(c).toMatchObject({
       name: 'ramster',
       group: 'lab',
-      port: 7777,
-      heartbeatDeadThreshold: 500,
-      idleTimeoutMs: 1_000_000,
       backend: 'legacy',
+      ramster: { port: 7777, heartbeatDeadThreshold: 500, idleTimeoutMs: 1_000_000 },
       topology: 'one-way',
     });
     expect(c.nodes.map((n) => [n.host, n.hostname, n.number])).toEqual([
@@ -165,14 +163,15 @@ describe('clusters', () => {
     expect(c).toEqual({
       name: 'lab',
       group: 'lab',
-      port: 7777,
-      heartbeatDeadThreshold: 500,
-      idleTimeoutMs: 1_000_000,
-      keepaliveDelayMs: 2000,
-      reconnectDelayMs: 2000,
       backend: 'legacy',
+      ramster: {
+        port: 7777,
+        heartbeatDeadThreshold: 500,
+        idleTimeoutMs: 1_000_000,
+        keepaliveDelayMs: 2000,
+        reconnectDelayMs: 2000,
+      },
       topology: undefined,
-      options: {},
       nodes: [
         { host: 'n0', hostname: 'system0', number: 0, clusterAddress: '10.0.0.1', targets: [] },
         { host: 'n1', hostname: 'system1', number: 1, clusterAddress: '10.0.0.2', targets: [] },
@@ -236,7 +235,7 @@ all:
       [0, 1, 2],
     ).clusters[0];
     expect(targetsOf(ram)).toEqual({ 0: [], 1: [0, 2], 2: [0, 1] });
-    expect(ram.options).toEqual({ nvme_port: 4420, replicas: 2, lend_mb: 512 });
+    expect(ram.backend === 'modern' && ram.modern).toEqual({ nvmePort: 4420, replicas: 2, lendMb: 512 });
     const sym = cluster('        backend: modern\n        topology: symmetric\n        replicas: 2', [0, 1, 2, 3])
       .clusters[0];
     expect(targetsOf(sym)).toEqual({ 0: [1, 2], 1: [2, 3], 2: [3, 0], 3: [0, 1] });
@@ -261,7 +260,8 @@ all:
         w1:
 `);
     expect(inv.clusters[0].nodes.map((n) => n.host)).toEqual(['big', 'c1', 'c2']);
-    expect(inv.clusters[0].port).toBe(8000);
+    const lab = inv.clusters[0];
+    expect(lab.backend === 'legacy' && lab.ramster.port).toBe(8000);
     expect(clusterOf(inv, 'c1')?.name).toBe('lab');
     expect(clusterOf(inv, 'w1')).toBeUndefined();
   });
@@ -315,14 +315,9 @@ all:
       ramster: {
         name: 'lab',
         group: 'lab',
-        port: 7777,
-        heartbeatDeadThreshold: 500,
-        idleTimeoutMs: 1_000_000,
-        keepaliveDelayMs: 2000,
-        reconnectDelayMs: 2000,
         backend: 'modern',
         topology: 'one-way',
-        options: { nvme_port: 4420, replicas: 1, zswap_compressor: 'lz4' },
+        settings: { nvmePort: 4420, replicas: 1, lendMb: 1024, zswapCompressor: 'lz4' },
         nodes,
         node: nodes[0],
       },
@@ -335,9 +330,9 @@ all:
     expect(c).toEqual({ greeting: 'hi', inventory_hostname: 'c', ramster: undefined });
     const a = inventoryTemplateVars(inv, 'a');
     a.ramster!.nodes[0].targets.push(7);
-    a.ramster!.options.lend_mb = 1;
+    (a.ramster!.settings as { lendMb: number }).lendMb = 1;
     expect(inv.clusters[0].nodes[0].targets).toEqual([1]);
-    expect(inv.clusters[0].options).not.toHaveProperty('lend_mb');
+    expect(inv.clusters[0].backend === 'modern' && inv.clusters[0].modern.lendMb).toBe(1024);
   });
 
   it('refuses an unknown host', () => {

@@ -42,7 +42,7 @@ import type { FileStateSnapshot } from '../../src/transport/snapshot.ts';
 const withSnapshot = (t: Transport, snapshot: FileStateSnapshot) => new HostTransport(t, { snapshot });
 import type { Transport } from '../../src/transport/types.ts';
 import { makeCtx } from './steps/helpers.ts';
-import { clusterVars, ramsterCtx } from './steps/ramster/fixtures.ts';
+import { clusterHosts, ramsterCtx } from './steps/ramster/fixtures.ts';
 
 // The file-state snapshot against a real folder (LocalTransport): what it keeps, what a write
 // forgets, and the round trips it saves the engine.
@@ -181,7 +181,7 @@ describe('read-only commands keep the snapshot', () => {
   // Each step's state read on a host where it finds nothing to do: it only reads, so the files
   // later steps read are still served without a round trip. `live`: the step checks the running
   // system, which a folder target has not.
-  const vars = clusterVars(2).get('host0')!;
+  const vars = clusterHosts(2).get('host0')!;
   const cases: { name: string; live?: boolean; check: (t: Transport) => Promise<Change> }[] = [
     {
       name: 'service state',

@@ -2,7 +2,7 @@ import { readExitCode, readHosts, type HostRead } from '../../engine/readhosts.t
 import { readOnly } from '../../transport/fileops.ts';
 import { readOptions } from '../flags.ts';
 import { loadInventory } from '../../inventory/load.ts';
-import { clusterOf, type Cluster, type Inventory } from '../../inventory/types.ts';
+import { type ClusterNode, clusterOf, hostInCluster, type Inventory } from '../../inventory/types.ts';
 import { modernPlan, type ModernPlan } from '../../modern/plan.ts';
 import { MODERN_PROBE_SCRIPT, parseModernProbe, type ModernProbe } from '../../modern/probe.ts';
 import { modernFindings, modernStatus, verifyModernNode } from '../../modern/verify.ts';
@@ -12,15 +12,16 @@ import { PROBE_SCRIPT, parseProbe, type Probe } from '../../ramster/probe.ts';
 import { NEEDS_KERNEL_NOTE, verifyNode, type Check } from '../../ramster/verify.ts';
 import { makeStyle } from '../../report/style.ts';
 import type { HostFlags } from '../flags.ts';
+import type { LegacyCluster } from '../../ramster/model.ts';
 
 export interface Flags extends HostFlags {
   strict?: boolean;
 }
 
 /** A node's probe: the legacy RAMster one, or the modern backend's with the node's plan. */
-type NodeProbe = { legacy: Probe } | { modern: ModernProbe; plan: ModernPlan };
-
-const modernPlanOf = (c: Cluster, host: string) => modernPlan(c, c.nodes.find((n) => n.host === host)!);
+type NodeProbe =
+  | { legacy: Probe; cluster: LegacyCluster; node: ClusterNode }
+  | { modern: ModernProbe; plan: ModernPlan };
 
 /** The read-only probe of every selected cluster host, through the engine: one command each. */
 async function probeHosts(inv: Inventory, o: Flags): Promise<HostRead<NodeProbe>[]> {
@@ -28,13 +29,13 @@ async function probeHosts(inv: Inventory, o: Flags): Promise<HostRead<NodeProbe>
     inv,
     readOptions(o, (h: string) => !!clusterOf(inv, h)),
     async (t, h) => {
-      const c = clusterOf(inv, h)!;
-      if (c.backend === 'modern')
+      const { cluster, node } = hostInCluster(inv, h)!;
+      if (cluster.backend === 'modern')
         return {
           modern: parseModernProbe((await t.exec(MODERN_PROBE_SCRIPT, readOnly())).stdout),
-          plan: modernPlanOf(c, h),
+          plan: modernPlan(cluster, node),
         };
-      return { legacy: parseProbe((await t.exec(PROBE_SCRIPT, readOnly())).stdout) };
+      return { legacy: parseProbe((await t.exec(PROBE_SCRIPT, readOnly())).stdout), cluster, node };
     },
   );
   if (!reads.length)
@@ -61,12 +62,8 @@ export async function verifyHosts(o: Flags, setCode: (c: number) => void): Promi
       continue;
     }
     const p = r.value;
-    const c = clusterOf(inv, h)!;
     report[h] = {
-      checks:
-        'modern' in p
-          ? verifyModernNode(p.plan, p.modern)
-          : verifyNode(c, c.nodes.find((n) => n.host === h)!, p.legacy),
+      checks: 'modern' in p ? verifyModernNode(p.plan, p.modern) : verifyNode(p.cluster, p.node, p.legacy),
     };
   }
   const all = Object.values(report).flatMap((r) => r.checks ?? []);

@@ -3,7 +3,7 @@ import type { StepContext } from '../types.ts';
 import { hostCluster } from '../ramster/cluster.ts';
 
 /** The modern backend's plan for this host, refusing a host of a legacy cluster. */
-export function hostModernPlan(ctx: Pick<StepContext, 'vars' | 'host'>): ModernPlan {
+export function hostModernPlan(ctx: Pick<StepContext, 'inCluster' | 'host'>): ModernPlan {
   const { cluster, node } = hostCluster(ctx);
   if (cluster.backend !== 'modern') {
     throw new Error(

@@ -1,10 +1,11 @@
-import type { Cluster, ClusterNode } from '../../inventory/types.ts';
+import type { ClusterNode } from '../../cluster/model.ts';
+import type { LegacyCluster } from '../../ramster/model.ts';
 import { DEFAULTS_PATH } from '../../ramster/defaults.ts';
 import { RAMSTER_CTL, RAMSTER_SYSFS, remoteTarget } from '../../ramster/heartbeat.ts';
 import { probe, run } from '../../transport/fileops.ts';
 import { hostPath } from '../../transport/types.ts';
 import { defineStep, noChange, type Change, type StepContext } from '../types.ts';
-import { hostCluster } from './cluster.ts';
+import { hostLegacyCluster } from './cluster.ts';
 import { shq } from '../../shell.ts';
 
 export type BringupArgs = {
@@ -106,7 +107,7 @@ async function readDmesg(ctx: StepContext, dmesgCommand: string): Promise<string
   );
 }
 
-function planFor(ctx: StepContext, cluster: Cluster, node: ClusterNode, sec: Map<string, string>): Plan {
+function planFor(ctx: StepContext, cluster: LegacyCluster, node: ClusterNode, sec: Map<string, string>): Plan {
   const numbers = cluster.nodes.map((n) => n.number);
   const peers = numbers.filter((n) => n !== node.number);
   const up = words(sec.get('manual_node_up')).map(Number);
@@ -170,7 +171,7 @@ export const bringupStep = defineStep<BringupArgs>()({
     },
   },
   async checkApply(args, ctx) {
-    const { cluster, node } = hostCluster(ctx);
+    const { cluster, node } = hostLegacyCluster(ctx);
     if (!ctx.cluster) throw new Error(`${ctx.host} has no cluster peers in this run`);
     const dmesgCommand = args.dmesg_command ?? 'dmesg';
     const timeoutS = args.connect_timeout_s ?? DEFAULT_CONNECT_TIMEOUT_S;
@@ -269,7 +270,7 @@ function throwIfAny(results: Map<string, string | undefined>, what: string): voi
 
 async function waitForPeers(
   ctx: StepContext,
-  cluster: Cluster,
+  cluster: LegacyCluster,
   node: ClusterNode,
   dmesgCommand: string,
   timeoutS: number,

@@ -1,40 +1,29 @@
-import type { Cluster, ClusterNode } from '../../inventory/types.ts';
-import type { TemplateCluster } from '../../inventory/vars.ts';
+import type { ClusterNode } from '../../cluster/model.ts';
+import type { Cluster } from '../../inventory/types.ts';
+import type { LegacyCluster } from '../../ramster/model.ts';
 import type { StepContext } from '../types.ts';
 
-/**
- * The host's cluster in the shape the src/ramster renderers take, rebuilt from the `ramster`
- * template variable (what the engine hands every step), so steps need no inventory loader.
- */
-export function hostCluster(ctx: Pick<StepContext, 'vars' | 'host'>): { cluster: Cluster; node: ClusterNode } {
-  const r = ctx.vars.ramster as TemplateCluster | undefined;
-  if (!r || typeof r !== 'object' || !Array.isArray(r.nodes) || !r.node) {
+/** The host's cluster and node, as the engine hands them to every step. */
+export function hostCluster(ctx: Pick<StepContext, 'inCluster' | 'host'>): { cluster: Cluster; node: ClusterNode } {
+  if (!ctx.inCluster) {
     throw new Error(
       `host ${ctx.host} is in no RAMster cluster: add it to the hosts of an inventory group that has a \`ramster:\` section (see playbooks/inventory.example.yaml)`,
     );
   }
-  const toNode = (n: TemplateCluster['nodes'][number]): ClusterNode => ({
-    host: n.host,
-    hostname: n.hostname,
-    number: n.number,
-    clusterAddress: n.address,
-    targets: [...n.targets],
-  });
-  const nodes = r.nodes.map(toNode).sort((a, b) => a.number - b.number);
-  const cluster: Cluster = {
-    name: r.name,
-    group: r.group,
-    port: r.port,
-    heartbeatDeadThreshold: r.heartbeatDeadThreshold,
-    idleTimeoutMs: r.idleTimeoutMs,
-    keepaliveDelayMs: r.keepaliveDelayMs,
-    reconnectDelayMs: r.reconnectDelayMs,
-    backend: r.backend as Cluster['backend'],
-    topology: r.topology as Cluster['topology'],
-    options: r.options ?? {},
-    nodes,
-  };
-  const node = nodes.find((n) => n.number === r.node.number)!;
+  return ctx.inCluster;
+}
+
+/** The host's staging RAMster cluster, refusing a host of a modern cluster. */
+export function hostLegacyCluster(ctx: Pick<StepContext, 'inCluster' | 'host'>): {
+  cluster: LegacyCluster;
+  node: ClusterNode;
+} {
+  const { cluster, node } = hostCluster(ctx);
+  if (cluster.backend !== 'legacy') {
+    throw new Error(
+      `${ctx.host} is a node of cluster ${cluster.name}, which uses the ${cluster.backend} backend: ramster_* steps need \`backend: legacy\` (the default) in its \`ramster:\` section`,
+    );
+  }
   return { cluster, node };
 }
 

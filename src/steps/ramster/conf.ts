@@ -3,7 +3,7 @@ import { renderRamsterConf } from '../../ramster/conf.ts';
 import { formatConfErrors, parseRamsterConf } from '../../ramster/confparse.ts';
 import { convergeFile } from '../file.ts';
 import { defineStep, type Change } from '../types.ts';
-import { hostCluster } from './cluster.ts';
+import { hostLegacyCluster } from './cluster.ts';
 
 export type RamsterConfArgs = {
   path?: string;
@@ -37,7 +37,7 @@ export const ramsterConfStep = defineStep<RamsterConfArgs>()({
   reads: (args) => [args.path ?? RAMSTER_CONF_PATH],
   async checkApply(args, ctx) {
     const path = args.path ?? RAMSTER_CONF_PATH;
-    const { cluster, node } = hostCluster(ctx);
+    const { cluster, node } = hostLegacyCluster(ctx);
     const text = renderRamsterConf(cluster);
     // With this node's name, so the file must also have exactly one local node for it.
     const parsed = parseRamsterConf(text, node.hostname);

@@ -1,7 +1,7 @@
 import { DEFAULTS_PATH, renderDefaults } from '../../ramster/defaults.ts';
 import { convergeFile } from '../file.ts';
 import { defineStep } from '../types.ts';
-import { hostCluster, osFamily } from './cluster.ts';
+import { hostLegacyCluster, osFamily } from './cluster.ts';
 
 export type RamsterDefaultsArgs = Record<string, never>;
 
@@ -12,7 +12,7 @@ export const ramsterDefaultsStep = defineStep<RamsterDefaultsArgs>()({
   argsSchema: { type: 'object', additionalProperties: false, properties: {} },
   reads: () => Object.values(DEFAULTS_PATH),
   async checkApply(_args, ctx) {
-    const { cluster, node } = hostCluster(ctx);
+    const { cluster, node } = hostLegacyCluster(ctx);
     const path = DEFAULTS_PATH[osFamily(ctx)];
     const text = renderDefaults(cluster, node.number);
     return convergeFile(ctx, { path, mode: '0644', owner: 'root', group: 'root' }, () => text);

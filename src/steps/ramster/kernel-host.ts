@@ -1,4 +1,3 @@
-import type { TemplateCluster } from '../../inventory/vars.ts';
 import { LocalTransport } from '../../transport/local.ts';
 import type { Transport } from '../../transport/types.ts';
 import type { StepContext } from '../types.ts';
@@ -31,7 +30,7 @@ export const BUILD_HOST_DESCRIPTION =
 export const buildHostSchema = { type: 'string', minLength: 1, description: BUILD_HOST_DESCRIPTION } as const;
 
 export function resolveBuildHost(
-  ctx: Pick<StepContext, 't' | 'host' | 'vars' | 'cluster'>,
+  ctx: Pick<StepContext, 't' | 'host' | 'vars' | 'cluster' | 'inCluster'>,
   arg: string | undefined,
 ): BuildHostRole {
   const wanted = arg === undefined || arg === '' ? 'first' : arg;
@@ -52,9 +51,7 @@ export function resolveBuildHost(
     return { actor: ctx.host, isActor: true, buildHost: ctx.host, label: ctx.host, t: ctx.t };
   }
   const members = ctx.cluster.members;
-  const nodes = [...((ctx.vars.ramster as TemplateCluster | undefined)?.nodes ?? [])].sort(
-    (a, b) => a.number - b.number,
-  );
+  const nodes = ctx.inCluster?.cluster.nodes ?? []; // sorted by number
   const first = nodes.find((n) => members.includes(n.host))?.host ?? [...members].sort()[0] ?? ctx.host;
   if (wanted === 'control') {
     const isActor = ctx.host === first;

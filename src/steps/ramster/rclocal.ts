@@ -4,7 +4,7 @@ import { hostPath, type Transport } from '../../transport/types.ts';
 import { convergeFile } from '../file.ts';
 import { bare, decodeText, splitLines } from '../lines.ts';
 import { defineStep, type Change } from '../types.ts';
-import { hostCluster, osFamily } from './cluster.ts';
+import { hostLegacyCluster, osFamily } from './cluster.ts';
 import { shq } from '../../shell.ts';
 
 export type RclocalArgs = {
@@ -69,7 +69,7 @@ export const rclocalStep = defineStep<RclocalArgs>()({
   },
   reads: () => Object.values(RCLOCAL_PATH),
   async checkApply(args, ctx) {
-    const { cluster, node } = hostCluster(ctx);
+    const { cluster, node } = hostLegacyCluster(ctx);
     const path = RCLOCAL_PATH[osFamily(ctx)];
     const block = heartbeatBlock(cluster, node.number);
 

@@ -2,7 +2,7 @@ import { PROBE_SCRIPT, parseProbe } from '../../ramster/probe.ts';
 import { NEEDS_KERNEL_NOTE, verifyNode } from '../../ramster/verify.ts';
 import { probe } from '../../transport/fileops.ts';
 import { defineStep, noChange } from '../types.ts';
-import { hostCluster, isImageTarget } from './cluster.ts';
+import { hostLegacyCluster, isImageTarget } from './cluster.ts';
 
 export type RamsterVerifyArgs = Record<string, never>;
 
@@ -18,7 +18,7 @@ export const verifyStep = defineStep<RamsterVerifyArgs>()({
         ...noChange('verify skipped'),
         skipped: 'an image is verified once booted: run `ramster-provision verify` against the host',
       };
-    const { cluster, node } = hostCluster(ctx);
+    const { cluster, node } = hostLegacyCluster(ctx);
     const state = parseProbe(await probe(ctx.t, PROBE_SCRIPT, 'probe RAMster state', ctx.timeoutMs));
     const checks = verifyNode(cluster, node, state);
     const failed = checks.filter((c) => c.status === 'fail');

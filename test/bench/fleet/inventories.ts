@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { computeTargets } from '../../../src/inventory/topology.ts';
+import { computeTargets } from '../../../src/cluster/topology.ts';
 import type { FleetHost } from './fleet.ts';
 
 /** Cluster settings, written once into both inventories. */

@@ -1,24 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import type { Cluster } from '../../../src/inventory/types.ts';
-import { computeTargets } from '../../../src/inventory/topology.ts';
+import { type ModernCluster, modernSettings } from '../../../src/modern/model.ts';
+import { computeTargets } from '../../../src/cluster/topology.ts';
 import { renderModernConf } from '../../../src/modern/conf.ts';
 import { hostNqn, lendFile, modernPlan, modulesNeeded, subsystemNqn } from '../../../src/modern/plan.ts';
 
-function cluster(n: number, topology: Cluster['topology'], options: Record<string, unknown> = {}): Cluster {
+function cluster(n: number, topology: ModernCluster['topology'], options: Record<string, unknown> = {}): ModernCluster {
   const numbers = [...Array(n).keys()];
   const replicas = options.replicas === 2 ? 2 : 1;
   const targets = computeTargets(numbers, topology, new Map(), replicas);
   return {
     name: 'lab',
     group: 'lab',
-    port: 7777,
-    heartbeatDeadThreshold: 500,
-    idleTimeoutMs: 1_000_000,
-    keepaliveDelayMs: 2000,
-    reconnectDelayMs: 2000,
     backend: 'modern',
     topology,
-    options: { nvme_port: 4420, replicas: 1, ...options },
+    modern: modernSettings(options),
     nodes: numbers.map((i) => ({
       host: `g${i}`,
       hostname: `g${i}`,
@@ -28,7 +23,7 @@ function cluster(n: number, topology: Cluster['topology'], options: Record<strin
     })),
   };
 }
-const planOf = (c: Cluster, n: number) => modernPlan(c, c.nodes[n]);
+const planOf = (c: ModernCluster, n: number) => modernPlan(c, c.nodes[n]);
 
 describe('modern plan', () => {
   it('one-way: node 0 borrows node 1 RAM; node 1 lends to node 0 only, on its cluster address', () => {

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Cluster } from '../../../src/inventory/types.ts';
+import type { ModernCluster } from '../../../src/modern/model.ts';
 import { modernPlan } from '../../../src/modern/plan.ts';
 import { parseModernProbe } from '../../../src/modern/probe.ts';
 import { actualBorrowLines, actualLendLines, desiredBorrowLines, desiredLendLines } from '../../../src/modern/state.ts';
@@ -21,17 +21,12 @@ import {
 
 const fixture = (name: string) =>
   readFileSync(join(import.meta.dirname, '..', '..', 'fixtures', 'modern', name), 'utf8');
-const cluster: Cluster = {
+const cluster: ModernCluster = {
   name: 'ramster',
   group: 'lab',
-  port: 7777,
-  heartbeatDeadThreshold: 500,
-  idleTimeoutMs: 1_000_000,
-  keepaliveDelayMs: 2000,
-  reconnectDelayMs: 2000,
   backend: 'modern',
   topology: 'one-way',
-  options: { nvme_port: 4420, replicas: 1, lend_mb: 768, zswap_compressor: 'lz4', zswap_max_pool_percent: 20 },
+  modern: { nvmePort: 4420, replicas: 1, lendMb: 768, zswapCompressor: 'lz4', zswapMaxPoolPercent: 20 },
   nodes: [
     { host: 'node1', hostname: 'system1', number: 0, clusterAddress: '10.99.0.11', targets: [1] },
     { host: 'node2', hostname: 'system2', number: 1, clusterAddress: '10.99.0.12', targets: [] },

@@ -1,4 +1,5 @@
-import type { Cluster, ClusterNode, Topology } from '../../../src/inventory/types.ts';
+import type { ClusterNode, Topology } from '../../../src/cluster/model.ts';
+import type { LegacyCluster } from '../../../src/ramster/model.ts';
 
 /** Targets per topology, as the inventory loader derives them (one-way: 0 borrows from 1;
  *  symmetric: 0 <-> 1; ram-server: every node but 0 borrows from 0). */
@@ -9,7 +10,7 @@ export function targetsFor(topology: Topology, number: number): number[] {
 }
 
 /** A cluster of `count` nodes `node0..`, addresses 10.0.0.10+, with the HOW-TO's timeouts. */
-export function makeCluster(count: number, topology: Topology = 'ram-server', name = 'ramster'): Cluster {
+export function makeCluster(count: number, topology: Topology = 'ram-server', name = 'ramster'): LegacyCluster {
   const nodes: ClusterNode[] = Array.from({ length: count }, (_, i) => ({
     host: `host${i}`,
     hostname: `node${i}`,
@@ -20,17 +21,24 @@ export function makeCluster(count: number, topology: Topology = 'ram-server', na
   return {
     name,
     group: 'ramster_nodes',
-    port: 7777,
-    heartbeatDeadThreshold: 500,
-    idleTimeoutMs: 1_000_000,
-    keepaliveDelayMs: 2000,
-    reconnectDelayMs: 2000,
     backend: 'legacy',
+    ramster: {
+      port: 7777,
+      heartbeatDeadThreshold: 500,
+      idleTimeoutMs: 1_000_000,
+      keepaliveDelayMs: 2000,
+      reconnectDelayMs: 2000,
+    },
     topology,
-    options: {},
     nodes,
   };
 }
+
+/** The cluster with some of staging RAMster's settings changed. */
+export const withRamster = (c: LegacyCluster, settings: Partial<LegacyCluster['ramster']>): LegacyCluster => ({
+  ...c,
+  ramster: { ...c.ramster, ...settings },
+});
 
 export const fixtureDir = new URL('../../fixtures/ramster-conf/', import.meta.url).pathname;
 export const ramsterCtl = new URL('../../../playbooks/files/ramster-tools/ramster-ctl', import.meta.url).pathname;

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { renderDefaults } from '../../../src/ramster/defaults.ts';
-import { makeCluster } from './clusters.ts';
+import { makeCluster, withRamster } from './clusters.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 
 const shipped = new URL('../../../playbooks/files/ramster-tools/ramster.default', import.meta.url).pathname;
@@ -26,7 +26,7 @@ describe('renderDefaults', () => {
   });
 
   it('takes the timeouts from the inventory and the target of the node', () => {
-    const c = { ...makeCluster(3, 'ram-server', 'lab'), heartbeatDeadThreshold: 61, idleTimeoutMs: 90000 };
+    const c = withRamster(makeCluster(3, 'ram-server', 'lab'), { heartbeatDeadThreshold: 61, idleTimeoutMs: 90000 });
     const node2 = renderDefaults(c, 2);
     expect(node2).toMatch(/^RAMSTER_BOOTCLUSTER=lab$/m);
     expect(node2).toMatch(/^RAMSTER_HEARTBEAT_THRESHOLD=61$/m);

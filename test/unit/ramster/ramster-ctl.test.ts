@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { renderRamsterConf } from '../../../src/ramster/conf.ts';
 import { renderDefaults } from '../../../src/ramster/defaults.ts';
-import { makeCluster, ramsterCtl } from './clusters.ts';
+import { makeCluster, ramsterCtl, withRamster } from './clusters.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 
 // FAKE KERNEL: configfs, /sys/kernel/mm/ramster and /proc are plain folders here, and `mkdir`/
@@ -161,7 +161,7 @@ describe('ramster-ctl start / stop', () => {
   });
 
   it('writes keepalive before the idle timeout when the new idle timeout is not above the current keepalive', () => {
-    setup(undefined, renderDefaults({ ...makeCluster(3), idleTimeoutMs: 6000, keepaliveDelayMs: 5000 }, 1));
+    setup(undefined, renderDefaults(withRamster(makeCluster(3), { idleTimeoutMs: 6000, keepaliveDelayMs: 5000 }), 1));
     mkdirSync(join(cfs, 'cluster/ramster/node'), { recursive: true });
     mkdirSync(join(cfs, 'cluster/ramster/heartbeat'));
     writeFileSync(join(cfs, 'cluster/ramster/idle_timeout_ms'), '100000\n');

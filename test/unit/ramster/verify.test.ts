@@ -1,22 +1,23 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { Cluster } from '../../../src/inventory/types.ts';
+import type { LegacyCluster } from '../../../src/ramster/model.ts';
 import { renderRamsterConf } from '../../../src/ramster/conf.ts';
 import { PROBE_SCRIPT, parseProbe } from '../../../src/ramster/probe.ts';
 import { verifyNode } from '../../../src/ramster/verify.ts';
 import { LocalTransport } from '../../../src/transport/local.ts';
 
-const cluster: Cluster = {
+const cluster: LegacyCluster = {
   name: 'ramster',
   group: 'lab',
-  port: 7777,
-  heartbeatDeadThreshold: 500,
-  idleTimeoutMs: 1000000,
-  keepaliveDelayMs: 2000,
-  reconnectDelayMs: 2000,
   backend: 'legacy',
+  ramster: {
+    port: 7777,
+    heartbeatDeadThreshold: 500,
+    idleTimeoutMs: 1000000,
+    keepaliveDelayMs: 2000,
+    reconnectDelayMs: 2000,
+  },
   topology: 'one-way',
-  options: {},
   nodes: [
     { host: 'node1', hostname: 'system1', number: 0, clusterAddress: '10.0.0.1', targets: [1] },
     { host: 'node2', hostname: 'system2', number: 1, clusterAddress: '10.0.0.2', targets: [] },

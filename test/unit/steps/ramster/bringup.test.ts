@@ -4,11 +4,11 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { renderRamsterConf } from '../../../../src/ramster/conf.ts';
 import { renderDefaults } from '../../../../src/ramster/defaults.ts';
 import { bringupStep, NEEDS_RAMSTER_KERNEL, peerConnections } from '../../../../src/steps/ramster/bringup.ts';
-import { hostCluster } from '../../../../src/steps/ramster/cluster.ts';
+import { hostLegacyCluster } from '../../../../src/steps/ramster/cluster.ts';
 import type { Change, ClusterPeers } from '../../../../src/steps/types.ts';
 import { LocalTransport } from '../../../../src/transport/local.ts';
 import { snapshot, tempRoot } from '../helpers.ts';
-import { Barriers, clusterVars, peers, ramsterCtx } from './fixtures.ts';
+import { Barriers, clusterHosts, peers, ramsterCtx } from './fixtures.ts';
 
 const ctlSource = new URL('../../../../playbooks/files/ramster-tools/ramster-ctl', import.meta.url).pathname;
 
@@ -40,7 +40,7 @@ beforeEach(async () => ({ dir: base, cleanup } = await tempRoot('rp-bringup-')))
 afterEach(() => cleanup());
 
 const members = ['host0', 'host1'];
-const vars = clusterVars(2, 'one-way'); // node 0 borrows from node 1
+const vars = clusterHosts(2, 'one-way'); // node 0 borrows from node 1
 
 type Result = PromiseSettledResult<Change>;
 /** Runs the step on every node side by side, as the engine does, meeting at real Barriers. */
@@ -128,7 +128,7 @@ done
     chmodSync(join(bin, 'mkdir'), 0o755);
     process.env.PATH = `${bin}:${savedPath}`;
     const roots = members.map((h) => join(base, h));
-    const { cluster } = hostCluster({ vars: vars.get('host0')!, host: 'host0' });
+    const { cluster } = hostLegacyCluster({ ...vars.get('host0')!, host: 'host0' });
     roots.forEach((r, i) => {
       const put = (p: string, content: string) => {
         mkdirSync(join(r, p, '..'), { recursive: true });

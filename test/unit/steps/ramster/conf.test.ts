@@ -4,18 +4,18 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseRamsterConf } from '../../../../src/ramster/confparse.ts';
 import { renderDefaults } from '../../../../src/ramster/defaults.ts';
 import { ramsterConfStep, sha256 } from '../../../../src/steps/ramster/conf.ts';
-import { hostCluster } from '../../../../src/steps/ramster/cluster.ts';
+import { hostLegacyCluster } from '../../../../src/steps/ramster/cluster.ts';
 import { ramsterDefaultsStep } from '../../../../src/steps/ramster/defaults.ts';
 import { LocalTransport } from '../../../../src/transport/local.ts';
 import { debianFacts, expectConverges, snapshot, tempRoot } from '../helpers.ts';
-import { Barriers, clusterVars, peers, ramsterCtx } from './fixtures.ts';
+import { Barriers, clusterHosts, peers, ramsterCtx } from './fixtures.ts';
 
 let root: string;
 let cleanup: () => Promise<void>;
 beforeEach(async () => ({ dir: root, cleanup } = await tempRoot('rp-conf-')));
 afterEach(() => cleanup());
 
-const vars3 = clusterVars(3, 'ram-server');
+const vars3 = clusterHosts(3, 'ram-server');
 
 describe('ramster_conf step', () => {
   it('writes the rendered file 0644 root:root; dry run equals apply; then converged', async () => {
@@ -65,7 +65,7 @@ describe('ramster_conf step', () => {
 
   it('fails on every node, naming the others, when a node renders a different file', async () => {
     const barriers = new Barriers();
-    const other = clusterVars(2, 'one-way', ', port: 7778');
+    const other = clusterHosts(2, 'one-way', ', port: 7778');
     const members = ['host0', 'host1'];
     const [a, b] = [join(root, 'a'), join(root, 'b')];
     await mkdir(a);
@@ -73,7 +73,7 @@ describe('ramster_conf step', () => {
     const results = await Promise.allSettled([
       ramsterConfStep.checkApply(
         {},
-        ramsterCtx(new LocalTransport(a), false, 'host0', clusterVars(2).get('host0')!, {
+        ramsterCtx(new LocalTransport(a), false, 'host0', clusterHosts(2).get('host0')!, {
           cluster: peers(barriers, members, 'host0'),
         }),
       ),
@@ -96,8 +96,11 @@ describe('ramster_conf step', () => {
     await mkdir(join(root, 'etc'));
     await writeFile(join(root, 'etc/ramster.conf'), 'old\n');
     const before = await snapshot(root);
-    const bad = structuredClone(vars3.get('host0')!) as { ramster: { name: string } };
-    bad.ramster.name = 'ram-ster';
+    const host0 = vars3.get('host0')!;
+    const bad = {
+      ...host0,
+      inCluster: { ...host0.inCluster!, cluster: { ...host0.inCluster!.cluster, name: 'ram-ster' } },
+    };
     await expect(ramsterConfStep.checkApply({}, ramsterCtx(t, true, 'host0', bad))).rejects.toThrow(
       /does not make a valid ramster.conf[\s\S]*must contain only letters and digits/,
     );
@@ -111,10 +114,10 @@ describe('ramster_conf step', () => {
 describe('ramster_defaults step', () => {
   it("Debian: /etc/default/ramster with this node's target; converges", async () => {
     const t = new LocalTransport(root);
-    const vars = clusterVars(2, 'one-way');
+    const vars = clusterHosts(2, 'one-way');
     await expectConverges(ramsterDefaultsStep, {}, (a) => ramsterCtx(t, a, 'host0', vars.get('host0')!), root);
     const text = await readFile(join(root, 'etc/default/ramster'), 'utf8');
-    expect(text).toBe(renderDefaults(hostCluster({ vars: vars.get('host0')!, host: 'host0' }).cluster, 0));
+    expect(text).toBe(renderDefaults(hostLegacyCluster({ ...vars.get('host0')!, host: 'host0' }).cluster, 0));
     expect(text).toMatch(/^RAMSTER_REMOTE_TARGET=1$/m);
     expect(text).toMatch(/^RAMSTER_HEARTBEAT_THRESHOLD=500$/m);
     expect(text).toMatch(/^RAMSTER_IDLE_TIMEOUT_MS=1000000$/m);
@@ -122,7 +125,7 @@ describe('ramster_defaults step', () => {
 
   it('Red Hat: /etc/sysconfig/ramster; a lending node has no target', async () => {
     const t = new LocalTransport(root);
-    const vars = clusterVars(2, 'one-way');
+    const vars = clusterHosts(2, 'one-way');
     const rh = debianFacts({ os_family: 'redhat', distro: 'centos', distro_version: '6.10' });
     await expectConverges(
       ramsterDefaultsStep,

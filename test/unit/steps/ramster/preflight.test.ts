@@ -4,13 +4,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { hostnameMatches, preflightStep } from '../../../../src/steps/ramster/preflight.ts';
 import { LocalTransport } from '../../../../src/transport/local.ts';
 import { debianFacts, expectConverges, snapshot, tempRoot } from '../helpers.ts';
-import { clusterVars, ramsterCtx } from './fixtures.ts';
+import { clusterHosts, ramsterCtx } from './fixtures.ts';
 import { NamespaceHost } from './livens.ts';
 
 let root: string;
 let cleanup: () => Promise<void>;
 let t: LocalTransport;
-const vars = clusterVars(2).get('host0')!; // hostname node0
+const vars = clusterHosts(2).get('host0')!; // hostname node0
 const ctx = (apply: boolean, facts = debianFacts()) => ramsterCtx(t, apply, 'host0', vars, { facts });
 
 beforeEach(async () => {
@@ -93,7 +93,7 @@ describe('preflight step', () => {
   });
 
   it('refuses a host that is in no RAMster cluster', async () => {
-    await expect(preflightStep.checkApply({}, ramsterCtx(t, false, 'web1', {}))).rejects.toThrow(
+    await expect(preflightStep.checkApply({}, ramsterCtx(t, false, 'web1', { vars: {} }))).rejects.toThrow(
       /host web1 is in no RAMster cluster: add it to the hosts of an inventory group that has a `ramster:` section/,
     );
   });

@@ -2,17 +2,17 @@ import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { heartbeatBlock } from '../../../../src/ramster/heartbeat.ts';
-import { hostCluster } from '../../../../src/steps/ramster/cluster.ts';
+import { hostLegacyCluster } from '../../../../src/steps/ramster/cluster.ts';
 import { editRclocal, rclocalStep } from '../../../../src/steps/ramster/rclocal.ts';
 import { LocalTransport } from '../../../../src/transport/local.ts';
 import { debianFacts, expectConverges, snapshot, tempRoot } from '../helpers.ts';
-import { clusterVars, ramsterCtx } from './fixtures.ts';
+import { clusterHosts, ramsterCtx } from './fixtures.ts';
 
 let root: string;
 let cleanup: () => Promise<void>;
 let t: LocalTransport;
-const vars = clusterVars(2, 'one-way');
-const block0 = heartbeatBlock(hostCluster({ vars: vars.get('host0')!, host: 'host0' }).cluster, 0);
+const vars = clusterHosts(2, 'one-way');
+const block0 = heartbeatBlock(hostLegacyCluster({ ...vars.get('host0')!, host: 'host0' }).cluster, 0);
 const ctx = (apply: boolean, host = 'host0', facts = debianFacts()) =>
   ramsterCtx(t, apply, host, vars.get(host)!, { facts });
 const BEGIN = '# BEGIN ramster-provision heartbeat\n';

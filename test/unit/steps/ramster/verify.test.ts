@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { verifyStep } from '../../../../src/steps/ramster/verify.ts';
 import { LocalTransport } from '../../../../src/transport/local.ts';
 import { tempRoot } from '../helpers.ts';
-import { clusterVars, ramsterCtx } from './fixtures.ts';
+import { clusterHosts, ramsterCtx } from './fixtures.ts';
 
 // The checks themselves are tested in test/unit/ramster/verify.test.ts (verifyNode); here,
 // what the step does with them.
@@ -10,7 +10,7 @@ let root: string;
 let cleanup: () => Promise<void>;
 beforeEach(async () => ({ dir: root, cleanup } = await tempRoot('rp-verify-')));
 afterEach(() => cleanup());
-const vars = clusterVars(2, 'one-way');
+const vars = clusterHosts(2, 'one-way');
 
 describe('ramster_verify step', () => {
   it('is skipped on an image folder: there is no booted kernel to check', async () => {

@@ -1,4 +1,4 @@
-import type { Topology } from './types.ts';
+import type { Topology } from './model.ts';
 
 /**
  * Remotification targets per node number.
