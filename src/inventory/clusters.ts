@@ -48,45 +48,61 @@ export function buildClusters(
   source: YamlSource,
   problems: Diagnostic[],
 ): Cluster[] {
-  const report = (path: YamlPath, message: string, hint: string, key = false) =>
-    problems.push(source.diag(path, message, hint, key));
-  const clusterOfHost = new Map<string, { name: string; group: string }>();
-  const clusters: Cluster[] = [];
+  return new ClusterBuilder(tree, merged, source, problems).build();
+}
 
-  const clusterGroups = [...tree.groups.values()].filter((g) => g.cluster);
-  const clusterOrder = new Map(clusterGroups.map((g, i) => [g.name, i]));
-  const hostOrder = new Map<string, number>();
-  for (const host of tree.hosts.keys()) hostOrder.set(host, hostOrder.size);
-  for (const group of clusterGroups) {
-    const outerName = [...ancestors(tree, group.name)]
-      .filter((a) => clusterOrder.has(a))
-      .sort((a, b) => clusterOrder.get(a)! - clusterOrder.get(b)!)[0];
-    const outer = outerName === undefined ? undefined : tree.groups.get(outerName);
-    if (outer) {
-      report(
-        group.cluster!.path,
-        `group \`${group.name}\` has a \`ramster\` section but is inside group \`${outer.name}\`, which is already a cluster`,
-        `a host can be a node of one cluster only: remove one of the two \`ramster:\` sections, or move group \`${group.name}\` out of \`${outer.name}\``,
-        true,
-      );
-      continue;
-    }
-    clusters.push(buildCluster(group));
+/** Finds the clusters of an inventory and reports, at their place in the file, what is wrong. */
+class ClusterBuilder {
+  private readonly clusterOfHost = new Map<string, { name: string; group: string }>();
+  private readonly hostOrder = new Map<string, number>();
+
+  constructor(
+    private readonly tree: InventoryTree,
+    private readonly merged: Map<string, MergedHost>,
+    private readonly source: YamlSource,
+    private readonly problems: Diagnostic[],
+  ) {
+    for (const host of tree.hosts.keys()) this.hostOrder.set(host, this.hostOrder.size);
   }
 
-  merged.forEach((host, name) => {
-    const target = clusterOfHost.has(name) ? undefined : host.settings.get('remote_target');
-    if (target)
-      report(
-        target.path,
-        `host \`${name}\` has a \`remote_target\` but is not a node of any cluster`,
-        'put the host in a group that has a `ramster:` section, or remove `remote_target`',
-        true,
-      );
-  });
-  return clusters;
+  private report(path: YamlPath, message: string, hint: string, key = false) {
+    this.problems.push(this.source.diag(path, message, hint, key));
+  }
 
-  function buildCluster(group: GroupNode): Cluster {
+  build(): Cluster[] {
+    const clusters: Cluster[] = [];
+    const clusterGroups = [...this.tree.groups.values()].filter((g) => g.cluster);
+    const clusterOrder = new Map(clusterGroups.map((g, i) => [g.name, i]));
+    for (const group of clusterGroups) {
+      const outerName = [...ancestors(this.tree, group.name)]
+        .filter((a) => clusterOrder.has(a))
+        .sort((a, b) => clusterOrder.get(a)! - clusterOrder.get(b)!)[0];
+      const outer = outerName === undefined ? undefined : this.tree.groups.get(outerName);
+      if (outer) {
+        this.report(
+          group.cluster!.path,
+          `group \`${group.name}\` has a \`ramster\` section but is inside group \`${outer.name}\`, which is already a cluster`,
+          `a host can be a node of one cluster only: remove one of the two \`ramster:\` sections, or move group \`${group.name}\` out of \`${outer.name}\``,
+          true,
+        );
+        continue;
+      }
+      clusters.push(this.buildCluster(group));
+    }
+    this.merged.forEach((host, name) => {
+      const target = this.clusterOfHost.has(name) ? undefined : host.settings.get('remote_target');
+      if (target)
+        this.report(
+          target.path,
+          `host \`${name}\` has a \`remote_target\` but is not a node of any cluster`,
+          'put the host in a group that has a `ramster:` section, or remove `remote_target`',
+          true,
+        );
+    });
+    return clusters;
+  }
+
+  private buildCluster(group: GroupNode): Cluster {
     const { section, path: sectionPath } = group.cluster!;
     const at = (key: string | undefined): YamlPath =>
       key !== undefined && key in section ? [...sectionPath, key] : sectionPath;
@@ -94,14 +110,16 @@ export function buildClusters(
       typeof section.cluster === 'string' && CLUSTER_NAME.test(section.cluster) ? section.cluster : group.name;
     const label = `cluster \`${name}\``;
     const topology = TOPOLOGIES.includes(section.topology as Topology) ? (section.topology as Topology) : undefined;
-    const members = collectMembers(group, name);
+    const members = this.collectMembers(group, name);
     const n = members.length;
     const modern = section.backend === 'modern' ? modernSettings(section) : undefined;
-    const problems: SettingProblem[] = modern ? modernSettingProblems(modern, n, label) : legacyOnly(section, label);
-    for (const p of problems) report(at(p.key), p.message, p.hint, p.atKey);
-    checkSize(group, label, n, topology);
-    checkUnique(members, label);
-    const explicit = resolveTargets(members, label, group.name);
+    const problems: SettingProblem[] = modern
+      ? modernSettingProblems(modern, n, label)
+      : this.legacyOnly(section, label);
+    for (const p of problems) this.report(at(p.key), p.message, p.hint, p.atKey);
+    this.checkSize(group, label, n, topology);
+    this.checkUnique(members, label);
+    const explicit = this.resolveTargets(members, label, group.name);
     const numbered = members.filter((m) => m.number);
     const targets = computeTargets(
       numbered.map((m) => m.number!.value),
@@ -125,7 +143,7 @@ export function buildClusters(
   }
 
   /** Staging RAMster's own rules, and the modern backend's keys named where they mean nothing. */
-  function legacyOnly(section: Record<string, unknown>, label: string): SettingProblem[] {
+  private legacyOnly(section: Record<string, unknown>, label: string): SettingProblem[] {
     const problems = ramsterSettingProblems(ramsterSettings(section), section, label);
     if (section.backend !== undefined && section.backend !== 'legacy') return problems;
     const how = section.backend === undefined ? 'the legacy backend (the default)' : 'the legacy backend';
@@ -140,43 +158,43 @@ export function buildClusters(
     return problems;
   }
 
-  function checkSize(group: GroupNode, label: string, n: number, topology: Topology | undefined) {
+  private checkSize(group: GroupNode, label: string, n: number, topology: Topology | undefined) {
     const { section, path: sectionPath } = group.cluster!;
     if (n === 0)
-      report(
+      this.report(
         sectionPath,
         `${label} (group \`${group.name}\`) has no hosts`,
         `list the nodes under \`hosts:\` of group \`${group.name}\` or of one of its sub-groups`,
         true,
       );
     if (n > 8)
-      report(
+      this.report(
         sectionPath,
         `${label} has ${n} nodes, more than RAMster's 8`,
         'a cluster has at most 8 nodes (numbers 0 to 7): move some hosts to another group with its own `ramster:` section',
         true,
       );
     if (topology && n > 0 && n < 2)
-      report(
+      this.report(
         'topology' in section ? [...sectionPath, 'topology'] : sectionPath,
         `topology \`${topology}\` needs at least 2 nodes, but ${label} has ${n}`,
         `add a node to group \`${group.name}\`, or remove \`topology\` (a single node borrows from nobody)`,
       );
   }
 
-  function collectMembers(group: GroupNode, name: string): Member[] {
-    const inside = descendants(tree, group.name);
+  private collectMembers(group: GroupNode, name: string): Member[] {
+    const inside = descendants(this.tree, group.name);
     const listed: string[] = [];
-    for (const g of inside) for (const host of tree.groups.get(g)?.hosts ?? []) listed.push(host);
+    for (const g of inside) for (const host of this.tree.groups.get(g)?.hosts ?? []) listed.push(host);
     const hosts = inside.size === 1 ? listed : [...new Set(listed)];
     const members: Member[] = [];
     const membership = { name, group: group.name };
-    for (const host of hosts.sort((a, b) => hostOrder.get(a)! - hostOrder.get(b)!)) {
-      const entry = tree.hosts.get(host)!;
+    for (const host of hosts.sort((a, b) => this.hostOrder.get(a)! - this.hostOrder.get(b)!)) {
+      const entry = this.tree.hosts.get(host)!;
       const occurrence = entry.occurrences.find((o) => inside.has(o.group))!;
-      const previous = clusterOfHost.get(host);
+      const previous = this.clusterOfHost.get(host);
       if (previous) {
-        report(
+        this.report(
           occurrence.path,
           `host \`${host}\` is a node of two clusters: \`${previous.name}\` (group \`${previous.group}\`) and \`${name}\` (group \`${group.name}\`)`,
           `a host can be a node of one RAMster cluster only: remove it from group \`${group.name}\` or from group \`${previous.group}\``,
@@ -184,8 +202,8 @@ export function buildClusters(
         );
         continue;
       }
-      clusterOfHost.set(host, membership);
-      const settings = merged.get(host)!.settings;
+      this.clusterOfHost.set(host, membership);
+      const settings = this.merged.get(host)!.settings;
       const member: Member = {
         host,
         at: occurrence.path,
@@ -194,14 +212,14 @@ export function buildClusters(
         hostname: setting(settings, 'hostname', isHostname),
       };
       if (!settings.has('number'))
-        report(
+        this.report(
           occurrence.path,
           `${nodeOf(host, name)} but has no \`number\``,
           'add `number:` with a node number from 0 to 7, different for each node of the cluster',
           true,
         );
       if (!settings.has('hostname'))
-        report(
+        this.report(
           occurrence.path,
           `${nodeOf(host, name)} but has no \`hostname\``,
           'add `hostname:` with the output of `hostname` on that machine: it names the node in /etc/ramster.conf',
@@ -218,7 +236,7 @@ export function buildClusters(
         const path = address?.path ?? occurrence.path;
         if (isIPv4(value)) member.clusterAddress = { value, path, defaulted: true };
         else if (!settings.has('address') || address) {
-          report(
+          this.report(
             path,
             `${nodeOf(host, name)} but its cluster address defaults to ${address ? '`address`' : 'its inventory name'} ${JSON.stringify(value)}, which is not an IPv4 address`,
             'add `cluster_address:` with the IPv4 address the other nodes reach this one at: /etc/ramster.conf needs a dotted quad',
@@ -231,7 +249,7 @@ export function buildClusters(
     return members;
   }
 
-  function checkUnique(members: Member[], label: string) {
+  private checkUnique(members: Member[], label: string) {
     const byNumber = new Map<number, Member>();
     const byAddress = new Map<string, Member>();
     const byHostname = new Map<string, Member>();
@@ -240,14 +258,14 @@ export function buildClusters(
       if (m.number) {
         const first = byNumber.get(m.number.value);
         if (first)
-          report(
+          this.report(
             m.number.path,
             `node number ${m.number.value} of host \`${m.host}\` is already used by host \`${first.host}\` in ${label}`,
             'every node of a cluster needs its own number from 0 to 7',
           );
         else byNumber.set(m.number.value, m);
       }
-      if (m.clusterAddress) checkAddress(m, members.length, label, byAddress);
+      if (m.clusterAddress) this.checkAddress(m, members.length, label, byAddress);
       if (m.hostname) {
         const h = m.hostname.value;
         const key = hostKey(h);
@@ -255,19 +273,19 @@ export function buildClusters(
         const same = byHostname.get(key);
         const clash = byHostname.get(short) ?? byShortName.get(key);
         if (same && same.hostname!.value !== h) {
-          report(
+          this.report(
             m.hostname.path,
             `hostname \`${h}\` of host \`${m.host}\` differs only in case from \`${same.hostname!.value}\` of host \`${same.host}\` in ${label}`,
             'hostnames do not depend on case, so both would name one machine: give each node its own `hostname` output',
           );
         } else if (same) {
-          report(
+          this.report(
             m.hostname.path,
             `hostname \`${h}\` of host \`${m.host}\` is already used by host \`${same.host}\` in ${label}`,
             "each node's `hostname` is that machine's own `hostname` output, so no two nodes can share one",
           );
         } else if (clash) {
-          report(
+          this.report(
             m.hostname.path,
             `hostname \`${h}\` of host \`${m.host}\` and \`${clash.hostname!.value}\` of host \`${clash.host}\` have the same short name in ${label}`,
             'ramster.conf matches a node by its full or its short hostname, so these two would both match one machine: use distinct short names',
@@ -281,13 +299,13 @@ export function buildClusters(
   }
 
   /** A cluster address other nodes can reach, and no other node's. */
-  function checkAddress(m: Member, clusterSize: number, label: string, byAddress: Map<string, Member>) {
+  private checkAddress(m: Member, clusterSize: number, label: string, byAddress: Map<string, Member>) {
     const a = m.clusterAddress!;
     const from = a.defaulted ? ` (taken from ${a.path === m.at ? 'its inventory name' : '`address`'})` : '';
     const unusable = unusableClusterAddress(a.value, clusterSize);
     if (unusable) {
       const fix = a.defaulted ? 'add `cluster_address:` with' : 'set `cluster_address` to';
-      report(
+      this.report(
         a.path,
         `cluster address ${a.value} of host \`${m.host}\`${from} is ${unusable}`,
         `${fix} the IPv4 address the other nodes of ${label} reach this node at, e.g. \`cluster_address: 10.0.0.1\``,
@@ -300,7 +318,7 @@ export function buildClusters(
       const hint = a.defaulted
         ? 'the cluster address defaults to `address`; when nodes are reached through one address (e.g. forwarded SSH ports), give each node its own `cluster_address`'
         : 'each node needs its own IPv4 address in /etc/ramster.conf: give each node a different `cluster_address`';
-      report(
+      this.report(
         a.path,
         `cluster address ${a.value} of host \`${m.host}\` is already used by host \`${first.host}\` in ${label}`,
         hint,
@@ -310,7 +328,7 @@ export function buildClusters(
   }
 
   /** Explicit `remote_target`s, as node numbers. Unresolvable ones are reported and left out. */
-  function resolveTargets(members: Member[], label: string, groupName: string): Map<number, number> {
+  private resolveTargets(members: Member[], label: string, groupName: string): Map<number, number> {
     const explicit = new Map<number, number>();
     // Most clusters name no target: their topology chooses.
     if (!members.some((m) => m.settings.has('remote_target'))) return explicit;
@@ -335,7 +353,7 @@ export function buildClusters(
       const v = t.value;
       const target = isInteger(v) ? byNumber.get(v) : (byHost.get(v) ?? byHostname.get(v));
       if (target === m) {
-        report(
+        this.report(
           t.path,
           `host \`${m.host}\` names itself as \`remote_target\``,
           `a node lends to another node: ${choices(m)}${t.path.includes('vars') ? '; a `remote_target` in group vars applies to every host of the group' : ''}`,
@@ -343,12 +361,12 @@ export function buildClusters(
       } else if (!target) {
         const shown = typeof v === 'string' ? `\`${v}\`` : `node number ${v}`;
         const elsewhere =
-          typeof v === 'string' && tree.hosts.has(v)
+          typeof v === 'string' && this.tree.hosts.has(v)
             ? ` (host \`${v}\` exists, but outside group \`${groupName}\`)`
             : '';
         const quoted =
           typeof v === 'string' && /^[0-7]$/.test(v) ? `; to mean node number ${v}, write it without quotes` : '';
-        report(
+        this.report(
           t.path,
           `\`remote_target\` of host \`${m.host}\` is ${shown}, which is not a node of ${label}${elsewhere}`,
           `${choices(m)}${quoted}`,
