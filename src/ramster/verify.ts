@@ -21,10 +21,17 @@ export const NEEDS_KERNEL_NOTE =
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
+const isRamsterKernel = (p: Probe) =>
+  p.dirs.split('\n').includes('/sys/kernel/mm/ramster') || /^CONFIG_RAMSTER=y$/m.test(p.kconfig);
+
+/** Records one check: pass, fail, or (a kernel check on a kernel without RAMster) needs-ramster-kernel. */
+type AddCheck = (id: string, title: string, ok: boolean, evidence: string, fix: string, needsKernel?: boolean) => void;
+
 /** Pass/fail with evidence for one node, from its probe output (see probe.ts). */
 export function verifyNode(cluster: LegacyCluster, node: ClusterNode, p: Probe): Check[] {
   const checks: Check[] = [];
-  const add = (id: string, title: string, ok: boolean, evidence: string, fix: string, needsKernel = false) =>
+  const ramsterKernel = isRamsterKernel(p);
+  const add: AddCheck = (id, title, ok, evidence, fix, needsKernel = false) =>
     checks.push({
       id,
       title,
@@ -32,10 +39,14 @@ export function verifyNode(cluster: LegacyCluster, node: ClusterNode, p: Probe):
       evidence: evidence || '(nothing)',
       fix: ok ? undefined : needsKernel && !ramsterKernel ? NEEDS_KERNEL_NOTE : fix,
     });
-  const dirs = p.dirs.split('\n');
-  const ramsterKernel = dirs.includes('/sys/kernel/mm/ramster') || /^CONFIG_RAMSTER=y$/m.test(p.kconfig);
+  userlandChecks(add, cluster, node, p);
+  kernelChecks(add, cluster, p, ramsterKernel);
+  clusterChecks(add, cluster, node, p);
+  return checks;
+}
 
-  // Userland and configuration: true on any kernel once the playbook ran.
+/** Userland and configuration: true on any kernel once the playbook ran. */
+function userlandChecks(add: AddCheck, cluster: LegacyCluster, node: ClusterNode, p: Probe): void {
   add('tools', 'ramster-ctl installed', p.tools !== '', p.tools, 'run: ramster-provision apply --tags tools');
   const want = sha256(renderRamsterConf(cluster));
   add(
@@ -85,8 +96,11 @@ export function verifyNode(cluster: LegacyCluster, node: ClusterNode, p: Probe):
     p.shutdown_unit,
     'run: ramster-provision apply --tags shutdown',
   );
+}
 
-  // Kernel side: only a RAMster kernel can pass these.
+/** The kernel's own: only a RAMster kernel can pass these. */
+function kernelChecks(add: AddCheck, cluster: LegacyCluster, p: Probe, ramsterKernel: boolean): void {
+  const dirs = p.dirs.split('\n');
   const k = (sym: string) => new RegExp(`^CONFIG_${sym}=y$`, 'm').test(p.kconfig);
   add(
     'kconfig',
@@ -124,6 +138,11 @@ export function verifyNode(cluster: LegacyCluster, node: ClusterNode, p: Probe):
     'run: ramster-ctl start (or the heartbeat stage)',
     true,
   );
+}
+
+/** The cluster as this node sees it: nodes up, connections, its target and remotify. */
+function clusterChecks(add: AddCheck, cluster: LegacyCluster, node: ClusterNode, p: Probe): void {
+  const ramsterKernel = isRamsterKernel(p);
   const up = (p.sysfs.match(/manual_node_up:(.*)$/m)?.[1] ?? '').trim().split(/\s+/).filter(Boolean).map(Number);
   const missingUp = cluster.nodes.filter((n) => !up.includes(n.number)).map((n) => n.number);
   add(
@@ -172,5 +191,4 @@ export function verifyNode(cluster: LegacyCluster, node: ClusterNode, p: Probe):
       true,
     );
   }
-  return checks;
 }
