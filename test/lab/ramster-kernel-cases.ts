@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { classifyDmesg } from '../../src/ramster/dmesg.ts';
 import { changedSteps, cli, cliJson, explain, hostOf } from './cli.ts';
+import { guestOf, sshRun, sshTarget } from '../../src/lab/index.ts';
 import { onGuest, type TestLab } from './helpers.ts';
 import { labSuite } from './suite.ts';
 import type { CaseTimings } from './timing.ts';
@@ -81,6 +82,40 @@ type StatusRows = { hosts: Record<string, Record<string, string | number>> };
 export const sh = (lab: TestLab, node: string, script: string, timeoutMs = 300_000) =>
   onGuest(lab.state, node, script, timeoutMs);
 
+/**
+ * Runs `command` in the guest detached from the SSH session and waits for it (polling every
+ * 10 s): its stdout if it exits 0, else the error with its stderr. A guest busy writing beyond
+ * its RAM under TCG can miss SSH keepalives for longer than a session survives (seen at load
+ * 28: the workload's session ended with ssh's exit 255 while the guest went on, fine), so a
+ * dropped poll is only retried; the guest going silent fails at `timeoutMs`.
+ */
+export async function inBackground(lab: TestLab, node: string, command: string, timeoutMs: number): Promise<string> {
+  const job = `/root/job-${process.pid}-${Date.now()}`;
+  await sh(
+    lab,
+    node,
+    `setsid sh -c '${command} > ${job}.out 2> ${job}.err; echo $? > ${job}.rc' < /dev/null > /dev/null 2>&1 &`,
+  );
+  const target = sshTarget(lab.state, guestOf(lab.state, node));
+  const deadline = Date.now() + timeoutMs;
+  let lastError = '';
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 10_000));
+    const r = await sshRun(target, `cat ${job}.rc 2>/dev/null`, { connectTimeoutS: 120, timeoutMs: 300_000 });
+    if (r.code !== 0) {
+      lastError = `poll: exit ${r.code} ${r.stderr.trim()}`;
+      continue;
+    }
+    const rc = r.stdout.trim();
+    if (rc === '') continue;
+    const out = await sh(lab, node, `cat ${job}.out; rm -f ${job}.out ${job}.rc`);
+    const err = await sh(lab, node, `cat ${job}.err; rm -f ${job}.err`);
+    if (rc !== '0') throw new Error(`${node}: \`${command}\` failed (exit ${rc}): ${err.trim().slice(-2000)}`);
+    return out;
+  }
+  throw new Error(`${node}: \`${command}\` did not finish within ${Math.round(timeoutMs / 1000)} s (${lastError})`);
+}
+
 /** A node that has just written beyond its RAM can take longer than the CLI's 10 s default to
  *  log in (seen: `status` found the writer unreachable at load 6-10, the node fine after). */
 const BUSY_NODE = ['--connect-timeout', '120'];
@@ -135,7 +170,7 @@ cat > /root/workload.py <<'EOF'
 ${WORKLOAD}EOF`,
   );
   const written = (
-    await sh(lab, client, `python3 /root/workload.py write /mnt/work/pages ${mb}`, labLimit(1_800_000))
+    await inBackground(lab, client, `python3 /root/workload.py write /mnt/work/pages ${mb}`, labLimit(1_800_000))
   ).trim();
   expect(written).toMatch(/^[0-9a-f]{64}$/);
   // The remotify worker runs every second; give it time to move the compressed pages.
@@ -148,7 +183,7 @@ ${WORKLOAD}EOF`,
   expect(Number(rows.hosts[server].foreign_pages), JSON.stringify(rows)).toBeGreaterThan(0);
   expect(Number(rows.hosts[client].pages_remoted), JSON.stringify(rows)).toBeGreaterThan(0);
   const readBack = (
-    await sh(lab, client, 'python3 /root/workload.py read /mnt/work/pages', labLimit(1_800_000))
+    await inBackground(lab, client, 'python3 /root/workload.py read /mnt/work/pages', labLimit(1_800_000))
   ).trim();
   expect(readBack).toBe(written);
   rows = await status(lab, inventory);
