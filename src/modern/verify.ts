@@ -31,126 +31,131 @@ const fail = (id: string, title: string, evidence: string, fix: string): Check =
 const missing = (want: string[], have: string[]) => want.filter((l) => !have.includes(l));
 
 export function verifyModernNode(plan: ModernPlan, p: ModernProbe): Check[] {
-  const checks: Check[] = [];
-  const unit = (name: string, role: string) => {
-    const u = p.units[name] ?? { enabled: 'not-found', active: 'inactive' };
-    checks.push(
-      u.enabled === 'enabled' && u.active === 'active'
-        ? pass(
-            `${role}-unit`,
-            `${name} enabled and active (recreates the ${role} side at boot, tears it down in order at shutdown)`,
-            `${u.enabled}, ${u.active}`,
-          )
-        : fail(
-            `${role}-unit`,
-            `${name} enabled and active`,
-            `${u.enabled}, ${u.active}`,
-            `ramster-provision apply (systemctl enable --now ${name}); journalctl -u ${name} says why it failed`,
-          ),
-    );
-  };
-
-  if (plan.lends.length) {
-    unit('ramster-lend.service', 'lend');
-    const gone = missing(desiredLendLines(plan), actualLendLines(p, plan));
-    checks.push(
-      gone.length
-        ? fail(
-            'exports',
-            `namespaces exported to ${plan.lends.map((l) => l.borrowerHost).join(', ')}`,
-            `missing: ${gone.join('; ')}`,
-            'ramster-provision apply --tags lend (or systemctl restart ramster-lend.service); dmesg | grep nvmet',
-          )
-        : pass(
-            'exports',
-            `namespaces exported to ${plan.lends.map((l) => l.borrowerHost).join(', ')} on ${plan.address}:${plan.port}, each to its borrower only`,
-            `${plan.lends.length} subsystem(s), attr_allow_any_host 0`,
-          ),
-    );
-    const open = p.subsystems.filter((s) => s.name.startsWith(NQN_PREFIX) && s.allowAnyHost !== '0');
-    if (open.length)
-      checks.push(
-        fail(
-          'private',
-          'lent RAM reachable by its borrower only',
-          `attr_allow_any_host is not 0 on ${open.map((s) => s.name).join(', ')}`,
-          'ramster-provision apply --tags lend',
-        ),
-      );
-  }
-
-  if (plan.borrows.length) {
-    unit('ramster-borrow.service', 'borrow');
-    const have = actualBorrowLines(p, plan);
-    for (const b of plan.borrows) {
-      const c = p.controllers.find((x) => x.subsystem === b.subsystem);
-      checks.push(
-        c?.state === 'live'
-          ? pass(
-              `connection-${b.lender}`,
-              `connected to ${b.lenderHost} (node ${b.lender}, ${b.address}:${b.port})`,
-              `${c.name} ${c.state}`,
-            )
-          : fail(
-              `connection-${b.lender}`,
-              `connected to ${b.lenderHost} (node ${b.lender}, ${b.address}:${b.port})`,
-              c ? `${c.name} ${c.state}` : 'no controller',
-              connectionFix(b.lenderHost, b.address, b.port, c?.state),
-            ),
-      );
-    }
-    const swapLine = desiredBorrowLines(plan).at(-1)!;
-    const swap = p.swaps.find((s) => s.label === SWAP_LABEL);
-    const top = Math.max(...p.swaps.map((s) => s.priority));
-    checks.push(
-      have.includes(swapLine) && swap && swap.priority >= top
-        ? pass(
-            'remote-swap',
-            'swap on remote RAM, before any local swap',
-            `${swap.device} priority ${swap.priority}, ${Math.round(swap.usedKb / 1024)} of ${Math.round(swap.sizeKb / 1024)} MiB used`,
-          )
-        : fail(
-            'remote-swap',
-            'swap on remote RAM, before any local swap',
-            swap ? `${swap.device} priority ${swap.priority} (highest ${top})` : `no swap labelled ${SWAP_LABEL}`,
-            'ramster-provision apply --tags borrow (or systemctl restart ramster-borrow.service)',
-          ),
-    );
-    checks.push(
-      p.zswap.enabled === 'Y'
-        ? pass(
-            'zswap',
-            'zswap compresses pages before they leave the node',
-            `compressor ${p.zswap.compressor}, max_pool_percent ${p.zswap.max_pool_percent}`,
-          )
-        : fail(
-            'zswap',
-            'zswap compresses pages before they leave the node',
-            p.zswap.enabled ? `enabled ${p.zswap.enabled}` : 'no zswap in this kernel',
-            'ramster-provision apply --tags borrow',
-          ),
-    );
-    if (plan.mirrored) {
-      const m = mirrorHealth(p);
-      checks.push(
-        m.inSync || m.rebuilding
-          ? pass(
-              'mirror',
-              `every page on two lenders (${MD_DEVICE})`,
-              m.rebuilding ? `${m.evidence}: one full copy, the second being rebuilt` : m.evidence,
-            )
-          : fail(
-              'mirror',
-              `every page on two lenders (${MD_DEVICE})`,
-              m.evidence,
-              `a lender is gone: pages are safe on the other; once it is back, mdadm ${MD_DEVICE} --re-add (or reboot this node) restores the second copy`,
-            ),
-      );
-    }
-  }
+  const checks = [...lenderChecks(plan, p), ...borrowerChecks(plan, p)];
   if (!plan.lends.length && !plan.borrows.length)
     checks.push(pass('role', 'node neither lends nor borrows in this topology', 'nothing to set up'));
   return checks;
+}
+
+function unitCheck(p: ModernProbe, name: string, role: string): Check {
+  const u = p.units[name] ?? { enabled: 'not-found', active: 'inactive' };
+  return u.enabled === 'enabled' && u.active === 'active'
+    ? pass(
+        `${role}-unit`,
+        `${name} enabled and active (recreates the ${role} side at boot, tears it down in order at shutdown)`,
+        `${u.enabled}, ${u.active}`,
+      )
+    : fail(
+        `${role}-unit`,
+        `${name} enabled and active`,
+        `${u.enabled}, ${u.active}`,
+        `ramster-provision apply (systemctl enable --now ${name}); journalctl -u ${name} says why it failed`,
+      );
+}
+
+/** The lending side: its unit, the exports, each to its borrower only. */
+function lenderChecks(plan: ModernPlan, p: ModernProbe): Check[] {
+  if (!plan.lends.length) return [];
+  const checks = [unitCheck(p, 'ramster-lend.service', 'lend')];
+  const gone = missing(desiredLendLines(plan), actualLendLines(p, plan));
+  const borrowers = plan.lends.map((l) => l.borrowerHost).join(', ');
+  checks.push(
+    gone.length
+      ? fail(
+          'exports',
+          `namespaces exported to ${borrowers}`,
+          `missing: ${gone.join('; ')}`,
+          'ramster-provision apply --tags lend (or systemctl restart ramster-lend.service); dmesg | grep nvmet',
+        )
+      : pass(
+          'exports',
+          `namespaces exported to ${borrowers} on ${plan.address}:${plan.port}, each to its borrower only`,
+          `${plan.lends.length} subsystem(s), attr_allow_any_host 0`,
+        ),
+  );
+  const open = p.subsystems.filter((s) => s.name.startsWith(NQN_PREFIX) && s.allowAnyHost !== '0');
+  if (open.length)
+    checks.push(
+      fail(
+        'private',
+        'lent RAM reachable by its borrower only',
+        `attr_allow_any_host is not 0 on ${open.map((s) => s.name).join(', ')}`,
+        'ramster-provision apply --tags lend',
+      ),
+    );
+  return checks;
+}
+
+/** The borrowing side: its unit, a live connection per lender, the swap, zswap, the mirror. */
+function borrowerChecks(plan: ModernPlan, p: ModernProbe): Check[] {
+  if (!plan.borrows.length) return [];
+  const checks = [unitCheck(p, 'ramster-borrow.service', 'borrow')];
+  for (const b of plan.borrows) {
+    const c = p.controllers.find((x) => x.subsystem === b.subsystem);
+    const title = `connected to ${b.lenderHost} (node ${b.lender}, ${b.address}:${b.port})`;
+    checks.push(
+      c?.state === 'live'
+        ? pass(`connection-${b.lender}`, title, `${c.name} ${c.state}`)
+        : fail(
+            `connection-${b.lender}`,
+            title,
+            c ? `${c.name} ${c.state}` : 'no controller',
+            connectionFix(b.lenderHost, b.address, b.port, c?.state),
+          ),
+    );
+  }
+  checks.push(swapCheck(plan, p), zswapCheck(p));
+  if (plan.mirrored) checks.push(mirrorCheck(p));
+  return checks;
+}
+
+function swapCheck(plan: ModernPlan, p: ModernProbe): Check {
+  const swapLine = desiredBorrowLines(plan).at(-1)!;
+  const swap = p.swaps.find((s) => s.label === SWAP_LABEL);
+  const top = Math.max(...p.swaps.map((s) => s.priority));
+  return actualBorrowLines(p, plan).includes(swapLine) && swap && swap.priority >= top
+    ? pass(
+        'remote-swap',
+        'swap on remote RAM, before any local swap',
+        `${swap.device} priority ${swap.priority}, ${Math.round(swap.usedKb / 1024)} of ${Math.round(swap.sizeKb / 1024)} MiB used`,
+      )
+    : fail(
+        'remote-swap',
+        'swap on remote RAM, before any local swap',
+        swap ? `${swap.device} priority ${swap.priority} (highest ${top})` : `no swap labelled ${SWAP_LABEL}`,
+        'ramster-provision apply --tags borrow (or systemctl restart ramster-borrow.service)',
+      );
+}
+
+function zswapCheck(p: ModernProbe): Check {
+  return p.zswap.enabled === 'Y'
+    ? pass(
+        'zswap',
+        'zswap compresses pages before they leave the node',
+        `compressor ${p.zswap.compressor}, max_pool_percent ${p.zswap.max_pool_percent}`,
+      )
+    : fail(
+        'zswap',
+        'zswap compresses pages before they leave the node',
+        p.zswap.enabled ? `enabled ${p.zswap.enabled}` : 'no zswap in this kernel',
+        'ramster-provision apply --tags borrow',
+      );
+}
+
+function mirrorCheck(p: ModernProbe): Check {
+  const m = mirrorHealth(p);
+  return m.inSync || m.rebuilding
+    ? pass(
+        'mirror',
+        `every page on two lenders (${MD_DEVICE})`,
+        m.rebuilding ? `${m.evidence}: one full copy, the second being rebuilt` : m.evidence,
+      )
+    : fail(
+        'mirror',
+        `every page on two lenders (${MD_DEVICE})`,
+        m.evidence,
+        `a lender is gone: pages are safe on the other; once it is back, mdadm ${MD_DEVICE} --re-add (or reboot this node) restores the second copy`,
+      );
 }
 
 /** In sync, or rebuilding the second copy (a lender came back), or degraded. */
