@@ -49,6 +49,14 @@ forwarded ports and a private cluster network (10.99.0.0/24) that never leaves t
         .choices(['debian', 'ramster'])
         .default('debian'),
     )
+    .addOption(
+      new Option(
+        '--distro <release>',
+        "guests' Debian release: bookworm (12, kernel 6.1) or trixie (13, kernel 6.12: NVMe in-band authentication and NVMe/TCP TLS), from this machine's own apt mirror; --kernel ramster needs bookworm",
+      )
+        .choices(['bookworm', 'trixie'])
+        .default('bookworm'),
+    )
     .option('--install-deps', 'apt-get install missing prerequisites (needs root)', false)
     .option('--fresh', 'recreate guest disks and host keys even if they exist', false)
     .addOption(dirOption())
@@ -59,6 +67,7 @@ forwarded ports and a private cluster network (10.99.0.0/24) that never leaves t
         memoryMb: o.memory,
         backend: o.backend,
         kernel: o.kernel,
+        distro: o.distro,
         dir: o.dir,
         installDeps: o.installDeps,
         fresh: o.fresh,

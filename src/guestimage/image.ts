@@ -21,7 +21,23 @@ import { describeMmdebstrap, mmdebstrapLine, newMmdebstrapProgress } from './mmd
 import { HOST_APT_SOURCES, REPO_ROOT } from './paths.ts';
 import { pidAlive } from './process.ts';
 import { timed, type Reporter } from './progress.ts';
-import { customizeScript, diskScript, imagePackages, mmdebstrapArgs, type ImageFlavour } from './recipe.ts';
+import {
+  customizeScript,
+  type Distro,
+  diskScript,
+  imagePackages,
+  mmdebstrapArgs,
+  type ImageFlavour,
+} from './recipe.ts';
+import { suiteSources } from './sources.ts';
+
+/** Which image: the init flavour and the Debian release. */
+export interface ImageKind {
+  flavour: ImageFlavour;
+  distro: Distro;
+}
+export const DEFAULT_IMAGE: ImageKind = { flavour: 'systemd', distro: 'bookworm' };
+const describeKind = (k: ImageKind) => (k.distro === 'bookworm' ? k.flavour : `${k.flavour}, ${k.distro}`);
 
 export interface LabImage {
   /** The raw disk every guest overlay is backed by (never written after the build). */
@@ -50,10 +66,11 @@ function recipeSourceFile(): string {
   return found;
 }
 
-/** Cache key: the recipe's source text, the flavour and the key baked into the image. */
-export function imageHash(publicKey: string, flavour: ImageFlavour = 'systemd'): string {
+/** Cache key: the recipe's source text, the flavour, the release and the key baked into the image. */
+export function imageHash(publicKey: string, kind: ImageKind = DEFAULT_IMAGE): string {
   const h = createHash('sha256').update(readFileSync(recipeSourceFile())).update(publicKey);
-  if (flavour !== 'systemd') h.update(`flavour ${flavour}`);
+  if (kind.flavour !== 'systemd') h.update(`flavour ${kind.flavour}`);
+  if (kind.distro !== 'bookworm') h.update(`distro ${kind.distro}`);
   return h.digest('hex').slice(0, 16);
 }
 
@@ -68,11 +85,21 @@ export function hostSourcesFile(): string {
   return found;
 }
 
+/** The sources mmdebstrap reads: this machine's own for its release (bookworm), else a file in
+ *  `work` naming the same mirror with the other suite. */
+function sourcesFor(distro: Distro, work: string): string {
+  const host = hostSourcesFile();
+  if (distro === 'bookworm') return host;
+  const file = join(work, `${distro}.sources`);
+  writeFileSync(file, suiteSources(readFileSync(host, 'utf8'), host, distro));
+  return file;
+}
+
 /** Returns the cached image for the current recipe, building it first when it is missing. */
-export async function ensureImage(cacheDir: string, r: Reporter, flavour: ImageFlavour = 'systemd'): Promise<LabImage> {
+export async function ensureImage(cacheDir: string, r: Reporter, kind: ImageKind = DEFAULT_IMAGE): Promise<LabImage> {
   mkdirSync(cacheDir, { recursive: true });
   const key = await ensureLabKey(cacheDir);
-  const hash = imageHash(key.publicKey, flavour);
+  const hash = imageHash(key.publicKey, kind);
   const imageDir = join(cacheDir, 'images', hash);
   const disk = join(imageDir, 'disk.raw');
   if (existsSync(join(imageDir, 'complete'))) {
@@ -84,27 +111,22 @@ export async function ensureImage(cacheDir: string, r: Reporter, flavour: ImageF
     if (existsSync(join(imageDir, 'complete'))) return { path: disk, hash, key, built: false };
     const start = Date.now();
     r.log(coldBuildNotice(cacheDir, imageDir));
-    await build(cacheDir, imageDir, key, r, flavour);
+    await build(cacheDir, imageDir, key, r, kind);
     const buildMs = Date.now() - start;
     writeFileSync(
       join(imageDir, 'recipe.json'),
-      `${JSON.stringify({ hash, flavour, packages: imagePackages(flavour), builtAt: new Date().toISOString(), buildSeconds: buildMs / 1000 }, null, 2)}\n`,
+      `${JSON.stringify({ hash, ...kind, packages: imagePackages(kind.flavour), builtAt: new Date().toISOString(), buildSeconds: buildMs / 1000 }, null, 2)}\n`,
     );
     writeFileSync(join(imageDir, 'complete'), '');
-    pruneOldImages(cacheDir, hash, flavour, r);
+    pruneOldImages(cacheDir, hash, kind, r);
     return { path: disk, hash, key, built: true, buildMs };
   } finally {
     release();
   }
 }
 
-async function build(
-  cacheDir: string,
-  imageDir: string,
-  key: KeyPair,
-  r: Reporter,
-  flavour: ImageFlavour,
-): Promise<void> {
+async function build(cacheDir: string, imageDir: string, key: KeyPair, r: Reporter, kind: ImageKind): Promise<void> {
+  const { flavour, distro } = kind;
   const work = join(cacheDir, `build.${process.pid}`);
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
@@ -116,17 +138,18 @@ async function build(
     const mm = newMmdebstrapProgress();
     // --verbose: apt's and dpkg's lines, counted into the progress (the image does not change).
     // The time limits only catch a hang: 21 min of mmdebstrap were seen at load 10.
-    await timed(r, `image: mmdebstrap (Debian root filesystem, ${flavour})`, (update) =>
+    await timed(r, `image: mmdebstrap (Debian root filesystem, ${describeKind(kind)})`, (update) =>
       runCommand(
         'mmdebstrap',
         [
           '--verbose',
           ...mmdebstrapArgs({
             rootfs,
-            hostSources: hostSourcesFile(),
+            hostSources: sourcesFor(distro, work),
             debCache: join(cacheDir, 'debs'),
             customizeFile,
             flavour,
+            distro,
           }),
         ],
         'mmdebstrap',
@@ -199,13 +222,14 @@ export async function acquireLock(path: string, r: Reporter): Promise<() => void
   }
 }
 
-/** Images of older recipes of the same flavour are dead weight (labs recreate their overlays on a
+/** Images of older recipes of the same kind are dead weight (labs recreate their overlays on a
  *  new image), except while a running QEMU still reads one: those are kept. */
-function pruneOldImages(cacheDir: string, keep: string, flavour: ImageFlavour, r: Reporter): void {
+function pruneOldImages(cacheDir: string, keep: string, kind: ImageKind, r: Reporter): void {
   const imagesDir = join(cacheDir, 'images');
   const inUse = openFiles();
   for (const hash of readdirSync(imagesDir)) {
-    if (hash === keep || imageFlavour(join(imagesDir, hash)) !== flavour) continue;
+    const other = kindOf(join(imagesDir, hash));
+    if (hash === keep || other.flavour !== kind.flavour || other.distro !== kind.distro) continue;
     const disk = join(imagesDir, hash, 'disk.raw');
     if (inUse.has(disk)) continue;
     rmSync(join(imagesDir, hash), { recursive: true, force: true });
@@ -213,14 +237,12 @@ function pruneOldImages(cacheDir: string, keep: string, flavour: ImageFlavour, r
   }
 }
 
-function imageFlavour(imageDir: string): ImageFlavour {
+function kindOf(imageDir: string): ImageKind {
   try {
-    return (
-      (JSON.parse(readFileSync(join(imageDir, 'recipe.json'), 'utf8')) as { flavour?: ImageFlavour }).flavour ??
-      'systemd'
-    );
+    const k = JSON.parse(readFileSync(join(imageDir, 'recipe.json'), 'utf8')) as Partial<ImageKind>;
+    return { ...DEFAULT_IMAGE, ...k };
   } catch {
-    return 'systemd';
+    return DEFAULT_IMAGE;
   }
 }
 

@@ -5,7 +5,10 @@
  */
 
 
-export const SUITE = 'bookworm';
+/** Debian releases a lab image can be: 12 (kernel 6.1) and 13 (kernel 6.12: NVMe in-band
+ *  authentication, NVMe/TCP TLS). The sysvinit flavour (RAMster's 3.10) is Debian 12 only. */
+export type Distro = 'bookworm' | 'trixie';
+export const DISTROS: readonly Distro[] = ['bookworm', 'trixie'];
 import { shq } from '../shell.ts';
 
 /**
@@ -215,7 +218,7 @@ dd if=${shq(rootfs + '/boot/grub/i386-pc/core.img')} of=${shq(out)} bs=512 seek=
 }
 
 /** mmdebstrap arguments; `debCache` keeps downloaded .debs warm between builds. */
-export function mmdebstrapArgs(opts: { rootfs: string; hostSources: string; debCache: string; customizeFile: string; flavour?: ImageFlavour }): string[] {
+export function mmdebstrapArgs(opts: { rootfs: string; hostSources: string; debCache: string; customizeFile: string; flavour?: ImageFlavour; distro?: Distro }): string[] {
   return [
     '--variant=apt',
     '--mode=root',
@@ -225,7 +228,7 @@ export function mmdebstrapArgs(opts: { rootfs: string; hostSources: string; debC
     `--setup-hook=sync-in ${shq(opts.debCache)} /var/cache/apt/archives/`,
     `--customize-hook=sync-out /var/cache/apt/archives ${shq(opts.debCache)}`,
     `--customize-hook=sh ${shq(opts.customizeFile)} "$1"`,
-    SUITE,
+    opts.distro ?? 'bookworm',
     opts.rootfs,
     opts.hostSources,
   ];

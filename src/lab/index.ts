@@ -1,5 +1,5 @@
 /** The QEMU lab: a RAMster-ready cluster of Debian guests on one machine. */
-export { labUp, labStatus, labDown, type LabUpOptions, type LabStatus, type GuestStatus } from './lab.ts';
+export { labUp, labStatus, labDown, labImageKind, type LabUpOptions, type LabStatus, type GuestStatus } from './lab.ts';
 export { checkPrerequisites, LAB_TOOLS, type PrerequisiteReport } from '../guestimage/prereqs.ts';
 export { ensureImage, imageHash, type LabImage } from '../guestimage/image.ts';
 export {

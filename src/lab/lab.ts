@@ -7,7 +7,7 @@ import type { Backend } from '../inventory/types.ts';
 import { runCommand } from '../guestimage/command.ts';
 import { LabError } from './errors.ts';
 import { qemuRunning, startGuest, stopGuest, supervisorRunning } from './guest.ts';
-import { ensureImage } from '../guestimage/image.ts';
+import { ensureImage, type ImageKind } from '../guestimage/image.ts';
 import { findRamsterKernelKit, ramsterKernelVars, type LabKernel } from './kernel.ts';
 import { writeKnownHosts, writeLabInventory } from './inventory.ts';
 import { ensureKeyPair } from '../guestimage/keys.ts';
@@ -15,7 +15,7 @@ import { labCacheDir } from '../guestimage/paths.ts';
 import { freePorts } from './ports.ts';
 import { checkPrerequisites, KERNEL_BUILD_TOOLS, LAB_TOOLS } from '../guestimage/prereqs.ts';
 import { seconds, timed, type LabLog, type LabProgress } from '../guestimage/progress.ts';
-import { FW_CFG_NAME, NIC0_MAC } from '../guestimage/recipe.ts';
+import { type Distro, FW_CFG_NAME, NIC0_MAC } from '../guestimage/recipe.ts';
 import { readBootId, waitForSsh } from './ssh.ts';
 import { readState, sshTarget, statePath, writeState, type Accel, type GuestState, type LabState } from './state.ts';
 import { commandFailed } from '../shell.ts';
@@ -26,6 +26,8 @@ export interface LabUpOptions {
   backend: Backend;
   /** `ramster`: a sysvinit image whose inventory builds and boots the RAMster kernel (3.10). */
   kernel?: LabKernel;
+  /** The guests' Debian release: bookworm (12, the default) or trixie (13). */
+  distro?: Distro;
   /** Lab directory (guest overlays, inventory.yaml, known_hosts, state.json). */
   dir: string;
   installDeps: boolean;
@@ -47,6 +49,17 @@ const MAX_NODES = 8;
 const clusterAddress = (i: number) => `10.99.0.${10 + i}`;
 const clusterMac = (i: number) => `52:54:00:99:00:${i.toString(16).padStart(2, '0')}`;
 
+/** The image a lab boots: sysvinit for the RAMster kernel (Debian 12 only), else systemd. */
+export function labImageKind(opts: Pick<LabUpOptions, 'kernel' | 'distro'>): ImageKind {
+  const distro = opts.distro ?? 'bookworm';
+  if (opts.kernel === 'ramster' && distro !== 'bookworm')
+    throw new LabError(
+      `--kernel ramster runs on a Debian 12 (bookworm) image, not ${distro}`,
+      "drop --distro (RAMster's Linux 3.10 boots the sysvinit image of Debian 12), or --kernel",
+    );
+  return { flavour: opts.kernel === 'ramster' ? 'sysvinit' : 'systemd', distro };
+}
+
 /** Boots a RAMster-ready cluster of QEMU guests and writes its inventory; an already running
  *  lab with the same shape is returned as it is. */
 export async function labUp(opts: LabUpOptions): Promise<LabState> {
@@ -61,6 +74,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
   const kernel = opts.kernel ?? 'debian';
   if (kernel === 'ramster' && opts.backend !== 'legacy')
     throw new LabError('--kernel ramster is for the legacy backend', 'drop --backend modern, or --kernel');
+  const imageKind = labImageKind(opts);
 
   const running = runningLab(dir);
   if (running) {
@@ -68,7 +82,8 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
       running.guests.length === opts.nodes &&
       running.memoryMb === opts.memoryMb &&
       running.backend === opts.backend &&
-      (running.kernel ?? 'debian') === kernel;
+      (running.kernel ?? 'debian') === kernel &&
+      (running.distro ?? 'bookworm') === imageKind.distro;
     if (sameShape && !opts.fresh) {
       r.log(`lab in ${dir} is already running`);
       await waitAllSsh(running, r, opts.sshTimeoutMs);
@@ -86,7 +101,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
     kernel === 'ramster' ? [...LAB_TOOLS, ...KERNEL_BUILD_TOOLS] : LAB_TOOLS,
   );
   const kernelVars = kernel === 'ramster' ? ramsterKernelVars(await findRamsterKernelKit()) : undefined;
-  const image = await ensureImage(opts.cacheDir ?? labCacheDir(), r, kernel === 'ramster' ? 'sysvinit' : 'systemd');
+  const image = await ensureImage(opts.cacheDir ?? labCacheDir(), r, imageKind);
   mkdirSync(dir, { recursive: true });
 
   const sshPorts = await freePorts(opts.nodes, 'tcp');
@@ -106,6 +121,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
     inventory: join(dir, 'inventory.yaml'),
     backend: opts.backend,
     ...(kernel === 'ramster' ? { kernel, kernelVars } : {}),
+    ...(imageKind.distro !== 'bookworm' ? { distro: imageKind.distro } : {}),
     memoryMb: opts.memoryMb,
     accel,
     network,

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend } from '../inventory/types.ts';
+import type { Distro } from '../guestimage/recipe.ts';
 import type { LabKernel } from './kernel.ts';
 import { LabError } from './errors.ts';
 import type { SshTarget } from './ssh.ts';
@@ -46,6 +47,8 @@ export interface LabState {
   kernel?: LabKernel;
   /** The kernel stage's variables written into the inventory (the RAMster kernel kit). */
   kernelVars?: Record<string, unknown>;
+  /** The guests' Debian release; absent in labs written before it could be chosen: bookworm. */
+  distro?: Distro;
   memoryMb: number;
   accel: Accel;
   /** How the guests' second NICs are joined: a UDP pair (2 guests) or loopback multicast. */

@@ -78,7 +78,11 @@ describe('npm pack, then npm install -g of the tarball into an empty prefix', ()
   it('keys lab images alike from dist/ and from src/ in a clone (one cached image for the bin and the tests)', async () => {
     // dist/ was built from these sources by npm pack's prepare, in beforeAll.
     const built = (await import(join(REPO, 'dist/guestimage/image.js'))) as { imageHash: typeof imageHash };
-    for (const flavour of ['systemd', 'sysvinit'] as const)
-      expect(built.imageHash('ssh-ed25519 AAAA key', flavour)).toBe(imageHash('ssh-ed25519 AAAA key', flavour));
+    for (const kind of [
+      { flavour: 'systemd', distro: 'bookworm' },
+      { flavour: 'sysvinit', distro: 'bookworm' },
+      { flavour: 'systemd', distro: 'trixie' },
+    ] as const)
+      expect(built.imageHash('ssh-ed25519 AAAA key', kind)).toBe(imageHash('ssh-ed25519 AAAA key', kind));
   });
 });

@@ -7,6 +7,7 @@ import {
   guestOf,
   labCacheDir,
   labDown,
+  labImageKind,
   labUp,
   sshCheck,
   sshTarget,
@@ -44,7 +45,7 @@ export interface TestLab {
 export async function upTestLab(name: string, opts: Partial<LabUpOptions> = {}): Promise<TestLab> {
   const dir = labTestDir(name);
   const log = labLog(name);
-  const image = await ensureImage(labCacheDir(), { log }, opts.kernel === 'ramster' ? 'sysvinit' : 'systemd');
+  const image = await ensureImage(labCacheDir(), { log }, labImageKind(opts));
   const start = Date.now();
   const state = await labUp({
     nodes: 2,
