@@ -146,7 +146,8 @@ async function build(cacheDir: string, imageDir: string, key: KeyPair, r: Report
           ...mmdebstrapArgs({
             rootfs,
             hostSources: sourcesFor(distro, work),
-            debCache: join(cacheDir, 'debs'),
+            // One .deb cache per release: each build copies its cache into the chroot.
+            debCache: join(cacheDir, distro === 'bookworm' ? 'debs' : `debs-${distro}`),
             customizeFile,
             flavour,
             distro,

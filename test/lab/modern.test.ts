@@ -1,6 +1,7 @@
 /**
- * `backend: modern` end to end on two real QEMU guests (Debian 12, kernel 6.1): node1 (node 0,
- * 512 MiB RAM) swaps onto node2's RAM over NVMe/TCP on the private cluster link. Plan, apply,
+ * `backend: modern` end to end on two real QEMU guests, on Debian 13 (kernel 6.12) and on Debian 12
+ * (kernel 6.1): node1 (node 0, 512 MiB RAM) swaps onto node2's RAM over NVMe/TCP on the private
+ * cluster link. Plan, apply,
  * verify, a no-op second apply; a workload well beyond node1's RAM with its data checked while
  * node2 holds the pages; discard giving node2's memory back; a reboot of node1 while its pages
  * are remote (bounded, swap off then disconnect before the network goes down, converged after);
@@ -21,8 +22,9 @@ const SETTINGS = { topology: 'one-way', lend_mb: 768, zswap_compressor: 'lz4', z
 /** MiB the workload writes: well beyond the borrower's 512 MiB of RAM. */
 const WORKLOAD_MIB = 640;
 
-describe('modern backend on a two-node lab', () => {
-  const suite = labSuite('modern', { backend: 'modern', guestMemoryMb: [512, 1024] });
+// Debian 13 (kernel 6.12, the release NVMe authentication and TLS need) and Debian 12 (6.1).
+describe.each(['trixie', 'bookworm'] as const)('modern backend on a two-node lab (Debian %s)', (distro) => {
+  const suite = labSuite(`modern-${distro}`, { backend: 'modern', guestMemoryMb: [512, 1024], distro });
   const timings = suite.timings;
   let lab: TestLab;
   let inventory: string;
