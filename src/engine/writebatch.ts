@@ -67,16 +67,25 @@ export class WriteQueue {
     return { tailRan: outcome.tailRan, failure };
   }
 
-  /** Counts the writes applied up to the first that failed; a write without a result of its
-   *  own (the batch was stopped or killed there) fails with the batch's. */
+  /** Counts the writes applied up to the first that did not succeed, which fails: with its
+   *  own result, or with the batch's when the batch was stopped (a timeout, an interrupt: the
+   *  batch itself exits 0 otherwise), as it would have been alone. */
   private settle(writes: QueuedWrite[], outcome: BatchOutcome, batch: ExecResult): WriteFailed | undefined {
     for (const [i, w] of writes.entries()) {
-      const r = outcome.ran[i] ?? { ...batch, code: batch.code || 1, stderr: batch.stderr || 'the batch ended early' };
-      if (r.code !== 0) return new WriteFailed(w.owner, w.failed(r));
-      this.applied++;
+      const own = outcome.ran[i];
+      if (own?.code === 0) {
+        this.applied++;
+        continue;
+      }
+      return new WriteFailed(w.owner, w.failed(own && batch.code === 0 ? own : stopped(batch, own)));
     }
     return undefined;
   }
+}
+
+function stopped(batch: ExecResult, own?: ExecResult): ExecResult {
+  const why = batch.stderr || (batch.code === 0 ? 'the batch of writes ended before this one' : '');
+  return { code: batch.code || 1, stdout: '', stderr: [own?.stderr, why].filter(Boolean).join('\n') };
 }
 
 /** Each write keeps its step's time limit: the batch gets their sum (none if one has none). */

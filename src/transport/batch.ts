@@ -14,7 +14,12 @@ export interface BatchedCommand {
 }
 
 /** The command that runs a batch: the batch script is its stdin. */
-export const BATCH_RUNNER = 'sh -s';
+export const BATCH_RUNNER = 'exec sh -s';
+
+/** Stopped (a step's timeout, an interrupt), the batch's shell lives on to read the output of
+ *  the write being stopped (else that write, cleaning up its temp file, dies of SIGPIPE) and
+ *  starts no further write. */
+const ON_STOP = `trap 'rp_ok=0' TERM HUP INT`;
 
 const BASE64_TEXT = /^[A-Za-z0-9+/=\n]*$/;
 const RAN = /^==rp-ran==(\d+) (\d+) ?([A-Za-z0-9+/=]*)$/gm;
@@ -24,7 +29,7 @@ const TAIL = /^==rp-tail==\d+$/m;
 export function batchScript(commands: BatchedCommand[], tail?: string): string {
   // `_` is no base64 character: no line of the data can end its here-document early
   const end = `RP_STDIN_${randomBytes(8).toString('hex')}`;
-  const parts = ['rp_ok=1', ...commands.map((c, i) => batchedCommand(c, i, end))];
+  const parts = [ON_STOP, 'rp_ok=1', ...commands.map((c, i) => batchedCommand(c, i, end))];
   if (tail !== undefined) parts.push(`( ${tail}\n) </dev/null >/dev/null 2>&1\nprintf '\\n==rp-tail==%s\\n' "$?"`);
   return `${parts.join('\n')}\n`;
 }

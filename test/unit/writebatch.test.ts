@@ -1,6 +1,7 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LOCK_PATH } from '../../src/engine/hostlock.ts';
 import { runPlaybook } from '../../src/engine/run.ts';
@@ -91,4 +92,48 @@ describe('a write that fails in a batch', () => {
       expect(host.roundTrips).toBe(trips);
     },
   );
+});
+
+describe('a batch stopped by the step timeout', () => {
+  it('on a folder target: the write it stopped leaves its old file and no temp file, is not finished later, and the writes after it never run', async () => {
+    mkdirSync(join(dir, 'h/etc'), { recursive: true });
+    writeFileSync(join(dir, 'h/etc/slow'), 'old\n');
+    const pb = loadPlaybookText(
+      join(dir, 'pb.yaml'),
+      `
+- name: files
+  hosts: all
+  steps:
+    - {name: one, file: {path: /etc/one, content: "1\\n"}}
+    - {name: slow, file: {path: /etc/slow, content: "new\\n", validate: "sleep 31.25; test -s %s"}}
+    - {name: three, file: {path: /etc/three, content: "3\\n"}}
+`,
+    );
+    const inv = loadInventoryText(
+      join(dir, 'inv.yaml'),
+      `all:\n  hosts:\n    h: {connection: local, root: ${dir}/h}\n`,
+    );
+    const r = await runPlaybook(inv, pb, {
+      apply: true,
+      forks: 1,
+      stepTimeoutMs: 500,
+      connect: { acceptNewHostKeys: false, connectTimeoutMs: 1000 },
+    });
+    const host = r.hosts[0];
+    expect(host.steps.map((s) => [s.step, s.status])).toEqual([
+      ['one', 'changed'],
+      ['slow', 'failed'],
+    ]);
+    // the batch gets the sum of its writes' step timeouts
+    expect(host.steps[1].message).toMatch(/write \/etc\/slow failed \(exit 124\):[\s\S]*timed out after 1500 ms$/);
+    expect(readFileSync(join(dir, 'h/etc/one'), 'utf8')).toBe('1\n');
+    expect(existsSync(join(dir, 'h/etc/three'))).toBe(false);
+    expect(existsSync(join(dir, 'h', LOCK_PATH))).toBe(false);
+    // the validate command was stopped with its write: nothing finishes the write later
+    for (let i = 0; i < 50 && (await execa('pgrep', ['-f', '^sleep 31.25$'], { reject: false })).exitCode === 0; i++)
+      await new Promise((res) => setTimeout(res, 100));
+    expect((await execa('pgrep', ['-f', '^sleep 31.25$'], { reject: false })).exitCode).toBe(1);
+    expect(readFileSync(join(dir, 'h/etc/slow'), 'utf8')).toBe('old\n');
+    expect(readdirSync(join(dir, 'h/etc')).filter((f) => f.includes('.rp-tmp.'))).toEqual([]);
+  });
 });
