@@ -152,11 +152,19 @@ export class HostLock {
   async release(): Promise<void> {
     if (!this.held) return;
     this.held = false;
+    await this.t.exec(this.releaseScript(), { afterInterrupt: true });
+  }
+
+  /** The shell text of release(); the engine sends it with its last batch of writes, then
+   *  calls released(). */
+  releaseScript(): string {
     const L = shq(hostPath(this.t, LOCK_PATH));
-    await this.t.exec(
-      `L=${L}; exec 9>>"$L.flock"; flock -w 120 9; if [ -f "$L" ] && grep -qxF ${shq(`token=${TOKEN}`)} "$L"; then rm -f "$L"; fi`,
-      { afterInterrupt: true },
-    );
+    return `L=${L}; exec 9>>"$L.flock"; flock -w 120 9; if [ -f "$L" ] && grep -qxF ${shq(`token=${TOKEN}`)} "$L"; then rm -f "$L"; fi`;
+  }
+
+  /** releaseScript() ran on the host: nothing is left to release. */
+  released(): void {
+    this.held = false;
   }
 
   private movedFiles(fresh: string): string {

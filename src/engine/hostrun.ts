@@ -1,4 +1,3 @@
-import { InputError } from '../input/diagnostics.ts';
 import type { HostEntry, Inventory } from '../inventory/types.ts';
 import { clusterOf, hostInCluster } from '../inventory/types.ts';
 import { inventoryTemplateVars } from '../inventory/vars.ts';
@@ -14,17 +13,13 @@ import { prefetchPaths, stepArgs } from './prefetch.ts';
 import type { HostLock } from './hostlock.ts';
 import { HostTransport } from './hosttransport.ts';
 import { openHost } from './preamble.ts';
-import { emptyCounts, type HostResult, type StepResult } from './result.ts';
+import { emptyCounts, type HostResult } from './result.ts';
+import { StepLog, stepFailure, type StepTicket } from './steplog.ts';
+import { WriteFailed, WriteQueue } from './writebatch.ts';
 
-export interface EngineEvents {
-  hostStart?(host: string): void;
-  stepStart?(host: string, step: StepSpec, handler: boolean): void;
-  /** The host waits at the cluster barrier in front of `step` until every member arrives. */
-  barrierWait?(host: string, step: StepSpec): void;
-  stepEnd?(host: string, result: StepResult): void;
-  hostEnd?(host: string, result: HostResult): void;
-  log?(host: string, line: string): void;
-}
+import type { EngineEvents } from './events.ts';
+
+export type { EngineEvents };
 
 export interface HostRunContext {
   inv: Inventory;
@@ -49,6 +44,19 @@ export function tagSelected(step: StepSpec, tags?: string[], skip?: string[]): b
   return tags.some((t) => step.tags.includes(t));
 }
 
+/** One host's run: what every play and step of it shares. */
+interface HostRun {
+  rc: HostRunContext;
+  h: HostEntry;
+  t: HostTransport;
+  facts: Facts;
+  pending: Pending;
+  res: HostResult;
+  log: StepLog;
+  /** An apply's writes waiting to be sent (see HostTransport.flush). */
+  writes?: WriteQueue;
+}
+
 /** Runs every play that selects this host, step by step, then its notified handlers. */
 export async function runHost(rc: HostRunContext, name: string): Promise<HostResult> {
   const h = rc.inv.hosts.get(name)!;
@@ -63,37 +71,30 @@ export async function runHost(rc: HostRunContext, name: string): Promise<HostRes
     durationMs: 0,
   };
   rc.events.hostStart?.(name);
+  const writes = rc.apply ? new WriteQueue() : undefined;
+  const log = new StepLog(name, res, rc.events, writes);
+  if (writes) writes.onApplied = () => log.pump();
   let t: Transport | undefined;
+  let ht: HostTransport | undefined;
   let lock: HostLock | undefined;
   try {
     t = await rc.open(h);
     res.target = t.target;
     const prefetch = prefetchPaths(rc.inv, rc.pb, rc.playHosts, h, (s) => tagSelected(s, rc.tags, rc.skipTags));
-    const pre = await openHost(t, {
-      apply: rc.apply,
-      breakLock: rc.breakLock,
-      lockWaitMs: rc.lockWaitMs,
-      log: (l) => rc.events.log?.(name, l),
-      prefetch,
-    });
+    const pre = await openHost(t, { ...lockOptions(rc), log: log.log, prefetch });
     lock = pre.lock;
-    const ht = new HostTransport(t, { lock, snapshot: pre.snapshot });
-    const { facts, pending } = pre;
-    res.facts = facts;
+    ht = new HostTransport(t, { lock, snapshot: pre.snapshot, writes });
+    res.facts = pre.facts;
+    const run: HostRun = { rc, h, t: ht, facts: pre.facts, pending: pre.pending, res, log, writes };
     for (const [pi, play] of rc.pb.plays.entries()) {
       if (!rc.playHosts[pi].includes(name)) continue;
-      const ok = await runPlay(rc, h, ht, facts, pending, play, pi, res);
-      if (!ok) break;
+      if (!(await runPlay(run, play, pi))) break;
     }
   } catch (e) {
-    if (e instanceof UnreachableError) {
-      res.status = 'unreachable';
-      res.counts.unreachable = 1;
-    } else res.status = 'failed';
-    res.error = e instanceof Error ? e.message : String(e);
+    hostFailed(res, log, e);
   } finally {
     rc.barriers.leave(name);
-    if (res.status !== 'unreachable') await lock?.release().catch(() => undefined);
+    await settleHost(ht, lock, res, log);
     res.roundTrips = t?.roundTrips ?? 0;
     await t?.close().catch(() => undefined);
   }
@@ -107,114 +108,176 @@ export async function runHost(rc: HostRunContext, name: string): Promise<HostRes
   return res;
 }
 
-async function runPlay(
-  rc: HostRunContext,
-  h: HostEntry,
-  t: HostTransport,
-  facts: Facts,
-  pending: Pending,
-  play: Play,
-  pi: number,
+function lockOptions(rc: HostRunContext) {
+  return { apply: rc.apply, breakLock: rc.breakLock, lockWaitMs: rc.lockWaitMs };
+}
+
+/** Records why the host stopped; a failed write is reported at the step that queued it. */
+function hostFailed(res: HostResult, log: StepLog, e: unknown): void {
+  if (e instanceof WriteFailed) {
+    log.failAt(e);
+    return;
+  }
+  const unreachable = e instanceof UnreachableError;
+  res.status = unreachable ? 'unreachable' : 'failed';
+  if (unreachable) res.counts.unreachable = 1;
+  res.error = e instanceof Error ? e.message : String(e);
+}
+
+/** Sends the writes still queued with the unlock riding on them (or unlocks alone), then
+ *  shows the steps they held back; nothing more reaches a host that was lost. */
+async function settleHost(
+  ht: HostTransport | undefined,
+  lock: HostLock | undefined,
   res: HostResult,
-): Promise<boolean> {
-  const cluster = clusterOf(rc.inv, h.name);
-  const members = cluster ? rc.playHosts[pi].filter((n) => cluster.nodes.some((c) => c.host === n)) : [];
-  // Play vars are defaults: the inventory (all < groups < host) overrides them.
-  const vars = () => ({ ...play.vars, ...inventoryTemplateVars(rc.inv, h.name), facts });
-  const notified = new Set<string>(pending[play.name] ?? []);
+  log: StepLog,
+): Promise<void> {
+  if (res.status !== 'unreachable') await ht?.flush({ unlock: true }).catch((e: unknown) => hostFailed(res, log, e));
+  log.abandon();
+  if (res.status !== 'unreachable') await lock?.release().catch(() => undefined);
+}
+
+/** One play on one host: what its steps share. */
+interface PlayRun {
+  play: Play;
+  pi: number;
+  /** The host's cluster members taking part in this play. */
+  members: string[];
+  /** Play vars under the inventory's, and the facts. */
+  vars(): Record<string, unknown>;
+  notified: Set<string>;
   /** Changes planned earlier in this dry run: a later failure may only be their consequence. */
-  const planned: string[] = [];
+  planned: string[];
+}
 
-  const runOne = async (spec: StepSpec, handler: boolean): Promise<'ok' | 'stop'> => {
-    if (spec.barrier === 'cluster' && cluster) {
-      rc.events.barrierWait?.(h.name, spec);
-      await rc.barriers.arrive(`${cluster.name}/${pi}/${handler ? 'h' : 's'}${spec.index}`, h.name, members);
-    }
-    if (handler && !notified.has(spec.name)) return 'ok';
-    if (rc.signal?.aborted) throw new Interrupted();
-    rc.events.stepStart?.(h.name, spec, handler);
-    const started = Date.now();
-    const base = { play: play.name, step: spec.name, type: spec.type, handler, loc: spec.loc };
-    const finish = (r: StepResult) => {
-      if (r.change?.sensitive) delete r.change.diff;
-      res.steps.push(r);
-      res.counts[r.status]++;
-      rc.events.stepEnd?.(h.name, r);
-    };
-    try {
-      const v = vars();
-      if (spec.when !== undefined && !evaluateCondition(spec.when, v)) {
-        finish({ ...base, status: 'skipped', message: `when: ${spec.when}`, durationMs: Date.now() - started });
-        return 'ok';
-      }
-      const type = stepTypes.get(spec.type)!;
-      const args = stepArgs(type, spec, v);
-      const timeoutMs = spec.timeoutS ? spec.timeoutS * 1000 : rc.stepTimeoutMs;
-      const ctx: StepContext = {
-        t: t.withTimeout(timeoutMs),
-        facts,
-        apply: rc.apply,
-        host: h.name,
-        vars: v,
-        baseDir: rc.pb.dir,
-        timeoutMs,
-        log: (line) => rc.events.log?.(h.name, line),
-        inCluster: hostInCluster(rc.inv, h.name),
-        cluster: cluster && {
-          members,
-          exchange: <T>(key: string, value: T) =>
-            rc.barriers.exchange<T>(
-              `${cluster.name}/${pi}/x/${handler ? 'h' : 's'}${spec.index}/${key}`,
-              h.name,
-              members,
-              value,
-            ),
-        },
-      };
-      const change: Change = await type.checkApply(args, ctx);
-      const status = change.skipped ? 'skipped' : change.action === 'none' ? 'ok' : 'changed';
-      finish({ ...base, status, change, message: change.skipped, durationMs: Date.now() - started });
-      if (status === 'changed') {
-        planned.push(change.summary);
-        if (!handler && spec.notify.length) {
-          for (const n of spec.notify) notified.add(n);
-          if (rc.apply) await writePending(t, { ...pending, [play.name]: [...notified] });
-        }
-      }
-      return 'ok';
-    } catch (e) {
-      if (e instanceof UnreachableError || e instanceof Interrupted) throw e;
-      const where = `${spec.loc.file}:${spec.loc.line}:${spec.loc.col}`;
-      const text = e instanceof Error ? e.message : String(e);
-      const message = text.startsWith(where) || e instanceof InputError ? text : `${where}: ${text}`;
-      if (!rc.apply && planned.length) {
-        const change: Change = {
-          action: 'run',
-          summary: spec.name,
-          conditional: `could not be checked before the earlier pending changes are applied (${planned[planned.length - 1]}): ${message}`,
-        };
-        finish({ ...base, status: 'changed', change, durationMs: Date.now() - started });
-        return 'ok';
-      }
-      finish({ ...base, status: 'failed', message, durationMs: Date.now() - started });
-      res.status = 'failed';
-      res.error = message;
-      return 'stop';
-    }
+async function runPlay(run: HostRun, play: Play, pi: number): Promise<boolean> {
+  const { rc, h, t, facts, pending } = run;
+  const cluster = clusterOf(rc.inv, h.name);
+  const p: PlayRun = {
+    play,
+    pi,
+    members: cluster ? rc.playHosts[pi].filter((n) => cluster.nodes.some((c) => c.host === n)) : [],
+    // Play vars are defaults: the inventory (all < groups < host) overrides them.
+    vars: () => ({ ...play.vars, ...inventoryTemplateVars(rc.inv, h.name), facts }),
+    notified: new Set<string>(pending[play.name] ?? []),
+    planned: [],
   };
-
   for (const spec of play.steps) {
     if (!tagSelected(spec, rc.tags, rc.skipTags)) continue;
-    if ((await runOne(spec, false)) === 'stop') return false;
+    if ((await runStep(run, p, spec, false)) === 'stop') return false;
   }
   for (const spec of play.handlers) {
-    if ((await runOne(spec, true)) === 'stop') return false;
+    if ((await runStep(run, p, spec, true)) === 'stop') return false;
   }
-  if (rc.apply && notified.size) {
+  if (rc.apply && p.notified.size) {
     delete pending[play.name];
     await writePending(t, pending);
   }
   return true;
+}
+
+/** Runs one step (or handler, when notified); 'stop' when it failed. The writes it queues are
+ *  the step's: one of them failing later is reported here (StepLog.failAt). */
+async function runStep(run: HostRun, p: PlayRun, spec: StepSpec, handler: boolean): Promise<'ok' | 'stop'> {
+  const { rc, h, t, log, writes } = run;
+  const cluster = clusterOf(rc.inv, h.name);
+  if (spec.barrier === 'cluster' && cluster) {
+    await t.flush(); // the other members may rely on what this host wrote before
+    rc.events.barrierWait?.(h.name, spec);
+    await rc.barriers.arrive(`${cluster.name}/${p.pi}/${handler ? 'h' : 's'}${spec.index}`, h.name, p.members);
+  }
+  if (handler && !p.notified.has(spec.name)) return 'ok';
+  if (rc.signal?.aborted) throw new Interrupted();
+  log.start(spec, handler);
+  const base = { play: p.play.name, step: spec.name, type: spec.type, handler, loc: spec.loc };
+  const ticket: StepTicket = { spec, base, started: Date.now() };
+  if (writes) writes.owner = ticket;
+  try {
+    await checkStep(run, p, ticket);
+    return 'ok';
+  } catch (e) {
+    if (e instanceof UnreachableError || e instanceof Interrupted || e instanceof WriteFailed) throw e;
+    return stepFailed(run, p, ticket, e);
+  } finally {
+    if (writes) writes.owner = undefined;
+  }
+}
+
+async function checkStep(run: HostRun, p: PlayRun, { spec, base, started }: StepTicket): Promise<void> {
+  const { rc, t, log, pending } = run;
+  const v = p.vars();
+  if (spec.when !== undefined && !evaluateCondition(spec.when, v)) {
+    log.finish({ ...base, status: 'skipped', message: `when: ${spec.when}`, durationMs: Date.now() - started });
+    return;
+  }
+  const type = stepTypes.get(spec.type)!;
+  const args = stepArgs(type, spec, v);
+  const timeoutMs = spec.timeoutS ? spec.timeoutS * 1000 : rc.stepTimeoutMs;
+  const change: Change = await type.checkApply(args, stepContext(run, p, spec, base.handler, v, timeoutMs));
+  const status = change.skipped ? 'skipped' : change.action === 'none' ? 'ok' : 'changed';
+  log.finish({ ...base, status, change, message: change.skipped, durationMs: Date.now() - started });
+  if (status !== 'changed') return;
+  p.planned.push(change.summary);
+  if (!base.handler && spec.notify.length) {
+    for (const n of spec.notify) p.notified.add(n);
+    if (rc.apply) await writePending(t, { ...pending, [p.play.name]: [...p.notified] });
+  }
+}
+
+/** A step that threw: failed (the host stops), or in a dry run after planned changes,
+ *  conditional on them. */
+function stepFailed(run: HostRun, p: PlayRun, { spec, base, started }: StepTicket, e: unknown): 'ok' | 'stop' {
+  const { rc, res, log } = run;
+  const message = stepFailure(spec, e);
+  if (!rc.apply && p.planned.length) {
+    const change: Change = {
+      action: 'run',
+      summary: spec.name,
+      conditional: `could not be checked before the earlier pending changes are applied (${p.planned[p.planned.length - 1]}): ${message}`,
+    };
+    log.finish({ ...base, status: 'changed', change, durationMs: Date.now() - started });
+    return 'ok';
+  }
+  log.finish({ ...base, status: 'failed', message, durationMs: Date.now() - started });
+  res.status = 'failed';
+  res.error = message;
+  return 'stop';
+}
+
+/** What a step's checkApply gets. An exchange shares values, not the host's state: it does
+ *  not send the queued writes (ramster_conf exchanges the checksum of the file it just queued);
+ *  a step that needs the other members' writes applied waits at a `barrier: cluster`. */
+function stepContext(
+  run: HostRun,
+  p: PlayRun,
+  spec: StepSpec,
+  handler: boolean,
+  vars: Record<string, unknown>,
+  timeoutMs?: number,
+): StepContext {
+  const { rc, h, t, facts } = run;
+  const cluster = clusterOf(rc.inv, h.name);
+  return {
+    t: t.withTimeout(timeoutMs),
+    facts,
+    apply: rc.apply,
+    host: h.name,
+    vars,
+    baseDir: rc.pb.dir,
+    timeoutMs,
+    log: run.log.log,
+    inCluster: hostInCluster(rc.inv, h.name),
+    cluster: cluster && {
+      members: p.members,
+      exchange: <T>(key: string, value: T) =>
+        rc.barriers.exchange<T>(
+          `${cluster.name}/${p.pi}/x/${handler ? 'h' : 's'}${spec.index}/${key}`,
+          h.name,
+          p.members,
+          value,
+        ),
+    },
+  };
 }
 
 export class Interrupted extends Error {

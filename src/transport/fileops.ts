@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { FileStateSnapshot, SNAPSHOT_MAX_BYTES, type FileState } from './snapshot.ts';
-import { hostPath, lexicalHostPath, type ExecOptions, type Transport } from './types.ts';
+import { hostPath, lexicalHostPath, type ExecOptions, type ExecResult, type Transport } from './types.ts';
 
 export { FileStateSnapshot, SNAPSHOT_MAX_BYTES, type FileState } from './snapshot.ts';
 import { commandFailed, shq } from '../shell.ts';
@@ -40,8 +40,23 @@ export function readOnly(opts: ExecOptions = {}): ExecOptions {
 
 async function runScript(t: Transport, script: string, what: string, opts: ExecOptions): Promise<string> {
   const r = await t.exec(script, opts);
-  if (r.code !== 0) throw new HostCommandError(commandFailed(what, r, { lines: 5 }), r.code, r.stderr);
+  if (r.code !== 0) throw commandError(what, r);
   return r.stdout;
+}
+
+function commandError(what: string, r: ExecResult): HostCommandError {
+  return new HostCommandError(commandFailed(what, r, { lines: 5 }), r.code, r.stderr);
+}
+
+/** A write: queued when the transport batches writes (Transport.deferWrite), else run now. */
+async function runWrite(
+  t: Transport,
+  script: string,
+  what: string,
+  write: { touches: string[]; stdin?: string },
+): Promise<void> {
+  if (t.deferWrite) t.deferWrite(script, { ...write, failed: (r) => commandError(what, r) });
+  else await runScript(t, script, what, write);
 }
 
 /** Reads existence, mode, owner and (for regular files) content of `path` in one round trip. */
@@ -81,7 +96,9 @@ export interface WriteOptions {
 }
 
 /** Writes `content` to `path` atomically: temp file in the same directory, mode and owner
- *  set, optional validation, then rename. A failure leaves the old file untouched. */
+ *  set, optional validation, then rename. A failure leaves the old file untouched. On a
+ *  transport that batches writes (Transport.deferWrite: the engine's, in an apply) this and
+ *  the other writes below are queued, and a failure is thrown by a later command. */
 export async function writeFileAtomic(
   t: Transport,
   path: string,
@@ -118,7 +135,7 @@ export async function writeFileAtomic(
     lines.push(`if [ -e ${shq(target)} ]; then cp -p ${shq(target)} ${shq(target)}.$(date +%Y%m%d%H%M%S)~; fi`);
   lines.push(`mv -f "$tmp" ${shq(target)}`, 'trap - EXIT');
   const data = Buffer.isBuffer(content) ? content : Buffer.from(content);
-  await runScript(t, lines.join('\n'), `write ${path}`, { stdin: data.toString('base64'), touches: [path] });
+  await runWrite(t, lines.join('\n'), `write ${path}`, { stdin: data.toString('base64'), touches: [path] });
 }
 
 /** Changes mode/owner of an existing path without touching its content. */
@@ -132,11 +149,11 @@ export async function setAttributes(
   if (opts.mode) cmds.push(`chmod ${shq(opts.mode)} ${p}`);
   if (opts.owner || opts.group)
     cmds.push(`chown ${shq(`${opts.owner ?? ''}${opts.group ? `:${opts.group}` : ''}`)} ${p}`);
-  if (cmds.length) await runScript(t, cmds.join(' && '), `set attributes of ${path}`, { touches: [path] });
+  if (cmds.length) await runWrite(t, cmds.join(' && '), `set attributes of ${path}`, { touches: [path] });
 }
 
 export async function removePath(t: Transport, path: string): Promise<void> {
-  await runScript(t, `rm -f ${shq(hostPath(t, path))}`, `remove ${path}`, { touches: [path] });
+  await runWrite(t, `rm -f ${shq(hostPath(t, path))}`, `remove ${path}`, { touches: [path] });
 }
 
 /** Normalizes "644" / "0644" / "u=rw..." style modes to four octal digits (octal only). */

@@ -21,24 +21,38 @@ export class LocalProcesses {
     const child = start({ detached: true });
     const pid = child.pid;
     if (pid !== undefined) this.running.add(pid);
+    // execa's timeout stops the command's own process only: its children (a write's validate
+    // command, the writes of a batch) would live on and finish their work after the timeout
+    let timedOut = false;
+    const timer =
+      pid === undefined || opts.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            this.stop(pid);
+          }, opts.timeoutMs).unref();
     try {
       const r = await child;
-      if (r.timedOut)
+      if (r.timedOut || timedOut)
         return { code: 124, stdout: String(r.stdout ?? ''), stderr: `timed out after ${opts.timeoutMs} ms` };
       if (this.interrupted && r.exitCode !== 0 && !opts.afterInterrupt) return interruptedResult(target);
       return { code: r.exitCode ?? 1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
     } finally {
+      clearTimeout(timer);
       if (pid !== undefined) this.running.delete(pid);
     }
   }
 
   interrupt(): void {
     this.interrupted = true;
-    for (const pid of this.running) {
-      killGroup(pid, 'SIGTERM');
-      // only while its leader still runs: a finished pid may be reused by then
-      setTimeout(() => this.running.has(pid) && killGroup(pid, 'SIGKILL'), KILL_AFTER_MS).unref();
-    }
+    for (const pid of this.running) this.stop(pid);
+  }
+
+  /** TERM to the command's whole process group, KILL after a grace. */
+  private stop(pid: number): void {
+    killGroup(pid, 'SIGTERM');
+    // only while its leader still runs: a finished pid may be reused by then
+    setTimeout(() => this.running.has(pid) && killGroup(pid, 'SIGKILL'), KILL_AFTER_MS).unref();
   }
 }
 

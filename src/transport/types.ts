@@ -24,6 +24,16 @@ export interface ExecResult {
 
 export type TransportKind = 'local' | 'ssh' | 'chroot';
 
+/** A command that changes the host and whose output nothing needs: a file write. */
+export interface DeferredWrite {
+  /** The host paths it changes (as ExecOptions.touches). */
+  touches: string[];
+  /** Its stdin: base64 text, or none. */
+  stdin?: string;
+  /** The error it fails with: the one it would throw run on its own. */
+  failed(r: ExecResult): Error;
+}
+
 export interface Transport {
   readonly kind: TransportKind;
   /** Human name for messages, e.g. `root@127.0.0.1:2222` or `local:/tmp/root`. */
@@ -32,6 +42,10 @@ export interface Transport {
   readonly root: string;
   /** Runs `sh -c script` on the host (with privilege escalation when the host asks for it). */
   exec(script: string, opts?: ExecOptions): Promise<ExecResult>;
+  /** Queues a write to run later in one round trip with the writes queued with it: before the
+   *  transport's next command (which may need what it wrote), or when the engine flushes; a
+   *  failure is reported then, as `failed(result)`. Transports without it run writes at once. */
+  deferWrite?(script: string, write: DeferredWrite): void;
   /** Number of remote commands issued so far (round trips, for the benchmark). */
   readonly roundTrips: number;
   /** File states read at the start of the run, when the engine took them (readFileState

@@ -237,14 +237,15 @@ describe('engine round trips with the snapshot', () => {
   const opts = (apply: boolean) => ({ apply, forks: 1, connect: { acceptNewHostKeys: false, connectTimeoutMs: 1000 } });
   const serial = () => readFileSync(join(dir, `${LOCK_PATH}.serial`), 'utf8').trim();
 
-  it('a no-op apply is 1 round trip per host and takes no lock; a plan 1; a converge adds the lock, one per write, the unlock', async () => {
+  it('a no-op apply is 1 round trip per host and takes no lock; a plan 1; a converge adds the lock, a batch of writes before each live read, the unlock on the last', async () => {
     const inv = inventory();
     const pb = loadPlaybookText(join(dir, 'pb.yaml'), pbText);
     const first = await runPlaybook(inv, pb, opts(true));
     expect(first.hosts[0].status).toBe('changed');
-    // read + lock + 5 writes (the fact-dependent path is read live: +1) + unlock; `line` reads
-    // /etc/deep/two live after `two` wrote it (+1) and finds its line there.
-    expect(first.hosts[0].roundTrips).toBe(1 + 1 + 5 + 1 + 1 + 1);
+    // read + lock + the writes of `one` and `two` in one batch; `line` reads /etc/deep/two live
+    // after `two` wrote it (+1) and finds its line there; `block` and `fstab` in one batch before
+    // the live read of the fact-dependent path (+1); its write in the last batch, with the unlock.
+    expect(first.hosts[0].roundTrips).toBe(1 + 1 + 1 + 1 + 1 + 1 + 1);
     expect(first.hosts[0].steps.map((s) => s.status)).toEqual([
       'changed',
       'changed',
@@ -282,7 +283,7 @@ describe('engine round trips with the snapshot', () => {
     expect(existsSync(join(dir, 'var/lib/ramster-provision'))).toBe(false);
   });
 
-  it('the benchmark playbook (test/bench/ours.yaml): a first converge is 12 round trips per host, a no-op apply 1, a plan 1', async () => {
+  it('the benchmark playbook (test/bench/ours.yaml): a first converge is 3 round trips per host (read, lock, every write with the unlock), a no-op apply 1, a plan 1', async () => {
     const hosts = ['n0', 'n1'];
     for (const h of hosts) {
       mkdirSync(join(dir, h, 'etc'), { recursive: true });
@@ -301,8 +302,8 @@ describe('engine round trips with the snapshot', () => {
     const pb = await loadPlaybook(join(process.cwd(), 'test/bench/ours.yaml'));
     const trips = (r: RunResult) => r.hosts.map((h) => [h.status, h.roundTrips]);
     expect(trips(await runPlaybook(inv, pb, { ...opts(true), forks: 2 }))).toEqual([
-      ['changed', 12],
-      ['changed', 12],
+      ['changed', 3],
+      ['changed', 3],
     ]);
     expect(trips(await runPlaybook(inv, pb, { ...opts(true), forks: 2 }))).toEqual([
       ['ok', 1],
@@ -337,8 +338,8 @@ describe('engine round trips with the snapshot', () => {
     expect(readFileSync(join(dir, 'said'), 'utf8')).toBe('said\nsaid\n');
     expect(existsSync(join(dir, PENDING_PATH))).toBe(false);
     expect(serial()).toBe('2');
-    // read + lock + handler + pending file removed + unlock
-    expect(r.hosts[0].roundTrips).toBe(1 + 1 + 1 + 1 + 1);
+    // read + lock + handler + the pending file removed with the unlock
+    expect(r.hosts[0].roundTrips).toBe(1 + 1 + 1 + 1);
     expect(existsSync(join(dir, LOCK_PATH))).toBe(false);
   });
 
