@@ -19,6 +19,22 @@ export interface LegacyCluster extends ClusterShape {
   ramster: RamsterSettings;
 }
 
+/** A delay in milliseconds that the kernel keeps in 32 bits, 2000 by default (keepalive, reconnect). */
+const delayMs = (description: string) =>
+  ({
+    description,
+    type: 'integer',
+    minimum: 1,
+    maximum: 4294967294,
+    default: 2000,
+    errorMessage: {
+      type: 'must be a whole number of milliseconds from 1 to 4294967294\nhint: the default is 2000',
+      minimum: 'must be from 1 to 4294967294 milliseconds\nhint: the default is 2000',
+      maximum:
+        'must be from 1 to 4294967294 milliseconds\nhint: the kernel keeps it in 32 bits and refuses larger values; the default is 2000',
+    },
+  }) as const;
+
 /** The `ramster:` section's keys for staging RAMster (the inventory schema's fragment). */
 export const RAMSTER_SETTINGS_SCHEMA = {
   port: {
@@ -61,33 +77,10 @@ export const RAMSTER_SETTINGS_SCHEMA = {
         'must be from 1 to 4294967294 milliseconds\nhint: the kernel keeps it in 32 bits and refuses larger values; the HOW-TO uses 1000000',
     },
   },
-  keepalive_delay_ms: {
-    description:
-      'Network keepalive delay in milliseconds, 1 to 4294967294; must be below idle_timeout_ms. Default: 2000.',
-    type: 'integer',
-    minimum: 1,
-    maximum: 4294967294,
-    default: 2000,
-    errorMessage: {
-      type: 'must be a whole number of milliseconds from 1 to 4294967294\nhint: the default is 2000',
-      minimum: 'must be from 1 to 4294967294 milliseconds\nhint: the default is 2000',
-      maximum:
-        'must be from 1 to 4294967294 milliseconds\nhint: the kernel keeps it in 32 bits and refuses larger values; the default is 2000',
-    },
-  },
-  reconnect_delay_ms: {
-    description: 'Delay between reconnection attempts in milliseconds, 1 to 4294967294. Default: 2000.',
-    type: 'integer',
-    minimum: 1,
-    maximum: 4294967294,
-    default: 2000,
-    errorMessage: {
-      type: 'must be a whole number of milliseconds from 1 to 4294967294\nhint: the default is 2000',
-      minimum: 'must be from 1 to 4294967294 milliseconds\nhint: the default is 2000',
-      maximum:
-        'must be from 1 to 4294967294 milliseconds\nhint: the kernel keeps it in 32 bits and refuses larger values; the default is 2000',
-    },
-  },
+  keepalive_delay_ms: delayMs(
+    'Network keepalive delay in milliseconds, 1 to 4294967294; must be below idle_timeout_ms. Default: 2000.',
+  ),
+  reconnect_delay_ms: delayMs('Delay between reconnection attempts in milliseconds, 1 to 4294967294. Default: 2000.'),
 } as const satisfies Record<string, SettingSchema>;
 
 type Key = keyof typeof RAMSTER_SETTINGS_SCHEMA;

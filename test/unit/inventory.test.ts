@@ -9,6 +9,7 @@ import { inventorySchema } from '../../src/inventory/schema.ts';
 import { computeTargets } from '../../src/cluster/topology.ts';
 import { clusterOf, type Cluster, type Inventory } from '../../src/inventory/types.ts';
 import { inventoryTemplateVars } from '../../src/inventory/vars.ts';
+import { HOWTO_SETTINGS } from './ramster/clusters.ts';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const load = (text: string) => loadInventoryText('inv.yaml', text);
@@ -164,13 +165,7 @@ describe('clusters', () => {
       name: 'lab',
       group: 'lab',
       backend: 'legacy',
-      ramster: {
-        port: 7777,
-        heartbeatDeadThreshold: 500,
-        idleTimeoutMs: 1_000_000,
-        keepaliveDelayMs: 2000,
-        reconnectDelayMs: 2000,
-      },
+      ramster: HOWTO_SETTINGS,
       topology: undefined,
       nodes: [
         { host: 'n0', hostname: 'system0', number: 0, clusterAddress: '10.0.0.1', targets: [] },

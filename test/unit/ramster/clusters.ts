@@ -9,6 +9,15 @@ export function targetsFor(topology: Topology, number: number): number[] {
   return number === 0 ? [] : [0];
 }
 
+/** The HOW-TO's settings, which are the inventory's defaults. */
+export const HOWTO_SETTINGS: LegacyCluster['ramster'] = {
+  port: 7777,
+  heartbeatDeadThreshold: 500,
+  idleTimeoutMs: 1_000_000,
+  keepaliveDelayMs: 2000,
+  reconnectDelayMs: 2000,
+};
+
 /** A cluster of `count` nodes `node0..`, addresses 10.0.0.10+, with the HOW-TO's timeouts. */
 export function makeCluster(count: number, topology: Topology = 'ram-server', name = 'ramster'): LegacyCluster {
   const nodes: ClusterNode[] = Array.from({ length: count }, (_, i) => ({
@@ -22,13 +31,7 @@ export function makeCluster(count: number, topology: Topology = 'ram-server', na
     name,
     group: 'ramster_nodes',
     backend: 'legacy',
-    ramster: {
-      port: 7777,
-      heartbeatDeadThreshold: 500,
-      idleTimeoutMs: 1_000_000,
-      keepaliveDelayMs: 2000,
-      reconnectDelayMs: 2000,
-    },
+    ramster: { ...HOWTO_SETTINGS },
     topology,
     nodes,
   };
