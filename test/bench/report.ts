@@ -9,12 +9,19 @@ export interface PhaseResult {
   oursEngine: number[];
   /** Remote commands per host of ramster-provision (the same on every host and run). */
   roundTripsPerHost: number;
+  /** Peak memory (MiB) and descriptors of each tool's process tree, per run (absent in results
+   *  from before they were measured). */
+  oursMemoryMb?: number[];
+  oursFds?: number[];
+  ansibleMemoryMb?: number[];
 }
 
 export interface SizeResult {
   hosts: number;
   runs: number;
   forks: number;
+  /** `ramster-provision plan` and `ansible-playbook --check --diff` on reset hosts. */
+  plan?: PhaseResult;
   converge: PhaseResult;
   noop: PhaseResult;
   /** 1-minute load average sampled before every timed command. */
@@ -40,21 +47,27 @@ export const median = (xs: number[]): number => {
 
 const f = (x: number, d = 2) => x.toFixed(d);
 
+const PHASE_NAMES = { plan: 'plan (Ansible: --check)', converge: 'first converge', noop: 'no-op re-run' } as const;
+const mib = (xs?: number[]) => (xs?.length ? f(median(xs), 0) : '-');
+
 export function tableRows(r: BenchResults): string[][] {
   const rows: string[][] = [];
   for (const s of r.sizes) {
-    for (const phase of ['converge', 'noop'] as const) {
+    for (const phase of ['plan', 'converge', 'noop'] as const) {
       const p = s[phase];
+      if (!p) continue;
       const ours = median(p.ours);
       const ansible = median(p.ansible);
       rows.push([
         String(s.hosts),
-        phase === 'noop' ? 'no-op re-run' : 'first converge',
+        PHASE_NAMES[phase],
         f(ours),
         f(median(p.oursEngine)),
         f(ansible),
         `${f(ansible / ours, 1)}×`,
         String(p.roundTripsPerHost),
+        mib(p.oursMemoryMb),
+        mib(p.ansibleMemoryMb),
       ]);
     }
   }
@@ -69,6 +82,8 @@ export const HEADER = [
   'Ansible median s',
   'Ansible/ours',
   'our round trips/host',
+  'ours peak memory MiB',
+  'Ansible peak memory MiB',
 ];
 
 export function textTable(r: BenchResults): string {
@@ -151,20 +166,25 @@ ${md}
   the debugfs fstab line) and [\`test/bench/ansible/site.yml\`](test/bench/ansible/site.yml)
   (copy, file, template, blockinfile, mount; ${tasks} tasks). After Ansible's converge,
   \`ramster-provision plan\` finds nothing to change: same bytes, modes and owners.
-- Each run: hosts reset, first converge, then the no-op re-run; the tools alternate which goes
-  first. Medians over ${runs}.
+- Each run: hosts reset, then the plan (Ansible: \`--check --diff\`, its dry run), the first
+  converge and the no-op re-run; the tools alternate which goes first. Medians over ${runs}.
 - Times are wall clock of the whole command; \`ours engine s\` is ramster-provision's own
-  \`durationMs\` (the rest is starting Node). Forks ${forks} (every host at once) for both.
+  \`durationMs\` (the rest is starting Node). Forks ${forks} for both (every host at once, at most 64).
+- Peak memory: the most memory the command's whole process tree held at once (ramster-provision
+  is one Node process; Ansible is its main process, its forked workers and the ssh
+  ControlMasters), sampled every 200 ms from /proc as proportional set size: resident pages,
+  a page shared by n processes counted 1/n, so forked workers' shared pages count once.
 - Ansible gets its fastest fair setup ([\`ansible.cfg\`](test/bench/ansible/ansible.cfg)): no fact
   gathering, interpreter set, pipelining, ControlMaster (one SSH connection per host for all
   tasks, opened fresh each run, as ramster-provision's are).
-- Round trips: remote commands per host, from \`--json\` \`roundTrips\`. A no-op apply is 2: facts,
-  lock, pending handlers and the state of every file the steps will read in one command (steps
-  declare their files with \`reads\`; readFileState answers from that snapshot until a command may
-  have changed them), then the unlock. A plan is 1. A converge adds one write per changed file.
-  A step's read-only check (a service's state, whether a path is mounted, a command's
-  \`creates\`) is a round trip of its own but keeps the snapshot; only a command that may change
-  files drops it.
+- Round trips: remote commands per host, from \`--json\` \`roundTrips\`. A plan and a no-op apply
+  are 1: facts, pending handlers, the lock's record and the state of every file the steps will
+  read, in one command without the lock (steps declare their files with \`reads\`). A converge
+  adds the lock (with the proof that nothing moved since the read) and its writes: consecutive
+  writes that need no answer in between (files, blocks, lines, modes) go as one batch, each
+  still atomic and reported at its own step, and the unlock rides on the last batch, so a first
+  converge of this playbook is 3. A step's read-only check (a service's state, a mount, a
+  command's \`creates\`) is a round trip of its own and needs no lock.
 ${
   before
     ? `

@@ -1,8 +1,9 @@
 /**
  * `npm run bench`: ramster-provision against Ansible on a fleet of real SSH hosts (Debian
- * containers), first converge and no-op re-run, 8 and 64 hosts, medians over several runs.
+ * containers): plan (Ansible: --check), first converge and no-op re-run, at 8, 64 and 256 hosts,
+ * with each tool's wall time and peak controller memory.
  *
- *   npm run bench                               # 8 hosts × 5 runs, 64 hosts × 3 runs
+ *   npm run bench                               # 8 hosts × 3 runs, 64 and 256 hosts × 1 run
  *   npm run bench -- --hosts 8 --runs 3         # quicker
  *   npm run bench -- --no-readme                # do not touch README.md
  *
@@ -38,12 +39,16 @@ import {
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 const ints = (s: string) => s.split(',').map((x) => Number.parseInt(x, 10));
 
-function check(tool: string, phase: 'converge' | 'noop', run: ToolRun, fleet: Fleet): void {
+type Phase = 'plan' | 'converge' | 'noop';
+const PHASES: Phase[] = ['plan', 'converge', 'noop'];
+
+/** Every host reported; a plan or converge of a reset host changes something, a no-op nothing. */
+function check(tool: string, phase: Phase, run: ToolRun, fleet: Fleet): void {
   const bad = [...run.failed.map((h) => `${h} failed`), ...run.unreachable.map((h) => `${h} unreachable`)];
   for (const h of fleet.hosts) {
     const changed = run.changed.get(h.name);
     if (changed === undefined) bad.push(`${h.name} missing from the recap`);
-    else if (phase === 'converge' && changed === 0) bad.push(`${h.name} changed nothing on a reset host`);
+    else if (phase !== 'noop' && changed === 0) bad.push(`${h.name} changed nothing on a reset host`);
     else if (phase === 'noop' && changed > 0) bad.push(`${h.name} changed ${changed} on the re-run`);
   }
   if (bad.length)
@@ -63,42 +68,73 @@ process.once('SIGINT', () => {
   void (active?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
 });
 
+async function timeTool(tool: 'ours' | 'ansible', phase: Phase, fleet: Fleet, forks: number): Promise<ToolRun> {
+  if (tool === 'ours') return runOurs(fleet, forks, phase === 'plan' ? 'plan' : 'apply');
+  return runAnsible(fleet, forks, phase === 'plan' ? 'check' : 'apply');
+}
+
+function record(p: PhaseResult, tool: 'ours' | 'ansible', run: ToolRun): void {
+  if (tool === 'ours') {
+    p.ours.push(run.seconds);
+    p.oursEngine.push(run.engineSeconds!);
+    p.roundTripsPerHost = roundTrips(run);
+    p.oursMemoryMb!.push(run.peak.memoryMb);
+    p.oursFds!.push(run.peak.fds);
+  } else {
+    p.ansible.push(run.seconds);
+    p.ansibleMemoryMb!.push(run.peak.memoryMb);
+  }
+}
+
+/** Same configuration both ways: after Ansible's converge, ramster-provision has nothing to do. */
+async function sameConfiguration(fleet: Fleet, forks: number, hosts: number): Promise<void> {
+  const plan = await runOurs(fleet, forks, 'plan');
+  const differ = [...plan.changed].filter(([, n]) => n > 0).map(([h]) => h);
+  if (plan.exitCode !== 0 || differ.length) {
+    throw new ToolError(
+      `after Ansible's converge ramster-provision plan wants changes on ${differ.join(', ') || `(exit ${plan.exitCode})`}: the two playbooks do not configure the same thing`,
+    );
+  }
+  log(`${hosts} hosts: after Ansible's converge ramster-provision plan finds nothing to change (same files)`);
+}
+
 async function measureSize(hosts: number, runs: number, forks: number): Promise<SizeResult> {
   const fleet = await startFleet({ hosts, log });
   active = fleet;
-  const emptyPhase = (): PhaseResult => ({ ours: [], ansible: [], oursEngine: [], roundTripsPerHost: 0 });
-  const res: SizeResult = { hosts, runs, forks, converge: emptyPhase(), noop: emptyPhase(), load: [] };
+  const emptyPhase = (): PhaseResult => ({
+    ours: [],
+    ansible: [],
+    oursEngine: [],
+    roundTripsPerHost: 0,
+    oursMemoryMb: [],
+    oursFds: [],
+    ansibleMemoryMb: [],
+  });
+  const res: SizeResult = {
+    hosts,
+    runs,
+    forks,
+    plan: emptyPhase(),
+    converge: emptyPhase(),
+    noop: emptyPhase(),
+    load: [],
+  };
   try {
     for (let i = 0; i < runs; i++) {
       // Alternate which tool goes first, so a drifting background load hits both alike.
       const order = i % 2 === 0 ? (['ours', 'ansible'] as const) : (['ansible', 'ours'] as const);
       for (const tool of order) {
         await fleet.reset(MANAGED_PATHS);
-        for (const phase of ['converge', 'noop'] as const) {
+        for (const phase of PHASES) {
           res.load.push(loadavg()[0]);
-          const run = tool === 'ours' ? await runOurs(fleet, forks) : await runAnsible(fleet, forks);
+          const run = await timeTool(tool, phase, fleet, forks);
           check(tool === 'ours' ? 'ramster-provision' : 'Ansible', phase, run, fleet);
-          const p = res[phase];
-          if (tool === 'ours') {
-            p.ours.push(run.seconds);
-            p.oursEngine.push(run.engineSeconds!);
-            p.roundTripsPerHost = roundTrips(run);
-          } else p.ansible.push(run.seconds);
+          record(res[phase]!, tool, run);
           log(
-            `${hosts} hosts, run ${i + 1}/${runs}, ${tool === 'ours' ? 'ramster-provision' : 'Ansible'} ${phase}: ${run.seconds.toFixed(2)} s (load ${loadavg()[0].toFixed(1)})`,
+            `${hosts} hosts, run ${i + 1}/${runs}, ${tool === 'ours' ? 'ramster-provision' : 'Ansible'} ${phase}: ${run.seconds.toFixed(2)} s, peak memory ${run.peak.memoryMb.toFixed(0)} MiB (load ${loadavg()[0].toFixed(1)})`,
           );
         }
-        if (tool === 'ansible' && i === 0) {
-          // Same configuration both ways: after Ansible, ramster-provision has nothing to do.
-          const plan = await runOurs(fleet, forks, 'plan');
-          const differ = [...plan.changed].filter(([, n]) => n > 0).map(([h]) => h);
-          if (plan.exitCode !== 0 || differ.length) {
-            throw new ToolError(
-              `after Ansible's converge ramster-provision plan wants changes on ${differ.join(', ') || `(exit ${plan.exitCode})`}: the two playbooks do not configure the same thing`,
-            );
-          }
-          log(`${hosts} hosts: after Ansible's converge ramster-provision plan finds nothing to change (same files)`);
-        }
+        if (tool === 'ansible' && i === 0) await sameConfiguration(fleet, forks, hosts);
       }
     }
     // The hosts are converged now: one in-process no-op with the transport timed.
@@ -114,8 +150,8 @@ async function measureSize(hosts: number, runs: number, forks: number): Promise<
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
-      hosts: { type: 'string', default: '8,64' },
-      runs: { type: 'string', default: '5,3' },
+      hosts: { type: 'string', default: '8,64,256' },
+      runs: { type: 'string', default: '3,1,1' },
       forks: { type: 'string' },
       'no-readme': { type: 'boolean', default: false },
     },
@@ -136,8 +172,10 @@ async function main(): Promise<number> {
   );
   for (const [i, hosts] of sizes.entries()) {
     const runs = runsList[Math.min(i, runsList.length - 1)];
-    // Every host at once for both tools (ramster-provision raises forks to a cluster's size anyway).
-    const forks = values.forks ? Number(values.forks) : hosts;
+    // Every host at once for both tools, up to 64 (256 forked Ansible workers would need more
+    // memory than the bench's machine has to spare); ramster-provision raises forks to a
+    // cluster's size anyway.
+    const forks = values.forks ? Number(values.forks) : Math.min(hosts, 64);
     log(`${hosts} hosts, ${runs} runs, forks ${forks}`);
     results.sizes.push(await measureSize(hosts, runs, forks));
   }

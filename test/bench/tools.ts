@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { CLI as SOURCE_CLI } from '../helpers/cli.ts';
 import type { Fleet } from './fleet/fleet.ts';
+import { type Peak, watchPeak } from './peak.ts';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export const OUR_PLAYBOOK = join(REPO, 'test/bench/ours.yaml');
@@ -33,6 +34,8 @@ export interface ToolRun {
   /** ramster-provision only: remote commands per host, and the engine's own duration. */
   roundTrips?: Map<string, number>;
   engineSeconds?: number;
+  /** The controller's peak memory and descriptors (the command's whole process tree). */
+  peak: Peak;
 }
 
 export class ToolError extends Error {}
@@ -46,7 +49,7 @@ export async function runOurs(
   extra: string[] = [],
 ): Promise<ToolRun & { exitCode: number }> {
   const started = performance.now();
-  const r = await execa(
+  const child = execa(
     'node',
     [CLI, mode, '-i', fleet.inventory, playbook, '--json', '--forks', String(forks), ...extra],
     {
@@ -54,7 +57,10 @@ export async function runOurs(
       env: { NO_COLOR: '1' },
     },
   );
+  const watch = watchPeak(child.pid!);
+  const r = await child;
   const seconds = (performance.now() - started) / 1000;
+  const peak = watch.stop();
   let doc: {
     durationMs: number;
     hosts: { host: string; status: string; roundTrips: number; counts: { changed: number } }[];
@@ -69,6 +75,7 @@ export async function runOurs(
   return {
     exitCode: r.exitCode ?? -1,
     seconds,
+    peak,
     engineSeconds: doc.durationMs / 1000,
     changed: new Map(doc.hosts.map((h) => [h.host, h.counts.changed])),
     failed: doc.hosts.filter((h) => h.status === 'failed').map((h) => h.host),
@@ -96,8 +103,9 @@ export async function cliStartup(runs: number): Promise<{ help: number[]; valida
 }
 
 /** `ansible-playbook` on the same fleet; its recap comes from the json callback. Each run opens
- *  its own ControlMaster connections and closes them afterwards, as ramster-provision does. */
-export async function runAnsible(fleet: Fleet, forks: number): Promise<ToolRun> {
+ *  its own ControlMaster connections and closes them afterwards, as ramster-provision does.
+ *  `check`: `--check --diff`, Ansible's dry run (what `ramster-provision plan` does). */
+export async function runAnsible(fleet: Fleet, forks: number, mode: 'apply' | 'check' = 'apply'): Promise<ToolRun> {
   const controlDir = join(fleet.dir, `cp-${Date.now()}`);
   mkdirSync(controlDir);
   const env = {
@@ -109,11 +117,17 @@ export async function runAnsible(fleet: Fleet, forks: number): Promise<ToolRun> 
     ANSIBLE_LOCAL_TEMP: join(fleet.dir, 'ansible-tmp'),
   };
   const started = performance.now();
-  const r = await execa('ansible-playbook', ['-i', fleet.ansibleInventory, join(ANSIBLE_DIR, 'site.yml')], {
-    reject: false,
-    env,
-  });
+  const args = [
+    '-i',
+    fleet.ansibleInventory,
+    join(ANSIBLE_DIR, 'site.yml'),
+    ...(mode === 'check' ? ['--check', '--diff'] : []),
+  ];
+  const child = execa('ansible-playbook', args, { reject: false, env });
+  const watch = watchPeak(child.pid!);
+  const r = await child;
   const seconds = (performance.now() - started) / 1000;
+  const peak = watch.stop();
   await closeControlMasters(controlDir);
   let stats: Record<string, { changed: number; failures: number; unreachable: number }>;
   try {
@@ -125,6 +139,7 @@ export async function runAnsible(fleet: Fleet, forks: number): Promise<ToolRun> 
   }
   return {
     seconds,
+    peak,
     changed: new Map(Object.entries(stats).map(([h, s]) => [h, s.changed])),
     failed: Object.entries(stats)
       .filter(([, s]) => s.failures > 0)
