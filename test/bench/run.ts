@@ -6,6 +6,8 @@
  *   npm run bench                               # 8 hosts × 3 runs, 64 and 256 hosts × 1 run
  *   npm run bench -- --hosts 8 --runs 3         # quicker
  *   npm run bench -- --no-readme                # do not touch README.md
+ *   npm run bench -- --ansible-up-to 64         # Ansible only at 64 hosts and fewer (it takes
+ *                                               # ~15 min per phase at 256 on 2 cores)
  *
  * Writes test/bench/results.json and the README's "## Speed" section.
  */
@@ -98,7 +100,7 @@ async function sameConfiguration(fleet: Fleet, forks: number, hosts: number): Pr
   log(`${hosts} hosts: after Ansible's converge ramster-provision plan finds nothing to change (same files)`);
 }
 
-async function measureSize(hosts: number, runs: number, forks: number): Promise<SizeResult> {
+async function measureSize(hosts: number, runs: number, forks: number, withAnsible: boolean): Promise<SizeResult> {
   const fleet = await startFleet({ hosts, log });
   active = fleet;
   const emptyPhase = (): PhaseResult => ({
@@ -122,8 +124,8 @@ async function measureSize(hosts: number, runs: number, forks: number): Promise<
   try {
     for (let i = 0; i < runs; i++) {
       // Alternate which tool goes first, so a drifting background load hits both alike.
-      const order = i % 2 === 0 ? (['ours', 'ansible'] as const) : (['ansible', 'ours'] as const);
-      for (const tool of order) {
+      const both = i % 2 === 0 ? (['ours', 'ansible'] as const) : (['ansible', 'ours'] as const);
+      for (const tool of both.filter((t) => withAnsible || t === 'ours')) {
         await fleet.reset(MANAGED_PATHS);
         for (const phase of PHASES) {
           res.load.push(loadavg()[0]);
@@ -154,6 +156,7 @@ async function main(): Promise<number> {
       runs: { type: 'string', default: '3,1,1' },
       forks: { type: 'string' },
       'no-readme': { type: 'boolean', default: false },
+      'ansible-up-to': { type: 'string', default: '256' },
     },
   });
   const sizes = ints(values.hosts!);
@@ -177,7 +180,7 @@ async function main(): Promise<number> {
     // cluster's size anyway.
     const forks = values.forks ? Number(values.forks) : Math.min(hosts, 64);
     log(`${hosts} hosts, ${runs} runs, forks ${forks}`);
-    results.sizes.push(await measureSize(hosts, runs, forks));
+    results.sizes.push(await measureSize(hosts, runs, forks, hosts <= Number(values['ansible-up-to'])));
   }
   const table = textTable(results);
   process.stdout.write(`\n${table}\n`);

@@ -40,9 +40,9 @@ export interface ToolRun {
 
 export class ToolError extends Error {}
 
-/** `ramster-provision apply|plan --json` on the fleet. */
+/** `ramster-provision apply|plan --json` on the fleet (`forks` 0: the CLI's default). */
 export async function runOurs(
-  fleet: Fleet,
+  fleet: Pick<Fleet, 'inventory'>,
   forks: number,
   mode: 'apply' | 'plan' = 'apply',
   playbook = OUR_PLAYBOOK,
@@ -51,7 +51,7 @@ export async function runOurs(
   const started = performance.now();
   const child = execa(
     'node',
-    [CLI, mode, '-i', fleet.inventory, playbook, '--json', '--forks', String(forks), ...extra],
+    [CLI, mode, '-i', fleet.inventory, playbook, '--json', ...(forks > 0 ? ['--forks', String(forks)] : []), ...extra],
     {
       reject: false,
       env: { NO_COLOR: '1' },

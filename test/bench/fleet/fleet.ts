@@ -26,6 +26,8 @@ export interface FleetHost {
   number: number;
   /** SSH endpoint on this machine (published on 127.0.0.1 only). */
   port: number;
+  /** SSH address, when not 127.0.0.1 (lightweight hosts: one loopback address each). */
+  address?: string;
   /** The container's address on the Docker bridge (ramster.conf ip_address). */
   clusterAddress: string;
   containerId: string;

@@ -35,7 +35,13 @@ export function writeOurInventory(
       hosts: Object.fromEntries(
         members.map((h) => [
           h.name,
-          { address: '127.0.0.1', port: h.port, number: h.number, hostname: h.name, cluster_address: h.clusterAddress },
+          {
+            address: h.address ?? '127.0.0.1',
+            port: h.port,
+            number: h.number,
+            hostname: h.name,
+            cluster_address: h.clusterAddress,
+          },
         ]),
       ),
     };
