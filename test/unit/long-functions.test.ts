@@ -6,20 +6,12 @@ import { LIMIT, longFunctions, longFunctionsInText } from '../architecture/long-
 // (`// long: ...`); `npm run functions` prints the long ones.
 const SRC = fileURLToPath(new URL('../../src', import.meta.url));
 
-// The long functions not split yet (file:name); each split takes its entry out.
-const PENDING = new Set<string>([]);
-
 describe('functions of src/', () => {
   const found = longFunctions(SRC);
 
   it(`over ${LIMIT} lines each give a reason in a \`long:\` comment`, () => {
-    const unexplained = found.filter((f) => !f.reason && !PENDING.has(`${f.file}:${f.name}`));
+    const unexplained = found.filter((f) => !f.reason);
     expect(unexplained.map((f) => `${f.file}:${f.line} ${f.name} (${f.lines} lines)`)).toEqual([]);
-  });
-
-  it('waiting for a split are still long (else take them off the pending list)', () => {
-    const long = new Set(found.map((f) => `${f.file}:${f.name}`));
-    expect([...PENDING].filter((p) => !long.has(p))).toEqual([]);
   });
 });
 
