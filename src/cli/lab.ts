@@ -25,8 +25,14 @@ forwarded ports and a private cluster network (10.99.0.0/24) that never leaves t
   $ ramster-provision apply -i lab/inventory.yaml
   $ ramster-provision lab down`,
     );
-  const dirOption = () => new Option('--dir <dir>', 'lab directory').default(defaultLabDir());
+  registerLabUp(lab);
+  registerLabStatus(lab, setCode);
+  registerLabDown(lab);
+}
 
+const dirOption = () => new Option('--dir <dir>', 'lab directory').default(defaultLabDir());
+
+function registerLabUp(lab: Command): void {
   lab
     .command('up')
     .description('build the image if needed, boot the guests, write the inventory')
@@ -75,7 +81,9 @@ forwarded ports and a private cluster network (10.99.0.0/24) that never leaves t
       });
       process.stdout.write(`${describeLab(state)}\n`);
     });
+}
 
+function registerLabStatus(lab: Command, setCode: (c: number) => void): void {
   lab
     .command('status')
     .description('each guest: running, SSH reachable')
@@ -86,7 +94,9 @@ forwarded ports and a private cluster network (10.99.0.0/24) that never leaves t
       process.stdout.write(`${formatLabStatus(st)}\n`);
       if (st.guests.some((g) => !g.running)) setCode(EXIT.HOST_UNREACHABLE);
     });
+}
 
+function registerLabDown(lab: Command): void {
   lab
     .command('down')
     .description('stop every guest this lab started (QMP quit, then its pid); leaves no process')

@@ -40,21 +40,32 @@ export function selectHosts(inv: Inventory, pb: Playbook, limit?: string): { pla
   return { playHosts, hosts: [...inv.hosts.keys()].filter((h) => playHosts.some((ph) => ph.includes(h))) };
 }
 
+/** A barrier needs every host of a cluster running at once, so forks can never be below that. */
+function forksFor(inv: Inventory, hosts: string[], asked: number, events: EngineEvents): number {
+  const largestCluster = Math.max(0, ...inv.clusters.map((c) => c.nodes.filter((n) => hosts.includes(n.host)).length));
+  const forks = Math.max(asked, largestCluster);
+  if (forks > asked)
+    events.log?.(
+      '*',
+      `forks raised from ${asked} to ${forks}: cluster barriers need all ${largestCluster} nodes of a cluster at once`,
+    );
+  return forks;
+}
+
+/** The hosts' counts added up. */
+function totalsOf(results: RunResult['hosts']): RunResult['totals'] {
+  const totals = { ...emptyCounts(), hosts: results.length };
+  for (const r of results) for (const k of Object.keys(r.counts) as (keyof typeof r.counts)[]) totals[k] += r.counts[k];
+  return totals;
+}
+
 /** Runs a playbook on every selected host in parallel (bounded by forks); hosts wait for
  *  each other only at cluster barriers. */
 export async function runPlaybook(inv: Inventory, pb: Playbook, opts: RunOptions): Promise<RunResult> {
   const started = Date.now();
   const { playHosts, hosts } = selectHosts(inv, pb, opts.limit);
   const events = opts.events ?? {};
-  // A barrier needs every host of a cluster running at once, so forks can never be below that.
-  const largestCluster = Math.max(0, ...inv.clusters.map((c) => c.nodes.filter((n) => hosts.includes(n.host)).length));
-  const forks = Math.max(opts.forks, largestCluster);
-  if (forks > opts.forks)
-    events.log?.(
-      '*',
-      `forks raised from ${opts.forks} to ${forks}: cluster barriers need all ${largestCluster} nodes of a cluster at once`,
-    );
-  const limit = pLimit(forks);
+  const limit = pLimit(forksFor(inv, hosts, opts.forks, events));
   const barriers = new Barriers();
   const open = opts.open ?? ((h: HostEntry) => openTransport(h, opts.connect));
   const opened = new Set<Transport>();
@@ -93,13 +104,11 @@ export async function runPlaybook(inv: Inventory, pb: Playbook, opts: RunOptions
     ),
   );
   opts.hardSignal?.removeEventListener('abort', interruptAll);
-  const totals = { ...emptyCounts(), hosts: results.length };
-  for (const r of results) for (const k of Object.keys(r.counts) as (keyof typeof r.counts)[]) totals[k] += r.counts[k];
   return {
     schemaVersion: 1,
     mode: opts.apply ? 'apply' : 'plan',
     hosts: results,
-    totals,
+    totals: totalsOf(results),
     durationMs: Date.now() - started,
     interrupted: opts.signal?.aborted || undefined,
   };

@@ -123,16 +123,25 @@ function removeStaleWork(root: string, log: (l: string) => void): void {
   }
 }
 
-/**
- * Bakes one inventory host into a bootable disk image: the lab's Debian root filesystem, the
- * host's identity, the playbook applied through the chroot transport (steps that need a
- * running kernel are deferred and listed), grub.cfg generated for the disk with the baked
- * boot parameters, then the disk. The image and its known_hosts file appear only complete,
- * renamed into place at the very end.
- */
-export async function buildImage(opts: ImageBuildOptions): Promise<ImageBuildResult> {
-  const started = Date.now();
-  const r: Reporter = { log: opts.log };
+/** What a build works from, once the inputs are loaded and checked. */
+interface BuildPlan {
+  output: string;
+  format: DiskFormat;
+  knownHostsFile: string;
+  cacheDir: string;
+  fullInv: Inventory;
+  /** The inventory reduced to the host. */
+  inv: Inventory;
+  pb: Awaited<ReturnType<typeof loadPlaybook>>;
+  id: ReturnType<typeof hostIdentity>;
+  layout: ReturnType<typeof newDiskLayout>;
+}
+
+/** One timed part of the build (its seconds go to timings[key]); refused once aborted. */
+type Part = <T>(key: string, title: string, fn: (update: (m: string) => void) => Promise<T>) => Promise<T>;
+
+/** Loads the inventory and playbook and checks everything a build needs before it starts. */
+async function planBuild(opts: ImageBuildOptions): Promise<BuildPlan> {
   const output = resolve(opts.output);
   const format = formatOf(output);
   if (!existsSync(dirname(output)) || !statSync(dirname(output)).isDirectory())
@@ -160,6 +169,21 @@ export async function buildImage(opts: ImageBuildOptions): Promise<ImageBuildRes
     clusterMac: opts.clusterMac,
   });
   const layout = newDiskLayout(opts.sizeMb);
+  return { output, format, knownHostsFile, cacheDir, fullInv, inv, pb, id, layout };
+}
+
+/**
+ * Bakes one inventory host into a bootable disk image: the lab's Debian root filesystem, the
+ * host's identity, the playbook applied through the chroot transport (steps that need a
+ * running kernel are deferred and listed), grub.cfg generated for the disk with the baked
+ * boot parameters, then the disk. The image and its known_hosts file appear only complete,
+ * renamed into place at the very end.
+ */
+export async function buildImage(opts: ImageBuildOptions): Promise<ImageBuildResult> {
+  const started = Date.now();
+  const r: Reporter = { log: opts.log };
+  const plan = await planBuild(opts);
+  const { output, knownHostsFile, cacheDir, id, pb } = plan;
 
   const workRoot = join(cacheDir, 'image-builds');
   removeStaleWork(workRoot, r.log);
@@ -168,15 +192,7 @@ export async function buildImage(opts: ImageBuildOptions): Promise<ImageBuildRes
   const tmpImage = join(dirname(output), `.${basename(output)}.tmp-${process.pid}`);
   const tmpKnown = join(dirname(knownHostsFile), `.${basename(knownHostsFile)}.tmp-${process.pid}`);
   const timings: Record<string, number> = {};
-  const part = async <T>(key: string, title: string, fn: (update: (m: string) => void) => Promise<T>): Promise<T> => {
-    if (opts.signal?.aborted) throw new ImageError('interrupted: the image was not written');
-    const t0 = Date.now();
-    try {
-      return await timed(r, `image: ${title}`, fn);
-    } finally {
-      timings[key] = (Date.now() - t0) / 1000;
-    }
-  };
+  const part = timedParts(r, timings, opts.signal);
 
   r.log(`image: ${opts.host} (${id.hostname}) from ${pb.file} -> ${output}`);
   if (removeTree(work).length)
@@ -194,89 +210,23 @@ export async function buildImage(opts: ImageBuildOptions): Promise<ImageBuildRes
       () => writeIdentity(rootfs, id, key),
     );
 
-    const transport = new ImageChrootTransport(rootfs);
-    const ignored = new Map<number, string[]>();
-    let stepIndex = 0;
-    const events: EngineEvents = {
-      ...opts.events,
-      stepEnd: (host, res) => {
-        const verbs = transport.takeIgnored();
-        if (verbs.length) ignored.set(stepIndex, verbs);
-        stepIndex++;
-        opts.events?.stepEnd?.(host, res);
-      },
-    };
-    const redact = makeRedactor([...fullInv.secrets, ...pb.secrets]);
-    const run = await part('playbook', `apply ${basename(pb.file)} in the chroot`, () =>
-      runPlaybook(inv, pb, {
-        apply: true,
-        forks: 1,
-        stepTimeoutMs: opts.stepTimeoutMs,
-        connect: { acceptNewHostKeys: false, connectTimeoutMs: 10_000 },
-        events,
-        signal: opts.signal,
-        open: async () => transport,
-      }),
-    ).then(redact);
-    const hostRes = run.hosts[0];
-    if (run.interrupted) return { run, error: 'interrupted: the image was not written' };
-    if (hostRes.status === 'failed' || hostRes.status === 'unreachable') {
-      return {
-        run,
-        error: `the playbook failed in the image, so no image was written: ${hostRes.error ?? 'see the failed step'}`,
-      };
-    }
-    const deferred = deferredSteps(hostRes, ignored);
+    const applied = await applyInChroot(opts, plan, rootfs, part);
+    const { run } = applied;
+    if (!applied.deferred) return { run, error: applied.error };
 
-    const grub = await part(
-      'grub',
-      `grub.cfg for the disk (update-grub in the chroot, root=UUID=${layout.fsUuid})`,
-      () => regenerateGrubCfg(rootfs, work, layout),
-    );
-    r.log(`image: grub.cfg boots ${grub.entries[0].join(' ')}`);
-
-    await checkFits(rootfs, layout);
-    const raw = format === 'raw' ? tmpImage : join(work, 'disk.raw');
-    await part('disk', `raw disk (${layout.sizeMb} MiB: partition, ext4 from the rootfs, GRUB)`, () =>
-      writeRawDisk(rootfs, raw, layout),
-    );
-    // The rootfs is not needed any more: delete it while qemu-img converts.
-    const dropRootfs = mountsUnder(rootfs).length ? Promise.resolve() : rm(rootfs, { recursive: true, force: true });
-    try {
-      if (format === 'qcow2') await part('convert', 'qcow2 (qemu-img convert)', () => convertToQcow2(raw, tmpImage));
-    } finally {
-      await dropRootfs.catch(() => undefined);
-    }
+    const grub = await writeDisk(plan, { rootfs, work, tmpImage }, part, r);
 
     const line = knownHostsLine(id, key);
-    writeFileSync(tmpKnown, line, { mode: 0o644 });
-    if (opts.signal?.aborted) throw new ImageError('interrupted: the image was not written');
-    renameSync(tmpKnown, knownHostsFile);
-    try {
-      renameSync(tmpImage, output);
-    } catch (e) {
-      rmSync(knownHostsFile, { force: true });
-      throw e;
-    }
+    publish({ tmpKnown, knownHostsFile, tmpImage, output }, line, opts.signal);
     timings.total = (Date.now() - started) / 1000;
     r.log(`image: ${output} written in ${seconds(Date.now() - started)}`);
     return {
       run,
       image: {
-        host: opts.host,
-        hostname: id.hostname,
-        output,
-        format,
-        sizeBytes: statSync(output).size,
-        allocatedBytes: statSync(output).blocks * 512,
-        knownHosts: knownHostsFile,
-        knownHostsLine: line.trim(),
-        hostPublicKey: key.publicKey,
-        clusterAddress: id.clusterAddress,
-        fsUuid: layout.fsUuid,
+        ...writtenImage(plan, opts.host, line, key.publicKey),
         kernelCmdline: grub.cmdline,
         baseBuilt: base.built,
-        deferred,
+        deferred: applied.deferred,
         timings,
       },
     };
@@ -285,4 +235,131 @@ export async function buildImage(opts: ImageBuildOptions): Promise<ImageBuildRes
     rmSync(tmpKnown, { force: true });
     removeTreeOrWarn(work, r.log);
   }
+}
+
+/** What the image written at plan.output is: its files, identity and disk. */
+function writtenImage(
+  plan: BuildPlan,
+  host: string,
+  line: string,
+  hostPublicKey: string,
+): Omit<ImageInfo, 'kernelCmdline' | 'baseBuilt' | 'deferred' | 'timings'> {
+  const { output, id } = plan;
+  return {
+    host,
+    hostname: id.hostname,
+    output,
+    format: plan.format,
+    sizeBytes: statSync(output).size,
+    allocatedBytes: statSync(output).blocks * 512,
+    knownHosts: plan.knownHostsFile,
+    knownHostsLine: line.trim(),
+    hostPublicKey,
+    clusterAddress: id.clusterAddress,
+    fsUuid: plan.layout.fsUuid,
+  };
+}
+
+/** The build's parts, each timed into timings and refused once the signal aborted. */
+function timedParts(r: Reporter, timings: Record<string, number>, signal: AbortSignal | undefined): Part {
+  return async (key, title, fn) => {
+    if (signal?.aborted) throw new ImageError('interrupted: the image was not written');
+    const t0 = Date.now();
+    try {
+      return await timed(r, `image: ${title}`, fn);
+    } finally {
+      timings[key] = (Date.now() - t0) / 1000;
+    }
+  };
+}
+
+/** Renames the known_hosts file, then the image, into place: both appear, or neither. */
+function publish(
+  paths: { tmpKnown: string; knownHostsFile: string; tmpImage: string; output: string },
+  line: string,
+  signal: AbortSignal | undefined,
+): void {
+  const { tmpKnown, knownHostsFile, tmpImage, output } = paths;
+  writeFileSync(tmpKnown, line, { mode: 0o644 });
+  if (signal?.aborted) throw new ImageError('interrupted: the image was not written');
+  renameSync(tmpKnown, knownHostsFile);
+  try {
+    renameSync(tmpImage, output);
+  } catch (e) {
+    rmSync(knownHostsFile, { force: true });
+    throw e;
+  }
+}
+
+/** The playbook's run in the chroot, and the steps deferred to the first boot; no deferred
+ *  list (an error instead) when the run was interrupted or failed. */
+async function applyInChroot(
+  opts: ImageBuildOptions,
+  plan: BuildPlan,
+  rootfs: string,
+  part: Part,
+): Promise<{ run: RunResult; deferred?: DeferredStep[]; error?: string }> {
+  const { inv, pb, fullInv } = plan;
+  const transport = new ImageChrootTransport(rootfs);
+  const ignored = new Map<number, string[]>();
+  let stepIndex = 0;
+  const events: EngineEvents = {
+    ...opts.events,
+    stepEnd: (host, res) => {
+      const verbs = transport.takeIgnored();
+      if (verbs.length) ignored.set(stepIndex, verbs);
+      stepIndex++;
+      opts.events?.stepEnd?.(host, res);
+    },
+  };
+  const redact = makeRedactor([...fullInv.secrets, ...pb.secrets]);
+  const run = await part('playbook', `apply ${basename(pb.file)} in the chroot`, () =>
+    runPlaybook(inv, pb, {
+      apply: true,
+      forks: 1,
+      stepTimeoutMs: opts.stepTimeoutMs,
+      connect: { acceptNewHostKeys: false, connectTimeoutMs: 10_000 },
+      events,
+      signal: opts.signal,
+      open: async () => transport,
+    }),
+  ).then(redact);
+  const hostRes = run.hosts[0];
+  if (run.interrupted) return { run, error: 'interrupted: the image was not written' };
+  if (hostRes.status === 'failed' || hostRes.status === 'unreachable') {
+    return {
+      run,
+      error: `the playbook failed in the image, so no image was written: ${hostRes.error ?? 'see the failed step'}`,
+    };
+  }
+  return { run, deferred: deferredSteps(hostRes, ignored) };
+}
+
+/** grub.cfg for the disk, then the disk at tmpImage (raw, or converted to qcow2); returns grub's result. */
+async function writeDisk(
+  plan: BuildPlan,
+  paths: { rootfs: string; work: string; tmpImage: string },
+  part: Part,
+  r: Reporter,
+): Promise<Awaited<ReturnType<typeof regenerateGrubCfg>>> {
+  const { format, layout } = plan;
+  const { rootfs, work, tmpImage } = paths;
+  const grub = await part('grub', `grub.cfg for the disk (update-grub in the chroot, root=UUID=${layout.fsUuid})`, () =>
+    regenerateGrubCfg(rootfs, work, layout),
+  );
+  r.log(`image: grub.cfg boots ${grub.entries[0].join(' ')}`);
+
+  await checkFits(rootfs, layout);
+  const raw = format === 'raw' ? tmpImage : join(work, 'disk.raw');
+  await part('disk', `raw disk (${layout.sizeMb} MiB: partition, ext4 from the rootfs, GRUB)`, () =>
+    writeRawDisk(rootfs, raw, layout),
+  );
+  // The rootfs is not needed any more: delete it while qemu-img converts.
+  const dropRootfs = mountsUnder(rootfs).length ? Promise.resolve() : rm(rootfs, { recursive: true, force: true });
+  try {
+    if (format === 'qcow2') await part('convert', 'qcow2 (qemu-img convert)', () => convertToQcow2(raw, tmpImage));
+  } finally {
+    await dropRootfs.catch(() => undefined);
+  }
+  return grub;
 }

@@ -14,7 +14,7 @@ import type { Diagnostic } from './diagnostics.ts';
 import { fastParse } from './yamlfast.ts';
 import { readInputFile } from './inputfile.ts';
 import { tooDeepAt, indentationCulprit } from './yamlshape.ts';
-import { plainValue, type Origin } from './yamlvalue.ts';
+import { plainValue, type Origin, type PlainValue } from './yamlvalue.ts';
 
 export type YamlPath = (string | number)[];
 
@@ -102,6 +102,31 @@ function locatedParse(file: string, text: string): { source?: YamlSource; errors
   }
   const documents = tokens.filter((t) => t.type === 'document');
   const secrets: string[] = [];
+  const customTags = sensitiveTags(secrets);
+  // Repeated keys are found by plainValue: the composer's own check is quadratic.
+  const composer = new Composer({ uniqueKeys: false, customTags });
+  const doc = composer
+    .compose(tokens.slice(0, documents.length > 1 ? tokens.indexOf(documents[1]) : tokens.length), true, text.length)
+    .next().value as Document.Parsed;
+  const errors = syntaxErrors(doc, text, lc, at);
+  if (documents.length > 1) {
+    errors.push(
+      at(
+        documents[1].offset,
+        'the file holds a second YAML document here',
+        'an inventory or playbook is one document: remove this `---` line and what follows it, or move that part to a file of its own',
+      ),
+    );
+  }
+  if (errors.length) return { errors: sortByPosition(errors) };
+
+  const plain = plainValue(doc, { maxDepth: MAX_NESTING, maxExpandedValues: maxExpandedValues(text) });
+  if (plain.problems.length) return { errors: plain.problems.map((p) => at(p.offset, p.message, p.hint)) };
+  return { errors: [], source: locatedSource(file, doc, plain, lc, secrets) };
+}
+
+/** The `!sensitive` tags, on a scalar, a mapping or a list: each value they mark goes to secrets. */
+function sensitiveTags(secrets: string[]) {
   const sensitive = {
     tag: '!sensitive',
     identify: () => false,
@@ -126,26 +151,17 @@ function locatedParse(file: string, text: string): { source?: YamlSource; errors
       return node;
     },
   });
-  const customTags = [sensitive, sensitiveCollection('map'), sensitiveCollection('seq')];
-  // Repeated keys are found by plainValue: the composer's own check is quadratic.
-  const composer = new Composer({ uniqueKeys: false, customTags });
-  const doc = composer
-    .compose(tokens.slice(0, documents.length > 1 ? tokens.indexOf(documents[1]) : tokens.length), true, text.length)
-    .next().value as Document.Parsed;
-  const errors = syntaxErrors(doc, text, lc, at);
-  if (documents.length > 1) {
-    errors.push(
-      at(
-        documents[1].offset,
-        'the file holds a second YAML document here',
-        'an inventory or playbook is one document: remove this `---` line and what follows it, or move that part to a file of its own',
-      ),
-    );
-  }
-  if (errors.length) return { errors: sortByPosition(errors) };
+  return [sensitive, sensitiveCollection('map'), sensitiveCollection('seq')];
+}
 
-  const plain = plainValue(doc, { maxDepth: MAX_NESTING, maxExpandedValues: maxExpandedValues(text) });
-  if (plain.problems.length) return { errors: plain.problems.map((p) => at(p.offset, p.message, p.hint)) };
+/** The parsed document as a YamlSource: its value, and where each of its paths is written. */
+function locatedSource(
+  file: string,
+  doc: Document.Parsed,
+  plain: PlainValue,
+  lc: LineCounter,
+  secrets: string[],
+): YamlSource {
   const walk = walker(doc, plain.value, plain.origins);
   const locate = (path: YamlPath, key = false) => {
     const { best, keyNode } = walk(path);
@@ -162,7 +178,7 @@ function locatedParse(file: string, text: string): { source?: YamlSource; errors
     message,
     hint,
   });
-  return { errors: [], source: { file, doc, value: plain.value, locate, written, diag, secrets } };
+  return { file, doc, value: plain.value, locate, written, diag, secrets };
 }
 
 /** The `yaml` package's errors in the user's words; a mis-indented line is named itself. */

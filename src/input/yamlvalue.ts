@@ -40,91 +40,101 @@ const FAILED: Converted = { value: null, size: 1, depth: 0 };
  * An alias yields the very object of its anchor, so `size` counts what it stands for.
  */
 export function plainValue(doc: Document.Parsed, limits: { maxDepth: number; maxExpandedValues: number }): PlainValue {
-  const origins = new WeakMap<object, Map<string, Origin>>();
-  const problems: ValueProblem[] = [];
-  const anchors = new Map<string, Node>();
-  const done = new Map<Node, Converted>();
-  const open = new Set<Node>();
-  let expanded = 0;
-  let bombReported = false;
+  const converter = new PlainConverter(limits);
+  const result = converter.convert(doc.contents, 0);
+  return { value: result.value, origins: converter.origins, problems: converter.problems };
+}
 
-  const problem = (node: Node, message: string, hint: string): Converted => {
-    problems.push({ offset: node.range?.[0] ?? 0, message, hint });
+/** plainValue's one pass: the anchors seen so far, the values they stand for, the problems. */
+class PlainConverter {
+  readonly origins = new WeakMap<object, Map<string, Origin>>();
+  readonly problems: ValueProblem[] = [];
+  private readonly anchors = new Map<string, Node>();
+  private readonly done = new Map<Node, Converted>();
+  private readonly open = new Set<Node>();
+  private expanded = 0;
+  private bombReported = false;
+
+  constructor(private readonly limits: { maxDepth: number; maxExpandedValues: number }) {}
+
+  private problem(node: Node, message: string, hint: string): Converted {
+    this.problems.push({ offset: node.range?.[0] ?? 0, message, hint });
     return FAILED;
-  };
+  }
 
-  const convert = (node: unknown, level: number): Converted => {
+  convert(node: unknown, level: number): Converted {
     if (!node) return NOTHING;
-    if (isAlias(node)) return alias(node, level);
+    if (isAlias(node)) return this.alias(node, level);
     const n = node as Node;
-    if (n.anchor) anchors.set(n.anchor, n);
+    if (n.anchor) this.anchors.set(n.anchor, n);
     let result: Converted;
-    open.add(n);
-    if (isMap(n)) result = mapping(n, level);
-    else if (isSeq(n)) result = list(n, level);
+    this.open.add(n);
+    if (isMap(n)) result = this.mapping(n, level);
+    else if (isSeq(n)) result = this.list(n, level);
     else result = { value: isScalar(n) ? n.value : null, size: 1, depth: 0 };
-    open.delete(n);
-    if (n.anchor) done.set(n, result);
+    this.open.delete(n);
+    if (n.anchor) this.done.set(n, result);
     return result;
-  };
+  }
 
-  const alias = (node: Node & { source: string }, level: number): Converted => {
-    const target = anchors.get(node.source);
+  private alias(node: Node & { source: string }, level: number): Converted {
+    const { limits } = this;
+    const target = this.anchors.get(node.source);
     const name = node.source;
     if (!target)
-      return problem(
+      return this.problem(
         node,
         `the alias \`*${name}\` refers to no anchor: \`&${name}\` is not defined above it`,
         `define the value once with \`&${name}\` before its first use, or correct the name`,
       );
-    if (open.has(target))
-      return problem(
+    if (this.open.has(target))
+      return this.problem(
         node,
         `the alias \`*${name}\` is inside the value \`&${name}\` it refers to, which would make it infinite`,
         `an alias can only stand for a value that ends before it: write the values out instead`,
       );
-    const found = done.get(target)!;
+    const found = this.done.get(target)!;
     if (level + found.depth > limits.maxDepth)
-      return problem(
+      return this.problem(
         node,
         `the alias \`*${name}\` nests values deeper than ${limits.maxDepth} levels`,
         'write the values out, or use fewer aliases inside each other',
       );
-    expanded += found.size;
-    if (expanded > limits.maxExpandedValues) {
-      if (bombReported) return FAILED;
-      bombReported = true;
-      return problem(
+    this.expanded += found.size;
+    if (this.expanded > limits.maxExpandedValues) {
+      if (this.bombReported) return FAILED;
+      this.bombReported = true;
+      return this.problem(
         node,
         `aliases make this file stand for more than ${limits.maxExpandedValues.toLocaleString('en-US')} values (an "alias bomb")`,
         `write the values out, or stop nesting aliases of aliases such as \`*${name}\``,
       );
     }
     return found;
-  };
+  }
 
-  const list = (node: Node & { items: unknown[] }, level: number): Converted => {
+  private list(node: Node & { items: unknown[] }, level: number): Converted {
     const value: unknown[] = [];
     const where = new Map<string, Origin>();
     let size = 1;
     let depth = 0;
     node.items.forEach((item, i) => {
-      const c = convert(item, level + 1);
+      const c = this.convert(item, level + 1);
       value.push(c.value);
       where.set(String(i), { key: null, value: (item as Node) ?? null });
       size += c.size;
       depth = Math.max(depth, c.depth);
     });
-    origins.set(value, where);
+    this.origins.set(value, where);
     return { value, size, depth: depth + 1 };
-  };
+  }
 
-  const mapping = (node: Node & { items: { key: unknown; value: unknown }[] }, level: number): Converted => {
+  private mapping(node: Node & { items: { key: unknown; value: unknown }[] }, level: number): Converted {
     const value: Record<string, unknown> = {};
     const where = new Map<string, Origin>();
     let size = 1;
     let depth = 0;
-    const own = new Set(node.items.filter((p) => !isMergeKey(p.key)).map((p) => keyText(p.key)));
+    const own = new Set(node.items.filter((p) => !isMergeKey(p.key)).map((p) => this.keyText(p.key)));
     const seen = new Set<string>();
     const set = (k: string, v: unknown, origin: Origin) => {
       if (k === '__proto__')
@@ -133,37 +143,24 @@ export function plainValue(doc: Document.Parsed, limits: { maxDepth: number; max
       where.set(k, origin);
     };
     for (const pair of node.items) {
-      const c = convert(pair.value, level + 1);
+      const c = this.convert(pair.value, level + 1);
       size += c.size;
       depth = Math.max(depth, c.depth);
       if (isMergeKey(pair.key)) {
-        if (c === FAILED) continue;
-        for (const source of mergeSources(pair.value, c.value)) {
-          if (!source) {
-            problem(
-              (pair.value as Node) ?? (pair.key as Node),
-              '`<<` merges mappings, but its value is not a mapping (or a list of mappings)',
-              'write `<<: *name` where `&name` is on a mapping, e.g. `defaults: &defaults {user: root}`',
-            );
-            continue;
-          }
-          const from = origins.get(source);
-          for (const [k, v] of Object.entries(source))
-            if (!own.has(k) && !where.has(k)) set(k, v, from?.get(k) ?? { key: null, value: null });
-        }
+        if (c !== FAILED) this.merge(pair, c.value, (k) => !own.has(k) && !where.has(k), set);
         continue;
       }
       if (pair.key !== null && typeof pair.key === 'object' && !isScalar(pair.key) && !isAlias(pair.key)) {
-        problem(
+        this.problem(
           pair.key as Node,
           'a key must be a name, not a list or a mapping',
           'write the key as plain text, e.g. `address:`',
         );
         continue;
       }
-      const k = keyText(pair.key);
+      const k = this.keyText(pair.key);
       if (seen.has(k)) {
-        problem(
+        this.problem(
           pair.key as Node,
           'YAML: Map keys must be unique',
           'each key may appear once in a mapping: remove or rename the repeated key',
@@ -173,19 +170,37 @@ export function plainValue(doc: Document.Parsed, limits: { maxDepth: number; max
       seen.add(k);
       set(k, c.value, { key: (pair.key as Node) ?? null, value: (pair.value as Node) ?? null });
     }
-    origins.set(value, where);
+    this.origins.set(value, where);
     return { value, size, depth: depth + 1 };
-  };
+  }
+
+  /** A `<<` key: the keys of the mappings its value stands for, where wanted says so. */
+  private merge(
+    pair: { key: unknown; value: unknown },
+    merged: unknown,
+    wanted: (k: string) => boolean,
+    set: (k: string, v: unknown, origin: Origin) => void,
+  ): void {
+    for (const source of mergeSources(pair.value, merged)) {
+      if (!source) {
+        this.problem(
+          (pair.value as Node) ?? (pair.key as Node),
+          '`<<` merges mappings, but its value is not a mapping (or a list of mappings)',
+          'write `<<: *name` where `&name` is on a mapping, e.g. `defaults: &defaults {user: root}`',
+        );
+        continue;
+      }
+      const from = this.origins.get(source);
+      for (const [k, v] of Object.entries(source)) if (wanted(k)) set(k, v, from?.get(k) ?? { key: null, value: null });
+    }
+  }
 
   /** A key's text; an alias key stands for its anchor's text. */
-  const keyText = (key: unknown): string => {
-    const k = isAlias(key) ? anchors.get(key.source) : key;
+  private keyText(key: unknown): string {
+    const k = isAlias(key) ? this.anchors.get(key.source) : key;
     const v = isScalar(k) ? k.value : k;
     return v === null || v === undefined ? '' : String(v);
-  };
-
-  const result = convert(doc.contents, 0);
-  return { value: result.value, origins, problems };
+  }
 }
 
 function isMergeKey(key: unknown): boolean {

@@ -203,50 +203,55 @@ class ClusterBuilder {
         continue;
       }
       this.clusterOfHost.set(host, membership);
-      const settings = this.merged.get(host)!.settings;
-      const member: Member = {
-        host,
-        at: occurrence.path,
-        settings,
-        number: setting(settings, 'number', isNodeNumber),
-        hostname: setting(settings, 'hostname', isHostname),
-      };
-      if (!settings.has('number'))
-        this.report(
-          occurrence.path,
-          `${nodeOf(host, name)} but has no \`number\``,
-          'add `number:` with a node number from 0 to 7, different for each node of the cluster',
-          true,
-        );
-      if (!settings.has('hostname'))
-        this.report(
-          occurrence.path,
-          `${nodeOf(host, name)} but has no \`hostname\``,
-          'add `hostname:` with the output of `hostname` on that machine: it names the node in /etc/ramster.conf',
-          true,
-        );
-
-      const explicitAddress = settings.get('cluster_address');
-      if (explicitAddress) {
-        if (isIPv4(explicitAddress.value))
-          member.clusterAddress = { value: explicitAddress.value, path: explicitAddress.path, defaulted: false };
-      } else {
-        const address = setting(settings, 'address', isString);
-        const value = address?.value ?? host;
-        const path = address?.path ?? occurrence.path;
-        if (isIPv4(value)) member.clusterAddress = { value, path, defaulted: true };
-        else if (!settings.has('address') || address) {
-          this.report(
-            path,
-            `${nodeOf(host, name)} but its cluster address defaults to ${address ? '`address`' : 'its inventory name'} ${JSON.stringify(value)}, which is not an IPv4 address`,
-            'add `cluster_address:` with the IPv4 address the other nodes reach this one at: /etc/ramster.conf needs a dotted quad',
-            !address,
-          );
-        }
-      }
-      members.push(member);
+      members.push(this.newMember(host, occurrence.path, name));
     }
     return members;
+  }
+
+  /** A node of cluster name, with its number, hostname and cluster address (each reported when missing or wrong). */
+  private newMember(host: string, at: YamlPath, name: string): Member {
+    const settings = this.merged.get(host)!.settings;
+    const member: Member = {
+      host,
+      at,
+      settings,
+      number: setting(settings, 'number', isNodeNumber),
+      hostname: setting(settings, 'hostname', isHostname),
+    };
+    if (!settings.has('number'))
+      this.report(
+        at,
+        `${nodeOf(host, name)} but has no \`number\``,
+        'add `number:` with a node number from 0 to 7, different for each node of the cluster',
+        true,
+      );
+    if (!settings.has('hostname'))
+      this.report(
+        at,
+        `${nodeOf(host, name)} but has no \`hostname\``,
+        'add `hostname:` with the output of `hostname` on that machine: it names the node in /etc/ramster.conf',
+        true,
+      );
+
+    const explicitAddress = settings.get('cluster_address');
+    if (explicitAddress) {
+      if (isIPv4(explicitAddress.value))
+        member.clusterAddress = { value: explicitAddress.value, path: explicitAddress.path, defaulted: false };
+    } else {
+      const address = setting(settings, 'address', isString);
+      const value = address?.value ?? host;
+      const path = address?.path ?? at;
+      if (isIPv4(value)) member.clusterAddress = { value, path, defaulted: true };
+      else if (!settings.has('address') || address) {
+        this.report(
+          path,
+          `${nodeOf(host, name)} but its cluster address defaults to ${address ? '`address`' : 'its inventory name'} ${JSON.stringify(value)}, which is not an IPv4 address`,
+          'add `cluster_address:` with the IPv4 address the other nodes reach this one at: /etc/ramster.conf needs a dotted quad',
+          !address,
+        );
+      }
+    }
+    return member;
   }
 
   private checkUnique(members: Member[], label: string) {

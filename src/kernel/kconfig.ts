@@ -133,95 +133,116 @@ function indentWidth(line: string): number {
   return w;
 }
 
+interface Frame {
+  kind: 'if' | 'menu' | 'choice';
+  deps: string[];
+}
+
+/** Where findDependsOn is in the Kconfig text. */
+interface KconfigReader {
+  symbol: string;
+  /** The enclosing if/menu/choice blocks. */
+  stack: Frame[];
+  found: KconfigDefinition[];
+  /** What `depends on` lines attach to. */
+  cur: KconfigDefinition | Frame | undefined;
+  inHelp: boolean;
+  helpIndent: number | undefined;
+}
+
 /** Every definition of `symbol` (without CONFIG_) in Kconfig text, with its dependencies. */
 export function findDependsOn(kconfigText: string, symbol: string): KconfigDefinition[] {
   const raw = kconfigText.replace(/\\\n/g, ' ').split('\n');
-  interface Frame {
-    kind: 'if' | 'menu' | 'choice';
-    deps: string[];
-  }
-  const stack: Frame[] = [];
-  const found: KconfigDefinition[] = [];
-  let cur: KconfigDefinition | Frame | undefined; // what `depends on` lines attach to
-  let helpIndent: number | undefined;
-  let inHelp = false;
-
+  const st: KconfigReader = { symbol, stack: [], found: [], cur: undefined, inHelp: false, helpIndent: undefined };
   for (const line of raw) {
-    if (inHelp) {
+    if (st.inHelp) {
       if (line.trim() === '') continue;
       const w = indentWidth(line);
-      if (helpIndent === undefined) helpIndent = w;
-      if (w >= helpIndent && !BLOCK_KEYWORD.test(line)) continue;
-      inHelp = false;
+      if (st.helpIndent === undefined) st.helpIndent = w;
+      if (w >= st.helpIndent && !BLOCK_KEYWORD.test(line)) continue;
+      st.inHelp = false;
     }
     const t = line.replace(/#.*$/, '').trim();
     if (t === '') continue;
     const word = t.split(/\s+/)[0];
     const rest = t.slice(word.length).trim();
-    const inherited = () => stack.flatMap((f) => f.deps);
-    switch (word) {
-      case 'config':
-      case 'menuconfig': {
-        const def: KconfigDefinition = { symbol: rest, hasPrompt: false, dependsOn: inherited() };
-        if (rest === symbol) found.push(def);
-        cur = def;
-        break;
-      }
-      case 'if':
-        stack.push({ kind: 'if', deps: [rest] });
-        cur = undefined;
-        break;
-      case 'menu':
-      case 'choice': {
-        const frame: Frame = { kind: word, deps: [] };
-        stack.push(frame);
-        cur = frame;
-        break;
-      }
-      case 'endif':
-      case 'endmenu':
-      case 'endchoice':
-        stack.pop();
-        cur = undefined;
-        break;
-      case 'comment':
-      case 'mainmenu':
-        cur = undefined;
-        break;
-      case 'help':
-      case '---help---':
-        inHelp = true;
-        helpIndent = undefined;
-        break;
-      case 'depends':
-        if (cur) ('kind' in cur ? cur.deps : cur.dependsOn).push(rest.replace(/^on\s+/, ''));
-        break;
-      case 'visible':
-        if (cur && 'kind' in cur) cur.deps.push(rest.replace(/^if\s+/, ''));
-        break;
-      case 'bool':
-      case 'boolean':
-      case 'tristate':
-      case 'string':
-      case 'int':
-      case 'hex':
-      case 'prompt':
-      case 'def_bool':
-      case 'def_tristate': {
-        if (!cur || 'kind' in cur) break;
-        if (word !== 'prompt') cur.type = word.replace(/^def_/, '').replace('boolean', 'bool');
-        const prompt = /^"(?:[^"\\]|\\.)*"(?:\s+if\s+(.+))?$/.exec(rest);
-        if (prompt && !word.startsWith('def_')) {
-          cur.hasPrompt = true;
-          if (prompt[1]) cur.dependsOn.push(prompt[1]);
-        }
-        break;
-      }
-      default:
-        break;
-    }
+    if (!readBlockLine(st, word, rest)) readAttributeLine(st, word, rest);
   }
-  return found;
+  return st.found;
+}
+
+/** A line that opens or closes an entry or a block (config, if, menu, endmenu...); false for another line. */
+function readBlockLine(st: KconfigReader, word: string, rest: string): boolean {
+  switch (word) {
+    case 'config':
+    case 'menuconfig': {
+      const def: KconfigDefinition = { symbol: rest, hasPrompt: false, dependsOn: st.stack.flatMap((f) => f.deps) };
+      if (rest === st.symbol) st.found.push(def);
+      st.cur = def;
+      return true;
+    }
+    case 'if':
+      st.stack.push({ kind: 'if', deps: [rest] });
+      st.cur = undefined;
+      return true;
+    case 'menu':
+    case 'choice': {
+      const frame: Frame = { kind: word, deps: [] };
+      st.stack.push(frame);
+      st.cur = frame;
+      return true;
+    }
+    case 'endif':
+    case 'endmenu':
+    case 'endchoice':
+      st.stack.pop();
+      st.cur = undefined;
+      return true;
+    case 'comment':
+    case 'mainmenu':
+      st.cur = undefined;
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** A line inside an entry: help, depends on, visible if, a type or a prompt. */
+function readAttributeLine(st: KconfigReader, word: string, rest: string): void {
+  const { cur } = st;
+  switch (word) {
+    case 'help':
+    case '---help---':
+      st.inHelp = true;
+      st.helpIndent = undefined;
+      break;
+    case 'depends':
+      if (cur) ('kind' in cur ? cur.deps : cur.dependsOn).push(rest.replace(/^on\s+/, ''));
+      break;
+    case 'visible':
+      if (cur && 'kind' in cur) cur.deps.push(rest.replace(/^if\s+/, ''));
+      break;
+    case 'bool':
+    case 'boolean':
+    case 'tristate':
+    case 'string':
+    case 'int':
+    case 'hex':
+    case 'prompt':
+    case 'def_bool':
+    case 'def_tristate': {
+      if (!cur || 'kind' in cur) break;
+      if (word !== 'prompt') cur.type = word.replace(/^def_/, '').replace('boolean', 'bool');
+      const prompt = /^"(?:[^"\\]|\\.)*"(?:\s+if\s+(.+))?$/.exec(rest);
+      if (prompt && !word.startsWith('def_')) {
+        cur.hasPrompt = true;
+        if (prompt[1]) cur.dependsOn.push(prompt[1]);
+      }
+      break;
+    }
+    default:
+      break;
+  }
 }
 
 // --- dependency expressions ------------------------------------------------------------------

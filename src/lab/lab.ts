@@ -64,11 +64,7 @@ export function labImageKind(opts: Pick<LabUpOptions, 'kernel' | 'distro'>): Ima
  *  lab with the same shape is returned as it is. */
 export async function labUp(opts: LabUpOptions): Promise<LabState> {
   const r = { log: opts.log, progress: opts.progress };
-  if (!Number.isInteger(opts.nodes) || opts.nodes < 1 || opts.nodes > MAX_NODES) {
-    throw new LabError(`--nodes must be 1..${MAX_NODES} (a RAMster cluster has at most 8 nodes), got ${opts.nodes}`);
-  }
-  if (!Number.isInteger(opts.memoryMb) || opts.memoryMb < 256)
-    throw new LabError(`--memory must be at least 256 (MiB), got ${opts.memoryMb}`);
+  checkUpOptions(opts);
   const dir = resolve(opts.dir);
   const accel = opts.accel ?? (process.env.RAMSTER_LAB_ACCEL === 'kvm' ? 'kvm' : 'tcg');
   const kernel = opts.kernel ?? 'debian';
@@ -77,23 +73,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
   const imageKind = labImageKind(opts);
 
   const running = runningLab(dir);
-  if (running) {
-    const sameShape =
-      running.guests.length === opts.nodes &&
-      running.memoryMb === opts.memoryMb &&
-      running.backend === opts.backend &&
-      (running.kernel ?? 'debian') === kernel &&
-      (running.distro ?? 'bookworm') === imageKind.distro;
-    if (sameShape && !opts.fresh) {
-      r.log(`lab in ${dir} is already running`);
-      await waitAllSsh(running, r, opts.sshTimeoutMs);
-      return running;
-    }
-    throw new LabError(
-      `a lab with a different shape is running in ${dir}`,
-      'stop it first with `ramster-provision lab down`',
-    );
-  }
+  if (running) return reuseRunning(running, dir, opts, kernel, imageKind.distro, r);
 
   await checkPrerequisites(
     opts.installDeps,
@@ -105,13 +85,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
   mkdirSync(dir, { recursive: true });
 
   const sshPorts = await freePorts(opts.nodes, 'tcp');
-  const netKind = opts.network ?? (opts.nodes === 2 ? 'udp-pair' : 'mcast');
-  if (netKind === 'udp-pair' && opts.nodes !== 2)
-    throw new LabError('a UDP pair joins exactly 2 guests', 'use the multicast network for other sizes');
-  const network: LabState['network'] =
-    netKind === 'udp-pair'
-      ? { kind: 'udp-pair', ports: await freePorts(2, 'udp') }
-      : { kind: 'mcast', ports: await freePorts(1, 'udp') };
+  const network = await labNetwork(opts);
   const state: LabState = {
     version: 1,
     dir,
@@ -135,10 +109,67 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
   writeLabInventory(state);
   writeState(state);
 
+  await startGuests(state, opts, r);
+  r.log(`lab ready: inventory ${state.inventory}`);
+  return state;
+}
+
+function checkUpOptions(opts: LabUpOptions): void {
+  if (!Number.isInteger(opts.nodes) || opts.nodes < 1 || opts.nodes > MAX_NODES) {
+    throw new LabError(`--nodes must be 1..${MAX_NODES} (a RAMster cluster has at most 8 nodes), got ${opts.nodes}`);
+  }
+  if (!Number.isInteger(opts.memoryMb) || opts.memoryMb < 256)
+    throw new LabError(`--memory must be at least 256 (MiB), got ${opts.memoryMb}`);
+}
+
+/** The lab running in the directory, when it has the shape asked for (and no fresh one was). */
+async function reuseRunning(
+  running: LabState,
+  dir: string,
+  opts: LabUpOptions,
+  kernel: string,
+  distro: string,
+  r: { log: LabLog; progress?: LabProgress },
+): Promise<LabState> {
+  const sameShape =
+    running.guests.length === opts.nodes &&
+    running.memoryMb === opts.memoryMb &&
+    running.backend === opts.backend &&
+    (running.kernel ?? 'debian') === kernel &&
+    (running.distro ?? 'bookworm') === distro;
+  if (sameShape && !opts.fresh) {
+    r.log(`lab in ${dir} is already running`);
+    await waitAllSsh(running, r, opts.sshTimeoutMs);
+    return running;
+  }
+  throw new LabError(
+    `a lab with a different shape is running in ${dir}`,
+    'stop it first with `ramster-provision lab down`',
+  );
+}
+
+/** The guests' cluster network: a UDP pair for 2 guests, else multicast, on free ports. */
+async function labNetwork(opts: LabUpOptions): Promise<LabState['network']> {
+  const netKind = opts.network ?? (opts.nodes === 2 ? 'udp-pair' : 'mcast');
+  if (netKind === 'udp-pair' && opts.nodes !== 2)
+    throw new LabError('a UDP pair joins exactly 2 guests', 'use the multicast network for other sizes');
+  return netKind === 'udp-pair'
+    ? { kind: 'udp-pair', ports: await freePorts(2, 'udp') }
+    : { kind: 'mcast', ports: await freePorts(1, 'udp') };
+}
+
+/** Starts the guests and waits for their SSH; stops them all when one fails. */
+async function startGuests(
+  state: LabState,
+  opts: LabUpOptions,
+  r: { log: LabLog; progress?: LabProgress },
+): Promise<void> {
+  const memories = state.guests.map((g) => g.memoryMb ?? opts.memoryMb);
+  const memory = memories.every((m) => m === opts.memoryMb) ? `${opts.memoryMb} MiB each` : `${memories.join('/')} MiB`;
   try {
     await timed(
       r,
-      `start ${opts.nodes} QEMU guest${opts.nodes > 1 ? 's' : ''} (${accel}, ${state.guests.map((g) => g.memoryMb ?? opts.memoryMb).every((m) => m === opts.memoryMb) ? `${opts.memoryMb} MiB each` : `${state.guests.map((g) => g.memoryMb ?? opts.memoryMb).join('/')} MiB`})`,
+      `start ${opts.nodes} QEMU guest${opts.nodes > 1 ? 's' : ''} (${state.accel}, ${memory})`,
       async () => {
         for (const g of state.guests) await startGuest(state, g);
       },
@@ -149,8 +180,6 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
     for (const g of state.guests) await stopGuest(g);
     throw e;
   }
-  r.log(`lab ready: inventory ${state.inventory}`);
-  return state;
 }
 
 async function waitAllSsh(

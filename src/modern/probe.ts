@@ -86,17 +86,8 @@ export interface ModernProbe {
 }
 
 export function parseModernProbe(out: string): ModernProbe {
-  const sections = new Map<string, string[]>();
-  let current = '';
-  for (const line of out.split('\n')) {
-    if (line.startsWith('@')) {
-      current = line.slice(1).trim();
-      sections.set(current, []);
-    } else if (current && line.trim()) sections.get(current)!.push(line);
-  }
-  const get = (name: string) => sections.get(name) ?? [];
-  const words = (l: string) => l.trim().split(/\s+/);
-  const p: ModernProbe = {
+  const get = probeSections(out);
+  return {
     modules: get('modules').map((l) => l.trim()),
     available: get('available')
       .filter((l) => !l.startsWith('kernel '))
@@ -106,11 +97,7 @@ export function parseModernProbe(out: string): ModernProbe {
         .find((l) => l.startsWith('kernel '))
         ?.slice(7)
         .trim() ?? '',
-    ports: [],
-    links: [],
-    subsystems: [],
-    allowed: [],
-    namespaces: [],
+    ...parseNvmet(get('nvmet')),
     files: get('files').map((l) => {
       const [path, size, blocks, blockSize] = words(l);
       return { path, size: Number(size), allocated: Number(blocks) * Number(blockSize) };
@@ -127,7 +114,7 @@ export function parseModernProbe(out: string): ModernProbe {
     }),
     mdstat: get('mdstat').join('\n'),
     mdLinks: new Map(get('mdlinks').map((l) => words(l) as [string, string])),
-    swaps: [],
+    swaps: parseSwaps(get('swaps'), get('swaplabels')),
     zswap: Object.fromEntries(get('zswap').map((l) => [words(l)[0], words(l).slice(1).join(' ')])),
     zswapStats: Object.fromEntries(get('zswapstats').map((l) => [words(l)[0], Number(words(l)[1])])),
     units: Object.fromEntries(
@@ -138,7 +125,33 @@ export function parseModernProbe(out: string): ModernProbe {
     ),
     dmesg: get('dmesg'),
   };
-  for (const l of get('nvmet')) {
+}
+
+const words = (l: string) => l.trim().split(/\s+/);
+
+/** The probe's output by `@section`: the non-blank lines of each (none for a missing one). */
+function probeSections(out: string): (name: string) => string[] {
+  const sections = new Map<string, string[]>();
+  let current = '';
+  for (const line of out.split('\n')) {
+    if (line.startsWith('@')) {
+      current = line.slice(1).trim();
+      sections.set(current, []);
+    } else if (current && line.trim()) sections.get(current)!.push(line);
+  }
+  return (name: string) => sections.get(name) ?? [];
+}
+
+/** The nvmet configfs tree: one line per port, link, subsystem, allowed host and namespace. */
+function parseNvmet(lines: string[]): Pick<ModernProbe, 'ports' | 'links' | 'subsystems' | 'allowed' | 'namespaces'> {
+  const p: Pick<ModernProbe, 'ports' | 'links' | 'subsystems' | 'allowed' | 'namespaces'> = {
+    ports: [],
+    links: [],
+    subsystems: [],
+    allowed: [],
+    namespaces: [],
+  };
+  for (const l of lines) {
     const [kind, a, b, c, d, e] = words(l);
     if (kind === 'port') p.ports.push({ id: a, trtype: b ?? '', adrfam: c ?? '', traddr: d ?? '', trsvcid: e ?? '' });
     if (kind === 'link') p.links.push({ port: a, subsystem: b });
@@ -147,17 +160,21 @@ export function parseModernProbe(out: string): ModernProbe {
     if (kind === 'namespace')
       p.namespaces.push({ subsystem: a, nsid: b, enable: c ?? '', bufferedIo: d ?? '', path: e ?? '' });
   }
-  const labels = new Map(get('swaplabels').map((l) => [words(l)[0], words(l)[1] ?? '']));
-  for (const l of get('swaps')) {
+  return p;
+}
+
+/** /proc/swaps, each device with its label. */
+function parseSwaps(lines: string[], labelLines: string[]): ModernProbe['swaps'] {
+  const labels = new Map(labelLines.map((l) => [words(l)[0], words(l)[1] ?? '']));
+  return lines.map((l) => {
     const [device, type, size, used, priority] = words(l);
-    p.swaps.push({
+    return {
       device,
       type,
       sizeKb: Number(size),
       usedKb: Number(used),
       priority: Number(priority),
       label: labels.get(device) ?? '',
-    });
-  }
-  return p;
+    };
+  });
 }

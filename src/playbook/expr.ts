@@ -68,94 +68,129 @@ type Node =
   | { t: 'bin'; op: string; l: Node; r: Node };
 
 export function parseExpr(src: string): Node {
-  const toks = tokenize(src);
-  let i = 0;
-  const peek = () => toks[i];
-  const isOp = (v: string) => peek()?.value === v && (peek()!.kind === 'op' || peek()!.kind === 'name');
-  const expect = (v: string) => {
-    if (!isOp(v))
+  return new ExprParser(src).parse();
+}
+
+/** Recursive descent over the tokens, one method per precedence level:
+ *  or > and > not > comparison > primary. */
+class ExprParser {
+  private readonly toks: Tok[];
+  private i = 0;
+
+  constructor(private readonly src: string) {
+    this.toks = tokenize(src);
+  }
+
+  parse(): Node {
+    const tree = this.or();
+    const { toks, i } = this;
+    if (i < toks.length) throw new ExprError(`unexpected '${toks[i].value}'`, toks[i].col);
+    return tree;
+  }
+
+  private peek(): Tok | undefined {
+    return this.toks[this.i];
+  }
+
+  private isOp(v: string): boolean {
+    const tok = this.peek();
+    return tok?.value === v && (tok.kind === 'op' || tok.kind === 'name');
+  }
+
+  private expect(v: string): void {
+    if (!this.isOp(v)) {
+      const tok = this.peek();
       throw new ExprError(
-        `expected '${v}'${peek() ? ` but found '${peek()!.value}'` : ' at the end'}`,
-        peek()?.col ?? src.length + 1,
+        `expected '${v}'${tok ? ` but found '${tok.value}'` : ' at the end'}`,
+        tok?.col ?? this.src.length + 1,
       );
-    i++;
-  };
-  const or = (): Node => {
-    let l = and();
-    while (isOp('or')) {
-      i++;
-      l = { t: 'bin', op: 'or', l, r: and() };
+    }
+    this.i++;
+  }
+
+  private or(): Node {
+    let l = this.and();
+    while (this.isOp('or')) {
+      this.i++;
+      l = { t: 'bin', op: 'or', l, r: this.and() };
     }
     return l;
-  };
-  const and = (): Node => {
-    let l = not();
-    while (isOp('and')) {
-      i++;
-      l = { t: 'bin', op: 'and', l, r: not() };
+  }
+
+  private and(): Node {
+    let l = this.not();
+    while (this.isOp('and')) {
+      this.i++;
+      l = { t: 'bin', op: 'and', l, r: this.not() };
     }
     return l;
-  };
-  const not = (): Node => {
-    if (isOp('not')) {
-      i++;
-      return { t: 'not', e: not() };
+  }
+
+  private not(): Node {
+    if (this.isOp('not')) {
+      this.i++;
+      return { t: 'not', e: this.not() };
     }
-    return cmp();
-  };
-  const cmp = (): Node => {
-    const l = primary();
+    return this.cmp();
+  }
+
+  private cmp(): Node {
+    const l = this.primary();
     for (const op of ['==', '!=', '<=', '>=', '<', '>', 'in']) {
-      if (isOp(op)) {
-        i++;
-        return { t: 'bin', op, l, r: primary() };
+      if (this.isOp(op)) {
+        this.i++;
+        return { t: 'bin', op, l, r: this.primary() };
       }
     }
-    if (isOp('not') && toks[i + 1]?.value === 'in') {
-      i += 2;
-      return { t: 'not', e: { t: 'bin', op: 'in', l, r: primary() } };
+    if (this.isOp('not') && this.toks[this.i + 1]?.value === 'in') {
+      this.i += 2;
+      return { t: 'not', e: { t: 'bin', op: 'in', l, r: this.primary() } };
     }
     return l;
-  };
-  const primary = (): Node => {
-    const tok = peek();
-    if (!tok) throw new ExprError('expression ends too early', src.length + 1);
-    i++;
+  }
+
+  private primary(): Node {
+    const tok = this.peek();
+    if (!tok) throw new ExprError('expression ends too early', this.src.length + 1);
+    this.i++;
     if (tok.kind === 'num') return { t: 'lit', v: Number(tok.value) };
     if (tok.kind === 'str') return { t: 'lit', v: tok.value };
     if (tok.kind === 'op' && tok.value === '(') {
-      const e = or();
-      expect(')');
+      const e = this.or();
+      this.expect(')');
       return e;
     }
-    if (tok.kind === 'op' && tok.value === '[') {
-      const items: Node[] = [];
-      while (!isOp(']')) {
-        items.push(or());
-        if (!isOp(']')) expect(',');
-      }
-      i++;
-      return { t: 'list', items };
-    }
-    if (tok.kind === 'name') {
-      if (tok.value === 'true' || tok.value === 'True') return { t: 'lit', v: true };
-      if (tok.value === 'false' || tok.value === 'False') return { t: 'lit', v: false };
-      if (tok.value === 'null' || tok.value === 'none' || tok.value === 'None') return { t: 'lit', v: null };
-      if (tok.value === 'defined' && isOp('(')) {
-        i++;
-        const n = peek();
-        if (n?.kind !== 'name') throw new ExprError('defined() takes a variable name', n?.col ?? src.length + 1);
-        i++;
-        expect(')');
-        return { t: 'defined', name: n.value };
-      }
-      return { t: 'var', name: tok.value, col: tok.col };
-    }
+    if (tok.kind === 'op' && tok.value === '[') return this.list();
+    if (tok.kind === 'name') return this.name(tok);
     throw new ExprError(`unexpected '${tok.value}'`, tok.col);
-  };
-  const tree = or();
-  if (i < toks.length) throw new ExprError(`unexpected '${toks[i].value}'`, toks[i].col);
-  return tree;
+  }
+
+  /** `[a, b, ...]`, after its `[`. */
+  private list(): Node {
+    const items: Node[] = [];
+    while (!this.isOp(']')) {
+      items.push(this.or());
+      if (!this.isOp(']')) this.expect(',');
+    }
+    this.i++;
+    return { t: 'list', items };
+  }
+
+  /** A literal name (true, false, null and their Python spellings), `defined(x)`, or a variable. */
+  private name(tok: Tok): Node {
+    if (tok.value === 'true' || tok.value === 'True') return { t: 'lit', v: true };
+    if (tok.value === 'false' || tok.value === 'False') return { t: 'lit', v: false };
+    if (tok.value === 'null' || tok.value === 'none' || tok.value === 'None') return { t: 'lit', v: null };
+    if (tok.value === 'defined' && this.isOp('(')) {
+      this.i++;
+      const n = this.peek();
+      if (n?.kind !== 'name') throw new ExprError('defined() takes a variable name', n?.col ?? this.src.length + 1);
+      this.i++;
+      this.expect(')');
+      return { t: 'defined', name: n.value };
+    }
+    return { t: 'var', name: tok.value, col: tok.col };
+  }
 }
 
 /** Names an expression tests with defined(). */

@@ -82,6 +82,43 @@ function readStep(
 ): StepSpec | undefined {
   if (!s || typeof s !== 'object' || Array.isArray(s)) return undefined; // structure schema reported it
   const step = s as Record<string, unknown>;
+  const type = stepTypeOf(step, path, diags, loc);
+  if (type === undefined) return undefined;
+  const args = (step[type] ?? {}) as Record<string, unknown>;
+  const st = stepTypes.get(type)!;
+  const validate = ajv.compile(st.argsSchema);
+  if (!validate(args)) {
+    // A templated value ("{{ x }}") is checked again after interpolation, at run time.
+    const real = (validate.errors ?? []).filter((e) => !(typeof e.data === 'string' && e.data.includes('{{')));
+    diags.push(...ajvDiagnostics(real, source, [...path, type], st.argsSchema, `'${type}' step`));
+  }
+  const whenLoc = checkWhen(source, step, path, diags, loc);
+  return {
+    index,
+    name: typeof step.name === 'string' ? step.name : `${type} ${summarizeArgs(args)}`.trim(),
+    type,
+    args,
+    when: typeof step.when === 'string' ? step.when : undefined,
+    whenLoc,
+    tags: Array.isArray(step.tags) ? step.tags.map(String) : [],
+    notify: Array.isArray(step.notify) ? step.notify.map(String) : [],
+    barrier: step.barrier === 'cluster' ? 'cluster' : undefined,
+    timeoutS: typeof step.timeout_s === 'number' ? step.timeout_s : undefined,
+    loc: loc(path),
+    argLocs:
+      args && typeof args === 'object'
+        ? Object.fromEntries(Object.keys(args).map((k) => [k, loc([...path, type, k])]))
+        : undefined,
+  };
+}
+
+/** The step's one step type; undefined (reported) when it has none, an unknown one, or two. */
+function stepTypeOf(
+  step: Record<string, unknown>,
+  path: YamlPath,
+  diags: Diagnostic[],
+  loc: (p: YamlPath, key?: boolean) => Location,
+): string | undefined {
   const typeKeys = Object.keys(step).filter((k) => !COMMON_STEP_KEYS.includes(k));
   const known = typeKeys.filter((k) => stepTypes.has(k));
   for (const k of typeKeys.filter((k) => !stepTypes.has(k))) {
@@ -109,15 +146,17 @@ function readStep(
     });
     return undefined;
   }
-  const type = known[0];
-  const args = (step[type] ?? {}) as Record<string, unknown>;
-  const st = stepTypes.get(type)!;
-  const validate = ajv.compile(st.argsSchema);
-  if (!validate(args)) {
-    // A templated value ("{{ x }}") is checked again after interpolation, at run time.
-    const real = (validate.errors ?? []).filter((e) => !(typeof e.data === 'string' && e.data.includes('{{')));
-    diags.push(...ajvDiagnostics(real, source, [...path, type], st.argsSchema, `'${type}' step`));
-  }
+  return known[0];
+}
+
+/** Where the step's `when` expression starts (inside its quotes), after checking its syntax. */
+function checkWhen(
+  source: YamlSource,
+  step: Record<string, unknown>,
+  path: YamlPath,
+  diags: Diagnostic[],
+  loc: (p: YamlPath, key?: boolean) => Location,
+): Location | undefined {
   const whenNode = source.doc.getIn([...path, 'when'], true) as { type?: string } | undefined;
   const quoted = whenNode?.type === 'QUOTE_DOUBLE' || whenNode?.type === 'QUOTE_SINGLE' ? 1 : 0;
   const whenLoc =
@@ -136,23 +175,7 @@ function readStep(
       else throw e;
     }
   }
-  return {
-    index,
-    name: typeof step.name === 'string' ? step.name : `${type} ${summarizeArgs(args)}`.trim(),
-    type,
-    args,
-    when: typeof step.when === 'string' ? step.when : undefined,
-    whenLoc,
-    tags: Array.isArray(step.tags) ? step.tags.map(String) : [],
-    notify: Array.isArray(step.notify) ? step.notify.map(String) : [],
-    barrier: step.barrier === 'cluster' ? 'cluster' : undefined,
-    timeoutS: typeof step.timeout_s === 'number' ? step.timeout_s : undefined,
-    loc: loc(path),
-    argLocs:
-      args && typeof args === 'object'
-        ? Object.fromEntries(Object.keys(args).map((k) => [k, loc([...path, type, k])]))
-        : undefined,
-  };
+  return whenLoc;
 }
 
 const argValidators = new Map<string, ValidateFunction>();

@@ -153,9 +153,11 @@ function checkValue(kind: Kind, key: string, v: string): [string, string] | unde
   }
 }
 
+type Report = (line: number, message: string, hint: string) => void;
+
 export function parseRamsterConf(text: string, hostname?: string): ConfParseResult {
   const errors: ConfError[] = [];
-  const err = (line: number, message: string, hint: string) => errors.push({ line, message, hint });
+  const err: Report = (line, message, hint) => errors.push({ line, message, hint });
 
   const lines = text.split('\n');
   if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
@@ -170,98 +172,122 @@ export function parseRamsterConf(text: string, hostname?: string): ConfParseResu
     return { ok: false, errors };
   }
 
-  const stanzas: Stanza[] = [];
-  let cur: Stanza | undefined;
-  let skipping = false; // after an invalid header: its attributes are not reported again
-  let closedBy: { blank: number; kind: Kind } | undefined;
-
-  lines.forEach((raw, i) => {
-    const n = i + 1;
-    if (/^[ \t]*$/.test(raw)) {
-      if (cur) closedBy = { blank: n, kind: cur.kind };
-      cur = undefined;
-      return;
-    }
-    const first = raw[0];
-    if (first === '#') return;
-    if (first === ' ' || first === '\t') {
-      const body = raw.replace(/^[ \t]+/, '');
-      if (body.startsWith('#')) {
-        err(n, 'comment not in column 0', "'#' starts a comment only in column 0: remove the blanks before it");
-        return;
-      }
-      const m = /^([A-Za-z0-9_]+)[ \t]*=[ \t]*([\s\S]*)$/.exec(body);
-      if (!m) {
-        err(
-          n,
-          "malformed attribute line (expected 'key = value')",
-          "attribute lines are a tab, a key, ' = ' and a value",
-        );
-        return;
-      }
-      if (!cur) {
-        if (skipping) return;
-        if (closedBy)
-          err(
-            n,
-            `attribute after a blank line: the blank line at line ${closedBy.blank} ended the '${closedBy.kind}:' stanza`,
-            'remove the blank line: a blank line ends a stanza',
-          );
-        else err(n, 'attribute line before any stanza header', "start the file with a 'cluster:' line");
-        return;
-      }
-      const [, key, value] = m;
-      if (value.includes('\\')) {
-        err(n, 'backslash in value (line continuations are not supported)', 'remove the backslash');
-        return;
-      }
-      if (!KEYS[cur.kind].includes(key)) {
-        err(n, `unknown attribute '${key}' in a '${cur.kind}:' stanza`, KEY_HINT[cur.kind]);
-        return;
-      }
-      const prev = cur.attrs.get(key);
-      if (prev) {
-        err(
-          n,
-          `attribute '${key}' is set twice in this stanza (first at line ${prev.line})`,
-          'remove one of the two lines',
-        );
-        return;
-      }
-      const bad = checkValue(cur.kind, key, value);
-      if (bad) err(n, bad[0], bad[1]);
-      cur.attrs.set(key, { value, line: n, valid: !bad });
-      return;
-    }
-    if (/^[A-Za-z0-9_]/.test(first)) {
-      cur = undefined;
-      closedBy = undefined;
-      skipping = true;
-      const m = /^([A-Za-z0-9_]+)([\s\S]*)$/.exec(raw)!;
-      const [, word, rest] = m;
-      if (!rest.startsWith(':')) {
-        err(n, "malformed stanza header (expected 'cluster:' or 'node:')", HEADER_HINT);
-        return;
-      }
-      if (!/^:[ \t]*$/.test(rest)) {
-        err(n, `text after stanza header '${word}:'`, HEADER_HINT);
-        return;
-      }
-      if (word !== 'cluster' && word !== 'node') {
-        err(n, `unknown stanza '${word}:'`, "ramster.conf has only 'cluster:' and 'node:' stanzas");
-        return;
-      }
-      skipping = false;
-      cur = { kind: word, line: n, attrs: new Map() };
-      stanzas.push(cur);
-      return;
-    }
-    err(n, "line does not start with a stanza header, an indented attribute, '#' or a blank", HEADER_HINT);
-  });
+  const stanzas = readStanzas(lines, err);
 
   // Whole-file checks, in a fixed order (the awk copy uses the same order).
   const clusters = stanzas.filter((s) => s.kind === 'cluster');
   const nodes = stanzas.filter((s) => s.kind === 'node');
+  const cl = clusters[0];
+  checkStanzas(clusters, nodes, err);
+  checkClusterAgreement(cl, nodes, err);
+  checkDuplicates(nodes, err);
+  if (errors.length === 0 && hostname) checkLocalNode(nodes, hostname, err);
+
+  if (errors.length > 0) return { ok: false, errors: sortByLine(errors) };
+  return { ok: true, conf: buildConf(cl, nodes, hostname) };
+}
+
+/** The line reader's state: the stanzas so far and the one attribute lines go to. */
+interface ReadState {
+  stanzas: Stanza[];
+  cur: Stanza | undefined;
+  /** After an invalid header: its attributes are not reported again. */
+  skipping: boolean;
+  closedBy: { blank: number; kind: Kind } | undefined;
+}
+
+/** The stanzas of the file's lines, reporting each line that breaks the syntax. */
+function readStanzas(lines: string[], err: Report): Stanza[] {
+  const st: ReadState = { stanzas: [], cur: undefined, skipping: false, closedBy: undefined };
+  lines.forEach((raw, i) => {
+    const n = i + 1;
+    if (/^[ \t]*$/.test(raw)) {
+      if (st.cur) st.closedBy = { blank: n, kind: st.cur.kind };
+      st.cur = undefined;
+      return;
+    }
+    const first = raw[0];
+    if (first === '#') return;
+    if (first === ' ' || first === '\t') readAttribute(st, raw, n, err);
+    else if (/^[A-Za-z0-9_]/.test(first)) readHeader(st, raw, n, err);
+    else err(n, "line does not start with a stanza header, an indented attribute, '#' or a blank", HEADER_HINT);
+  });
+  return st.stanzas;
+}
+
+/** An indented line: `key = value` of the current stanza. */
+function readAttribute(st: ReadState, raw: string, n: number, err: Report): void {
+  const body = raw.replace(/^[ \t]+/, '');
+  if (body.startsWith('#')) {
+    err(n, 'comment not in column 0', "'#' starts a comment only in column 0: remove the blanks before it");
+    return;
+  }
+  const m = /^([A-Za-z0-9_]+)[ \t]*=[ \t]*([\s\S]*)$/.exec(body);
+  if (!m) {
+    err(n, "malformed attribute line (expected 'key = value')", "attribute lines are a tab, a key, ' = ' and a value");
+    return;
+  }
+  const cur = st.cur;
+  if (!cur) {
+    if (st.skipping) return;
+    if (st.closedBy)
+      err(
+        n,
+        `attribute after a blank line: the blank line at line ${st.closedBy.blank} ended the '${st.closedBy.kind}:' stanza`,
+        'remove the blank line: a blank line ends a stanza',
+      );
+    else err(n, 'attribute line before any stanza header', "start the file with a 'cluster:' line");
+    return;
+  }
+  const [, key, value] = m;
+  if (value.includes('\\')) {
+    err(n, 'backslash in value (line continuations are not supported)', 'remove the backslash');
+    return;
+  }
+  if (!KEYS[cur.kind].includes(key)) {
+    err(n, `unknown attribute '${key}' in a '${cur.kind}:' stanza`, KEY_HINT[cur.kind]);
+    return;
+  }
+  const prev = cur.attrs.get(key);
+  if (prev) {
+    err(
+      n,
+      `attribute '${key}' is set twice in this stanza (first at line ${prev.line})`,
+      'remove one of the two lines',
+    );
+    return;
+  }
+  const bad = checkValue(cur.kind, key, value);
+  if (bad) err(n, bad[0], bad[1]);
+  cur.attrs.set(key, { value, line: n, valid: !bad });
+}
+
+/** A line starting in column 0: a stanza header, `cluster:` or `node:`. */
+function readHeader(st: ReadState, raw: string, n: number, err: Report): void {
+  st.cur = undefined;
+  st.closedBy = undefined;
+  st.skipping = true;
+  const m = /^([A-Za-z0-9_]+)([\s\S]*)$/.exec(raw)!;
+  const [, word, rest] = m;
+  if (!rest.startsWith(':')) {
+    err(n, "malformed stanza header (expected 'cluster:' or 'node:')", HEADER_HINT);
+    return;
+  }
+  if (!/^:[ \t]*$/.test(rest)) {
+    err(n, `text after stanza header '${word}:'`, HEADER_HINT);
+    return;
+  }
+  if (word !== 'cluster' && word !== 'node') {
+    err(n, `unknown stanza '${word}:'`, "ramster.conf has only 'cluster:' and 'node:' stanzas");
+    return;
+  }
+  st.skipping = false;
+  st.cur = { kind: word, line: n, attrs: new Map() };
+  st.stanzas.push(st.cur);
+}
+
+/** One cluster stanza, at least one node stanza, every attribute of each. */
+function checkStanzas(clusters: Stanza[], nodes: Stanza[], err: Report): void {
   const cl = clusters[0];
   if (!cl) err(1, "no 'cluster:' stanza", "add a 'cluster:' stanza with name and node_count");
   for (const extra of clusters.slice(1))
@@ -278,7 +304,10 @@ export function parseRamsterConf(text: string, hostname?: string): ConfParseResu
   for (const nd of nodes)
     for (const key of KEYS.node)
       if (!nd.attrs.has(key)) err(nd.line, `'node:' stanza has no '${key}'`, NODE_MISSING_HINT);
+}
 
+/** Every node names the cluster, and node_count counts the nodes. */
+function checkClusterAgreement(cl: Stanza | undefined, nodes: Stanza[], err: Report): void {
   const clName = cl?.attrs.get('name');
   if (clName?.valid) {
     for (const nd of nodes) {
@@ -298,7 +327,10 @@ export function parseRamsterConf(text: string, hostname?: string): ConfParseResu
       `node_count is ${count.value} but the file has ${nodes.length} 'node:' stanzas`,
       `set node_count = ${nodes.length}`,
     );
+}
 
+/** No two nodes share a number, a name or an address. */
+function checkDuplicates(nodes: Stanza[], err: Report): void {
   const dup = (key: string, norm: (v: string) => string, what: (v: string) => string, hint: string) => {
     const seen = new Map<string, number>();
     for (const nd of nodes) {
@@ -328,28 +360,30 @@ export function parseRamsterConf(text: string, hostname?: string): ConfParseResu
     (v) => `address '${v}'`,
     'every node needs its own address',
   );
+}
 
-  if (errors.length === 0 && hostname) {
-    const short = shortHostname(hostname);
-    const matches = nodes.filter((nd) => {
-      const name = nd.attrs.get('name')!.value;
-      return name === hostname || name === short;
-    });
-    if (matches.length === 0) {
-      const names = short === hostname ? `'${hostname}'` : `'${hostname}' or '${short}'`;
-      err(1, `no node is named ${names}`, "the name of this host's node: stanza must equal the output of 'hostname'");
-    } else if (matches.length > 1) {
-      const [a, b] = matches.map((nd) => nd.attrs.get('name')!);
-      err(
-        b.line,
-        `node names '${a.value}' (line ${a.line}) and '${b.value}' both match this host '${hostname}'`,
-        "only one node: stanza may carry this host's name",
-      );
-    }
+/** Exactly one node carries this host's name (or its short form). */
+function checkLocalNode(nodes: Stanza[], hostname: string, err: Report): void {
+  const short = shortHostname(hostname);
+  const matches = nodes.filter((nd) => {
+    const name = nd.attrs.get('name')!.value;
+    return name === hostname || name === short;
+  });
+  if (matches.length === 0) {
+    const names = short === hostname ? `'${hostname}'` : `'${hostname}' or '${short}'`;
+    err(1, `no node is named ${names}`, "the name of this host's node: stanza must equal the output of 'hostname'");
+  } else if (matches.length > 1) {
+    const [a, b] = matches.map((nd) => nd.attrs.get('name')!);
+    err(
+      b.line,
+      `node names '${a.value}' (line ${a.line}) and '${b.value}' both match this host '${hostname}'`,
+      "only one node: stanza may carry this host's name",
+    );
   }
+}
 
-  if (errors.length > 0) return { ok: false, errors: sortByLine(errors) };
-
+/** The parsed file, once the checks found nothing: every attribute is there and valid. */
+function buildConf(cl: Stanza, nodes: Stanza[], hostname: string | undefined): RamsterConf {
   const confNodes: ConfNode[] = nodes
     .map((nd) => ({
       name: nd.attrs.get('name')!.value,
@@ -363,12 +397,9 @@ export function parseRamsterConf(text: string, hostname?: string): ConfParseResu
   const short = hostname ? shortHostname(hostname) : undefined;
   const local = hostname ? confNodes.find((nd) => nd.name === hostname || nd.name === short) : undefined;
   return {
-    ok: true,
-    conf: {
-      cluster: { name: clName!.value, nodeCount: Number(count!.value), line: cl!.line },
-      nodes: confNodes,
-      ...(local ? { local } : {}),
-    },
+    cluster: { name: cl.attrs.get('name')!.value, nodeCount: Number(cl.attrs.get('node_count')!.value), line: cl.line },
+    nodes: confNodes,
+    ...(local ? { local } : {}),
   };
 }
 

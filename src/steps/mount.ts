@@ -63,14 +63,7 @@ export const mountStep = defineStep<MountArgs>()({
         throw new Error(`mount ${args.path}: ${k} must be one fstab field, without blanks, newlines or '#'`);
     }
     const path = args.path.length > 1 ? args.path.replace(/\/+$/, '') : args.path;
-    const entry = [
-      escapeField(args.src ?? ''),
-      escapeField(path),
-      args.fstype ?? '',
-      args.opts ?? 'defaults',
-      String(args.dump ?? 0),
-      String(args.passno ?? 0),
-    ];
+    const entry = fstabEntry(args, path);
 
     let fstab: Change = noChange(`${FSTAB} unchanged`);
     if (state !== 'unmounted') {
@@ -82,29 +75,10 @@ export const mountStep = defineStep<MountArgs>()({
     }
 
     const parts = fstab.action === 'none' ? [] : [fstab.summary];
-    let mountAction = '';
-    let skipped: string | undefined;
-    if (state !== 'present') {
-      if (isImageTarget(ctx.t)) {
-        skipped = `mount state not managed: ${ctx.t.target} is an image, not a live host`;
-      } else {
-        const mounted = await isMounted(ctx, path);
-        if (state === 'mounted') mountAction = !mounted ? 'mount' : fstab.action !== 'none' ? 'remount' : '';
-        else if (mounted) mountAction = 'unmount';
-      }
-    }
+    const { mountAction, skipped } = await mountActionFor(ctx, state, path, fstab);
     if (mountAction) {
       parts.push(`${mountAction} ${path}`);
-      if (ctx.apply) {
-        const p = shq(path);
-        const cmd =
-          mountAction === 'mount'
-            ? `mkdir -p ${p} && mount ${p}`
-            : mountAction === 'remount'
-              ? `mount -o remount ${p}`
-              : `umount ${p}`;
-        await run(ctx.t, cmd, `${mountAction} ${path}`, undefined, ctx.timeoutMs);
-      }
+      if (ctx.apply) await runMountAction(ctx, mountAction, path);
     }
     if (!parts.length) {
       const none = noChange(`${path} ${state}${skipped ? ` in ${FSTAB} (${skipped})` : ''}`);
@@ -118,6 +92,50 @@ export const mountStep = defineStep<MountArgs>()({
     };
   },
 });
+
+/** The fstab line of the mount, field by field. */
+function fstabEntry(args: MountArgs, path: string): string[] {
+  return [
+    escapeField(args.src ?? ''),
+    escapeField(path),
+    args.fstype ?? '',
+    args.opts ?? 'defaults',
+    String(args.dump ?? 0),
+    String(args.passno ?? 0),
+  ];
+}
+
+/** What to do to the mount itself ('' for nothing), or why it is not managed (an image). */
+async function mountActionFor(
+  ctx: StepContext,
+  state: string,
+  path: string,
+  fstab: Change,
+): Promise<{ mountAction: string; skipped?: string }> {
+  let mountAction = '';
+  let skipped: string | undefined;
+  if (state !== 'present') {
+    if (isImageTarget(ctx.t)) {
+      skipped = `mount state not managed: ${ctx.t.target} is an image, not a live host`;
+    } else {
+      const mounted = await isMounted(ctx, path);
+      if (state === 'mounted') mountAction = !mounted ? 'mount' : fstab.action !== 'none' ? 'remount' : '';
+      else if (mounted) mountAction = 'unmount';
+    }
+  }
+  return { mountAction, skipped };
+}
+
+async function runMountAction(ctx: StepContext, mountAction: string, path: string): Promise<void> {
+  const p = shq(path);
+  const cmd =
+    mountAction === 'mount'
+      ? `mkdir -p ${p} && mount ${p}`
+      : mountAction === 'remount'
+        ? `mount -o remount ${p}`
+        : `umount ${p}`;
+  await run(ctx.t, cmd, `${mountAction} ${path}`, undefined, ctx.timeoutMs);
+}
 
 /** fstab fields escape blanks and backslashes as octal (\040 for a space). */
 function escapeField(s: string): string {

@@ -50,52 +50,9 @@ export const serviceStep = defineStep<ServiceArgs>()({
       );
     const backend = init === 'systemd' ? systemd(ctx, args) : sysv(ctx, args);
     const cur = await backend.read();
-    const todo: string[] = [];
-    let conditional: string | undefined;
+    const { todo, conditional, skipped } = serviceActions(args, ctx, cur);
 
-    if (args.enabled !== undefined) {
-      if (cur.enabled === 'missing') {
-        if (args.enabled) {
-          // A dry run may come before the step that installs the unit: say so instead of failing.
-          if (ctx.apply)
-            throw new Error(
-              `service ${args.name} not found on ${ctx.host} (no unit file or init script); install it first`,
-            );
-          conditional = `${args.name} is not installed yet; assumes an earlier step installs it`;
-          todo.push('enable');
-        }
-      } else if (cur.enabled === 'masked' && args.enabled) {
-        throw new Error(
-          `service ${args.name} is masked; unmask it (systemctl unmask ${args.name}) or stop asking for enabled: true`,
-        );
-      } else if (args.enabled && cur.enabled === 'no') todo.push('enable');
-      else if (!args.enabled && cur.enabled === 'yes') todo.push('disable');
-    }
-
-    let skipped: string | undefined;
-    if (args.state !== undefined) {
-      if (isImageTarget(ctx.t)) {
-        skipped = `state ${args.state} not managed: ${ctx.t.target} is an image, not a live host (no running init)`;
-      } else {
-        const running = cur.running;
-        if (args.state === 'started' && !running) todo.push('start');
-        if (args.state === 'stopped' && running) todo.push('stop');
-        if (args.state === 'restarted') todo.push('restart');
-        if (args.state === 'reloaded') todo.push(running ? 'reload' : 'start');
-      }
-    }
-
-    if (!todo.length) {
-      const state = [
-        args.enabled !== undefined ? (args.enabled ? 'enabled' : 'disabled') : '',
-        args.state && !skipped ? args.state : '',
-      ]
-        .filter(Boolean)
-        .join(', ');
-      const none = noChange(`service ${args.name}${state ? ` ${state}` : ''}${skipped ? ` (${skipped})` : ''}`);
-      if (skipped) none.skipped = skipped;
-      return none;
-    }
+    if (!todo.length) return unchanged(args, skipped);
     if (args.daemon_reload && init === 'systemd' && !ctx.t.root) todo.unshift('daemon-reload');
     if (ctx.apply)
       await run(
@@ -115,6 +72,62 @@ export const serviceStep = defineStep<ServiceArgs>()({
     return change;
   },
 });
+
+/** What brings the service where args want it: the actions to run, why the change is
+ *  conditional (a dry run before the unit is installed), and what is skipped on an image. */
+function serviceActions(
+  args: ServiceArgs,
+  ctx: StepContext,
+  cur: Current,
+): { todo: string[]; conditional?: string; skipped?: string } {
+  const todo: string[] = [];
+  let conditional: string | undefined;
+  if (args.enabled !== undefined) {
+    if (cur.enabled === 'missing') {
+      if (args.enabled) {
+        // A dry run may come before the step that installs the unit: say so instead of failing.
+        if (ctx.apply)
+          throw new Error(
+            `service ${args.name} not found on ${ctx.host} (no unit file or init script); install it first`,
+          );
+        conditional = `${args.name} is not installed yet; assumes an earlier step installs it`;
+        todo.push('enable');
+      }
+    } else if (cur.enabled === 'masked' && args.enabled) {
+      throw new Error(
+        `service ${args.name} is masked; unmask it (systemctl unmask ${args.name}) or stop asking for enabled: true`,
+      );
+    } else if (args.enabled && cur.enabled === 'no') todo.push('enable');
+    else if (!args.enabled && cur.enabled === 'yes') todo.push('disable');
+  }
+
+  let skipped: string | undefined;
+  if (args.state !== undefined) {
+    if (isImageTarget(ctx.t)) {
+      skipped = `state ${args.state} not managed: ${ctx.t.target} is an image, not a live host (no running init)`;
+    } else {
+      const running = cur.running;
+      if (args.state === 'started' && !running) todo.push('start');
+      if (args.state === 'stopped' && running) todo.push('stop');
+      if (args.state === 'restarted') todo.push('restart');
+      if (args.state === 'reloaded') todo.push(running ? 'reload' : 'start');
+    }
+  }
+  return { todo, conditional, skipped };
+}
+
+/** The service is as args want it (apart from what is skipped). */
+function unchanged(args: ServiceArgs, skipped: string | undefined): Change {
+  const state = [
+    args.enabled !== undefined ? (args.enabled ? 'enabled' : 'disabled') : '',
+    args.state && !skipped ? args.state : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
+  const none = noChange(`service ${args.name}${state ? ` ${state}` : ''}${skipped ? ` (${skipped})` : ''}`);
+  if (skipped) none.skipped = skipped;
+  return none;
+}
 
 interface Current {
   enabled: 'yes' | 'no' | 'masked' | 'missing';

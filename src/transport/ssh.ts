@@ -45,6 +45,25 @@ const RECONNECT_DELAYS_MS = [1000, 2000, 5000];
 const KILL_AFTER_S = 2;
 const PGID_LINE = /^rp-pgid (\d+)\n/;
 
+/** One command in flight on a channel of the connection: its output so far and how it ends. */
+interface Running {
+  readonly client: Client;
+  readonly opts: ExecOptions;
+  readonly started: number;
+  readonly out: Buffer[];
+  readonly err: Buffer[];
+  channel?: ClientChannel;
+  exit?: { code: number };
+  timer?: NodeJS.Timeout;
+  done: boolean;
+  /** The command's process group (its `timeout`), as the command's first stderr line says. */
+  pgid?: number;
+  /** Settles exec's promise, the first time only. */
+  finish: (result: ExecResult | Error) => void;
+  /** Stops the command, for interrupt(). */
+  stop: () => void;
+}
+
 /** sudo refused to run commands for `become` (wrong or missing password, no sudoers entry):
  *  the host fails with what to fix; never retried. */
 export class BecomeError extends Error {
@@ -114,127 +133,155 @@ export class SshTransport implements Transport, Reconnectable {
     const started = Date.now();
 
     return new Promise<ExecResult>((resolve, reject) => {
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      let channel: ClientChannel | undefined;
-      let exit: { code: number } | undefined;
-      let timer: NodeJS.Timeout | undefined;
-      let done = false;
-      const finish = (result: ExecResult | Error) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        this.inFlight.delete(onLost);
-        this.stoppers.delete(stop);
-        if (result instanceof Error) reject(result);
-        else resolve(result);
-      };
-      const text = () => ({
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8').replace(PGID_LINE, ''),
-      });
-      const withTimeoutNote = (stderr: string) =>
-        `${stderr}${stderr && !stderr.endsWith('\n') ? '\n' : ''}timed out after ${opts.timeoutMs} ms on ${this.label}`;
-      const onLost = (e: Error) => finish(e);
-      this.inFlight.add(onLost);
-      // TERM reaches the remote `timeout`, which passes it to the command's whole process
-      // group; a command still there after the grace is KILLed and given up on.
-      // The command's process group (its `timeout`), as the command's first stderr line says.
-      let pgid: number | undefined;
-      const stop = () => {
-        if (pgid) {
-          const kill = `kill -TERM -${pgid} 2>/dev/null; sleep ${KILL_AFTER_S}; kill -KILL -${pgid} 2>/dev/null; true`;
-          void this.exec(kill, { afterInterrupt: true, timeoutMs: 30_000 }).catch(() => undefined);
-        }
-        setTimeout(
-          () => {
-            try {
-              channel?.close();
-            } catch {
-              /* gone */
-            }
-            finish(interruptedResult(this.target));
-          },
-          (KILL_AFTER_S + 10) * 1000,
-        ).unref();
-      };
-      if (!opts.afterInterrupt) this.stoppers.add(stop);
-
-      if (opts.timeoutMs !== undefined) {
-        timer = setTimeout(
-          () => {
-            // The remote `timeout` wrapper stops the command's process group first (TERM, so
-            // scripts can clean up, then KILL); this only covers a host that stopped answering.
-            try {
-              channel?.signal('KILL');
-              channel?.close();
-            } catch {
-              /* channel already gone */
-            }
-            const t = text();
-            finish({ code: 124, stdout: t.stdout, stderr: withTimeoutNote(t.stderr) });
-          },
-          opts.timeoutMs + (KILL_AFTER_S + 1) * 1000,
-        );
-      }
-
-      const onChannel = (openErr: Error | undefined, ch: ClientChannel) => {
-        if (openErr) {
-          finish(
-            this.client === client
-              ? new Error(`${this.label}: cannot start a command: ${openErr.message}`)
-              : this.lostError(openErr),
-          );
-          return;
-        }
-        if (done) {
-          ch.close();
-          return;
-        }
-        channel = ch;
-        if (this.interrupted && !opts.afterInterrupt) stop();
-        ch.on('data', (b: Buffer) => out.push(b));
-        ch.stderr.on('data', (b: Buffer) => {
-          err.push(b);
-          if (pgid === undefined)
-            pgid = Number(PGID_LINE.exec(Buffer.concat(err).toString('latin1'))?.[1]) || undefined;
-        });
-        ch.on('error', () => {}); // writes after the remote side exited: the exit status tells
-        ch.on('exit', (code: number | null, signal?: string) => {
-          // Killed by a signal: report it the way a shell does (128 + signal number).
-          const signo = signal
-            ? osConstants.signals[(signal.startsWith('SIG') ? signal : `SIG${signal}`) as NodeJS.Signals]
-            : undefined;
-          exit = { code: code ?? (signo ? 128 + signo : 255) };
-        });
-        ch.on('close', () => {
-          const t = text();
-          if (this.interrupted && !opts.afterInterrupt && exit?.code !== 0)
-            return finish(interruptedResult(this.target));
-          if (exit) {
-            const refused = exit.code === 1 ? this.sudoRefusal(t.stderr) : undefined;
-            if (refused) return finish(refused);
-            const timeoutHit =
-              exit.code === 124 && opts.timeoutMs !== undefined && Date.now() - started >= opts.timeoutMs - 50;
-            finish({ code: exit.code, stdout: t.stdout, stderr: timeoutHit ? withTimeoutNote(t.stderr) : t.stderr });
-          } else if (this.client !== client) {
-            finish(this.lostError());
-          } else {
-            finish({
-              code: 255,
-              stdout: t.stdout,
-              stderr: `${t.stderr}remote command on ${this.label} ended without an exit status`,
-            });
-          }
-        });
-        ch.end(stdin);
-      };
+      const run = this.running(client, opts, started, resolve, reject);
+      if (opts.timeoutMs !== undefined)
+        run.timer = setTimeout(() => this.timedOut(run), opts.timeoutMs + (KILL_AFTER_S + 1) * 1000);
       try {
-        client.exec(command, onChannel);
+        client.exec(command, (openErr, ch) => this.channelOpened(run, stdin, openErr, ch));
       } catch (e) {
-        finish(this.lostError(e as Error)); // ssh2 throws when the socket is already gone
+        run.finish(this.lostError(e as Error)); // ssh2 throws when the socket is already gone
       }
     });
+  }
+
+  /** A command about to start on client: it ends once, by finish, whichever way comes first
+   *  (its channel closes, the connection drops, it times out, interrupt() stops it). */
+  private running(
+    client: Client,
+    opts: ExecOptions,
+    started: number,
+    resolve: (r: ExecResult) => void,
+    reject: (e: Error) => void,
+  ): Running {
+    let run: Running;
+    const onLost = (e: Error) => run.finish(e);
+    const stop = () => this.stopRunning(run);
+    const finish = (result: ExecResult | Error) => {
+      if (run.done) return;
+      run.done = true;
+      clearTimeout(run.timer);
+      this.inFlight.delete(onLost);
+      this.stoppers.delete(stop);
+      if (result instanceof Error) reject(result);
+      else resolve(result);
+    };
+    run = { client, opts, started, out: [], err: [], done: false, finish, stop };
+    this.inFlight.add(onLost);
+    if (!opts.afterInterrupt) this.stoppers.add(stop);
+    return run;
+  }
+
+  /** The output so far, without the process group line. */
+  private runText(run: Running): { stdout: string; stderr: string } {
+    return {
+      stdout: Buffer.concat(run.out).toString('utf8'),
+      stderr: Buffer.concat(run.err).toString('utf8').replace(PGID_LINE, ''),
+    };
+  }
+
+  private withTimeoutNote(stderr: string, timeoutMs: number | undefined): string {
+    return `${stderr}${stderr && !stderr.endsWith('\n') ? '\n' : ''}timed out after ${timeoutMs} ms on ${this.label}`;
+  }
+
+  /** interrupt() of one command. TERM reaches the remote `timeout`, which passes it to the
+   *  command's whole process group; a command still there after the grace is KILLed and given up on. */
+  private stopRunning(run: Running): void {
+    const { pgid } = run;
+    if (pgid) {
+      const kill = `kill -TERM -${pgid} 2>/dev/null; sleep ${KILL_AFTER_S}; kill -KILL -${pgid} 2>/dev/null; true`;
+      void this.exec(kill, { afterInterrupt: true, timeoutMs: 30_000 }).catch(() => undefined);
+    }
+    setTimeout(
+      () => {
+        try {
+          run.channel?.close();
+        } catch {
+          /* gone */
+        }
+        run.finish(interruptedResult(this.target));
+      },
+      (KILL_AFTER_S + 10) * 1000,
+    ).unref();
+  }
+
+  /** The command outlived its timeout and the remote `timeout`'s grace. */
+  private timedOut(run: Running): void {
+    // The remote `timeout` wrapper stops the command's process group first (TERM, so
+    // scripts can clean up, then KILL); this only covers a host that stopped answering.
+    try {
+      run.channel?.signal('KILL');
+      run.channel?.close();
+    } catch {
+      /* channel already gone */
+    }
+    const t = this.runText(run);
+    run.finish({ code: 124, stdout: t.stdout, stderr: this.withTimeoutNote(t.stderr, run.opts.timeoutMs) });
+  }
+
+  /** The command's channel opened (or failed to): collect its output and exit status, feed it stdin. */
+  private channelOpened(run: Running, stdin: Buffer, openErr: Error | undefined, ch: ClientChannel): void {
+    if (openErr) {
+      run.finish(
+        this.client === run.client
+          ? new Error(`${this.label}: cannot start a command: ${openErr.message}`)
+          : this.lostError(openErr),
+      );
+      return;
+    }
+    if (run.done) {
+      ch.close();
+      return;
+    }
+    run.channel = ch;
+    if (this.interrupted && !run.opts.afterInterrupt) run.stop();
+    ch.on('data', (b: Buffer) => run.out.push(b));
+    ch.stderr.on('data', (b: Buffer) => {
+      run.err.push(b);
+      if (run.pgid === undefined)
+        run.pgid = Number(PGID_LINE.exec(Buffer.concat(run.err).toString('latin1'))?.[1]) || undefined;
+    });
+    ch.on('error', () => {}); // writes after the remote side exited: the exit status tells
+    ch.on('exit', (code: number | null, signal?: string) => {
+      // Killed by a signal: report it the way a shell does (128 + signal number).
+      const signo = signal
+        ? osConstants.signals[(signal.startsWith('SIG') ? signal : `SIG${signal}`) as NodeJS.Signals]
+        : undefined;
+      run.exit = { code: code ?? (signo ? 128 + signo : 255) };
+    });
+    ch.on('close', () => this.channelClosed(run));
+    ch.end(stdin);
+  }
+
+  /** The channel closed: the command's result, or why there is none. */
+  private channelClosed(run: Running): void {
+    const { opts, exit } = run;
+    const t = this.runText(run);
+    if (this.interrupted && !opts.afterInterrupt && exit?.code !== 0) {
+      run.finish(interruptedResult(this.target));
+      return;
+    }
+    if (exit) {
+      const refused = exit.code === 1 ? this.sudoRefusal(t.stderr) : undefined;
+      if (refused) {
+        run.finish(refused);
+        return;
+      }
+      const timeoutHit =
+        exit.code === 124 && opts.timeoutMs !== undefined && Date.now() - run.started >= opts.timeoutMs - 50;
+      run.finish({
+        code: exit.code,
+        stdout: t.stdout,
+        stderr: timeoutHit ? this.withTimeoutNote(t.stderr, opts.timeoutMs) : t.stderr,
+      });
+    } else if (this.client !== run.client) {
+      run.finish(this.lostError());
+    } else {
+      run.finish({
+        code: 255,
+        stdout: t.stdout,
+        stderr: `${t.stderr}remote command on ${this.label} ended without an exit status`,
+      });
+    }
   }
 
   /** Stops every command in flight: its whole process group on the host is killed (TERM,

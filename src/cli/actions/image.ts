@@ -60,24 +60,7 @@ export async function buildImageCommand(
       signal: abort.signal,
     });
     await progress.finish();
-    const changes = formatChanges(res.run, st, Boolean(o.diff));
-    if (changes) human.write(`\n${changes}\n`);
-    human.write(`\n${formatRecap(res.run, st)}\n`);
-    if (res.image) {
-      const img = res.image;
-      const deferred = formatDeferred(img.deferred);
-      if (deferred) human.write(`\n${deferred}\n`);
-      human.write(
-        `\n${st.bold('IMAGE')} ${img.output} (${img.format}, ${(img.allocatedBytes / 2 ** 20).toFixed(0)} MiB on disk) for ${img.host} (${img.hostname}` +
-          `${img.clusterAddress ? `, cluster address ${img.clusterAddress}` : ''}), built in ${img.timings.total.toFixed(1)} s\n` +
-          `kernel command line: ${img.kernelCmdline.join(' ') || '(none)'}\n` +
-          `known_hosts: ${img.knownHosts}\n  ${img.knownHostsLine}\n`,
-      );
-    } else {
-      human.write(`\n${st.red(`no image written: ${res.error}`)}\n`);
-    }
-    if (o.json)
-      process.stdout.write(`${JSON.stringify({ ...res.run, image: res.image, error: res.error }, null, 2)}\n`);
+    writeImageReport(human, st, res, o);
     setCode(res.image ? EXIT.OK : res.run.interrupted || abort.signal.aborted ? EXIT.INTERRUPTED : EXIT.HOST_FAILED);
   } catch (e) {
     if (abort.signal.aborted) {
@@ -89,4 +72,30 @@ export async function buildImageCommand(
   } finally {
     process.off('SIGINT', onInt).off('SIGTERM', onTerm);
   }
+}
+
+/** The run's changes and recap, then the image written (or why none was); the JSON result with --json. */
+function writeImageReport(
+  human: NodeJS.WriteStream,
+  st: ReturnType<typeof makeStyle>,
+  res: Awaited<ReturnType<typeof buildImage>>,
+  o: ImageBuildFlags,
+): void {
+  const changes = formatChanges(res.run, st, Boolean(o.diff));
+  if (changes) human.write(`\n${changes}\n`);
+  human.write(`\n${formatRecap(res.run, st)}\n`);
+  if (res.image) {
+    const img = res.image;
+    const deferred = formatDeferred(img.deferred);
+    if (deferred) human.write(`\n${deferred}\n`);
+    human.write(
+      `\n${st.bold('IMAGE')} ${img.output} (${img.format}, ${(img.allocatedBytes / 2 ** 20).toFixed(0)} MiB on disk) for ${img.host} (${img.hostname}` +
+        `${img.clusterAddress ? `, cluster address ${img.clusterAddress}` : ''}), built in ${img.timings.total.toFixed(1)} s\n` +
+        `kernel command line: ${img.kernelCmdline.join(' ') || '(none)'}\n` +
+        `known_hosts: ${img.knownHosts}\n  ${img.knownHostsLine}\n`,
+    );
+  } else {
+    human.write(`\n${st.red(`no image written: ${res.error}`)}\n`);
+  }
+  if (o.json) process.stdout.write(`${JSON.stringify({ ...res.run, image: res.image, error: res.error }, null, 2)}\n`);
 }

@@ -38,23 +38,7 @@ export async function execute(playbookFile: string, o: RunFlags, apply: boolean)
     ]),
   );
 
-  const abort = new AbortController();
-  const hard = new AbortController();
-  const onSignal = (sig: string) => {
-    if (hard.signal.aborted) process.exit(130); // third: leave at once, locks and all
-    if (abort.signal.aborted) {
-      human.write(
-        `\n${sig} again: stopping the commands in progress, releasing the host locks (a third one quits at once, leaving them)\n`,
-      );
-      hard.abort();
-      return;
-    }
-    human.write(`\n${sig}: finishing the steps in progress, starting no new one (repeat to stop them)\n`);
-    abort.abort();
-  };
-  const onInt = () => onSignal('SIGINT');
-  const onTerm = () => onSignal('SIGTERM');
-  process.on('SIGINT', onInt).on('SIGTERM', onTerm);
+  const { abort, hard, off } = handleSignals(human);
   try {
     const res = await runPlaybook(inv, pb, {
       apply,
@@ -81,6 +65,34 @@ export async function execute(playbookFile: string, o: RunFlags, apply: boolean)
     if (o.json) process.stdout.write(`${JSON.stringify(res, null, 2)}\n`);
     return exitCode(res);
   } finally {
-    process.off('SIGINT', onInt).off('SIGTERM', onTerm);
+    off();
   }
+}
+
+/** Signals during a run: the first finishes the steps in progress and starts no new one
+ *  (abort), the second stops the commands in progress (hard), the third quits at once.
+ *  off() removes the handlers. */
+function handleSignals(human: NodeJS.WriteStream): {
+  abort: AbortController;
+  hard: AbortController;
+  off: () => void;
+} {
+  const abort = new AbortController();
+  const hard = new AbortController();
+  const onSignal = (sig: string) => {
+    if (hard.signal.aborted) process.exit(130); // third: leave at once, locks and all
+    if (abort.signal.aborted) {
+      human.write(
+        `\n${sig} again: stopping the commands in progress, releasing the host locks (a third one quits at once, leaving them)\n`,
+      );
+      hard.abort();
+      return;
+    }
+    human.write(`\n${sig}: finishing the steps in progress, starting no new one (repeat to stop them)\n`);
+    abort.abort();
+  };
+  const onInt = () => onSignal('SIGINT');
+  const onTerm = () => onSignal('SIGTERM');
+  process.on('SIGINT', onInt).on('SIGTERM', onTerm);
+  return { abort, hard, off: () => process.off('SIGINT', onInt).off('SIGTERM', onTerm) };
 }

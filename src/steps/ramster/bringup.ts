@@ -175,81 +175,108 @@ export const bringupStep = defineStep<BringupArgs>()({
     if (!ctx.cluster) throw new Error(`${ctx.host} has no cluster peers in this run`);
     const dmesgCommand = args.dmesg_command ?? 'dmesg';
     const timeoutS = args.connect_timeout_s ?? DEFAULT_CONNECT_TIMEOUT_S;
-    const exchange = ctx.cluster.exchange.bind(ctx.cluster);
 
     // Every node goes through the same exchanges whatever it finds: a node that left the
     // sequence early would keep the others waiting.
-    let plan: Plan | undefined;
-    const mine: NodeState = { kernel: false };
-    try {
-      const sec = await readState(ctx, node, dmesgCommand);
-      mine.kernel = !sec.has('nokernel');
-      if (mine.kernel) plan = planFor(ctx, cluster, node, sec);
-    } catch (e) {
-      mine.error = (e as Error).message;
-    }
-    const states = await exchange<NodeState>('state', mine);
-    const noKernel = [...states].filter(([, s]) => !s.kernel).map(([h]) => h);
-    if (noKernel.length) {
-      const who = noKernel.length === states.size ? '' : ` (missing on ${noKernel.join(', ')})`;
-      return { ...noChange(`cluster bring-up skipped${who}`), skipped: `${NEEDS_RAMSTER_KERNEL}${who}` };
-    }
-    if (mine.error) throw new Error(mine.error);
-    const failed = [...states].filter(([, s]) => s.error);
-    if (failed.length)
-      throw new Error(
-        `cluster bring-up stopped: ${failed.map(([h, s]) => `${h}: ${s.error!.split('\n')[0]}`).join('; ')}`,
-      );
-    const p = plan!;
-
-    const actions = [
-      p.start ? 'ramster-ctl start' : '',
-      p.nodeUp.length ? `node-up ${p.nodeUp.join(' ')}` : '',
-      p.remotify !== undefined ? `remotify to node ${p.remotify} (read back)` : '',
-    ].filter(Boolean);
-    const waitNote = p.unconnected.length
-      ? `; waits up to ${timeoutS} s for node ${p.unconnected.join(', ')} to connect`
-      : '';
-    const change: Change = actions.length
-      ? {
-          action: 'run',
-          summary: `cluster ${cluster.name} node ${node.number}: ${actions.join('; ')}${waitNote}`,
-          diff: p.startTrace.length ? `${p.startTrace.join('\n')}\n` : undefined,
-        }
-      : noChange(
-          `cluster ${cluster.name} node ${node.number}: configured, nodes ${cluster.nodes.map((n) => n.number).join(' ')} up${waitNote || ', every peer connected'}${node.targets.length ? `, remote target node ${node.targets[0]}, remotify on` : ''}`,
-        );
-    if (p.conditional) change.conditional = p.conditional;
-
-    // 1. The configfs cluster and its timeouts exist on every node before anyone marks a node up.
-    let stepError: string | undefined;
-    if (ctx.apply && p.start)
-      stepError = await attempt(() =>
-        run(ctx.t, ctl(ctx, node, 'start'), 'ramster-ctl start', undefined, ctx.timeoutMs),
-      );
-    const started = await exchange('started', stepError);
-    throwIfAny(started, 'ramster-ctl start');
-
-    // 2. Node-up on all nodes at once (they leave the barrier together), then the connections.
-    if (ctx.apply) {
-      stepError = undefined;
-      if (p.nodeUp.length)
-        stepError = await attempt(() =>
-          run(ctx.t, ctl(ctx, node, `node-up ${p.nodeUp.join(' ')}`), 'ramster-ctl node-up', undefined, ctx.timeoutMs),
-        );
-      // A peer that marks itself up now (it rebooted) shows as not connected in the first read.
-      if (!stepError && (p.nodeUp.length || p.unconnected.length))
-        stepError = await attempt(() => waitForPeers(ctx, cluster, node, dmesgCommand, timeoutS));
-    }
-    const connected = await exchange('connected', stepError);
-    throwIfAny(connected, 'node-up');
-
-    // 3. The target only after it is up everywhere: the kernel ignores a target not yet up.
-    if (ctx.apply && p.remotify !== undefined)
-      await run(ctx.t, ctl(ctx, node, `remotify ${p.remotify}`), 'ramster-ctl remotify', undefined, ctx.timeoutMs);
+    const agreed = await agreePlan(ctx, cluster, node, dmesgCommand);
+    if ('skip' in agreed) return agreed.skip;
+    const p = agreed.plan;
+    const change = describePlan(cluster, node, p, timeoutS);
+    await bringUp(ctx, cluster, node, p, dmesgCommand, timeoutS);
     return change;
   },
 });
+
+/** This node's plan, once every node has read its state: a skip when a node has no RAMster
+ *  kernel; throws when a node could not read or plan. */
+async function agreePlan(
+  ctx: StepContext,
+  cluster: LegacyCluster,
+  node: ClusterNode,
+  dmesgCommand: string,
+): Promise<{ plan: Plan } | { skip: Change }> {
+  let plan: Plan | undefined;
+  const mine: NodeState = { kernel: false };
+  try {
+    const sec = await readState(ctx, node, dmesgCommand);
+    mine.kernel = !sec.has('nokernel');
+    if (mine.kernel) plan = planFor(ctx, cluster, node, sec);
+  } catch (e) {
+    mine.error = (e as Error).message;
+  }
+  const states = await ctx.cluster!.exchange<NodeState>('state', mine);
+  const noKernel = [...states].filter(([, s]) => !s.kernel).map(([h]) => h);
+  if (noKernel.length) {
+    const who = noKernel.length === states.size ? '' : ` (missing on ${noKernel.join(', ')})`;
+    return { skip: { ...noChange(`cluster bring-up skipped${who}`), skipped: `${NEEDS_RAMSTER_KERNEL}${who}` } };
+  }
+  if (mine.error) throw new Error(mine.error);
+  const failed = [...states].filter(([, s]) => s.error);
+  if (failed.length)
+    throw new Error(
+      `cluster bring-up stopped: ${failed.map(([h, s]) => `${h}: ${s.error!.split('\n')[0]}`).join('; ')}`,
+    );
+  return { plan: plan! };
+}
+
+/** The change the plan makes on this node (none when the node is up and connected). */
+function describePlan(cluster: LegacyCluster, node: ClusterNode, p: Plan, timeoutS: number): Change {
+  const actions = [
+    p.start ? 'ramster-ctl start' : '',
+    p.nodeUp.length ? `node-up ${p.nodeUp.join(' ')}` : '',
+    p.remotify !== undefined ? `remotify to node ${p.remotify} (read back)` : '',
+  ].filter(Boolean);
+  const waitNote = p.unconnected.length
+    ? `; waits up to ${timeoutS} s for node ${p.unconnected.join(', ')} to connect`
+    : '';
+  const change: Change = actions.length
+    ? {
+        action: 'run',
+        summary: `cluster ${cluster.name} node ${node.number}: ${actions.join('; ')}${waitNote}`,
+        diff: p.startTrace.length ? `${p.startTrace.join('\n')}\n` : undefined,
+      }
+    : noChange(
+        `cluster ${cluster.name} node ${node.number}: configured, nodes ${cluster.nodes.map((n) => n.number).join(' ')} up${waitNote || ', every peer connected'}${node.targets.length ? `, remote target node ${node.targets[0]}, remotify on` : ''}`,
+      );
+  if (p.conditional) change.conditional = p.conditional;
+  return change;
+}
+
+/** Carries the plan out in step with the other nodes (a dry run only goes through the exchanges). */
+async function bringUp(
+  ctx: StepContext,
+  cluster: LegacyCluster,
+  node: ClusterNode,
+  p: Plan,
+  dmesgCommand: string,
+  timeoutS: number,
+): Promise<void> {
+  const exchange = ctx.cluster!.exchange.bind(ctx.cluster);
+  // 1. The configfs cluster and its timeouts exist on every node before anyone marks a node up.
+  let stepError: string | undefined;
+  if (ctx.apply && p.start)
+    stepError = await attempt(() => run(ctx.t, ctl(ctx, node, 'start'), 'ramster-ctl start', undefined, ctx.timeoutMs));
+  const started = await exchange('started', stepError);
+  throwIfAny(started, 'ramster-ctl start');
+
+  // 2. Node-up on all nodes at once (they leave the barrier together), then the connections.
+  if (ctx.apply) {
+    stepError = undefined;
+    if (p.nodeUp.length)
+      stepError = await attempt(() =>
+        run(ctx.t, ctl(ctx, node, `node-up ${p.nodeUp.join(' ')}`), 'ramster-ctl node-up', undefined, ctx.timeoutMs),
+      );
+    // A peer that marks itself up now (it rebooted) shows as not connected in the first read.
+    if (!stepError && (p.nodeUp.length || p.unconnected.length))
+      stepError = await attempt(() => waitForPeers(ctx, cluster, node, dmesgCommand, timeoutS));
+  }
+  const connected = await exchange('connected', stepError);
+  throwIfAny(connected, 'node-up');
+
+  // 3. The target only after it is up everywhere: the kernel ignores a target not yet up.
+  if (ctx.apply && p.remotify !== undefined)
+    await run(ctx.t, ctl(ctx, node, `remotify ${p.remotify}`), 'ramster-ctl remotify', undefined, ctx.timeoutMs);
+}
 
 async function attempt(f: () => Promise<unknown>): Promise<string | undefined> {
   try {

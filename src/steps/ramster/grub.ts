@@ -168,17 +168,7 @@ export const grubCmdlineStep = defineStep<GrubCmdlineArgs>()({
       );
     const family = ctx.facts.os_family === 'redhat' ? 'redhat' : 'debian';
 
-    let edited: { before: string[]; after: string[] } = { before: [], after: [] };
-    const file = await convergeFile(ctx, { path: DEFAULT_GRUB }, (cur) => {
-      if (cur === undefined)
-        throw new Error(
-          `${DEFAULT_GRUB} does not exist; install the distribution's GRUB 2 package (grub-pc, grub-efi or grub2-tools) first`,
-        );
-      const r = editDefaultGrub(decodeText(DEFAULT_GRUB, cur), ensure, absent);
-      edited = r;
-      return r.text;
-    });
-    const delta = describeDelta(edited.before, edited.after);
+    const { file, delta } = await editDefaultGrubFile(ctx, ensure, absent);
 
     if (isImageTarget(ctx.t)) {
       if (file.action === 'none') return noChange(`kernel command line ${what} (${DEFAULT_GRUB})`);
@@ -190,16 +180,7 @@ export const grubCmdlineStep = defineStep<GrubCmdlineArgs>()({
     }
 
     // grub.cfg may be stale even when the file is right (an earlier run stopped in between).
-    const probed = await probe(
-      ctx.t,
-      `${CFG_SCRIPT[family]}\necho "cfg=$cfg"\nif [ -r "$cfg" ]; then cat "$cfg"; else echo '#missing'; fi`,
-      'read grub.cfg',
-      ctx.timeoutMs,
-    );
-    const cfg = /^cfg=(.*)$/m.exec(probed)?.[1] ?? '';
-    const cfgText = probed.slice(probed.indexOf('\n') + 1);
-    const missing = cfgText.startsWith('#missing');
-    const stale = missing ? [] : grubCfgKernelArgs(cfgText).flatMap((a) => staleTokens(a, ensure, absent));
+    const { cfg, missing, stale } = await readGrubCfg(ctx, family, ensure, absent);
     if (file.action === 'none' && !missing && !stale.length)
       return noChange(`kernel command line ${what} (${DEFAULT_GRUB} and ${cfg})`);
 
@@ -220,6 +201,46 @@ export const grubCmdlineStep = defineStep<GrubCmdlineArgs>()({
     return change;
   },
 });
+
+/** /etc/default/grub with the tokens in GRUB_CMDLINE_LINUX and the absent ones out; the
+ *  change, and what changed in words. */
+async function editDefaultGrubFile(
+  ctx: StepContext,
+  ensure: string[],
+  absent: string[],
+): Promise<{ file: Change; delta: string }> {
+  let edited: { before: string[]; after: string[] } = { before: [], after: [] };
+  const file = await convergeFile(ctx, { path: DEFAULT_GRUB }, (cur) => {
+    if (cur === undefined)
+      throw new Error(
+        `${DEFAULT_GRUB} does not exist; install the distribution's GRUB 2 package (grub-pc, grub-efi or grub2-tools) first`,
+      );
+    const r = editDefaultGrub(decodeText(DEFAULT_GRUB, cur), ensure, absent);
+    edited = r;
+    return r.text;
+  });
+  return { file, delta: describeDelta(edited.before, edited.after) };
+}
+
+/** grub.cfg: its path, whether it is missing, and the tokens its kernel lines have wrong. */
+async function readGrubCfg(
+  ctx: StepContext,
+  family: 'debian' | 'redhat',
+  ensure: string[],
+  absent: string[],
+): Promise<{ cfg: string; missing: boolean; stale: string[] }> {
+  const probed = await probe(
+    ctx.t,
+    `${CFG_SCRIPT[family]}\necho "cfg=$cfg"\nif [ -r "$cfg" ]; then cat "$cfg"; else echo '#missing'; fi`,
+    'read grub.cfg',
+    ctx.timeoutMs,
+  );
+  const cfg = /^cfg=(.*)$/m.exec(probed)?.[1] ?? '';
+  const cfgText = probed.slice(probed.indexOf('\n') + 1);
+  const missing = cfgText.startsWith('#missing');
+  const stale = missing ? [] : grubCfgKernelArgs(cfgText).flatMap((a) => staleTokens(a, ensure, absent));
+  return { cfg, missing, stale };
+}
 
 function describeDelta(before: string[], after: string[]): string {
   const added = after.filter((t) => !before.includes(t));

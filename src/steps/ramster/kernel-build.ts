@@ -136,7 +136,7 @@ export const kernelBuildStep = defineStep<KernelBuildArgs>()({
     const role = resolveBuildHost(ctx, args.build_host);
     const cacheDir = strip(args.cache_dir ?? DEFAULT_CACHE_DIR);
     const controlCache = strip(args.control_cache_dir ?? DEFAULT_CACHE_DIR);
-    const exchange = <T>(key: string, value: T): Promise<Map<string, T>> =>
+    const exchange: Exchange = (key, value) =>
       ctx.cluster ? ctx.cluster.exchange(key, value) : Promise.resolve(new Map([[ctx.host, value]]));
 
     // 1. nodes
@@ -154,26 +154,16 @@ export const kernelBuildStep = defineStep<KernelBuildArgs>()({
     if (readErr) throw readErr;
 
     // 2. plan (build host)
-    let plan: PlanMsg | null = null;
-    let planErr: unknown;
-    if (role.isActor) {
-      try {
-        plan = await makePlan(
-          args,
-          ctx,
-          role,
-          src,
-          cacheDir,
-          [...nodes.values()].filter((n): n is NodeKernel => !!n),
-        );
-      } catch (e) {
-        planErr = e;
-        plan = { error: message(e) };
-      }
-    }
-    const plans = await exchange<PlanMsg | null>('plan', plan);
-    if (planErr) throw planErr;
-    const p = plans.get(role.actor);
+    const p = await buildHostRound<PlanMsg>(role, exchange, 'plan', () =>
+      makePlan(
+        args,
+        ctx,
+        role,
+        src,
+        cacheDir,
+        [...nodes.values()].filter((n): n is NodeKernel => !!n),
+      ),
+    );
     if (!p)
       throw new Error(
         `the kernel build host ${role.label} failed before planning the build (see its error); nothing was changed on ${ctx.host}`,
@@ -184,19 +174,9 @@ export const kernelBuildStep = defineStep<KernelBuildArgs>()({
       );
 
     // 3. build and hand over the package (build host)
-    let pkg: PackagesMsg | null = null;
-    let pkgErr: unknown;
-    if (role.isActor) {
-      try {
-        pkg = await buildAndShare(args, ctx, role, cacheDir, controlCache, p);
-      } catch (e) {
-        pkgErr = e;
-        pkg = { error: message(e) };
-      }
-    }
-    const packages = await exchange<PackagesMsg | null>('packages', pkg);
-    if (pkgErr) throw pkgErr;
-    const q = packages.get(role.actor);
+    const q = await buildHostRound<PackagesMsg>(role, exchange, 'packages', () =>
+      buildAndShare(args, ctx, role, cacheDir, controlCache, p),
+    );
     if (!q)
       throw new Error(`the kernel build host ${role.label} failed (see its error); nothing was changed on ${ctx.host}`);
     if ('error' in q) throw new Error(`nothing was changed on ${ctx.host}: ${firstLine(q.error)}`);
@@ -204,6 +184,32 @@ export const kernelBuildStep = defineStep<KernelBuildArgs>()({
     return convergeNode(ctx, role, src, cacheDir, me!, p, q);
   },
 });
+
+type Exchange = <T>(key: string, value: T) => Promise<Map<string, T>>;
+
+/** One round of the build host's work: it runs work (a failure goes to every node as its
+ *  error, and is thrown on the build host), every node gets the build host's answer;
+ *  undefined when the build host sent none. */
+async function buildHostRound<T extends object>(
+  role: BuildHostRole,
+  exchange: Exchange,
+  key: string,
+  work: () => Promise<T>,
+): Promise<T | { error: string } | undefined> {
+  let mine: T | { error: string } | null = null;
+  let err: unknown;
+  if (role.isActor) {
+    try {
+      mine = await work();
+    } catch (e) {
+      err = e;
+      mine = { error: message(e) };
+    }
+  }
+  const all = await exchange<T | { error: string } | null>(key, mine);
+  if (err) throw err;
+  return all.get(role.actor) ?? undefined;
+}
 
 const strip = (p: string) => p.replace(/\/+$/, '') || '/';
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
@@ -320,21 +326,7 @@ async function convergeNode(
   const fetched = role.isActor && p.did ? `${p.did}; ` : '';
   const needInstall = p.decision.install.includes(ctx.host);
 
-  if (!needInstall) {
-    const installed = me.installed!;
-    const d = checkDefault(ctx.t, me, installed.release);
-    const base = `kernel ${installed.release} (build ${installed.key}) installed`;
-    if ('na' in d || d.ok) {
-      if (buildPart) return { action: 'run', summary: `${fetched}${buildPart}; ${base} here` };
-      return { action: 'none', summary: `${base}${'na' in d ? ` (${d.na})` : ', the default boot entry'}` };
-    }
-    if (ctx.apply) await makeDefault(ctx.t, installed.release, ctx.log);
-    return {
-      action: 'update',
-      summary: `${fetched}${buildPart ? `${buildPart}; ` : ''}make kernel ${installed.release} the default boot entry (was ${d.was})`,
-      rebootRequired: true,
-    };
-  }
+  if (!needInstall) return keepInstalled(ctx, me, fetched, buildPart);
 
   const what = p.cached ? `kernel ${p.cached.release} (build ${p.key})` : `kernel build ${p.key}`;
   const from = ctx.host === role.buildHost ? '' : ` from ${built}`;
@@ -348,6 +340,36 @@ async function convergeNode(
   if (!ctx.apply || 'planned' in q) return change;
   if ('nothing' in q) throw new Error(`internal: no package for kernel build ${p.key} although ${ctx.host} needs it`);
 
+  await installOnNode(ctx, role, src, cacheDir, q);
+  return change;
+}
+
+/** The node has the kernel it needs: at most, make it the default boot entry. */
+async function keepInstalled(ctx: StepContext, me: NodeReading, fetched: string, buildPart: string): Promise<Change> {
+  const installed = me.installed!;
+  const d = checkDefault(ctx.t, me, installed.release);
+  const base = `kernel ${installed.release} (build ${installed.key}) installed`;
+  if ('na' in d || d.ok) {
+    if (buildPart) return { action: 'run', summary: `${fetched}${buildPart}; ${base} here` };
+    return { action: 'none', summary: `${base}${'na' in d ? ` (${d.na})` : ', the default boot entry'}` };
+  }
+  if (ctx.apply) await makeDefault(ctx.t, installed.release, ctx.log);
+  return {
+    action: 'update',
+    summary: `${fetched}${buildPart ? `${buildPart}; ` : ''}make kernel ${installed.release} the default boot entry (was ${d.was})`,
+    rebootRequired: true,
+  };
+}
+
+/** Copies the package to the node (unless it was built there), installs it, makes it the
+ *  default boot entry and records the build key. */
+async function installOnNode(
+  ctx: StepContext,
+  role: BuildHostRole,
+  src: KernelSource,
+  cacheDir: string,
+  q: Exclude<PackagesMsg, { error: string } | { planned: true } | { nothing: true }>,
+): Promise<void> {
   const started = Date.now();
   const onNode = `${cacheDir}/${q.key}/${q.manifest.image.name}`;
   if (ctx.host !== role.buildHost) {
@@ -372,5 +394,4 @@ async function convergeNode(
   ctx.log(
     `kernel ${q.manifest.release} installed in ${formatDuration(Date.now() - started)}${'na' in d ? ` (${d.na})` : ', default boot entry set'}`,
   );
-  return change;
 }

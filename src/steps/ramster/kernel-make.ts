@@ -149,9 +149,26 @@ export async function runBuild(job: BuildJob): Promise<Manifest> {
   const { t } = job;
   const d = shq(hostPath(t, job.dir));
   const logPath = `${job.dir}/build.log`;
+  await checkBuildTools(job);
+  await startOrAttach(job, d);
+  const started = Date.now();
+  await watchBuild(job, d, logPath, started);
+  const manifest = await readCachedManifest(t, job.dir);
+  if (!manifest)
+    throw await buildFailure(
+      job,
+      logPath,
+      `the kernel build on ${job.label} ended without a package manifest in ${job.dir}`,
+    );
+  job.log(`built kernel ${manifest.release} (${job.key}) on ${job.label} in ${formatDuration(Date.now() - started)}`);
+  return manifest;
+}
+
+/** Fails when a tool the build needs is not installed on the host. */
+async function checkBuildTools(job: BuildJob): Promise<void> {
   const missing = (
     await sh(
-      t,
+      job.t,
       REQUIRED_TOOLS[job.format].map((x) => `command -v ${x} >/dev/null 2>&1 || echo ${x}`).join('\n'),
       'checking the build tools',
     )
@@ -160,54 +177,66 @@ export async function runBuild(job: BuildJob): Promise<Manifest> {
     throw new Error(
       `cannot build the kernel on ${job.label}: ${missing.split('\n').join(', ')} not installed (${INSTALL_HINT[job.format]})`,
     );
+}
 
+/** Waits for the build already running in the job's directory, or writes the patches and the
+ *  build script there and starts it, detached from this connection. */
+async function startOrAttach(job: BuildJob, d: string): Promise<void> {
+  const { t } = job;
   const attached = await sh(
     t,
     `d=${d}; if [ -f "$d/build.pid" ] && [ ! -f "$d/build.status" ] && kill -0 "$(cat "$d/build.pid")" 2>/dev/null; then echo attached; fi`,
     'looking for a running build',
   );
-  if (attached.trim() === 'attached')
+  if (attached.trim() === 'attached') {
     job.log(`a build of ${job.key} is already running on ${job.label}: waiting for it`);
-  else {
-    await sh(t, `rm -rf ${d}/patches && mkdir -p ${d}/patches`, `preparing ${job.dir}`);
-    for (const [i, p] of job.patches.entries()) {
-      await writeFileAtomic(
-        t,
-        `${job.dir}/patches/${String(i + 1).padStart(2, '0')}-${p.name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/\.patch$/, '')}.patch`,
-        p.content,
-      );
-    }
-    await writeFileAtomic(t, `${job.dir}/build.sh`, buildScript(job), { mode: '0755' });
-    await sh(
+    return;
+  }
+  await sh(t, `rm -rf ${d}/patches && mkdir -p ${d}/patches`, `preparing ${job.dir}`);
+  for (const [i, p] of job.patches.entries()) {
+    await writeFileAtomic(
       t,
-      `cd ${d} && rm -f build.status build.pid && setsid sh -c 'echo $$ > build.pid; sh ./build.sh > build.log 2>&1; echo $? > build.status.tmp; mv build.status.tmp build.status' </dev/null >/dev/null 2>&1 &`,
-      'starting the kernel build',
+      `${job.dir}/patches/${String(i + 1).padStart(2, '0')}-${p.name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/\.patch$/, '')}.patch`,
+      p.content,
     );
   }
+  await writeFileAtomic(t, `${job.dir}/build.sh`, buildScript(job), { mode: '0755' });
+  await sh(
+    t,
+    `cd ${d} && rm -f build.status build.pid && setsid sh -c 'echo $$ > build.pid; sh ./build.sh > build.log 2>&1; echo $? > build.status.tmp; mv build.status.tmp build.status' </dev/null >/dev/null 2>&1 &`,
+    'starting the kernel build',
+  );
+}
 
-  const started = Date.now();
-  let lastLog = 0;
-  for (;;) {
-    await new Promise((r) => setTimeout(r, job.pollMs ?? 2000));
-    const out = await sh(
-      t,
-      `d=${d}
+/** The build's state, read from its directory: exit status, alive, objects compiled, last line. */
+async function pollBuild(job: BuildJob, d: string): Promise<Record<string, string>> {
+  const out = await sh(
+    job.t,
+    `d=${d}
 if [ -f "$d/build.status" ]; then echo "status=$(cat "$d/build.status")"; fi
 if [ -f "$d/build.pid" ] && kill -0 "$(cat "$d/build.pid")" 2>/dev/null; then echo alive=1; fi
 echo "objects=$(grep -cE '^  (CC|AS) ' "$d/build.log" 2>/dev/null || true)"
 echo "last=$(grep -E '^ {2}[A-Z][A-Z0-9_]* |^ramster-provision: ' "$d/build.log" 2>/dev/null | tail -n 1 | tr -s ' ')"`,
-      'watching the kernel build',
-    );
-    const kv = Object.fromEntries(
-      out
-        .split('\n')
-        .filter((l) => l.includes('='))
-        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-    );
+    'watching the kernel build',
+  );
+  return Object.fromEntries(
+    out
+      .split('\n')
+      .filter((l) => l.includes('='))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
+}
+
+/** Polls the build until it exits 0, logging progress; throws when it fails, dies or takes too long. */
+async function watchBuild(job: BuildJob, d: string, logPath: string, started: number): Promise<void> {
+  let lastLog = 0;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, job.pollMs ?? 2000));
+    const kv = await pollBuild(job, d);
     const elapsed = Date.now() - started;
     if (kv.status !== undefined) {
       const code = Number(kv.status);
-      if (code === 0) break;
+      if (code === 0) return;
       throw await buildFailure(
         job,
         logPath,
@@ -221,7 +250,7 @@ echo "last=$(grep -E '^ {2}[A-Z][A-Z0-9_]* |^ramster-provision: ' "$d/build.log"
         `the kernel build on ${job.label} stopped without an exit status after ${formatDuration(elapsed)} (killed, or the host rebooted)`,
       );
     if (elapsed > job.timeoutMs) {
-      await t.exec(`kill -TERM -- -"$(cat ${d}/build.pid)" 2>/dev/null || true`, { timeoutMs: 30_000 });
+      await job.t.exec(`kill -TERM -- -"$(cat ${d}/build.pid)" 2>/dev/null || true`, { timeoutMs: 30_000 });
       throw await buildFailure(
         job,
         logPath,
@@ -235,15 +264,6 @@ echo "last=$(grep -E '^ {2}[A-Z][A-Z0-9_]* |^ramster-provision: ' "$d/build.log"
       );
     }
   }
-  const manifest = await readCachedManifest(t, job.dir);
-  if (!manifest)
-    throw await buildFailure(
-      job,
-      logPath,
-      `the kernel build on ${job.label} ended without a package manifest in ${job.dir}`,
-    );
-  job.log(`built kernel ${manifest.release} (${job.key}) on ${job.label} in ${formatDuration(Date.now() - started)}`);
-  return manifest;
 }
 
 async function buildFailure(job: BuildJob, logPath: string, what: string): Promise<KernelBuildError> {
