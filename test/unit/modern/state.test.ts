@@ -26,7 +26,15 @@ const cluster: ModernCluster = {
   group: 'lab',
   backend: 'modern',
   topology: 'one-way',
-  modern: { nvmePort: 4420, replicas: 1, lendMb: 768, zswapCompressor: 'lz4', zswapMaxPoolPercent: 20 },
+  modern: {
+    nvmePort: 4420,
+    replicas: 1,
+    lendMb: 768,
+    zswapCompressor: 'lz4',
+    zswapMaxPoolPercent: 20,
+    auth: 'none',
+    authRotation: 0,
+  },
   nodes: [
     { host: 'node1', hostname: 'system1', number: 0, clusterAddress: '10.99.0.11', targets: [1] },
     { host: 'node2', hostname: 'system2', number: 1, clusterAddress: '10.99.0.12', targets: [] },
