@@ -87,7 +87,7 @@ export const MODERN_SETTINGS_SCHEMA = {
     enum: ['dhchap', 'none'],
     default: 'dhchap',
     errorMessage: {
-      enum: 'must be dhchap or none\nhint: dhchap authenticates every connection (Linux 6.x with NVMe auth); none only on kernels without it',
+      enum: 'must be dhchap or none\nhint: dhchap authenticates every connection (a kernel with NVMe in-band auth, e.g. the Debian 13 one); none only where the kernel has none (Debian 12)',
     },
   },
   auth_rotation: {
