@@ -266,6 +266,8 @@ export interface ModernStatus {
   remote_pages_read: number;
   remote_pages_written: number;
   connections: Record<string, string>;
+  /** Per lender: how the connection authenticated (`dhchap` both ways, `dhchap one way`, or `none`). */
+  auth: Record<string, string>;
 }
 
 export function modernStatus(plan: ModernPlan, p: ModernProbe): ModernStatus {
@@ -275,8 +277,19 @@ export function modernStatus(plan: ModernPlan, p: ModernProbe): ModernStatus {
     foreign[l.borrowerHost] = Math.round((p.files.find((f) => f.path === l.file)?.allocated ?? 0) / PAGE);
   const io = plan.borrows.map((b) => ioOf(p, b.subsystem));
   const connections: Record<string, string> = {};
-  for (const b of plan.borrows)
-    connections[b.lenderHost] = p.controllers.find((c) => c.subsystem === b.subsystem)?.state ?? 'not connected';
+  const auth: Record<string, string> = {};
+  for (const b of plan.borrows) {
+    const c = p.controllers.find((x) => x.subsystem === b.subsystem);
+    connections[b.lenderHost] = c?.state ?? 'not connected';
+    const k = c && p.auth.ctrlKeys.get(c.name);
+    auth[b.lenderHost] = !c
+      ? 'not connected'
+      : keyed(k?.secret) && keyed(k?.ctrlSecret)
+        ? 'dhchap'
+        : keyed(k?.secret)
+          ? 'dhchap one way'
+          : 'none';
+  }
   return {
     backend: 'modern',
     role:
@@ -294,6 +307,7 @@ export function modernStatus(plan: ModernPlan, p: ModernProbe): ModernStatus {
     remote_pages_read: io.reduce((s, x) => s + x.readPages, 0),
     remote_pages_written: io.reduce((s, x) => s + x.writtenPages, 0),
     connections,
+    auth,
   };
 }
 

@@ -124,6 +124,10 @@ export async function statusHosts(o: Flags, setCode: (c: number) => void): Promi
           Object.entries(m.connections)
             .map(([n, s]) => `${n} ${s}`)
             .join(', ') || '-',
+        auth:
+          Object.entries(m.auth)
+            .map(([n, a]) => `${n} ${a}`)
+            .join(', ') || '-',
       };
       continue;
     }

@@ -19,7 +19,7 @@ import { type ModernCluster, modernSettings } from '../../../src/modern/model.ts
 import { modernPlan } from '../../../src/modern/plan.ts';
 import { parseModernProbe } from '../../../src/modern/probe.ts';
 import { actualBorrowLines, actualLendLines, desiredBorrowLines, desiredLendLines } from '../../../src/modern/state.ts';
-import { verifyModernNode } from '../../../src/modern/verify.ts';
+import { modernStatus, verifyModernNode } from '../../../src/modern/verify.ts';
 import { makeRedactor, MASK } from '../../../src/redact.ts';
 import { borrowerKeyFiles, lenderKeyFiles } from '../../../src/steps/modern/keys.ts';
 import type { StepContext } from '../../../src/steps/types.ts';
@@ -201,6 +201,7 @@ describe('auth in the state lines and verify', () => {
     expect(actualBorrowLines(p, borrower, digests)).toContain(line);
     const check = verifyModernNode(borrower, p).find((x) => x.id === 'auth-1')!;
     expect(check).toMatchObject({ status: 'pass', title: 'g1 (node 1) authenticated with DH-HMAC-CHAP both ways' });
+    expect(modernStatus(borrower, p).auth).toEqual({ g1: 'dhchap' });
     const none = cluster({ auth: 'none' });
     const open = verifyModernNode(modernPlan(none, none.nodes[0]), p).find((x) => x.id === 'auth-1')!;
     expect(open.status).toBe('warn');
