@@ -92,6 +92,7 @@ export function authRefusal(
   const needs = side === 'lend' ? plan.lends.length > 0 : plan.borrows.length > 0;
   const has = side === 'lend' ? probe.auth.targetAuth : probe.auth.hostAuth;
   if (!needs || has !== false) return undefined;
-  const symbol = side === 'lend' ? 'CONFIG_NVME_TARGET_AUTH' : 'CONFIG_NVME_HOST_AUTH';
+  const symbol =
+    side === 'lend' ? 'CONFIG_NVME_TARGET_AUTH' : 'CONFIG_NVME_HOST_AUTH, CONFIG_NVME_AUTH before Linux 6.7,';
   return `kernel ${probe.kernel || '(unknown)'} on ${host} has no NVMe in-band authentication (${symbol} is not set; Debian 12's 6.1 has none), and \`auth: dhchap\` (the default) authenticates every (borrower, lender) pair with DH-HMAC-CHAP so that no other machine on the cluster network can claim a borrower's host NQN\nhint: boot a kernel with CONFIG_NVME_HOST_AUTH and CONFIG_NVME_TARGET_AUTH (Debian 13's 6.12: apt install -t trixie linux-image-amd64, or upgrade the node to Debian 13), or set \`auth: none\` in the cluster's \`ramster:\` section to lend without authentication (verify and doctor then warn)`;
 }

@@ -44,7 +44,7 @@ echo "@meminfo"; grep -E '^(MemTotal|MemAvailable|SwapTotal|SwapFree):' /proc/me
 echo "@dmesg"; dmesg 2>/dev/null | grep -E 'nvme|nvmet|md/raid1|md[0-9]|zswap|swap' | tail -n 60
 echo "@auth"
 k() { if [ -e "$1" ]; then s=$(cat "$1" 2>/dev/null); case $s in ''|none) echo none ;; *) printf %s "$s" | sha256sum | cut -c1-12 ;; esac; else echo absent; fi; }
-c=/boot/config-$(uname -r); [ -r "$c" ] && grep -E '^# CONFIG_NVME_(HOST|TARGET)_AUTH is not set|^CONFIG_NVME_(HOST|TARGET)_AUTH=' "$c"
+c=/boot/config-$(uname -r); [ -r "$c" ] && grep -E '^# CONFIG_NVME_(HOST_|TARGET_|)AUTH is not set|^CONFIG_NVME_(HOST_|TARGET_|)AUTH=' "$c"
 [ -d $N ] && for h in $N/hosts/${NQN_PREFIX}*; do [ -d "$h" ] && echo "hostkey \${h##*/} $(k $h/dhchap_key) $(k $h/dhchap_ctrl_key)"; done
 for c in /sys/class/nvme/nvme*; do [ -d "$c" ] && echo "ctrlkey \${c##*/} $(k $c/dhchap_secret) $(k $c/dhchap_ctrl_secret)"; done
 for f in ${AUTH_DIR}/*; do [ -f "$f" ] && echo "keyfile $f $(stat -c %a "$f")"; done
@@ -159,12 +159,15 @@ export function parseModernProbe(out: string): ModernProbe {
     dmesg: get('dmesg'),
     auth: { hostKeys: new Map(), ctrlKeys: new Map(), keyFiles: new Map() },
   };
+  // the host side is CONFIG_NVME_HOST_AUTH since Linux 6.7, CONFIG_NVME_AUTH before (6.1)
+  let oldHostAuth: boolean | undefined;
   for (const l of get('auth')) {
-    const config = /^(?:# )?CONFIG_NVME_(HOST|TARGET)_AUTH(?:=([ym])| is not set)/.exec(l);
+    const config = /^(?:# )?CONFIG_NVME_(HOST_|TARGET_|)AUTH(?:=([ym])| is not set)/.exec(l);
     if (config) {
       const on = config[2] === 'y' || config[2] === 'm';
-      if (config[1] === 'HOST') p.auth.hostAuth = on;
-      else p.auth.targetAuth = on;
+      if (config[1] === 'HOST_') p.auth.hostAuth = on;
+      else if (config[1] === 'TARGET_') p.auth.targetAuth = on;
+      else oldHostAuth = on;
       continue;
     }
     const [kind, a, b, c] = words(l);
@@ -172,6 +175,7 @@ export function parseModernProbe(out: string): ModernProbe {
     if (kind === 'ctrlkey') p.auth.ctrlKeys.set(a, { secret: b ?? 'absent', ctrlSecret: c ?? 'absent' });
     if (kind === 'keyfile') p.auth.keyFiles.set(a, b ?? '');
   }
+  if (p.auth.hostAuth === undefined && oldHostAuth !== undefined) p.auth.hostAuth = oldHostAuth;
   for (const l of get('nvmet')) {
     const [kind, a, b, c, d, e] = words(l);
     if (kind === 'port') p.ports.push({ id: a, trtype: b ?? '', adrfam: c ?? '', traddr: d ?? '', trsvcid: e ?? '' });

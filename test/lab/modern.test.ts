@@ -162,6 +162,65 @@ describe.each(DISTROS)('modern backend on a two-node lab (Debian %s)', (distro) 
     labLimit(900_000),
   );
 
+  it.runIf(distro === 'trixie')(
+    'rotation: auth_rotation 1 and apply gives both nodes new keys, the live connection re-authenticates with them (still live, swap still on it), verify passes, a second apply changes nothing',
+    timings.timed('rotation', async () => {
+      const file = '/etc/ramster/auth/ramster-node1-to-node0.keys';
+      const sub = subsystemNqn('ramster', 1, 0);
+      const keysOf = async (node: string) => (await onGuest(lab.state, node, `cat ${file}`)).replace(/^#.*\n/m, '');
+      const before = await keysOf(BORROWER);
+      const rotated = modernInventory(lab, 'rotated', { ...SETTINGS, auth_rotation: 1 });
+      const apply = await cliJson(['apply', '-i', rotated], labLimit(900_000));
+      expect(apply.code, explain(apply)).toBe(0);
+      expect(changedSteps(hostOf(apply.result, LENDER)).map((x) => x.type)).toContain('modern_lend');
+      expect(changedSteps(hostOf(apply.result, BORROWER)).map((x) => x.type)).toContain('modern_borrow');
+      const [lenderKeys, borrowerKeys] = [await keysOf(LENDER), await keysOf(BORROWER)];
+      expect(borrowerKeys).toBe(lenderKeys);
+      expect(borrowerKeys).toMatch(/^rotation 1$/m);
+      expect(borrowerKeys).not.toBe(before);
+      for (const line of borrowerKeys.split('\n').filter((l) => /^(host|ctrl) /.test(l)))
+        expect((apply.stdout + apply.stderr).includes(line.slice(5)), 'a new key in the output').toBe(false);
+      const ctrl = await onGuest(
+        lab.state,
+        BORROWER,
+        `for c in /sys/class/nvme/nvme*; do [ "$(cat $c/subsysnqn)" = ${sub} ] && echo "$(cat $c/state) $( [ "$(cat $c/dhchap_secret)" = "$(sed -n 's/^host //p' ${file})" ] && echo new-host-key) $(grep -c nvme /proc/swaps)"; done`,
+      );
+      expect(ctrl.trim()).toBe('live new-host-key 1');
+      const verify = await cli(['verify', '-i', rotated]);
+      expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+      const again = await cliJson(['apply', '-i', rotated], labLimit(600_000));
+      expect(again.code, explain(again)).toBe(0);
+      for (const h of again.result.hosts)
+        expect(
+          changedSteps(h).map((x) => x.step),
+          h.host,
+        ).toEqual([]);
+      // the cases below run on the rotated keys
+      inventory = rotated;
+    }),
+    labLimit(1_800_000),
+  );
+
+  it.runIf(distro === 'bookworm')(
+    'auth: dhchap on Debian 12 (kernel 6.1, no NVMe in-band authentication) is refused, naming the kernel and the fixes; nothing changes',
+    timings.timed('authRefused', async () => {
+      const dhchap = modernInventory(lab, 'dhchap', { ...SETTINGS, auth: 'dhchap' });
+      const apply = await cliJson(['apply', '-i', dhchap, '--tags', 'lend,borrow'], labLimit(600_000));
+      expect(apply.code, explain(apply)).toBe(3);
+      const lend = hostOf(apply.result, LENDER).steps.find((x) => x.type === 'modern_lend')!;
+      expect(lend.status).toBe('failed');
+      expect(lend.message).toMatch(
+        /kernel 6\.1\.\S+ on node2 has no NVMe in-band authentication \(CONFIG_NVME_TARGET_AUTH is not set/,
+      );
+      expect(lend.message).toMatch(/Debian 13/);
+      expect(lend.message).toMatch(/`auth: none`/);
+      expect(changedSteps(hostOf(apply.result, LENDER))).toEqual([]);
+      expect(changedSteps(hostOf(apply.result, BORROWER))).toEqual([]);
+      expect((await onGuest(lab.state, LENDER, 'ls /etc/ramster/auth 2>/dev/null | wc -l')).trim()).toBe('0');
+    }),
+    labLimit(900_000),
+  );
+
   it(
     `a ${WORKLOAD_MIB} MiB workload on the 512 MiB node: its pages sit on node2, status shows both sides, the data reads back intact, and discard gives node2's RAM back`,
     timings.timed('workload', async () => {

@@ -130,19 +130,23 @@ describe('refusal on a kernel without NVMe in-band authentication', () => {
   const probeOf = (config: string) => parseModernProbe(`@available\nkernel 6.1.0-28-amd64\n@auth\n${config}\n@end\n`);
 
   it("Debian 12's 6.1 (not set): both sides refuse, naming the kernel and both fixes", () => {
-    const p = probeOf('# CONFIG_NVME_HOST_AUTH is not set\n# CONFIG_NVME_TARGET_AUTH is not set');
+    // 6.1 names the host side CONFIG_NVME_AUTH (CONFIG_NVME_HOST_AUTH since 6.7)
+    const p = probeOf('# CONFIG_NVME_AUTH is not set\n# CONFIG_NVME_TARGET_AUTH is not set');
     expect(p.auth).toMatchObject({ hostAuth: false, targetAuth: false });
     const lend = authRefusal(lender, p, 'g1', 'lend')!;
     expect(lend).toMatch(/^kernel 6\.1\.0-28-amd64 on g1 has no NVMe in-band authentication \(CONFIG_NVME_TARGET_AUTH/);
     expect(lend).toMatch(/Debian 13/);
     expect(lend).toMatch(/`auth: none`/);
-    expect(authRefusal(borrower, p, 'g0', 'borrow')).toMatch(/CONFIG_NVME_HOST_AUTH is not set/);
+    expect(authRefusal(borrower, p, 'g0', 'borrow')).toMatch(
+      /CONFIG_NVME_HOST_AUTH, CONFIG_NVME_AUTH before Linux 6\.7, is not set/,
+    );
     // a side the node does not have is not refused
     expect(authRefusal(borrower, p, 'g0', 'lend')).toBeUndefined();
   });
 
   it('Debian 13 (=y), a kernel with no /boot/config, or auth: none: no refusal', () => {
-    const p = probeOf('CONFIG_NVME_HOST_AUTH=y\nCONFIG_NVME_TARGET_AUTH=y');
+    const p = probeOf('CONFIG_NVME_AUTH=m\nCONFIG_NVME_HOST_AUTH=y\nCONFIG_NVME_TARGET_AUTH=y');
+    expect(p.auth).toMatchObject({ hostAuth: true, targetAuth: true });
     expect(authRefusal(lender, p, 'g1', 'lend')).toBeUndefined();
     expect(authRefusal(lender, probeOf(''), 'g1', 'lend')).toBeUndefined();
     const none = cluster({ auth: 'none' });
