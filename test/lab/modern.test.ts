@@ -5,7 +5,10 @@
  * verify, a no-op second apply; a workload well beyond node1's RAM with its data checked while
  * node2 holds the pages; discard giving node2's memory back; a reboot of node1 while its pages
  * are remote (bounded, swap off then disconnect before the network goes down, converged after);
- * then the symmetric topology.
+ * then the symmetric topology. On Debian 13 each pair authenticates with DH-HMAC-CHAP: a fourth
+ * party claiming the borrower's host NQN without the keys is refused, and a key rotation goes
+ * through on the live connection; on Debian 12 (no NVMe auth in 6.1) the lab says `auth: none`
+ * and `auth: dhchap` is refused.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { rebootGuest, guestOf } from '../../src/lab/index.ts';
