@@ -4,7 +4,11 @@ import { shq } from './shell.ts';
  *  terminal, a log or JSON. Longest first, so a secret containing another is fully hidden. */
 export const MASK = '********';
 
-export type Redactor = <T>(value: T) => T;
+export interface Redactor {
+  <T>(value: T): T;
+  /** Hides `secret` too from now on (a key a step made or read while the run goes on). */
+  add(secret: string): void;
+}
 
 /** Lines shorter than this of a multi-line secret are not hidden on their own (a `}` or an
  *  empty line would mask half the output); the whole value and longer lines always are. */
@@ -34,9 +38,12 @@ export function secretForms(secret: string): string[] {
 }
 
 export function makeRedactor(secrets: string[]): Redactor {
-  const list = [...new Set(secrets.filter((s) => s.length > 0).flatMap(secretForms))].sort(
-    (a, b) => b.length - a.length,
-  );
+  let list: string[] = [];
+  const set = (all: string[]) => {
+    list = [...new Set(all.filter((s) => s.length > 0).flatMap(secretForms))].sort((a, b) => b.length - a.length);
+  };
+  const known = [...secrets];
+  set(known);
   const text = (s: string) =>
     hideCutPrefixes(
       list.reduce((acc, secret) => acc.split(secret).join(MASK), s),
@@ -48,7 +55,14 @@ export function makeRedactor(secrets: string[]): Redactor {
     if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, deep(x)]));
     return v;
   };
-  return <T>(value: T) => (list.length ? (deep(value) as T) : value);
+  const redact = <T>(value: T): T => (list.length ? (deep(value) as T) : value);
+  return Object.assign(redact, {
+    add(secret: string) {
+      if (!secret || known.includes(secret)) return;
+      known.push(secret);
+      set(known);
+    },
+  }) as Redactor;
 }
 
 /** A summary cut at N characters can end inside a secret: the part before the cut is hidden. */

@@ -33,6 +33,10 @@ export interface HostRunContext {
   lockWaitMs?: number;
   breakLock?: boolean;
   barriers: Barriers;
+  /** Per cluster, in memory for this run: ClusterPeers.share. */
+  shares: Map<string, Map<string, unknown>>;
+  /** Registers a secret with the run's redactor (StepContext.secret). */
+  secret(value: string): void;
   events: EngineEvents;
   signal?: AbortSignal;
   open(h: HostEntry): Promise<Transport>;
@@ -267,8 +271,10 @@ function stepContext(
     timeoutMs,
     log: run.log.log,
     inCluster: hostInCluster(rc.inv, h.name),
+    secret: rc.secret,
     cluster: cluster && {
       members: p.members,
+      share: clusterShare(rc, cluster.name),
       exchange: <T>(key: string, value: T) =>
         rc.barriers.exchange<T>(
           `${cluster.name}/${p.pi}/x/${handler ? 'h' : 's'}${spec.index}/${key}`,
@@ -278,6 +284,12 @@ function stepContext(
         ),
     },
   };
+}
+
+function clusterShare(rc: HostRunContext, cluster: string): Map<string, unknown> {
+  const share = rc.shares.get(cluster) ?? new Map<string, unknown>();
+  rc.shares.set(cluster, share);
+  return share;
 }
 
 export class Interrupted extends Error {

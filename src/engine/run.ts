@@ -24,6 +24,9 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Second interrupt: stop the commands in flight on every host (their locks are still released). */
   hardSignal?: AbortSignal;
+  /** Told every secret a step makes or reads while running (StepContext.secret): the caller's
+   *  redactor hides it from then on. */
+  secret?: (value: string) => void;
   /** Replaces how transports are opened (image builds pass a chroot). */
   open?: (h: HostEntry) => Promise<Transport>;
 }
@@ -67,6 +70,8 @@ export async function runPlaybook(inv: Inventory, pb: Playbook, opts: RunOptions
   const events = opts.events ?? {};
   const limit = pLimit(forksFor(inv, hosts, opts.forks, events));
   const barriers = new Barriers();
+  const shares = new Map<string, Map<string, unknown>>();
+  const secret = opts.secret ?? (() => {});
   const open = opts.open ?? ((h: HostEntry) => openTransport(h, opts.connect));
   const opened = new Set<Transport>();
   const interruptAll = () => {
@@ -94,6 +99,8 @@ export async function runPlaybook(inv: Inventory, pb: Playbook, opts: RunOptions
             lockWaitMs: opts.lockWaitMs,
             breakLock: opts.breakLock,
             barriers,
+            shares,
+            secret,
             events,
             signal: opts.signal,
             open: track,

@@ -30,7 +30,13 @@ export function labInventory(state: LabState): Record<string, unknown> {
       children: {
         lab: {
           // A single node borrows from nobody: a topology needs at least two nodes.
-          ramster: { ...rest, backend: state.backend, ...(state.guests.length > 1 ? { topology } : {}) },
+          ramster: {
+            ...rest,
+            backend: state.backend,
+            ...(state.guests.length > 1 ? { topology } : {}),
+            // Debian 12's kernel (6.1) has no NVMe in-band authentication: its modern lab says so
+            ...(state.backend === 'modern' && (state.distro ?? 'bookworm') === 'bookworm' ? { auth: 'none' } : {}),
+          },
           hosts,
         },
       },

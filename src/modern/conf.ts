@@ -9,16 +9,17 @@ export function renderModernConf(plan: ModernPlan): string {
     `# ${CONF_PATH}: written by ramster-provision for node ${plan.node} of cluster ${plan.cluster}; read by ramster-modern.`,
     '# Do not edit: the next apply puts it back. Records:',
     '#   port   <listen address> <tcp port>',
-    '#   lend   <borrower node> <subsystem nqn> <host nqn> <tmpfs file> <MiB>',
-    '#   borrow <lender node> <subsystem nqn> <host nqn> <address> <port> <ctrl_loss_tmo> <fast_io_fail_tmo>',
+    '#   lend   <borrower node> <subsystem nqn> <host nqn> <tmpfs file> <MiB> <DH-HMAC-CHAP key file>',
+    '#   borrow <lender node> <subsystem nqn> <host nqn> <address> <port> <ctrl_loss_tmo> <fast_io_fail_tmo> <DH-HMAC-CHAP key file>',
     '#   swap   <label> <priority> <device: first namespace, or the md RAID1 of both>',
     '#   zswap  <compressor> <max_pool_percent>',
   ];
   if (plan.lends.length) lines.push(`port ${plan.address} ${plan.port}`);
-  for (const l of plan.lends) lines.push(`lend ${l.borrower} ${l.subsystem} ${l.hostNqn} ${l.file} ${l.sizeMb}`);
+  for (const l of plan.lends)
+    lines.push(`lend ${l.borrower} ${l.subsystem} ${l.hostNqn} ${l.file} ${l.sizeMb} ${l.authFile ?? '-'}`);
   for (const b of plan.borrows)
     lines.push(
-      `borrow ${b.lender} ${b.subsystem} ${b.hostNqn} ${b.address} ${b.port} ${b.ctrlLossTmo} ${b.fastIoFailTmo ?? '-'}`,
+      `borrow ${b.lender} ${b.subsystem} ${b.hostNqn} ${b.address} ${b.port} ${b.ctrlLossTmo} ${b.fastIoFailTmo ?? '-'} ${b.authFile ?? '-'}`,
     );
   if (plan.borrows.length) {
     lines.push(`swap ${SWAP_LABEL} ${SWAP_PRIORITY} ${plan.mirrored ? MD_DEVICE : 'namespace'}`);

@@ -12,6 +12,10 @@ export interface ModernSettings {
   nvmePort: number;
   zswapCompressor?: string;
   zswapMaxPoolPercent?: number;
+  /** NVMe in-band authentication of every (borrower, lender) pair: DH-HMAC-CHAP, both ways. */
+  auth: 'dhchap' | 'none';
+  /** Bumping it makes the next apply replace every pair's keys (recorded next to them). */
+  authRotation: number;
 }
 
 export interface ModernCluster extends ClusterShape {
@@ -77,6 +81,28 @@ export const MODERN_SETTINGS_SCHEMA = {
       maximum: 'must be a percentage from 1 to 100\nhint: the kernel default is 20',
     },
   },
+  auth: {
+    description:
+      "Modern backend: how a lender knows its borrower. dhchap (default): NVMe in-band authentication, DH-HMAC-CHAP both ways, with a key pair per (borrower, lender) made by ramster-provision and kept root-only on those two nodes (needs CONFIG_NVME_HOST_AUTH and CONFIG_NVME_TARGET_AUTH: Debian 13's kernel, not Debian 12's). none: the host NQN alone (any machine on the cluster network can claim it); verify and doctor warn.",
+    enum: ['dhchap', 'none'],
+    default: 'dhchap',
+    errorMessage: {
+      enum: 'must be dhchap or none\nhint: dhchap authenticates every connection (a kernel with NVMe in-band auth, e.g. the Debian 13 one); none only where the kernel has none (Debian 12)',
+    },
+  },
+  auth_rotation: {
+    description:
+      "Modern backend: generation of the DH-HMAC-CHAP keys. Raise it (e.g. 0 -> 1) and apply to replace every pair's keys; the number is recorded next to the keys on the nodes. Default: 0.",
+    type: 'integer',
+    minimum: 0,
+    maximum: 1000000,
+    default: 0,
+    errorMessage: {
+      type: 'must be a whole number\nhint: raise it by one and apply to rotate the keys, e.g. `auth_rotation: 1`',
+      minimum: 'must be 0 or more\nhint: raise it by one and apply to rotate the keys',
+      maximum: 'must be at most 1000000\nhint: raise it by one and apply to rotate the keys',
+    },
+  },
 } as const satisfies Record<string, SettingSchema>;
 
 export const MODERN_KEYS = Object.keys(MODERN_SETTINGS_SCHEMA);
@@ -95,6 +121,8 @@ export function modernSettings(section: Record<string, unknown>): ModernSettings
       ? { zswapCompressor: compressor }
       : {}),
     ...(maxPool !== undefined ? { zswapMaxPoolPercent: maxPool } : {}),
+    auth: section.auth === 'none' ? 'none' : 'dhchap',
+    authRotation: integerSetting(s.auth_rotation, section.auth_rotation) ?? 0,
   };
 }
 

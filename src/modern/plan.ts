@@ -4,6 +4,7 @@
  * namespaces it borrows, and how it swaps onto them. Pure data: no transport, no shell.
  */
 import type { ClusterNode } from '../cluster/model.ts';
+import { authFile } from './auth.ts';
 import type { ModernCluster } from './model.ts';
 
 /** Our NQNs: a name space of our own, so nothing else in nvmet's configfs is ever touched. */
@@ -36,6 +37,8 @@ export interface Lend {
   hostNqn: string;
   file: string;
   sizeMb: number;
+  /** The pair's DH-HMAC-CHAP key file (auth: dhchap), on this node and on the borrower. */
+  authFile?: string;
 }
 
 export interface Borrow {
@@ -49,6 +52,8 @@ export interface Borrow {
   /** -1: reconnect for ever. */
   ctrlLossTmo: number;
   fastIoFailTmo?: number;
+  /** The pair's DH-HMAC-CHAP key file (auth: dhchap), on this node and on the lender. */
+  authFile?: string;
 }
 
 export interface ModernPlan {
@@ -61,10 +66,14 @@ export interface ModernPlan {
   /** Two borrows mirrored by md RAID1 (replicas: 2). */
   mirrored: boolean;
   zswap?: { compressor?: string; maxPoolPercent?: number };
+  auth: 'dhchap' | 'none';
+  authRotation: number;
 }
 
 export function modernPlan(cluster: ModernCluster, node: ClusterNode): ModernPlan {
-  const { nvmePort: port, lendMb, zswapCompressor, zswapMaxPoolPercent } = cluster.modern;
+  const { nvmePort: port, lendMb, zswapCompressor, zswapMaxPoolPercent, auth, authRotation } = cluster.modern;
+  const keys = (lender: number, borrower: number) =>
+    auth === 'dhchap' ? { authFile: authFile(cluster.name, lender, borrower) } : {};
   const byNumber = new Map(cluster.nodes.map((n) => [n.number, n]));
   const mirrored = node.targets.length === 2;
 
@@ -77,6 +86,7 @@ export function modernPlan(cluster: ModernCluster, node: ClusterNode): ModernPla
       hostNqn: hostNqn(cluster.name, b.number),
       file: lendFile(b.number),
       sizeMb: lendMb,
+      ...keys(node.number, b.number),
     }));
 
   const borrows = node.targets.map((t) => ({
@@ -88,6 +98,7 @@ export function modernPlan(cluster: ModernCluster, node: ClusterNode): ModernPla
     port,
     ctrlLossTmo: mirrored ? MIRROR_CTRL_LOSS_S : -1,
     ...(mirrored ? { fastIoFailTmo: MIRROR_FAST_FAIL_S } : {}),
+    ...keys(t, node.number),
   }));
 
   const zswap = borrows.length
@@ -105,6 +116,8 @@ export function modernPlan(cluster: ModernCluster, node: ClusterNode): ModernPla
     borrows,
     mirrored,
     zswap,
+    auth,
+    authRotation,
   };
 }
 

@@ -4,6 +4,7 @@
  * allocated size, NVMe host controllers and namespaces with their I/O counters, md, swap,
  * zswap parameters and counters, our units, the conf file and the kernel's recent messages.
  */
+import { AUTH_DIR } from './auth.ts';
 import { LEND_DIR, NQN_PREFIX } from './plan.ts';
 
 export const MODERN_PROBE_SCRIPT = `
@@ -41,6 +42,12 @@ echo "@zswapstats"; for f in /sys/kernel/debug/zswap/*; do [ -f "$f" ] && echo "
 echo "@units"; for u in ramster-lend.service ramster-borrow.service; do echo "$u $(systemctl is-enabled $u 2>/dev/null || true) $(systemctl is-active $u 2>/dev/null || true)"; done
 echo "@meminfo"; grep -E '^(MemTotal|MemAvailable|SwapTotal|SwapFree):' /proc/meminfo
 echo "@dmesg"; dmesg 2>/dev/null | grep -E 'nvme|nvmet|md/raid1|md[0-9]|zswap|swap' | tail -n 60
+echo "@auth"
+k() { if [ -e "$1" ]; then s=$(cat "$1" 2>/dev/null); case $s in ''|none) echo none ;; *) printf %s "$s" | sha256sum | cut -c1-12 ;; esac; else echo absent; fi; }
+c=/boot/config-$(uname -r); [ -r "$c" ] && grep -E '^# CONFIG_NVME_(HOST_|TARGET_|)AUTH is not set|^CONFIG_NVME_(HOST_|TARGET_|)AUTH=' "$c"
+[ -d $N ] && for h in $N/hosts/${NQN_PREFIX}*; do [ -d "$h" ] && echo "hostkey \${h##*/} $(k $h/dhchap_key) $(k $h/dhchap_ctrl_key)"; done
+for c in /sys/class/nvme/nvme*; do [ -d "$c" ] && echo "ctrlkey \${c##*/} $(k $c/dhchap_secret) $(k $c/dhchap_ctrl_secret)"; done
+for f in ${AUTH_DIR}/*; do [ -f "$f" ] && echo "keyfile $f $(stat -c %a "$f")"; done
 echo "@end"
 `;
 
@@ -83,6 +90,19 @@ export interface ModernProbe {
   units: Record<string, { enabled: string; active: string }>;
   meminfoKb: Record<string, number>;
   dmesg: string[];
+  /** NVMe in-band authentication: the kernel's config (true: =y or =m, false: not set,
+   *  undefined: no /boot/config), and the keys in use as short digests (auth.ts keyDigest),
+   *  'none' or 'absent' (the kernel has no such attribute). */
+  auth: {
+    hostAuth?: boolean;
+    targetAuth?: boolean;
+    /** nvmet host entries of ours: host NQN -> digests. */
+    hostKeys: Map<string, { key: string; ctrlKey: string }>;
+    /** host controllers: nvmeX -> digests. */
+    ctrlKeys: Map<string, { secret: string; ctrlSecret: string }>;
+    /** key files in /etc/ramster/auth and their mode. */
+    keyFiles: Map<string, string>;
+  };
 }
 
 export function parseModernProbe(out: string): ModernProbe {
@@ -124,6 +144,7 @@ export function parseModernProbe(out: string): ModernProbe {
       get('meminfo').map((l) => [l.split(':')[0], Number(words(l.split(':')[1] ?? '')[0])]),
     ),
     dmesg: get('dmesg'),
+    auth: parseAuth(get('auth')),
   };
 }
 
@@ -177,4 +198,27 @@ function parseSwaps(lines: string[], labelLines: string[]): ModernProbe['swaps']
       label: labels.get(device) ?? '',
     };
   });
+}
+
+/** The kernel's NVMe auth config and the digests of the keys in use. */
+function parseAuth(lines: string[]): ModernProbe['auth'] {
+  const auth: ModernProbe['auth'] = { hostKeys: new Map(), ctrlKeys: new Map(), keyFiles: new Map() };
+  // the host side is CONFIG_NVME_HOST_AUTH since Linux 6.7, CONFIG_NVME_AUTH before (6.1)
+  let oldHostAuth: boolean | undefined;
+  for (const l of lines) {
+    const config = /^(?:# )?CONFIG_NVME_(HOST_|TARGET_|)AUTH(?:=([ym])| is not set)/.exec(l);
+    if (config) {
+      const on = config[2] === 'y' || config[2] === 'm';
+      if (config[1] === 'HOST_') auth.hostAuth = on;
+      else if (config[1] === 'TARGET_') auth.targetAuth = on;
+      else oldHostAuth = on;
+      continue;
+    }
+    const [kind, a, b, c] = words(l);
+    if (kind === 'hostkey') auth.hostKeys.set(a, { key: b ?? 'none', ctrlKey: c ?? 'none' });
+    if (kind === 'ctrlkey') auth.ctrlKeys.set(a, { secret: b ?? 'absent', ctrlSecret: c ?? 'absent' });
+    if (kind === 'keyfile') auth.keyFiles.set(a, b ?? '');
+  }
+  if (auth.hostAuth === undefined && oldHostAuth !== undefined) auth.hostAuth = oldHostAuth;
+  return auth;
 }

@@ -8,6 +8,20 @@ import { MD_DEVICE, NQN_PREFIX, SWAP_LABEL, SWAP_PRIORITY, type ModernPlan } fro
 import type { ModernProbe } from './probe.ts';
 
 const ours = (nqn: string) => nqn.startsWith(NQN_PREFIX);
+
+/** Digests (auth.ts keyDigest) of the keys each key file holds, when the step read them: the
+ *  lines then tell these keys from other ones. Without it (verify) any key counts. */
+export type KeyDigests = Map<string, { host: string; ctrl: string }>;
+
+const keyed = (d: string) => d !== 'none' && d !== 'absent';
+/** How a pair authenticates, as the kernel holds its two keys (digests), in one phrase. */
+function authPhrase(host: string, ctrl: string, file: string | undefined, want?: KeyDigests): string {
+  if (!keyed(host) && !keyed(ctrl))
+    return host === 'absent' ? 'no authentication (kernel without it)' : 'no authentication';
+  const expected = file ? want?.get(file) : undefined;
+  if (!file || (expected && (expected.host !== host || expected.ctrl !== ctrl))) return 'DH-HMAC-CHAP with other keys';
+  return keyed(host) && keyed(ctrl) ? `DH-HMAC-CHAP both ways (keys of ${file})` : `DH-HMAC-CHAP one way only`;
+}
 const mib = (bytes: number) => Math.round(bytes / 1048576);
 
 export function desiredLendLines(plan: ModernPlan): string[] {
@@ -16,6 +30,7 @@ export function desiredLendLines(plan: ModernPlan): string[] {
   return [
     `port ${port} listens on ${plan.address}:${port} (tcp, ipv4)`,
     ...plan.lends.flatMap((l) => [
+      ...(l.authFile ? [`host ${l.hostNqn} authenticates with DH-HMAC-CHAP both ways (keys of ${l.authFile})`] : []),
       `export ${l.subsystem} to ${l.hostNqn} only`,
       `namespace ${l.subsystem} 1 = ${l.file} (${l.sizeMb} MiB, buffered, enabled)`,
       `port ${port} serves ${l.subsystem}`,
@@ -23,7 +38,7 @@ export function desiredLendLines(plan: ModernPlan): string[] {
   ];
 }
 
-export function actualLendLines(p: ModernProbe, plan: ModernPlan): string[] {
+export function actualLendLines(p: ModernProbe, plan: ModernPlan, want?: KeyDigests): string[] {
   const linked = new Set(p.links.filter((l) => ours(l.subsystem)).map((l) => l.port));
   const lines: string[] = [];
   for (const port of p.ports) {
@@ -32,6 +47,12 @@ export function actualLendLines(p: ModernProbe, plan: ModernPlan): string[] {
   }
   for (const s of p.subsystems.filter((x) => ours(x.name))) {
     const hosts = p.allowed.filter((a) => a.subsystem === s.name).map((a) => a.host);
+    for (const h of hosts) {
+      const k = p.auth.hostKeys.get(h);
+      const file = plan.lends.find((l) => l.hostNqn === h && l.subsystem === s.name)?.authFile;
+      if (k && (keyed(k.key) || keyed(k.ctrlKey) || file))
+        lines.push(`host ${h} authenticates with ${authPhrase(k.key, k.ctrlKey, file, want)}`);
+    }
     lines.push(
       s.allowAnyHost === '0' && hosts.length === 1
         ? `export ${s.name} to ${hosts[0]} only`
@@ -57,13 +78,18 @@ export function desiredBorrowLines(plan: ModernPlan): string[] {
     : `namespace ${plan.borrows[0].subsystem}`;
   return [
     `zswap enabled${z.compressor ? `, compressor ${z.compressor}` : ''}${z.maxPoolPercent !== undefined ? `, max_pool_percent ${z.maxPoolPercent}` : ''}`,
-    ...plan.borrows.map((b) => `connected to ${b.subsystem} at ${b.address}:${b.port} (live)`),
+    ...plan.borrows.flatMap((b) => [
+      `connected to ${b.subsystem} at ${b.address}:${b.port} (live)`,
+      ...(b.authFile
+        ? [`connection to ${b.subsystem} authenticates with DH-HMAC-CHAP both ways (keys of ${b.authFile})`]
+        : []),
+    ]),
     ...(plan.mirrored ? [`mirror ${MD_DEVICE} active (raid1 over ${plan.borrows.length} namespaces)`] : []),
     `swap on ${device}, label ${SWAP_LABEL}, priority ${SWAP_PRIORITY}`,
   ];
 }
 
-export function actualBorrowLines(p: ModernProbe, plan: ModernPlan): string[] {
+export function actualBorrowLines(p: ModernProbe, plan: ModernPlan, want?: KeyDigests): string[] {
   if (!plan.borrows.length && !p.controllers.some((c) => ours(c.subsystem))) return [];
   const z = plan.zswap ?? {};
   const lines: string[] = [];
@@ -76,6 +102,10 @@ export function actualBorrowLines(p: ModernProbe, plan: ModernPlan): string[] {
   for (const c of p.controllers.filter((x) => ours(x.subsystem))) {
     const addr = c.address.match(/traddr=([^,]+),trsvcid=(\d+)/);
     lines.push(`connected to ${c.subsystem} at ${addr ? `${addr[1]}:${addr[2]}` : c.address} (${c.state})`);
+    const k = p.auth.ctrlKeys.get(c.name);
+    const file = plan.borrows.find((b) => b.subsystem === c.subsystem)?.authFile;
+    if (k && (keyed(k.secret) || keyed(k.ctrlSecret) || file))
+      lines.push(`connection to ${c.subsystem} authenticates with ${authPhrase(k.secret, k.ctrlSecret, file, want)}`);
   }
   const mdNode = p.mdLinks.get(MD_DEVICE);
   const mdLine = mdNode

@@ -12,7 +12,8 @@ import { actualBorrowLines, actualLendLines, desiredBorrowLines, desiredLendLine
 export interface Check {
   id: string;
   title: string;
-  status: 'pass' | 'fail';
+  /** warn: works, but not as safely as it could (e.g. `auth: none`): never fails verify. */
+  status: 'pass' | 'fail' | 'warn';
   /** What was seen on the host. */
   evidence: string;
   /** How to fix a failure. */
@@ -28,6 +29,67 @@ const fail = (id: string, title: string, evidence: string, fix: string): Check =
   evidence,
   fix,
 });
+const warn = (id: string, title: string, evidence: string, fix: string): Check => ({
+  id,
+  title,
+  status: 'warn',
+  evidence,
+  fix,
+});
+const keyed = (d: string | undefined) => d !== undefined && d !== 'none' && d !== 'absent';
+const keyState = (d: string | undefined) => (d === undefined ? 'no entry' : keyed(d) ? 'set' : d);
+const UNAUTHENTICATED =
+  "auth: none: any machine on the cluster network that claims the borrower's host NQN can read and write its swap";
+const AUTH_FIX =
+  'a kernel with NVMe in-band authentication on both nodes (Debian 13: CONFIG_NVME_HOST_AUTH, CONFIG_NVME_TARGET_AUTH), then remove `auth: none` from the inventory and apply';
+
+/** The lender's side of each pair's authentication: the borrower's host entry holds both keys. */
+function lendAuthChecks(plan: ModernPlan, p: ModernProbe): Check[] {
+  return plan.lends.map((l) => {
+    const title = `${l.borrowerHost} (node ${l.borrower}) must authenticate with DH-HMAC-CHAP both ways`;
+    if (!l.authFile)
+      return warn(
+        `auth-lend-${l.borrower}`,
+        `${l.borrowerHost} (node ${l.borrower}) connects without authentication`,
+        UNAUTHENTICATED,
+        AUTH_FIX,
+      );
+    const k = p.auth.hostKeys.get(l.hostNqn);
+    return keyed(k?.key) && keyed(k?.ctrlKey)
+      ? pass(
+          `auth-lend-${l.borrower}`,
+          title,
+          `host entry ${l.hostNqn}: dhchap_key and dhchap_ctrl_key set (keys of ${l.authFile})`,
+        )
+      : fail(
+          `auth-lend-${l.borrower}`,
+          title,
+          `host entry ${l.hostNqn}: dhchap_key ${keyState(k?.key)}, dhchap_ctrl_key ${keyState(k?.ctrlKey)}`,
+          'ramster-provision apply --tags lend (or systemctl restart ramster-lend.service)',
+        );
+  });
+}
+
+/** The borrower's side: its controller to each lender authenticated with both keys. */
+function borrowAuthCheck(b: ModernPlan['borrows'][number], p: ModernProbe): Check {
+  const id = `auth-${b.lender}`;
+  if (!b.authFile)
+    return warn(id, `${b.lenderHost} (node ${b.lender}): connection not authenticated`, UNAUTHENTICATED, AUTH_FIX);
+  const title = `${b.lenderHost} (node ${b.lender}) authenticated with DH-HMAC-CHAP both ways`;
+  const c = p.controllers.find((x) => x.subsystem === b.subsystem);
+  const k = c && p.auth.ctrlKeys.get(c.name);
+  return c && keyed(k?.secret) && keyed(k?.ctrlSecret)
+    ? pass(id, title, `${c.name}: dhchap_secret and dhchap_ctrl_secret set (keys of ${b.authFile})`)
+    : fail(
+        id,
+        title,
+        c
+          ? `${c.name}: dhchap_secret ${keyState(k?.secret)}, dhchap_ctrl_secret ${keyState(k?.ctrlSecret)}`
+          : 'no controller',
+        'ramster-provision apply (a controller connected without keys needs `ramster-modern borrow-down` on this node first)',
+      );
+}
+
 const missing = (want: string[], have: string[]) => want.filter((l) => !have.includes(l));
 
 export function verifyModernNode(plan: ModernPlan, p: ModernProbe): Check[] {
@@ -83,6 +145,7 @@ function lenderChecks(plan: ModernPlan, p: ModernProbe): Check[] {
         'ramster-provision apply --tags lend',
       ),
     );
+  checks.push(...lendAuthChecks(plan, p));
   return checks;
 }
 
@@ -102,6 +165,7 @@ function borrowerChecks(plan: ModernPlan, p: ModernProbe): Check[] {
             c ? `${c.name} ${c.state}` : 'no controller',
             connectionFix(b.lenderHost, b.address, b.port, c?.state),
           ),
+      borrowAuthCheck(b, p),
     );
   }
   checks.push(swapCheck(plan, p), zswapCheck(p));
@@ -202,6 +266,8 @@ export interface ModernStatus {
   remote_pages_read: number;
   remote_pages_written: number;
   connections: Record<string, string>;
+  /** Per lender: how the connection authenticated (`dhchap` both ways, `dhchap one way`, or `none`). */
+  auth: Record<string, string>;
 }
 
 export function modernStatus(plan: ModernPlan, p: ModernProbe): ModernStatus {
@@ -211,8 +277,19 @@ export function modernStatus(plan: ModernPlan, p: ModernProbe): ModernStatus {
     foreign[l.borrowerHost] = Math.round((p.files.find((f) => f.path === l.file)?.allocated ?? 0) / PAGE);
   const io = plan.borrows.map((b) => ioOf(p, b.subsystem));
   const connections: Record<string, string> = {};
-  for (const b of plan.borrows)
-    connections[b.lenderHost] = p.controllers.find((c) => c.subsystem === b.subsystem)?.state ?? 'not connected';
+  const auth: Record<string, string> = {};
+  for (const b of plan.borrows) {
+    const c = p.controllers.find((x) => x.subsystem === b.subsystem);
+    connections[b.lenderHost] = c?.state ?? 'not connected';
+    const k = c && p.auth.ctrlKeys.get(c.name);
+    auth[b.lenderHost] = !c
+      ? 'not connected'
+      : keyed(k?.secret) && keyed(k?.ctrlSecret)
+        ? 'dhchap'
+        : keyed(k?.secret)
+          ? 'dhchap one way'
+          : 'none';
+  }
   return {
     backend: 'modern',
     role:
@@ -230,11 +307,12 @@ export function modernStatus(plan: ModernPlan, p: ModernProbe): ModernStatus {
     remote_pages_read: io.reduce((s, x) => s + x.readPages, 0),
     remote_pages_written: io.reduce((s, x) => s + x.writtenPages, 0),
     connections,
+    auth,
   };
 }
 
 export interface ModernFinding {
-  class: 'harmless' | 'config-mismatch' | 'unrecoverable';
+  class: 'harmless' | 'warning' | 'config-mismatch' | 'unrecoverable';
   line: string;
   what: string;
   fix?: string;
@@ -301,10 +379,10 @@ export function classifyModernDmesg(lines: string[]): ModernFinding[] {
 /** What `doctor` says about a node: a check that fails (a connection not live, a unit down)
  *  explains itself first, then the kernel's nvme/nvmet/md/zswap lines, classified. */
 export function modernFindings(plan: ModernPlan, p: ModernProbe): ModernFinding[] {
-  const failing = verifyModernNode(plan, p).filter((c) => c.status === 'fail');
+  const failing = verifyModernNode(plan, p).filter((c) => c.status !== 'pass');
   return [
     ...failing.map((c) => ({
-      class: 'config-mismatch' as const,
+      class: c.status === 'warn' ? ('warning' as const) : ('config-mismatch' as const),
       line: `${c.title}: ${c.evidence}`,
       what: c.title,
       fix: c.fix,

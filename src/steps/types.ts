@@ -40,6 +40,10 @@ export interface StepContext {
   cluster?: ClusterPeers;
   /** The host's cluster as its backend models it, and its own node; absent outside a cluster. */
   inCluster?: { cluster: Cluster; node: ClusterNode };
+  /** Registers a value this step made or read as secret: from now on the run's output, logs,
+   *  diffs, errors and --json show it masked (see redact.ts). Call it before the value can reach
+   *  any message. */
+  secret?(value: string): void;
 }
 
 export interface ClusterPeers {
@@ -48,6 +52,10 @@ export interface ClusterPeers {
   /** Waits until every live member of the cluster has called exchange with the same key,
    *  then returns each member's value (members that failed meanwhile are missing). */
   exchange<T>(key: string, value: T): Promise<Map<string, T>>;
+  /** In memory for this run only, one per cluster: what a member's step leaves for a later step
+   *  of another member (e.g. a key the lender holds, for its borrower after a barrier). Never
+   *  written anywhere; a member outside the run (--limit) leaves nothing. */
+  share?: Map<string, unknown>;
 }
 
 /** What `reads` gets: the host and its variables, before any fact is known. */

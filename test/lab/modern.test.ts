@@ -5,7 +5,10 @@
  * verify, a no-op second apply; a workload well beyond node1's RAM with its data checked while
  * node2 holds the pages; discard giving node2's memory back; a reboot of node1 while its pages
  * are remote (bounded, swap off then disconnect before the network goes down, converged after);
- * then the symmetric topology.
+ * then the symmetric topology. On Debian 13 each pair authenticates with DH-HMAC-CHAP: a fourth
+ * party claiming the borrower's host NQN without the keys is refused, and a key rotation goes
+ * through on the live connection; on Debian 12 (no NVMe auth in 6.1) the lab says `auth: none`
+ * and `auth: dhchap` is refused.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { rebootGuest, guestOf } from '../../src/lab/index.ts';
@@ -15,6 +18,8 @@ import { NETWORK_DOWN, ensurePersistentJournal, previousBootJournal } from './jo
 import { modernInventory, modernStatusOf, startWorkload, waitWorkload } from './modern-helpers.ts';
 import { labSuite } from './suite.ts';
 import { labLimit } from '../helpers/machine.ts';
+import { dhchapKeyProblem, generateDhchapKey } from '../../src/modern/auth.ts';
+import { hostNqn, subsystemNqn } from '../../src/modern/plan.ts';
 
 const BORROWER = 'node1';
 const LENDER = 'node2';
@@ -32,6 +37,8 @@ describe.each(DISTROS)('modern backend on a two-node lab (Debian %s)', (distro) 
   const timings = suite.timings;
   let lab: TestLab;
   let inventory: string;
+  /** Everything the first apply printed (human text on stderr, the --json document on stdout). */
+  let applyOutput = '';
 
   beforeAll(() => {
     lab = suite.lab();
@@ -68,14 +75,17 @@ describe.each(DISTROS)('modern backend on a two-node lab (Debian %s)', (distro) 
     timings.timed('apply', async () => {
       const apply = await cliJson(['apply', '-i', inventory], labLimit(900_000));
       expect(apply.code, explain(apply)).toBe(0);
+      applyOutput = apply.stdout + apply.stderr;
       const verify = await cli(['verify', '-i', inventory]);
       expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+      applyOutput += verify.stdout + verify.stderr;
       expect(verify.stdout).toMatch(/PASS {2}connected to node2 \(node 1, 10\.99\.0\.12:4420\)/);
       expect(verify.stdout).toMatch(
         /PASS {2}swap on remote RAM, before any local swap {2}\[\/dev\/nvme\dn1 priority 32767/,
       );
       const again = await cliJson(['apply', '-i', inventory], labLimit(600_000));
       expect(again.code, explain(again)).toBe(0);
+      applyOutput += again.stdout + again.stderr;
       for (const h of again.result.hosts)
         expect(
           changedSteps(h).map((s) => s.step),
@@ -83,6 +93,135 @@ describe.each(DISTROS)('modern backend on a two-node lab (Debian %s)', (distro) 
         ).toEqual([]);
     }),
     labLimit(1_200_000),
+  );
+
+  // Debian 12's kernel has no NVMe in-band authentication: its lab inventory says `auth: none`.
+  it.runIf(distro === 'trixie')(
+    'DH-HMAC-CHAP: the borrower is connected with both keys; a fourth party presenting its host NQN without them (or with other keys) is refused, with them accepted; the key files are 0600 on the two nodes only and in no output',
+    timings.timed('auth', async () => {
+      const file = '/etc/ramster/auth/ramster-node1-to-node0.keys';
+      const sub = subsystemNqn('ramster', 1, 0);
+      const borrowerNqn = hostNqn('ramster', 0);
+      const keysOn = async (node: string) =>
+        (
+          await onGuest(
+            lab.state,
+            node,
+            `stat -c '%a %U' /etc/ramster/auth ${file}; sed -n 's/^\\(host\\|ctrl\\) //p' ${file}`,
+          )
+        )
+          .trim()
+          .split('\n');
+      const [bDir, bFile, bHost, bCtrl] = await keysOn(BORROWER);
+      const [lDir, lFile, lHost, lCtrl] = await keysOn(LENDER);
+      expect([bDir, bFile, lDir, lFile]).toEqual(['700 root', '600 root', '700 root', '600 root']);
+      expect([lHost, lCtrl]).toEqual([bHost, bCtrl]);
+      expect(dhchapKeyProblem(bHost)).toBeUndefined();
+      expect(dhchapKeyProblem(bCtrl)).toBeUndefined();
+      expect(bHost).not.toBe(bCtrl);
+      // never printed: not in the applies' and verify's text nor in their --json documents
+      const plan = await cliJson(['plan', '-i', inventory]);
+      for (const key of [bHost, bCtrl]) {
+        expect(applyOutput.includes(key), 'a key in the apply/verify output').toBe(false);
+        expect((plan.stdout + plan.stderr).includes(key), 'a key in the plan output').toBe(false);
+        expect(applyOutput.includes(key.slice(10, 40)), 'part of a key in the output').toBe(false);
+      }
+      // the lender holds the keys on the borrower's host entry; the borrower's controller uses them
+      const lenderEntry = await onGuest(
+        lab.state,
+        LENDER,
+        `h=/sys/kernel/config/nvmet/hosts/${borrowerNqn}; [ "$(cat $h/dhchap_key)" = "$(sed -n 's/^host //p' ${file})" ] && [ "$(cat $h/dhchap_ctrl_key)" = "$(sed -n 's/^ctrl //p' ${file})" ] && echo keys-match`,
+      );
+      expect(lenderEntry.trim()).toBe('keys-match');
+      const borrowerCtrl = await onGuest(
+        lab.state,
+        BORROWER,
+        `for c in /sys/class/nvme/nvme*; do [ "$(cat $c/subsysnqn)" = ${sub} ] && echo "$(cat $c/state) $( [ "$(cat $c/dhchap_secret)" = "$(sed -n 's/^host //p' ${file})" ] && echo host-key) $( [ "$(cat $c/dhchap_ctrl_secret)" = "$(sed -n 's/^ctrl //p' ${file})" ] && echo ctrl-key)"; done`,
+      );
+      expect(borrowerCtrl.trim()).toBe('live host-key ctrl-key');
+      const verify = await cli(['verify', '-i', inventory]);
+      expect(verify.stdout).toMatch(/PASS {2}node2 \(node 1\) authenticated with DH-HMAC-CHAP both ways/);
+      expect(verify.stdout.includes(bHost) || verify.stdout.includes(bCtrl)).toBe(false);
+      // a fourth party on the cluster network (the lender's own host side, 10.99.0.12) claims the
+      // borrower's host NQN under a host ID of its own
+      const claim = (extra: string) =>
+        onGuest(
+          lab.state,
+          LENDER,
+          `modprobe nvme-tcp; id=$(cat /proc/sys/kernel/random/uuid); if echo "transport=tcp,traddr=10.99.0.12,trsvcid=4420,nqn=${sub},hostnqn=${borrowerNqn},hostid=$id${extra}" > /dev/nvme-fabrics 2>/tmp/claim.err; then echo ACCEPTED; for c in /sys/class/nvme/nvme*; do [ "$(cat $c/subsysnqn)" = ${sub} ] && echo 1 > $c/delete_controller; done; else echo "REFUSED $(cat /tmp/claim.err)"; fi`,
+          labLimit(180_000),
+        );
+      const noKeys = await claim('');
+      expect(noKeys, 'the lender let in a host that has no keys').toMatch(/^REFUSED/);
+      const otherKeys = await claim(`,dhchap_secret=${generateDhchapKey()},dhchap_ctrl_secret=${generateDhchapKey()}`);
+      expect(otherKeys, 'the lender let in a host with other keys').toMatch(/^REFUSED/);
+      // the control: with the pair's keys the same claim is let in (so the refusals are the keys')
+      const sameKeys = await claim(`,dhchap_secret=${bHost},dhchap_ctrl_secret=${bCtrl}`);
+      expect(sameKeys).toMatch(/^ACCEPTED/);
+      // the borrower still swaps on the lender, authenticated
+      const still = await modernStatusOf(inventory);
+      expect(still[BORROWER].connections).toBe('node2 live');
+    }),
+    labLimit(900_000),
+  );
+
+  it.runIf(distro === 'trixie')(
+    'rotation: auth_rotation 1 and apply gives both nodes new keys, the live connection re-authenticates with them (still live, swap still on it), verify passes, a second apply changes nothing',
+    timings.timed('rotation', async () => {
+      const file = '/etc/ramster/auth/ramster-node1-to-node0.keys';
+      const sub = subsystemNqn('ramster', 1, 0);
+      const keysOf = async (node: string) => (await onGuest(lab.state, node, `cat ${file}`)).replace(/^#.*\n/m, '');
+      const before = await keysOf(BORROWER);
+      const rotated = modernInventory(lab, 'rotated', { ...SETTINGS, auth_rotation: 1 });
+      const apply = await cliJson(['apply', '-i', rotated], labLimit(900_000));
+      expect(apply.code, explain(apply)).toBe(0);
+      expect(changedSteps(hostOf(apply.result, LENDER)).map((x) => x.type)).toContain('modern_lend');
+      expect(changedSteps(hostOf(apply.result, BORROWER)).map((x) => x.type)).toContain('modern_borrow');
+      const [lenderKeys, borrowerKeys] = [await keysOf(LENDER), await keysOf(BORROWER)];
+      expect(borrowerKeys).toBe(lenderKeys);
+      expect(borrowerKeys).toMatch(/^rotation 1$/m);
+      expect(borrowerKeys).not.toBe(before);
+      for (const line of borrowerKeys.split('\n').filter((l) => /^(host|ctrl) /.test(l)))
+        expect((apply.stdout + apply.stderr).includes(line.slice(5)), 'a new key in the output').toBe(false);
+      const ctrl = await onGuest(
+        lab.state,
+        BORROWER,
+        `for c in /sys/class/nvme/nvme*; do [ "$(cat $c/subsysnqn)" = ${sub} ] && echo "$(cat $c/state) $( [ "$(cat $c/dhchap_secret)" = "$(sed -n 's/^host //p' ${file})" ] && echo new-host-key) $(grep -c nvme /proc/swaps)"; done`,
+      );
+      expect(ctrl.trim()).toBe('live new-host-key 1');
+      const verify = await cli(['verify', '-i', rotated]);
+      expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+      const again = await cliJson(['apply', '-i', rotated], labLimit(600_000));
+      expect(again.code, explain(again)).toBe(0);
+      for (const h of again.result.hosts)
+        expect(
+          changedSteps(h).map((x) => x.step),
+          h.host,
+        ).toEqual([]);
+      // the cases below run on the rotated keys
+      inventory = rotated;
+    }),
+    labLimit(1_800_000),
+  );
+
+  it.runIf(distro === 'bookworm')(
+    'auth: dhchap on Debian 12 (kernel 6.1, no NVMe in-band authentication) is refused, naming the kernel and the fixes; nothing changes',
+    timings.timed('authRefused', async () => {
+      const dhchap = modernInventory(lab, 'dhchap', { ...SETTINGS, auth: 'dhchap' });
+      const apply = await cliJson(['apply', '-i', dhchap, '--tags', 'lend,borrow'], labLimit(600_000));
+      expect(apply.code, explain(apply)).toBe(3);
+      const lend = hostOf(apply.result, LENDER).steps.find((x) => x.type === 'modern_lend')!;
+      expect(lend.status).toBe('failed');
+      expect(lend.message).toMatch(
+        /kernel 6\.1\.\S+ on node2 has no NVMe in-band authentication \(CONFIG_NVME_TARGET_AUTH is not set/,
+      );
+      expect(lend.message).toMatch(/Debian 13/);
+      expect(lend.message).toMatch(/`auth: none`/);
+      expect(changedSteps(hostOf(apply.result, LENDER))).toEqual([]);
+      expect(changedSteps(hostOf(apply.result, BORROWER))).toEqual([]);
+      expect((await onGuest(lab.state, LENDER, 'ls /etc/ramster/auth 2>/dev/null | wc -l')).trim()).toBe('0');
+    }),
+    labLimit(900_000),
   );
 
   it(

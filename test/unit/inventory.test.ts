@@ -230,7 +230,13 @@ all:
       [0, 1, 2],
     ).clusters[0];
     expect(targetsOf(ram)).toEqual({ 0: [], 1: [0, 2], 2: [0, 1] });
-    expect(ram.backend === 'modern' && ram.modern).toEqual({ nvmePort: 4420, replicas: 2, lendMb: 512 });
+    expect(ram.backend === 'modern' && ram.modern).toEqual({
+      nvmePort: 4420,
+      replicas: 2,
+      lendMb: 512,
+      auth: 'dhchap',
+      authRotation: 0,
+    });
     const sym = cluster('        backend: modern\n        topology: symmetric\n        replicas: 2', [0, 1, 2, 3])
       .clusters[0];
     expect(targetsOf(sym)).toEqual({ 0: [1, 2], 1: [2, 3], 2: [3, 0], 3: [0, 1] });
@@ -312,7 +318,14 @@ all:
         group: 'lab',
         backend: 'modern',
         topology: 'one-way',
-        settings: { nvmePort: 4420, replicas: 1, lendMb: 1024, zswapCompressor: 'lz4' },
+        settings: {
+          nvmePort: 4420,
+          replicas: 1,
+          lendMb: 1024,
+          zswapCompressor: 'lz4',
+          auth: 'dhchap',
+          authRotation: 0,
+        },
         nodes,
         node: nodes[0],
       },

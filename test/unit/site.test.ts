@@ -266,10 +266,10 @@ describe('site.yaml on two folder nodes of a modern cluster (what an image build
       '/etc/systemd/system/ramster-lend.service',
     );
     expect(read('a/etc/ramster/modern.conf')).toMatch(
-      /^borrow 1 \S+:lend:node1-to-node0 \S+:node0 10\.0\.0\.2 4420 -1 -$/m,
+      /^borrow 1 \S+:lend:node1-to-node0 \S+:node0 10\.0\.0\.2 4420 -1 - \/etc\/ramster\/auth\/ramster-node1-to-node0\.keys$/m,
     );
     expect(read('b/etc/ramster/modern.conf')).toMatch(
-      /^lend 0 \S+:lend:node1-to-node0 \S+:node0 \/run\/ramster-lend\/node0\.img 512$/m,
+      /^lend 0 \S+:lend:node1-to-node0 \S+:node0 \/run\/ramster-lend\/node0\.img 512 \/etc\/ramster\/auth\/ramster-node1-to-node0\.keys$/m,
     );
     expect(statSync(join(dir, 'a/usr/sbin/ramster-modern')).mode & 0o777).toBe(0o755);
 

@@ -55,6 +55,7 @@ export async function execute(playbookFile: string, o: RunFlags, apply: boolean)
         connectTimeoutMs: o.connectTimeout * 1000,
       },
       events,
+      secret: redact.add,
       signal: abort.signal,
       hardSignal: hard.signal,
     }).then(redact);

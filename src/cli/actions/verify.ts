@@ -5,7 +5,7 @@ import { loadInventory } from '../../inventory/load.ts';
 import { type ClusterNode, clusterOf, hostInCluster, type Inventory } from '../../inventory/types.ts';
 import { modernPlan, type ModernPlan } from '../../modern/plan.ts';
 import { MODERN_PROBE_SCRIPT, parseModernProbe, type ModernProbe } from '../../modern/probe.ts';
-import { modernFindings, modernStatus, verifyModernNode } from '../../modern/verify.ts';
+import { type Check as ModernCheck, modernFindings, modernStatus, verifyModernNode } from '../../modern/verify.ts';
 import { parseCounters, remoteActivity } from '../../ramster/counters.ts';
 import { classifyDmesg } from '../../ramster/dmesg.ts';
 import { PROBE_SCRIPT, parseProbe, type Probe } from '../../ramster/probe.ts';
@@ -54,7 +54,7 @@ export async function verifyHosts(o: Flags, setCode: (c: number) => void): Promi
   const inv = await loadInventory(o.inventory);
   const probes = await probeHosts(inv, o);
   const st = makeStyle(process.stdout, !o.color);
-  const report: Record<string, { unreachable?: string; failed?: string; checks?: Check[] }> = {};
+  const report: Record<string, { unreachable?: string; failed?: string; checks?: (Check | ModernCheck)[] }> = {};
   for (const r of probes) {
     const h = r.host;
     if (!('value' in r)) {
@@ -83,17 +83,39 @@ export async function verifyHosts(o: Flags, setCode: (c: number) => void): Promi
             ? st.green('PASS')
             : c.status === 'fail'
               ? st.red('FAIL')
-              : st.yellow('NEEDS RAMSTER KERNEL');
+              : c.status === 'warn'
+                ? st.yellow('WARN')
+                : st.yellow('NEEDS RAMSTER KERNEL');
         process.stdout.write(`${mark}  ${c.title}${st.dim(`  [${c.evidence}]`)}\n`);
-        if (c.status === 'fail' && c.fix) process.stdout.write(`      fix: ${c.fix}\n`);
+        if ((c.status === 'fail' || c.status === 'warn') && c.fix) process.stdout.write(`      fix: ${c.fix}\n`);
       }
     }
     const n = (s: string) => all.filter((c) => c.status === s).length;
     process.stdout.write(
-      `\n${n('pass')} passed, ${n('fail')} failed, ${n('needs-ramster-kernel')} need a RAMster kernel${n('needs-ramster-kernel') ? ` (${NEEDS_KERNEL_NOTE})` : ''}\n`,
+      `\n${n('pass')} passed, ${n('fail')} failed, ${n('warn') ? `${n('warn')} warned, ` : ''}${n('needs-ramster-kernel')} need a RAMster kernel${n('needs-ramster-kernel') ? ` (${NEEDS_KERNEL_NOTE})` : ''}\n`,
     );
   }
   setCode(readExitCode(failed, unreachable));
+}
+
+const joined = (o: Record<string, string>) =>
+  Object.entries(o)
+    .map(([n, s]) => `${n} ${s}`)
+    .join(', ') || '-';
+
+function modernRow(m: ReturnType<typeof modernStatus>): Record<string, string | number> {
+  return {
+    backend: 'modern',
+    role: m.role,
+    remote_pages: m.remote_pages,
+    foreign_pages: m.foreign_pages,
+    remote_reads: m.remote_pages_read,
+    remote_writes: m.remote_pages_written,
+    zswap_stored: m.zswap_stored_pages,
+    zswap_written_back: m.zswap_written_back_pages,
+    connections: joined(m.connections),
+    auth: joined(m.auth),
+  };
 }
 
 export async function statusHosts(o: Flags, setCode: (c: number) => void): Promise<void> {
@@ -108,21 +130,7 @@ export async function statusHosts(o: Flags, setCode: (c: number) => void): Promi
     }
     const p = r.value;
     if ('modern' in p) {
-      const m = modernStatus(p.plan, p.modern);
-      rows[h] = {
-        backend: 'modern',
-        role: m.role,
-        remote_pages: m.remote_pages,
-        foreign_pages: m.foreign_pages,
-        remote_reads: m.remote_pages_read,
-        remote_writes: m.remote_pages_written,
-        zswap_stored: m.zswap_stored_pages,
-        zswap_written_back: m.zswap_written_back_pages,
-        connections:
-          Object.entries(m.connections)
-            .map(([n, s]) => `${n} ${s}`)
-            .join(', ') || '-',
-      };
+      rows[h] = modernRow(modernStatus(p.plan, p.modern));
       continue;
     }
     const { counters } = parseCounters(p.legacy.counters);
@@ -155,6 +163,13 @@ export async function statusHosts(o: Flags, setCode: (c: number) => void): Promi
   setCode(readExitCode(state('failed'), state('unreachable')));
 }
 
+function findingTag(st: ReturnType<typeof makeStyle>, c: string): string {
+  if (c === 'harmless') return st.dim('harmless');
+  if (c === 'warning') return st.yellow('warning');
+  if (c === 'config-mismatch') return st.yellow('config mismatch');
+  return st.red('unrecoverable');
+}
+
 export async function doctorHosts(o: Flags, setCode: (c: number) => void): Promise<void> {
   const inv = await loadInventory(o.inventory);
   const probes = await probeHosts(inv, o);
@@ -171,7 +186,7 @@ export async function doctorHosts(o: Flags, setCode: (c: number) => void): Promi
     const p = r.value;
     if ('modern' in p) {
       const findings = modernFindings(p.plan, p.modern);
-      serious ||= findings.some((f) => f.class !== 'harmless');
+      serious ||= findings.some((f) => f.class !== 'harmless' && f.class !== 'warning');
       out[h] = { backend: 'modern', findings };
       continue;
     }
@@ -196,15 +211,10 @@ export async function doctorHosts(o: Flags, setCode: (c: number) => void): Promi
       if (r.unreachable) process.stdout.write(`${st.red('UNREACHABLE')} ${r.unreachable}\n`);
       else if (r.failed) process.stdout.write(`${st.red('FAILED')} ${r.failed}\n`);
       else if (!healthy) process.stdout.write(`${st.yellow('no RAMster kernel')}: ${NEEDS_KERNEL_NOTE}\n`);
-      if (r.findings && !r.findings.some((f) => f.class !== 'harmless') && healthy)
+      if (r.findings && !r.findings.some((f) => f.class !== 'harmless' && f.class !== 'warning') && healthy)
         process.stdout.write(`${st.green('no problem found')}\n`);
       for (const f of r.findings ?? []) {
-        const tag =
-          f.class === 'harmless'
-            ? st.dim('harmless')
-            : f.class === 'config-mismatch'
-              ? st.yellow('config mismatch')
-              : st.red('unrecoverable');
+        const tag = findingTag(st, f.class);
         process.stdout.write(`${tag}  ${f.line.trim()}\n      ${f.what}${f.fix ? `\n      fix: ${f.fix}` : ''}\n`);
       }
     }

@@ -1,9 +1,12 @@
+import { authRefusal } from '../../modern/auth.ts';
 import { modulesNeeded, type ModernPlan } from '../../modern/plan.ts';
 import { MODERN_PROBE_SCRIPT, parseModernProbe, type ModernProbe } from '../../modern/probe.ts';
 import { probe, run } from '../../transport/fileops.ts';
 import { isImageTarget } from '../../transport/types.ts';
 import { unifiedDiff } from '../textdiff.ts';
 import { noChange, type Change, type StepContext } from '../types.ts';
+import { borrowerKeyFiles, lenderKeyFiles } from './keys.ts';
+import type { KeyDigests } from '../../modern/state.ts';
 
 export interface LiveSide {
   side: 'lend' | 'borrow';
@@ -12,7 +15,7 @@ export interface LiveSide {
   /** A name for the diff header, e.g. "nvmet (lend)". */
   diffName: string;
   desired(plan: ModernPlan): string[];
-  actual(p: ModernProbe, plan: ModernPlan): string[];
+  actual(p: ModernProbe, plan: ModernPlan, keys?: KeyDigests): string[];
   /** The `ramster-modern` command that converges this side (the same one the boot unit runs). */
   command: string;
 }
@@ -30,7 +33,6 @@ export async function reconcileLive(ctx: StepContext, plan: ModernPlan, side: Li
       ...noChange(`${side.what}: set up at first boot`),
       skipped: 'an image has no running kernel: the enabled unit sets this up when the image boots',
     };
-  const want = side.desired(plan);
   const readProbe = async () =>
     parseModernProbe(await probe(ctx.t, MODERN_PROBE_SCRIPT, 'read the modern backend state', ctx.timeoutMs));
   const first = await readProbe();
@@ -39,8 +41,14 @@ export async function reconcileLive(ctx: StepContext, plan: ModernPlan, side: Li
     throw new Error(
       `kernel ${first.kernel || '(unknown)'} on ${ctx.host} has no ${missing.join(', ')} module: the modern backend needs NVMe over TCP (CONFIG_NVME_TCP, CONFIG_NVME_TARGET_TCP)${missing.includes('raid1') ? ' and md RAID1 (CONFIG_MD_RAID1) for replicas: 2' : ''}; install the distribution kernel's modules package (Debian: linux-image-amd64) or build them`,
     );
-  const read = async () => side.actual(await readProbe(), plan);
-  const have = side.actual(first, plan);
+  const refusal = authRefusal(plan, first, ctx.host, side.side);
+  if (refusal) throw new Error(refusal);
+  // the pair's key files (auth: dhchap) before the live state: the lender's keys are made or
+  // kept here and shared; the borrower's copied from them
+  const keys = side.side === 'lend' ? await lenderKeyFiles(ctx, plan) : await borrowerKeyFiles(ctx, plan);
+  const want = [...keys.desired, ...side.desired(plan)];
+  const read = async () => [...keys.desired, ...side.actual(await readProbe(), plan, keys.digests)];
+  const have = [...keys.actual, ...side.actual(first, plan, keys.digests)];
   const diff = unifiedDiff(side.diffName, text(have), text(want));
   if (!diff)
     return noChange(
@@ -49,6 +57,7 @@ export async function reconcileLive(ctx: StepContext, plan: ModernPlan, side: Li
   const action = !want.length ? 'delete' : have.length ? 'update' : 'create';
   const summary = `${side.what}: ${action} (${side.command})`;
   if (!ctx.apply) return { action, summary, diff };
+  await keys.write();
   ctx.log(`${side.command}`);
   await run(ctx.t, `/usr/sbin/${side.command}`, side.command, undefined, ctx.timeoutMs);
   const after = await read();

@@ -39,6 +39,7 @@ describe('modern plan', () => {
         address: '10.99.0.11',
         port: 4420,
         ctrlLossTmo: -1,
+        authFile: '/etc/ramster/auth/lab-node1-to-node0.keys',
       },
     ]);
     expect(p0.zswap).toEqual({ compressor: 'lz4', maxPoolPercent: 25 });
@@ -52,6 +53,7 @@ describe('modern plan', () => {
         hostNqn: hostNqn('lab', 0),
         file: lendFile(0),
         sizeMb: 512,
+        authFile: '/etc/ramster/auth/lab-node1-to-node0.keys',
       },
     ]);
     expect(p1.address).toBe('10.99.0.11');
@@ -93,13 +95,13 @@ describe('modern plan', () => {
       .filter((l) => l && !l.startsWith('#'));
     expect(lender).toEqual([
       'port 10.99.0.11 4420',
-      `lend 0 ${subsystemNqn('lab', 1, 0)} ${hostNqn('lab', 0)} /run/ramster-lend/node0.img 256`,
+      `lend 0 ${subsystemNqn('lab', 1, 0)} ${hostNqn('lab', 0)} /run/ramster-lend/node0.img 256 /etc/ramster/auth/lab-node1-to-node0.keys`,
     ]);
     const borrower = renderModernConf(planOf(c, 0))
       .split('\n')
       .filter((l) => l && !l.startsWith('#'));
     expect(borrower).toEqual([
-      `borrow 1 ${subsystemNqn('lab', 1, 0)} ${hostNqn('lab', 0)} 10.99.0.11 4420 -1 -`,
+      `borrow 1 ${subsystemNqn('lab', 1, 0)} ${hostNqn('lab', 0)} 10.99.0.11 4420 -1 - /etc/ramster/auth/lab-node1-to-node0.keys`,
       'swap ramster-remote 32767 namespace',
       'zswap - -',
     ]);

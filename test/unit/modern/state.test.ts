@@ -26,7 +26,15 @@ const cluster: ModernCluster = {
   group: 'lab',
   backend: 'modern',
   topology: 'one-way',
-  modern: { nvmePort: 4420, replicas: 1, lendMb: 768, zswapCompressor: 'lz4', zswapMaxPoolPercent: 20 },
+  modern: {
+    nvmePort: 4420,
+    replicas: 1,
+    lendMb: 768,
+    zswapCompressor: 'lz4',
+    zswapMaxPoolPercent: 20,
+    auth: 'none',
+    authRotation: 0,
+  },
   nodes: [
     { host: 'node1', hostname: 'system1', number: 0, clusterAddress: '10.99.0.11', targets: [1] },
     { host: 'node2', hostname: 'system2', number: 1, clusterAddress: '10.99.0.12', targets: [] },
@@ -49,9 +57,11 @@ describe('modern state from a converged lab pair', () => {
   it('every verify check passes, with the evidence seen', () => {
     const b = verifyModernNode(borrower, parseModernProbe(borrowerText));
     const l = verifyModernNode(lender, parseModernProbe(lenderText));
-    expect([...b, ...l].filter((c) => c.status !== 'pass')).toEqual([]);
-    expect(b.map((c) => c.id)).toEqual(['borrow-unit', 'connection-1', 'remote-swap', 'zswap']);
-    expect(l.map((c) => c.id)).toEqual(['lend-unit', 'exports']);
+    expect([...b, ...l].filter((c) => c.status === 'fail')).toEqual([]);
+    // the fixtures' cluster says auth: none: each side warns that its pair is not authenticated
+    expect([...b, ...l].filter((c) => c.status === 'warn').map((c) => c.id)).toEqual(['auth-1', 'auth-lend-0']);
+    expect(b.map((c) => c.id)).toEqual(['borrow-unit', 'connection-1', 'auth-1', 'remote-swap', 'zswap']);
+    expect(l.map((c) => c.id)).toEqual(['lend-unit', 'exports', 'auth-lend-0']);
     expect(b.find((c) => c.id === 'remote-swap')!.evidence).toMatch(/^\/dev\/nvme0n1 priority 32767/);
   });
 
@@ -83,7 +93,7 @@ describe('modern state from a converged lab pair', () => {
     // doctor: the failing check first, then the kernel line
     expect(
       modernFindings(borrower, p)
-        .filter((f) => f.class !== 'harmless')
+        .filter((f) => f.class !== 'harmless' && f.class !== 'warning')
         .map((f) => f.what),
     ).toEqual([
       'connected to node2 (node 1, 10.99.0.12:4420)',
