@@ -59,6 +59,9 @@ export async function waitWorkload(
   timeoutMs: number,
 ): Promise<string> {
   const end = Date.now() + timeoutMs;
+  // a guest that answers no SSH for this long is wedged, not slow: fail now, not at `end`
+  const unreachableLimit = labLimit(120_000);
+  let unreachableSince: number | undefined;
   for (;;) {
     const text = await onGuest(
       lab.state,
@@ -67,6 +70,11 @@ export async function waitWorkload(
       labLimit(60_000),
     ).catch((e: Error) => `@error ${e.message}`);
     if (pattern.test(text)) return text;
+    unreachableSince = text.startsWith('@error') ? (unreachableSince ?? Date.now()) : undefined;
+    if (unreachableSince !== undefined && Date.now() - unreachableSince > unreachableLimit)
+      throw new Error(
+        `workload ${w.unit} on ${node}: the guest answered no SSH for ${unreachableLimit / 1000}s:\n${text}`,
+      );
     if (/@state (inactive|failed)/.test(text) && !/@state .*activ/.test(text.replace(/@state (inactive|failed)/, ''))) {
       if (!pattern.test(text)) throw new Error(`workload ${w.unit} on ${node} ended without ${pattern}:\n${text}`);
     }

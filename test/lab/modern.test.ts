@@ -172,6 +172,13 @@ describe.each(DISTROS)('modern backend on a two-node lab (Debian %s)', (distro) 
       const sub = subsystemNqn('ramster', 1, 0);
       const keysOf = async (node: string) => (await onGuest(lab.state, node, `cat ${file}`)).replace(/^#.*\n/m, '');
       const before = await keysOf(BORROWER);
+      const pathsOf = () =>
+        onGuest(
+          lab.state,
+          BORROWER,
+          `for c in /sys/class/nvme/nvme*; do [ "$(cat $c/subsysnqn)" = ${sub} ] && echo "\${c##*/}"; done; grep -o '^/dev/nvme[^ ]*' /proc/swaps`,
+        );
+      const [ctrlBefore, swapBefore] = (await pathsOf()).trim().split('\n');
       const rotated = modernInventory(lab, 'rotated', { ...SETTINGS, auth_rotation: 1 });
       const apply = await cliJson(['apply', '-i', rotated], labLimit(900_000));
       expect(apply.code, explain(apply)).toBe(0);
@@ -189,6 +196,11 @@ describe.each(DISTROS)('modern backend on a two-node lab (Debian %s)', (distro) 
         `for c in /sys/class/nvme/nvme*; do [ "$(cat $c/subsysnqn)" = ${sub} ] && echo "$(cat $c/state) $( [ "$(cat $c/dhchap_secret)" = "$(sed -n 's/^host //p' ${file})" ] && echo new-host-key) $(grep -c nvme /proc/swaps)"; done`,
       );
       expect(ctrl.trim()).toBe('live new-host-key 1');
+      // make before break: a new controller took the keys, the swap stayed on the same head device
+      const [ctrlAfter, swapAfter] = (await pathsOf()).trim().split('\n');
+      expect(ctrlAfter).not.toBe(ctrlBefore);
+      expect(swapAfter).toBe(swapBefore);
+      expect(swapBefore).toMatch(/^\/dev\/nvme\d+n1$/);
       const verify = await cli(['verify', '-i', rotated]);
       expect(verify.code, verify.stdout + verify.stderr).toBe(0);
       const again = await cliJson(['apply', '-i', rotated], labLimit(600_000));
