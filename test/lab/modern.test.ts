@@ -166,7 +166,7 @@ describe.each(DISTROS)('modern backend on a two-node lab (Debian %s)', (distro) 
   );
 
   it.runIf(distro === 'trixie')(
-    'rotation: auth_rotation 1 and apply gives both nodes new keys, the live connection re-authenticates with them (still live, swap still on it), verify passes, a second apply changes nothing',
+    'rotation: auth_rotation 1 and apply gives both nodes new keys, a controller with them replaces the old one under the same swap device (make before break) while the pages of a workload are remote, and they read back intact; verify passes, a second apply changes nothing',
     timings.timed('rotation', async () => {
       const file = '/etc/ramster/auth/ramster-node1-to-node0.keys';
       const sub = subsystemNqn('ramster', 1, 0);
@@ -179,6 +179,15 @@ describe.each(DISTROS)('modern backend on a two-node lab (Debian %s)', (distro) 
           `for c in /sys/class/nvme/nvme*; do [ "$(cat $c/subsysnqn)" = ${sub} ] && echo "\${c##*/}"; done; grep -o '^/dev/nvme[^ ]*' /proc/swaps`,
         );
       const [ctrlBefore, swapBefore] = (await pathsOf()).trim().split('\n');
+      // pages written through the old controller, read back through the new one
+      const w = await startWorkload(lab, BORROWER, {
+        mib: 192,
+        holdS: 86_400,
+        memoryMaxMb: 64,
+        unit: 'ramster-rotation-workload',
+      });
+      await waitWorkload(lab, BORROWER, w, /^written/m, labLimit(900_000));
+      expect((await modernStatusOf(inventory))[BORROWER].remote_pages).toBeGreaterThan(0);
       const rotated = modernInventory(lab, 'rotated', { ...SETTINGS, auth_rotation: 1 });
       const apply = await cliJson(['apply', '-i', rotated], labLimit(900_000));
       expect(apply.code, explain(apply)).toBe(0);
@@ -201,6 +210,8 @@ describe.each(DISTROS)('modern backend on a two-node lab (Debian %s)', (distro) 
       expect(ctrlAfter).not.toBe(ctrlBefore);
       expect(swapAfter).toBe(swapBefore);
       expect(swapBefore).toMatch(/^\/dev\/nvme\d+n1$/);
+      await onGuest(lab.state, BORROWER, `systemctl kill -s USR1 --kill-whom=main ${w.unit}`);
+      expect(await waitWorkload(lab, BORROWER, w, /^(ok|BAD)/m, labLimit(900_000))).toMatch(/^ok /m);
       const verify = await cli(['verify', '-i', rotated]);
       expect(verify.code, verify.stdout + verify.stderr).toBe(0);
       const again = await cliJson(['apply', '-i', rotated], labLimit(600_000));
