@@ -4,6 +4,7 @@ import { hostPath, lexicalHostPath, type ExecOptions, type ExecResult, type Tran
 
 export { FileStateSnapshot, SNAPSHOT_MAX_BYTES, type FileState } from './snapshot.ts';
 import { commandFailed, shq } from '../shell.ts';
+import { framed, type Frames } from '../frame.ts';
 
 /** State of one file on a host, read in a single command. */
 export class HostCommandError extends Error {
@@ -31,6 +32,18 @@ export async function run(
 /** Like `run` for a command that only reads: the host's file-state snapshot stays valid. */
 export async function probe(t: Transport, script: string, what: string, timeoutMs?: number): Promise<string> {
   return runScript(t, script, what, { timeoutMs, touches: [] });
+}
+
+/** Like `probe` for a script that frames its output (src/frame.ts): its frames. */
+export async function probeFrames(t: Transport, script: string, what: string, timeoutMs?: number): Promise<Frames> {
+  const f = framed(script);
+  return f.read(await probe(t, f.script, what, timeoutMs));
+}
+
+/** Like `run` for a script that frames its output (src/frame.ts): its frames. */
+export async function runFrames(t: Transport, script: string, what: string, timeoutMs?: number): Promise<Frames> {
+  const f = framed(script);
+  return f.read(await run(t, f.script, what, undefined, timeoutMs));
 }
 
 /** Exec options for a command that only reads, when its exit code is needed (probe throws). */
