@@ -4,6 +4,7 @@ import { pidAlive } from '../pid.ts';
 import { changedPaths, parseSnapshot, snapshotDigestFunctions } from '../transport/fileops.ts';
 import { hostPath, type Transport } from '../transport/types.ts';
 import { commandFailed, shq } from '../shell.ts';
+import { framed, type Frames } from '../frame.ts';
 
 /**
  * One apply at a time per host: a lock FILE holding its owner record. Every change to it
@@ -62,44 +63,51 @@ const LOCK_FNS = `rp_record() { if [ -d "$L" ]; then cat "$L/owner" 2>/dev/null;
 rp_serial() { s=$(cat "$L.serial" 2>/dev/null); case $s in ''|*[!0-9]*) s=0;; esac; echo "$s"; }
 rp_age() { echo $(( $(date +%s) - $(stat -c %Y "$L") )); }
 rp_fsync() { sync -- "$@" 2>/dev/null || sync; }
-rp_held() { a=$(rp_age); u=$(cut -d. -f1 /proc/uptime 2>/dev/null); b=0; [ -n "$u" ] && [ "$a" -gt "$u" ] && b=1; echo "==lock==held $a $b $(rp_record | base64 -w0)"; }`;
+rp_held() { a=$(rp_age); u=$(cut -d. -f1 /proc/uptime 2>/dev/null); b=0; [ -n "$u" ] && [ "$a" -gt "$u" ] && b=1; rp_frame lock held "$a" "$b"; rp_record | base64 -w0; }`;
 
 /** Shell text for the lock-free read: the serial FIRST, then the lock, both before any state
  *  the steps use is read (a run that held the lock before then has finished its changes, one
- *  that takes it after bumps the serial). Prints `==serial==<n>` and `==lock==free` or
- *  `==lock==held <age s> <1 if written before the host's last boot, else 0> <base64 record>`. */
+ *  that takes it after bumps the serial). Prints the frames (src/frame.ts) `serial` (body: the
+ *  number) and `lock free` or `lock held <age s> <1 if written before the host's last boot,
+ *  else 0>` (body: the record, base64). */
 export function lockPeekScript(t: Transport): string {
   return `L=${shq(hostPath(t, LOCK_PATH))}
 ${LOCK_FNS}
-echo "==serial==$(rp_serial)"
-if [ -e "$L" ]; then rp_held; else echo "==lock==free"; fi`;
+rp_frame serial; rp_serial
+if [ -e "$L" ]; then rp_held; else rp_frame lock free; fi`;
 }
 
 export type LockPeek = { serial: string } & ({ held: false } | { held: true; holder: LockOwner; record: string });
 
-export function parseLockPeek(out: string): LockPeek {
-  const serial = /^==serial==(\d+)$/m.exec(out)?.[1] ?? '';
-  const held = HELD_LINE.exec(out);
+export function parseLockPeek(frames: Frames): LockPeek {
+  const serial = /^\d+$/.exec(frames.body('serial').trim())?.[0] ?? '';
+  const held = heldFrame(frames);
   if (!held) return { serial, held: false };
-  return { serial, held: true, holder: holderOf(held), record: held[3] };
+  return { serial, held: true, holder: holderOf(held), record: held.record };
 }
 
-const HELD_LINE = /^==lock==held (\d+) ([01]) ?(\S*)$/m;
+/** The `lock held <age> <before boot>` frame with its base64 record, if there is one. */
+function heldFrame(frames: Frames): { ageS: string; beforeBoot: string; record: string } | undefined {
+  const m = /^held (\d+) ([01])$/.exec(frames.get('lock')?.key ?? '');
+  const record = frames.body('lock').trim();
+  if (!m || !/^[A-Za-z0-9+/=]*$/.test(record)) return undefined;
+  return { ageS: m[1], beforeBoot: m[2], record };
+}
 
-function holderOf(held: RegExpExecArray): LockOwner {
+function holderOf(held: { ageS: string; beforeBoot: string; record: string }): LockOwner {
   return {
-    ...parseOwner(Buffer.from(held[3], 'base64').toString()),
-    ageS: Number(held[1]),
-    beforeBoot: held[2] === '1',
+    ...parseOwner(Buffer.from(held.record, 'base64').toString()),
+    ageS: Number(held.ageS),
+    beforeBoot: held.beforeBoot === '1',
   };
 }
 
 /** What the host looked like at the lock-free read. */
 export interface SeenState {
   serial: string;
-  /** Digest and text of the snapshot of `watched` (snapshotWithDigestScript). */
+  /** Digest and frames of the snapshot of `watched` (snapshotWithDigestScript). */
   digest: string;
-  state: string;
+  state: Frames;
   watched: string[];
 }
 
@@ -121,18 +129,19 @@ export class HostLock {
    * the watched files are still those of the lock-free read.
    */
   async take(expect = ''): Promise<TakeOutcome> {
-    const out = await this.t.exec(takeScript(this.t, expect, this.seen), {});
+    const take = framed(takeScript(this.t, expect, this.seen));
+    const out = await this.t.exec(take.script, {});
     if (out.code !== 0) throw new Error(commandFailed('taking the host lock', out, { lines: 3 }));
-    const [head, fresh = ''] = splitOnce(out.stdout, '==fresh==\n');
-    const line = /^==lock==(.*)$/m.exec(head)?.[1] ?? '';
+    const frames = take.read(out.stdout);
+    const line = frames.get('lock')?.key;
     if (line === 'acquired') {
       this.held = true;
       return { kind: 'acquired' };
     }
-    const held = HELD_LINE.exec(head);
+    const held = heldFrame(frames);
     if (held) return { kind: 'held', holder: holderOf(held) };
     if (line === 'moved run') return { kind: 'moved', why: 'another run took its lock and released it in between' };
-    if (line === 'moved files') return { kind: 'moved', why: this.movedFiles(fresh) };
+    if (line === 'moved files') return { kind: 'moved', why: this.movedFiles(frames) };
     throw new Error(`taking the host lock: unexpected answer ${JSON.stringify(out.stdout.slice(0, 200))}`);
   }
 
@@ -167,7 +176,7 @@ export class HostLock {
     this.held = false;
   }
 
-  private movedFiles(fresh: string): string {
+  private movedFiles(fresh: Frames): string {
     const { watched, state } = this.seen;
     const paths = changedPaths(parseSnapshot(state, this.t, watched), parseSnapshot(fresh, this.t, watched), watched);
     return paths.length ? `changed since: ${paths.join(', ')}` : 'files its steps read changed';
@@ -186,22 +195,17 @@ cur=$(rp_record | base64 -w0); expect=${shq(expect)}
 if [ -e "$L" ] && [ "$expect" != '*' ] && [ "$expect" != "rec:$cur" ]; then
   rp_held
 elif [ "$(rp_serial)" != ${shq(seen.serial)} ]; then
-  echo "==lock==moved run"
+  rp_frame lock moved run
 elif [ "$(rp_digest)" != ${shq(seen.digest)} ]; then
-  echo "==lock==moved files"; echo "==fresh=="; rp_fresh
+  rp_frame lock moved files; rp_fresh
 else
   echo $(( $(rp_serial) + 1 )) > "$L.serial.new.$$"
   { printf %s ${shq(owner)}; echo "boot_id=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"; } > "$L.new.$$"
   rp_fsync "$L.serial.new.$$" "$L.new.$$"
   mv -f "$L.serial.new.$$" "$L.serial"; rm -rf "$L"; mv -f "$L.new.$$" "$L"; rp_fsync "$(dirname "$L")"
-  echo "==lock==acquired"
+  rp_frame lock acquired
 fi
 exec 9>&-`;
-}
-
-function splitOnce(text: string, sep: string): [string, string | undefined] {
-  const i = text.indexOf(sep);
-  return i < 0 ? [text, undefined] : [text.slice(0, i), text.slice(i + sep.length)];
 }
 
 function parseOwner(text: string): LockOwner {

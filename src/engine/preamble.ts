@@ -3,6 +3,7 @@ import {
   parseDigest,
   parseSnapshot,
   run,
+  runFrames,
   snapshotScript,
   snapshotWithDigestScript,
   type FileStateSnapshot,
@@ -19,6 +20,7 @@ import {
 } from './hostlock.ts';
 import { PENDING_PATH, PendingCorruptError, parsePending, type Pending } from './pending.ts';
 import { shq } from '../shell.ts';
+import type { Frames } from '../frame.ts';
 
 export interface Preamble {
   facts: Facts;
@@ -30,8 +32,6 @@ export interface Preamble {
   snapshot?: FileStateSnapshot;
 }
 
-const SNAPSHOT_MARK = '==snapshot==';
-
 /** A lock taken at once by several runs: each attempt that finds the host moved reads it
  *  again, this many times at most. */
 const TAKEOVER_ATTEMPTS = 5;
@@ -41,8 +41,8 @@ interface FirstRead {
   pendingB64: string;
   peek?: LockPeek;
   digest: string;
-  /** The snapshot's text (snapshotScript's output), '' without one. */
-  state: string;
+  /** The frames read, the snapshot's among them (when there is one). */
+  frames: Frames;
 }
 
 /**
@@ -72,7 +72,7 @@ export async function openHost(
   for (let moved = 0; ; ) {
     const first = await readHost(t, true, watched);
     const peek = first.peek!;
-    const lock = new HostLock(t, { serial: peek.serial, digest: first.digest, state: first.state, watched });
+    const lock = new HostLock(t, { serial: peek.serial, digest: first.digest, state: first.frames, watched });
     let expect: string | undefined; // a lock to take now; else it is taken before the first change
     if (peek.held) {
       const stale = opts.breakLock ? 'asked with --break-lock' : staleReason(peek.holder, first.facts.boot_id);
@@ -106,25 +106,21 @@ async function readHost(t: Transport, apply: boolean, paths: string[]): Promise<
   const script = [
     factsScript(t),
     apply ? lockPeekScript(t) : ':',
-    `echo "==pending=="; base64 -w0 ${shq(hostPath(t, PENDING_PATH))} 2>/dev/null; echo`,
-    !paths.length
-      ? ':'
-      : `echo ${SNAPSHOT_MARK}\n${apply ? snapshotWithDigestScript(t, paths) : snapshotScript(t, paths)}`,
+    `rp_frame pending; base64 -w0 ${shq(hostPath(t, PENDING_PATH))} 2>/dev/null`,
+    !paths.length ? ':' : apply ? snapshotWithDigestScript(t, paths) : snapshotScript(t, paths),
   ].join('\n');
-  const all = await run(t, script, 'gather facts');
-  const [out, snapOut] = splitOnce(all, `${SNAPSHOT_MARK}\n`);
-  const [head, rest = ''] = out.split('==pending==\n');
+  const frames = await runFrames(t, script, 'gather facts');
   return {
-    facts: parseFacts(head),
-    pendingB64: rest.split('\n')[0].trim(),
-    peek: apply ? parseLockPeek(head) : undefined,
-    digest: snapOut === undefined ? '' : parseDigest(snapOut),
-    state: snapOut ?? '',
+    facts: parseFacts(frames),
+    pendingB64: frames.body('pending').trim(),
+    peek: apply ? parseLockPeek(frames) : undefined,
+    digest: paths.length ? parseDigest(frames) : '',
+    frames,
   };
 }
 
 function snapshotOf(t: Transport, first: FirstRead, paths: string[]): FileStateSnapshot | undefined {
-  return paths.length ? parseSnapshot(first.state, t, paths) : undefined;
+  return paths.length ? parseSnapshot(first.frames, t, paths) : undefined;
 }
 
 /** The pending notifications; a corrupt file fails the host (it may hold a pending reboot),
@@ -144,9 +140,4 @@ async function readPending(t: Transport, b64: string, lock?: HostLock): Promise<
     );
   }
   throw new PendingCorruptError(parsed.problem, aside);
-}
-
-function splitOnce(text: string, sep: string): [string, string | undefined] {
-  const i = text.indexOf(sep);
-  return i < 0 ? [text, undefined] : [text.slice(0, i), text.slice(i + sep.length)];
 }

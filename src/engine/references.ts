@@ -5,6 +5,7 @@ import { exprNames, guardedNames, hasVar, parseExpr } from '../playbook/expr.ts'
 import type { Playbook, StepSpec } from '../playbook/types.ts';
 import { stepTypes } from '../steps/registry.ts';
 import { parseFacts } from '../transport/facts.ts';
+import { Frames } from '../frame.ts';
 import { closest } from '../input/suggest.ts';
 
 const TAG = /\{\{\s*([A-Za-z_][\w-]*(?:\.[\w-]+)*)\s*(?:\|\s*quote\s*)?\}\}/g;
@@ -14,7 +15,7 @@ const TAG = /\{\{\s*([A-Za-z_][\w-]*(?:\.[\w-]+)*)\s*(?:\|\s*quote\s*)?\}\}/g;
  *  only at run time: their names are known, their values are not needed here. */
 export function checkReferences(inv: Inventory, pb: Playbook, playHosts: string[][]): void {
   const found = new Map<string, { d: Diagnostic; hosts: string[] }>();
-  const facts = parseFacts('');
+  const facts = parseFacts(new Frames([]));
   pb.plays.forEach((play, pi) => {
     for (const host of playHosts[pi]) {
       const vars = { ...play.vars, ...inventoryTemplateVars(inv, host), facts };

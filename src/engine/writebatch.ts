@@ -56,12 +56,13 @@ export class WriteQueue {
    *  `host`. Resolves with whether the tail ran and the failure of a write, if one failed. */
   async run(host: Transport, tail?: string): Promise<{ tailRan: boolean; failure?: WriteFailed }> {
     const writes = this.writes.splice(0);
+    const batch = batchScript(writes, tail);
     const r = await host.exec(BATCH_RUNNER, {
-      stdin: batchScript(writes, tail),
+      stdin: batch.script,
       timeoutMs: totalTimeout(writes),
       touches: writes.flatMap((w) => w.touches),
     });
-    const outcome = parseBatch(r.stdout, writes.length);
+    const outcome = parseBatch(batch.read(r.stdout), writes.length);
     const failure = this.settle(writes, outcome, r);
     this.onApplied?.();
     return { tailRan: outcome.tailRan, failure };

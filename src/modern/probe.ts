@@ -4,15 +4,16 @@
  * allocated size, NVMe host controllers and namespaces with their I/O counters, md, swap,
  * zswap parameters and counters, our units, the conf file and the kernel's recent messages.
  */
+import { bodyLines, type Frames } from '../frame.ts';
 import { AUTH_DIR } from './auth.ts';
 import { LEND_DIR, NQN_PREFIX } from './plan.ts';
 
 export const MODERN_PROBE_SCRIPT = `
 v() { cat "$1" 2>/dev/null | tr '\\n' ' ' | sed 's/ *$//'; }
 N=/sys/kernel/config/nvmet
-echo "@modules"; for m in nvmet nvmet_tcp nvme_tcp nvme_fabrics md_mod raid1; do [ -d /sys/module/$m ] && echo $m; done
-echo "@available"; for m in nvmet nvmet-tcp nvme-tcp raid1; do modinfo -n $m >/dev/null 2>&1 && echo $m; done; echo "kernel $(uname -r)"
-echo "@nvmet"
+rp_frame modules; for m in nvmet nvmet_tcp nvme_tcp nvme_fabrics md_mod raid1; do [ -d /sys/module/$m ] && echo $m; done
+rp_frame available; for m in nvmet nvmet-tcp nvme-tcp raid1; do modinfo -n $m >/dev/null 2>&1 && echo $m; done; echo "kernel $(uname -r)"
+rp_frame nvmet
 if [ -d $N ]; then
   for p in $N/ports/*; do [ -d "$p" ] || continue
     echo "port \${p##*/} $(v $p/addr_trtype) $(v $p/addr_adrfam) $(v $p/addr_traddr) $(v $p/addr_trsvcid)"
@@ -24,31 +25,31 @@ if [ -d $N ]; then
     for n in $s/namespaces/*; do [ -d "$n" ] && echo "namespace \${s##*/} \${n##*/} $(v $n/enable) $(v $n/buffered_io) $(v $n/device_path)"; done
   done
 fi
-echo "@files"; for f in ${LEND_DIR}/*; do [ -f "$f" ] && echo "$f $(stat -c '%s %b %B' "$f")"; done
-echo "@controllers"
+rp_frame files; for f in ${LEND_DIR}/*; do [ -f "$f" ] && echo "$f $(stat -c '%s %b %B' "$f")"; done
+rp_frame controllers
 for c in /sys/class/nvme/nvme*; do [ -d "$c" ] || continue
   echo "\${c##*/} $(v $c/transport) $(v $c/state) $(v $c/subsysnqn) $(v $c/address)"
 done
-echo "@namespaces"
+rp_frame namespaces
 for d in /sys/block/nvme*; do [ -d "$d" ] || continue
   echo "\${d##*/} $(v $d/size) $(v $d/device/subsysnqn) $(v $d/stat)"
 done
-echo "@mdstat"; cat /proc/mdstat 2>/dev/null
-echo "@mdlinks"; for l in /dev/md/*; do [ -L "$l" ] && echo "$l $(readlink -f "$l")"; done
-echo "@swaps"; tail -n +2 /proc/swaps
-echo "@swaplabels"; for d in $(tail -n +2 /proc/swaps | cut -d' ' -f1); do echo "$d $(blkid -o value -s LABEL "$d" 2>/dev/null)"; done
-echo "@zswap"; for f in /sys/module/zswap/parameters/*; do [ -f "$f" ] && echo "\${f##*/} $(v $f)"; done
-echo "@zswapstats"; for f in /sys/kernel/debug/zswap/*; do [ -f "$f" ] && echo "\${f##*/} $(v $f)"; done
-echo "@units"; for u in ramster-lend.service ramster-borrow.service; do echo "$u $(systemctl is-enabled $u 2>/dev/null || true) $(systemctl is-active $u 2>/dev/null || true)"; done
-echo "@meminfo"; grep -E '^(MemTotal|MemAvailable|SwapTotal|SwapFree):' /proc/meminfo
-echo "@dmesg"; dmesg 2>/dev/null | grep -E 'nvme|nvmet|md/raid1|md[0-9]|zswap|swap' | tail -n 60
-echo "@auth"
+rp_frame mdstat; cat /proc/mdstat 2>/dev/null
+rp_frame mdlinks; for l in /dev/md/*; do [ -L "$l" ] && echo "$l $(readlink -f "$l")"; done
+rp_frame swaps; tail -n +2 /proc/swaps
+rp_frame swaplabels; for d in $(tail -n +2 /proc/swaps | cut -d' ' -f1); do echo "$d $(blkid -o value -s LABEL "$d" 2>/dev/null)"; done
+rp_frame zswap; for f in /sys/module/zswap/parameters/*; do [ -f "$f" ] && echo "\${f##*/} $(v $f)"; done
+rp_frame zswapstats; for f in /sys/kernel/debug/zswap/*; do [ -f "$f" ] && echo "\${f##*/} $(v $f)"; done
+rp_frame units; for u in ramster-lend.service ramster-borrow.service; do echo "$u $(systemctl is-enabled $u 2>/dev/null || true) $(systemctl is-active $u 2>/dev/null || true)"; done
+rp_frame meminfo; grep -E '^(MemTotal|MemAvailable|SwapTotal|SwapFree):' /proc/meminfo
+rp_frame dmesg; dmesg 2>/dev/null | grep -E 'nvme|nvmet|md/raid1|md[0-9]|zswap|swap' | tail -n 60
+rp_frame auth
 k() { if [ -e "$1" ]; then s=$(cat "$1" 2>/dev/null); case $s in ''|none) echo none ;; *) printf %s "$s" | sha256sum | cut -c1-12 ;; esac; else echo absent; fi; }
 c=/boot/config-$(uname -r); [ -r "$c" ] && grep -E '^# CONFIG_NVME_(HOST_|TARGET_|)AUTH is not set|^CONFIG_NVME_(HOST_|TARGET_|)AUTH=' "$c"
 [ -d $N ] && for h in $N/hosts/${NQN_PREFIX}*; do [ -d "$h" ] && echo "hostkey \${h##*/} $(k $h/dhchap_key) $(k $h/dhchap_ctrl_key)"; done
 for c in /sys/class/nvme/nvme*; do [ -d "$c" ] && echo "ctrlkey \${c##*/} $(k $c/dhchap_secret) $(k $c/dhchap_ctrl_secret)"; done
 for f in ${AUTH_DIR}/*; do [ -f "$f" ] && echo "keyfile $f $(stat -c %a "$f")"; done
-echo "@end"
+rp_frame end
 `;
 
 export interface Controller {
@@ -105,8 +106,8 @@ export interface ModernProbe {
   };
 }
 
-export function parseModernProbe(out: string): ModernProbe {
-  const get = probeSections(out);
+export function parseModernProbe(frames: Frames): ModernProbe {
+  const get = probeSections(frames);
   return {
     modules: get('modules').map((l) => l.trim()),
     available: get('available')
@@ -150,17 +151,9 @@ export function parseModernProbe(out: string): ModernProbe {
 
 const words = (l: string) => l.trim().split(/\s+/);
 
-/** The probe's output by `@section`: the non-blank lines of each (none for a missing one). */
-function probeSections(out: string): (name: string) => string[] {
-  const sections = new Map<string, string[]>();
-  let current = '';
-  for (const line of out.split('\n')) {
-    if (line.startsWith('@')) {
-      current = line.slice(1).trim();
-      sections.set(current, []);
-    } else if (current && line.trim()) sections.get(current)!.push(line);
-  }
-  return (name: string) => sections.get(name) ?? [];
+/** The probe's output by section: the non-blank lines of each (none for a missing one). */
+function probeSections(frames: Frames): (name: string) => string[] {
+  return (name: string) => bodyLines(frames.body(name)).filter((l) => l.trim());
 }
 
 /** The nvmet configfs tree: one line per port, link, subsystem, allowed host and namespace. */

@@ -1,3 +1,5 @@
+import type { Frames } from '../frame.ts';
+
 /** One read-only shell script that collects everything verify/status/doctor look at, in
  *  sections, so each host costs one remote command. */
 
@@ -23,7 +25,7 @@ export type Probe = Record<ProbeSection, string>;
 const SYMBOLS = 'RAMSTER|RAMSTER_DEBUG|ZCACHE|ZCACHE2|ZCACHE_DEBUG|CLEANCACHE|FRONTSWAP|CONFIGFS_FS|DEBUG_FS';
 
 export const PROBE_SCRIPT = `
-s() { echo "==> $1 <=="; }
+s() { rp_frame "$1"; }
 s kernel; uname -r
 s cmdline; cat /proc/cmdline
 s kconfig; { if [ -r /boot/config-$(uname -r) ]; then cat /boot/config-$(uname -r); elif [ -r /proc/config.gz ]; then zcat /proc/config.gz; fi; } 2>/dev/null | grep -E '^(# )?CONFIG_(${SYMBOLS})[= ]'
@@ -41,14 +43,7 @@ s hostname; hostname
 exit 0
 `;
 
-export function parseProbe(out: string): Probe {
-  const probe = Object.fromEntries(PROBE_SECTIONS.map((k) => [k, ''])) as Probe;
-  let cur: ProbeSection | undefined;
-  for (const line of out.split('\n')) {
-    const m = /^==> (\w+) <==$/.exec(line);
-    if (m && (PROBE_SECTIONS as readonly string[]).includes(m[1])) cur = m[1] as ProbeSection;
-    else if (cur) probe[cur] += `${line}\n`;
-  }
-  for (const k of PROBE_SECTIONS) probe[k] = probe[k].replace(/\n+$/, '');
-  return probe;
+/** Each section's text without its final newlines ('' for a missing one). */
+export function parseProbe(frames: Frames): Probe {
+  return Object.fromEntries(PROBE_SECTIONS.map((k) => [k, frames.body(k).replace(/\n+$/, '')])) as Probe;
 }

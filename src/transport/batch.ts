@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
+import { framed, type FramedScript, type Frames } from '../frame.ts';
 import type { ExecResult } from './types.ts';
 
 /**
  * Several commands in ONE remote command (a batch of writes): the batch is a shell script fed
  * to `sh -s` on stdin, so its size is not bound by the command line. Each command runs in a
  * subshell of its own, exactly as it would alone, with its stdin from a here-document; the
- * first that fails stops the rest. Its output and exit code come back framed, one line each.
+ * first that fails stops the rest. Its output and exit code come back in a frame of its own
+ * (src/frame.ts: `ran <index> <exit code>`, its output the body).
  */
 export interface BatchedCommand {
   script: string;
@@ -22,20 +24,19 @@ export const BATCH_RUNNER = 'exec sh -s';
 const ON_STOP = `trap 'rp_ok=0' TERM HUP INT`;
 
 const BASE64_TEXT = /^[A-Za-z0-9+/=\n]*$/;
-const RAN = /^==rp-ran==(\d+) (\d+) ?([A-Za-z0-9+/=]*)$/gm;
-const TAIL = /^==rp-tail==\d+$/m;
 
-/** The batch script: `commands` in order, then `tail` (run whatever happened before it). */
-export function batchScript(commands: BatchedCommand[], tail?: string): string {
+/** The batch script: `commands` in order, then `tail` (run whatever happened before it); its
+ *  reader gives the frames parseBatch reads. */
+export function batchScript(commands: BatchedCommand[], tail?: string): FramedScript {
   // `_` is no base64 character: no line of the data can end its here-document early
   const end = `RP_STDIN_${randomBytes(8).toString('hex')}`;
   const parts = [ON_STOP, 'rp_ok=1', ...commands.map((c, i) => batchedCommand(c, i, end))];
-  if (tail !== undefined) parts.push(`( ${tail}\n) </dev/null >/dev/null 2>&1\nprintf '\\n==rp-tail==%s\\n' "$?"`);
-  return `${parts.join('\n')}\n`;
+  if (tail !== undefined) parts.push(`( ${tail}\n) </dev/null >/dev/null 2>&1\nrp_frame tail "$?"`);
+  return framed(`${parts.join('\n')}\n`);
 }
 
 /** One command, run only while every command before it succeeded: its output (stdout and
- *  stderr) is kept in rp_out and printed base64 in its frame line with its exit code. */
+ *  stderr) is kept in rp_out and printed as the body of its frame, its exit code in the key. */
 function batchedCommand(c: BatchedCommand, i: number, end: string): string {
   if (c.stdin !== undefined && !BASE64_TEXT.test(c.stdin))
     throw new Error('internal: a batched command takes base64 text on stdin');
@@ -45,7 +46,7 @@ rp_out=$( ( ${c.script}
 ) 2>&1 ${input}
 )
 rp_rc=$?
-printf '\\n==rp-ran==%s %s %s\\n' ${i} "$rp_rc" "$(printf %s "$rp_out" | base64 -w0)"
+rp_frame ran ${i} "$rp_rc"; printf %s "$rp_out"
 [ "$rp_rc" = 0 ] || rp_ok=0
 fi`;
 }
@@ -62,11 +63,11 @@ export interface BatchOutcome {
 }
 
 /** Reads the frames of batchScript's output for `count` commands. */
-export function parseBatch(stdout: string, count: number): BatchOutcome {
+export function parseBatch(frames: Frames, count: number): BatchOutcome {
   const ran: (ExecResult | undefined)[] = Array.from({ length: count }, () => undefined);
-  for (const m of stdout.matchAll(RAN)) {
-    const i = Number(m[1]);
-    if (i < count) ran[i] = { code: Number(m[2]), stdout: '', stderr: Buffer.from(m[3], 'base64').toString() };
+  for (const { key, body } of frames.all('ran')) {
+    const m = /^(\d+) (\d+)$/.exec(key);
+    if (m && Number(m[1]) < count) ran[Number(m[1])] = { code: Number(m[2]), stdout: '', stderr: body };
   }
-  return { ran, tailRan: TAIL.test(stdout) };
+  return { ran, tailRan: frames.has('tail') };
 }

@@ -1,5 +1,6 @@
 import { hostPath, type Transport } from './types.ts';
-import { run } from './fileops.ts';
+import { runFrames } from './fileops.ts';
+import { bodyLines, type Frames } from '../frame.ts';
 import { shq } from '../shell.ts';
 
 export interface Facts {
@@ -16,45 +17,45 @@ export interface Facts {
   user: string;
 }
 
-/** One remote command that prints every fact as key=value lines. Paths go through hostPath,
- *  so facts of a folder (image build) describe the folder's OS and never read outside it.
- *  os-release is PARSED (three keys, one line each), never sourced: it is the target's data. */
+/** One remote command that prints every fact as a frame (src/frame.ts) named after it, its
+ *  value the body. Paths go through hostPath, so facts of a folder (image build) describe the
+ *  folder's OS and never read outside it. os-release is PARSED (three keys, one line each),
+ *  never sourced: it is the target's data. */
 export function factsScript(t: Pick<Transport, 'root'>): string {
   const p = (path: string) => shq(hostPath(t, path));
   const folder = t.root !== '';
   return `
-echo "arch=$(uname -m)"
+rp_fact() { rp_frame "$1"; printf '%s\\n' "$2"; }
+rp_fact arch "$(uname -m)"
 if [ -r ${p('/etc/os-release')} ]; then
-  while IFS= read -r l || [ -n "$l" ]; do case $l in ID=*) printf 'id=%s\\n' "\${l#ID=}";; ID_LIKE=*) printf 'id_like=%s\\n' "\${l#ID_LIKE=}";; VERSION_ID=*) printf 'version_id=%s\\n' "\${l#VERSION_ID=}";; esac; done < ${p('/etc/os-release')}
+  while IFS= read -r l || [ -n "$l" ]; do case $l in ID=*) rp_fact id "\${l#ID=}";; ID_LIKE=*) rp_fact id_like "\${l#ID_LIKE=}";; VERSION_ID=*) rp_fact version_id "\${l#VERSION_ID=}";; esac; done < ${p('/etc/os-release')}
 fi
-[ -r ${p('/etc/redhat-release')} ] && echo "redhat_release=1"
-echo "kernel=$(uname -r)"
-${folder ? `if [ -e ${p('/lib/systemd/systemd')} ] || [ -e ${p('/usr/lib/systemd/systemd')} ]; then echo init=systemd` : 'if [ -d /run/systemd/system ]; then echo init=systemd'}
-elif [ -e ${p('/sbin/init')} ] || [ -e ${p('/etc/inittab')} ]; then echo init=sysvinit; else echo init=unknown; fi
-if [ -e ${p('/usr/sbin/grubby')} ] && [ -e ${p('/boot/grub/grub.conf')} ]; then echo boot=grub-legacy
-elif [ -e ${p('/usr/sbin/update-grub')} ] || [ -e ${p('/usr/sbin/grub2-mkconfig')} ] || [ -e ${p('/usr/sbin/grub-mkconfig')} ] || [ -d ${p('/boot/grub2')} ]; then echo boot=grub2
-elif [ -e ${p('/boot/grub/grub.conf')} ]; then echo boot=grub-legacy
-else echo boot=none; fi
-${['apt-get', 'dnf', 'yum'].map((pm) => `if [ -x ${p(`/usr/bin/${pm}`)} ]; then echo pm=${pm}; fi`).join('\n')}
-${folder ? `echo "hostname=$(head -n 1 ${p('/etc/hostname')} 2>/dev/null)"` : 'echo "hostname=$(hostname 2>/dev/null || cat /proc/sys/kernel/hostname)"'}
-echo "boot_id=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"
-echo "user=$(id -un)"
+[ -r ${p('/etc/redhat-release')} ] && rp_fact redhat_release 1
+rp_fact kernel "$(uname -r)"
+${folder ? `if [ -e ${p('/lib/systemd/systemd')} ] || [ -e ${p('/usr/lib/systemd/systemd')} ]; then rp_fact init systemd` : 'if [ -d /run/systemd/system ]; then rp_fact init systemd'}
+elif [ -e ${p('/sbin/init')} ] || [ -e ${p('/etc/inittab')} ]; then rp_fact init sysvinit; else rp_fact init unknown; fi
+if [ -e ${p('/usr/sbin/grubby')} ] && [ -e ${p('/boot/grub/grub.conf')} ]; then rp_fact boot grub-legacy
+elif [ -e ${p('/usr/sbin/update-grub')} ] || [ -e ${p('/usr/sbin/grub2-mkconfig')} ] || [ -e ${p('/usr/sbin/grub-mkconfig')} ] || [ -d ${p('/boot/grub2')} ]; then rp_fact boot grub2
+elif [ -e ${p('/boot/grub/grub.conf')} ]; then rp_fact boot grub-legacy
+else rp_fact boot none; fi
+${['apt-get', 'dnf', 'yum'].map((pm) => `if [ -x ${p(`/usr/bin/${pm}`)} ]; then rp_fact pm ${pm}; fi`).join('\n')}
+${folder ? `rp_fact hostname "$(head -n 1 ${p('/etc/hostname')} 2>/dev/null)"` : 'rp_fact hostname "$(hostname 2>/dev/null || cat /proc/sys/kernel/hostname)"'}
+rp_fact boot_id "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"
+rp_fact user "$(id -un)"
 `;
 }
 
 export async function gatherFacts(t: Transport): Promise<Facts> {
-  return parseFacts(await run(t, factsScript(t), 'gather facts'));
+  return parseFacts(await runFrames(t, factsScript(t), 'gather facts'));
 }
 
 const OS_RELEASE_KEYS = new Set(['id', 'id_like', 'version_id']);
 
-export function parseFacts(out: string): Facts {
+export function parseFacts(frames: Frames): Facts {
   const kv = new Map<string, string>();
-  for (const line of out.split('\n')) {
-    const i = line.indexOf('=');
-    if (i <= 0) continue;
-    const key = line.slice(0, i);
-    kv.set(key, OS_RELEASE_KEYS.has(key) ? osReleaseValue(line.slice(i + 1)) : line.slice(i + 1).trim());
+  for (const { name, body } of frames.list) {
+    const value = bodyLines(body)[0] ?? '';
+    kv.set(name, OS_RELEASE_KEYS.has(name) ? osReleaseValue(value) : value.trim());
   }
   const id = kv.get('id') ?? '';
   const like = `${id} ${kv.get('id_like') ?? ''}`;

@@ -4,6 +4,7 @@ import { hostPath, lexicalHostPath, type ExecOptions, type ExecResult, type Tran
 
 export { FileStateSnapshot, SNAPSHOT_MAX_BYTES, type FileState } from './snapshot.ts';
 import { commandFailed, shq } from '../shell.ts';
+import { bodyLines, framed, type Frames } from '../frame.ts';
 
 /** State of one file on a host, read in a single command. */
 export class HostCommandError extends Error {
@@ -31,6 +32,18 @@ export async function run(
 /** Like `run` for a command that only reads: the host's file-state snapshot stays valid. */
 export async function probe(t: Transport, script: string, what: string, timeoutMs?: number): Promise<string> {
   return runScript(t, script, what, { timeoutMs, touches: [] });
+}
+
+/** Like `probe` for a script that frames its output (src/frame.ts): its frames. */
+export async function probeFrames(t: Transport, script: string, what: string, timeoutMs?: number): Promise<Frames> {
+  const f = framed(script);
+  return f.read(await probe(t, f.script, what, timeoutMs));
+}
+
+/** Like `run` for a script that frames its output (src/frame.ts): its frames. */
+export async function runFrames(t: Transport, script: string, what: string, timeoutMs?: number): Promise<Frames> {
+  const f = framed(script);
+  return f.read(await run(t, f.script, what, undefined, timeoutMs));
 }
 
 /** Exec options for a command that only reads, when its exit code is needed (probe throws). */
@@ -170,21 +183,22 @@ export function normalizeMode(mode: string | number | undefined): string | undef
 
 // Forks a fixed handful of processes however many paths there are (a fork costs more than the
 // bytes): existence by the shell's own test, one readlink, two stat, one md5sum, one cat.
+// Its parts are frames (src/frame.ts) named `snapshot <part>`.
 const SNAPSHOT_FN = `rp_snap() {
-  echo ==rp-exists==
+  rp_frame snapshot exists
   for p; do if [ -e "$p" ] || [ -L "$p" ]; then echo 1; else echo 0; fi; done
-  echo ==rp-canonical==
+  rp_frame snapshot canonical
   readlink -m -- "$@" 2>/dev/null || for p; do readlink -f -- "$p" 2>/dev/null || echo; done
-  echo ==rp-stat==
+  rp_frame snapshot stat
   stat -c '%F|%a|%U|%G|%h|%s|%n' -- "$@" 2>/dev/null
   stat -c '%F|%h|%s|%n' -- "$@" 2>/dev/null | {
     set --
     while IFS='|' read -r t h s n; do
       case $t in 'regular file'|'regular empty file') [ "$h" = 1 ] && [ "$s" -le ${SNAPSHOT_MAX_BYTES} ] && set -- "$@" "$n";; esac
     done
-    echo ==rp-md5==
+    rp_frame snapshot md5
     [ $# -eq 0 ] || md5sum -- "$@" 2>/dev/null
-    echo ==rp-content==
+    rp_frame snapshot content
     [ $# -eq 0 ] || cat -- "$@" 2>/dev/null | base64 -w0
     echo
   }
@@ -199,23 +213,28 @@ function snapCall(t: Transport, paths: string[]): string {
   return `rp_snap ${paths.map((p) => shq(hostPath(t, p))).join(' ')}`;
 }
 
-/** Like snapshotScript, after a line `==rp-digest==<md5 of the state text>`: the same state
- *  gives the same digest, so snapshotDigest can prove later that nothing moved. */
+/** The digest of framed snapshot text on stdin: md5 of the text with this command's nonce
+ *  taken out of its frame lines, so the same state gives the same digest in every command. */
+const DIGEST_FN = `rp_unframed_md5() { sed "s/^@@rp $rp_nonce /@@rp /" | md5sum | cut -c1-32; }`;
+
+/** Like snapshotScript, after a frame `snapshot digest` holding the digest of the state: the
+ *  same state gives the same digest, so the host lock can prove later that nothing moved. */
 export function snapshotWithDigestScript(t: Transport, paths: string[]): string {
   // $(...) drops trailing newlines: the `.` keeps them, so the digest is of the exact bytes
   return `${SNAPSHOT_FN}
+${DIGEST_FN}
 rp_state=$(${snapCall(t, paths)}; echo .); rp_state=\${rp_state%.}
-echo "==rp-digest==$(printf %s "$rp_state" | md5sum | cut -c1-32)"
+rp_frame snapshot digest; printf %s "$rp_state" | rp_unframed_md5
 printf %s "$rp_state"`;
 }
 
-export function parseDigest(out: string): string {
-  return /^==rp-digest==([0-9a-f]{32})$/m.exec(out)?.[1] ?? '';
+export function parseDigest(frames: Frames): string {
+  return /^[0-9a-f]{32}$/m.exec(frames.body('snapshot', 'digest'))?.[0] ?? '';
 }
 
 /** Shell text defining rp_digest (the digest snapshotWithDigestScript prints, of the paths' state now) and rp_fresh (that state). */
 export function snapshotDigestFunctions(t: Transport, paths: string[]): string {
-  return `${SNAPSHOT_FN}\nrp_digest() { ${snapCall(t, paths)} | md5sum | cut -c1-32; }\nrp_fresh() { ${snapCall(t, paths)}; }`;
+  return `${SNAPSHOT_FN}\n${DIGEST_FN}\nrp_digest() { ${snapCall(t, paths)} | rp_unframed_md5; }\nrp_fresh() { ${snapCall(t, paths)}; }`;
 }
 
 /** The paths whose kept state differs between two snapshots of the same paths. */
@@ -248,23 +267,16 @@ interface StatLine {
  * everything about it is certain: symlink-free, and absent, a directory, or a regular file
  * whose bytes match md5sum's checksum (a file changed while being read is left out).
  */
-export function parseSnapshot(out: string, t: Transport, paths: string[]): FileStateSnapshot {
+export function parseSnapshot(frames: Frames, t: Transport, paths: string[]): FileStateSnapshot {
   const snap = new FileStateSnapshot();
-  const sections = new Map<string, string[]>();
-  let current: string[] | undefined;
-  for (const line of out.split('\n')) {
-    const mark = /^==rp-([a-z0-9]+)==$/.exec(line);
-    if (mark) {
-      current = [];
-      sections.set(mark[1], current);
-    } else current?.push(line);
-  }
-  const exists = sections.get('exists')?.filter((l) => l !== '') ?? [];
-  const canonical = sections.get('canonical') ?? [];
-  if (exists.length !== paths.length || canonical.length !== paths.length || !sections.has('content')) return snap;
+  const part = (name: string) => bodyLines(frames.body('snapshot', name));
+  const exists = part('exists').filter((l) => l !== '');
+  const canonical = part('canonical');
+  if (exists.length !== paths.length || canonical.length !== paths.length || !frames.has('snapshot', 'content'))
+    return snap;
 
   const stats = new Map<string, StatLine>();
-  for (const line of sections.get('stat') ?? []) {
+  for (const line of part('stat')) {
     const f = line.split('|');
     if (f.length < 7) continue;
     stats.set(f.slice(6).join('|'), {
@@ -277,9 +289,9 @@ export function parseSnapshot(out: string, t: Transport, paths: string[]): FileS
     });
   }
   const contents = new Map<string, Buffer>();
-  const all = Buffer.from((sections.get('content') ?? []).join(''), 'base64');
+  const all = Buffer.from(part('content').join(''), 'base64');
   let at = 0;
-  for (const line of sections.get('md5') ?? []) {
+  for (const line of part('md5')) {
     const m = /^([0-9a-f]{32}) [ *](.*)$/.exec(line);
     if (!m) continue;
     const size = stats.get(m[2])?.size;

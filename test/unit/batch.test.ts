@@ -19,7 +19,7 @@ const b64 = (s: string) => Buffer.from(s).toString('base64');
 describe('batch script', () => {
   it('runs the commands in order, each with its own stdin, output and exit code; stops at the first failure; the tail runs anyway', async () => {
     const t = new LocalTransport(dir);
-    const script = batchScript(
+    const batch = batchScript(
       [
         { script: 'base64 -d > one; echo to-stdout; echo to-stderr >&2', stdin: b64('1\n') },
         { script: 'cat; echo no >&2; exit 3', stdin: b64('x') },
@@ -27,8 +27,8 @@ describe('batch script', () => {
       ],
       'touch tail-ran',
     );
-    const r = await t.exec(BATCH_RUNNER, { stdin: script });
-    const { ran, tailRan } = parseBatch(r.stdout, 3);
+    const r = await t.exec(BATCH_RUNNER, { stdin: batch.script });
+    const { ran, tailRan } = parseBatch(batch.read(r.stdout), 3);
     expect(readFileSync(join(dir, 'one'), 'utf8')).toBe('1\n');
     expect(ran[0]).toEqual({ code: 0, stdout: '', stderr: 'to-stdout\nto-stderr' });
     expect(ran[1]).toEqual({ code: 3, stdout: '', stderr: `${b64('x')}\nno` });
@@ -41,10 +41,9 @@ describe('batch script', () => {
   it('carries big data on stdin (not on the command line) and refuses stdin that is not base64 text', async () => {
     const t = new LocalTransport(dir);
     const big = Buffer.alloc(600 * 1024, 'y');
-    const r = await t.exec(BATCH_RUNNER, {
-      stdin: batchScript([{ script: 'base64 -d > big', stdin: big.toString('base64') }]),
-    });
-    expect(parseBatch(r.stdout, 1).ran[0]?.code).toBe(0);
+    const batch = batchScript([{ script: 'base64 -d > big', stdin: big.toString('base64') }]);
+    const r = await t.exec(BATCH_RUNNER, { stdin: batch.script });
+    expect(parseBatch(batch.read(r.stdout), 1).ran[0]?.code).toBe(0);
     expect(readFileSync(join(dir, 'big')).equals(big)).toBe(true);
     expect(() => batchScript([{ script: 'cat', stdin: "x'\nEOF\n$(touch pwned)" }])).toThrow(/base64/);
   });
@@ -57,8 +56,9 @@ describe('batch script', () => {
     });
     const path = `/etc/it's $(touch pwned) \`touch pwned2\`; "x"`;
     await writeFileAtomic(deferring, path, "RP_STDIN_0\n$(touch pwned3)\n'");
-    const r = await t.exec(BATCH_RUNNER, { stdin: batchScript(queued) });
-    expect(parseBatch(r.stdout, 1).ran[0]?.code).toBe(0);
+    const batch = batchScript(queued);
+    const r = await t.exec(BATCH_RUNNER, { stdin: batch.script });
+    expect(parseBatch(batch.read(r.stdout), 1).ran[0]?.code).toBe(0);
     expect(readFileSync(join(dir, path), 'utf8')).toBe("RP_STDIN_0\n$(touch pwned3)\n'");
     for (const f of ['pwned', 'pwned2', 'pwned3']) expect(existsSync(join(dir, f)), f).toBe(false);
   });

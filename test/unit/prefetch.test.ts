@@ -30,11 +30,13 @@ import {
   readFileState,
   readOnly,
   run,
+  runFrames,
   SNAPSHOT_MAX_BYTES,
   snapshotScript,
   writeFileAtomic,
 } from '../../src/transport/fileops.ts';
 import { LocalTransport } from '../../src/transport/local.ts';
+import { framed } from '../../src/frame.ts';
 import { HostTransport } from '../../src/engine/hosttransport.ts';
 import type { FileStateSnapshot } from '../../src/transport/snapshot.ts';
 
@@ -62,8 +64,7 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 async function snapshotOf(t: LocalTransport, paths: string[]) {
-  const out = await run(t, snapshotScript(t, paths), 'snapshot');
-  return parseSnapshot(out, t, paths);
+  return parseSnapshot(await runFrames(t, snapshotScript(t, paths), 'snapshot'), t, paths);
 }
 
 describe('file-state snapshot', () => {
@@ -103,19 +104,23 @@ describe('file-state snapshot', () => {
   it('leaves out a file whose bytes do not match their checksum (changed while read), and the files after it', async () => {
     const t = new LocalTransport(dir);
     const paths = ['/etc/empty', '/etc/a.conf', '/etc/sub/inner'];
-    const out = await run(t, snapshotScript(t, paths), 'snapshot');
-    expect(parseSnapshot(out, t, paths).size).toBe(3);
+    const script = framed(snapshotScript(t, paths));
+    const out = await run(t, script.script, 'snapshot');
+    expect(parseSnapshot(script.read(out), t, paths).size).toBe(3);
     const tampered = out.replace(
-      /==rp-content==\n(.*)\n/,
+      / content\n(.*)\n/,
       (_, b64: string) =>
-        `==rp-content==\n${Buffer.from(Buffer.from(b64, 'base64').toString().replace('alpha', 'ALPHA')).toString('base64')}\n`,
+        ` content\n${Buffer.from(Buffer.from(b64, 'base64').toString().replace('alpha', 'ALPHA')).toString('base64')}\n`,
     );
-    const snap = parseSnapshot(tampered, t, paths);
+    expect(tampered).not.toBe(out);
+    const snap = parseSnapshot(script.read(tampered), t, paths);
     expect(snap.get('/etc/empty', true)?.content).toEqual(Buffer.alloc(0));
     expect(snap.get('/etc/a.conf', true)).toBeUndefined();
     expect(snap.get('/etc/sub/inner', true)).toBeUndefined();
     // output that does not have one line per path is not trusted at all
-    expect(parseSnapshot(out.replace('==rp-canonical==\n', '==rp-canonical==\n/x\n'), t, paths).size).toBe(0);
+    const extraLine = out.replace(' canonical\n', ' canonical\n/x\n');
+    expect(extraLine).not.toBe(out);
+    expect(parseSnapshot(script.read(extraLine), t, paths).size).toBe(0);
   });
 
   it('answers readFileState without a round trip, the same as a live read', async () => {

@@ -1,5 +1,7 @@
 import { readExitCode, readHosts, type HostRead } from '../../engine/readhosts.ts';
 import { readOnly } from '../../transport/fileops.ts';
+import type { Transport } from '../../transport/types.ts';
+import { framed, type Frames } from '../../frame.ts';
 import { readOptions } from '../flags.ts';
 import { loadInventory } from '../../inventory/load.ts';
 import { type ClusterNode, clusterOf, hostInCluster, type Inventory } from '../../inventory/types.ts';
@@ -23,6 +25,12 @@ type NodeProbe =
   | { legacy: Probe; cluster: LegacyCluster; node: ClusterNode }
   | { modern: ModernProbe; plan: ModernPlan };
 
+/** A probe's frames, whatever its exit code (its sections say what it could read). */
+async function readFramed(t: Transport, script: string): Promise<Frames> {
+  const f = framed(script);
+  return f.read((await t.exec(f.script, readOnly())).stdout);
+}
+
 /** The read-only probe of every selected cluster host, through the engine: one command each. */
 async function probeHosts(inv: Inventory, o: Flags): Promise<HostRead<NodeProbe>[]> {
   const reads = await readHosts(
@@ -32,10 +40,10 @@ async function probeHosts(inv: Inventory, o: Flags): Promise<HostRead<NodeProbe>
       const { cluster, node } = hostInCluster(inv, h)!;
       if (cluster.backend === 'modern')
         return {
-          modern: parseModernProbe((await t.exec(MODERN_PROBE_SCRIPT, readOnly())).stdout),
+          modern: parseModernProbe(await readFramed(t, MODERN_PROBE_SCRIPT)),
           plan: modernPlan(cluster, node),
         };
-      return { legacy: parseProbe((await t.exec(PROBE_SCRIPT, readOnly())).stdout), cluster, node };
+      return { legacy: parseProbe(await readFramed(t, PROBE_SCRIPT)), cluster, node };
     },
   );
   if (!reads.length)

@@ -9,7 +9,8 @@
 import { AUTH_DIR, keyDigest, newPairKeys, parsePairKeys, renderPairKeys, type PairKeys } from '../../modern/auth.ts';
 import type { ModernPlan } from '../../modern/plan.ts';
 import type { KeyDigests } from '../../modern/state.ts';
-import { shq } from '../../shell.ts';
+import { commandFailed, shq } from '../../shell.ts';
+import { framed } from '../../frame.ts';
 import { run, writeFileAtomic } from '../../transport/fileops.ts';
 import { hostPath } from '../../transport/types.ts';
 import type { StepContext } from '../types.ts';
@@ -37,29 +38,29 @@ interface KeyFile {
 /** Reads the key files in one read-only command. Its output holds keys: it is parsed here and
  *  never becomes part of a message (the command cannot fail on a file: it always exits 0). */
 async function readKeyFiles(ctx: StepContext, files: string[]): Promise<Map<string, KeyFile>> {
-  const mark = '@@ramster-keyfile';
   const script = [
     ...files.map((f, i) => {
       const p = shq(hostPath(ctx.t, f));
-      return `if [ -f ${p} ]; then echo "${mark} ${i} $(stat -c %a ${p})"; cat ${p} 2>/dev/null; echo; fi`;
+      return `if [ -f ${p} ]; then rp_frame keyfile ${i}; stat -c %a ${p}; cat ${p} 2>/dev/null; fi`;
     }),
     'exit 0',
   ].join('\n');
-  const r = await ctx.t.exec(script, { touches: [], timeoutMs: ctx.timeoutMs });
-  if (r.code !== 0) throw new Error(`reading the DH-HMAC-CHAP key files in ${AUTH_DIR} failed (exit ${r.code})`);
+  const f = framed(script);
+  const r = await ctx.t.exec(f.script, { touches: [], timeoutMs: ctx.timeoutMs });
+  if (r.code !== 0)
+    throw new Error(commandFailed(`reading the DH-HMAC-CHAP key files in ${AUTH_DIR}`, r, { sensitive: true }));
   const out = new Map<string, KeyFile>(files.map((f) => [f, {}]));
-  for (const part of r.stdout.split(new RegExp(`^(?=${mark} )`, 'm'))) {
-    const [head, ...body] = part.split('\n');
-    const m = new RegExp(`^${mark} (\\d+) (\\d+)$`).exec(head);
-    const file = m && files[Number(m[1])];
-    if (!file) continue;
+  for (const frame of f.read(r.stdout).all('keyfile')) {
+    const file = files[Number(frame.key)];
+    const [mode, ...body] = frame.body.split('\n');
+    if (!file || !/^\d+$/.test(mode)) continue;
     const text = body.join('\n');
     for (const line of text.split('\n')) {
       const k = /^(?:host|ctrl) (\S+)$/.exec(line.trim());
       if (k) ctx.secret?.(k[1]);
     }
     const keys = parsePairKeys(text);
-    out.set(file, { mode: `000${m[2]}`.slice(-4), keys, invalid: !keys });
+    out.set(file, { mode: `000${mode}`.slice(-4), keys, invalid: !keys });
   }
   return out;
 }

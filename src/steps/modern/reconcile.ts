@@ -1,7 +1,7 @@
 import { authRefusal } from '../../modern/auth.ts';
 import { modulesNeeded, type ModernPlan } from '../../modern/plan.ts';
 import { MODERN_PROBE_SCRIPT, parseModernProbe, type ModernProbe } from '../../modern/probe.ts';
-import { probe, run } from '../../transport/fileops.ts';
+import { probeFrames, run } from '../../transport/fileops.ts';
 import { isImageTarget } from '../../transport/types.ts';
 import { unifiedDiff } from '../textdiff.ts';
 import { noChange, type Change, type StepContext } from '../types.ts';
@@ -34,7 +34,7 @@ export async function reconcileLive(ctx: StepContext, plan: ModernPlan, side: Li
       skipped: 'an image has no running kernel: the enabled unit sets this up when the image boots',
     };
   const readProbe = async () =>
-    parseModernProbe(await probe(ctx.t, MODERN_PROBE_SCRIPT, 'read the modern backend state', ctx.timeoutMs));
+    parseModernProbe(await probeFrames(ctx.t, MODERN_PROBE_SCRIPT, 'read the modern backend state', ctx.timeoutMs));
   const first = await readProbe();
   const missing = modulesNeeded(plan, side.side).filter((m) => !first.available.includes(m));
   if (missing.length)

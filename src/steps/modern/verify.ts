@@ -1,6 +1,6 @@
 import { MODERN_PROBE_SCRIPT, parseModernProbe } from '../../modern/probe.ts';
 import { verifyModernNode } from '../../modern/verify.ts';
-import { probe } from '../../transport/fileops.ts';
+import { probeFrames } from '../../transport/fileops.ts';
 import { isImageTarget } from '../../transport/types.ts';
 import { defineStep, noChange } from '../types.ts';
 import { hostModernPlan } from './plan.ts';
@@ -20,7 +20,7 @@ export const modernVerifyStep = defineStep<Record<string, never>>()({
     const plan = hostModernPlan(ctx);
     const checks = verifyModernNode(
       plan,
-      parseModernProbe(await probe(ctx.t, MODERN_PROBE_SCRIPT, 'read the modern backend state', ctx.timeoutMs)),
+      parseModernProbe(await probeFrames(ctx.t, MODERN_PROBE_SCRIPT, 'read the modern backend state', ctx.timeoutMs)),
     );
     const failed = checks.filter((c) => c.status === 'fail');
     if (failed.length)

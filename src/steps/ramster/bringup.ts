@@ -2,7 +2,8 @@ import type { ClusterNode } from '../../cluster/model.ts';
 import type { LegacyCluster } from '../../ramster/model.ts';
 import { DEFAULTS_PATH } from '../../ramster/defaults.ts';
 import { RAMSTER_CTL, RAMSTER_SYSFS, remoteTarget } from '../../ramster/heartbeat.ts';
-import { probe, run } from '../../transport/fileops.ts';
+import { probe, probeFrames, run } from '../../transport/fileops.ts';
+import type { Frames } from '../../frame.ts';
 import { hostPath } from '../../transport/types.ts';
 import { defineStep, noChange, type Change, type StepContext } from '../types.ts';
 import { hostLegacyCluster } from './cluster.ts';
@@ -70,32 +71,20 @@ export function ctl(ctx: StepContext, node: ClusterNode, args: string): string {
   return `${env}${shq(hostPath(ctx.t, RAMSTER_CTL))} ${args}`;
 }
 
-const SECTION = /^==> (\w+) <==$/;
-
 /** One round trip: sysfs values, whether ramster-ctl is there, what `ramster-ctl -n start`
  *  would do, and the connection lines of the kernel log. */
-async function readState(ctx: StepContext, node: ClusterNode, dmesgCommand: string) {
+async function readState(ctx: StepContext, node: ClusterNode, dmesgCommand: string): Promise<Frames> {
   const s = shq(hostPath(ctx.t, RAMSTER_SYSFS));
   const script = `S=${s}
-if [ ! -d "$S" ]; then echo '==> nokernel <=='; exit 0; fi
-for f in manual_node_up remote_target_nodenum pers_remotify_enable eph_remotify_enable; do echo "==> $f <=="; cat "$S/$f" 2>/dev/null; done
+if [ ! -d "$S" ]; then rp_frame nokernel; exit 0; fi
+for f in manual_node_up remote_target_nodenum pers_remotify_enable eph_remotify_enable; do rp_frame "$f"; cat "$S/$f" 2>/dev/null; done
 if [ -x ${shq(hostPath(ctx.t, RAMSTER_CTL))} ]; then
   out=$(${ctl(ctx, node, '-n -v start')} 2>&1); rc=$?
-  echo "==> start_rc <=="; echo $rc; echo '==> start <=='; printf '%s\\n' "$out"
+  rp_frame start_rc; echo $rc; rp_frame start; printf '%s\\n' "$out"
 fi
-echo '==> dmesg <=='; { ${dmesgCommand}; } 2>/dev/null | grep -E '\\(num [0-9]+\\)|No connection established with node' | tail -n 400
+rp_frame dmesg; { ${dmesgCommand}; } 2>/dev/null | grep -E '\\(num [0-9]+\\)|No connection established with node' | tail -n 400
 true`;
-  const out = await probe(ctx.t, script, 'read RAMster state', ctx.timeoutMs);
-  const sec = new Map<string, string>();
-  let cur = '';
-  for (const line of out.split('\n')) {
-    const m = SECTION.exec(line);
-    if (m) {
-      cur = m[1];
-      sec.set(cur, '');
-    } else if (cur) sec.set(cur, `${sec.get(cur)}${line}\n`);
-  }
-  return sec;
+  return probeFrames(ctx.t, script, 'read RAMster state', ctx.timeoutMs);
 }
 
 async function readDmesg(ctx: StepContext, dmesgCommand: string): Promise<string> {
@@ -107,10 +96,10 @@ async function readDmesg(ctx: StepContext, dmesgCommand: string): Promise<string
   );
 }
 
-function planFor(ctx: StepContext, cluster: LegacyCluster, node: ClusterNode, sec: Map<string, string>): Plan {
+function planFor(ctx: StepContext, cluster: LegacyCluster, node: ClusterNode, sec: Frames): Plan {
   const numbers = cluster.nodes.map((n) => n.number);
   const peers = numbers.filter((n) => n !== node.number);
-  const up = words(sec.get('manual_node_up')).map(Number);
+  const up = words(sec.body('manual_node_up')).map(Number);
   const target = remoteTarget(cluster, node);
   const plan: Plan = { start: false, startTrace: [], nodeUp: numbers.filter((n) => !up.includes(n)), unconnected: [] };
 
@@ -119,8 +108,8 @@ function planFor(ctx: StepContext, cluster: LegacyCluster, node: ClusterNode, se
     plan.start = true;
     plan.conditional = `${RAMSTER_CTL} is not installed yet; assumes the tools stage installs it`;
   } else {
-    const rc = words(sec.get('start_rc'))[0];
-    const text = (sec.get('start') ?? '').trimEnd();
+    const rc = words(sec.body('start_rc'))[0];
+    const text = sec.body('start').trimEnd();
     if (rc === '2') {
       plan.start = true;
       plan.startTrace = text.split('\n').filter((l) => l.startsWith('+ '));
@@ -129,7 +118,7 @@ function planFor(ctx: StepContext, cluster: LegacyCluster, node: ClusterNode, se
     }
   }
 
-  const { connected, gaveUp } = peerConnections(sec.get('dmesg') ?? '', peers);
+  const { connected, gaveUp } = peerConnections(sec.body('dmesg'), peers);
   if (gaveUp.length) {
     throw new Error(
       `the kernel gave up connecting to node ${gaveUp.join(', ')} ("No connection established with node ... giving up" in dmesg): only a reboot recovers. ` +
@@ -139,13 +128,13 @@ function planFor(ctx: StepContext, cluster: LegacyCluster, node: ClusterNode, se
   plan.unconnected = peers.filter((p) => !connected.includes(p));
 
   if (target !== undefined) {
-    const cur = words(sec.get('remote_target_nodenum'))[0] ?? 'unset';
+    const cur = words(sec.body('remote_target_nodenum'))[0] ?? 'unset';
     if (cur !== 'unset' && cur !== String(target)) {
       throw new Error(
         `remote_target_nodenum is already ${cur}, not ${target}: the kernel cannot change the remote target until a reboot; reboot this node`,
       );
     }
-    const on = (f: string) => words(sec.get(f))[0] === '1';
+    const on = (f: string) => words(sec.body(f))[0] === '1';
     if (cur !== String(target) || !on('pers_remotify_enable') || !on('eph_remotify_enable')) plan.remotify = target;
   }
   return plan;

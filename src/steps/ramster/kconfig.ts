@@ -20,6 +20,7 @@ import { buildHostSchema, resolveBuildHost } from './kernel-host.ts';
 import { kernelSourceSchema, parseKernelSource, sourceLabel, type KernelSourceArg } from '../../kernel/source.ts';
 import { prepareSource } from './kernel-source.ts';
 import { commandFailed, shq } from '../../shell.ts';
+import { framed } from '../../frame.ts';
 
 export type KconfigArgs = {
   tree?: string;
@@ -207,9 +208,6 @@ async function loadFragments(
   return [...list, ...(await Promise.all((args.extra ?? []).map(read)))];
 }
 
-const FINAL = '@@ramster-provision final .config@@';
-const CURRENT = '@@ramster-provision current .config@@';
-
 /** One command on the build host: base config and fragments into a scratch folder, the
  *  tree's merge_config.sh -m, then olddefconfig with KCONFIG_CONFIG pointing at the scratch
  *  file (so the tree's .config is only read). Only kconfig's own helper programs get
@@ -260,20 +258,18 @@ cd "$s"
 KCONFIG_CONFIG="$s/.config" sh "$tree/scripts/kconfig/merge_config.sh" -m "$s/base.config" ${fragments.map((_, i) => `"$s/fragment-${i}.config"`).join(' ')} >"$s/log" 2>&1 ${fail('merge_config.sh failed')}
 if grep -q olddefconfig "$tree/scripts/kconfig/Makefile"; then target=olddefconfig; else target=oldnoconfig; fi
 KCONFIG_CONFIG="$s/.config" make -s -C "$tree" $target >"$s/log" 2>&1 ${fail('make olddefconfig failed')}
-[ -f "$s/base.label" ] && echo "base=$(cat "$s/base.label")"
-echo ${shq(FINAL)}
-cat "$s/.config"
-if [ -f "$tree/.config" ]; then echo ${shq(CURRENT)}; cat "$tree/.config"; fi`;
-  const r = await t.exec(script, { timeoutMs: timeoutMs ?? 900_000 });
+[ -f "$s/base.label" ] && { rp_frame base; cat "$s/base.label"; }
+rp_frame final; cat "$s/.config"
+if [ -f "$tree/.config" ]; then rp_frame current; cat "$tree/.config"; fi`;
+  const f = framed(script);
+  const r = await t.exec(f.script, { timeoutMs: timeoutMs ?? 900_000 });
   if (r.code !== 0)
     throw new Error(commandFailed(`merging the kernel config in ${tree}`, r, { on: t.target, lines: 25 }));
-  const head = r.stdout.slice(0, r.stdout.indexOf(FINAL));
-  const fromDefconfig = /^base=defconfig$/m.test(head);
-  const rest = r.stdout.slice(r.stdout.indexOf(FINAL) + FINAL.length + 1);
-  const cut = rest.indexOf(`${CURRENT}\n`);
+  const frames = f.read(r.stdout);
+  const fromDefconfig = frames.body('base').trim() === 'defconfig';
   return {
-    final: cut < 0 ? rest : rest.slice(0, cut),
-    current: cut < 0 ? undefined : rest.slice(cut + CURRENT.length + 1),
+    final: frames.body('final'),
+    current: frames.get('current')?.body,
     baseLabel: fromDefconfig ? 'defconfig (the tree had no .config)' : baseLabel,
   };
 }

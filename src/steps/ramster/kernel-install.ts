@@ -3,6 +3,7 @@ import { isImageTarget } from './cluster.ts';
 import { grubDefaultCheck, unquoteShellValue, type GrubDefaultState } from '../../kernel/grub-entries.ts';
 import { KEY_FILE, parseKeyFile, type InstalledKernel, type PackageFormat } from '../../kernel/plan.ts';
 import { commandFailed, shq } from '../../shell.ts';
+import { bodyLines, framed, type Frames } from '../../frame.ts';
 
 /**
  * A node's side of kernel_build: what it has installed (the key file, checked against the
@@ -29,13 +30,13 @@ const bootState = (t: Transport) => {
   const p = (path: string) => shq(hostPath(t, path));
   return `
 if [ -x ${p('/usr/sbin/grubby')} ] || [ -x ${p('/sbin/grubby')} ]; then
-  echo loader=grubby; echo "grubby_default=$(in_root grubby --default-kernel 2>/dev/null || true)"
+  rp_frame loader grubby; rp_frame grubby_default; in_root grubby --default-kernel 2>/dev/null || true
 elif [ -f ${p('/boot/grub/grub.cfg')} ] && { [ -x ${p('/usr/bin/grub-editenv')} ] || [ -x ${p('/usr/sbin/grub-editenv')} ]; }; then
-  echo loader=grub
-  echo "grub_default=$(sed -n 's/^GRUB_DEFAULT=//p' ${p('/etc/default/grub')} 2>/dev/null | tail -n 1)"
-  echo "saved_entry=$(sed -n 's/^saved_entry=//p' ${p('/boot/grub/grubenv')} 2>/dev/null | tail -n 1)"
-  echo @@cfg; grep -E '^[[:space:]]*(submenu|menuentry)[[:space:]]' ${p('/boot/grub/grub.cfg')} || true; echo @@endcfg
-else echo loader=none; fi`;
+  rp_frame loader grub
+  rp_frame grub_default; sed -n 's/^GRUB_DEFAULT=//p' ${p('/etc/default/grub')} 2>/dev/null | tail -n 1
+  rp_frame saved_entry; sed -n 's/^saved_entry=//p' ${p('/boot/grub/grubenv')} 2>/dev/null | tail -n 1
+  rp_frame cfg; grep -E '^[[:space:]]*(submenu|menuentry)[[:space:]]' ${p('/boot/grub/grub.cfg')} || true
+else rp_frame loader none; fi`;
 };
 
 async function sh(t: Transport, script: string, what: string, timeoutMs = 600_000): Promise<string> {
@@ -44,28 +45,23 @@ async function sh(t: Transport, script: string, what: string, timeoutMs = 600_00
   return r.stdout;
 }
 
-export function parseNodeReading(out: string): NodeReading {
-  const section = (name: string) => {
-    const a = out.indexOf(`@@${name}\n`);
-    const b = out.indexOf(`@@end${name}`);
-    return a >= 0 && b > a ? out.slice(a + name.length + 3, b) : undefined;
-  };
-  const kv = (k: string) => new RegExp(`^${k}=(.*)$`, 'm').exec(out)?.[1] ?? '';
-  const keyText = section('key');
+export function parseNodeReading(frames: Frames): NodeReading {
+  const line = (name: string) => bodyLines(frames.body(name))[0] ?? '';
+  const keyText = frames.body('key');
   const recorded = keyText ? parseKeyFile(keyText) : undefined;
-  const installed = /^owned=1$/m.test(out) ? recorded : undefined;
-  const loader = (kv('loader') || 'none') as BootLoader;
+  const installed = frames.has('owned') ? recorded : undefined;
+  const loader = (frames.get('loader')?.key || 'none') as BootLoader;
   return {
     installed,
     recorded,
     loader,
-    grubbyDefault: loader === 'grubby' ? kv('grubby_default') : undefined,
+    grubbyDefault: loader === 'grubby' ? line('grubby_default') : undefined,
     grub:
       loader === 'grub'
         ? {
-            grubDefault: unquoteShellValue(kv('grub_default')),
-            savedEntry: kv('saved_entry'),
-            cfg: section('cfg') ?? '',
+            grubDefault: unquoteShellValue(line('grub_default')),
+            savedEntry: line('saved_entry'),
+            cfg: frames.body('cfg'),
           }
         : undefined,
   };
@@ -76,13 +72,14 @@ export async function readNode(t: Transport, timeoutMs?: number): Promise<NodeRe
   const script = `${prelude(t)}
 kf=${shq(hostPath(t, KEY_FILE))}
 if [ -f "$kf" ]; then
-  echo @@key; cat "$kf"; echo @@endkey
+  rp_frame key; cat "$kf"
   rel=$(sed -n 's/^release=//p' "$kf")
   case $rel in */*|..*|-*) rel=;; esac
-  if [ -n "$rel" ] && [ -f ${shq(hostPath(t, '/boot'))}/"vmlinuz-$rel" ] && { in_root dpkg-query -S "/boot/vmlinuz-$rel" >/dev/null 2>&1 || in_root rpm -qf "/boot/vmlinuz-$rel" >/dev/null 2>&1; }; then echo owned=1; fi
+  if [ -n "$rel" ] && [ -f ${shq(hostPath(t, '/boot'))}/"vmlinuz-$rel" ] && { in_root dpkg-query -S "/boot/vmlinuz-$rel" >/dev/null 2>&1 || in_root rpm -qf "/boot/vmlinuz-$rel" >/dev/null 2>&1; }; then rp_frame owned; fi
 fi
 ${bootState(t)}`;
-  return parseNodeReading(await sh(t, script, 'reading the installed kernel', timeoutMs));
+  const f = framed(script);
+  return parseNodeReading(f.read(await sh(t, f.script, 'reading the installed kernel', timeoutMs)));
 }
 
 export type DefaultCheck = { ok: true } | { ok: false; was: string } | { na: string };

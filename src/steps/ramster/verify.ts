@@ -1,6 +1,6 @@
 import { PROBE_SCRIPT, parseProbe } from '../../ramster/probe.ts';
 import { NEEDS_KERNEL_NOTE, verifyNode } from '../../ramster/verify.ts';
-import { probe } from '../../transport/fileops.ts';
+import { probeFrames } from '../../transport/fileops.ts';
 import { defineStep, noChange } from '../types.ts';
 import { hostLegacyCluster, isImageTarget } from './cluster.ts';
 
@@ -19,7 +19,7 @@ export const verifyStep = defineStep<RamsterVerifyArgs>()({
         skipped: 'an image is verified once booted: run `ramster-provision verify` against the host',
       };
     const { cluster, node } = hostLegacyCluster(ctx);
-    const state = parseProbe(await probe(ctx.t, PROBE_SCRIPT, 'probe RAMster state', ctx.timeoutMs));
+    const state = parseProbe(await probeFrames(ctx.t, PROBE_SCRIPT, 'probe RAMster state', ctx.timeoutMs));
     const checks = verifyNode(cluster, node, state);
     const failed = checks.filter((c) => c.status === 'fail');
     if (failed.length)

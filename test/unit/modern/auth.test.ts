@@ -18,6 +18,7 @@ import { renderModernConf } from '../../../src/modern/conf.ts';
 import { type ModernCluster, modernSettings } from '../../../src/modern/model.ts';
 import { modernPlan } from '../../../src/modern/plan.ts';
 import { parseModernProbe } from '../../../src/modern/probe.ts';
+import { framesOf } from '../../helpers/frames.ts';
 import { actualBorrowLines, actualLendLines, desiredBorrowLines, desiredLendLines } from '../../../src/modern/state.ts';
 import { modernStatus, verifyModernNode } from '../../../src/modern/verify.ts';
 import { makeRedactor, MASK } from '../../../src/redact.ts';
@@ -127,7 +128,8 @@ describe('refusal on a kernel without NVMe in-band authentication', () => {
   const c = cluster();
   const lender = modernPlan(c, c.nodes[1]);
   const borrower = modernPlan(c, c.nodes[0]);
-  const probeOf = (config: string) => parseModernProbe(`@available\nkernel 6.1.0-28-amd64\n@auth\n${config}\n@end\n`);
+  const probeOf = (config: string) =>
+    parseModernProbe(framesOf(`@available\nkernel 6.1.0-28-amd64\n@auth\n${config}\n@end\n`));
 
   it("Debian 12's 6.1 (not set): both sides refuse, naming the kernel and both fixes", () => {
     // 6.1 names the host side CONFIG_NVME_AUTH (CONFIG_NVME_HOST_AUTH since 6.7)
@@ -164,14 +166,16 @@ describe('auth in the state lines and verify', () => {
   const digests = new Map([[file, { host: keyDigest(keys.host), ctrl: keyDigest(keys.ctrl) }]]);
   const lenderProbe = (host: string, ctrl: string) =>
     parseModernProbe(
-      [
-        '@nvmet',
-        `subsystem ${lender.lends[0].subsystem} 0`,
-        `allowed ${lender.lends[0].subsystem} ${lender.lends[0].hostNqn}`,
-        '@auth',
-        `hostkey ${lender.lends[0].hostNqn} ${host} ${ctrl}`,
-        '@end',
-      ].join('\n'),
+      framesOf(
+        [
+          '@nvmet',
+          `subsystem ${lender.lends[0].subsystem} 0`,
+          `allowed ${lender.lends[0].subsystem} ${lender.lends[0].hostNqn}`,
+          '@auth',
+          `hostkey ${lender.lends[0].hostNqn} ${host} ${ctrl}`,
+          '@end',
+        ].join('\n'),
+      ),
     );
 
   it("the lender's host entry: these keys, other keys, or none", () => {
@@ -199,7 +203,9 @@ describe('auth in the state lines and verify', () => {
   it("the borrower's controller: authenticated both ways per connection; auth: none warns", () => {
     const sub = borrower.borrows[0].subsystem;
     const p = parseModernProbe(
-      `@controllers\nnvme0 tcp live ${sub} traddr=10.99.0.11,trsvcid=4420,src_addr=10.99.0.10\n@auth\nctrlkey nvme0 ${keyDigest(keys.host)} ${keyDigest(keys.ctrl)}\n@end\n`,
+      framesOf(
+        `@controllers\nnvme0 tcp live ${sub} traddr=10.99.0.11,trsvcid=4420,src_addr=10.99.0.10\n@auth\nctrlkey nvme0 ${keyDigest(keys.host)} ${keyDigest(keys.ctrl)}\n@end\n`,
+      ),
     );
     const line = desiredBorrowLines(borrower).find((l) => l.startsWith('connection to'))!;
     expect(actualBorrowLines(p, borrower, digests)).toContain(line);

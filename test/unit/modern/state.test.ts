@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import type { ModernCluster } from '../../../src/modern/model.ts';
 import { modernPlan } from '../../../src/modern/plan.ts';
 import { parseModernProbe } from '../../../src/modern/probe.ts';
+import { FIXTURE_NONCE, fixtureFrames } from '../../helpers/frames.ts';
 import { actualBorrowLines, actualLendLines, desiredBorrowLines, desiredLendLines } from '../../../src/modern/state.ts';
 import {
   classifyModernDmesg,
@@ -47,16 +48,18 @@ const lenderText = fixture('probe-lender.txt');
 
 describe('modern state from a converged lab pair', () => {
   it('the live state read from the guests is exactly the planned one, on both sides', () => {
-    expect(actualBorrowLines(parseModernProbe(borrowerText), borrower)).toEqual(desiredBorrowLines(borrower));
-    expect(actualLendLines(parseModernProbe(lenderText), lender)).toEqual(desiredLendLines(lender));
+    expect(actualBorrowLines(parseModernProbe(fixtureFrames(borrowerText)), borrower)).toEqual(
+      desiredBorrowLines(borrower),
+    );
+    expect(actualLendLines(parseModernProbe(fixtureFrames(lenderText)), lender)).toEqual(desiredLendLines(lender));
     // and each node has nothing of the other side
-    expect(actualLendLines(parseModernProbe(borrowerText), borrower)).toEqual([]);
-    expect(actualBorrowLines(parseModernProbe(lenderText), lender)).toEqual([]);
+    expect(actualLendLines(parseModernProbe(fixtureFrames(borrowerText)), borrower)).toEqual([]);
+    expect(actualBorrowLines(parseModernProbe(fixtureFrames(lenderText)), lender)).toEqual([]);
   });
 
   it('every verify check passes, with the evidence seen', () => {
-    const b = verifyModernNode(borrower, parseModernProbe(borrowerText));
-    const l = verifyModernNode(lender, parseModernProbe(lenderText));
+    const b = verifyModernNode(borrower, parseModernProbe(fixtureFrames(borrowerText)));
+    const l = verifyModernNode(lender, parseModernProbe(fixtureFrames(lenderText)));
     expect([...b, ...l].filter((c) => c.status === 'fail')).toEqual([]);
     // the fixtures' cluster says auth: none: each side warns that its pair is not authenticated
     expect([...b, ...l].filter((c) => c.status === 'warn').map((c) => c.id)).toEqual(['auth-1', 'auth-lend-0']);
@@ -66,11 +69,11 @@ describe('modern state from a converged lab pair', () => {
   });
 
   it('status: the lender holds the pages the borrower keeps remotely, I/O counted on the path device', () => {
-    const s = modernStatus(lender, parseModernProbe(lenderText));
+    const s = modernStatus(lender, parseModernProbe(fixtureFrames(lenderText)));
     expect(s.role).toBe('lends to node1');
     expect(s.foreign_pages).toBeGreaterThan(0);
     expect(s.foreign_by_node.node1).toBe(s.foreign_pages);
-    const b = modernStatus(borrower, parseModernProbe(borrowerText));
+    const b = modernStatus(borrower, parseModernProbe(fixtureFrames(borrowerText)));
     expect(b.role).toBe('borrows from node2');
     expect(b.connections).toEqual({ node2: 'live' });
     expect(b.remote_pages).toBe(64); // 256 KiB used in /proc/swaps
@@ -81,7 +84,12 @@ describe('modern state from a converged lab pair', () => {
   it('a lost link: the state diff names it, verify fails with what to check, doctor classifies the kernel line', () => {
     const lost = `${borrowerText.replace(/^nvme0 tcp live /m, 'nvme0 tcp connecting ')}`;
     const p = parseModernProbe(
-      lost.replace('@end', '[  99.1] nvme nvme0: failed to connect socket: -111\n@end').replace('@dmesg\n', '@dmesg\n'),
+      fixtureFrames(
+        lost.replace(
+          `\n@@rp ${FIXTURE_NONCE} end`,
+          `[  99.1] nvme nvme0: failed to connect socket: -111\n\n@@rp ${FIXTURE_NONCE} end`,
+        ),
+      ),
     );
     expect(actualBorrowLines(p, borrower)).not.toEqual(desiredBorrowLines(borrower));
     const c = verifyModernNode(borrower, p).find((x) => x.id === 'connection-1')!;
@@ -103,13 +111,13 @@ describe('modern state from a converged lab pair', () => {
 
   it('an export open to any host fails the privacy check', () => {
     const open = lenderText.replace(/^(subsystem \S+) 0$/m, '$1 1');
-    const checks = verifyModernNode(lender, parseModernProbe(open));
+    const checks = verifyModernNode(lender, parseModernProbe(fixtureFrames(open)));
     expect(checks.find((c) => c.id === 'private')?.status).toBe('fail');
     expect(checks.find((c) => c.id === 'exports')?.status).toBe('fail');
   });
 
   it('mirror health from /proc/mdstat: in sync, degraded', () => {
-    const base = parseModernProbe(borrowerText);
+    const base = parseModernProbe(fixtureFrames(borrowerText));
     const md = (stat: string) => ({
       ...base,
       mdLinks: new Map([['/dev/md/ramster-swap', '/dev/md127']]),

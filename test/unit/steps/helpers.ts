@@ -5,6 +5,7 @@ import { expect } from 'vitest';
 import type { Change, StepContext, StepType } from '../../../src/steps/types.ts';
 import { parseFacts, type Facts } from '../../../src/transport/facts.ts';
 import type { Transport } from '../../../src/transport/types.ts';
+import { framesOf } from '../../helpers/frames.ts';
 
 export async function tempRoot(prefix = 'rp-steps-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
@@ -14,19 +15,23 @@ export async function tempRoot(prefix = 'rp-steps-'): Promise<{ dir: string; cle
 /** Facts of a Debian 12 systemd host, as gatherFacts would parse them. */
 export function debianFacts(over: Partial<Facts> = {}): Facts {
   const f = parseFacts(
-    [
-      'arch=x86_64',
-      'id=debian',
-      'id_like=',
-      'version_id=12',
-      'kernel=6.1.0-test',
-      'init=systemd',
-      'boot=grub2',
-      'pm=apt-get',
-      'hostname=node0',
-      'boot_id=b0',
-      'user=root',
-    ].join('\n'),
+    framesOf(
+      [
+        ['arch', 'x86_64'],
+        ['id', 'debian'],
+        ['id_like', ''],
+        ['version_id', '12'],
+        ['kernel', '6.1.0-test'],
+        ['init', 'systemd'],
+        ['boot', 'grub2'],
+        ['pm', 'apt-get'],
+        ['hostname', 'node0'],
+        ['boot_id', 'b0'],
+        ['user', 'root'],
+      ]
+        .map(([name, value]) => `@${name}\n${value}\n`)
+        .join(''),
+    ),
   );
   return { ...f, ...over };
 }

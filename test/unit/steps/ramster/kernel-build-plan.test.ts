@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { grubDefaultCheck, grubEntryFor, parseGrubEntries } from '../../../../src/kernel/grub-entries.ts';
 import { checkDefault, parseNodeReading } from '../../../../src/steps/ramster/kernel-install.ts';
+import { framesOf } from '../../../helpers/frames.ts';
 import {
   buildKey,
   decideBuild,
@@ -210,9 +211,9 @@ describe('GRUB default entry', () => {
   });
 
   it('reads a node: key file trusted only while its kernel is owned by a package; boot loader state', () => {
-    const key = '@@key\nkey=k1\nrelease=3.10.108\npackage=p.deb\n@@endkey\n';
-    const grub = `loader=grub\ngrub_default="saved"\nsaved_entry=gnulinux-simple-1b2c\n@@cfg\n${GRUB_CFG}@@endcfg\n`;
-    const owned = parseNodeReading(`${key}owned=1\n${grub}`);
+    const key = '@key\nkey=k1\nrelease=3.10.108\npackage=p.deb\n';
+    const grub = `@loader grub\n@grub_default\n"saved"\n@saved_entry\ngnulinux-simple-1b2c\n@cfg\n${GRUB_CFG}`;
+    const owned = parseNodeReading(framesOf(`${key}@owned\n${grub}`));
     expect(owned.installed).toEqual({ key: 'k1', release: '3.10.108', package: 'p.deb' });
     expect(owned.grub?.grubDefault).toBe('saved');
     expect(checkDefault(new LocalTransport(), owned, '3.10.108')).toEqual({
@@ -222,14 +223,14 @@ describe('GRUB default entry', () => {
     expect(checkDefault(new LocalTransport('/srv/image'), owned, '3.10.108')).toEqual({
       na: 'local:/srv/image is an image: its boot loader picks the newest kernel when it is installed',
     });
-    expect(parseNodeReading(`${key}${grub}`)).toMatchObject({
+    expect(parseNodeReading(framesOf(`${key}${grub}`))).toMatchObject({
       installed: undefined,
       recorded: { key: 'k1', release: '3.10.108' },
     }); // package removed by hand
-    const el = parseNodeReading('loader=grubby\ngrubby_default=/boot/vmlinuz-3.10.108\n');
+    const el = parseNodeReading(framesOf('@loader grubby\n@grubby_default\n/boot/vmlinuz-3.10.108\n'));
     expect(checkDefault(new LocalTransport(), el, '3.10.108')).toEqual({ ok: true });
     expect(checkDefault(new LocalTransport(), el, '3.9.11')).toEqual({ ok: false, was: '/boot/vmlinuz-3.10.108' });
-    expect(checkDefault(new LocalTransport(), parseNodeReading('loader=none\n'), '3.10.108')).toEqual({
+    expect(checkDefault(new LocalTransport(), parseNodeReading(framesOf('@loader none\n')), '3.10.108')).toEqual({
       na: 'no GRUB or grubby found: the default boot entry is not set',
     });
   });
