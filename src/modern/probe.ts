@@ -11,7 +11,7 @@ export const MODERN_PROBE_SCRIPT = `
 v() { cat "$1" 2>/dev/null | tr '\\n' ' ' | sed 's/ *$//'; }
 N=/sys/kernel/config/nvmet
 echo "@modules"; for m in nvmet nvmet_tcp nvme_tcp nvme_fabrics md_mod raid1; do [ -d /sys/module/$m ] && echo $m; done
-echo "@available"; for m in nvmet nvmet-tcp nvme-tcp raid1; do modinfo -n $m >/dev/null 2>&1 && echo $m; done; echo "kernel $(uname -r)"
+echo "@available"; for m in nvmet nvmet-tcp nvme-tcp raid1 dm-crypt; do modinfo -n $m >/dev/null 2>&1 && echo $m; done; echo "kernel $(uname -r)"
 echo "@nvmet"
 if [ -d $N ]; then
   for p in $N/ports/*; do [ -d "$p" ] || continue
@@ -35,6 +35,10 @@ for d in /sys/block/nvme*; do [ -d "$d" ] || continue
 done
 echo "@mdstat"; cat /proc/mdstat 2>/dev/null
 echo "@mdlinks"; for l in /dev/md/*; do [ -L "$l" ] && echo "$l $(readlink -f "$l")"; done
+echo "@crypt"
+for d in /sys/block/dm-*; do [ -d "$d" ] || continue; n=$(v $d/dm/name); s=$(ls $d/slaves 2>/dev/null | tr '\\n' ',')
+  echo "dm \${d##*/} $n \${s:-none} $(dmsetup table "$n" 2>/dev/null | awk 'NR == 1 { print $3, $4, (/ allow_discards/ ? "discards" : "-") }')"
+done
 echo "@swaps"; tail -n +2 /proc/swaps
 echo "@swaplabels"; for d in $(tail -n +2 /proc/swaps | cut -d' ' -f1); do echo "$d $(blkid -o value -s LABEL "$d" 2>/dev/null)"; done
 echo "@zswap"; for f in /sys/module/zswap/parameters/*; do [ -f "$f" ] && echo "\${f##*/} $(v $f)"; done
@@ -82,6 +86,8 @@ export interface ModernProbe {
   controllers: Controller[];
   blockDevices: BlockDevice[];
   mdstat: string;
+  /** device-mapper devices (dm-crypt under the swap): the key is never read. */
+  crypt: { dm: string; name: string; slaves: string[]; target: string; cipher: string; discards: boolean }[];
   /** /dev/md/<name> -> /dev/mdN */
   mdLinks: Map<string, string>;
   swaps: { device: string; type: string; sizeKb: number; usedKb: number; priority: number; label: string }[];
@@ -133,6 +139,7 @@ export function parseModernProbe(out: string): ModernProbe {
       return { name, sectors: Number(sectors), subsystem, stat: rest.map(Number) };
     }),
     mdstat: get('mdstat').join('\n'),
+    crypt: get('crypt').map(parseDm),
     mdLinks: new Map(get('mdlinks').map((l) => words(l) as [string, string])),
     swaps: parseSwaps(get('swaps'), get('swaplabels')),
     zswap: Object.fromEntries(get('zswap').map((l) => [words(l)[0], words(l).slice(1).join(' ')])),
@@ -182,6 +189,19 @@ function parseNvmet(lines: string[]): Pick<ModernProbe, 'ports' | 'links' | 'sub
       p.namespaces.push({ subsystem: a, nsid: b, enable: c ?? '', bufferedIo: d ?? '', path: e ?? '' });
   }
   return p;
+}
+
+/** One device-mapper line: `dm <dm-N> <name> <slaves,> <target> <cipher> <discards|->`. */
+function parseDm(l: string): ModernProbe['crypt'][number] {
+  const [, dm, name, slaves, target, cipher, discards] = words(l);
+  return {
+    dm,
+    name: name ?? '',
+    slaves: (slaves ?? '').split(',').filter((x) => x && x !== 'none'),
+    target: target ?? '',
+    cipher: cipher ?? '',
+    discards: discards === 'discards',
+  };
 }
 
 /** /proc/swaps, each device with its label. */

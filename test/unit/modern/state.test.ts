@@ -34,6 +34,7 @@ const cluster: ModernCluster = {
     zswapMaxPoolPercent: 20,
     auth: 'none',
     authRotation: 0,
+    encryption: 'none',
   },
   nodes: [
     { host: 'node1', hostname: 'system1', number: 0, clusterAddress: '10.99.0.11', targets: [1] },
