@@ -102,7 +102,7 @@ export function encryptedPath(
   const crypt = ourCrypt(p);
   const swapped = crypt && p.swaps.some((s) => s.device === `/dev/${crypt.dm}` && s.label === SWAP_LABEL);
   const ns = p.blockDevices.find((d) => d.subsystem === b.subsystem && !/c\d+n/.test(d.name))?.name;
-  if (!crypt || crypt.target !== 'crypt' || !swapped)
+  if (crypt?.target !== 'crypt' || !swapped)
     return { encrypted: false, evidence: `swap is not on ${CRYPT_DEVICE}${crypt ? ` (${crypt.target})` : ''}` };
   const under = crypt.slaves[0] ?? '';
   const md = p.mdLinks.get(MD_DEVICE)?.replace('/dev/', '');
