@@ -1,4 +1,4 @@
-import { CONF_PATH, MD_DEVICE, SWAP_LABEL, SWAP_PRIORITY, type ModernPlan } from './plan.ts';
+import { CONF_PATH, CRYPT_CIPHER, CRYPT_NAME, MD_DEVICE, SWAP_LABEL, SWAP_PRIORITY, type ModernPlan } from './plan.ts';
 
 /**
  * /etc/ramster/modern.conf: the node's plan as lines `ramster-modern` (playbooks/files/modern)
@@ -13,6 +13,7 @@ export function renderModernConf(plan: ModernPlan): string {
     '#   borrow <lender node> <subsystem nqn> <host nqn> <address> <port> <ctrl_loss_tmo> <fast_io_fail_tmo> <DH-HMAC-CHAP key file>',
     '#   swap   <label> <priority> <device: first namespace, or the md RAID1 of both>',
     '#   zswap  <compressor> <max_pool_percent>',
+    '#   crypt  <dm name> <cipher>   (encryption: dm-crypt: the swap sits on /dev/mapper/<dm name> over the device above, key made at every boot)',
   ];
   if (plan.lends.length) lines.push(`port ${plan.address} ${plan.port}`);
   for (const l of plan.lends)
@@ -24,6 +25,7 @@ export function renderModernConf(plan: ModernPlan): string {
   if (plan.borrows.length) {
     lines.push(`swap ${SWAP_LABEL} ${SWAP_PRIORITY} ${plan.mirrored ? MD_DEVICE : 'namespace'}`);
     lines.push(`zswap ${plan.zswap?.compressor ?? '-'} ${plan.zswap?.maxPoolPercent ?? '-'}`);
+    if (plan.encryption === 'dm-crypt') lines.push(`crypt ${CRYPT_NAME} ${CRYPT_CIPHER}`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -16,6 +16,9 @@ export interface ModernSettings {
   auth: 'dhchap' | 'none';
   /** Bumping it makes the next apply replace every pair's keys (recorded next to them). */
   authRotation: number;
+  /** Swap pages encrypted on the borrower before they leave it: dm-crypt with a key made at
+   *  every boot and never stored (the lender only ever holds ciphertext), or none. */
+  encryption: 'dm-crypt' | 'none';
 }
 
 export interface ModernCluster extends ClusterShape {
@@ -103,6 +106,15 @@ export const MODERN_SETTINGS_SCHEMA = {
       maximum: 'must be at most 1000000\nhint: raise it by one and apply to rotate the keys',
     },
   },
+  encryption: {
+    description:
+      "Modern backend: how a borrower's swap pages are protected from the network and the lender. dm-crypt (default): encrypted on the borrower (aes-xts-plain64 under the swap, above the mirror with replicas: 2) with a random key made at every boot and never stored, so the cluster link and the lender's tmpfs only ever see ciphertext. none: pages cross the cluster network and sit in the lender's RAM in clear; verify and doctor warn.",
+    enum: ['dm-crypt', 'none'],
+    default: 'dm-crypt',
+    errorMessage: {
+      enum: 'must be dm-crypt or none\nhint: dm-crypt encrypts swap pages on the borrower with a key made at every boot; none leaves them readable on the network and on the lender',
+    },
+  },
 } as const satisfies Record<string, SettingSchema>;
 
 export const MODERN_KEYS = Object.keys(MODERN_SETTINGS_SCHEMA);
@@ -123,6 +135,7 @@ export function modernSettings(section: Record<string, unknown>): ModernSettings
     ...(maxPool !== undefined ? { zswapMaxPoolPercent: maxPool } : {}),
     auth: section.auth === 'none' ? 'none' : 'dhchap',
     authRotation: integerSetting(s.auth_rotation, section.auth_rotation) ?? 0,
+    encryption: section.encryption === 'none' ? 'none' : 'dm-crypt',
   };
 }
 

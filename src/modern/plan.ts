@@ -14,6 +14,11 @@ export const CONF_PATH = '/etc/ramster/modern.conf';
 /** mkswap labels are at most 16 bytes. */
 export const SWAP_LABEL = 'ramster-remote';
 export const MD_DEVICE = '/dev/md/ramster-swap';
+/** dm-crypt under the swap (encryption: dm-crypt): /dev/mapper/<CRYPT_NAME> over the namespace,
+ *  or over the mirror, with a random key made at every boot that never leaves the kernel. */
+export const CRYPT_NAME = 'ramster-swap-crypt';
+export const CRYPT_DEVICE = `/dev/mapper/${CRYPT_NAME}`;
+export const CRYPT_CIPHER = 'aes-xts-plain64';
 /** The highest swap priority there is: the remote device is used before any local swap. */
 export const SWAP_PRIORITY = 32767;
 /**
@@ -68,10 +73,19 @@ export interface ModernPlan {
   zswap?: { compressor?: string; maxPoolPercent?: number };
   auth: 'dhchap' | 'none';
   authRotation: number;
+  encryption: 'dm-crypt' | 'none';
 }
 
 export function modernPlan(cluster: ModernCluster, node: ClusterNode): ModernPlan {
-  const { nvmePort: port, lendMb, zswapCompressor, zswapMaxPoolPercent, auth, authRotation } = cluster.modern;
+  const {
+    nvmePort: port,
+    lendMb,
+    zswapCompressor,
+    zswapMaxPoolPercent,
+    auth,
+    authRotation,
+    encryption,
+  } = cluster.modern;
   const keys = (lender: number, borrower: number) =>
     auth === 'dhchap' ? { authFile: authFile(cluster.name, lender, borrower) } : {};
   const byNumber = new Map(cluster.nodes.map((n) => [n.number, n]));
@@ -118,6 +132,7 @@ export function modernPlan(cluster: ModernCluster, node: ClusterNode): ModernPla
     zswap,
     auth,
     authRotation,
+    encryption,
   };
 }
 
@@ -128,5 +143,6 @@ export const swapDeviceOf = (plan: ModernPlan, namespaces: string[]): string | u
 /** Kernel modules a node's plan needs (built-in ones are found by modinfo too). */
 export function modulesNeeded(plan: ModernPlan, side: 'lend' | 'borrow'): string[] {
   if (side === 'lend') return plan.lends.length ? ['nvmet', 'nvmet-tcp'] : [];
-  return plan.borrows.length ? ['nvme-tcp', ...(plan.mirrored ? ['raid1'] : [])] : [];
+  if (!plan.borrows.length) return [];
+  return ['nvme-tcp', ...(plan.mirrored ? ['raid1'] : []), ...(plan.encryption === 'dm-crypt' ? ['dm-crypt'] : [])];
 }

@@ -12,7 +12,7 @@ export const MODERN_PROBE_SCRIPT = `
 v() { cat "$1" 2>/dev/null | tr '\\n' ' ' | sed 's/ *$//'; }
 N=/sys/kernel/config/nvmet
 rp_frame modules; for m in nvmet nvmet_tcp nvme_tcp nvme_fabrics md_mod raid1; do [ -d /sys/module/$m ] && echo $m; done
-rp_frame available; for m in nvmet nvmet-tcp nvme-tcp raid1; do modinfo -n $m >/dev/null 2>&1 && echo $m; done; echo "kernel $(uname -r)"
+rp_frame available; for m in nvmet nvmet-tcp nvme-tcp raid1 dm-crypt; do modinfo -n $m >/dev/null 2>&1 && echo $m; done; echo "kernel $(uname -r)"
 rp_frame nvmet
 if [ -d $N ]; then
   for p in $N/ports/*; do [ -d "$p" ] || continue
@@ -36,6 +36,10 @@ for d in /sys/block/nvme*; do [ -d "$d" ] || continue
 done
 rp_frame mdstat; cat /proc/mdstat 2>/dev/null
 rp_frame mdlinks; for l in /dev/md/*; do [ -L "$l" ] && echo "$l $(readlink -f "$l")"; done
+rp_frame crypt
+for d in /sys/block/dm-*; do [ -d "$d" ] || continue; n=$(v $d/dm/name); s=$(ls $d/slaves 2>/dev/null | tr '\\n' ',')
+  echo "dm \${d##*/} $n \${s:-none} $(dmsetup table "$n" 2>/dev/null | awk 'NR == 1 { print $3, $4, (/ allow_discards/ ? "discards" : "-") }')"
+done
 rp_frame swaps; tail -n +2 /proc/swaps
 rp_frame swaplabels; for d in $(tail -n +2 /proc/swaps | cut -d' ' -f1); do echo "$d $(blkid -o value -s LABEL "$d" 2>/dev/null)"; done
 rp_frame zswap; for f in /sys/module/zswap/parameters/*; do [ -f "$f" ] && echo "\${f##*/} $(v $f)"; done
@@ -83,6 +87,8 @@ export interface ModernProbe {
   controllers: Controller[];
   blockDevices: BlockDevice[];
   mdstat: string;
+  /** device-mapper devices (dm-crypt under the swap): the key is never read. */
+  crypt: { dm: string; name: string; slaves: string[]; target: string; cipher: string; discards: boolean }[];
   /** /dev/md/<name> -> /dev/mdN */
   mdLinks: Map<string, string>;
   swaps: { device: string; type: string; sizeKb: number; usedKb: number; priority: number; label: string }[];
@@ -134,6 +140,7 @@ export function parseModernProbe(frames: Frames): ModernProbe {
       return { name, sectors: Number(sectors), subsystem, stat: rest.map(Number) };
     }),
     mdstat: get('mdstat').join('\n'),
+    crypt: get('crypt').map(parseDm),
     mdLinks: new Map(get('mdlinks').map((l) => words(l) as [string, string])),
     swaps: parseSwaps(get('swaps'), get('swaplabels')),
     zswap: Object.fromEntries(get('zswap').map((l) => [words(l)[0], words(l).slice(1).join(' ')])),
@@ -175,6 +182,19 @@ function parseNvmet(lines: string[]): Pick<ModernProbe, 'ports' | 'links' | 'sub
       p.namespaces.push({ subsystem: a, nsid: b, enable: c ?? '', bufferedIo: d ?? '', path: e ?? '' });
   }
   return p;
+}
+
+/** One device-mapper line: `dm <dm-N> <name> <slaves,> <target> <cipher> <discards|->`. */
+function parseDm(l: string): ModernProbe['crypt'][number] {
+  const [, dm, name, slaves, target, cipher, discards] = words(l);
+  return {
+    dm,
+    name: name ?? '',
+    slaves: (slaves ?? '').split(',').filter((x) => x && x !== 'none'),
+    target: target ?? '',
+    cipher: cipher ?? '',
+    discards: discards === 'discards',
+  };
 }
 
 /** /proc/swaps, each device with its label. */

@@ -4,7 +4,16 @@
  * the borrowing side. Device names (nvme0n1, md127) vary between boots, so lines name
  * namespaces by their subsystem NQN instead.
  */
-import { MD_DEVICE, NQN_PREFIX, SWAP_LABEL, SWAP_PRIORITY, type ModernPlan } from './plan.ts';
+import {
+  CRYPT_CIPHER,
+  CRYPT_DEVICE,
+  CRYPT_NAME,
+  MD_DEVICE,
+  NQN_PREFIX,
+  SWAP_LABEL,
+  SWAP_PRIORITY,
+  type ModernPlan,
+} from './plan.ts';
 import type { ModernProbe } from './probe.ts';
 
 const ours = (nqn: string) => nqn.startsWith(NQN_PREFIX);
@@ -70,12 +79,18 @@ export function actualLendLines(p: ModernProbe, plan: ModernPlan, want?: KeyDige
   return lines;
 }
 
+/** The dm-crypt line: the mapping, its cipher and discards, and the device under it. */
+const cryptLine = (cipher: string, discards: boolean, under: string) =>
+  `dm-crypt ${CRYPT_DEVICE} (${cipher}, key made at boot${discards ? ', discards' : ''}) over ${under}`;
+
 export function desiredBorrowLines(plan: ModernPlan): string[] {
   if (!plan.borrows.length) return [];
   const z = plan.zswap ?? {};
-  const device = plan.mirrored
+  const backing = plan.mirrored
     ? `mirror ${MD_DEVICE} (raid1 of ${plan.borrows.length} namespaces)`
     : `namespace ${plan.borrows[0].subsystem}`;
+  const encrypted = plan.encryption === 'dm-crypt';
+  const device = encrypted ? `dm-crypt ${CRYPT_DEVICE}` : backing;
   return [
     `zswap enabled${z.compressor ? `, compressor ${z.compressor}` : ''}${z.maxPoolPercent !== undefined ? `, max_pool_percent ${z.maxPoolPercent}` : ''}`,
     ...plan.borrows.flatMap((b) => [
@@ -85,8 +100,27 @@ export function desiredBorrowLines(plan: ModernPlan): string[] {
         : []),
     ]),
     ...(plan.mirrored ? [`mirror ${MD_DEVICE} active (raid1 over ${plan.borrows.length} namespaces)`] : []),
+    ...(encrypted ? [cryptLine(CRYPT_CIPHER, true, backing.replace(/ \(raid1 of .*/, ''))] : []),
     `swap on ${device}, label ${SWAP_LABEL}, priority ${SWAP_PRIORITY}`,
   ];
+}
+
+/** A block device by its kernel name, in the words of the lines: the mirror, a namespace by its
+ *  subsystem NQN, or the device itself. */
+function deviceWords(p: ModernProbe, name: string): string {
+  if (p.mdLinks.get(MD_DEVICE) === `/dev/${name}`) return `mirror ${MD_DEVICE}`;
+  const ns = p.blockDevices.find((b) => b.name === name);
+  return ns?.subsystem ? `namespace ${ns.subsystem}` : `/dev/${name}`;
+}
+
+/** Our dm-crypt mapping, when there is one. */
+export const ourCrypt = (p: ModernProbe) => p.crypt.find((c) => c.name === CRYPT_NAME);
+
+function actualCryptLines(p: ModernProbe): string[] {
+  const c = ourCrypt(p);
+  if (!c) return [];
+  if (c.target !== 'crypt') return [`${CRYPT_DEVICE} is a ${c.target || 'device-mapper'} device, not dm-crypt`];
+  return [cryptLine(c.cipher, c.discards, c.slaves.map((s) => deviceWords(p, s)).join(', ') || 'nothing')];
 }
 
 export function actualBorrowLines(p: ModernProbe, plan: ModernPlan, want?: KeyDigests): string[] {
@@ -117,16 +151,16 @@ export function actualBorrowLines(p: ModernProbe, plan: ModernPlan, want?: KeyDi
     .slice(4)
     .filter((m) => m && !m.endsWith('(F)')).length;
   if (mdLine) lines.push(`mirror ${MD_DEVICE} active (raid1 over ${members} namespaces)`);
-  for (const s of p.swaps.filter((x) => x.label === SWAP_LABEL)) {
-    const dev = s.device.replace('/dev/', '');
-    const ns = p.blockDevices.find((b) => b.name === dev);
-    const what =
-      mdNode && s.device === mdNode
-        ? `mirror ${MD_DEVICE} (raid1 of ${plan.borrows.length} namespaces)`
-        : ns
-          ? `namespace ${ns.subsystem}`
-          : s.device;
-    lines.push(`swap on ${what}, label ${s.label}, priority ${s.priority}`);
-  }
+  lines.push(...actualCryptLines(p));
+  for (const s of p.swaps.filter((x) => x.label === SWAP_LABEL))
+    lines.push(`swap on ${swapWords(p, plan, s.device)}, label ${s.label}, priority ${s.priority}`);
   return lines;
+}
+
+/** The device swap is on, in the words of the lines. */
+function swapWords(p: ModernProbe, plan: ModernPlan, device: string): string {
+  const crypt = ourCrypt(p);
+  if (crypt && device === `/dev/${crypt.dm}`) return `dm-crypt ${CRYPT_DEVICE}`;
+  const what = deviceWords(p, device.replace('/dev/', ''));
+  return what.startsWith('mirror ') ? `${what} (raid1 of ${plan.borrows.length} namespaces)` : what;
 }

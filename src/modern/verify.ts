@@ -3,9 +3,9 @@
  * pages this node keeps remotely, foreign pages it holds for others, zswap pages, and the
  * connection state of each (borrower, lender) pair.
  */
-import { MD_DEVICE, NQN_PREFIX, SWAP_LABEL, type ModernPlan } from './plan.ts';
+import { CRYPT_DEVICE, MD_DEVICE, NQN_PREFIX, SWAP_LABEL, type ModernPlan } from './plan.ts';
 import type { ModernProbe } from './probe.ts';
-import { actualBorrowLines, actualLendLines, desiredBorrowLines, desiredLendLines } from './state.ts';
+import { actualBorrowLines, actualLendLines, desiredBorrowLines, desiredLendLines, ourCrypt } from './state.ts';
 
 /** One check of a node, in the shape legacy verify's checks have (`Check` in ramster/verify.ts),
  *  declared here so the two domains stay apart; the CLI prints both alike. */
@@ -90,6 +90,52 @@ function borrowAuthCheck(b: ModernPlan['borrows'][number], p: ModernProbe): Chec
       );
 }
 
+const CLEAR_FIX =
+  'remove `encryption: none` from the inventory (dm-crypt is the default) and apply: the swap comes home (swapoff, refused when the node has too little room) and goes back encrypted';
+
+/** Whether this connection's pages leave encrypted: swap is on our dm-crypt mapping, and the
+ *  device under it is the connection's namespace or the mirror that holds it. */
+export function encryptedPath(
+  b: ModernPlan['borrows'][number],
+  p: ModernProbe,
+): { encrypted: boolean; evidence: string } {
+  const crypt = ourCrypt(p);
+  const swapped = crypt && p.swaps.some((s) => s.device === `/dev/${crypt.dm}` && s.label === SWAP_LABEL);
+  const ns = p.blockDevices.find((d) => d.subsystem === b.subsystem && !/c\d+n/.test(d.name))?.name;
+  if (crypt?.target !== 'crypt' || !swapped)
+    return { encrypted: false, evidence: `swap is not on ${CRYPT_DEVICE}${crypt ? ` (${crypt.target})` : ''}` };
+  const under = crypt.slaves[0] ?? '';
+  const md = p.mdLinks.get(MD_DEVICE)?.replace('/dev/', '');
+  const mdLine = p.mdstat.split('\n').find((l) => md && l.startsWith(`${md} :`)) ?? '';
+  const holds = !!ns && (under === ns || (under === md && new RegExp(` ${ns}\\[`).test(mdLine)));
+  return {
+    encrypted: holds,
+    evidence: `swap on ${CRYPT_DEVICE} (${crypt.cipher}) over ${under || 'nothing'}${holds ? '' : `, not over ${ns ?? 'this connection'}`}`,
+  };
+}
+
+/** Each connection's pages are ciphertext before they leave (encryption: dm-crypt). */
+function encryptionCheck(plan: ModernPlan, b: ModernPlan['borrows'][number], p: ModernProbe): Check {
+  const id = `encryption-${b.lender}`;
+  if (plan.encryption === 'none')
+    return warn(
+      id,
+      `${b.lenderHost} (node ${b.lender}): pages leave unencrypted`,
+      `encryption: none: swap pages cross the cluster network and sit in ${b.lenderHost}'s RAM in clear`,
+      CLEAR_FIX,
+    );
+  const e = encryptedPath(b, p);
+  const title = `pages to ${b.lenderHost} (node ${b.lender}) leave encrypted (dm-crypt, key made at boot)`;
+  return e.encrypted
+    ? pass(id, title, e.evidence)
+    : fail(
+        id,
+        title,
+        e.evidence,
+        'ramster-provision apply --tags borrow (or systemctl restart ramster-borrow.service)',
+      );
+}
+
 const missing = (want: string[], have: string[]) => want.filter((l) => !have.includes(l));
 
 export function verifyModernNode(plan: ModernPlan, p: ModernProbe): Check[] {
@@ -166,6 +212,7 @@ function borrowerChecks(plan: ModernPlan, p: ModernProbe): Check[] {
             connectionFix(b.lenderHost, b.address, b.port, c?.state),
           ),
       borrowAuthCheck(b, p),
+      encryptionCheck(plan, b, p),
     );
   }
   checks.push(swapCheck(plan, p), zswapCheck(p));
@@ -268,6 +315,8 @@ export interface ModernStatus {
   connections: Record<string, string>;
   /** Per lender: how the connection authenticated (`dhchap` both ways, `dhchap one way`, or `none`). */
   auth: Record<string, string>;
+  /** Per lender: whether its pages leave encrypted (`dm-crypt`) or not (`none`). */
+  encryption: Record<string, string>;
 }
 
 export function modernStatus(plan: ModernPlan, p: ModernProbe): ModernStatus {
@@ -278,9 +327,11 @@ export function modernStatus(plan: ModernPlan, p: ModernProbe): ModernStatus {
   const io = plan.borrows.map((b) => ioOf(p, b.subsystem));
   const connections: Record<string, string> = {};
   const auth: Record<string, string> = {};
+  const encryption: Record<string, string> = {};
   for (const b of plan.borrows) {
     const c = p.controllers.find((x) => x.subsystem === b.subsystem);
     connections[b.lenderHost] = c?.state ?? 'not connected';
+    encryption[b.lenderHost] = !c ? 'not connected' : encryptedPath(b, p).encrypted ? 'dm-crypt' : 'none';
     const k = c && p.auth.ctrlKeys.get(c.name);
     auth[b.lenderHost] = !c
       ? 'not connected'
@@ -308,6 +359,7 @@ export function modernStatus(plan: ModernPlan, p: ModernProbe): ModernStatus {
     remote_pages_written: io.reduce((s, x) => s + x.writtenPages, 0),
     connections,
     auth,
+    encryption,
   };
 }
 

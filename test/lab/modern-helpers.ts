@@ -31,7 +31,7 @@ export interface Workload {
 export async function startWorkload(
   lab: TestLab,
   node: string,
-  opts: { mib: number; holdS: number; memoryMaxMb: number; unit?: string },
+  opts: { mib: number; holdS: number; memoryMaxMb: number; unit?: string; markerHex?: string },
 ): Promise<Workload> {
   const unit = opts.unit ?? 'ramster-workload';
   const out = `/root/${unit}.out`;
@@ -45,10 +45,15 @@ export async function startWorkload(
   await onGuest(
     lab.state,
     node,
-    `systemd-run --unit=${unit} --collect -p MemoryMax=${opts.memoryMaxMb}M -p MemorySwapMax=8G -p StandardOutput=file:${out} -p StandardError=file:${out} python3 /root/memory-workload.py ${opts.mib} ${opts.holdS}`,
+    `systemd-run --unit=${unit} --collect -p MemoryMax=${opts.memoryMaxMb}M -p MemorySwapMax=8G -p StandardOutput=file:${out} -p StandardError=file:${out} python3 /root/memory-workload.py ${opts.mib} ${opts.holdS}${opts.markerHex ? ` ${hexOnly(opts.markerHex)}` : ''}`,
   );
   return { unit, out };
 }
+
+const hexOnly = (hex: string) => {
+  if (!/^[0-9a-f]+$/.test(hex)) throw new Error(`not a hex marker: ${hex}`);
+  return hex;
+};
 
 /** Polls the workload's output until `pattern` shows (or the unit ended without it). */
 export async function waitWorkload(
@@ -91,4 +96,86 @@ export async function modernStatusOf(
   const r = await cli(['status', '-i', inventory, '--json']);
   if (r.code !== 0) throw new Error(`status exit ${r.code}: ${r.stderr}`);
   return (JSON.parse(r.stdout) as { hosts: Record<string, ModernStatus & Record<string, unknown>> }).hosts;
+}
+
+export const CONFIDENTIALITY_PROBE = readFileSync(
+  join(REPO_ROOT, 'test', 'lab', 'fixtures', 'confidentiality-probe.py'),
+  'utf8',
+);
+
+export interface MarkerSeen {
+  /** KiB of the borrower's swap in use while its workload held the marked pages. */
+  swapUsedKb: number;
+  /** The lender's capture of the cluster link while they went out. */
+  capture: { frames: number; bytes: number; marker: number };
+  /** The lender's tmpfs file behind the borrower's namespace, while they were there. */
+  file: { bytes: number; marker: number };
+}
+
+const numbers = (text: string, re: RegExp, what: string) => {
+  const m = re.exec(text);
+  if (!m) throw new Error(`no ${re} in the ${what}:\n${text}`);
+  return m.slice(1).map(Number);
+};
+
+async function pollGuest(lab: TestLab, node: string, script: string, pattern: RegExp, timeoutMs: number) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const text = await onGuest(lab.state, node, script, labLimit(60_000));
+    if (pattern.test(text)) return text;
+    if (Date.now() > end) throw new Error(`${node}: no ${pattern} after ${timeoutMs / 1000}s:\n${text}`);
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
+/**
+ * A workload on the borrower writes pages carrying `markerHex` beyond its memory limit (so they
+ * go to remote swap) while the lender captures its cluster interface; then, with the pages still
+ * remote, the lender's capture and its tmpfs file are searched for the marker's bytes.
+ */
+export async function markerSeenByLender(
+  lab: TestLab,
+  o: { borrower: string; lender: string; lenderAddress: string; file: string; markerHex: string },
+): Promise<MarkerSeen> {
+  const out = '/root/sniff.out';
+  await onGuest(
+    lab.state,
+    o.lender,
+    `cat > /root/confidentiality-probe.py && rm -f ${out} && systemctl reset-failed ramster-sniff 2>/dev/null; true`,
+    labLimit(30_000),
+    CONFIDENTIALITY_PROBE,
+  );
+  await onGuest(
+    lab.state,
+    o.lender,
+    `systemd-run --unit=ramster-sniff --collect python3 /root/confidentiality-probe.py sniff ${o.lenderAddress} ${hexOnly(o.markerHex)} ${out}`,
+  );
+  await pollGuest(lab, o.lender, `cat ${out} 2>/dev/null; true`, /^capturing/m, labLimit(120_000));
+  const w = await startWorkload(lab, o.borrower, {
+    mib: 160,
+    holdS: 1800,
+    memoryMaxMb: 64,
+    unit: 'ramster-marker',
+    markerHex: o.markerHex,
+  });
+  try {
+    await waitWorkload(lab, o.borrower, w, /^written/m, labLimit(900_000));
+    const swapUsedKb = Number(
+      await onGuest(lab.state, o.borrower, "awk 'NR > 1 { s += $4 } END { print s + 0 }' /proc/swaps"),
+    );
+    await onGuest(lab.state, o.lender, 'systemctl stop ramster-sniff; true');
+    const sniffed = await pollGuest(lab, o.lender, `cat ${out}`, /^frames /m, labLimit(120_000));
+    const [frames, bytes, marker] = numbers(sniffed, /^frames (\d+) bytes (\d+) marker (\d+)/m, 'capture');
+    const scanned = await onGuest(
+      lab.state,
+      o.lender,
+      `python3 /root/confidentiality-probe.py file ${o.file} ${o.markerHex}`,
+      labLimit(600_000),
+    );
+    const [fileBytes, fileMarker] = numbers(scanned, /^bytes (\d+) marker (\d+)/m, 'file scan');
+    return { swapUsedKb, capture: { frames, bytes, marker }, file: { bytes: fileBytes, marker: fileMarker } };
+  } finally {
+    await onGuest(lab.state, o.borrower, `systemctl stop ${w.unit}; true`).catch(() => undefined);
+    await onGuest(lab.state, o.lender, 'systemctl stop ramster-sniff 2>/dev/null; true').catch(() => undefined);
+  }
 }

@@ -8,14 +8,17 @@
  * then the symmetric topology. On Debian 13 each pair authenticates with DH-HMAC-CHAP: a fourth
  * party claiming the borrower's host NQN without the keys is refused, and a key rotation goes
  * through on the live connection; on Debian 12 (no NVMe auth in 6.1) the lab says `auth: none`
- * and `auth: dhchap` is refused.
+ * and `auth: dhchap` is refused. Swap pages are encrypted on the borrower (dm-crypt, the default): a
+ * marked workload's pages are found neither in a capture of the cluster link nor in the lender's
+ * tmpfs file, and in a control run with `encryption: none` they are found in both.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { rebootGuest, guestOf } from '../../src/lab/index.ts';
 import { changedSteps, cli, cliJson, explain, hostOf } from './cli.ts';
 import { onGuest, type TestLab } from './helpers.ts';
 import { NETWORK_DOWN, ensurePersistentJournal, previousBootJournal } from './journal.ts';
-import { modernInventory, modernStatusOf, startWorkload, waitWorkload } from './modern-helpers.ts';
+import { markerSeenByLender, modernInventory, modernStatusOf, startWorkload, waitWorkload } from './modern-helpers.ts';
+import { randomBytes } from 'node:crypto';
 import { labSuite } from './suite.ts';
 import { labLimit } from '../helpers/machine.ts';
 import { dhchapKeyProblem, generateDhchapKey } from '../../src/modern/auth.ts';
@@ -37,6 +40,8 @@ describe.each(DISTROS)('modern backend on a two-node lab (Debian %s)', (distro) 
   const timings = suite.timings;
   let lab: TestLab;
   let inventory: string;
+  /** The settings of `inventory` (the rotation changes them on Debian 13). */
+  let settings: Record<string, unknown> = SETTINGS;
   /** Everything the first apply printed (human text on stderr, the --json document on stdout). */
   let applyOutput = '';
 
@@ -81,7 +86,7 @@ describe.each(DISTROS)('modern backend on a two-node lab (Debian %s)', (distro) 
       applyOutput += verify.stdout + verify.stderr;
       expect(verify.stdout).toMatch(/PASS {2}connected to node2 \(node 1, 10\.99\.0\.12:4420\)/);
       expect(verify.stdout).toMatch(
-        /PASS {2}swap on remote RAM, before any local swap {2}\[\/dev\/nvme\dn1 priority 32767/,
+        /PASS {2}swap on remote RAM, before any local swap {2}\[\/dev\/dm-\d+ priority 32767/,
       );
       const again = await cliJson(['apply', '-i', inventory], labLimit(600_000));
       expect(again.code, explain(again)).toBe(0);
@@ -223,6 +228,7 @@ describe.each(DISTROS)('modern backend on a two-node lab (Debian %s)', (distro) 
         ).toEqual([]);
       // the cases below run on the rotated keys
       inventory = rotated;
+      settings = { ...SETTINGS, auth_rotation: 1 };
     }),
     labLimit(1_800_000),
   );
@@ -245,6 +251,73 @@ describe.each(DISTROS)('modern backend on a two-node lab (Debian %s)', (distro) 
       expect((await onGuest(lab.state, LENDER, 'ls /etc/ramster/auth 2>/dev/null | wc -l')).trim()).toBe('0');
     }),
     labLimit(900_000),
+  );
+
+  it(
+    "confidentiality: with dm-crypt (the default) a marked workload in remote swap is in neither a capture of the cluster link nor the lender's tmpfs file, and its key in no output or file; a control run with encryption: none finds it in both; back to dm-crypt with a new key",
+    timings.timed('confidentiality', async () => {
+      const seen = (markerHex: string) =>
+        markerSeenByLender(lab, {
+          borrower: BORROWER,
+          lender: LENDER,
+          lenderAddress: '10.99.0.12',
+          file: '/run/ramster-lend/node0.img',
+          markerHex,
+        });
+      const verify = await cli(['verify', '-i', inventory]);
+      expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+      expect(verify.stdout).toMatch(
+        /PASS {2}pages to node2 \(node 1\) leave encrypted \(dm-crypt, key made at boot\) {2}\[swap on \/dev\/mapper\/ramster-swap-crypt \(aes-xts-plain64\) over nvme\dn1\]/,
+      );
+      const status = await cli(['status', '-i', inventory, '--json']);
+      expect(JSON.parse(status.stdout).hosts[BORROWER].encryption).toBe('node2 dm-crypt');
+      // the key: 64 random bytes in the kernel only (read here with --showkeys, for this check)
+      const table = `dmsetup table --showkeys ramster-swap-crypt | awk '{ print $5 }'`;
+      const key = (await onGuest(lab.state, BORROWER, table)).trim();
+      expect(key).toMatch(/^[0-9a-f]{128}$/);
+      for (const text of [applyOutput, verify.stdout + verify.stderr, status.stdout + status.stderr])
+        expect(text.includes(key.slice(0, 32)), 'the dm-crypt key in the tool output').toBe(false);
+      const leaks = await onGuest(
+        lab.state,
+        BORROWER,
+        `${table} > /run/k; dmsetup table ramster-swap-crypt | grep -cF -f /run/k; journalctl -b -o cat --no-pager | grep -cF -f /run/k; grep -rlF -f /run/k /etc /var/lib /var/log /root 2>/dev/null; rm -f /run/k; true`,
+        labLimit(300_000),
+      );
+      expect(leaks.trim(), 'the key in dmsetup table, the journal or a file').toBe('0\n0');
+
+      const encrypted = await seen(randomBytes(24).toString('hex'));
+      console.log('confidentiality, dm-crypt:', JSON.stringify(encrypted));
+      expect(encrypted.swapUsedKb, JSON.stringify(encrypted)).toBeGreaterThan(32 * 1024);
+      expect(encrypted.capture.bytes, JSON.stringify(encrypted)).toBeGreaterThan(32 << 20);
+      expect(encrypted.file.bytes, JSON.stringify(encrypted)).toBeGreaterThan(32 << 20);
+      expect(encrypted.capture.marker, 'frames with the marker on the cluster link').toBe(0);
+      expect(encrypted.file.marker, "the marker in the lender's tmpfs file").toBe(0);
+
+      // the control: the same run in clear finds the marker in both (so the searches can fail)
+      const clear = modernInventory(lab, 'clear', { ...settings, encryption: 'none' });
+      const toClear = await cliJson(['apply', '-i', clear], labLimit(900_000));
+      expect(toClear.code, explain(toClear)).toBe(0);
+      expect(changedSteps(hostOf(toClear.result, BORROWER)).map((x) => x.type)).toContain('modern_borrow');
+      const warned = await cli(['verify', '-i', clear]);
+      expect(warned.code, warned.stdout + warned.stderr).toBe(0);
+      expect(warned.stdout).toMatch(/WARN {2}node2 \(node 1\): pages leave unencrypted/);
+      expect((await modernStatusOf(clear))[BORROWER].encryption).toBe('node2 none');
+      const control = await seen(randomBytes(24).toString('hex'));
+      console.log('confidentiality, encryption none:', JSON.stringify(control));
+      expect(control.capture.marker, JSON.stringify(control)).toBeGreaterThan(0);
+      expect(control.file.marker, JSON.stringify(control)).toBeGreaterThan(0);
+
+      // back to dm-crypt: the swap comes home, and goes out again under a new key
+      const back = await cliJson(['apply', '-i', inventory], labLimit(900_000));
+      expect(back.code, explain(back)).toBe(0);
+      const again = await cli(['verify', '-i', inventory]);
+      expect(again.code, again.stdout + again.stderr).toBe(0);
+      expect(again.stdout).toMatch(/PASS {2}pages to node2 \(node 1\) leave encrypted/);
+      const newKey = (await onGuest(lab.state, BORROWER, table)).trim();
+      expect(newKey).toMatch(/^[0-9a-f]{128}$/);
+      expect(newKey === key, 'the same key after the mapping was made again').toBe(false);
+    }),
+    labLimit(2_400_000),
   );
 
   it(

@@ -236,6 +236,7 @@ all:
       lendMb: 512,
       auth: 'dhchap',
       authRotation: 0,
+      encryption: 'dm-crypt',
     });
     const sym = cluster('        backend: modern\n        topology: symmetric\n        replicas: 2', [0, 1, 2, 3])
       .clusters[0];
@@ -325,6 +326,7 @@ all:
           zswapCompressor: 'lz4',
           auth: 'dhchap',
           authRotation: 0,
+          encryption: 'dm-crypt',
         },
         nodes,
         node: nodes[0],

@@ -32,7 +32,7 @@ const STAGES: [string, string[]][] = [
 /** The modern backend's play (the third), likewise. */
 const MODERN_STAGES: [string, string[]][] = [
   ['kmod', ['file', 'file', 'file']],
-  ['tools', ['package', 'file', 'file', 'file']],
+  ['tools', ['package', 'package', 'file', 'file', 'file']],
   ['conf', ['modern_conf']],
   ['lend', ['modern_lend', 'service']],
   ['borrow', ['modern_borrow', 'service']],
@@ -224,7 +224,9 @@ describe('site.yaml on two folder nodes of a modern cluster (what an image build
       join(dir, 'inv.yaml'),
       twoFolderNodes(
         dir,
-        '{cluster: ramster, topology: one-way, backend: modern, lend_mb: 512, zswap_compressor: lz4}',
+        // encryption: none: dmsetup's package step needs a package manager, which these folder
+        // nodes do not have (an image build's chroot does)
+        '{cluster: ramster, topology: one-way, backend: modern, lend_mb: 512, zswap_compressor: lz4, encryption: none}',
       ),
     );
   const opts = (apply: boolean) => ({ apply, forks: 4, connect: { acceptNewHostKeys: false, connectTimeoutMs: 1000 } });

@@ -123,6 +123,7 @@ function modernRow(m: ReturnType<typeof modernStatus>): Record<string, string | 
     zswap_written_back: m.zswap_written_back_pages,
     connections: joined(m.connections),
     auth: joined(m.auth),
+    encryption: joined(m.encryption),
   };
 }
 

@@ -37,10 +37,7 @@ export async function reconcileLive(ctx: StepContext, plan: ModernPlan, side: Li
     parseModernProbe(await probeFrames(ctx.t, MODERN_PROBE_SCRIPT, 'read the modern backend state', ctx.timeoutMs));
   const first = await readProbe();
   const missing = modulesNeeded(plan, side.side).filter((m) => !first.available.includes(m));
-  if (missing.length)
-    throw new Error(
-      `kernel ${first.kernel || '(unknown)'} on ${ctx.host} has no ${missing.join(', ')} module: the modern backend needs NVMe over TCP (CONFIG_NVME_TCP, CONFIG_NVME_TARGET_TCP)${missing.includes('raid1') ? ' and md RAID1 (CONFIG_MD_RAID1) for replicas: 2' : ''}; install the distribution kernel's modules package (Debian: linux-image-amd64) or build them`,
-    );
+  if (missing.length) throw new Error(missingModules(first.kernel, ctx.host, missing));
   const refusal = authRefusal(plan, first, ctx.host, side.side);
   if (refusal) throw new Error(refusal);
   // the pair's key files (auth: dhchap) before the live state: the lender's keys are made or
@@ -67,4 +64,16 @@ export async function reconcileLive(ctx: StepContext, plan: ModernPlan, side: Li
       `${side.command} ran, but the ${side.what} still differ from the plan (- found, + planned):\n${left}`,
     );
   return { action, summary, diff };
+}
+
+/** The refusal when the kernel lacks a module the plan needs, naming what each is for. */
+function missingModules(kernel: string, host: string, missing: string[]): string {
+  const why = [
+    'the modern backend needs NVMe over TCP (CONFIG_NVME_TCP, CONFIG_NVME_TARGET_TCP)',
+    ...(missing.includes('raid1') ? ['md RAID1 (CONFIG_MD_RAID1) for replicas: 2'] : []),
+    ...(missing.includes('dm-crypt')
+      ? ['dm-crypt (CONFIG_DM_CRYPT) for encryption: dm-crypt, or `encryption: none`']
+      : []),
+  ];
+  return `kernel ${kernel || '(unknown)'} on ${host} has no ${missing.join(', ')} module: ${why.join(' and ')}; install the distribution kernel's modules package (Debian: linux-image-amd64) or build them`;
 }

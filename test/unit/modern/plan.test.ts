@@ -83,7 +83,11 @@ describe('modern plan', () => {
       [2, true, true],
     ]);
     expect(planOf(c, 2).lends.map((l) => l.borrower)).toEqual([1]);
-    expect(modulesNeeded(p1, 'borrow')).toEqual(['nvme-tcp', 'raid1']);
+    expect(modulesNeeded(p1, 'borrow')).toEqual(['nvme-tcp', 'raid1', 'dm-crypt']);
+    expect(modulesNeeded(planOf(cluster(3, 'ram-server', { replicas: 2, encryption: 'none' }), 1), 'borrow')).toEqual([
+      'nvme-tcp',
+      'raid1',
+    ]);
     expect(modulesNeeded(planOf(c, 0), 'lend')).toEqual(['nvmet', 'nvmet-tcp']);
     expect(modulesNeeded(planOf(c, 0), 'borrow')).toEqual([]);
   });
@@ -104,6 +108,15 @@ describe('modern plan', () => {
       `borrow 1 ${subsystemNqn('lab', 1, 0)} ${hostNqn('lab', 0)} 10.99.0.11 4420 -1 - /etc/ramster/auth/lab-node1-to-node0.keys`,
       'swap ramster-remote 32767 namespace',
       'zswap - -',
+      // encryption: dm-crypt (the default): the swap sits on the mapping over that device
+      'crypt ramster-swap-crypt aes-xts-plain64',
     ]);
+    const clear = renderModernConf(planOf(cluster(2, 'one-way', { encryption: 'none' }), 0));
+    expect(clear).not.toMatch(/^crypt /m);
+    // with replicas 2 the mapping is over the mirror, whose record comes first
+    const mirrored = renderModernConf(planOf(cluster(3, 'ram-server', { replicas: 2 }), 1));
+    expect(mirrored).toMatch(
+      /^swap ramster-remote 32767 \/dev\/md\/ramster-swap\nzswap - -\ncrypt ramster-swap-crypt aes-xts-plain64$/m,
+    );
   });
 });
