@@ -108,10 +108,43 @@ function leftOver(c: DrainCheck): string[] {
   ];
 }
 
-async function releaseOne(ctx: StepContext, b: Borrow, reserveMb: number): Promise<Change> {
-  const c = await drainCheck(ctx, b);
-  const refusal = drainRefusal(c, ctx.host, b.lenderHost, reserveMb);
+/** A borrow of a drained lender and what drain-check read for it. */
+type Checked = { b: Borrow; c: DrainCheck };
+
+/** drain-check for each drained lender, and the first reason to refuse (none: all clear). */
+async function checkAll(
+  ctx: StepContext,
+  borrows: Borrow[],
+  reserveMb: number,
+): Promise<{ checked: Checked[]; refusal?: string }> {
+  const checked: Checked[] = [];
+  try {
+    for (const b of borrows) {
+      const c = await drainCheck(ctx, b);
+      const refusal = drainRefusal(c, ctx.host, b.lenderHost, reserveMb);
+      if (refusal) return { checked, refusal };
+      checked.push({ b, c });
+    }
+  } catch (e) {
+    return { checked, refusal: e instanceof Error ? e.message : String(e) };
+  }
+  return { checked };
+}
+
+/** Every borrower of the run says whether it may drain (a cluster exchange): one refusal and no
+ *  borrower changes anything, so a drain is all or nothing. Throws this host's reason, or the
+ *  others'. */
+async function allOrNothing(ctx: StepContext, refusal: string | undefined): Promise<void> {
+  const verdicts = (await ctx.cluster?.exchange<string>('drain-refusals', refusal ?? '')) ?? new Map<string, string>();
   if (refusal) throw new Error(refusal);
+  const others = [...verdicts].filter(([h, v]) => h !== ctx.host && v);
+  if (others.length)
+    throw new Error(
+      `not drained: ${others.map(([h]) => h).join(', ')} refused (see its step), and a drain is all or nothing: nothing was changed on ${ctx.host}`,
+    );
+}
+
+async function releaseOne(ctx: StepContext, { b, c }: Checked, reserveMb: number): Promise<Change> {
   if (!c.controllers.length && !c.swaps.length && !c.mirrors.length) return noChange(drainSummary(c, b.lenderHost));
   const change: Change = { action: 'delete', summary: drainSummary(c, b.lenderHost) };
   if (!ctx.apply) return change;
@@ -149,12 +182,15 @@ export const modernReleaseStep = defineStep<ReleaseArgs>()({
     const image = refuseImage(ctx);
     if (image) return image;
     const plan = hostModernPlan(ctx);
+    const reserveMb = args.reserve_mb ?? DEFAULT_RESERVE_MB;
     const borrows = plan.borrows.filter((b) => args.lenders.includes(b.lenderHost));
+    const { checked, refusal } = await checkAll(ctx, borrows, reserveMb);
+    await allOrNothing(ctx, refusal); // every host of the play comes here, borrower or not
     if (!borrows.length) return noChange(`borrows nothing from ${args.lenders.join(', ')}`);
     const changes: Change[] = [];
-    for (const b of borrows) {
-      changes.push(await releaseOne(ctx, b, args.reserve_mb ?? DEFAULT_RESERVE_MB));
-      ctx.cluster?.share?.set(releasedKey(b.lenderHost, ctx.host), true);
+    for (const one of checked) {
+      changes.push(await releaseOne(ctx, one, reserveMb));
+      ctx.cluster?.share?.set(releasedKey(one.b.lenderHost, ctx.host), true);
     }
     return merged(changes);
   },
