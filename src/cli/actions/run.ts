@@ -30,7 +30,7 @@ export async function execute(
   const human = o.json ? process.stderr : process.stdout;
   const st = makeStyle(human, !o.color);
   const { hosts, playHosts } = selectHosts(inv, pb, o.limit);
-  checkReferences(inv, pb, playHosts);
+  checkReferences(inv, pb, playHosts, vars);
   // listr2 is loaded only for a terminal: pipes and CI get plain lines.
   const progress =
     human.isTTY && !o.json
