@@ -1,5 +1,4 @@
-import { CommanderError, Option, type Command } from 'commander';
-import { EXIT } from '../engine/result.ts';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEFAULT_RESERVE_MB } from '../modern/drain.ts';
 import type { DrainFlags } from './actions/drain.ts';
 import { hostOptions, positiveInt } from './flags.ts';
@@ -35,7 +34,7 @@ keeps lending), 4 unreachable, 5 both, 130 interrupted.`;
 export function nonNegativeInt(v: string): number {
   const n = Number(v);
   if (!/^\d+$/.test(v) || !Number.isSafeInteger(n))
-    throw new CommanderError(EXIT.ERROR, 'invalid', `expected a whole number of MiB (0 or more), got '${v}'`);
+    throw new InvalidArgumentError(`expected a whole number of MiB (0 or more), got '${v}'`);
   return n;
 }
 
