@@ -2,7 +2,6 @@
 // actions never import main.ts (which imports them).
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { ReadOptions } from '../engine/readhosts.ts';
-import { EXIT } from '../engine/result.ts';
 
 /** What hostOptions() parses. */
 export interface HostFlags {
