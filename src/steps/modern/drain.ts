@@ -151,11 +151,12 @@ async function releaseOne(ctx: StepContext, { b, c }: Checked, reserveMb: number
   const out = await runDrain(ctx, b, c, reserveMb);
   const left = leftOver(await drainCheck(ctx, b));
   if (left.length) throw new Error(`${SCRIPT} drain ${b.lender} ran on ${ctx.host}, but ${left.join(', ')}`);
-  const last = out.trim().split('\n').filter(Boolean);
-  return {
-    ...change,
-    summary: `${change.summary}${last.length ? ` — ${last[last.length - 1].replace(/^ramster-modern: /, '')}` : ''}`,
-  };
+  // what was done, as the script says it: "swap off /dev/nvme0n1: 400 MiB home in 12 s", "mirror ..."
+  const done = out
+    .split('\n')
+    .map((l) => l.replace(/^ramster-modern: /, '').trim())
+    .filter((l) => /^(swap off |mirror )/.test(l));
+  return { ...change, summary: `${change.summary}${done.length ? ` — ${done.join('; ')}` : ''}` };
 }
 
 /** The merged change of several lenders' drains (one line each). */
