@@ -1,8 +1,7 @@
 // Flags shared by the subcommands, and the type the actions receive: its own module, so the
 // actions never import main.ts (which imports them).
-import { CommanderError, Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { ReadOptions } from '../engine/readhosts.ts';
-import { EXIT } from '../engine/result.ts';
 
 /** What hostOptions() parses. */
 export interface HostFlags {
@@ -38,8 +37,9 @@ export function hostOptions(cmd: Command): Command {
 
 export function positiveInt(v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1)
-    throw new CommanderError(EXIT.ERROR, 'invalid', `expected a positive integer, got '${v}'`);
+  // InvalidArgumentError: commander prints it with the option's name (a CommanderError thrown
+  // here ended the run with exit 1 and no message)
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got '${v}'`);
   return n;
 }
 

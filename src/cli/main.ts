@@ -7,6 +7,7 @@ import { registerFacts } from './facts.ts';
 import { registerLab } from './lab.ts';
 import { registerImage } from './image.ts';
 import { registerVerify } from './verify.ts';
+import { registerDrain } from './drain.ts';
 
 export const EXIT_CODES_HELP = `
 Exit codes:
@@ -37,6 +38,7 @@ Examples:
   $ ramster-provision apply -i inventory.yaml --tags conf     # one stage only
   $ ramster-provision apply -i inventory.yaml --check --diff  # same as plan
   $ ramster-provision facts -i inventory.yaml --limit node1
+  $ ramster-provision drain -i inventory.yaml --limit node2   # before rebooting a lender
 ${EXIT_CODES_HELP}
 
 Environment: NO_COLOR disables colour; RAMSTER_DEBUG=1 prints stack traces of internal errors.`,
@@ -45,6 +47,7 @@ Environment: NO_COLOR disables colour; RAMSTER_DEBUG=1 prints stack traces of in
   registerRunCommands(program, setCode);
   registerFacts(program, setCode);
   registerVerify(program, setCode);
+  registerDrain(program, setCode);
   registerLab(program, setCode);
   registerImage(program, setCode);
   return program;

@@ -32,6 +32,8 @@ export interface HostRunContext {
   stepTimeoutMs?: number;
   lockWaitMs?: number;
   breakLock?: boolean;
+  /** Variables over the inventory's and the plays' (RunOptions.vars). */
+  vars?: Record<string, unknown>;
   barriers: Barriers;
   /** Per cluster, in memory for this run: ClusterPeers.share. */
   shares: Map<string, Map<string, unknown>>;
@@ -161,8 +163,9 @@ async function runPlay(run: HostRun, play: Play, pi: number): Promise<boolean> {
     play,
     pi,
     members: cluster ? rc.playHosts[pi].filter((n) => cluster.nodes.some((c) => c.host === n)) : [],
-    // Play vars are defaults: the inventory (all < groups < host) overrides them.
-    vars: () => ({ ...play.vars, ...inventoryTemplateVars(rc.inv, h.name), facts }),
+    // Play vars are defaults: the inventory (all < groups < host) overrides them, and the run's own
+    // (RunOptions.vars) override both.
+    vars: () => ({ ...play.vars, ...inventoryTemplateVars(rc.inv, h.name), ...rc.vars, facts }),
     notified: new Set<string>(pending[play.name] ?? []),
     planned: [],
   };

@@ -12,13 +12,19 @@ const TAG = /\{\{\s*([A-Za-z_][\w-]*(?:\.[\w-]+)*)\s*(?:\|\s*quote\s*)?\}\}/g;
 
 /** Every `{{ name }}` and `when:` name a step uses must exist for every host it runs on;
  *  checked before anything runs, so all such mistakes are reported at once. Facts exist
- *  only at run time: their names are known, their values are not needed here. */
-export function checkReferences(inv: Inventory, pb: Playbook, playHosts: string[][]): void {
+ *  only at run time: their names are known, their values are not needed here. `runVars`: the
+ *  run's own variables (RunOptions.vars). */
+export function checkReferences(
+  inv: Inventory,
+  pb: Playbook,
+  playHosts: string[][],
+  runVars: Record<string, unknown> = {},
+): void {
   const found = new Map<string, { d: Diagnostic; hosts: string[] }>();
   const facts = parseFacts(new Frames([]));
   pb.plays.forEach((play, pi) => {
     for (const host of playHosts[pi]) {
-      const vars = { ...play.vars, ...inventoryTemplateVars(inv, host), facts };
+      const vars = { ...play.vars, ...inventoryTemplateVars(inv, host), ...runVars, facts };
       for (const spec of [...play.steps, ...play.handlers]) {
         for (const name of referencedNames(spec)) {
           if (hasVar(vars, name.name)) continue;

@@ -27,6 +27,8 @@ export interface RunOptions {
   /** Told every secret a step makes or reads while running (StepContext.secret): the caller's
    *  redactor hides it from then on. */
   secret?: (value: string) => void;
+  /** Variables over the inventory's and the plays' (a command's own, e.g. drain's lenders). */
+  vars?: Record<string, unknown>;
   /** Replaces how transports are opened (image builds pass a chroot). */
   open?: (h: HostEntry) => Promise<Transport>;
 }
@@ -98,6 +100,7 @@ export async function runPlaybook(inv: Inventory, pb: Playbook, opts: RunOptions
             stepTimeoutMs: opts.stepTimeoutMs,
             lockWaitMs: opts.lockWaitMs,
             breakLock: opts.breakLock,
+            vars: opts.vars,
             barriers,
             shares,
             secret,

@@ -2,10 +2,12 @@ import { probe } from '../transport/fileops.ts';
 import { HostKeyError, isReconnectable, type ExecResult, type Transport } from '../transport/types.ts';
 import { defineStep } from './types.ts';
 import { commandFailed } from '../shell.ts';
+import { LENT_EXPORTS_SCRIPT, parseLentExports, rebootRefusal } from '../modern/drain.ts';
 
 export type RebootArgs = {
   timeout_s?: number;
   connect_timeout_s?: number;
+  ignore_lent_ram?: boolean;
 };
 
 const BOOT_ID = 'cat /proc/sys/kernel/random/boot_id';
@@ -20,7 +22,8 @@ const TRIGGER = [
 
 export const rebootStep = defineStep<RebootArgs>()({
   name: 'reboot',
-  description: 'Reboots the host over SSH and waits until it answers with a new boot_id.',
+  description:
+    "Reboots the host over SSH and waits until it answers with a new boot_id. Refused on a host that lends RAM (modern backend: live nvmet exports) until `ramster-provision drain` brought its borrowers' pages home.",
   argsSchema: {
     type: 'object',
     additionalProperties: false,
@@ -35,11 +38,19 @@ export const rebootStep = defineStep<RebootArgs>()({
         exclusiveMinimum: 0,
         description: 'Timeout of each connection attempt while waiting (default 10).',
       },
+      ignore_lent_ram: {
+        type: 'boolean',
+        description:
+          'Reboot a host that lends RAM to borrowers (modern backend) without draining it first: their pages there are lost. Default false: refused, naming `ramster-provision drain`.',
+      },
     },
   },
   async checkApply(args, ctx) {
     refuseLocal(ctx.t);
-    const oldId = (await probe(ctx.t, BOOT_ID, 'read boot_id', ctx.timeoutMs)).trim();
+    const out = await probe(ctx.t, `${BOOT_ID}\n${LENT_EXPORTS_SCRIPT}`, 'read boot_id', ctx.timeoutMs);
+    const oldId = out.split('\n')[0].trim();
+    const lent = args.ignore_lent_ram ? undefined : rebootRefusal(ctx.host, parseLentExports(out));
+    if (lent) throw new Error(lent);
     if (!oldId) throw new Error(`${ctx.t.target} returned an empty boot_id; cannot tell when the reboot has happened`);
     const change = { action: 'run' as const, summary: `reboot (boot_id ${oldId})` };
     if (!ctx.apply) return change;

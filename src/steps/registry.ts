@@ -4,6 +4,7 @@ import { fileStep } from './file.ts';
 import { lineInFileStep } from './lineinfile.ts';
 import { modernBorrowStep } from './modern/borrow.ts';
 import { modernConfStep } from './modern/conf.ts';
+import { modernReleaseStep, modernUnlendStep } from './modern/drain.ts';
 import { modernLendStep } from './modern/lend.ts';
 import { modernVerifyStep } from './modern/verify.ts';
 import { mountStep } from './mount.ts';
@@ -52,7 +53,14 @@ const ramster = [
   verifyStep,
 ];
 // The modern backend: zswap + swap on another node's RAM over NVMe/TCP (playbooks/site.yaml).
-const modern = [modernConfStep, modernLendStep, modernBorrowStep, modernVerifyStep];
+const modern = [
+  modernConfStep,
+  modernLendStep,
+  modernBorrowStep,
+  modernVerifyStep,
+  modernReleaseStep,
+  modernUnlendStep,
+];
 const all: StepType[] = [...generic, ...ramster, ...modern];
 
 /** Every step type by name. A new step type is one file plus one entry here. */

@@ -19,12 +19,18 @@ export interface RunFlags extends HostFlags {
   diff?: boolean;
 }
 
-export async function execute(playbookFile: string, o: RunFlags, apply: boolean): Promise<number> {
+/** Runs a playbook (plan, apply, and drain's own playbook with `vars`, see RunOptions.vars). */
+export async function execute(
+  playbookFile: string,
+  o: RunFlags,
+  apply: boolean,
+  vars?: Record<string, unknown>,
+): Promise<number> {
   const [inv, pb] = await Promise.all([loadInventory(o.inventory), loadPlaybook(playbookFile)]);
   const human = o.json ? process.stderr : process.stdout;
   const st = makeStyle(human, !o.color);
   const { hosts, playHosts } = selectHosts(inv, pb, o.limit);
-  checkReferences(inv, pb, playHosts);
+  checkReferences(inv, pb, playHosts, vars);
   // listr2 is loaded only for a terminal: pipes and CI get plain lines.
   const progress =
     human.isTTY && !o.json
@@ -49,6 +55,7 @@ export async function execute(playbookFile: string, o: RunFlags, apply: boolean)
       stepTimeoutMs: o.stepTimeout ? o.stepTimeout * 1000 : undefined,
       lockWaitMs: o.lockWait ? o.lockWait * 1000 : undefined,
       breakLock: o.breakLock,
+      vars,
       connect: {
         knownHostsFile: o.knownHosts,
         acceptNewHostKeys: o.acceptNewHostKeys,
