@@ -16,7 +16,7 @@ import {
 import type { Borrow, ModernPlan } from '../../modern/plan.ts';
 import { MODERN_PROBE_SCRIPT, parseModernProbe } from '../../modern/probe.ts';
 import { commandFailed, shq } from '../../shell.ts';
-import { probe, readOnly, run } from '../../transport/fileops.ts';
+import { probeFrames, readOnly, run } from '../../transport/fileops.ts';
 import { isImageTarget } from '../../transport/types.ts';
 import { type Change, defineStep, noChange, type StepContext } from '../types.ts';
 import { hostModernPlan } from './plan.ts';
@@ -224,7 +224,7 @@ export const modernUnlendStep = defineStep<UnlendArgs>()({
     const lends = unlendTargets(ctx, hostModernPlan(ctx));
     const exported = async () =>
       parseModernProbe(
-        await probe(ctx.t, MODERN_PROBE_SCRIPT, 'read the modern backend state', ctx.timeoutMs),
+        await probeFrames(ctx.t, MODERN_PROBE_SCRIPT, 'read the modern backend state', ctx.timeoutMs),
       ).subsystems.map((s) => s.name);
     const before = await exported();
     const targets = lends.filter((l) => before.includes(l.subsystem));

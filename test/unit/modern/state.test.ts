@@ -185,7 +185,9 @@ describe('modern encryption (dm-crypt under the swap)', () => {
     expect(actualBorrowLines(parseModernProbe(fixtureFrames(encryptedText)), encryptedPlan)).toEqual(want);
     // a node swapping in clear differs from that plan (apply switches it), and the other way round
     expect(actualBorrowLines(parseModernProbe(fixtureFrames(borrowerText)), encryptedPlan)).not.toEqual(want);
-    expect(actualBorrowLines(parseModernProbe(fixtureFrames(encryptedText)), borrower)).not.toEqual(desiredBorrowLines(borrower));
+    expect(actualBorrowLines(parseModernProbe(fixtureFrames(encryptedText)), borrower)).not.toEqual(
+      desiredBorrowLines(borrower),
+    );
   });
 
   it('with replicas 2 the mapping sits over the mirror', () => {
@@ -221,7 +223,10 @@ describe('modern encryption (dm-crypt under the swap)', () => {
     expect(clear.status).toBe('fail');
     expect(clear.evidence).toBe('swap is not on /dev/mapper/ramster-swap-crypt');
     // a mapping over some other device does not protect this connection
-    const elsewhere = check(encryptedPlan, parseModernProbe(fixtureFrames(encryptedText.replace('nvme0n1, crypt', 'sda, crypt'))));
+    const elsewhere = check(
+      encryptedPlan,
+      parseModernProbe(fixtureFrames(encryptedText.replace('nvme0n1, crypt', 'sda, crypt'))),
+    );
     expect(elsewhere.status).toBe('fail');
     expect(elsewhere.evidence).toMatch(/over sda, not over nvme0n1$/);
     const none = check(borrower, parseModernProbe(fixtureFrames(borrowerText)));
