@@ -4,6 +4,7 @@
  * with `replicas: 2`, its RAID1 leg failed and removed), then disconnects; the lender then stops
  * lending to it. What `ramster-modern drain-check <lender>` reports is parsed and judged here.
  */
+import { bodyLines, type Frames } from '../frame.ts';
 import { type Backend, borrowersOf, type ClusterShape } from '../cluster/model.ts';
 import { NQN_PREFIX } from './plan.ts';
 
@@ -146,15 +147,16 @@ export function swapoffProgress(device: string, totalKb: number, usedKb: number,
   return `swapoff ${device}: ${mib(usedKb)} of ${mib(totalKb)} MiB still out, ${done}% home (${seconds} s)`;
 }
 
-/** Our live nvmet exports on a host, one subsystem NQN a line (read-only; none: not lending). */
-export const LENT_EXPORTS_SCRIPT = `for s in /sys/kernel/config/nvmet/subsystems/${NQN_PREFIX}*; do [ -d "$s" ] && echo "@lends \${s##*/}"; done; true`;
+/** Our live nvmet exports on a host, one subsystem NQN a line in frame `lends` (read-only;
+ *  none: not lending). */
+export const LENT_EXPORTS_SCRIPT = `rp_frame lends
+for s in /sys/kernel/config/nvmet/subsystems/${NQN_PREFIX}*; do [ -d "$s" ] && echo "\${s##*/}"; done; true`;
 
-/** The subsystems in LENT_EXPORTS_SCRIPT's output. */
-export const parseLentExports = (out: string): string[] =>
-  out
-    .split('\n')
-    .filter((l) => l.startsWith('@lends '))
-    .map((l) => l.slice(7).trim());
+/** The subsystems in LENT_EXPORTS_SCRIPT's frames. */
+export const parseLentExports = (f: Frames): string[] =>
+  bodyLines(f.body('lends'))
+    .map((l) => l.trim())
+    .filter(Boolean);
 
 /** Why rebooting a host that lends RAM is refused (its borrowers' pages live in its tmpfs and
  *  are lost with one copy), or undefined when it lends nothing. */

@@ -1,4 +1,4 @@
-import { probe } from '../transport/fileops.ts';
+import { probe, probeFrames } from '../transport/fileops.ts';
 import { HostKeyError, isReconnectable, type ExecResult, type Transport } from '../transport/types.ts';
 import { defineStep } from './types.ts';
 import { commandFailed } from '../shell.ts';
@@ -47,10 +47,12 @@ export const rebootStep = defineStep<RebootArgs>()({
   },
   async checkApply(args, ctx) {
     refuseLocal(ctx.t);
-    const out = await probe(ctx.t, `${BOOT_ID}\n${LENT_EXPORTS_SCRIPT}`, 'read boot_id', ctx.timeoutMs);
-    const oldId = out.split('\n')[0].trim();
-    const lent = args.ignore_lent_ram ? undefined : rebootRefusal(ctx.host, parseLentExports(out));
-    if (lent) throw new Error(lent);
+    if (!args.ignore_lent_ram) {
+      const exports = await probeFrames(ctx.t, LENT_EXPORTS_SCRIPT, 'read the nvmet exports', ctx.timeoutMs);
+      const lent = rebootRefusal(ctx.host, parseLentExports(exports));
+      if (lent) throw new Error(lent);
+    }
+    const oldId = (await probe(ctx.t, BOOT_ID, 'read boot_id', ctx.timeoutMs)).trim();
     if (!oldId) throw new Error(`${ctx.t.target} returned an empty boot_id; cannot tell when the reboot has happened`);
     const change = { action: 'run' as const, summary: `reboot (boot_id ${oldId})` };
     if (!ctx.apply) return change;

@@ -19,3 +19,11 @@ export function framedText(text: string): string {
 export function framesOf(text: string): Frames {
   return fixtureFrames(framedText(text));
 }
+
+/** What a script that frames its output (src/frame.ts `framed`) would print, from framedText's
+ *  shorthand: for fake transports in unit tests, which see the script and its nonce. */
+export function framedAnswer(script: string, text: string): string {
+  const nonce = /^rp_nonce=([0-9a-f]+)$/m.exec(script)?.[1];
+  if (!nonce) return text;
+  return framedText(text).replaceAll(FIXTURE_NONCE, nonce);
+}

@@ -1,6 +1,7 @@
 /** Lender maintenance (issue 14 item 4): `ramster-modern drain-check`'s parser, the room check,
  *  the hosts a drain runs on, the reboot step's refusal on a lending host, the borrower's step
  *  (all or nothing, progress, read-back) against a scripted host, and the CLI's flags. */
+import { framedAnswer, framesOf } from '../../helpers/frames.ts';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { computeTargets } from '../../../src/cluster/topology.ts';
@@ -153,12 +154,12 @@ describe('drain hosts', () => {
 
 describe('the reboot step on a lender', () => {
   it('a host with live exports of ours is refused, naming its borrowers and drain; none: allowed', () => {
-    const exports = parseLentExports(`b0-id\n@lends ${SUB}\n`);
+    const exports = parseLentExports(framesOf(`@lends\n${SUB}\n`));
     expect(exports).toEqual([SUB]);
     expect(rebootRefusal('g1', exports)).toMatch(
       /^g1 lends RAM to node 0 \(nvmet exports .*\): rebooting it now loses the pages they keep there\. Run ramster-provision drain -i <inventory> --limit g1 first/,
     );
-    expect(rebootRefusal('g1', parseLentExports('b0-id\n'))).toBeUndefined();
+    expect(rebootRefusal('g1', parseLentExports(framesOf('@lends\n')))).toBeUndefined();
   });
 });
 
@@ -283,7 +284,7 @@ describe('modern_release and modern_unlend', () => {
   });
 
   it('the lender stops lending only when every borrower came home in this run', async () => {
-    const t = scriptedHost(() => ok(`@nvmet\nsubsystem ${SUB} 0\n@end\n`));
+    const t = scriptedHost((cmd) => ok(framedAnswer(cmd, `@nvmet\nsubsystem ${SUB} 0\n@end\n`)));
     const share = new Map<string, unknown>();
     const peers: ClusterPeers = {
       members: ['g0', 'g1'],

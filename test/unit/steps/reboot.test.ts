@@ -53,7 +53,10 @@ describe('reboot step and waitForNewBootId (scripted fake transport)', () => {
       action: 'run',
       summary: 'reboot (boot_id old-1)',
     });
-    expect(t.scripts).toEqual(['cat /proc/sys/kernel/random/boot_id']);
+    // the lent-RAM check (a framed probe of nvmet's exports), then the boot_id
+    expect(t.scripts).toHaveLength(2);
+    expect(t.scripts[0]).toMatch(/rp_frame lends\n.*nvmet\/subsystems/);
+    expect(t.scripts[1]).toBe('cat /proc/sys/kernel/random/boot_id');
   });
 
   it('apply triggers a detached reboot and returns the dry run change once a new boot_id answers', async () => {
@@ -62,8 +65,8 @@ describe('reboot step and waitForNewBootId (scripted fake transport)', () => {
       action: 'run',
       summary: 'reboot (boot_id old-1)',
     });
-    expect(t.scripts[1]).toContain('systemd-run --on-active=1 systemctl reboot');
-    expect(t.scripts[1]).toContain("nohup sh -c 'sleep 1; reboot' >/dev/null 2>&1");
+    expect(t.scripts[2]).toContain('systemd-run --on-active=1 systemctl reboot'); // after the lent-RAM check and the boot_id
+    expect(t.scripts[2]).toContain("nohup sh -c 'sleep 1; reboot' >/dev/null 2>&1");
     expect(t.reconnects).toBe(4); // old id, refused, empty, new
   });
 
