@@ -53,7 +53,25 @@ describe('reboot step and waitForNewBootId (scripted fake transport)', () => {
       action: 'run',
       summary: 'reboot (boot_id old-1)',
     });
-    expect(t.scripts).toEqual(['cat /proc/sys/kernel/random/boot_id']);
+    expect(t.scripts.length).toBe(1);
+    expect(t.scripts[0]).toMatch(/^cat \/proc\/sys\/kernel\/random\/boot_id\n/);
+    expect(t.scripts[0]).toContain('/sys/kernel/config/nvmet/subsystems/');
+  });
+
+  it('refuses a host that lends RAM (live nvmet exports of ours), in a dry run too, naming drain; ignore_lent_ram reboots anyway', async () => {
+    const lending = id('old-1\n@lends nqn.2026-11.io.ramster-provision:lab:lend:node1-to-node0');
+    for (const apply of [false, true]) {
+      const t = new ScriptedSsh([lending]);
+      await expect(rebootStep.checkApply({}, makeCtx(t, apply))).rejects.toThrow(
+        /^node0 lends RAM to node 0 .*Run ramster-provision drain -i <inventory> --limit node0 first/,
+      );
+      expect(t.scripts.length).toBe(1); // nothing triggered
+    }
+    const t = new ScriptedSsh([lending]);
+    expect(await rebootStep.checkApply({ ignore_lent_ram: true }, makeCtx(t, false))).toEqual({
+      action: 'run',
+      summary: 'reboot (boot_id old-1)',
+    });
   });
 
   it('apply triggers a detached reboot and returns the dry run change once a new boot_id answers', async () => {

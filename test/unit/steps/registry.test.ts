@@ -15,6 +15,8 @@ describe('step registry', () => {
       'modern_borrow',
       'modern_conf',
       'modern_lend',
+      'modern_release',
+      'modern_unlend',
       'modern_verify',
       'mount',
       'package',
