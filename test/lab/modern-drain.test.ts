@@ -154,6 +154,7 @@ describe.each(DISTROS)('drain a lender under a workload (Debian %s)', (distro) =
       // the plain progress lines of a step still running after 10 s carry the swapoff's progress
       const progress = drain.stderr.split('\n').filter((l) => /swapoff \S+: \d+ of \d+ MiB still out/.test(l));
       timings.set('progressLines', progress.length);
+      console.log(`drain: ${release.change?.summary} (${release.durationMs} ms); progress:\n${progress.join('\n')}`);
       if (release.durationMs > 40_000) expect(progress.length, drain.stderr).toBeGreaterThan(0);
 
       const drained = await liveState(lab);

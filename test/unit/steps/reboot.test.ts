@@ -3,6 +3,7 @@ import { rebootStep, waitForNewBootId } from '../../../src/steps/reboot.ts';
 import { LocalTransport } from '../../../src/transport/local.ts';
 import { HostKeyError, type ExecResult, type Transport } from '../../../src/transport/types.ts';
 import { makeCtx, tempRoot } from './helpers.ts';
+import { framedAnswer } from '../../helpers/frames.ts';
 
 describe('reboot step on the local transport', () => {
   let root: string;
@@ -30,10 +31,19 @@ class ScriptedSsh implements Transport {
   roundTrips = 0;
   scripts: string[] = [];
   reconnects = 0;
-  constructor(private answers: (ExecResult | Error)[]) {}
+  constructor(
+    private answers: (ExecResult | Error)[],
+    private lends: string[] = [],
+  ) {}
   async exec(script: string): Promise<ExecResult> {
     this.roundTrips++;
     this.scripts.push(script);
+    if (script.includes('rp_frame lends'))
+      return {
+        code: 0,
+        stdout: framedAnswer(script, `@lends\n${this.lends.map((l) => `${l}\n`).join('')}`),
+        stderr: '',
+      };
     if (!script.includes('boot_id')) return { code: 0, stdout: '', stderr: '' };
     const next = this.answers.length > 1 ? this.answers.shift()! : this.answers[0];
     if (next instanceof Error) throw next;
@@ -57,6 +67,22 @@ describe('reboot step and waitForNewBootId (scripted fake transport)', () => {
     expect(t.scripts).toHaveLength(2);
     expect(t.scripts[0]).toMatch(/rp_frame lends\n.*nvmet\/subsystems/);
     expect(t.scripts[1]).toBe('cat /proc/sys/kernel/random/boot_id');
+  });
+
+  it('refuses a host that lends RAM (live nvmet exports of ours), in a dry run too, naming drain; ignore_lent_ram reboots anyway', async () => {
+    const lends = ['nqn.2026-11.io.ramster-provision:lab:lend:node1-to-node0'];
+    for (const apply of [false, true]) {
+      const t = new ScriptedSsh([id('old-1')], lends);
+      await expect(rebootStep.checkApply({}, makeCtx(t, apply))).rejects.toThrow(
+        /^node0 lends RAM to node 0 .*Run ramster-provision drain -i <inventory> --limit node0 first/,
+      );
+      expect(t.scripts.length).toBe(1); // the check only: nothing triggered, not even the boot_id read
+    }
+    const t = new ScriptedSsh([id('old-1')], lends);
+    expect(await rebootStep.checkApply({ ignore_lent_ram: true }, makeCtx(t, false))).toEqual({
+      action: 'run',
+      summary: 'reboot (boot_id old-1)',
+    });
   });
 
   it('apply triggers a detached reboot and returns the dry run change once a new boot_id answers', async () => {
