@@ -180,13 +180,16 @@ async function checkBuildTools(job: BuildJob): Promise<void> {
     );
 }
 
+/** The one check on the build host that the build in $d still runs (its pid file's process). */
+const BUILD_ALIVE = `build_alive() { [ -f "$d/build.pid" ] && kill -0 "$(cat "$d/build.pid")" 2>/dev/null; }`;
+
 /** Waits for the build already running in the job's directory, or writes the patches and the
  *  build script there and starts it, detached from this connection. */
 async function startOrAttach(job: BuildJob, d: string): Promise<void> {
   const { t } = job;
   const attached = await sh(
     t,
-    `d=${d}; if [ -f "$d/build.pid" ] && [ ! -f "$d/build.status" ] && kill -0 "$(cat "$d/build.pid")" 2>/dev/null; then echo attached; fi`,
+    `d=${d}; ${BUILD_ALIVE}; if [ ! -f "$d/build.status" ] && build_alive; then echo attached; fi`,
     'looking for a running build',
   );
   if (attached.trim() === 'attached') {
@@ -213,7 +216,7 @@ async function startOrAttach(job: BuildJob, d: string): Promise<void> {
 async function pollBuild(job: BuildJob, d: string): Promise<Record<string, string>> {
   const poll = framed(`d=${d}
 if [ -f "$d/build.status" ]; then rp_frame status; cat "$d/build.status"; fi
-if [ -f "$d/build.pid" ] && kill -0 "$(cat "$d/build.pid")" 2>/dev/null; then rp_frame alive; echo 1; fi
+${BUILD_ALIVE}; if build_alive; then rp_frame alive; echo 1; fi
 rp_frame objects; grep -cE '^  (CC|AS) ' "$d/build.log" 2>/dev/null || true
 rp_frame last; grep -E '^ {2}[A-Z][A-Z0-9_]* |^ramster-provision: ' "$d/build.log" 2>/dev/null | tail -n 1 | tr -s ' '`);
   const frames = poll.read(await sh(job.t, poll.script, 'watching the kernel build'));
