@@ -1,4 +1,5 @@
-import { probe, run } from '../transport/fileops.ts';
+import { probeFrames, run } from '../transport/fileops.ts';
+import { bodyLines } from '../frame.ts';
 import { hostPath, isImageTarget } from '../transport/types.ts';
 import { defineStep, noChange, type Change, type StepContext } from './types.ts';
 import { shq } from '../shell.ts';
@@ -157,20 +158,15 @@ function systemd(ctx: StepContext, args: ServiceArgs): Backend {
   const unit = shq(args.name);
   return {
     async read() {
-      const probeActive = root ? '' : `; echo "active=$(systemctl is-active ${unit} 2>/dev/null)"`;
-      const out = await probe(
+      const probeActive = root ? '' : `; rp_frame active; systemctl is-active ${unit} 2>/dev/null`;
+      const frames = await probeFrames(
         ctx.t,
-        `echo "enabled=$(${sc} is-enabled ${unit} 2>/dev/null | head -n1)"${probeActive}`,
+        `rp_frame enabled; ${sc} is-enabled ${unit} 2>/dev/null | head -n1${probeActive}`,
         `read state of ${args.name}`,
         ctx.timeoutMs,
       );
-      const kv = Object.fromEntries(
-        out
-          .split('\n')
-          .filter((l) => l.includes('='))
-          .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1).trim()]),
-      );
-      const e = kv.enabled ?? '';
+      const value = (name: string) => (bodyLines(frames.body(name))[0] ?? '').trim();
+      const e = value('enabled');
       return {
         enabled:
           e === '' || e === 'not-found'
@@ -180,7 +176,7 @@ function systemd(ctx: StepContext, args: ServiceArgs): Backend {
               : SYSTEMD_ENABLED.has(e)
                 ? 'yes'
                 : 'no',
-        running: ['active', 'reloading', 'activating'].includes(kv.active ?? ''),
+        running: ['active', 'reloading', 'activating'].includes(value('active')),
       };
     },
     command: (a) =>
@@ -209,12 +205,12 @@ function sysv(ctx: StepContext, args: ServiceArgs): Backend {
       const script = [
         `n=${q}`,
         `on=no; for d in ${rcDirs.map(p).join(' ')}; do for f in "$d"/S[0-9][0-9]"$n"; do [ -e "$f" ] && on=yes; done; done`,
-        `if [ ! -e ${p(`/etc/init.d/${name}`)} ] && [ ! -e ${p(`/etc/rc.d/init.d/${name}`)} ]; then echo enabled=missing; else echo "enabled=$on"; fi`,
-        root ? '' : `if service "$n" status >/dev/null 2>&1; then echo active=yes; else echo active=no; fi`,
+        `if [ ! -e ${p(`/etc/init.d/${name}`)} ] && [ ! -e ${p(`/etc/rc.d/init.d/${name}`)} ]; then rp_frame enabled missing; else rp_frame enabled "$on"; fi`,
+        root ? '' : `if service "$n" status >/dev/null 2>&1; then rp_frame active yes; else rp_frame active no; fi`,
       ].join('\n');
-      const out = await probe(ctx.t, script, `read state of ${name}`, ctx.timeoutMs);
-      const enabled = /enabled=(\w+)/.exec(out)?.[1] as Current['enabled'];
-      return { enabled, running: out.includes('active=yes') };
+      const frames = await probeFrames(ctx.t, script, `read state of ${name}`, ctx.timeoutMs);
+      const enabled = frames.get('enabled')?.key as Current['enabled'];
+      return { enabled, running: frames.get('active')?.key === 'yes' };
     },
     command(a) {
       if (a === 'enable')

@@ -77,17 +77,18 @@ export async function readFileState(t: Transport, path: string, withContent = tr
   const known = t.snapshot?.get(path, withContent);
   if (known) return known;
   const p = shq(hostPath(t, path));
-  const script = `if [ -d ${p} ]; then echo dir; stat -c '%a %U %G' ${p}; elif [ -e ${p} ]; then echo file; stat -c '%a %U %G' ${p};${
-    withContent ? ` base64 -w0 ${p};` : ''
-  } else echo absent; fi`;
-  const out = await probe(t, script, `read ${path}`);
-  return parseFileState(out);
+  const meta = `rp_frame meta; stat -c '%a %U %G' ${p}`;
+  const script = `if [ -d ${p} ]; then rp_frame kind dir; ${meta}; elif [ -e ${p} ]; then rp_frame kind file; ${meta};${
+    withContent ? ` rp_frame content; base64 -w0 ${p};` : ''
+  } else rp_frame kind absent; fi`;
+  return parseFileState(await probeFrames(t, script, `read ${path}`));
 }
 
-export function parseFileState(out: string): FileState {
-  const [kind, meta = '', b64 = ''] = out.split('\n');
+export function parseFileState(frames: Frames): FileState {
+  const kind = frames.get('kind')?.key;
+  const b64 = frames.body('content');
   if (kind === 'absent') return { exists: false };
-  const [mode, owner, group] = meta.trim().split(' ');
+  const [mode, owner, group] = frames.body('meta').trim().split(' ');
   return {
     exists: true,
     isDir: kind === 'dir',

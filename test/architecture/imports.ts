@@ -3,7 +3,7 @@
  * test/unit/architecture.test.ts fails on a forbidden edge or an import cycle.
  *
  * A node of the folder graph is a top-level folder of src/; the loose files at the top of src/
- * (shared leaf utilities: shell quoting, redaction of secrets, the pid check) are one node, `(src)`.
+ * (shared leaf utilities: shell quoting, framed output, redaction of secrets, the pid check) are one node, `(src)`.
  * Every relative import counts, type-only ones too: they tie the folders together as much.
  */
 import { readdirSync, readFileSync } from 'node:fs';

@@ -1,4 +1,5 @@
-import { probe, run } from '../../transport/fileops.ts';
+import { probeFrames, run } from '../../transport/fileops.ts';
+import { bodyLines } from '../../frame.ts';
 import { hostPath } from '../../transport/types.ts';
 import { convergeFile } from '../file.ts';
 import { bare, decodeText, splitLines } from '../lines.ts';
@@ -229,15 +230,15 @@ async function readGrubCfg(
   ensure: string[],
   absent: string[],
 ): Promise<{ cfg: string; missing: boolean; stale: string[] }> {
-  const probed = await probe(
+  const probed = await probeFrames(
     ctx.t,
-    `${CFG_SCRIPT[family]}\necho "cfg=$cfg"\nif [ -r "$cfg" ]; then cat "$cfg"; else echo '#missing'; fi`,
+    `${CFG_SCRIPT[family]}\nrp_frame cfg; printf '%s\\n' "$cfg"\nif [ -r "$cfg" ]; then rp_frame text; cat "$cfg"; fi`,
     'read grub.cfg',
     ctx.timeoutMs,
   );
-  const cfg = /^cfg=(.*)$/m.exec(probed)?.[1] ?? '';
-  const cfgText = probed.slice(probed.indexOf('\n') + 1);
-  const missing = cfgText.startsWith('#missing');
+  const cfg = bodyLines(probed.body('cfg'))[0] ?? '';
+  const cfgText = probed.body('text');
+  const missing = !probed.has('text');
   const stale = missing ? [] : grubCfgKernelArgs(cfgText).flatMap((a) => staleTokens(a, ensure, absent));
   return { cfg, missing, stale };
 }

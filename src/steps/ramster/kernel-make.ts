@@ -3,6 +3,7 @@ import { writeFileAtomic } from '../../transport/fileops.ts';
 import { hostPath, type Transport } from '../../transport/types.ts';
 import { parseManifest, type Manifest, type PackageFormat } from '../../kernel/plan.ts';
 import { commandFailed, shq } from '../../shell.ts';
+import { bodyLines, framed } from '../../frame.ts';
 
 /**
  * The build on the build host, in `<cache_dir>/<key>/`: a copy of the source tree (so the
@@ -179,13 +180,16 @@ async function checkBuildTools(job: BuildJob): Promise<void> {
     );
 }
 
+/** The one check on the build host that the build in $d still runs (its pid file's process). */
+const BUILD_ALIVE = `build_alive() { [ -f "$d/build.pid" ] && kill -0 "$(cat "$d/build.pid")" 2>/dev/null; }`;
+
 /** Waits for the build already running in the job's directory, or writes the patches and the
  *  build script there and starts it, detached from this connection. */
 async function startOrAttach(job: BuildJob, d: string): Promise<void> {
   const { t } = job;
   const attached = await sh(
     t,
-    `d=${d}; if [ -f "$d/build.pid" ] && [ ! -f "$d/build.status" ] && kill -0 "$(cat "$d/build.pid")" 2>/dev/null; then echo attached; fi`,
+    `d=${d}; ${BUILD_ALIVE}; if [ ! -f "$d/build.status" ] && build_alive; then echo attached; fi`,
     'looking for a running build',
   );
   if (attached.trim() === 'attached') {
@@ -210,21 +214,13 @@ async function startOrAttach(job: BuildJob, d: string): Promise<void> {
 
 /** The build's state, read from its directory: exit status, alive, objects compiled, last line. */
 async function pollBuild(job: BuildJob, d: string): Promise<Record<string, string>> {
-  const out = await sh(
-    job.t,
-    `d=${d}
-if [ -f "$d/build.status" ]; then echo "status=$(cat "$d/build.status")"; fi
-if [ -f "$d/build.pid" ] && kill -0 "$(cat "$d/build.pid")" 2>/dev/null; then echo alive=1; fi
-echo "objects=$(grep -cE '^  (CC|AS) ' "$d/build.log" 2>/dev/null || true)"
-echo "last=$(grep -E '^ {2}[A-Z][A-Z0-9_]* |^ramster-provision: ' "$d/build.log" 2>/dev/null | tail -n 1 | tr -s ' ')"`,
-    'watching the kernel build',
-  );
-  return Object.fromEntries(
-    out
-      .split('\n')
-      .filter((l) => l.includes('='))
-      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-  );
+  const poll = framed(`d=${d}
+if [ -f "$d/build.status" ]; then rp_frame status; cat "$d/build.status"; fi
+${BUILD_ALIVE}; if build_alive; then rp_frame alive; echo 1; fi
+rp_frame objects; grep -cE '^  (CC|AS) ' "$d/build.log" 2>/dev/null || true
+rp_frame last; grep -E '^ {2}[A-Z][A-Z0-9_]* |^ramster-provision: ' "$d/build.log" 2>/dev/null | tail -n 1 | tr -s ' '`);
+  const frames = poll.read(await sh(job.t, poll.script, 'watching the kernel build'));
+  return Object.fromEntries(frames.list.map((f) => [f.name, bodyLines(f.body)[0] ?? '']));
 }
 
 /** Polls the build until it exits 0, logging progress; throws when it fails, dies or takes too long. */
@@ -240,7 +236,7 @@ async function watchBuild(job: BuildJob, d: string, logPath: string, started: nu
       throw await buildFailure(
         job,
         logPath,
-        `the kernel build on ${job.label} failed (exit ${code}) after ${formatDuration(elapsed)}`,
+        `${commandFailed(`the kernel build on ${job.label}`, { code })} after ${formatDuration(elapsed)}`,
       );
     }
     if (!kv.alive)

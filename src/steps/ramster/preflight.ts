@@ -1,5 +1,6 @@
 import { shortHostname } from '../../ramster/confparse.ts';
-import { probe, run } from '../../transport/fileops.ts';
+import { probeFrames, run } from '../../transport/fileops.ts';
+import { bodyLines } from '../../frame.ts';
 import { hostPath, type Transport } from '../../transport/types.ts';
 import { convergeFile } from '../file.ts';
 import { decodeText, splitLines } from '../lines.ts';
@@ -29,20 +30,15 @@ interface HostnameState {
 /** Paths through hostPath: a folder's hostname files are read inside the folder only. */
 const readScript = (t: Transport) => {
   const p = (path: string) => shq(hostPath(t, path));
-  return `${t.root ? '' : 'echo "runtime=$(uname -n)"'}
-if [ -f ${p('/etc/hostname')} ]; then echo "etc_hostname=$(sed -e 's/[[:space:]]*$//' -e '/^[[:space:]]*#/d' -e '/^$/d' ${p('/etc/hostname')} | head -n 1)"; fi
-if [ -f ${p('/etc/sysconfig/network')} ]; then echo "sysconfig=$(sed -n 's/^HOSTNAME=//p' ${p('/etc/sysconfig/network')} | tail -n 1)"; fi`;
+  return `${t.root ? '' : 'rp_frame runtime; uname -n'}
+if [ -f ${p('/etc/hostname')} ]; then rp_frame etc_hostname; sed -e 's/[[:space:]]*$//' -e '/^[[:space:]]*#/d' -e '/^$/d' ${p('/etc/hostname')} | head -n 1; fi
+if [ -f ${p('/etc/sysconfig/network')} ]; then rp_frame sysconfig; sed -n 's/^HOSTNAME=//p' ${p('/etc/sysconfig/network')} | tail -n 1; fi`;
 };
 
 async function readHostname(ctx: StepContext): Promise<HostnameState> {
   // A folder's paths are under its root; a chroot or a real host sees its own paths.
-  const out = await probe(ctx.t, readScript(ctx.t), 'read hostname', ctx.timeoutMs);
-  const kv = new Map(
-    out
-      .split('\n')
-      .filter((l) => l.includes('='))
-      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1).trim()]),
-  );
+  const frames = await probeFrames(ctx.t, readScript(ctx.t), 'read hostname', ctx.timeoutMs);
+  const kv = new Map(frames.list.map((f) => [f.name, (bodyLines(f.body)[0] ?? '').trim()]));
   const runtime = isImageTarget(ctx.t) ? undefined : kv.get('runtime');
   // EL6 keeps the name in /etc/sysconfig/network; everything newer (and Debian) in /etc/hostname.
   if (!kv.has('etc_hostname') && ctx.facts.os_family === 'redhat' && kv.has('sysconfig')) {
