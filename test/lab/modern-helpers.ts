@@ -104,6 +104,8 @@ export const CONFIDENTIALITY_PROBE = readFileSync(
 );
 
 export interface MarkerSeen {
+  /** Seconds the workload took to write its marked pages (most of them into remote swap). */
+  writtenS: number;
   /** KiB of the borrower's swap in use while its workload held the marked pages. */
   swapUsedKb: number;
   /** The lender's capture of the cluster link while they went out. */
@@ -152,14 +154,19 @@ export async function markerSeenByLender(
   );
   await pollGuest(lab, o.lender, `cat ${out} 2>/dev/null; true`, /^capturing/m, labLimit(120_000));
   const w = await startWorkload(lab, o.borrower, {
-    mib: 160,
+    // 64 MiB was too tight: the cgroup's OOM killer ended a 160 MiB run on a loaded machine
+    mib: 200,
     holdS: 1800,
-    memoryMaxMb: 64,
+    memoryMaxMb: 128,
     unit: 'ramster-marker',
     markerHex: o.markerHex,
   });
   try {
-    await waitWorkload(lab, o.borrower, w, /^written/m, labLimit(900_000));
+    const [writtenS] = numbers(
+      await waitWorkload(lab, o.borrower, w, /^written/m, labLimit(900_000)),
+      /^written ([\d.]+)/m,
+      'workload output',
+    );
     const swapUsedKb = Number(
       await onGuest(lab.state, o.borrower, "awk 'NR > 1 { s += $4 } END { print s + 0 }' /proc/swaps"),
     );
@@ -173,7 +180,7 @@ export async function markerSeenByLender(
       labLimit(600_000),
     );
     const [fileBytes, fileMarker] = numbers(scanned, /^bytes (\d+) marker (\d+)/m, 'file scan');
-    return { swapUsedKb, capture: { frames, bytes, marker }, file: { bytes: fileBytes, marker: fileMarker } };
+    return { writtenS, swapUsedKb, capture: { frames, bytes, marker }, file: { bytes: fileBytes, marker: fileMarker } };
   } finally {
     await onGuest(lab.state, o.borrower, `systemctl stop ${w.unit}; true`).catch(() => undefined);
     await onGuest(lab.state, o.lender, 'systemctl stop ramster-sniff 2>/dev/null; true').catch(() => undefined);

@@ -78,4 +78,36 @@ describe('ramster-modern crypt_up', () => {
     expect(noModule.status).toBe(1);
     expect(noModule.stderr).toMatch(/cannot load dm-crypt: .*CONFIG_DM_CRYPT \(or set encryption: none\)/);
   });
+
+  it('swapoff_room: swaps off when the pages fit in RAM and other swap, refuses (nothing changed) when not', () => {
+    stub('swapoff', 'printf "%s\\n" "$*" >> "$STUB_DIR/swapoffs"');
+    writeFileSync(join(dir, 'meminfo'), 'MemTotal:         500000 kB\nMemAvailable:     300000 kB\n');
+    const swaps = (used: number) =>
+      writeFileSync(
+        join(dir, 'swaps'),
+        `Filename\tType\tSize\tUsed\tPriority\n/dev/fake-dm partition\t786428\t${used}\t32767\n/swapfile file\t102400\t2400\t-2\n`,
+      );
+    const off = () =>
+      spawnSync(
+        'dash',
+        [
+          '-c',
+          `. "${dir}/functions.sh"; SWAPS="${dir}/swaps"; MEMINFO="${dir}/meminfo"; swapoff_room /dev/fake-dm "/dev/nvme0n1 replaces it"`,
+        ],
+        { encoding: 'utf8', env: { PATH: `${dir}/bin:/usr/bin:/bin`, STUB_DIR: dir } },
+      );
+    // room: 300000 KiB available + 100000 free on the swap file - 65536 kept = 334464 KiB
+    swaps(400_000);
+    const refused = off();
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toBe(
+      'ramster-modern: not swapping off /dev/fake-dm (/dev/nvme0n1 replaces it): it would bring 390 MiB home, and this node has room for 326 MiB (available memory and other swap, 64 MiB kept free): free memory on this node (or wait for the workload to end), then apply again; nothing was changed\n',
+    );
+    expect(() => readFileSync(join(dir, 'swapoffs'), 'utf8')).toThrow();
+    swaps(300_000);
+    const done = off();
+    expect(done.status, done.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'swapoffs'), 'utf8')).toBe('/dev/fake-dm\n');
+    expect(done.stdout).toBe('ramster-modern: swap off /dev/fake-dm (/dev/nvme0n1 replaces it)\n');
+  });
 });
