@@ -181,7 +181,7 @@ describe.each(DISTROS)('modern backend on a two-node lab (Debian %s)', (distro) 
         onGuest(
           lab.state,
           BORROWER,
-          `for c in /sys/class/nvme/nvme*; do [ "$(cat $c/subsysnqn)" = ${sub} ] && echo "\${c##*/}"; done; grep -o '^/dev/nvme[^ ]*' /proc/swaps`,
+          `for c in /sys/class/nvme/nvme*; do [ "$(cat $c/subsysnqn)" = ${sub} ] && echo "\${c##*/}"; done; d=$(awk 'NR > 1 && $5 == 32767 { print $1 }' /proc/swaps); b=$(readlink -f "$d"); echo "$d $(ls /sys/block/\${b##*/}/slaves 2>/dev/null | tr '\\n' ' ')"`,
         );
       const [ctrlBefore, swapBefore] = (await pathsOf()).trim().split('\n');
       // pages written through the old controller, read back through the new one
@@ -207,14 +207,15 @@ describe.each(DISTROS)('modern backend on a two-node lab (Debian %s)', (distro) 
       const ctrl = await onGuest(
         lab.state,
         BORROWER,
-        `for c in /sys/class/nvme/nvme*; do [ "$(cat $c/subsysnqn)" = ${sub} ] && echo "$(cat $c/state) $( [ "$(cat $c/dhchap_secret)" = "$(sed -n 's/^host //p' ${file})" ] && echo new-host-key) $(grep -c nvme /proc/swaps)"; done`,
+        `for c in /sys/class/nvme/nvme*; do [ "$(cat $c/subsysnqn)" = ${sub} ] && echo "$(cat $c/state) $( [ "$(cat $c/dhchap_secret)" = "$(sed -n 's/^host //p' ${file})" ] && echo new-host-key) $(awk 'NR > 1 && $5 == 32767' /proc/swaps | wc -l)"; done`,
       );
       expect(ctrl.trim()).toBe('live new-host-key 1');
       // make before break: a new controller took the keys, the swap stayed on the same head device
       const [ctrlAfter, swapAfter] = (await pathsOf()).trim().split('\n');
       expect(ctrlAfter).not.toBe(ctrlBefore);
       expect(swapAfter).toBe(swapBefore);
-      expect(swapBefore).toMatch(/^\/dev\/nvme\d+n1$/);
+      // the remote swap: the namespace's head device, or the dm-crypt mapping over it
+      expect(swapBefore).toMatch(/^\/dev\/nvme\d+n1$|^\/dev\/(dm-\d+|mapper\/\S+) nvme\d+n1$/);
       await onGuest(lab.state, BORROWER, `systemctl kill -s USR1 --kill-whom=main ${w.unit}`);
       expect(await waitWorkload(lab, BORROWER, w, /^(ok|BAD)/m, labLimit(900_000))).toMatch(/^ok /m);
       const verify = await cli(['verify', '-i', rotated]);
