@@ -4,6 +4,7 @@
  * with progress, or a mirror leg failed and removed; then the disconnect); after a cluster
  * barrier the lender stops lending to the borrowers that came home (`ramster-modern unlend`).
  */
+import { bodyLines, framed } from '../../frame.ts';
 import {
   DEFAULT_RESERVE_MB,
   type DrainCheck,
@@ -47,27 +48,25 @@ function refuseImage(ctx: StepContext): Change | undefined {
 
 /** `ramster-modern drain-check <lender>`: read-only; an old ramster-modern has no such command. */
 async function drainCheck(ctx: StepContext, b: Borrow): Promise<DrainCheck> {
-  const r = await ctx.t.exec(`${SCRIPT} drain-check ${b.lender}`, readOnly());
+  const f = framed(`rp_frame drain-check\n${SCRIPT} drain-check ${b.lender}`);
+  const r = await ctx.t.exec(f.script, readOnly());
   if (r.code === 2 || r.code === 127)
     throw new Error(
       `${SCRIPT} on ${ctx.host} has no drain-check (exit ${r.code}): install this version's with ramster-provision apply -i <inventory> --limit ${ctx.host} --tags tools, then drain again`,
     );
   if (r.code !== 0) throw new Error(commandFailed(`${SCRIPT} drain-check ${b.lender}`, r, { on: ctx.host, lines: 5 }));
-  return parseDrainCheck(r.stdout);
+  return parseDrainCheck(f.read(r.stdout).body('drain-check'));
 }
 
 /** The pages still out on the devices being swapped off, in kB (read-only). */
 async function pagesOut(ctx: StepContext, devices: string[]): Promise<number | undefined> {
   const list = devices.map(shq).join(' ');
-  const r = await ctx.t.exec(
-    `for d in ${list}; do awk -v d="$d" 'NR > 1 && $1 == d { print $4 }' /proc/swaps; done`,
-    readOnly({ timeoutMs: 60_000 }),
+  const f = framed(
+    `rp_frame used\nfor d in ${list}; do awk -v d="$d" 'NR > 1 && $1 == d { print $4 }' /proc/swaps; done`,
   );
+  const r = await ctx.t.exec(f.script, readOnly({ timeoutMs: 60_000 }));
   if (r.code !== 0) return undefined;
-  return r.stdout
-    .split('\n')
-    .filter(Boolean)
-    .reduce((s, l) => s + Number(l), 0);
+  return bodyLines(f.read(r.stdout).body('used')).reduce((s, l) => s + Number(l), 0);
 }
 
 /** Runs the drain on the host, reporting the swapoff's progress (pages still out) meanwhile. */
