@@ -158,7 +158,7 @@ function systemd(ctx: StepContext, args: ServiceArgs): Backend {
   const unit = shq(args.name);
   return {
     async read() {
-      const probeActive = root ? '' : `; rp_frame active; systemctl is-active ${unit} 2>/dev/null`;
+      const probeActive = root ? '' : `; rp_frame active; systemctl is-active ${unit} 2>/dev/null || true`;
       const frames = await probeFrames(
         ctx.t,
         `rp_frame enabled; ${sc} is-enabled ${unit} 2>/dev/null | head -n1${probeActive}`,
