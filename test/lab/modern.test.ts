@@ -60,7 +60,11 @@ describe.each(DISTROS)('modern backend on a two-node lab (Debian %s)', (distro) 
       expect(lend.change?.diff).toMatch(/\+export \S+:lend:node1-to-node0 to \S+:node0 only/);
       const borrow = hostOf(plan.result, BORROWER).steps.find((s) => s.type === 'modern_borrow')!;
       expect(borrow.change?.diff).toMatch(/\+connected to \S+:lend:node1-to-node0 at 10\.99\.0\.12:4420 \(live\)/);
-      expect(borrow.change?.diff).toContain('+swap on namespace');
+      // dm-crypt (the default) over the namespace, the swap on the mapping
+      expect(borrow.change?.diff).toMatch(
+        /\+dm-crypt \/dev\/mapper\/ramster-swap-crypt \(.*\) over namespace \S+:lend:node1-to-node0/,
+      );
+      expect(borrow.change?.diff).toContain('+swap on dm-crypt /dev/mapper/ramster-swap-crypt');
       // A plan changes nothing on the guests.
       expect(
         (
