@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import type { ModernStatus } from '../../src/modern/verify.ts';
 import { REPO_ROOT } from '../../src/guestimage/paths.ts';
-import { cli } from './cli.ts';
+import { changedSteps, cli, cliJson, explain } from './cli.ts';
+import { expect } from 'vitest';
 import { onGuest, type TestLab } from './helpers.ts';
 import { labLimit } from '../helpers/machine.ts';
 
@@ -185,4 +186,15 @@ export async function markerSeenByLender(
     await onGuest(lab.state, o.borrower, `systemctl stop ${w.unit}; true`).catch(() => undefined);
     await onGuest(lab.state, o.lender, 'systemctl stop ramster-sniff 2>/dev/null; true').catch(() => undefined);
   }
+}
+
+/** Applies `inventory` again and expects exit 0 with no step changed on any host. */
+export async function expectApplyChangesNothing(inventory: string, limitMs: number): Promise<void> {
+  const again = await cliJson(['apply', '-i', inventory], limitMs);
+  expect(again.code, explain(again)).toBe(0);
+  for (const h of again.result.hosts)
+    expect(
+      changedSteps(h).map((s) => s.step),
+      h.host,
+    ).toEqual([]);
 }

@@ -7,9 +7,15 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { guestOf, startGuest, stopGuest, waitForSsh, sshTarget } from '../../src/lab/index.ts';
-import { changedSteps, cli, cliJson, explain } from './cli.ts';
+import { cli, cliJson, explain } from './cli.ts';
 import type { TestLab } from './helpers.ts';
-import { modernInventory, modernStatusOf, startWorkload, waitWorkload } from './modern-helpers.ts';
+import {
+  modernInventory,
+  modernStatusOf,
+  startWorkload,
+  waitWorkload,
+  expectApplyChangesNothing,
+} from './modern-helpers.ts';
 import { labSuite } from './suite.ts';
 import { labLimit } from '../helpers/machine.ts';
 
@@ -24,15 +30,7 @@ describe('modern backend on a three-node lab: RAM server, then two copies of eve
     lab = suite.lab();
   });
 
-  const noChange = async (inventory: string) => {
-    const again = await cliJson(['apply', '-i', inventory], labLimit(900_000));
-    expect(again.code, explain(again)).toBe(0);
-    for (const h of again.result.hosts)
-      expect(
-        changedSteps(h).map((s) => s.step),
-        h.host,
-      ).toEqual([]);
-  };
+  const noChange = (inventory: string) => expectApplyChangesNothing(inventory, labLimit(900_000));
 
   it(
     'ram-server: node1 lends to node2 and node3; converges, verify passes, a second apply changes nothing',
