@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { DEFAULT_RESERVE_MB } from '../modern/drain.ts';
+import { DEFAULT_RESERVE_MB } from '../modern/model.ts';
 import type { DrainFlags } from './actions/drain.ts';
 import { hostOptions, positiveInt } from './flags.ts';
 

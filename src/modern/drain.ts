@@ -8,10 +8,6 @@ import { bodyLines, type Frames } from '../frame.ts';
 import { type Backend, borrowersOf, type ClusterShape } from '../cluster/model.ts';
 import { NQN_PREFIX } from './plan.ts';
 
-/** Memory kept free on a borrower by default (`--reserve-mb`): the page cache and the kernel
- *  need some while the pages come home. */
-export const DEFAULT_RESERVE_MB = 64;
-
 /** What draining one lender means on one borrower, as `ramster-modern drain-check` reads it. */
 export interface DrainCheck {
   lender: number;

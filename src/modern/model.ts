@@ -28,6 +28,10 @@ export interface ModernCluster extends ClusterShape {
 
 export const DEFAULT_LEND_MB = 1024;
 
+/** Memory kept free on a borrower by default (`--reserve-mb`): the page cache and the kernel
+ *  need some while the pages come home. */
+export const DEFAULT_RESERVE_MB = 64;
+
 /** The `ramster:` section's keys of the modern backend (the inventory schema's fragment). */
 export const MODERN_SETTINGS_SCHEMA = {
   lend_mb: {

@@ -6,7 +6,6 @@
  */
 import { bodyLines, framed } from '../../frame.ts';
 import {
-  DEFAULT_RESERVE_MB,
   type DrainCheck,
   drainRefusal,
   drainSummary,
@@ -14,6 +13,7 @@ import {
   swapoffProgress,
   swapsComingHome,
 } from '../../modern/drain.ts';
+import { DEFAULT_RESERVE_MB } from '../../modern/model.ts';
 import type { Borrow, ModernPlan } from '../../modern/plan.ts';
 import { MODERN_PROBE_SCRIPT, parseModernProbe } from '../../modern/probe.ts';
 import { commandFailed, shq } from '../../shell.ts';
