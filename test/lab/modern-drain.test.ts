@@ -60,11 +60,15 @@ async function liveState(
   };
 }
 
-/** kB node1 holds on its swap on node2 (the nvme device in /proc/swaps). */
+/** The swap on node2 as /proc/swaps names it: the dm-crypt mapping over the namespace (the
+ *  default), or the namespace itself with `encryption: none`. */
+const REMOTE_SWAP = String.raw`/dev/(?:dm-\d+|nvme\dn\d)`;
+
+/** kB node1 holds on its swap on node2. */
 const remoteKb = (swaps: string) =>
   swaps
     .split('\n')
-    .filter((l) => l.startsWith('/dev/nvme'))
+    .filter((l) => new RegExp(`^${REMOTE_SWAP} `).test(l))
     .reduce((s, l) => s + Number(l.split(' ')[1]), 0);
 
 describe.each(DISTROS)('drain a lender under a workload (Debian %s)', (distro) => {
@@ -107,7 +111,9 @@ describe.each(DISTROS)('drain a lender under a workload (Debian %s)', (distro) =
       const release = hostOf(drain.result, BORROWER).steps.find((s) => s.type === 'modern_release')!;
       expect(release.status).toBe('failed');
       expect(release.message).toMatch(
-        /node1 has no room for its pages on node2: \/dev\/nvme\dn\d holds \d+ MiB, and MemAvailable \d+ MiB \+ other free swap \d+ MiB - 100000 MiB kept free \(--reserve-mb\) = -\d+ MiB: .*nothing was changed/,
+        new RegExp(
+          `node1 has no room for its pages on node2: ${REMOTE_SWAP} holds \\d+ MiB, and MemAvailable \\d+ MiB \\+ other free swap \\d+ MiB - 100000 MiB kept free \\(--reserve-mb\\) = -\\d+ MiB: .*nothing was changed`,
+        ),
       );
       // all or nothing: the lender's part is refused too, it keeps lending
       const lenderSteps = hostOf(drain.result, LENDER).steps;
@@ -152,9 +158,9 @@ describe.each(DISTROS)('drain a lender under a workload (Debian %s)', (distro) =
       const release = hostOf(drain.result, BORROWER).steps.find((s) => s.type === 'modern_release')!;
       expect(release.status, explain(drain)).toBe('changed');
       expect(release.change?.summary).toMatch(
-        /drain node2: swapoff \/dev\/nvme\dn\d \(\d+ MiB home\), disconnect nvme\d+/,
+        new RegExp(`drain node2: swapoff ${REMOTE_SWAP} \\(\\d+ MiB home\\), disconnect nvme\\d+`),
       );
-      expect(release.change?.summary).toMatch(/swap off \/dev\/nvme\dn\d: \d+ MiB home in \d+ s/);
+      expect(release.change?.summary).toMatch(new RegExp(`swap off ${REMOTE_SWAP}: \\d+ MiB home in \\d+ s`));
       timings.set('drainReleaseMs', release.durationMs);
       const unlend = hostOf(drain.result, LENDER).steps.find((s) => s.type === 'modern_unlend')!;
       expect(unlend.status, explain(drain)).toBe('changed');
@@ -165,7 +171,8 @@ describe.each(DISTROS)('drain a lender under a workload (Debian %s)', (distro) =
       if (release.durationMs > 40_000) expect(progress.length, drain.stderr).toBeGreaterThan(0);
 
       const drained = await liveState(lab);
-      expect(drained.swaps).not.toMatch(/^\/dev\/nvme/m);
+      expect(remoteKb(drained.swaps), drained.swaps).toBe(0);
+      expect(drained.swaps).not.toMatch(new RegExp(`^${REMOTE_SWAP} `, 'm'));
       expect(drained.controllers).toBe('');
       expect(drained.exports).not.toContain(SUB);
       expect(drained.lendMount).toBe('');
@@ -181,7 +188,7 @@ describe.each(DISTROS)('drain a lender under a workload (Debian %s)', (distro) =
       expect(changedSteps(hostOf(apply.result, BORROWER)).map((s) => s.type)).toContain('modern_borrow');
       const back = await liveState(lab);
       expect(back.controllers).toMatch(/^nvme\d+ live$/);
-      expect(back.swaps).toMatch(/^\/dev\/nvme\dn\d /m);
+      expect(back.swaps).toMatch(new RegExp(`^${REMOTE_SWAP} `, 'm'));
       expect(back.exports).toContain(SUB);
 
       // the workload's pages go out to the new lend, then it reads every page back
