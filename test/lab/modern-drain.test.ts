@@ -19,6 +19,7 @@ import { labLimit } from '../helpers/machine.ts';
 import { changedSteps, cliJson, explain, hostOf } from './cli.ts';
 import { onGuest, type TestLab } from './helpers.ts';
 import {
+  modernDistros,
   modernInventory,
   modernStatusOf,
   startWorkload,
@@ -35,7 +36,7 @@ const SETTINGS = { topology: 'one-way', lend_mb: 768, zswap_compressor: 'lz4', z
 const WORKLOAD = { mib: 200, holdS: 7200, memoryMaxMb: 64 };
 const SUB = subsystemNqn('ramster', 1, 0);
 
-const DISTROS = (process.env.RAMSTER_MODERN_DISTROS ?? 'trixie').split(',') as ('trixie' | 'bookworm')[];
+const DISTROS = modernDistros('trixie');
 
 /** node1's swap devices, its controllers of node2's subsystem, node2's exports and lend mount. */
 async function liveState(

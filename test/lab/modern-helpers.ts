@@ -198,3 +198,9 @@ export async function expectApplyChangesNothing(inventory: string, limitMs: numb
       h.host,
     ).toEqual([]);
 }
+
+/** The Debian releases the modern lab suites run on: `RAMSTER_MODERN_DISTROS` (comma-separated),
+ *  else the suite's own default. */
+export function modernDistros(fallback: string): ('trixie' | 'bookworm')[] {
+  return (process.env.RAMSTER_MODERN_DISTROS ?? fallback).split(',') as ('trixie' | 'bookworm')[];
+}

@@ -17,7 +17,14 @@ import { rebootGuest, guestOf } from '../../src/lab/index.ts';
 import { changedSteps, cli, cliJson, explain, hostOf } from './cli.ts';
 import { onGuest, type TestLab } from './helpers.ts';
 import { NETWORK_DOWN, ensurePersistentJournal, previousBootJournal } from './journal.ts';
-import { markerSeenByLender, modernInventory, modernStatusOf, startWorkload, waitWorkload } from './modern-helpers.ts';
+import {
+  markerSeenByLender,
+  modernDistros,
+  modernInventory,
+  modernStatusOf,
+  startWorkload,
+  waitWorkload,
+} from './modern-helpers.ts';
 import { randomBytes } from 'node:crypto';
 import { labSuite } from './suite.ts';
 import { labLimit } from '../helpers/machine.ts';
@@ -33,7 +40,7 @@ const WORKLOAD_MIB = 640;
 // Debian 13 (kernel 6.12, the release NVMe authentication and TLS need) and Debian 12 (6.1);
 // the CI tier runs Debian 13 only (RAMSTER_MODERN_DISTROS=trixie in test:integration:ci) to stay
 // inside CI's time limit.
-const DISTROS = (process.env.RAMSTER_MODERN_DISTROS ?? 'trixie,bookworm').split(',') as ('trixie' | 'bookworm')[];
+const DISTROS = modernDistros('trixie,bookworm');
 
 describe.each(DISTROS)('modern backend on a two-node lab (Debian %s)', (distro) => {
   const suite = labSuite(`modern-${distro}`, { backend: 'modern', guestMemoryMb: [512, 1024], distro });
