@@ -1,6 +1,7 @@
 /**
- * `backend: modern` on three real QEMU guests (Debian 13 by default, `RAMSTER_MODERN_DISTROS`; multicast cluster link): the RAM-server topology
- * (node1 lends to node2 and node3), then `replicas: 2`, where each borrower mirrors its swap over
+ * `backend: modern` on three real QEMU guests (Debian 13 by default, `RAMSTER_MODERN_DISTROS`;
+ * multicast cluster link): the RAM-server topology (node1 lends to node2 and node3), then
+ * `replicas: 2`, where each borrower mirrors its swap over
  * two lenders (md RAID1 of two NVMe/TCP namespaces). A lender is stopped while a workload has
  * pages on it: the workload's data still reads back intact; verify and doctor say the mirror
  * lost a leg; once the lender is back an apply re-adds it and the mirror resyncs. Then the same
