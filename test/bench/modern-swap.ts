@@ -6,6 +6,10 @@
  * disk ratio, and writes test/bench/modern-results.json.
  *
  *   npm run bench:modern [-- --runs 3 --mib 640 --memory-max 192 --distro trixie]
+ *   npm run bench:modern -- --arms remote,remote-auth --no-local   # some arms only
+ *
+ * A failed run keeps the lab's directory (the guests' serial consoles: kernel messages) and
+ * prints where it is.
  *
  * Both guests run under TCG here (no usable KVM), so absolute times are slow; the ratios are the
  * figures. zswap stays enabled in every arm (the data is incompressible, so it rejects the pages
@@ -26,18 +30,24 @@ const { values } = parseArgs({
     mib: { type: 'string', default: '640' },
     'memory-max': { type: 'string', default: '192' },
     distro: { type: 'string', default: 'trixie' },
+    arms: { type: 'string' },
+    'no-local': { type: 'boolean', default: false },
   },
 });
 const distro = values.distro === 'bookworm' ? 'bookworm' : 'trixie';
 
 /** The remote arms, each an inventory's settings; the first is the plain one the others are
  *  compared with. */
-const ARMS = [
+const ALL_ARMS = [
   { label: 'remote', what: 'plain', settings: { auth: 'none', encryption: 'none' } },
   { label: 'remote-auth', what: 'DH-HMAC-CHAP', settings: { auth: 'dhchap', encryption: 'none' } },
   { label: 'remote-crypt', what: 'dm-crypt', settings: { auth: 'none', encryption: 'dm-crypt' } },
   { label: 'remote-both', what: 'DH-HMAC-CHAP + dm-crypt', settings: { auth: 'dhchap', encryption: 'dm-crypt' } },
-].filter((a) => distro === 'trixie' || a.settings.auth === 'none');
+];
+/** Authentication needs Debian 13's kernel: on bookworm the auth arms are left out. */
+const DISTRO_ARMS = ALL_ARMS.filter((a) => distro === 'trixie' || a.settings.auth === 'none');
+const ARMS = DISTRO_ARMS.filter((a) => !values.arms || values.arms.split(',').includes(a.label));
+if (!ARMS.length) throw new Error(`--arms: none of ${DISTRO_ARMS.map((a) => a.label).join(', ')}`);
 const runs = Number(values.runs);
 const mib = Number(values.mib);
 const memoryMaxMb = Number(values['memory-max']);
@@ -45,103 +55,121 @@ const LEND_MB = 1024;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 
+type Lab = Awaited<ReturnType<typeof upTestLab>>;
+type Arm = (typeof ARMS)[number];
+
+/** The borrower on an arm's settings: its swap comes home first (a connection made without keys
+ *  cannot take them), then apply. */
+async function armUp(lab: Lab, arm: Arm): Promise<void> {
+  await onGuest(lab.state, 'node1', 'systemctl stop ramster-borrow.service 2>/dev/null; true', 600_000);
+  const inventory = modernInventory(lab, arm.label, {
+    topology: 'one-way',
+    lend_mb: LEND_MB,
+    zswap_compressor: 'lz4',
+    ...arm.settings,
+  });
+  const apply = await cliJson(['apply', '-i', inventory], 1_200_000);
+  if (apply.code !== 0) throw new Error(`apply of the ${arm.label} arm failed:\n${explain(apply)}`);
+}
+
+/** `runs` workloads one after another; each one's own clock (allocation + read-back), not SSH
+ *  polling. */
+async function timeRuns(lab: Lab, label: string): Promise<number[]> {
+  const seconds: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const w = await startWorkload(lab, 'node1', { mib, holdS: 0, memoryMaxMb, unit: `bench-${label}-${i}` });
+    const start = Date.now();
+    const out = await waitWorkload(lab, 'node1', w, /^(ok|BAD)/m, 3_600_000);
+    if (!/^ok /m.test(out)) throw new Error(`${label} run ${i}: ${out}`);
+    seconds.push(Number(out.match(/^ok ([\d.]+)/m)![1]));
+    console.log(
+      `${label} run ${i + 1}/${runs}: ${seconds.at(-1)} s (wall ${((Date.now() - start) / 1000).toFixed(0)} s)`,
+    );
+  }
+  return seconds;
+}
+
+const swaps = (lab: Lab) => onGuest(lab.state, 'node1', 'tail -n +2 /proc/swaps');
+
+/** The same size of swap on the guest's virtio disk, the remote swap off. */
+async function localArm(lab: Lab): Promise<number[]> {
+  await onGuest(
+    lab.state,
+    'node1',
+    `set -e
+     systemctl stop ramster-borrow.service
+     [ -f /swapfile ] || { fallocate -l ${LEND_MB}M /swapfile; chmod 600 /swapfile; mkswap /swapfile >/dev/null; }
+     swapon --discard -p 32767 /swapfile`,
+    600_000,
+  );
+  console.log(`local arm, swaps:\n${await swaps(lab)}`);
+  const local = await timeRuns(lab, 'local');
+  await onGuest(
+    lab.state,
+    'node1',
+    'swapoff /swapfile && rm -f /swapfile && systemctl start ramster-borrow.service',
+    600_000,
+  );
+  return local;
+}
+
+/** The table; with every arm and the local one run, test/bench/modern-results.json too. */
+function report(arms: Record<string, number[]>, local: number[] | undefined): void {
+  const plain = arms.remote ? median(arms.remote) : undefined;
+  const overPlain = (xs: number[]) => (plain ? Number((median(xs) / plain).toFixed(2)) : undefined);
+  console.log('\n| swap on                         | median workload time | runs |');
+  console.log('|---------------------------------|---------------------:|-----:|');
+  for (const a of ARMS) {
+    const ratio = overPlain(arms[a.label]);
+    console.log(
+      `| ${`another guest's RAM, ${a.what}`.padEnd(31)} | ${median(arms[a.label]).toFixed(1).padStart(18)} s | ${runs.toString().padStart(4)} |${ratio === undefined ? '' : ` ${ratio}× plain`}`,
+    );
+  }
+  if (local)
+    console.log(
+      `| the guest's virtual disk        | ${median(local).toFixed(1).padStart(18)} s | ${runs.toString().padStart(4)} |`,
+    );
+  if (!local || !plain || ARMS.length < DISTRO_ARMS.length) return;
+  const ratioLocalOverRemote = Number((median(local) / plain).toFixed(2));
+  console.log(`\nlocal disk / remote RAM: ${ratioLocalOverRemote}× (above 1: remote RAM is faster)`);
+  const result = {
+    date: new Date().toISOString(),
+    command: `npm run bench:modern -- --runs ${runs} --mib ${mib} --memory-max ${memoryMaxMb}`,
+    setup: `2 QEMU guests (Debian ${distro}, TCG, 1 vCPU): borrower 512 MiB RAM, workload ${mib} MiB of incompressible pages in a cgroup with MemoryMax=${memoryMaxMb}M; remote = NVMe/TCP namespace (plain, with DH-HMAC-CHAP, with dm-crypt under the swap, with both) on the lender's tmpfs over the lab's UDP socket link; local = swap file on the borrower's virtio disk (qcow2 on the host's disk, cache=unsafe)`,
+    runs,
+    remoteSeconds: arms.remote,
+    localSeconds: local,
+    medianRemote: plain,
+    medianLocal: median(local),
+    ratioLocalOverRemote,
+    distro,
+    arms: Object.fromEntries(
+      ARMS.map((a) => [
+        a.label,
+        { what: a.what, seconds: arms[a.label], median: median(arms[a.label]), overPlain: overPlain(arms[a.label]) },
+      ]),
+    ),
+  };
+  writeFileSync(join(REPO_ROOT, 'test', 'bench', 'modern-results.json'), `${JSON.stringify(result, null, 2)}\n`);
+}
+
 async function main(): Promise<void> {
   const lab = await upTestLab('bench-modern', { backend: 'modern', guestMemoryMb: [512, 1536], distro });
+  let failed = false;
   try {
-    /** The borrower on an arm's settings: its swap comes home first (a connection made without
-     *  keys cannot take them), then apply. */
-    const armUp = async (arm: (typeof ARMS)[number]) => {
-      await onGuest(lab.state, 'node1', 'systemctl stop ramster-borrow.service 2>/dev/null; true', 600_000);
-      const inventory = modernInventory(lab, arm.label, {
-        topology: 'one-way',
-        lend_mb: LEND_MB,
-        zswap_compressor: 'lz4',
-        ...arm.settings,
-      });
-      const apply = await cliJson(['apply', '-i', inventory], 1_200_000);
-      if (apply.code !== 0) throw new Error(`apply of the ${arm.label} arm failed:\n${explain(apply)}`);
-    };
-
-    const timeRuns = async (label: string) => {
-      const seconds: number[] = [];
-      for (let i = 0; i < runs; i++) {
-        const w = await startWorkload(lab, 'node1', { mib, holdS: 0, memoryMaxMb, unit: `bench-${label}-${i}` });
-        const start = Date.now();
-        const out = await waitWorkload(lab, 'node1', w, /^(ok|BAD)/m, 3_600_000);
-        if (!/^ok /m.test(out)) throw new Error(`${label} run ${i}: ${out}`);
-        // the workload's own clock (allocation + read-back), not SSH polling
-        seconds.push(Number(out.match(/^ok ([\d.]+)/m)![1]));
-        console.log(
-          `${label} run ${i + 1}/${runs}: ${seconds.at(-1)} s (wall ${((Date.now() - start) / 1000).toFixed(0)} s)`,
-        );
-      }
-      return seconds;
-    };
-
-    const swaps = () => onGuest(lab.state, 'node1', 'tail -n +2 /proc/swaps');
     const arms: Record<string, number[]> = {};
     for (const arm of ARMS) {
-      await armUp(arm);
-      console.log(`${arm.label} arm (${arm.what}), swaps:\n${await swaps()}`);
-      arms[arm.label] = await timeRuns(arm.label);
+      await armUp(lab, arm);
+      console.log(`${arm.label} arm (${arm.what}), swaps:\n${await swaps(lab)}`);
+      arms[arm.label] = await timeRuns(lab, arm.label);
     }
-    const remote = arms.remote;
-
-    // Local arm: the same size of swap on the guest's virtio disk, the remote swap off.
-    await onGuest(
-      lab.state,
-      'node1',
-      `set -e
-       systemctl stop ramster-borrow.service
-       [ -f /swapfile ] || { fallocate -l ${LEND_MB}M /swapfile; chmod 600 /swapfile; mkswap /swapfile >/dev/null; }
-       swapon --discard -p 32767 /swapfile`,
-      600_000,
-    );
-    console.log(`local arm, swaps:\n${await swaps()}`);
-    const local = await timeRuns('local');
-    await onGuest(
-      lab.state,
-      'node1',
-      'swapoff /swapfile && rm -f /swapfile && systemctl start ramster-borrow.service',
-      600_000,
-    );
-
-    const result = {
-      date: new Date().toISOString(),
-      command: `npm run bench:modern -- --runs ${runs} --mib ${mib} --memory-max ${memoryMaxMb}`,
-      setup: `2 QEMU guests (Debian ${distro}, TCG, 1 vCPU): borrower 512 MiB RAM, workload ${mib} MiB of incompressible pages in a cgroup with MemoryMax=${memoryMaxMb}M; remote = NVMe/TCP namespace (plain, with DH-HMAC-CHAP, with dm-crypt under the swap, with both) on the lender's tmpfs over the lab's UDP socket link; local = swap file on the borrower's virtio disk (qcow2 on the host's disk, cache=unsafe)`,
-      runs,
-      remoteSeconds: remote,
-      localSeconds: local,
-      medianRemote: median(remote),
-      medianLocal: median(local),
-      ratioLocalOverRemote: Number((median(local) / median(remote)).toFixed(2)),
-      distro,
-      arms: Object.fromEntries(
-        ARMS.map((a) => [
-          a.label,
-          {
-            what: a.what,
-            seconds: arms[a.label],
-            median: median(arms[a.label]),
-            overPlain: Number((median(arms[a.label]) / median(remote)).toFixed(2)),
-          },
-        ]),
-      ),
-    };
-    writeFileSync(join(REPO_ROOT, 'test', 'bench', 'modern-results.json'), `${JSON.stringify(result, null, 2)}\n`);
-    console.log('\n| swap on                         | median workload time | runs |');
-    console.log('|---------------------------------|---------------------:|-----:|');
-    for (const a of ARMS)
-      console.log(
-        `| ${`another guest's RAM, ${a.what}`.padEnd(31)} | ${result.arms[a.label].median.toFixed(1).padStart(18)} s | ${runs.toString().padStart(4)} | ${result.arms[a.label].overPlain}× plain`,
-      );
-    console.log(
-      `| the guest's virtual disk        | ${result.medianLocal.toFixed(1).padStart(18)} s | ${runs.toString().padStart(4)} |`,
-    );
-    console.log(`\nlocal disk / remote RAM: ${result.ratioLocalOverRemote}× (above 1: remote RAM is faster)`);
+    report(arms, values['no-local'] ? undefined : await localArm(lab));
+  } catch (e) {
+    failed = true;
+    throw e;
   } finally {
-    await downTestLab(lab.dir, { remove: true });
+    await downTestLab(lab.dir, { remove: !failed });
+    if (failed) console.error(`the lab's directory is kept: ${lab.dir} (each guest's console.log: kernel messages)`);
   }
 }
 
