@@ -1,10 +1,11 @@
 /** Shared parts of the modern backend's lab suites and benchmark: inventories with modern
  *  settings, the memory workload on a guest, and `status --json` figures. */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import type { ModernStatus } from '../../src/modern/verify.ts';
 import { REPO_ROOT } from '../../src/guestimage/paths.ts';
+import { guestOf } from '../../src/lab/index.ts';
 import { changedSteps, cli, cliJson, explain } from './cli.ts';
 import { expect } from 'vitest';
 import { onGuest, type TestLab } from './helpers.ts';
@@ -68,6 +69,7 @@ export async function waitWorkload(
   // a guest that answers no SSH for this long is wedged, not slow: fail now, not at `end`
   const unreachableLimit = labLimit(120_000);
   let unreachableSince: number | undefined;
+  const console = consoleFrom(lab, node);
   for (;;) {
     const text = await onGuest(
       lab.state,
@@ -77,6 +79,10 @@ export async function waitWorkload(
     ).catch((e: Error) => `@error ${e.message}`);
     if (pattern.test(text)) return text;
     unreachableSince = text.startsWith('@error') ? (unreachableSince ?? Date.now()) : undefined;
+    if (unreachableSince !== undefined) {
+      const oops = console.panic();
+      if (oops) throw new GuestPanicError(node, w.unit, oops);
+    }
     if (unreachableSince !== undefined && Date.now() - unreachableSince > unreachableLimit)
       throw new Error(
         `workload ${w.unit} on ${node}: the guest answered no SSH for ${unreachableLimit / 1000}s:\n${text}`,
@@ -88,6 +94,46 @@ export async function waitWorkload(
       throw new Error(`workload ${w.unit} on ${node}: no ${pattern} after ${timeoutMs / 1000}s:\n${text}`);
     await new Promise((r) => setTimeout(r, 3000));
   }
+}
+
+/** The guest's kernel panicked (its serial console says so): it will not answer again until it
+ *  is restarted. */
+export class GuestPanicError extends Error {
+  constructor(
+    readonly node: string,
+    unit: string,
+    readonly oops: string,
+  ) {
+    super(`workload ${unit} on ${node}: the guest's kernel panicked:\n${oops}`);
+  }
+}
+
+/** What a guest's serial console (kernel messages) says from now on: the lines of a kernel
+ *  panic, with the oops that led to it, or undefined. */
+function consoleFrom(lab: TestLab, node: string): { panic: () => string | undefined } {
+  const file = guestOf(lab.state, node).consoleLog;
+  const size = () => {
+    try {
+      return statSync(file).size;
+    } catch {
+      return 0;
+    }
+  };
+  const start = size();
+  return {
+    panic: () => {
+      if (size() <= start) return undefined;
+      const lines = readFileSync(file).subarray(start).toString('utf8').split('\n');
+      const at = lines.findIndex((l) => l.includes('Kernel panic - not syncing'));
+      if (at < 0) return undefined;
+      const oopsAt = lines.findIndex((l) => /(Oops|BUG|PANIC):/.test(l));
+      return lines
+        .slice(oopsAt >= 0 && oopsAt < at ? oopsAt : at, at + 1)
+        .filter((l) => /Oops|BUG|PANIC|RIP:|Workqueue:|Comm:|Kernel panic|^\[[ \d.]+\] {2}[a-z_][\w.]*\+0x/.test(l))
+        .slice(0, 24)
+        .join('\n');
+    },
+  };
 }
 
 /** `ramster-provision status --json`, per host. */
