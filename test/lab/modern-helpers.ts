@@ -69,7 +69,7 @@ export async function waitWorkload(
   // a guest that answers no SSH for this long is wedged, not slow: fail now, not at `end`
   const unreachableLimit = labLimit(120_000);
   let unreachableSince: number | undefined;
-  const console = consoleFrom(lab, node);
+  const serial = consoleFrom(lab, node);
   for (;;) {
     const text = await onGuest(
       lab.state,
@@ -80,7 +80,7 @@ export async function waitWorkload(
     if (pattern.test(text)) return text;
     unreachableSince = text.startsWith('@error') ? (unreachableSince ?? Date.now()) : undefined;
     if (unreachableSince !== undefined) {
-      const oops = console.panic();
+      const oops = serial.panic();
       if (oops) throw new GuestPanicError(node, w.unit, oops);
     }
     if (unreachableSince !== undefined && Date.now() - unreachableSince > unreachableLimit)
