@@ -216,13 +216,17 @@ host, checksums compared): its ${bigA.hosts}-host no-op is ${bigA.hosts * tasks}
 `;
 }
 
-/** Replaces (or adds, before "## Architecture") the README's "## Speed" section. */
+/** Replaces (or adds, before "## Architecture") the generated part of the README's "## Speed"
+ *  section: everything up to its first "###" subsection. */
 export function updateReadme(file: string, section: string): void {
   const text = readFileSync(file, 'utf8');
   const start = text.indexOf('\n## Speed\n');
   let next: string;
   if (start >= 0) {
-    const end = text.indexOf('\n## ', start + 1);
+    // The generated part ends at the section's first subsection: those are written by hand
+    // (other benchmarks' figures) and stay.
+    const ends = ['\n## ', '\n### '].map((h) => text.indexOf(h, start + 1)).filter((i) => i >= 0);
+    const end = ends.length ? Math.min(...ends) : -1;
     next = text.slice(0, start + 1) + section + (end >= 0 ? text.slice(end) : '');
   } else {
     const at = text.indexOf('\n## Architecture\n');

@@ -38,6 +38,7 @@ import {
   type ToolRun,
 } from './tools.ts';
 
+const RESULTS_FILE = join(REPO, 'test/bench/results.json');
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 const ints = (s: string) => s.split(',').map((x) => Number.parseInt(x, 10));
 
@@ -181,11 +182,12 @@ async function main(): Promise<number> {
     const forks = values.forks ? Number(values.forks) : Math.min(hosts, 64);
     log(`${hosts} hosts, ${runs} runs, forks ${forks}`);
     results.sizes.push(await measureSize(hosts, runs, forks, hosts <= Number(values['ansible-up-to'])));
+    // After every size, so a later size that fails loses none of the earlier ones.
+    writeFileSync(RESULTS_FILE, `${JSON.stringify(results, null, 2)}\n`);
+    log(`wrote ${RESULTS_FILE} (${results.sizes.map((s) => s.hosts).join(', ')} hosts)`);
   }
   const table = textTable(results);
   process.stdout.write(`\n${table}\n`);
-  writeFileSync(join(REPO, 'test/bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
-  log('wrote test/bench/results.json');
   if (!values['no-readme']) {
     const beforeFile = join(REPO, 'test/bench/results-before-snapshot.json');
     const before = existsSync(beforeFile) ? (JSON.parse(readFileSync(beforeFile, 'utf8')) as BenchResults) : undefined;
