@@ -39,12 +39,23 @@ function row(hosts: number, forks: ScaleRow['forks'], phase: ScaleRow['phase'], 
   };
 }
 
+/** A list of hosts, the first few named. */
+const some = (hosts: string[], what: string) =>
+  hosts.length ? [`${hosts.length} ${what} (${hosts.slice(0, 8).join(', ')}${hosts.length > 8 ? ', ...' : ''})`] : [];
+
 function problems(run: ToolRun & { exitCode: number }, hosts: number, noop: boolean): string[] {
-  const bad = [...run.failed.map((h) => `${h} failed`), ...run.unreachable.map((h) => `${h} unreachable`)];
+  const bad = [...some(run.failed, 'failed'), ...some(run.unreachable, 'unreachable')];
   if (run.changed.size !== hosts) bad.push(`${run.changed.size} of ${hosts} hosts in the result`);
   const off = [...run.changed].filter(([, n]) => (noop ? n !== 0 : n === 0));
   if (off.length) bad.push(`${off.length} hosts ${noop ? 'changed something on the re-run' : 'changed nothing'}`);
   if (run.exitCode !== 0) bad.push(`exit ${run.exitCode}`);
+  // Why, counted: a thousand hosts usually fail for one or two reasons.
+  const reasons = new Map<string, number>();
+  for (const e of run.errors?.values() ?? []) {
+    const reason = e.replace(/c\d+n\d+|127\.10\.\d+\.\d+/g, '<host>');
+    reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+  }
+  for (const [reason, n] of reasons) bad.push(`${n}× ${reason}`);
   return bad;
 }
 

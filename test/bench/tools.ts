@@ -31,6 +31,8 @@ export interface ToolRun {
   changed: Map<string, number>;
   failed: string[];
   unreachable: string[];
+  /** ramster-provision only: why a host failed or was unreachable, per host. */
+  errors?: Map<string, string>;
   /** ramster-provision only: remote commands per host, and the engine's own duration. */
   roundTrips?: Map<string, number>;
   engineSeconds?: number;
@@ -63,7 +65,7 @@ export async function runOurs(
   const peak = watch.stop();
   let doc: {
     durationMs: number;
-    hosts: { host: string; status: string; roundTrips: number; counts: { changed: number } }[];
+    hosts: { host: string; status: string; roundTrips: number; counts: { changed: number }; error?: string }[];
   };
   try {
     doc = JSON.parse(r.stdout);
@@ -81,6 +83,7 @@ export async function runOurs(
     failed: doc.hosts.filter((h) => h.status === 'failed').map((h) => h.host),
     unreachable: doc.hosts.filter((h) => h.status === 'unreachable').map((h) => h.host),
     roundTrips: new Map(doc.hosts.map((h) => [h.host, h.roundTrips])),
+    errors: new Map(doc.hosts.filter((h) => h.error).map((h) => [h.host, h.error!])),
   };
 }
 
