@@ -1,4 +1,5 @@
-import { homedir, userInfo } from 'node:os';
+import { availableParallelism, homedir, userInfo } from 'node:os';
+import pLimit from 'p-limit';
 import type { HostEntry } from '../inventory/types.ts';
 import { ChrootTransport } from '../transport/chroot.ts';
 import { LocalTransport } from '../transport/local.ts';
@@ -11,6 +12,15 @@ export interface ConnectOptions {
   acceptNewHostKeys: boolean;
   connectTimeoutMs: number;
 }
+
+/**
+ * SSH handshakes in flight at once in this process, whatever --forks says. Each costs both ends
+ * CPU (key exchange, signatures, sshd forking a session); started all at once on a small
+ * controller they outlast the connect timeout together: forks 200 on 2 cores timed out 254 of
+ * 400 hosts, the first ones too. A host waits here before its connect timeout starts.
+ */
+export const MAX_HANDSHAKES = Math.max(16, 8 * availableParallelism());
+const handshakes = pLimit(MAX_HANDSHAKES);
 
 /** The local user name (ssh's default user for a jump host), as OpenSSH takes it: from the passwd entry. */
 function localUser(): string {
@@ -47,6 +57,6 @@ export async function openTransport(h: HostEntry, opts: ConnectOptions): Promise
     connectTimeoutMs: opts.connectTimeoutMs,
     hostLabel: h.name,
   });
-  await t.connect();
+  await handshakes(() => t.connect());
   return t;
 }
