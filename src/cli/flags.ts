@@ -30,7 +30,14 @@ export function hostOptions(cmd: Command): Command {
       'trust and record keys of hosts not yet in known_hosts (a CHANGED key is always refused)',
       false,
     )
-    .addOption(new Option('--connect-timeout <s>', 'SSH connect timeout in seconds').default(10).argParser(positiveInt))
+    .addOption(
+      new Option(
+        '--connect-timeout <s>',
+        "SSH connect timeout in seconds, counted from the start of the host's handshake (at most 8 per core, at least 16, run at once, whatever --forks)",
+      )
+        .default(10)
+        .argParser(positiveInt),
+    )
     .option('--json', 'print one JSON document (the run result) on stdout; logs go to stderr', false)
     .option('--no-color', 'no ANSI colours (also: NO_COLOR=1)');
 }
