@@ -33,7 +33,7 @@ export function hostOptions(cmd: Command): Command {
     .addOption(
       new Option(
         '--connect-timeout <s>',
-        "SSH connect timeout in seconds, counted from the start of the host's handshake (at most 8 per core, at least 16, run at once, whatever --forks)",
+        "SSH connect timeout in seconds, counted from the start of the host's handshake (a few per core run at once, whatever --forks)",
       )
         .default(10)
         .argParser(positiveInt),

@@ -40,11 +40,11 @@ function row(hosts: number, forks: ScaleRow['forks'], phase: ScaleRow['phase'], 
 }
 
 /** A list of hosts, the first few named. */
-const some = (hosts: string[], what: string) =>
+const hostList = (hosts: string[], what: string) =>
   hosts.length ? [`${hosts.length} ${what} (${hosts.slice(0, 8).join(', ')}${hosts.length > 8 ? ', ...' : ''})`] : [];
 
 function problems(run: ToolRun & { exitCode: number }, hosts: number, noop: boolean): string[] {
-  const bad = [...some(run.failed, 'failed'), ...some(run.unreachable, 'unreachable')];
+  const bad = [...hostList(run.failed, 'failed'), ...hostList(run.unreachable, 'unreachable')];
   if (run.changed.size !== hosts) bad.push(`${run.changed.size} of ${hosts} hosts in the result`);
   const off = [...run.changed].filter(([, n]) => (noop ? n !== 0 : n === 0));
   if (off.length) bad.push(`${off.length} hosts ${noop ? 'changed something on the re-run' : 'changed nothing'}`);

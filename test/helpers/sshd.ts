@@ -135,7 +135,8 @@ export async function startSshd(opts: StartSshdOptions = {}): Promise<Sshd> {
   };
 }
 
-function keygen(type: HostKeyType, file: string): void {
+/** A key pair without a passphrase: `file` and `file.pub`. */
+export function keygen(type: HostKeyType, file: string): void {
   execFileSync('ssh-keygen', ['-q', '-t', type, '-N', '', '-C', 'rp-test', '-f', file], { stdio: 'ignore' });
 }
 

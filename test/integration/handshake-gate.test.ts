@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -7,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_HANDSHAKES, openTransport } from '../../src/engine/connect.ts';
 import { loadInventoryText } from '../../src/inventory/load.ts';
 import { UnreachableError } from '../../src/transport/types.ts';
-import { freePort } from '../helpers/sshd.ts';
+import { freePort, keygen } from '../helpers/sshd.ts';
 
 // More hosts than MAX_HANDSHAKES, all connecting at once (as with a high --forks), to a real
 // TCP server on loopback that accepts and never sends the SSH banner: a host whose handshake
@@ -21,7 +20,7 @@ let dir: string;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'rp-gate-'));
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'id')]);
+  keygen('ed25519', join(dir, 'id'));
   port = await freePort();
   server = createServer((s) => {
     sockets.push(s);
